@@ -1,0 +1,244 @@
+//! `agent-telemetry install` / `uninstall`: register the hook for every event in Claude Code's
+//! `settings.json`, keeping every other setting and hook, idempotently, with a backup of the old
+//! file; `uninstall` removes only our entries.
+//!
+//! `WorktreeCreate` is left out on purpose: a hook on that event *replaces* Claude Code's own
+//! `git worktree` creation (it must print the new path), so registering a recorder there would
+//! break `--worktree`. `WorktreeRemove` is recorded.
+
+use crate::payload::KNOWN_EVENTS;
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Events whose hooks change Claude Code's behaviour and so are not registered.
+pub const SKIPPED_EVENTS: &[&str] = &["WorktreeCreate"];
+
+/// Events that take a tool-name matcher.
+const TOOL_EVENTS: &[&str] = &["PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest", "PermissionDenied"];
+
+/// Seconds Claude Code waits for our hook before giving up on it (it normally takes ~1 ms).
+const HOOK_TIMEOUT_SECS: u64 = 10;
+
+pub enum Target {
+    User,
+    Project(PathBuf),
+}
+
+impl Target {
+    pub fn settings_path(&self) -> Result<PathBuf> {
+        Ok(match self {
+            Target::User => {
+                let home = std::env::var_os("HOME").context("HOME is not set; cannot find ~/.claude/settings.json")?;
+                PathBuf::from(home).join(".claude/settings.json")
+            }
+            Target::Project(dir) => dir.join(".claude/settings.json"),
+        })
+    }
+}
+
+/// The command Claude Code runs: this binary's absolute path and `hook`.
+pub fn hook_command(exe: &Path) -> String {
+    let p = exe.display().to_string();
+    if p.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b)) {
+        format!("{p} hook")
+    } else {
+        format!("'{}' hook", p.replace('\'', r"'\''"))
+    }
+}
+
+/// Whether a hook entry is one of ours (any version or location of the binary).
+fn is_ours(hook: &Value) -> bool {
+    hook.get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.trim_end().ends_with(" hook") && c.contains("agent-telemetry"))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Change {
+    Unchanged,
+    Written { backup: Option<PathBuf> },
+}
+
+/// Adds (or updates) our hook on every event in `settings` (a parsed settings.json).
+pub fn add_hooks(settings: &mut Map<String, Value>, command: &str) -> Result<()> {
+    let hooks = settings.entry("hooks").or_insert_with(|| json!({}));
+    let Some(hooks) = hooks.as_object_mut() else { bail!("\"hooks\" in settings.json is not an object") };
+    for event in KNOWN_EVENTS.iter().filter(|e| !SKIPPED_EVENTS.contains(e)) {
+        let groups = hooks.entry(event.to_string()).or_insert_with(|| json!([]));
+        let Some(groups) = groups.as_array_mut() else { bail!("hooks.{event} in settings.json is not an array") };
+        let entry = json!({"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS});
+        let mut found = false;
+        for group in groups.iter_mut() {
+            if let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) {
+                for h in list.iter_mut().filter(|h| is_ours(h)) {
+                    if !found {
+                        *h = entry.clone();
+                        found = true;
+                    } else {
+                        *h = Value::Null; // a duplicate of ours
+                    }
+                }
+                list.retain(|h| !h.is_null());
+            }
+        }
+        groups.retain(|g| g.get("hooks").and_then(Value::as_array).is_none_or(|l| !l.is_empty()));
+        if !found {
+            let mut group = Map::new();
+            if TOOL_EVENTS.contains(event) {
+                group.insert("matcher".into(), json!("*"));
+            }
+            group.insert("hooks".into(), json!([entry]));
+            groups.push(Value::Object(group));
+        }
+    }
+    Ok(())
+}
+
+/// Removes our hook entries, and the groups and events that only held them.
+pub fn remove_hooks(settings: &mut Map<String, Value>) {
+    let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) else { return };
+    for (_, groups) in hooks.iter_mut() {
+        let Some(groups) = groups.as_array_mut() else { continue };
+        for group in groups.iter_mut() {
+            if let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) {
+                list.retain(|h| !is_ours(h));
+            }
+        }
+        groups.retain(|g| g.get("hooks").and_then(Value::as_array).is_none_or(|l| !l.is_empty()));
+    }
+    hooks.retain(|_, groups| groups.as_array().is_none_or(|g| !g.is_empty()));
+    if hooks.is_empty() {
+        settings.remove("hooks");
+    }
+}
+
+/// Reads settings.json (empty object if absent), applies `edit`, and writes it back with a backup
+/// if anything changed.
+pub fn edit_settings(path: &Path, edit: impl FnOnce(&mut Map<String, Value>) -> Result<()>) -> Result<Change> {
+    let old = match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut settings: Map<String, Value> = match old.as_deref().map(str::trim) {
+        None | Some("") => Map::new(),
+        Some(text) => match serde_json::from_str::<Value>(text)
+            .with_context(|| format!("{} is not valid JSON; fix or move it first", path.display()))?
+        {
+            Value::Object(m) => m,
+            _ => bail!("{} is not a JSON object", path.display()),
+        },
+    };
+    let before = Value::Object(settings.clone());
+    edit(&mut settings)?;
+    if Value::Object(settings.clone()) == before && old.is_some() {
+        return Ok(Change::Unchanged);
+    }
+    let dir = path.parent().context("settings path has no directory")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let backup = match &old {
+        Some(text) => {
+            let b = path.with_file_name(format!(
+                "settings.json.bak-{}",
+                crate::timefmt::rfc3339_nanos(crate::timefmt::now_unix_nanos()).replace([':', '.'], "")
+            ));
+            std::fs::write(&b, text).with_context(|| format!("cannot write backup {}", b.display()))?;
+            Some(b)
+        }
+        None => None,
+    };
+    let mut text = serde_json::to_string_pretty(&Value::Object(settings))?;
+    text.push('\n');
+    let tmp = path.with_file_name(".settings.json.agent-telemetry.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(Change::Written { backup })
+}
+
+pub fn install(target: &Target, exe: &Path, marker: bool) -> Result<String> {
+    let path = target.settings_path()?;
+    let command = hook_command(exe);
+    let change = edit_settings(&path, |s| add_hooks(s, &command))?;
+    let mut out = match change {
+        Change::Unchanged => format!("hook already installed in {}\n", path.display()),
+        Change::Written { backup } => format!(
+            "hook installed for {} events in {}{}\n",
+            KNOWN_EVENTS.len() - SKIPPED_EVENTS.len(),
+            path.display(),
+            backup.map(|b| format!(" (previous file saved as {})", b.display())).unwrap_or_default()
+        ),
+    };
+    out.push_str(&format!("  command: {command}\n"));
+    match target {
+        Target::Project(dir) if marker => {
+            let m = dir.join(crate::hook::MARKER);
+            if !m.exists() {
+                std::fs::write(&m, "# agent-telemetry records Claude Code activity in this project (remove to stop)\n")
+                    .with_context(|| format!("cannot create {}", m.display()))?;
+                out.push_str(&format!("telemetry enabled: created {}\n", m.display()));
+            } else {
+                out.push_str(&format!("telemetry enabled: {} exists\n", m.display()));
+            }
+        }
+        Target::Project(_) => {}
+        Target::User => out.push_str(
+            "telemetry records in projects with a .telemetry-enabled marker; set scope.enabled = \"all\" in the config (or AGENT_TELEMETRY_SCOPE=all) to record everywhere\n",
+        ),
+    }
+    Ok(out)
+}
+
+pub fn uninstall(target: &Target) -> Result<String> {
+    let path = target.settings_path()?;
+    if !path.exists() {
+        return Ok(format!("nothing to do: {} does not exist\n", path.display()));
+    }
+    Ok(match edit_settings(&path, |s| {
+        remove_hooks(s);
+        Ok(())
+    })? {
+        Change::Unchanged => format!("no agent-telemetry hook in {}\n", path.display()),
+        Change::Written { backup } => format!(
+            "hook removed from {}{}\n",
+            path.display(),
+            backup.map(|b| format!(" (previous file saved as {})", b.display())).unwrap_or_default()
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_is_idempotent_and_keeps_other_hooks() {
+        let mut s: Map<String, Value> = serde_json::from_str(
+            r#"{"model": "x", "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "other.sh"}]}]}}"#,
+        )
+        .unwrap();
+        add_hooks(&mut s, "/opt/agent-telemetry hook").unwrap();
+        let once = s.clone();
+        add_hooks(&mut s, "/opt/agent-telemetry hook").unwrap();
+        assert_eq!(s, once);
+        let hooks = s["hooks"].as_object().unwrap();
+        assert_eq!(hooks.len(), 30);
+        assert!(!hooks.contains_key("WorktreeCreate"));
+        assert_eq!(hooks["PreToolUse"].as_array().unwrap().len(), 2);
+        assert_eq!(s["model"], "x");
+        // A moved binary replaces the old entry instead of adding a second one.
+        add_hooks(&mut s, "/new/agent-telemetry hook").unwrap();
+        let pre = serde_json::to_string(&s["hooks"]["PreToolUse"]).unwrap();
+        assert!(pre.contains("/new/agent-telemetry") && !pre.contains("/opt/agent-telemetry"));
+        remove_hooks(&mut s);
+        assert_eq!(
+            Value::Object(s),
+            serde_json::json!({"model": "x", "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "other.sh"}]}]}})
+        );
+    }
+
+    #[test]
+    fn quotes_odd_paths() {
+        assert_eq!(hook_command(Path::new("/a b/agent-telemetry")), "'/a b/agent-telemetry' hook");
+    }
+}

@@ -1,0 +1,6 @@
+//! The CLI commands besides `hook`: thin wrappers that parse nothing themselves (see `main.rs`)
+//! and print for people.
+
+pub mod install;
+pub mod status;
+pub mod verify;

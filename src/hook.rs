@@ -1,0 +1,174 @@
+//! `agent-telemetry hook`: Claude Code runs it for every hook event with one JSON object on
+//! stdin. It must never slow or break Claude: it reads stdin, decides whether telemetry is on
+//! here, builds the record, appends it to the journal and exits 0 — whatever it was given. No
+//! network on this path.
+//!
+//! The only other exit code is 2, and only from enforce mode (opt-in): a PreToolUse that breaks a
+//! rule whose action is `deny` is refused, with the reason on stderr for Claude to read.
+
+use crate::config::{Config, Scope};
+use crate::enrich::policy::Policy;
+use crate::enrich::{Enricher, HookEnv};
+use crate::ids::{session_traceparent, TraceParent};
+use crate::journal::Journal;
+use crate::record::JournalRecord;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Marker file that switches telemetry on for a project (the seed's rule).
+pub const MARKER: &str = ".telemetry-enabled";
+
+/// Input larger than this is cut (and the record says so); Claude never sends this much.
+const MAX_INPUT: u64 = 256 * 1024 * 1024;
+
+/// Runs the hook; returns the process exit code. Never panics outward.
+pub fn run() -> i32 {
+    let now = crate::timefmt::now_unix_nanos();
+    let (input, read_error) = read_stdin();
+    match std::panic::catch_unwind(|| run_with(&input, read_error.as_deref(), now)) {
+        Ok(code) => code,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            // Last resort: a bare error record, itself guarded.
+            let _ = std::panic::catch_unwind(|| record_internal_error(&input, now, &msg));
+            0
+        }
+    }
+}
+
+fn read_stdin() -> (Vec<u8>, Option<String>) {
+    let mut input = Vec::new();
+    let stdin = std::io::stdin();
+    let mut handle = stdin.lock().take(MAX_INPUT + 1);
+    match handle.read_to_end(&mut input) {
+        Ok(_) if input.len() as u64 > MAX_INPUT => {
+            input.truncate(MAX_INPUT as usize);
+            (input, Some(format!("input larger than {MAX_INPUT} bytes was cut")))
+        }
+        Ok(_) => (input, None),
+        Err(e) => (input, Some(format!("reading stdin failed: {e}"))),
+    }
+}
+
+/// The hook for given input; separated from `run` so tests and the panic path share it.
+pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
+    let config = Config::load();
+    if config.scope.enabled == Scope::Off {
+        return 0;
+    }
+    let env = HookEnv::from_process();
+    let Some(project_root) = enabled_root(&config, &env, input) else {
+        return 0;
+    };
+    let (policy, policy_error) = Policy::load(&config.policy_path());
+    let enricher = Enricher { config: &config, policy: &policy, policy_error, env: &env, project_root };
+    let mut record = enricher.record(input, now);
+    if let Some(why) = read_error {
+        let kind = if why.starts_with("input larger") { "too_large" } else { "read_error" };
+        let err = record.input_error.get_or_insert_with(Default::default);
+        err.kind = kind.into();
+        err.reason = why.to_string();
+        err.bytes = input.len() as u64;
+        record.level = record.level.max(crate::record::Level::Warn);
+    }
+
+    if record.hook_event == "SessionStart" {
+        hand_trace_context_to_children(&record, &env);
+    }
+    let deny = deny_reason(&config, &record);
+    if deny.is_some() {
+        record.security.decision = Some("deny".into());
+    }
+    if let Err(e) = Journal::from_config(&config).append(&mut record) {
+        // Nothing else can be done without risking Claude: say it where a person looks.
+        let _ = writeln!(std::io::stderr(), "agent-telemetry: could not write the journal: {e}");
+    }
+    match deny {
+        Some(reason) => {
+            let _ = writeln!(std::io::stderr(), "{reason}");
+            2
+        }
+        None => 0,
+    }
+}
+
+/// Where telemetry is on for this event, and the project root to judge paths against; `None`
+/// means off (exit at once). With scope `project`, a `.telemetry-enabled` marker must sit at the
+/// project root or above it.
+pub fn enabled_root(config: &Config, env: &HookEnv, input: &[u8]) -> Option<Option<PathBuf>> {
+    let configured = config.scope.project_root.clone().or_else(|| env.project_dir.clone());
+    let start = configured.clone().or_else(|| cwd_from_input(input));
+    match config.scope.enabled {
+        Scope::Off => None,
+        Scope::All => Some(start),
+        Scope::Project => {
+            let marker_dir = start.as_deref().and_then(find_marker)?;
+            Some(Some(configured.unwrap_or(marker_dir)))
+        }
+    }
+}
+
+/// The nearest directory at or above `dir` that holds the marker.
+fn find_marker(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().find(|d| d.join(MARKER).exists()).map(Path::to_path_buf)
+}
+
+/// The payload's `cwd`, found without a full parse (this runs before telemetry is known to be on).
+fn cwd_from_input(input: &[u8]) -> Option<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct Cwd {
+        cwd: Option<String>,
+    }
+    serde_json::from_slice::<Cwd>(input)
+        .ok()
+        .and_then(|c| c.cwd)
+        .filter(|c| c.starts_with('/'))
+        .map(PathBuf::from)
+}
+
+/// At SessionStart, Claude Code hands hooks `CLAUDE_ENV_FILE`; lines written there are exported to
+/// every later Bash command of the session. We put the session span's `traceparent` there, so a
+/// `claude -p` (or any OTel-instrumented program) started from the session joins its trace.
+fn hand_trace_context_to_children(record: &JournalRecord, env: &HookEnv) {
+    let (Some(path), Some(session)) = (&env.env_file, &record.session_id) else { return };
+    if !session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return;
+    }
+    let parent = record.session_context.traceparent.as_deref().and_then(TraceParent::parse);
+    let tp = session_traceparent(session, parent.as_ref());
+    let lines = format!("export TRACEPARENT={}\nexport AGENT_PARENT_SESSION={session}\n", tp.render());
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(lines.as_bytes()));
+}
+
+/// Enforce mode: the reason to refuse a PreToolUse, if a `deny` rule fired.
+fn deny_reason(config: &Config, record: &JournalRecord) -> Option<String> {
+    if !config.policy.enforce || record.hook_event != "PreToolUse" {
+        return None;
+    }
+    let denied: Vec<String> = record
+        .security
+        .findings
+        .iter()
+        .filter(|f| f.action == "deny")
+        .map(|f| format!("{} ({}): {}", f.rule, f.severity.as_str(), f.description))
+        .collect();
+    (!denied.is_empty()).then(|| format!("agent-telemetry policy denied this tool call: {}", denied.join("; ")))
+}
+
+/// After a panic: a minimal record that says so, with the input's size and hash.
+fn record_internal_error(input: &[u8], now: u64, msg: &str) {
+    let config = Config::load();
+    let env = HookEnv::default();
+    let policy = Policy::builtin();
+    let enricher = Enricher { config: &config, policy: &policy, policy_error: None, env: &env, project_root: None };
+    let mut r = enricher.error_record(input, now, "internal", format!("the hook panicked: {msg}"));
+    let _ = Journal::from_config(&config).append(&mut r);
+}

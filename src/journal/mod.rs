@@ -1,0 +1,33 @@
+//! The journal: the local, durable, hash-chained source of truth between the hook and the relay.
+//!
+//! - Segments are `<data dir>/journal/YYYYMMDD-NNNNNN.jsonl`, one record per line, a new one each
+//!   UTC day or past `segment_max_bytes`. Files are created 0600 in a 0700 directory.
+//! - Appends happen under an exclusive lock on `journal/.lock`, with one `write` per record, so
+//!   concurrent hooks never interleave or lose a line.
+//! - Each record carries `seq`, `prev_hash` and `hash` (see [`chain`]); [`verify`] walks them.
+
+pub mod append;
+pub mod chain;
+pub mod read;
+pub mod segment;
+pub mod verify;
+
+pub use append::{AppendOutcome, Journal};
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal I/O on {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not encode record: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl JournalError {
+    pub fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        JournalError::Io { path: path.into(), source }
+    }
+}

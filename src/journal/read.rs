@@ -1,0 +1,101 @@
+//! Reading the journal back: records in order from a position, the last record, and counts.
+
+use super::segment::{self, SegmentName};
+use crate::record::JournalRecord;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+/// A position in the journal: a segment and a byte offset within it (the start of a line).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+pub struct Position {
+    pub segment: String,
+    pub offset: u64,
+}
+
+/// One line read back: the record (or why it could not be read) and where the next line starts.
+pub struct Entry {
+    pub record: Result<JournalRecord, String>,
+    pub next: Position,
+}
+
+/// Reads up to `max` complete lines after `from` (from the start when `None`). An incomplete
+/// last line is left for later: a hook may be writing it.
+pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for (name, path) in segment::list(dir)? {
+        let file_name = name.file_name();
+        let offset = match from {
+            Some(p) if file_name.as_str() < p.segment.as_str() => continue,
+            Some(p) if file_name == p.segment => p.offset,
+            _ => 0,
+        };
+        let mut f = File::open(&path)?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut reader = BufReader::with_capacity(256 * 1024, f);
+        let mut pos = offset;
+        let mut line = Vec::new();
+        loop {
+            if out.len() >= max {
+                return Ok(out);
+            }
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line)?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break;
+            }
+            pos += n as u64;
+            let body = &line[..line.len() - 1];
+            out.push(Entry {
+                record: serde_json::from_slice(body).map_err(|e| e.to_string()),
+                next: Position { segment: file_name.clone(), offset: pos },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Summary numbers for `status`.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub segments: usize,
+    pub bytes: u64,
+    pub records: u64,
+    pub last: Option<JournalRecord>,
+    pub newest_segment: Option<PathBuf>,
+}
+
+pub fn summary(dir: &Path) -> std::io::Result<Summary> {
+    let mut s = Summary::default();
+    let segments = segment::list(dir)?;
+    s.segments = segments.len();
+    for (_, path) in &segments {
+        let f = File::open(path)?;
+        s.bytes += f.metadata()?.len();
+        let mut reader = BufReader::with_capacity(256 * 1024, f);
+        loop {
+            let buf = reader.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            s.records += buf.iter().filter(|b| **b == b'\n').count() as u64;
+            let n = buf.len();
+            reader.consume(n);
+        }
+    }
+    s.newest_segment = segments.last().map(|(_, p)| p.clone());
+    s.last = last_record(&segments);
+    Ok(s)
+}
+
+fn last_record(segments: &[(SegmentName, PathBuf)]) -> Option<JournalRecord> {
+    for (_, path) in segments.iter().rev() {
+        let text = std::fs::read(path).ok()?;
+        if let Some(line) = text.split(|b| *b == b'\n').rev().find(|l| !l.is_empty()) {
+            if let Ok(r) = serde_json::from_slice(line) {
+                return Some(r);
+            }
+        }
+    }
+    None
+}

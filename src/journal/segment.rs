@@ -1,0 +1,67 @@
+//! Segment files: names, listing, and the choice of the segment to append to.
+
+use std::path::{Path, PathBuf};
+
+/// A segment's name is `YYYYMMDD-NNNNNN.jsonl`: the UTC day it was started and a counter, so
+/// that names sort in write order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SegmentName {
+    pub day: String,
+    pub index: u32,
+}
+
+impl SegmentName {
+    pub fn parse(file_name: &str) -> Option<SegmentName> {
+        let stem = file_name.strip_suffix(".jsonl")?;
+        let (day, index) = stem.split_once('-')?;
+        if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) || index.len() != 6 {
+            return None;
+        }
+        Some(SegmentName { day: day.to_string(), index: index.parse().ok()? })
+    }
+
+    pub fn file_name(&self) -> String {
+        format!("{}-{:06}.jsonl", self.day, self.index)
+    }
+
+    /// The segment after this one, on `day`.
+    pub fn next(&self, day: &str) -> SegmentName {
+        if day > self.day.as_str() {
+            SegmentName { day: day.to_string(), index: 0 }
+        } else {
+            SegmentName { day: self.day.clone(), index: self.index + 1 }
+        }
+    }
+}
+
+/// All segments of a journal directory, oldest first.
+pub fn list(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf)>> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        if let Some(name) = entry.file_name().to_str().and_then(SegmentName::parse) {
+            out.push((name, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_and_roll() {
+        let a = SegmentName::parse("20261123-000009.jsonl").unwrap();
+        assert_eq!(a.next("20261123").file_name(), "20261123-000010.jsonl");
+        assert_eq!(a.next("20261124").file_name(), "20261124-000000.jsonl");
+        assert!(SegmentName::parse("x.jsonl").is_none());
+        assert!(a < a.next("20261123"));
+    }
+}

@@ -1,0 +1,134 @@
+//! `verify`: walks every segment in order and checks the chain — each line's hash, the `seq`
+//! sequence (gap-free from 0) and each `prev_hash` link — and names the first broken record.
+//!
+//! What each tamper looks like: an edited record fails its own hash; a deleted record leaves a
+//! `seq` gap; reordered records go backwards in `seq`; a record edited *and* re-hashed breaks the
+//! next record's `prev_hash`; a cut-off last line has no newline or no valid hash. Whole records
+//! removed from the very end leave no trace in the chain itself; the relay's checkpoint (which
+//! remembers the last exported `seq`) is the outside anchor that catches that.
+
+use super::chain::{self, GENESIS};
+use super::segment;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BreakKind {
+    /// The line's hash does not match its content.
+    Edited,
+    /// `seq` jumped forward: records are missing.
+    Deleted,
+    /// `seq` went backwards or repeated.
+    Reordered,
+    /// `prev_hash` does not link to the previous record.
+    Unlinked,
+    /// The last line is incomplete.
+    Truncated,
+    /// The line is not a record at all.
+    Garbage,
+}
+
+#[derive(Debug, Clone)]
+pub struct Break {
+    pub kind: BreakKind,
+    pub segment: PathBuf,
+    /// 1-based line number within the segment.
+    pub line: u64,
+    pub seq: Option<u64>,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.segment.display(), self.line)?;
+        if let Some(s) = self.seq {
+            write!(f, " (seq {s})")?;
+        }
+        write!(f, ": {:?}: {}", self.kind, self.detail)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub segments: usize,
+    pub records: u64,
+    pub last_seq: Option<u64>,
+    pub last_hash: Option<String>,
+    /// `seq` of `journal_repair` records (torn writes that were cut and kept).
+    pub repairs: Vec<u64>,
+    pub first_break: Option<Break>,
+}
+
+/// Verifies the whole journal in `dir`. I/O errors are returned; chain problems are in the report.
+pub fn verify(dir: &Path) -> std::io::Result<Report> {
+    let mut report = Report::default();
+    let segments = segment::list(dir)?;
+    report.segments = segments.len();
+    let mut expected_seq = 0u64;
+    let mut prev_hash = GENESIS.to_string();
+    for (_, path) in &segments {
+        let mut reader = BufReader::new(std::fs::File::open(path)?);
+        let mut line = Vec::new();
+        let mut n = 0u64;
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            n += 1;
+            let brk = |kind, seq, detail: String| Break { kind, segment: path.clone(), line: n, seq, detail };
+            if line.last() != Some(&b'\n') {
+                report.first_break = Some(brk(BreakKind::Truncated, None, format!("incomplete last line ({} bytes, no newline): the journal was cut", line.len())));
+                return Ok(report);
+            }
+            let body = &line[..line.len() - 1];
+            #[derive(serde::Deserialize)]
+            struct Link {
+                seq: u64,
+                prev_hash: String,
+                #[serde(default)]
+                event_type: String,
+            }
+            let link: Link = match serde_json::from_slice(body) {
+                Ok(l) => l,
+                Err(e) => {
+                    let kind = if chain::check_line(body).is_err() && serde_json::from_slice::<serde_json::Value>(body).is_err() {
+                        BreakKind::Garbage
+                    } else {
+                        BreakKind::Edited
+                    };
+                    report.first_break = Some(brk(kind, None, format!("not a journal record: {e}")));
+                    return Ok(report);
+                }
+            };
+            let hash = match chain::check_line(body) {
+                Ok(h) => h,
+                Err(why) => {
+                    report.first_break = Some(brk(BreakKind::Edited, Some(link.seq), why.to_string()));
+                    return Ok(report);
+                }
+            };
+            if link.seq > expected_seq {
+                report.first_break = Some(brk(BreakKind::Deleted, Some(link.seq), format!("expected seq {expected_seq}, found {}: {} record(s) missing", link.seq, link.seq - expected_seq)));
+                return Ok(report);
+            }
+            if link.seq < expected_seq {
+                report.first_break = Some(brk(BreakKind::Reordered, Some(link.seq), format!("expected seq {expected_seq}, found {}: records out of order or repeated", link.seq)));
+                return Ok(report);
+            }
+            if link.prev_hash != prev_hash {
+                report.first_break = Some(brk(BreakKind::Unlinked, Some(link.seq), "prev_hash does not match the previous record's hash: the record before it was changed or replaced".into()));
+                return Ok(report);
+            }
+            if link.event_type == "journal_repair" {
+                report.repairs.push(link.seq);
+            }
+            report.records += 1;
+            report.last_seq = Some(link.seq);
+            expected_seq = link.seq + 1;
+            prev_hash = hash;
+        }
+    }
+    report.last_hash = report.last_seq.map(|_| prev_hash);
+    Ok(report)
+}

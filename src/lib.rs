@@ -1,0 +1,24 @@
+//! agent-telemetry: security audit and monitoring for AI coding agents.
+//!
+//! The modules follow the data path (see `shared/design/architecture.md`):
+//!
+//! ```text
+//! payload ─▶ enrich (classify, scope, policy, redact, privacy) ─▶ record ─▶ journal ─▶ (relay)
+//! ```
+//!
+//! - [`payload`]: what Claude Code hands a hook, read leniently.
+//! - [`enrich`]: turns a payload into a [`record::JournalRecord`]: event type, security signals,
+//!   privacy (content → size + hash) and secret redaction.
+//! - [`journal`]: the append-only, hash-chained, rotating local store; `verify` walks it.
+//! - [`hook`]: the `agent-telemetry hook` pipeline, which never fails and never panics outward.
+//! - [`commands`]: the thin CLI commands on top (install, status, verify).
+
+pub mod commands;
+pub mod config;
+pub mod enrich;
+pub mod hook;
+pub mod ids;
+pub mod journal;
+pub mod payload;
+pub mod record;
+pub mod timefmt;
