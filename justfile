@@ -1,0 +1,55 @@
+# agent-telemetry — task recipes.
+#
+# `just` comes from a registry: `pip install rust-just` (PyPI wheel) or `cargo install just`.
+# Run `just --list` for every recipe. Sections:
+#   1. local stack  (stack-*): a custom OpenTelemetry Collector, Jaeger v2 and VictoriaLogs,
+#      built from the Go module proxy into a per-machine cache and run on loopback.
+#      See docs/stack.md for ports, environment variables, data dirs and build times.
+#   (further sections: build, test, release — to be added)
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Show the recipes.
+default:
+    @just --list
+
+# ---- 1. local stack ------------------------------------------------------------------
+# Settings are environment variables (defaults in scripts/stack/lib.sh):
+#   AGENT_TELEMETRY_CACHE       build cache   (default ${XDG_CACHE_HOME:-~/.cache}/agent-telemetry)
+#   AGENT_TELEMETRY_STACK_DIR   data/run/logs (default ${XDG_STATE_HOME:-~/.local/state}/agent-telemetry/stack)
+#   AGENT_TELEMETRY_BACKENDS    victorialogs,jaeger[,loki,tempo,file]   (default victorialogs,jaeger)
+#   AGENT_TELEMETRY_OTLP_GRPC_PORT=4317  AGENT_TELEMETRY_OTLP_HTTP_PORT=4318
+#   AGENT_TELEMETRY_COLLECTOR_HEALTH_PORT=13133  AGENT_TELEMETRY_COLLECTOR_METRICS_PORT=8888
+#   AGENT_TELEMETRY_JAEGER_QUERY_PORT=16686  AGENT_TELEMETRY_JAEGER_OTLP_GRPC_PORT=14317
+#   AGENT_TELEMETRY_VICTORIALOGS_PORT=9428   AGENT_TELEMETRY_STOP_TIMEOUT=30
+
+# Build (once per machine, cached by version) the collector, Jaeger and VictoriaLogs.
+stack-build *ARGS:
+    scripts/stack/build.sh {{ARGS}}
+
+# Start the stack (or the named services) and wait until healthy.
+stack-up *SERVICES: stack-build
+    scripts/stack/up.sh {{SERVICES}}
+
+# Stop the stack (or the named services): SIGTERM, timeout, then SIGKILL. Data is kept.
+stack-down *SERVICES:
+    scripts/stack/down.sh {{SERVICES}}
+
+# Health, pids, ports, data dirs and queued data; exit 0 only if all are healthy.
+stack-status:
+    scripts/stack/status.sh
+
+# Show (-f: follow) the services' logs.
+stack-logs *ARGS:
+    scripts/stack/logs.sh {{ARGS}}
+
+# Check otel-collector.yaml with the built collector (the env defaults and every backend on).
+stack-validate: (stack-build "collector")
+    #!/usr/bin/env bash
+    set -euo pipefail
+    source scripts/stack/lib.sh
+    "$OTELCOL_BIN" validate --config otel-collector.yaml
+    AGENT_TELEMETRY_LOGS_EXPORTERS='[otlp_http/victorialogs, otlp_http/loki, file/archive, debug]' \
+    AGENT_TELEMETRY_TRACES_EXPORTERS='[otlp_grpc/jaeger, otlp_grpc/tempo, file/archive, debug]' \
+      "$OTELCOL_BIN" validate --config otel-collector.yaml
+    echo "otel-collector.yaml: valid"
