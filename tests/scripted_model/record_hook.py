@@ -17,7 +17,7 @@ try:
     payload = json.loads(raw)
 except ValueError:
     payload = {"unparsed": raw}
-keep = ("CLAUDE", "AGENT", "TRACE", "OTEL", "IS_SANDBOX")
+keep = ("CLAUDE", "AGENT", "AI_AGENT", "TRACE", "OTEL", "IS_SANDBOX")
 record = {
     "at": time.time(),
     "pid": os.getpid(),
