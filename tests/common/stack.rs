@@ -1,0 +1,372 @@
+//! A reusable test harness for the local stack: the agent-telemetry OpenTelemetry Collector,
+//! Jaeger v2 and VictoriaLogs, as real processes on free loopback ports.
+//!
+//! `Stack::start()` finds the binaries in the per-machine cache (building them with
+//! `scripts/stack/build.sh` when missing), picks free 127.0.0.1 ports, and starts all three with
+//! `scripts/stack/up.sh` in a temporary state dir. The collector runs the shipped
+//! `otel-collector.yaml` unchanged: the test settings (ports, queue dir, retry interval) are its
+//! environment variables. `stop`/`start` drive single services for outage tests; `Drop` stops
+//! everything (graceful, then SIGKILL) and removes the temporary dir.
+//!
+//! Use from a test file with `mod common;` + `use common::stack::Stack;` (tests/common/mod.rs),
+//! or `#[path = "common/stack.rs"] mod stack;`.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Environment variable that switches the slow (process-starting) tests on.
+pub const SLOW_TESTS_ENV: &str = "AGENT_TELEMETRY_SLOW_TESTS";
+
+/// True when slow tests are enabled; otherwise prints why `test` is skipped.
+pub fn slow_tests_enabled(test: &str) -> bool {
+    if std::env::var(SLOW_TESTS_ENV).map(|v| v == "1").unwrap_or(false) {
+        true
+    } else {
+        println!("SKIPPED {test}: starts the local stack; set {SLOW_TESTS_ENV}=1 to run it");
+        false
+    }
+}
+
+pub const SERVICES: [&str; 3] = ["victorialogs", "jaeger", "collector"];
+
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub otlp_grpc: u16,
+    pub otlp_http: u16,
+    pub collector_health: u16,
+    pub collector_metrics: u16,
+    pub jaeger_query: u16,
+    pub jaeger_query_grpc: u16,
+    pub jaeger_otlp_grpc: u16,
+    pub jaeger_otlp_http: u16,
+    pub jaeger_health: u16,
+    pub jaeger_metrics: u16,
+    pub victorialogs: u16,
+}
+
+impl Ports {
+    /// Free loopback ports, all distinct (held open together while picking).
+    pub fn pick() -> Ports {
+        let listeners: Vec<TcpListener> =
+            (0..11).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")).collect();
+        let p: Vec<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        drop(listeners);
+        Ports {
+            otlp_grpc: p[0],
+            otlp_http: p[1],
+            collector_health: p[2],
+            collector_metrics: p[3],
+            jaeger_query: p[4],
+            jaeger_query_grpc: p[5],
+            jaeger_otlp_grpc: p[6],
+            jaeger_otlp_http: p[7],
+            jaeger_health: p[8],
+            jaeger_metrics: p[9],
+            victorialogs: p[10],
+        }
+    }
+}
+
+pub struct Stack {
+    pub root: PathBuf,
+    pub ports: Ports,
+    dir: Option<tempfile::TempDir>,
+    env: BTreeMap<String, String>,
+}
+
+/// How long a script may take (start waits for health itself, with its own timeout).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// A cold build of the three servers takes minutes on 2 cores.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+impl Stack {
+    /// Build (if not cached) and start collector + Jaeger + VictoriaLogs; panics with the
+    /// services' logs if they do not come up.
+    pub fn start() -> Stack {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        ensure_built(&root);
+        let dir = tempfile::Builder::new().prefix("agent-telemetry-stack-").tempdir().expect("tempdir");
+        let ports = Ports::pick();
+        let mut env = BTreeMap::new();
+        let mut set = |k: &str, v: String| {
+            env.insert(k.to_string(), v);
+        };
+        set("AGENT_TELEMETRY_STACK_DIR", dir.path().display().to_string());
+        set("AGENT_TELEMETRY_BIND", "127.0.0.1".into());
+        set("AGENT_TELEMETRY_BACKENDS", "victorialogs,jaeger".into());
+        set("AGENT_TELEMETRY_OTLP_GRPC_PORT", ports.otlp_grpc.to_string());
+        set("AGENT_TELEMETRY_OTLP_HTTP_PORT", ports.otlp_http.to_string());
+        set("AGENT_TELEMETRY_COLLECTOR_HEALTH_PORT", ports.collector_health.to_string());
+        set("AGENT_TELEMETRY_COLLECTOR_METRICS_PORT", ports.collector_metrics.to_string());
+        set("AGENT_TELEMETRY_JAEGER_QUERY_PORT", ports.jaeger_query.to_string());
+        set("AGENT_TELEMETRY_JAEGER_QUERY_GRPC_PORT", ports.jaeger_query_grpc.to_string());
+        set("AGENT_TELEMETRY_JAEGER_OTLP_GRPC_PORT", ports.jaeger_otlp_grpc.to_string());
+        set("AGENT_TELEMETRY_JAEGER_OTLP_HTTP_PORT", ports.jaeger_otlp_http.to_string());
+        set("AGENT_TELEMETRY_JAEGER_HEALTH_PORT", ports.jaeger_health.to_string());
+        set("AGENT_TELEMETRY_JAEGER_METRICS_PORT", ports.jaeger_metrics.to_string());
+        set("AGENT_TELEMETRY_VICTORIALOGS_PORT", ports.victorialogs.to_string());
+        // Tests wait for a restarted backend: retry every second, not every 30.
+        set("AGENT_TELEMETRY_RETRY_MAX_INTERVAL", "1s".into());
+        set("AGENT_TELEMETRY_START_TIMEOUT", "60".into());
+        set("AGENT_TELEMETRY_STOP_TIMEOUT", "20".into());
+        let stack = Stack { root, ports, dir: Some(dir), env };
+        if let Err(e) = stack.script("up.sh", &[]) {
+            let logs = stack.logs();
+            drop(stack);
+            panic!("stack did not start: {e}\n{logs}");
+        }
+        stack
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.dir.as_ref().unwrap().path()
+    }
+
+    /// `http://127.0.0.1:<port>` of the collector's OTLP gRPC receiver.
+    pub fn otlp_grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.otlp_grpc)
+    }
+    pub fn otlp_http_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.otlp_http)
+    }
+    pub fn jaeger_query_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.jaeger_query)
+    }
+    pub fn victorialogs_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.victorialogs)
+    }
+
+    /// Stop one service (graceful, then SIGKILL after the stop timeout).
+    pub fn stop(&self, service: &str) {
+        self.script("down.sh", &[service]).unwrap_or_else(|e| panic!("stop {service}: {e}"));
+    }
+
+    /// Start one service and wait until it is healthy.
+    pub fn start_service(&self, service: &str) {
+        if let Err(e) = self.script("up.sh", &[service]) {
+            panic!("start {service}: {e}\n{}", self.logs());
+        }
+    }
+
+    /// `scripts/stack/status.sh`: (exit status 0?, output).
+    pub fn status(&self) -> (bool, String) {
+        match self.script_output("status.sh", &[]) {
+            Ok((ok, out)) => (ok, out),
+            Err(e) => (false, e),
+        }
+    }
+
+    /// The last lines of every service's log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for svc in SERVICES {
+            let p = self.state_dir().join("logs").join(format!("{svc}.log"));
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            s.push_str(&format!("----- {svc} ({}) -----\n{}\n", p.display(), tail.join("\n")));
+        }
+        s
+    }
+
+    /// The trace from Jaeger's query API (`GET /api/traces/{id}`): the first element of `data`,
+    /// or None while Jaeger does not have it.
+    pub fn jaeger_trace(&self, trace_id_hex: &str) -> Option<serde_json::Value> {
+        let url = format!("{}/api/traces/{}", self.jaeger_query_url(), trace_id_hex);
+        let (status, body) = http_get(&url, &[]).ok()?;
+        if status != 200 {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+        v.get("data")?.as_array()?.first().cloned()
+    }
+
+    /// Rows of a LogsQL query (`GET /select/logsql/query`, tenant 0:0), one JSON object each.
+    pub fn victorialogs_query(&self, logsql: &str) -> Vec<serde_json::Value> {
+        let url = format!(
+            "{}/select/logsql/query?query={}&limit=100000",
+            self.victorialogs_url(),
+            percent_encode(logsql)
+        );
+        let (status, body) = match http_get(&url, &[("AccountID", "0"), ("ProjectID", "0")]) {
+            Ok(r) => r,
+            Err(_) => return Vec::new(),
+        };
+        if status != 200 {
+            return Vec::new();
+        }
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Sum of the collector's `otelcol_exporter_queue_size` over its exporters, if readable.
+    pub fn collector_queue_size(&self) -> Option<f64> {
+        let url = format!("http://127.0.0.1:{}/metrics", self.ports.collector_metrics);
+        let (status, body) = http_get(&url, &[]).ok()?;
+        if status != 200 {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&body);
+        let mut sum = None;
+        for line in text.lines().filter(|l| l.starts_with("otelcol_exporter_queue_size{")) {
+            let v: f64 = line.rsplit(' ').next()?.parse().ok()?;
+            sum = Some(sum.unwrap_or(0.0) + v);
+        }
+        sum
+    }
+
+    fn command(&self, script: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new("bash");
+        cmd.arg(self.root.join("scripts/stack").join(script)).args(args);
+        // The test's settings only: nothing from a developer's own stack leaks in.
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AGENT_TELEMETRY_") && k != "AGENT_TELEMETRY_CACHE" {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(&self.env).stdin(Stdio::null());
+        cmd
+    }
+
+    fn script(&self, script: &str, args: &[&str]) -> Result<(), String> {
+        let (ok, out) = self.script_output(script, args)?;
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{script} {args:?} failed:\n{out}"))
+        }
+    }
+
+    fn script_output(&self, script: &str, args: &[&str]) -> Result<(bool, String), String> {
+        run_with_timeout(self.command(script, args), SCRIPT_TIMEOUT)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let _ = self.script("down.sh", &[]);
+        // Whatever is still there (a hung script): SIGKILL by recorded pid.
+        for svc in SERVICES {
+            let pid_file = self.state_dir().join("run").join(format!("{svc}.pid"));
+            if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+                if let Ok(pid) = pid.trim().parse::<i32>() {
+                    if pid > 1 {
+                        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                    }
+                }
+            }
+        }
+        if std::env::var("AGENT_TELEMETRY_KEEP_STACK_DIR").is_ok() {
+            let dir = self.dir.take().unwrap();
+            eprintln!("keeping stack dir {}", dir.keep().display());
+        }
+    }
+}
+
+/// Build the binaries unless cached (build.sh is a no-op then).
+pub fn ensure_built(root: &Path) {
+    let mut cmd = Command::new("bash");
+    cmd.arg(root.join("scripts/stack/build.sh")).stdin(Stdio::null());
+    let started = Instant::now();
+    match run_with_timeout(cmd, BUILD_TIMEOUT) {
+        Ok((true, out)) => {
+            if started.elapsed() > Duration::from_secs(5) {
+                eprintln!("stack build took {:?}:\n{out}", started.elapsed());
+            }
+        }
+        Ok((false, out)) => panic!("scripts/stack/build.sh failed:\n{out}"),
+        Err(e) => panic!("scripts/stack/build.sh: {e}"),
+    }
+}
+
+/// Run a command with stdout+stderr captured (through a temp file, so a full pipe never
+/// blocks it); kill it after `timeout`.
+fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<(bool, String), String> {
+    let out = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    let f = out.reopen().map_err(|e| e.to_string())?;
+    let f2 = f.try_clone().map_err(|e| e.to_string())?;
+    let mut child = cmd.stdout(f).stderr(f2).spawn().map_err(|e| format!("spawn: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(s) => break s,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let text = std::fs::read_to_string(out.path()).unwrap_or_default();
+                return Err(format!("timed out after {timeout:?}:\n{text}"));
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let text = std::fs::read_to_string(out.path()).unwrap_or_default();
+    Ok((status.success(), text))
+}
+
+/// Poll `f` every 250 ms until it returns Some, or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A minimal HTTP/1.0 GET (loopback only, no TLS): (status, body). HTTP/1.0 keeps the
+/// response free of chunked encoding; the server closes the connection at the end.
+pub fn http_get(url: &str, headers: &[(&str, &str)]) -> Result<(u16, Vec<u8>), String> {
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = hostport
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .next()
+        .ok_or("no address")?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    s.set_write_timeout(Some(Duration::from_secs(10))).ok();
+    let mut req = format!("GET {path} HTTP/1.0\r\nHost: {hostport}\r\nAccept: */*\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no header end")?;
+    let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line: {head}"))?;
+    Ok((status, buf[split + 4..].to_vec()))
+}
+
+/// Percent-encode a query parameter value (RFC 3986 unreserved characters kept).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

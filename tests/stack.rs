@@ -1,0 +1,284 @@
+//! Integration tests of the local stack (slow: they build or find the cached servers and start
+//! them). Skipped with a message unless AGENT_TELEMETRY_SLOW_TESTS=1.
+//!
+//! A tiny OTLP client (opentelemetry-otlp over gRPC/tonic) sends real spans and log records to
+//! the collector, which forwards them to Jaeger and VictoriaLogs; the tests read them back from
+//! the backends' query APIs. Outage tests stop a backend or the collector and check that every
+//! record arrives exactly once.
+
+#[path = "common/stack.rs"]
+mod stack;
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerProvider as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use stack::{slow_tests_enabled, wait_for, Stack};
+
+/// One stack at a time: three sets of servers at once would be heavy on 2 cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn unique_run_id(name: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+fn resource(run: &str) -> Resource {
+    Resource::builder()
+        .with_service_name("agent-telemetry-stack-test")
+        .with_attributes([
+            KeyValue::new("project.name", "agent-telemetry"),
+            KeyValue::new("agent.id", "stack-test"),
+            KeyValue::new("agent.group", "tests"),
+            KeyValue::new("test.run", run.to_string()),
+        ])
+        .build()
+}
+
+/// A logger provider exporting over OTLP/gRPC to the collector (call inside the runtime).
+fn logger_provider(endpoint: &str, run: &str) -> SdkLoggerProvider {
+    let exporter = opentelemetry_otlp::LogExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .with_timeout(Duration::from_secs(10))
+        .build()
+        .expect("log exporter");
+    SdkLoggerProvider::builder().with_resource(resource(run)).with_batch_exporter(exporter).build()
+}
+
+fn tracer_provider(endpoint: &str, run: &str) -> SdkTracerProvider {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_tonic()
+        .with_endpoint(endpoint)
+        .with_timeout(Duration::from_secs(10))
+        .build()
+        .expect("span exporter");
+    SdkTracerProvider::builder().with_resource(resource(run)).with_batch_exporter(exporter).build()
+}
+
+/// Send `n` log records, each with a unique `test.seq`, and flush them to the collector in
+/// several OTLP requests (one per 50 records), so the collector queues several entries.
+fn send_logs(stack: &Stack, run: &str, n: usize) {
+    let rt = runtime();
+    let _guard = rt.enter();
+    let provider = logger_provider(&stack.otlp_grpc_endpoint(), run);
+    let logger = provider.logger("agent-telemetry-stack-test");
+    for i in 0..n {
+        let mut rec = logger.create_log_record();
+        rec.set_severity_number(Severity::Info);
+        rec.set_severity_text("INFO");
+        rec.set_body(AnyValue::from(format!("outage test record {i} of {run}")));
+        rec.add_attribute("test.run", run.to_string());
+        rec.add_attribute("test.seq", i as i64);
+        logger.emit(rec);
+        if (i + 1) % 50 == 0 {
+            provider.force_flush().expect("flush logs to the collector");
+        }
+    }
+    provider.force_flush().expect("flush logs to the collector");
+    provider.shutdown().expect("shutdown logger provider");
+}
+
+/// (total rows, distinct test.seq values) in VictoriaLogs for this run.
+fn count_run(stack: &Stack, run: &str) -> Option<(u64, u64)> {
+    let q = format!(
+        "\"test.run\":\"{run}\" | stats count() as total, count_uniq(\"test.seq\") as uniq"
+    );
+    let rows = stack.victorialogs_query(&q);
+    let row = rows.first()?;
+    let num = |k: &str| -> Option<u64> {
+        match row.get(k)? {
+            serde_json::Value::String(s) => s.parse().ok(),
+            serde_json::Value::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    };
+    Some((num("total")?, num("uniq")?))
+}
+
+/// Wait until VictoriaLogs has `n` rows for the run, then check that it stays at exactly `n`
+/// rows with `n` distinct sequence numbers (no loss, no duplicates).
+fn assert_exactly_once(stack: &Stack, run: &str, n: u64, within: Duration) {
+    let got = wait_for(within, || match count_run(stack, run) {
+        Some((total, _)) if total >= n => Some(()),
+        _ => None,
+    });
+    if got.is_none() {
+        panic!(
+            "VictoriaLogs has {:?} (total, distinct) of {n} records for run {run} after {within:?}\n{}",
+            count_run(stack, run),
+            stack.logs()
+        );
+    }
+    // Retries in flight would show up as duplicates shortly after; give them time.
+    std::thread::sleep(Duration::from_secs(3));
+    let (total, uniq) = count_run(stack, run).expect("count");
+    assert_eq!((total, uniq), (n, n), "run {run}: total and distinct must both be {n}");
+    // And the sequence numbers are exactly 0..n.
+    let rows = stack.victorialogs_query(&format!("\"test.run\":\"{run}\" | fields \"test.seq\""));
+    let seqs: HashSet<u64> =
+        rows.iter().filter_map(|r| r.get("test.seq")?.as_str()?.parse().ok()).collect();
+    assert_eq!(seqs, (0..n).collect::<HashSet<u64>>(), "sequence numbers of run {run}");
+}
+
+#[test]
+fn stack_status_reports_all_healthy() {
+    if !slow_tests_enabled("stack_status_reports_all_healthy") {
+        return;
+    }
+    let _s = serial();
+    let stack = Stack::start();
+    let (ok, out) = stack.status();
+    println!("{out}");
+    assert!(ok, "status.sh must exit 0 with everything up:\n{out}");
+    for svc in ["collector", "jaeger", "victorialogs"] {
+        assert!(out.contains(&format!("{svc}")), "status names {svc}");
+    }
+    assert!(out.contains("queued:"), "status shows the collector's queue:\n{out}");
+    stack.stop("victorialogs");
+    let (ok, out) = stack.status();
+    assert!(!ok, "status.sh must fail with VictoriaLogs down:\n{out}");
+    assert!(out.contains("STOPPED"), "{out}");
+}
+
+#[test]
+fn spans_and_logs_reach_jaeger_and_victorialogs() {
+    if !slow_tests_enabled("spans_and_logs_reach_jaeger_and_victorialogs") {
+        return;
+    }
+    let _s = serial();
+    let stack = Stack::start();
+    let run = unique_run_id("e2e");
+    let rt = runtime();
+    let _guard = rt.enter();
+
+    let tracers = tracer_provider(&stack.otlp_grpc_endpoint(), &run);
+    let loggers = logger_provider(&stack.otlp_grpc_endpoint(), &run);
+    let tracer = tracers.tracer("agent-telemetry-stack-test");
+    let logger = loggers.logger("agent-telemetry-stack-test");
+
+    // parent: the session; child: a tool call inside it. Log records inside the child.
+    let mut parent = tracer.start("invoke_agent claude-code");
+    let parent_sc = parent.span_context().clone();
+    let parent_cx = Context::current().with_remote_span_context(parent_sc.clone());
+    let mut child = tracer.start_with_context("execute_tool Bash", &parent_cx);
+    child.set_attribute(KeyValue::new("gen_ai.tool.name", "Bash"));
+    let child_sc = child.span_context().clone();
+    {
+        let cx = Context::current().with_remote_span_context(child_sc.clone());
+        let _attached = cx.attach();
+        for i in 0..3i64 {
+            let mut rec = logger.create_log_record();
+            rec.set_severity_number(Severity::Info);
+            rec.set_body(AnyValue::from(format!("PreToolUse {i}")));
+            rec.add_attribute("test.run", run.clone());
+            rec.add_attribute("test.seq", i);
+            logger.emit(rec);
+        }
+    }
+    child.end();
+    parent.end();
+    tracers.force_flush().expect("flush spans");
+    loggers.force_flush().expect("flush logs");
+    tracers.shutdown().expect("shutdown tracer provider");
+    loggers.shutdown().expect("shutdown logger provider");
+
+    let trace_id = parent_sc.trace_id().to_string();
+    let parent_id = parent_sc.span_id().to_string();
+    let child_id = child_sc.span_id().to_string();
+    assert_eq!(child_sc.trace_id(), parent_sc.trace_id());
+
+    // Jaeger: the whole trace, with the parent/child relation.
+    let trace = wait_for(Duration::from_secs(60), || {
+        let t = stack.jaeger_trace(&trace_id)?;
+        (t["spans"].as_array()?.len() >= 2).then_some(t)
+    })
+    .unwrap_or_else(|| panic!("trace {trace_id} not in Jaeger within 60s\n{}", stack.logs()));
+    let spans = trace["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2, "{trace}");
+    let find = |id: &str| spans.iter().find(|s| s["spanID"] == id).unwrap_or_else(|| panic!("span {id} in {trace}"));
+    let p = find(&parent_id);
+    let c = find(&child_id);
+    assert_eq!(p["operationName"], "invoke_agent claude-code");
+    assert_eq!(c["operationName"], "execute_tool Bash");
+    let refs = c["references"].as_array().expect("references");
+    assert!(
+        refs.iter().any(|r| r["refType"] == "CHILD_OF" && r["spanID"] == parent_id.as_str()),
+        "child references its parent: {refs:?}"
+    );
+    assert!(p["references"].as_array().map(|r| r.is_empty()).unwrap_or(true), "parent is the root");
+    let process = &trace["processes"][c["processID"].as_str().unwrap()];
+    assert_eq!(process["serviceName"], "agent-telemetry-stack-test");
+
+    // VictoriaLogs: the log records by trace id, carrying the child's span id.
+    let rows = wait_for(Duration::from_secs(60), || {
+        let rows = stack.victorialogs_query(&format!("trace_id:\"{trace_id}\""));
+        (rows.len() >= 3).then_some(rows)
+    })
+    .unwrap_or_else(|| panic!("logs of trace {trace_id} not in VictoriaLogs within 60s\n{}", stack.logs()));
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    for r in &rows {
+        assert_eq!(r["trace_id"], trace_id.as_str(), "{r}");
+        assert_eq!(r["span_id"], child_id.as_str(), "{r}");
+        assert_eq!(r["test.run"], run.as_str(), "{r}");
+        assert!(r["_msg"].as_str().unwrap_or("").starts_with("PreToolUse"), "{r}");
+    }
+}
+
+#[test]
+fn log_backend_outage_loses_nothing() {
+    if !slow_tests_enabled("log_backend_outage_loses_nothing") {
+        return;
+    }
+    let _s = serial();
+    let stack = Stack::start();
+    let n = 200;
+    let run = unique_run_id("vl-outage");
+    stack.stop("victorialogs");
+    send_logs(&stack, &run, n);
+    // The collector holds them in its persistent queue while VictoriaLogs is down.
+    let queued = wait_for(Duration::from_secs(10), || stack.collector_queue_size().filter(|q| *q > 0.0));
+    println!("queued while VictoriaLogs was down: {queued:?}");
+    std::thread::sleep(Duration::from_secs(2));
+    stack.start_service("victorialogs");
+    assert_exactly_once(&stack, &run, n as u64, Duration::from_secs(90));
+}
+
+#[test]
+fn collector_restart_with_queued_data_loses_nothing() {
+    if !slow_tests_enabled("collector_restart_with_queued_data_loses_nothing") {
+        return;
+    }
+    let _s = serial();
+    let stack = Stack::start();
+    let n = 200;
+    let run = unique_run_id("collector-restart");
+    stack.stop("victorialogs");
+    send_logs(&stack, &run, n);
+    let queued = wait_for(Duration::from_secs(10), || stack.collector_queue_size().filter(|q| *q > 0.0));
+    println!("queued before the collector restart: {queued:?}");
+    assert!(queued.is_some(), "the collector should hold data in its queue\n{}", stack.logs());
+    // Graceful stop with data in the persistent queue, then start again: the queue is on disk.
+    stack.stop("collector");
+    let queue_dir = stack.state_dir().join("data/collector/queue");
+    let files = std::fs::read_dir(&queue_dir).map(|d| d.count()).unwrap_or(0);
+    assert!(files > 0, "persistent queue files in {}", queue_dir.display());
+    stack.start_service("collector");
+    stack.start_service("victorialogs");
+    assert_exactly_once(&stack, &run, n as u64, Duration::from_secs(90));
+}
