@@ -13,12 +13,15 @@
 //! - [`hook`]: the `agent-telemetry hook` pipeline, which never fails and never panics outward.
 //! - [`commands`]: the thin CLI commands on top (install, status, verify).
 
+pub mod assemble;
 pub mod commands;
 pub mod config;
 pub mod enrich;
+pub mod export;
 pub mod hook;
 pub mod ids;
 pub mod journal;
 pub mod payload;
 pub mod record;
+pub mod relay;
 pub mod timefmt;

@@ -3,6 +3,7 @@
 
 use agent_telemetry::commands::{install, status, verify};
 use agent_telemetry::config::Config;
+use agent_telemetry::relay;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -30,6 +31,12 @@ enum Command {
         /// Do not create the project's .telemetry-enabled marker.
         #[arg(long)]
         no_marker: bool,
+        /// Point the relay at this OTLP endpoint (e.g. http://127.0.0.1:4317, or "file").
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+        /// OTLP protocol for --endpoint: grpc or http/protobuf.
+        #[arg(long, value_name = "PROTOCOL")]
+        protocol: Option<String>,
     },
     /// Remove our hook (only ours) from settings.json.
     Uninstall {
@@ -37,6 +44,24 @@ enum Command {
         user: bool,
         #[arg(long, value_name = "DIR")]
         project: Option<PathBuf>,
+    },
+    /// Tail the journal and export spans and logs over OTLP (one relay per data dir).
+    Relay {
+        /// Run in this process (for a service manager); without it, start a detached relay.
+        #[arg(long)]
+        foreground: bool,
+        /// Stop the running relay gracefully (it exports what it holds first).
+        #[arg(long, conflicts_with_all = ["foreground", "print_unit", "once"])]
+        stop: bool,
+        /// Print a systemd user unit that runs the relay.
+        #[arg(long)]
+        print_unit: bool,
+        /// Export everything in the journal, then exit.
+        #[arg(long)]
+        once: bool,
+        /// Set by the hook when it starts a relay on demand.
+        #[arg(long, hide = true)]
+        autostarted: bool,
     },
     /// Whether telemetry is on here, the data dir, the journal's size and last event.
     Status {
@@ -77,11 +102,49 @@ fn run(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Hook => Ok(agent_telemetry::hook::run()),
         Command::Verify => verify::run(&Config::load()),
-        Command::Install { user, project, no_marker } => {
+        Command::Install { user, project, no_marker, endpoint, protocol } => {
             let target = if user { install::Target::User } else { install::Target::Project(project_dir(project)?) };
             let exe = std::env::current_exe()?;
             print!("{}", install::install(&target, &exe, !no_marker)?);
+            if endpoint.is_some() || protocol.is_some() {
+                print!("{}", install::set_endpoint(&Config::load(), endpoint.as_deref(), protocol.as_deref())?);
+            }
             Ok(0)
+        }
+        Command::Relay { foreground, stop, print_unit, once, autostarted } => {
+            let config = Config::load();
+            if print_unit {
+                print!("{}", relay::control::unit(&std::env::current_exe()?, &config.data_dir));
+                return Ok(0);
+            }
+            if stop {
+                return match relay::control::stop(&config.data_dir, std::time::Duration::from_secs(60)) {
+                    Ok(msg) => {
+                        println!("{msg}");
+                        Ok(0)
+                    }
+                    Err(msg) => {
+                        eprintln!("agent-telemetry: {msg}");
+                        Ok(1)
+                    }
+                };
+            }
+            if foreground || once {
+                return relay::run(&config, relay::RunOptions { autostarted, once });
+            }
+            if let Some(pid) = relay::control::running_pid(&config.data_dir) {
+                println!("relay already running (pid {pid})");
+                return Ok(0);
+            }
+            relay::control::ensure_running(&config.data_dir, true);
+            for _ in 0..100 {
+                if let Some(pid) = relay::control::running_pid(&config.data_dir) {
+                    println!("relay started (pid {pid}), data dir {}", config.data_dir.display());
+                    return Ok(0);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            anyhow::bail!("the relay did not start; see {}", relay::checkpoint::relay_dir(&config.data_dir).join("relay.log").display())
         }
         Command::Uninstall { user, project } => {
             let target = if user { install::Target::User } else { install::Target::Project(project_dir(project)?) };

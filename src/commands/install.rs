@@ -189,6 +189,36 @@ pub fn install(target: &Target, exe: &Path, marker: bool) -> Result<String> {
     Ok(out)
 }
 
+/// Writes `export.endpoint` / `export.protocol` into the config file (keeping its other settings).
+pub fn set_endpoint(config: &crate::config::Config, endpoint: Option<&str>, protocol: Option<&str>) -> Result<String> {
+    let path = &config.config_path;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let export = table.entry("export").or_insert_with(|| toml::Value::Table(Default::default()));
+    let Some(export) = export.as_table_mut() else { bail!("[export] in {} is not a table", path.display()) };
+    if let Some(e) = endpoint {
+        export.insert("endpoint".into(), toml::Value::String(e.into()));
+    }
+    if let Some(p) = protocol {
+        export.insert("protocol".into(), toml::Value::String(p.into()));
+    }
+    let mut check = config.clone();
+    check.export = export.clone();
+    crate::export::ExportConfig::from_config(&check).map_err(|e| anyhow::anyhow!(e))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if !text.is_empty() {
+        std::fs::write(path.with_extension("toml.bak"), &text).with_context(|| "cannot write the config backup")?;
+    }
+    std::fs::write(path, toml::to_string(&table)?).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(format!("relay endpoint set in {} (restart a running relay: agent-telemetry relay --stop)\n", path.display()))
+}
+
 pub fn uninstall(target: &Target) -> Result<String> {
     let path = target.settings_path()?;
     if !path.exists() {

@@ -36,6 +36,8 @@ pub struct HookEnv {
     pub home: Option<PathBuf>,
     pub user: Option<String>,
     pub host: Option<String>,
+    /// From `AI_AGENT=claude-code_2-1-328_harness` (the only place Claude Code names its version).
+    pub claude_version: Option<String>,
 }
 
 impl HookEnv {
@@ -51,8 +53,16 @@ impl HookEnv {
             home: var("HOME").map(PathBuf::from),
             user: var("USER").or_else(|| var("LOGNAME")).or_else(user_from_uid),
             host: host_name(),
+            claude_version: var("AI_AGENT").and_then(|a| claude_version(&a)),
         }
     }
+}
+
+/// `claude-code_2-1-328_harness` → `2.1.328`.
+pub fn claude_version(ai_agent: &str) -> Option<String> {
+    let rest = ai_agent.strip_prefix("claude-code_")?;
+    let v = rest.split('_').next()?;
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'-')).then(|| v.replace('-', "."))
 }
 
 fn user_from_uid() -> Option<String> {
@@ -192,7 +202,7 @@ impl Enricher<'_> {
                 Scope::All => "user".into(),
                 _ => "project".into(),
             },
-            claude_version: None,
+            claude_version: env.claude_version.clone(),
             entrypoint: env.entrypoint.clone(),
             permission_mode: None,
             content_captured: cfg.capture.content,
@@ -252,6 +262,11 @@ impl Enricher<'_> {
             r.agent_context.agent_role = self.config.agent.role.clone().or(Some("subagent".into()));
         }
         r.agent_context.agent_type = p.str("agent_type").map(str::to_string);
+        if let (Some(agent_id), Some(transcript)) = (p.str("agent_id"), p.str("transcript_path")) {
+            if hook_event.starts_with("Subagent") {
+                subagent_meta(&mut r.agent_context, transcript, agent_id);
+            }
+        }
 
         // From the original, before sanitising: sizes, hashes, line counts, tool outcome.
         let is_tool_event = matches!(hook_event.as_str(), "PreToolUse" | "PostToolUse" | "PostToolUseFailure" | "PermissionRequest" | "PermissionDenied");
@@ -447,6 +462,23 @@ fn content_facts(p: &Payload, tool: Option<&str>) -> (Option<u64>, Option<String
         Some(t) => (Some(t.len() as u64), Some(sha256_hex(t.as_bytes()))),
         None => (None, None),
     }
+}
+
+/// Claude Code keeps `<transcript without .jsonl>/subagents/agent-<id>.meta.json` with the
+/// spawning `toolUseId` (it exists by SubagentStop, not yet at SubagentStart): the only record of
+/// which `Agent` call started a foreground subagent before that call returns.
+fn subagent_meta(ctx: &mut AgentContext, transcript: &str, agent_id: &str) {
+    if !agent_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return;
+    }
+    let base = transcript.strip_suffix(".jsonl").unwrap_or(transcript);
+    let path = format!("{base}/subagents/agent-{agent_id}.meta.json");
+    let Ok(text) = std::fs::read(&path) else { return };
+    let Ok(meta) = serde_json::from_slice::<Value>(&text) else { return };
+    let s = |k: &str| meta.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
+    ctx.parent_tool_use_id = s("toolUseId");
+    ctx.parent_agent_id = s("parentAgentId");
+    ctx.spawn_depth = meta.get("spawnDepth").and_then(Value::as_u64);
 }
 
 fn s_text(v: String) -> String {

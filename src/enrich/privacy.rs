@@ -3,8 +3,8 @@
 //! with content capture on, are kept redacted and capped), every other string is redacted and
 //! capped, and the count of redactions is kept for the record.
 //!
-//! Which strings are content is decided by where they sit: under `tool_response` (and
-//! `last_assistant_message`) everything but short, known metadata fields; under `tool_input` the
+//! Which strings are content is decided by where they sit: under `tool_response` (and the model's
+//! text: `last_assistant_message`, MessageDisplay's `delta`) everything but short, known metadata fields; under `tool_input` the
 //! fields that carry file text (`content`, `old_string`, `new_string`, `new_source`, ...).
 
 use super::redact::Redactor;
@@ -80,7 +80,7 @@ impl<'c> Sanitizer<'c> {
                 for (key, child) in map.iter_mut() {
                     let child_ctx = match (ctx, key.as_str()) {
                         (_, "tool_input") => Ctx::ToolInput,
-                        (_, "tool_response") | (_, "last_assistant_message") => Ctx::Output,
+                        (_, "tool_response") | (_, "last_assistant_message") | (Ctx::Normal, "delta") => Ctx::Output,
                         (Ctx::Normal | Ctx::ToolInput, "prompt") => Ctx::Prompt,
                         (Ctx::ToolInput, k) if INPUT_CONTENT_KEYS.contains(&k) => Ctx::Output,
                         (Ctx::Output, "structuredPatch") => {

@@ -1,0 +1,65 @@
+//! Attribute names. OTel GenAI semantic conventions where they exist (defined here: the semconv
+//! crate has them only as deprecated experimental names), the seed's fields under the project's
+//! own `agent_telemetry.` namespace for the rest. Checks and dashboards rely on these names.
+
+pub const SERVICE_NAME: &str = "service.name";
+pub const SERVICE_VALUE: &str = "claude-code";
+pub const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+pub const SERVICE_VERSION: &str = "service.version";
+pub const HOST_NAME: &str = "host.name";
+pub const SESSION_ID: &str = "session.id";
+pub const AGENT_ID: &str = "agent.id";
+pub const AGENT_GROUP: &str = "agent.group";
+pub const AGENT_ROLE: &str = "agent.role";
+pub const PROJECT_NAME: &str = "project.name";
+pub const PROJECT_PATH: &str = "project.path";
+pub const USER_ID: &str = "user.id";
+
+pub const GEN_AI_OPERATION: &str = "gen_ai.operation.name";
+pub const GEN_AI_PROVIDER: &str = "gen_ai.provider.name";
+pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
+pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+pub const GEN_AI_CONVERSATION: &str = "gen_ai.conversation.id";
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+pub const GEN_AI_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+pub const GEN_AI_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+pub const GEN_AI_CACHE_READ_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+pub const GEN_AI_CACHE_CREATION_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+pub const ERROR_TYPE: &str = "error.type";
+
+/// Claude Code's own telemetry calls the turn id `prompt.id`; we carry it under that name too.
+pub const PROMPT_ID: &str = "prompt.id";
+
+pub const NS: &str = "agent_telemetry.";
+pub const EVENT_TYPE: &str = "agent_telemetry.event_type";
+pub const HOOK_EVENT: &str = "agent_telemetry.hook_event";
+pub const LEVEL: &str = "agent_telemetry.level";
+pub const SEQ: &str = "agent_telemetry.seq";
+pub const HASH: &str = "agent_telemetry.hash";
+pub const TURN_PROMPT_ID: &str = "agent_telemetry.prompt_id";
+pub const OUTSIDE_PROJECT: &str = "agent_telemetry.outside_project_scope";
+pub const SENSITIVE: &str = "agent_telemetry.sensitive_access";
+pub const RULES: &str = "agent_telemetry.security.rules";
+pub const RISK: &str = "agent_telemetry.security.risk";
+pub const REDACTIONS: &str = "agent_telemetry.redactions";
+pub const FILE_PATH: &str = "agent_telemetry.file_path";
+pub const COMMAND: &str = "agent_telemetry.command";
+pub const URL: &str = "agent_telemetry.url";
+pub const SEARCH_PATTERN: &str = "agent_telemetry.search_pattern";
+pub const DURATION_MS: &str = "agent_telemetry.duration_ms";
+pub const INCOMPLETE: &str = "agent_telemetry.span.incomplete";
+pub const INCOMPLETE_REASON: &str = "agent_telemetry.span.incomplete_reason";
+pub const RUN: &str = "agent_telemetry.session.run";
+pub const SOURCE: &str = "agent_telemetry.session.source";
+pub const END_REASON: &str = "agent_telemetry.session.end_reason";
+pub const PARENT_SESSION: &str = "agent_telemetry.parent_session";
+pub const SLASH_COMMAND: &str = "agent_telemetry.slash_command";
+pub const LINES_ADDED: &str = "agent_telemetry.lines_added";
+pub const LINES_REMOVED: &str = "agent_telemetry.lines_removed";
+pub const BACKGROUND: &str = "agent_telemetry.subagent.background";
+pub const SPAWN_DEPTH: &str = "agent_telemetry.subagent.spawn_depth";
+pub const PARENT_AGENT_ID: &str = "agent_telemetry.subagent.parent_agent_id";
+pub const PERMISSION_MODE: &str = "agent_telemetry.permission_mode";

@@ -1,0 +1,97 @@
+//! One OTel log record per journal record: the record itself (JSON) as the body, the fields people
+//! filter on as attributes, and the trace and span ids of the span the event belongs to.
+
+use super::attrs;
+use super::model::{push_str, set, AttrValue, Attrs, LogItem, ResourceKey};
+use crate::record::JournalRecord;
+
+/// Event names must be `'static` in the SDK: the known hook events, and one name for the rest.
+fn event_name(hook_event: &str) -> &'static str {
+    match hook_event {
+        "SessionStart" => "claude_code.hook.SessionStart",
+        "SessionEnd" => "claude_code.hook.SessionEnd",
+        "Setup" => "claude_code.hook.Setup",
+        "UserPromptSubmit" => "claude_code.hook.UserPromptSubmit",
+        "UserPromptExpansion" => "claude_code.hook.UserPromptExpansion",
+        "PreToolUse" => "claude_code.hook.PreToolUse",
+        "PostToolUse" => "claude_code.hook.PostToolUse",
+        "PostToolUseFailure" => "claude_code.hook.PostToolUseFailure",
+        "PostToolBatch" => "claude_code.hook.PostToolBatch",
+        "PermissionRequest" => "claude_code.hook.PermissionRequest",
+        "PermissionDenied" => "claude_code.hook.PermissionDenied",
+        "Notification" => "claude_code.hook.Notification",
+        "MessageDisplay" => "claude_code.hook.MessageDisplay",
+        "Stop" => "claude_code.hook.Stop",
+        "StopFailure" => "claude_code.hook.StopFailure",
+        "SubagentStart" => "claude_code.hook.SubagentStart",
+        "SubagentStop" => "claude_code.hook.SubagentStop",
+        "PreCompact" => "claude_code.hook.PreCompact",
+        "PostCompact" => "claude_code.hook.PostCompact",
+        "TaskCreated" => "claude_code.hook.TaskCreated",
+        "TaskCompleted" => "claude_code.hook.TaskCompleted",
+        "TeammateIdle" => "claude_code.hook.TeammateIdle",
+        "CwdChanged" => "claude_code.hook.CwdChanged",
+        "FileChanged" => "claude_code.hook.FileChanged",
+        "DirectoryAdded" => "claude_code.hook.DirectoryAdded",
+        "InstructionsLoaded" => "claude_code.hook.InstructionsLoaded",
+        "ConfigChange" => "claude_code.hook.ConfigChange",
+        "WorktreeCreate" => "claude_code.hook.WorktreeCreate",
+        "WorktreeRemove" => "claude_code.hook.WorktreeRemove",
+        "Elicitation" => "claude_code.hook.Elicitation",
+        "ElicitationResult" => "claude_code.hook.ElicitationResult",
+        "JournalRepair" => "agent_telemetry.journal_repair",
+        _ => "claude_code.hook.other",
+    }
+}
+
+pub fn log_item(r: &JournalRecord, trace_id: String, span_id: String, resource: ResourceKey) -> LogItem {
+    let mut a: Attrs = Vec::with_capacity(24);
+    let sid = r.session_id.as_deref().unwrap_or("unknown-session");
+    push_str(&mut a, attrs::GEN_AI_CONVERSATION, Some(sid));
+    push_str(&mut a, attrs::EVENT_TYPE, Some(&r.event_type));
+    push_str(&mut a, attrs::HOOK_EVENT, Some(&r.hook_event));
+    push_str(&mut a, attrs::LEVEL, Some(r.level.as_str()));
+    set(&mut a, attrs::SEQ, AttrValue::Int(r.seq as i64));
+    push_str(&mut a, attrs::HASH, Some(&r.hash));
+    push_str(&mut a, attrs::PROMPT_ID, r.session_context.prompt_id.as_deref());
+    push_str(&mut a, attrs::GEN_AI_TOOL_NAME, r.tool_name.as_deref());
+    if let Some(tc) = &r.tool_context {
+        push_str(&mut a, attrs::GEN_AI_TOOL_CALL_ID, tc.tool_use_id.as_deref());
+        if let Some(ok) = tc.success {
+            set(&mut a, "agent_telemetry.tool.success", AttrValue::Bool(ok));
+        }
+    }
+    push_str(&mut a, attrs::GEN_AI_AGENT_ID, r.agent_context.agent_id.as_deref());
+    push_str(&mut a, attrs::GEN_AI_AGENT_NAME, r.agent_context.agent_type.as_deref());
+    push_str(&mut a, attrs::PARENT_SESSION, r.session_context.parent_session.as_deref());
+    let d = &r.action_details;
+    push_str(&mut a, attrs::FILE_PATH, d.resolved_path.as_deref().or(d.file_path.as_deref()));
+    push_str(&mut a, attrs::COMMAND, d.command.as_deref());
+    set(&mut a, attrs::OUTSIDE_PROJECT, AttrValue::Bool(d.outside_project_scope));
+    if r.security.sensitive_access {
+        set(&mut a, attrs::SENSITIVE, AttrValue::Bool(true));
+    }
+    if !r.security.findings.is_empty() {
+        set(&mut a, attrs::RULES, AttrValue::StrArray(r.security.findings.iter().map(|f| f.rule.clone()).collect()));
+    }
+    if let Some(risk) = r.security.risk {
+        push_str(&mut a, attrs::RISK, Some(risk.as_str()));
+    }
+    if r.security.redactions > 0 {
+        set(&mut a, attrs::REDACTIONS, AttrValue::Int(r.security.redactions as i64));
+    }
+    if let Some(c) = &r.command_context {
+        push_str(&mut a, attrs::SLASH_COMMAND, Some(&c.slash_command));
+    }
+    let body = serde_json::to_string(r).unwrap_or_default();
+    LogItem {
+        time: r.time_unix_nano,
+        severity: r.level,
+        event_name: event_name(&r.hook_event),
+        body,
+        attrs: a,
+        trace_id,
+        span_id,
+        resource,
+    }
+}

@@ -1,0 +1,488 @@
+//! Assemble: journal records in, OpenTelemetry spans and log records out (architecture.md, "Ids
+//! and hierarchy"). Pure and deterministic: the same records give the same spans, ids and
+//! timestamps, so a re-sent span is identical to the first and separate processes agree.
+//!
+//! | span | key | parent | start → end |
+//! |---|---|---|---|
+//! | `invoke_agent claude-code` | session id (a resumed run: `<id>#<seq>`) | TRACEPARENT's span, else root | SessionStart → SessionEnd |
+//! | `turn` | prompt_id | session run | UserPromptSubmit → Stop / StopFailure |
+//! | `execute_tool {tool}` | tool_use_id | subagent if `agent_id`, else turn | PreToolUse → PostToolUse(Failure) |
+//! | `invoke_agent {agent_type}` | agent_id | the `Agent` tool span that spawned it | SubagentStart → SubagentStop |
+//!
+//! Runs of one session (`--resume`): one span per run. The first run's span has the id derived
+//! from the session id (the one SessionStart hands to child processes in TRACEPARENT); a resumed
+//! run gets its own id, derived from the session id and the seq of its SessionStart.
+
+pub mod attrs;
+pub mod convert;
+pub mod logs;
+pub mod model;
+
+use crate::ids::{self, hex, span_id, SpanKind, TraceParent};
+use crate::record::JournalRecord;
+use model::*;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Per-session bookkeeping.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SessionState {
+    pub trace_id: String,
+    pub parent_span_id: Option<String>,
+    /// Key of the run span currently open (if any) and how many runs were seen.
+    pub run_key: Option<String>,
+    pub runs: u64,
+    pub last_time: u64,
+    pub ended: bool,
+    /// Turns already ended: later records of the turn (SessionEnd, a late batch) point at the
+    /// ended span instead of opening a second one with the same id.
+    #[serde(default)]
+    pub closed_turns: std::collections::BTreeSet<String>,
+}
+
+/// Everything the assembler remembers between records; persisted with the relay's checkpoint.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Assembler {
+    pub sessions: BTreeMap<String, SessionState>,
+    /// Open spans by `role:key`.
+    pub open: BTreeMap<String, SpanItem>,
+    /// Subagents that ended before the `Agent` call that spawned them was known.
+    pub waiting_for_parent: BTreeMap<String, SpanItem>,
+    /// agent_id → span id of the `Agent` tool call that spawned it.
+    pub agent_parents: BTreeMap<String, String>,
+}
+
+fn key(role: SpanRole, k: &str) -> String {
+    format!("{role:?}:{k}")
+}
+
+const UNKNOWN_SESSION: &str = "unknown-session";
+
+impl Assembler {
+    /// Processes one record; finished spans and the record's log item go to `out`.
+    pub fn process(&mut self, r: &JournalRecord, out: &mut Output) {
+        let sid = r.session_id.clone().unwrap_or_else(|| UNKNOWN_SESSION.to_string());
+        let t = r.time_unix_nano;
+        let resource = resource_of(r, &sid);
+        self.session(&sid, r);
+        let ev = r.hook_event.as_str();
+
+        // Session runs.
+        if ev == "SessionStart" {
+            self.close_run(&sid, t, None, out);
+            self.open_run(&sid, r, &resource, false);
+        }
+        let run_span = self.ensure_run(&sid, r, &resource);
+
+        // Turns.
+        let prompt = r.session_context.prompt_id.clone();
+        let turn_span = prompt.as_deref().map(|p| {
+            if self.sessions.get(&sid).is_some_and(|s| s.closed_turns.contains(p)) {
+                return hex(&span_id(SpanKind::Turn, p));
+            }
+            if ev == "UserPromptSubmit" && r.agent_context.agent_id.is_none() {
+                self.open_span(SpanRole::Turn, p, "turn".into(), &sid, Some(run_span.clone()), t, &resource, turn_attrs(r, p), false);
+            }
+            self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span.clone()), t, &resource, || turn_attrs(r, p))
+        });
+
+        // Subagents.
+        let agent_id = r.agent_context.agent_id.clone();
+        let agent_span = agent_id.as_deref().map(|a| hex(&span_id(SpanKind::Subagent, a)));
+        if let (Some(a), Some(parent_tool)) = (agent_id.as_deref(), r.agent_context.parent_tool_use_id.as_deref()) {
+            self.agent_parents.entry(a.to_string()).or_insert_with(|| hex(&span_id(SpanKind::Tool, parent_tool)));
+        }
+        if let Some(a) = agent_id.as_deref() {
+            let name = format!("invoke_agent {}", r.agent_context.agent_type.as_deref().unwrap_or("subagent"));
+            let parent = self.agent_parents.get(a).cloned();
+            let fallback_parent = turn_span.clone().unwrap_or(run_span.clone());
+            self.ensure(SpanRole::Subagent, a, &name, &sid, parent.or(Some(fallback_parent)), t, &resource, || subagent_attrs(r, a));
+            if let Some(span) = self.open.get_mut(&key(SpanRole::Subagent, a)) {
+                if let Some(p) = self.agent_parents.get(a) {
+                    span.parent_span_id = Some(p.clone());
+                    model::set(&mut span.attrs, "agent_telemetry.subagent.parent_known", AttrValue::Bool(true));
+                }
+                if let Some(d) = r.agent_context.spawn_depth {
+                    model::set(&mut span.attrs, attrs::SPAWN_DEPTH, AttrValue::Int(d as i64));
+                }
+                model::push_str(&mut span.attrs, attrs::PARENT_AGENT_ID, r.agent_context.parent_agent_id.as_deref());
+            }
+            if ev == "SubagentStop" {
+                self.end_subagent(a, t, out);
+            }
+        }
+
+        // Tools.
+        let tool_parent = agent_span.clone().or(turn_span.clone()).unwrap_or(run_span.clone());
+        let tool_span = r.tool_context.as_ref().and_then(|tc| {
+            let id = tc.tool_use_id.as_deref()?;
+            let tool = tc.tool_name.as_deref().or(r.tool_name.as_deref()).unwrap_or("unknown");
+            let name = format!("execute_tool {tool}");
+            let start = match (ev, tc.duration_ms) {
+                ("PostToolUse" | "PostToolUseFailure", Some(ms)) => t.saturating_sub(ms * 1_000_000),
+                _ => t,
+            };
+            let sp = self.ensure(SpanRole::Tool, id, &name, &sid, Some(tool_parent.clone()), start, &resource, || tool_attrs(r, tool, id));
+            let k = key(SpanRole::Tool, id);
+            if let Some(span) = self.open.get_mut(&k) {
+                add_tool_details(span, r);
+                if ev == "PermissionRequest" || ev == "PermissionDenied" {
+                    span.events.push(SpanEventItem { name: ev.to_string(), time: t, attrs: Vec::new() });
+                }
+            }
+            if matches!(ev, "PostToolUse" | "PostToolUseFailure") {
+                if let Some(mut span) = self.open.remove(&k) {
+                    span.end = t.max(span.start);
+                    if ev == "PostToolUseFailure" {
+                        let msg = tc.error.clone().unwrap_or_else(|| "tool call failed".into());
+                        model::set(&mut span.attrs, attrs::ERROR_TYPE, AttrValue::Str(if tc.is_interrupt == Some(true) { "interrupted".into() } else { "tool_error".into() }));
+                        span.error = Some(msg);
+                    }
+                    out.spans.push(span);
+                }
+                if let Some(spawned) = tc.spawned_agent_id.as_deref() {
+                    self.agent_parents.insert(spawned.to_string(), sp.clone());
+                    self.adopt(spawned, &sp, out);
+                }
+            }
+            Some(sp)
+        });
+
+        // Turn and session ends.
+        if matches!(ev, "Stop" | "StopFailure") && agent_id.is_none() {
+            if let Some(p) = prompt.as_deref() {
+                if let Some(s) = self.sessions.get_mut(&sid) {
+                    s.closed_turns.insert(p.to_string());
+                }
+                if let Some(mut span) = self.open.remove(&key(SpanRole::Turn, p)) {
+                    span.end = t.max(span.start);
+                    if ev == "StopFailure" {
+                        span.error = Some(r.tool_context.as_ref().and_then(|c| c.error.clone()).unwrap_or_else(|| "the turn ended with an error".into()));
+                    }
+                    out.spans.push(span);
+                }
+            }
+        }
+        if ev == "SessionEnd" {
+            self.close_run(&sid, t, r.session_context.source.as_deref(), out);
+        }
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.last_time = s.last_time.max(t);
+        }
+
+        // The record's log item belongs to the most specific span it touches.
+        let own_span = match ev {
+            "SubagentStart" | "SubagentStop" => agent_span.clone(),
+            _ => None,
+        }
+        .or(tool_span)
+        .or(agent_span)
+        .or(turn_span)
+        .unwrap_or(run_span);
+        let trace_id = self.sessions.get(&sid).map(|s| s.trace_id.clone()).unwrap_or_default();
+        out.logs.push(logs::log_item(r, trace_id, own_span, resource));
+    }
+
+    /// Creates the session's bookkeeping on first sight.
+    fn session(&mut self, sid: &str, r: &JournalRecord) {
+        let parent = r.session_context.traceparent.as_deref().and_then(TraceParent::parse);
+        self.sessions.entry(sid.to_string()).or_insert_with(|| SessionState {
+            trace_id: hex(&parent.as_ref().map(|p| p.trace_id).unwrap_or_else(|| ids::trace_id_for_session(sid))),
+            parent_span_id: parent.map(|p| hex(&p.span_id)),
+            ..SessionState::default()
+        });
+    }
+
+    fn open_run(&mut self, sid: &str, r: &JournalRecord, resource: &ResourceKey, implicit: bool) -> String {
+        let s = self.sessions.get_mut(sid).expect("session created first");
+        s.runs += 1;
+        s.ended = false;
+        // The first run keeps the session's own id (the span TRACEPARENT names); a resumed or
+        // compacted run is keyed by its SessionStart's seq, so it never collides with the first,
+        // even if this relay has forgotten the session in between.
+        let continued = r.hook_event == "SessionStart" && matches!(r.session_context.source.as_deref(), Some("resume" | "compact"));
+        let run_key = if s.runs == 1 && !continued { sid.to_string() } else { format!("{sid}#{}", r.seq) };
+        s.run_key = Some(run_key.clone());
+        let parent = s.parent_span_id.clone();
+        let runs = s.runs;
+        let mut a = session_attrs(r, sid);
+        model::set(&mut a, attrs::RUN, AttrValue::Int(runs as i64));
+        if implicit {
+            model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
+        }
+        let remote = parent.is_some();
+        self.open_span(SpanRole::Session, &run_key, "invoke_agent claude-code".into(), sid, parent, r.time_unix_nano, resource, a, remote);
+        hex(&span_id(SpanKind::Session, &run_key))
+    }
+
+    /// The open run's span id, opening an inferred run if the session's start was not seen.
+    fn ensure_run(&mut self, sid: &str, r: &JournalRecord, resource: &ResourceKey) -> String {
+        match self.sessions.get(sid).and_then(|s| s.run_key.clone()) {
+            Some(k) if self.open.contains_key(&key(SpanRole::Session, &k)) => hex(&span_id(SpanKind::Session, &k)),
+            // After SessionEnd, stragglers (a background agent finishing) attach to the last run.
+            Some(k) if self.sessions.get(sid).is_some_and(|s| s.ended) => hex(&span_id(SpanKind::Session, &k)),
+            _ => self.open_run(sid, r, resource, true),
+        }
+    }
+
+    fn close_run(&mut self, sid: &str, t: u64, reason: Option<&str>, out: &mut Output) {
+        let Some(run_key) = self.sessions.get(sid).and_then(|s| s.run_key.clone()) else { return };
+        // Whatever is still open in this session ends with it, marked incomplete.
+        let children: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, s)| s.resource.session_id == sid && s.role != SpanRole::Session)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in children {
+            if let Some(mut span) = self.open.remove(&k) {
+                if let (SpanRole::Turn, Some(p)) = (span.role, k.strip_prefix("Turn:")) {
+                    if let Some(s) = self.sessions.get_mut(sid) {
+                        s.closed_turns.insert(p.to_string());
+                    }
+                }
+                span.end = t.max(span.start);
+                if span.role != SpanRole::Turn {
+                    mark_incomplete(&mut span, "session ended first");
+                }
+                out.spans.push(span);
+            }
+        }
+        let waiting: Vec<String> = self.waiting_for_parent.iter().filter(|(_, s)| s.resource.session_id == sid).map(|(k, _)| k.clone()).collect();
+        for k in waiting {
+            if let Some(span) = self.waiting_for_parent.remove(&k) {
+                out.spans.push(span);
+            }
+        }
+        if let Some(mut span) = self.open.remove(&key(SpanRole::Session, &run_key)) {
+            span.end = t.max(span.start);
+            model::push_str(&mut span.attrs, attrs::END_REASON, reason);
+            out.spans.push(span);
+        }
+        if let Some(s) = self.sessions.get_mut(sid) {
+            s.ended = true;
+        }
+    }
+
+    fn end_subagent(&mut self, agent_id: &str, t: u64, out: &mut Output) {
+        let Some(mut span) = self.open.remove(&key(SpanRole::Subagent, agent_id)) else { return };
+        span.end = t.max(span.start);
+        if self.agent_parents.contains_key(agent_id) {
+            out.spans.push(span);
+        } else {
+            // Foreground agents: the Agent call's PostToolUse (with agentId) comes after SubagentStop.
+            self.waiting_for_parent.insert(agent_id.to_string(), span);
+        }
+    }
+
+    /// The `Agent` call that spawned `agent_id` is now known: re-parent and release its span.
+    fn adopt(&mut self, agent_id: &str, parent: &str, out: &mut Output) {
+        if let Some(span) = self.open.get_mut(&key(SpanRole::Subagent, agent_id)) {
+            span.parent_span_id = Some(parent.to_string());
+        }
+        if let Some(mut span) = self.waiting_for_parent.remove(agent_id) {
+            span.parent_span_id = Some(parent.to_string());
+            out.spans.push(span);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open_span(&mut self, role: SpanRole, k: &str, name: String, sid: &str, parent: Option<String>, t: u64, resource: &ResourceKey, a: Attrs, remote: bool) {
+        let kind = match role {
+            SpanRole::Session => SpanKind::Session,
+            SpanRole::Turn => SpanKind::Turn,
+            SpanRole::Tool => SpanKind::Tool,
+            SpanRole::Subagent => SpanKind::Subagent,
+        };
+        let trace_id = self.sessions.get(sid).map(|s| s.trace_id.clone()).unwrap_or_default();
+        self.open.entry(key(role, k)).or_insert_with(|| SpanItem {
+            role,
+            name,
+            trace_id,
+            span_id: hex(&span_id(kind, k)),
+            parent_span_id: parent,
+            parent_remote: remote,
+            start: t,
+            end: t,
+            attrs: a,
+            events: Vec::new(),
+            error: None,
+            resource: resource.clone(),
+            last_activity: t,
+        });
+    }
+
+    /// The span id of an open span, opening it (start inferred) if its start was not seen.
+    #[allow(clippy::too_many_arguments)]
+    fn ensure(&mut self, role: SpanRole, k: &str, name: &str, sid: &str, parent: Option<String>, t: u64, resource: &ResourceKey, a: impl FnOnce() -> Attrs) -> String {
+        let full = key(role, k);
+        if !self.open.contains_key(&full) {
+            self.open_span(role, k, name.to_string(), sid, parent, t, resource, a(), false);
+        }
+        let span = self.open.get_mut(&full).expect("just opened");
+        span.last_activity = span.last_activity.max(t);
+        span.span_id.clone()
+    }
+
+    /// Closes the spans of sessions with no record for `timeout_ns`, at their last activity,
+    /// marked incomplete. `now` is the relay's clock; the span times stay the records' times.
+    pub fn sweep(&mut self, now: u64, timeout_ns: u64, out: &mut Output) {
+        let idle: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| !s.ended && s.last_time + timeout_ns < now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for sid in idle {
+            let last = self.sessions[&sid].last_time;
+            let before = out.spans.len();
+            self.close_run(&sid, last, Some("timeout"), out);
+            for span in &mut out.spans[before..] {
+                mark_incomplete(span, "no end event before the inactivity timeout");
+            }
+        }
+        // Forget sessions long finished (their ids are derived, nothing else needs them).
+        self.sessions.retain(|_, s| !s.ended || s.last_time + 24 * 3600 * 1_000_000_000 > now);
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.open.len() + self.waiting_for_parent.len()
+    }
+}
+
+fn mark_incomplete(span: &mut SpanItem, why: &str) {
+    model::set(&mut span.attrs, attrs::INCOMPLETE, AttrValue::Bool(true));
+    model::set(&mut span.attrs, attrs::INCOMPLETE_REASON, AttrValue::Str(why.into()));
+}
+
+fn resource_of(r: &JournalRecord, sid: &str) -> ResourceKey {
+    ResourceKey {
+        session_id: sid.to_string(),
+        project_path: r.project_path.clone(),
+        project_name: r.project_name.clone(),
+        agent_id: r.agent_context.fleet_agent_id.clone(),
+        agent_group: r.agent_context.agent_group.clone(),
+        agent_role: r.agent_context.agent_role.clone().filter(|role| role != "subagent"),
+        host_name: r.metadata.host_name.clone(),
+        user_id: r.metadata.user_id.clone(),
+    }
+}
+
+fn common(r: &JournalRecord, sid: &str) -> Attrs {
+    let mut a = vec![(attrs::GEN_AI_CONVERSATION.to_string(), AttrValue::Str(sid.to_string()))];
+    model::push_str(&mut a, attrs::GEN_AI_PROVIDER, Some("anthropic"));
+    model::push_str(&mut a, attrs::PROMPT_ID, r.session_context.prompt_id.as_deref());
+    a
+}
+
+fn session_attrs(r: &JournalRecord, sid: &str) -> Attrs {
+    let mut a = common(r, sid);
+    a.retain(|(k, _)| k != attrs::PROMPT_ID);
+    model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
+    model::push_str(&mut a, attrs::GEN_AI_AGENT_NAME, Some("claude-code"));
+    model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(sid));
+    model::push_str(&mut a, attrs::SOURCE, r.session_context.source.as_deref().filter(|_| r.hook_event == "SessionStart"));
+    model::push_str(&mut a, attrs::PARENT_SESSION, r.session_context.parent_session.as_deref());
+    model::push_str(&mut a, attrs::PERMISSION_MODE, r.metadata.permission_mode.as_deref());
+    model::push_str(&mut a, "agent_telemetry.entrypoint", r.metadata.entrypoint.as_deref());
+    a
+}
+
+fn turn_attrs(r: &JournalRecord, prompt_id: &str) -> Attrs {
+    let mut a = common(r, r.session_id.as_deref().unwrap_or(UNKNOWN_SESSION));
+    model::push_str(&mut a, attrs::PROMPT_ID, Some(prompt_id));
+    model::push_str(&mut a, attrs::TURN_PROMPT_ID, Some(prompt_id));
+    if let Some(c) = &r.command_context {
+        model::push_str(&mut a, attrs::SLASH_COMMAND, Some(&c.slash_command));
+    }
+    if r.hook_event != "UserPromptSubmit" {
+        model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
+    }
+    a
+}
+
+fn subagent_attrs(r: &JournalRecord, agent_id: &str) -> Attrs {
+    let mut a = common(r, r.session_id.as_deref().unwrap_or(UNKNOWN_SESSION));
+    model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
+    model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(agent_id));
+    model::push_str(&mut a, attrs::GEN_AI_AGENT_NAME, r.agent_context.agent_type.as_deref());
+    if r.hook_event != "SubagentStart" {
+        model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
+    }
+    a
+}
+
+fn tool_attrs(r: &JournalRecord, tool: &str, id: &str) -> Attrs {
+    let mut a = common(r, r.session_id.as_deref().unwrap_or(UNKNOWN_SESSION));
+    model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("execute_tool"));
+    model::push_str(&mut a, attrs::GEN_AI_TOOL_NAME, Some(tool));
+    model::push_str(&mut a, attrs::GEN_AI_TOOL_CALL_ID, Some(id));
+    model::push_str(&mut a, attrs::GEN_AI_TOOL_TYPE, Some(if tool.starts_with("mcp__") { "extension" } else { "function" }));
+    model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, r.agent_context.agent_id.as_deref());
+    model::push_str(&mut a, attrs::EVENT_TYPE, Some(&r.event_type));
+    if r.hook_event != "PreToolUse" {
+        model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
+    }
+    a
+}
+
+/// Facts about a tool call, merged from its Pre and Post records.
+fn add_tool_details(span: &mut SpanItem, r: &JournalRecord) {
+    let a = &mut span.attrs;
+    let d = &r.action_details;
+    model::push_str(a, attrs::FILE_PATH, d.resolved_path.as_deref().or(d.file_path.as_deref()));
+    model::push_str(a, attrs::COMMAND, d.command.as_deref());
+    model::push_str(a, attrs::URL, d.url.as_deref());
+    model::push_str(a, attrs::SEARCH_PATTERN, d.search_pattern.as_deref());
+    model::push_str(a, "agent_telemetry.subagent_type", d.subagent_type.as_deref());
+    if d.outside_project_scope {
+        model::set(a, attrs::OUTSIDE_PROJECT, AttrValue::Bool(true));
+    }
+    if r.security.sensitive_access {
+        model::set(a, attrs::SENSITIVE, AttrValue::Bool(true));
+    }
+    if !r.security.findings.is_empty() {
+        let mut rules: Vec<String> = match a.iter().find(|(k, _)| k == attrs::RULES) {
+            Some((_, AttrValue::StrArray(v))) => v.clone(),
+            _ => Vec::new(),
+        };
+        for f in &r.security.findings {
+            if !rules.contains(&f.rule) {
+                rules.push(f.rule.clone());
+            }
+        }
+        model::set(a, attrs::RULES, AttrValue::StrArray(rules));
+    }
+    if let Some(risk) = r.security.risk {
+        let prev = a.iter().find(|(k, _)| k == attrs::RISK).and_then(|(_, v)| match v {
+            AttrValue::Str(s) => Some(s.clone()),
+            _ => None,
+        });
+        let rank = |s: &str| ["low", "medium", "high", "critical"].iter().position(|x| *x == s).unwrap_or(0);
+        if prev.as_deref().is_none_or(|p| rank(risk.as_str()) > rank(p)) {
+            model::set(a, attrs::RISK, AttrValue::Str(risk.as_str().into()));
+        }
+    }
+    if r.security.redactions > 0 {
+        model::set(a, attrs::REDACTIONS, AttrValue::Int(r.security.redactions as i64));
+    }
+    if let Some(ms) = r.tool_context.as_ref().and_then(|t| t.duration_ms) {
+        model::set(a, attrs::DURATION_MS, AttrValue::Int(ms as i64));
+    }
+    if let Some(c) = &r.change {
+        model::set(a, attrs::LINES_ADDED, AttrValue::Int(c.lines_added as i64));
+        model::set(a, attrs::LINES_REMOVED, AttrValue::Int(c.lines_removed as i64));
+    }
+    if let Some(status) = r.tool_context.as_ref().and_then(|t| t.status.as_deref()) {
+        model::push_str(a, "agent_telemetry.agent.status", Some(status));
+        if status == "async_launched" {
+            model::set(a, attrs::BACKGROUND, AttrValue::Bool(true));
+        }
+    }
+    if let Some(spawned) = r.tool_context.as_ref().and_then(|t| t.spawned_agent_id.as_deref()) {
+        model::push_str(a, "agent_telemetry.spawned_agent_id", Some(spawned));
+    }
+    if r.security.decision.as_deref() == Some("deny") {
+        model::push_str(a, "agent_telemetry.security.decision", Some("deny"));
+    }
+}
