@@ -1,7 +1,7 @@
 //! The `agent-telemetry` command line: a thin layer over the library. `hook` is dispatched
 //! before any argument parsing, since it runs for every Claude Code event.
 
-use agent_telemetry::commands::{install, status, verify};
+use agent_telemetry::commands::{install, show, status, verify};
 use agent_telemetry::config::Config;
 use agent_telemetry::relay;
 use clap::{Parser, Subcommand};
@@ -62,6 +62,15 @@ enum Command {
         /// Set by the hook when it starts a relay on demand.
         #[arg(long, hide = true)]
         autostarted: bool,
+    },
+    /// Print sessions as trace trees: tools, subagents, durations, errors, security flags.
+    Show {
+        /// Assemble the spans from the journal instead of reading the relay's OTLP files.
+        #[arg(long)]
+        journal: bool,
+        /// Only the trace(s) of this session id.
+        #[arg(long, value_name = "ID")]
+        session: Option<String>,
     },
     /// Whether telemetry is on here, the data dir, the journal's size and last event.
     Status {
@@ -151,6 +160,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
             print!("{}", install::uninstall(&target)?);
             Ok(0)
         }
+        Command::Show { journal, session } => show::run(&Config::load(), journal, session.as_deref()),
         Command::Status { project, json } => status::run(&Config::load(), &project_dir(project)?, json),
     }
 }

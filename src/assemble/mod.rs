@@ -395,6 +395,10 @@ fn turn_attrs(r: &JournalRecord, prompt_id: &str) -> Attrs {
     if let Some(c) = &r.command_context {
         model::push_str(&mut a, attrs::SLASH_COMMAND, Some(&c.slash_command));
     }
+    // The prompt as the journal kept it (redacted; a digest when prompt capture is off).
+    if let Some(p) = r.raw_input.get("prompt").and_then(|p| p.as_str()) {
+        model::push_str(&mut a, attrs::PROMPT, Some(crate::enrich::privacy::cap_str(p, 256)));
+    }
     if r.hook_event != "UserPromptSubmit" {
         model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
     }

@@ -2,5 +2,6 @@
 //! and print for people.
 
 pub mod install;
+pub mod show;
 pub mod status;
 pub mod verify;

@@ -5,7 +5,10 @@ use crate::journal::verify::verify;
 
 pub fn run(config: &Config) -> anyhow::Result<i32> {
     let dir = config.journal_dir();
-    let report = verify(&dir).map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?;
+    // The relay's checkpoint remembers the last record it exported: an anchor outside the chain.
+    let cp = crate::relay::checkpoint::load(&crate::relay::checkpoint::relay_dir(&config.data_dir)).ok();
+    let anchor = cp.as_ref().and_then(|c| Some((c.last_seq?, c.last_hash.as_deref()?)));
+    let report = verify(&dir, anchor).map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?;
     match &report.first_break {
         Some(b) => {
             println!("journal BROKEN after {} good record(s): {b}", report.records);

@@ -55,6 +55,32 @@ pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Re
     Ok(out)
 }
 
+/// Complete records after `from` (all of them when `None`): the relay's backlog.
+pub fn count_after(dir: &Path, from: Option<&Position>) -> std::io::Result<u64> {
+    let mut n = 0u64;
+    for (name, path) in segment::list(dir)? {
+        let file_name = name.file_name();
+        let offset = match from {
+            Some(p) if file_name.as_str() < p.segment.as_str() => continue,
+            Some(p) if file_name == p.segment => p.offset,
+            _ => 0,
+        };
+        let mut f = File::open(&path)?;
+        f.seek(SeekFrom::Start(offset))?;
+        let mut reader = BufReader::with_capacity(256 * 1024, f);
+        loop {
+            let buf = reader.fill_buf()?;
+            if buf.is_empty() {
+                break;
+            }
+            n += buf.iter().filter(|b| **b == b'\n').count() as u64;
+            let len = buf.len();
+            reader.consume(len);
+        }
+    }
+    Ok(n)
+}
+
 /// Summary numbers for `status`.
 #[derive(Debug, Default)]
 pub struct Summary {

@@ -60,7 +60,9 @@ pub struct Report {
 }
 
 /// Verifies the whole journal in `dir`. I/O errors are returned; chain problems are in the report.
-pub fn verify(dir: &Path) -> std::io::Result<Report> {
+/// `anchor` is a `(seq, hash)` known from outside (the relay's last exported record): the
+/// journal must still hold that exact record, which catches records cut from the end.
+pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report> {
     let mut report = Report::default();
     let segments = segment::list(dir)?;
     report.segments = segments.len();
@@ -120,6 +122,12 @@ pub fn verify(dir: &Path) -> std::io::Result<Report> {
                 report.first_break = Some(brk(BreakKind::Unlinked, Some(link.seq), "prev_hash does not match the previous record's hash: the record before it was changed or replaced".into()));
                 return Ok(report);
             }
+            if let Some((aseq, ahash)) = anchor {
+                if aseq == link.seq && ahash != hash {
+                    report.first_break = Some(brk(BreakKind::Edited, Some(link.seq), "this is not the record the relay exported with this seq: the journal was rewritten".into()));
+                    return Ok(report);
+                }
+            }
             if link.event_type == "journal_repair" {
                 report.repairs.push(link.seq);
             }
@@ -130,5 +138,20 @@ pub fn verify(dir: &Path) -> std::io::Result<Report> {
         }
     }
     report.last_hash = report.last_seq.map(|_| prev_hash);
+    if let Some((aseq, _)) = anchor {
+        if report.last_seq.is_none_or(|last| last < aseq) {
+            let (segment, line) = segments.last().map(|(_, p)| (p.clone(), 0)).unwrap_or((dir.to_path_buf(), 0));
+            report.first_break = Some(Break {
+                kind: BreakKind::Truncated,
+                segment,
+                line,
+                seq: report.last_seq,
+                detail: format!(
+                    "the relay exported records up to seq {aseq}, but the journal ends at {}: records were removed from the end",
+                    report.last_seq.map(|s| s.to_string()).unwrap_or_else(|| "nothing".into())
+                ),
+            });
+        }
+    }
     Ok(report)
 }
