@@ -107,6 +107,9 @@ pub struct JournalRecord {
     pub command_context: Option<CommandContext>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_usage: Option<ResourceUsage>,
+    /// Tokens of the turn (Stop) or subagent (SubagentStop) that just ended, from the transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_usage: Option<TokenUsage>,
     /// What the hook could not read as a normal payload, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_error: Option<InputError>,
@@ -319,6 +322,20 @@ pub struct ResourceUsage {
     pub memory_mb: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct TokenUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cache_read_input_tokens: u64,
+    #[serde(default)]
+    pub cache_creation_input_tokens: u64,
+    /// Distinct API messages counted.
+    pub messages: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -108,6 +108,9 @@ impl Assembler {
                 model::push_str(&mut span.attrs, attrs::PARENT_AGENT_ID, r.agent_context.parent_agent_id.as_deref());
             }
             if ev == "SubagentStop" {
+                if let (Some(u), Some(span)) = (&r.token_usage, self.open.get_mut(&key(SpanRole::Subagent, a))) {
+                    add_usage(span, u);
+                }
                 self.end_subagent(a, t, out);
             }
         }
@@ -156,6 +159,9 @@ impl Assembler {
                 }
                 if let Some(mut span) = self.open.remove(&key(SpanRole::Turn, p)) {
                     span.end = t.max(span.start);
+                    if let Some(u) = &r.token_usage {
+                        add_usage(&mut span, u);
+                    }
                     if ev == "StopFailure" {
                         span.error = Some(r.tool_context.as_ref().and_then(|c| c.error.clone()).unwrap_or_else(|| "the turn ended with an error".into()));
                     }
@@ -348,6 +354,16 @@ impl Assembler {
     pub fn open_count(&self) -> usize {
         self.open.len() + self.waiting_for_parent.len()
     }
+}
+
+fn add_usage(span: &mut SpanItem, u: &crate::record::TokenUsage) {
+    let a = &mut span.attrs;
+    model::set(a, attrs::GEN_AI_INPUT_TOKENS, AttrValue::Int(u.input_tokens as i64));
+    model::set(a, attrs::GEN_AI_OUTPUT_TOKENS, AttrValue::Int(u.output_tokens as i64));
+    model::set(a, attrs::GEN_AI_CACHE_READ_TOKENS, AttrValue::Int(u.cache_read_input_tokens as i64));
+    model::set(a, attrs::GEN_AI_CACHE_CREATION_TOKENS, AttrValue::Int(u.cache_creation_input_tokens as i64));
+    model::set(a, "agent_telemetry.usage.messages", AttrValue::Int(u.messages as i64));
+    model::push_str(a, attrs::GEN_AI_REQUEST_MODEL, u.model.as_deref());
 }
 
 fn mark_incomplete(span: &mut SpanItem, why: &str) {

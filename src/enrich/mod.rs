@@ -13,6 +13,7 @@ pub mod privacy;
 pub mod redact;
 pub mod resources;
 pub mod scope;
+pub mod usage;
 
 use crate::config::{Config, Scope};
 use crate::ids::{span_id, SpanKind, TraceParent};
@@ -295,6 +296,12 @@ impl Enricher<'_> {
                 r.change = changes::change_summary(resp, p.get("tool_input"));
             }
         }
+        // Tokens of what just ended, while the transcript paths are still the originals.
+        r.token_usage = match hook_event.as_str() {
+            "Stop" | "StopFailure" => p.str("transcript_path").and_then(|t| usage::from_transcript(t, p.str("prompt_id"))),
+            "SubagentStop" => p.str("agent_transcript_path").and_then(|t| usage::from_transcript(t, None)),
+            _ => None,
+        };
         let type_issues = p.type_issues.take();
         let missing_event = p.event().is_none();
         drop(p);
