@@ -5,13 +5,37 @@
 #   1. local stack  (stack-*): a custom OpenTelemetry Collector, Jaeger v2 and VictoriaLogs,
 #      built from the Go module proxy into a per-machine cache and run on loopback.
 #      See docs/stack.md for ports, environment variables, data dirs and build times.
-#   (further sections: build, test, release — to be added)
+#   0. the main job and the tests: demo, demo-stack, build, test, test-slow
+#   benchmarks (bench-*) at the end.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Show the recipes.
 default:
     @just --list
+
+# ---- 0. the main job and the tests ----------------------------------------------------
+
+# The demo (no servers): the real Claude Code offline with our hook → journal → relay → OTLP files → trace tree.
+demo:
+    scripts/demo.sh files
+
+# The same through the real collector, Jaeger and VictoriaLogs; prints the queries and URLs.
+demo-stack: stack-build
+    scripts/demo.sh stack
+
+# Build the release binary (target/release/agent-telemetry).
+build:
+    cargo build --release
+
+# Fast tests: unit, fixture replays, bad input, tamper, concurrency, config checks (no servers).
+test:
+    cargo test
+
+# Slow stage: the real collector, Jaeger, VictoriaLogs and Claude Code CLI (built or found cached).
+test-slow: stack-build
+    scripts/claude/install-cli.sh >/dev/null
+    AGENT_TELEMETRY_SLOW_TESTS=1 cargo test --release --test stack --test relay_stack --test claude_smoke --test e2e_claude -- --test-threads=1
 
 # ---- 1. local stack ------------------------------------------------------------------
 # Settings are environment variables (defaults in scripts/stack/lib.sh):

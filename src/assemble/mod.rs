@@ -69,7 +69,7 @@ impl Assembler {
 
         // Session runs.
         if ev == "SessionStart" {
-            self.close_run(&sid, t, None, out);
+            self.close_run(&sid, t, None, None, out);
             self.open_run(&sid, r, &resource, false);
         }
         let run_span = self.ensure_run(&sid, r, &resource);
@@ -170,7 +170,7 @@ impl Assembler {
             }
         }
         if ev == "SessionEnd" {
-            self.close_run(&sid, t, r.session_context.source.as_deref(), out);
+            self.close_run(&sid, t, r.session_context.source.as_deref(), r.token_usage.as_ref(), out);
         }
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.last_time = s.last_time.max(t);
@@ -231,7 +231,7 @@ impl Assembler {
         }
     }
 
-    fn close_run(&mut self, sid: &str, t: u64, reason: Option<&str>, out: &mut Output) {
+    fn close_run(&mut self, sid: &str, t: u64, reason: Option<&str>, usage: Option<&crate::record::TokenUsage>, out: &mut Output) {
         let Some(run_key) = self.sessions.get(sid).and_then(|s| s.run_key.clone()) else { return };
         // Whatever is still open in this session ends with it, marked incomplete.
         let children: Vec<String> = self
@@ -262,6 +262,9 @@ impl Assembler {
         }
         if let Some(mut span) = self.open.remove(&key(SpanRole::Session, &run_key)) {
             span.end = t.max(span.start);
+            if let Some(u) = usage {
+                add_usage(&mut span, u);
+            }
             model::push_str(&mut span.attrs, attrs::END_REASON, reason);
             out.spans.push(span);
         }
@@ -342,7 +345,7 @@ impl Assembler {
         for sid in idle {
             let last = self.sessions[&sid].last_time;
             let before = out.spans.len();
-            self.close_run(&sid, last, Some("timeout"), out);
+            self.close_run(&sid, last, Some("timeout"), None, out);
             for span in &mut out.spans[before..] {
                 mark_incomplete(span, "no end event before the inactivity timeout");
             }

@@ -147,7 +147,7 @@ fn flags(s: &TreeSpan) -> String {
     let mut f = Vec::new();
     let a = &s.attrs;
     if let Some(e) = &s.error {
-        f.push(format!("✗ {e}"));
+        f.push(format!("✗ {}", e.lines().next().unwrap_or("error")));
     }
     if a.get("agent_telemetry.outside_project_scope").is_some_and(|v| v == "true") {
         f.push("↗ outside project".into());

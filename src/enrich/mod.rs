@@ -300,6 +300,8 @@ impl Enricher<'_> {
         r.token_usage = match hook_event.as_str() {
             "Stop" | "StopFailure" => p.str("transcript_path").and_then(|t| usage::from_transcript(t, p.str("prompt_id"))),
             "SubagentStop" => p.str("agent_transcript_path").and_then(|t| usage::from_transcript(t, None)),
+            // The whole session so far: complete, unlike Stop's (see usage.rs).
+            "SessionEnd" => p.str("transcript_path").and_then(|t| usage::from_transcript(t, None)),
             _ => None,
         };
         let type_issues = p.type_issues.take();

@@ -6,6 +6,11 @@
 //! line per content block, each repeating the full `usage` — so messages are counted once by
 //! `message.id`; user lines carry the turn's `promptId`, assistant lines do not — an assistant
 //! message belongs to the turn of the last user line before it.
+//!
+//! A limit we live with: Claude Code writes a turn's (or subagent's) *final* assistant message to
+//! the transcript after the Stop (SubagentStop) hooks have run, so those numbers miss that last
+//! message. SessionEnd reads the whole transcript and is complete: the session span carries those
+//! totals.
 
 use crate::record::TokenUsage;
 use serde_json::Value;
