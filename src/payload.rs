@@ -105,6 +105,18 @@ impl<'a> Payload<'a> {
     }
 
     fn note(&self, key: &str) {
-        self.type_issues.borrow_mut().push(key.to_string());
+        let mut issues = self.type_issues.borrow_mut();
+        if !issues.iter().any(|k| k == key) {
+            issues.push(key.to_string());
+        }
+    }
+
+    /// Notes known object fields that hold something else (e.g. `tool_input` as a string).
+    pub fn check_objects(&self, keys: &[&str]) {
+        for k in keys {
+            if self.value.get(*k).is_some_and(|v| !v.is_object() && !v.is_null()) {
+                self.note(k);
+            }
+        }
     }
 }

@@ -304,6 +304,7 @@ impl Enricher<'_> {
             "SessionEnd" => p.str("transcript_path").and_then(|t| usage::from_transcript(t, None)),
             _ => None,
         };
+        p.check_objects(&["tool_input", "effort"]);
         let type_issues = p.type_issues.take();
         let missing_event = p.event().is_none();
         drop(p);
@@ -348,7 +349,7 @@ impl Enricher<'_> {
 
         if !type_issues.is_empty() || missing_event {
             let mut fields = type_issues;
-            if missing_event {
+            if missing_event && !fields.iter().any(|f| f == "hook_event_name") {
                 fields.push("hook_event_name".into());
             }
             r.input_error = Some(InputError {

@@ -25,6 +25,9 @@ const OUTPUT_METADATA_KEYS: &[&str] = &[
     "numLines", "startLine", "totalLines", "truncated", "bytes", "codeText",
 ];
 
+/// Payload nesting kept; deeper values become a digest.
+const MAX_DEPTH: usize = 64;
+
 /// Strings longer than this under an output's metadata key are treated as content anyway.
 const METADATA_MAX: usize = 512;
 
@@ -55,7 +58,7 @@ impl<'c> Sanitizer<'c> {
 
     /// Sanitizes a whole payload in place.
     pub fn payload(&mut self, v: &mut Value) {
-        self.walk(v, Ctx::Normal);
+        self.walk(v, Ctx::Normal, 0);
     }
 
     /// Redacts and caps one free-standing string (e.g. an excerpt of bad input).
@@ -68,12 +71,20 @@ impl<'c> Sanitizer<'c> {
         out
     }
 
-    fn walk(&mut self, v: &mut Value, ctx: Ctx) {
+    fn walk(&mut self, v: &mut Value, ctx: Ctx, depth: usize) {
+        if depth >= MAX_DEPTH && (v.is_array() || v.is_object()) {
+            // Readers (the relay, serde_json's default limit of 128) must be able to read the
+            // record back, which nests the payload a few levels deeper still.
+            let text = v.to_string();
+            *v = Value::String(format!("[nesting deeper than {MAX_DEPTH} levels omitted: {} bytes sha256={}]", text.len(), sha256_hex(text.as_bytes())));
+            self.omitted += 1;
+            return;
+        }
         match v {
             Value::String(s) => self.string(s, ctx),
             Value::Array(items) => {
                 for item in items {
-                    self.walk(item, ctx);
+                    self.walk(item, ctx, depth + 1);
                 }
             }
             Value::Object(map) => {
@@ -99,7 +110,7 @@ impl<'c> Sanitizer<'c> {
                         }
                         (c, _) => c,
                     };
-                    self.walk(child, child_ctx);
+                    self.walk(child, child_ctx, depth + 1);
                 }
             }
             _ => {}
