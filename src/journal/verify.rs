@@ -59,6 +59,28 @@ pub struct Report {
     pub first_break: Option<Break>,
 }
 
+/// Whether a record with `seq` stands after line `after_line` of `segment` (or in a later segment).
+fn seq_appears_later(segments: &[(segment::SegmentName, PathBuf)], segment: &Path, after_line: u64, seq: u64) -> std::io::Result<bool> {
+    #[derive(serde::Deserialize)]
+    struct Seq {
+        seq: u64,
+    }
+    let start = segments.iter().position(|(_, p)| p == segment).unwrap_or(0);
+    for (i, (_, path)) in segments.iter().enumerate().skip(start) {
+        let reader = BufReader::new(std::fs::File::open(path)?);
+        for (n, line) in reader.split(b'\n').enumerate() {
+            let line = line?;
+            if i == start && (n as u64) < after_line {
+                continue;
+            }
+            if serde_json::from_slice::<Seq>(&line).is_ok_and(|s| s.seq == seq) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
 /// Verifies the whole journal in `dir`. I/O errors are returned; chain problems are in the report.
 /// `anchor` is a `(seq, hash)` known from outside (the relay's last exported record): the
 /// journal must still hold that exact record, which catches records cut from the end.
@@ -111,7 +133,12 @@ pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report
                 }
             };
             if link.seq > expected_seq {
-                report.first_break = Some(brk(BreakKind::Deleted, Some(link.seq), format!("expected seq {expected_seq}, found {}: {} record(s) missing", link.seq, link.seq - expected_seq)));
+                // Missing here: deleted, or moved further down (reordered)?
+                report.first_break = Some(if seq_appears_later(&segments, path, n, expected_seq)? {
+                    brk(BreakKind::Reordered, Some(link.seq), format!("expected seq {expected_seq}, found {}: seq {expected_seq} comes later, records are out of order", link.seq))
+                } else {
+                    brk(BreakKind::Deleted, Some(link.seq), format!("expected seq {expected_seq}, found {}: {} record(s) missing", link.seq, link.seq - expected_seq))
+                });
                 return Ok(report);
             }
             if link.seq < expected_seq {
