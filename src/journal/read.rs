@@ -19,9 +19,8 @@ pub struct Entry {
     pub next: Position,
 }
 
-/// Reads up to `max` complete lines after `from` (from the start when `None`). An incomplete
-/// last line is left for later: a hook may be writing it.
-pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Result<Vec<Entry>> {
+/// The segments at or after `from`, each with the offset to start reading at.
+fn segments_from(dir: &Path, from: Option<&Position>) -> std::io::Result<Vec<(String, PathBuf, u64)>> {
     let mut out = Vec::new();
     for (name, path) in segment::list(dir)? {
         let file_name = name.file_name();
@@ -30,6 +29,16 @@ pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Re
             Some(p) if file_name == p.segment => p.offset,
             _ => 0,
         };
+        out.push((file_name, path, offset));
+    }
+    Ok(out)
+}
+
+/// Reads up to `max` complete lines after `from` (from the start when `None`). An incomplete
+/// last line is left for later: a hook may be writing it.
+pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    for (file_name, path, offset) in segments_from(dir, from)? {
         let mut f = File::open(&path)?;
         f.seek(SeekFrom::Start(offset))?;
         let mut reader = BufReader::with_capacity(256 * 1024, f);
@@ -55,28 +64,28 @@ pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Re
     Ok(out)
 }
 
+/// Newlines (complete records) from `offset` to the end of a file.
+fn count_lines(path: &Path, offset: u64) -> std::io::Result<u64> {
+    let mut f = File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut reader = BufReader::with_capacity(256 * 1024, f);
+    let mut n = 0u64;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(n);
+        }
+        n += buf.iter().filter(|b| **b == b'\n').count() as u64;
+        let len = buf.len();
+        reader.consume(len);
+    }
+}
+
 /// Complete records after `from` (all of them when `None`): the relay's backlog.
 pub fn count_after(dir: &Path, from: Option<&Position>) -> std::io::Result<u64> {
-    let mut n = 0u64;
-    for (name, path) in segment::list(dir)? {
-        let file_name = name.file_name();
-        let offset = match from {
-            Some(p) if file_name.as_str() < p.segment.as_str() => continue,
-            Some(p) if file_name == p.segment => p.offset,
-            _ => 0,
-        };
-        let mut f = File::open(&path)?;
-        f.seek(SeekFrom::Start(offset))?;
-        let mut reader = BufReader::with_capacity(256 * 1024, f);
-        loop {
-            let buf = reader.fill_buf()?;
-            if buf.is_empty() {
-                break;
-            }
-            n += buf.iter().filter(|b| **b == b'\n').count() as u64;
-            let len = buf.len();
-            reader.consume(len);
-        }
+    let mut n = 0;
+    for (_, path, offset) in segments_from(dir, from)? {
+        n += count_lines(&path, offset)?;
     }
     Ok(n)
 }
@@ -96,18 +105,8 @@ pub fn summary(dir: &Path) -> std::io::Result<Summary> {
     let segments = segment::list(dir)?;
     s.segments = segments.len();
     for (_, path) in &segments {
-        let f = File::open(path)?;
-        s.bytes += f.metadata()?.len();
-        let mut reader = BufReader::with_capacity(256 * 1024, f);
-        loop {
-            let buf = reader.fill_buf()?;
-            if buf.is_empty() {
-                break;
-            }
-            s.records += buf.iter().filter(|b| **b == b'\n').count() as u64;
-            let n = buf.len();
-            reader.consume(n);
-        }
+        s.bytes += std::fs::metadata(path)?.len();
+        s.records += count_lines(path, 0)?;
     }
     s.newest_segment = segments.last().map(|(_, p)| p.clone());
     s.last = last_record(&segments);

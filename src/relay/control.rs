@@ -75,6 +75,7 @@ pub fn ensure_running(data_dir: &Path, autostart: bool) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .current_dir("/")
         .process_group(0);
     if let Ok(log) = OpenOptions::new().create(true).append(true).mode(0o600).open(super::checkpoint::relay_dir(data_dir).join("relay.log")) {
         cmd.stderr(log);
