@@ -71,7 +71,7 @@ bold "5. Letting the relay export what it holds"
 "$bin" relay --once
 
 bold "6. The session as a trace"
-"$bin" show
+if [[ $mode == stack ]]; then "$bin" show --journal; else "$bin" show; fi
 bold "7. Checks"
 "$bin" verify
 "$bin" status --project "$project"
@@ -98,7 +98,9 @@ PY
     n=$(curl -fsS "http://127.0.0.1:$q/api/traces/$tid" 2>/dev/null | python3 -c 'import json,sys; print(sum(len(t["spans"]) for t in json.load(sys.stdin)["data"]))' 2>/dev/null || echo 0)
     [[ $n -gt 0 ]] && break; sleep 1
   done
-  echo "  Jaeger holds $n span(s) of trace $tid; stop the stack with: just stack-down"
+  logs=$(curl -fsS "http://127.0.0.1:$v/select/logsql/query" --data-urlencode "query=trace_id:$tid | stats count() n" 2>/dev/null | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["n"])' 2>/dev/null || echo "?")
+  echo "  Jaeger holds $n span(s) and VictoriaLogs $logs log record(s) of trace $tid"
+  echo "  stop the stack with: just stack-down"
 else
   echo "  OTLP JSON (collector file-exporter format): $AGENT_TELEMETRY_HOME/otlp/"
   echo "  point the relay at a collector: agent-telemetry install --endpoint http://127.0.0.1:4317 (or just demo-stack)"
