@@ -77,3 +77,9 @@ stack-validate: (stack-build "collector")
     AGENT_TELEMETRY_TRACES_EXPORTERS='[otlp_grpc/jaeger, otlp_grpc/tempo, file/archive, debug]' \
       "$OTELCOL_BIN" validate --config otel-collector.yaml
     echo "otel-collector.yaml: valid"
+
+# ---- bench-hook (owner: hook tests/bench; fuzz: scripts/bench/fuzz.sh) -----------------
+# Time the whole hook process on the fixture payloads vs a do-nothing binary: median, p95,
+# p99, ratio (target <= 1.5x) and binary size. N = timed runs of each (default 2000).
+bench-hook N="2000":
+    scripts/bench/hook.sh {{N}}
