@@ -182,6 +182,12 @@ fn record_internal_error(input: &[u8], now: u64, msg: &str) {
     let env = HookEnv::default();
     let policy = Policy::builtin();
     let enricher = Enricher { config: &config, policy: &policy, policy_error: None, env: &env, project_root: None };
-    let mut r = enricher.error_record(input, now, "internal", format!("the hook panicked: {msg}"));
+    // Nothing is read from the input here (reading it is what may have panicked): only its size
+    // and hash are kept.
+    let mut r = enricher.error_record(&[], now, "internal", format!("the hook panicked: {msg}"));
+    if let Some(e) = r.input_error.as_mut() {
+        e.bytes = input.len() as u64;
+        e.sha256 = Some(crate::enrich::privacy::sha256_hex(input));
+    }
     let _ = Journal::from_config(&config).append(&mut r);
 }

@@ -8,6 +8,7 @@
 
 pub mod changes;
 pub mod classify;
+pub mod keywords;
 pub mod policy;
 pub mod privacy;
 pub mod redact;
@@ -66,15 +67,17 @@ pub fn claude_version(ai_agent: &str) -> Option<String> {
     (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'-')).then(|| v.replace('-', "."))
 }
 
+/// The user name of our uid from `/etc/passwd` (no NSS: the hook stays free of libc's name
+/// service machinery, which also keeps a static build safe).
 fn user_from_uid() -> Option<String> {
-    // SAFETY: getpwuid returns a pointer into static storage or null; we copy the name at once.
-    unsafe {
-        let pw = libc::getpwuid(libc::getuid());
-        if pw.is_null() || (*pw).pw_name.is_null() {
-            return None;
-        }
-        Some(std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned())
-    }
+    // SAFETY: getuid cannot fail.
+    let uid = unsafe { libc::getuid() }.to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_string())
+    })
 }
 
 fn host_name() -> Option<String> {
@@ -502,7 +505,7 @@ fn salvage_field<'t>(text: &'t str, key: &str) -> Option<String> {
     let at = text.find(&needle)? + needle.len();
     let rest = text[at..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
     let end = rest.find('"')?;
-    let v = &rest[..end.min(256)];
+    let v = privacy::cap_str(&rest[..end], 256);
     (!v.is_empty()).then(|| v.to_string())
 }
 

@@ -8,8 +8,8 @@
 //! keeps the hook within its time budget.
 
 use crate::record::{Finding, Severity};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
-use regex::Regex;
+use super::keywords::KeywordSet;
+use regex_lite::Regex;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -105,36 +105,39 @@ pub struct Policy {
 
 struct RuleSet {
     rules: Vec<Rule>,
-    prefilter: Option<AhoCorasick>,
-    keyword_rule: Vec<usize>,
+    /// Built on first use: events without a path or a command never pay for it.
+    prefilter: OnceLock<(KeywordSet, Vec<usize>)>,
     /// Rules with no keywords: always tried.
     unconditional: Vec<usize>,
 }
 
 impl RuleSet {
     fn new(specs: Vec<RuleSpec>) -> RuleSet {
-        let mut keywords = Vec::new();
-        let mut keyword_rule = Vec::new();
-        let mut unconditional = Vec::new();
-        for (i, s) in specs.iter().enumerate() {
-            if s.keywords.is_empty() {
-                unconditional.push(i);
-            }
-            for k in &s.keywords {
-                keywords.push(k.clone());
-                keyword_rule.push(i);
-            }
-        }
-        let prefilter = AhoCorasickBuilder::new().ascii_case_insensitive(true).build(&keywords).ok();
+        // A rule without a usable keyword (none, or only one-byte ones) is always tried.
+        let unconditional = specs.iter().enumerate().filter(|(_, s)| !s.keywords.iter().any(|k| k.len() >= 2)).map(|(i, _)| i).collect();
         RuleSet {
             rules: specs
                 .into_iter()
                 .map(|spec| Rule { spec, regex: OnceLock::new(), unless: OnceLock::new() })
                 .collect(),
-            prefilter,
-            keyword_rule,
+            prefilter: OnceLock::new(),
             unconditional,
         }
+    }
+
+    /// Keywords of every rule, and the rule each belongs to.
+    fn prefilter(&self) -> &(KeywordSet, Vec<usize>) {
+        self.prefilter.get_or_init(|| {
+            let mut keywords = Vec::new();
+            let mut keyword_rule = Vec::new();
+            for (i, r) in self.rules.iter().enumerate() {
+                for k in r.spec.keywords.iter().filter(|k| k.len() >= 2) {
+                    keywords.push(k.as_str());
+                    keyword_rule.push(i);
+                }
+            }
+            (KeywordSet::new(keywords), keyword_rule)
+        })
     }
 
     fn check(&self, text: &str, access: Access, out: &mut Vec<Finding>) {
@@ -142,11 +145,8 @@ impl RuleSet {
         for &i in &self.unconditional {
             candidates[i] = true;
         }
-        if let Some(p) = &self.prefilter {
-            for m in p.find_overlapping_iter(text) {
-                candidates[self.keyword_rule[m.pattern().as_usize()]] = true;
-            }
-        }
+        let (set, keyword_rule) = self.prefilter();
+        set.find(text, |k| candidates[keyword_rule[k]] = true);
         for (i, rule) in self.rules.iter().enumerate() {
             if !candidates[i] || (rule.spec.access == Access::Write && access != Access::Write) {
                 continue;

@@ -22,7 +22,8 @@ const OUTPUT_METADATA_KEYS: &[&str] = &[
     "subagent_type", "model", "outputFile", "name", "mode", "operation", "backgroundTaskId",
     "shellId", "totalDurationMs", "totalTokens", "totalToolUseCount", "durationMs", "noOutputExpected",
     "isAsync", "canReadOutputFile", "canContinueAgent", "userModified", "replaceAll", "numFiles",
-    "numLines", "startLine", "totalLines", "truncated", "bytes", "codeText",
+    "numLines", "startLine", "totalLines", "truncated", "bytes", "codeText", "agentType", "toolsUsed",
+    "service_tier", "speed",
 ];
 
 /// Payload nesting kept; deeper values become a digest.

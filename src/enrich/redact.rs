@@ -2,11 +2,11 @@
 //! is written, so no secret reaches the journal, the relay or a backend.
 //!
 //! Speed matters (the hook's budget is about a millisecond, and compiling all patterns would cost
-//! more than that): one Aho-Corasick pass finds the rules whose keyword occurs in the text, and
-//! only those rules' regexes are compiled (once per process) and run.
+//! more than that): one keyword pass ([`KeywordSet`]) finds the rules whose keyword occurs in the
+//! text, and only those rules' regexes are compiled (once per process) and run.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use regex::{Captures, Regex};
+use super::keywords::KeywordSet;
+use regex_lite::{Captures, Regex};
 use std::sync::OnceLock;
 
 /// A kind of secret: keywords that must occur for it to be possible, and the pattern.
@@ -129,7 +129,7 @@ fn is_not_a_secret(value: &str) -> bool {
 }
 
 struct Compiled {
-    prefilter: AhoCorasick,
+    prefilter: KeywordSet,
     /// For each keyword of the prefilter, the rule it belongs to.
     keyword_rule: Vec<usize>,
     regexes: Vec<OnceLock<Regex>>,
@@ -146,11 +146,7 @@ fn compiled() -> &'static Compiled {
                 keyword_rule.push(i);
             }
         }
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&keywords)
-            .expect("static keywords build");
+        let prefilter = KeywordSet::new(keywords);
         Compiled { prefilter, keyword_rule, regexes: RULES.iter().map(|_| OnceLock::new()).collect() }
     })
 }
@@ -172,10 +168,10 @@ impl Redactor {
         let c = compiled();
         let mut candidates = [false; RULES.len()];
         let mut any = false;
-        for m in c.prefilter.find_overlapping_iter(text) {
-            candidates[c.keyword_rule[m.pattern().as_usize()]] = true;
+        c.prefilter.find(text, |k| {
+            candidates[c.keyword_rule[k]] = true;
             any = true;
-        }
+        });
         if !any {
             return None;
         }
