@@ -281,7 +281,9 @@ fn scenario_subagents() {
     let Some(cli) = cli_or_skip("scenario_subagents") else { return };
     let s = Scenario::new("subagents", cli);
     let run = s.run("SUBAGENTS-SCENARIO: delegate some work", &[]);
-    assert_eq!(run.result(), "Main agent done.");
+    // The background agent's completion notice arrives as another prompt; when it comes after the
+    // main turn's Stop it gets its own turn, whose answer ("Done.") is then the run's result.
+    assert!(matches!(run.result(), "Main agent done." | "Done."), "unexpected result {:?}", run.result());
     let records = s.records();
     assert_session_shape(&s, &records);
     let ctx = s.ctx();
