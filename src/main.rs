@@ -1,5 +1,10 @@
 //! The `agent-telemetry` command line: a thin layer over the library. `hook` is dispatched
 //! before any argument parsing, since it runs for every Claude Code event.
+//!
+//! `no_main`: the C `main` below skips the Rust runtime's start-up (which reads
+//! `/proc/self/maps` to set up a stack guard) — work every hook run would pay for nothing.
+//! Arguments still come from `std::env::args_os` (glibc hands them to std at load time).
+#![no_main]
 
 use agent_telemetry::commands::{install, show, status, verify};
 use agent_telemetry::config::Config;
@@ -83,20 +88,24 @@ enum Command {
     },
 }
 
-fn main() {
+#[no_mangle]
+pub extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
     // The hot path: no argument parsing, no config beyond what the hook itself reads.
     if std::env::args_os().nth(1).is_some_and(|a| a == "hook") {
-        std::process::exit(agent_telemetry::hook::run());
+        return agent_telemetry::hook::run();
     }
-    let cli = Cli::parse();
-    let code = match run(cli.command) {
-        Ok(code) => code,
-        Err(e) => {
+    let code = match std::panic::catch_unwind(|| run(Cli::parse().command)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
             eprintln!("agent-telemetry: error: {e:#}");
             2
         }
+        Err(_) => 101,
     };
-    std::process::exit(code);
+    // Without the runtime's exit path, flush what is still buffered.
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    code
 }
 
 fn project_dir(project: Option<PathBuf>) -> anyhow::Result<PathBuf> {
