@@ -865,3 +865,30 @@ pub fn synth_journal(data: &Path, project: &Path, n: usize, tag: &str, start_ns:
 pub fn now_ns() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
 }
+
+/// How many spans a replayed fixture must give: a span per session run, prompt id, subagent and
+/// tool call.
+pub fn expected_span_count(r: &Replayed) -> usize {
+    let mut prompts = BTreeSet::new();
+    let mut tools = BTreeSet::new();
+    let mut agents = BTreeSet::new();
+    for c in &r.calls {
+        let p = &c.payload;
+        if let Some(x) = p["prompt_id"].as_str() {
+            prompts.insert(x.to_string());
+        }
+        if let Some(x) = p["tool_use_id"].as_str() {
+            tools.insert(x.to_string());
+        }
+        if p["hook_event_name"] == "SubagentStart" {
+            agents.insert(p["agent_id"].as_str().unwrap_or("").to_string());
+        }
+    }
+    sessions_runs(r) + prompts.len() + tools.len() + agents.len()
+}
+
+/// The trace id of a replayed fixture: its first session's (a parent's TRACEPARENT is ours).
+pub fn fixture_trace_id(r: &Replayed) -> String {
+    let sid = r.calls[0].payload["session_id"].as_str().unwrap();
+    agent_telemetry::ids::hex(&agent_telemetry::ids::trace_id_for_session(sid))
+}

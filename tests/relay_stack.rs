@@ -1,0 +1,227 @@
+//! The relay against the real stack (slow: skipped with a message unless
+//! AGENT_TELEMETRY_SLOW_TESTS=1): recorded fixtures through `hook` → `relay` (OTLP gRPC, and once
+//! HTTP/protobuf) → the project's collector → Jaeger (traces) and VictoriaLogs (logs), read back
+//! from the backends' query APIs and checked span by span and log by log with the same checks as
+//! tests/relay_fixtures.rs. Also: restarting the relay duplicates nothing at the backends; 10,000
+//! events survive a collector outage and a SIGKILLed relay with none lost.
+
+#[path = "common/stack.rs"]
+mod stack;
+
+#[path = "relay_support/mod.rs"]
+mod relay_support;
+
+use relay_support::*;
+use serde_json::Value;
+use stack::{slow_tests_enabled, wait_for, Stack};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One stack at a time (2 cores).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const RELAY_TIMEOUT: Duration = Duration::from_secs(120);
+const BACKEND_WAIT: Duration = Duration::from_secs(60);
+
+/// The spans of `trace` in Jaeger once it has at least `n` (None after BACKEND_WAIT).
+fn jaeger_spans(stack: &Stack, trace: &str, n: usize) -> Option<Vec<Span>> {
+    wait_for(BACKEND_WAIT, || {
+        let t = stack.jaeger_trace(trace)?;
+        let spans = spans_from_jaeger(&t);
+        (spans.len() >= n).then_some(spans)
+    })
+}
+
+fn vl_logs(stack: &Stack, trace: &str, n: usize) -> Option<Vec<Value>> {
+    wait_for(BACKEND_WAIT, || {
+        let rows = stack.victorialogs_query(&format!("trace_id:\"{trace}\""));
+        (rows.len() >= n).then_some(rows)
+    })
+}
+
+/// (total rows, distinct agent_telemetry.seq) in VictoriaLogs for `filter`.
+fn vl_count(stack: &Stack, filter: &str) -> Option<(u64, u64)> {
+    let rows = stack.victorialogs_query(&format!("{filter} | stats count() as total, count_uniq(\"agent_telemetry.seq\") as uniq"));
+    let row = rows.first()?;
+    let num = |k: &str| -> Option<u64> {
+        match row.get(k)? {
+            Value::String(s) => s.parse().ok(),
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        }
+    };
+    Some((num("total")?, num("uniq")?))
+}
+
+/// Replays every fixture (ids suffixed with `tag`), exports with `dest`, and checks each
+/// fixture's trace in Jaeger and its logs in VictoriaLogs. Returns (replays, trace ids).
+fn fixtures_through_stack(stack: &Stack, env: &Env, dest: &Dest, tag: &str) -> Vec<(Replayed, String)> {
+    let replays: Vec<Replayed> = FIXTURES.iter().map(|f| replay(env, f, tag)).collect();
+    let t0 = Instant::now();
+    relay_once(env, dest, &[], RELAY_TIMEOUT);
+    println!("relay --once ({dest:?}) exported {} records in {:?}", env.journal_records(), t0.elapsed());
+    let mut out = Vec::new();
+    let mut printed = false;
+    for r in replays {
+        let trace = fixture_trace_id(&r);
+        let want = expected_span_count(&r);
+        jaeger_spans(stack, &trace, want).unwrap_or_else(|| {
+            panic!("{}: trace {trace} with {want} spans not in Jaeger within {BACKEND_WAIT:?}: {:?}\n{}", r.name, stack.jaeger_trace(&trace).map(|t| spans_from_jaeger(&t).len()), stack.logs())
+        });
+        // Let late spans land, then take the final picture.
+        std::thread::sleep(Duration::from_millis(500));
+        let spans = spans_from_jaeger(&stack.jaeger_trace(&trace).unwrap());
+        check_fixture_spans(&r, &spans, Source::Jaeger);
+        let rows = vl_logs(stack, &trace, r.calls.len()).unwrap_or_else(|| {
+            panic!("{}: {} log records of trace {trace} not in VictoriaLogs within {BACKEND_WAIT:?}\n{}", r.name, r.calls.len(), stack.logs())
+        });
+        if !printed {
+            printed = true;
+            println!("a VictoriaLogs row: {}", serde_json::to_string(&rows[0]).unwrap());
+            println!("a Jaeger span: {}", serde_json::to_string(&stack.jaeger_trace(&trace).unwrap()["spans"][0]).unwrap());
+        }
+        let logs = logs_from_victorialogs(&rows);
+        check_fixture_logs(&r, &spans, &logs);
+        for l in &logs {
+            // VictoriaLogs flattens resource attributes into the row.
+            assert_eq!(l.attr("service.name"), Some("claude-code"), "{}: service.name on the VictoriaLogs row", r.name);
+            assert!(l.body.contains("\"hook_event\""), "{}: the body is the journal record", r.name);
+        }
+        // The failing tool's error status made it through as Jaeger's error tag.
+        if r.name == "tools" {
+            let failed = spans.iter().find(|s| s.status_code == 2).expect("an error span");
+            assert_eq!(failed.status_message, "Exit code 3");
+            assert_eq!(failed.attrs.get("error").map(String::as_str), Some("true"), "Jaeger marks the span with error=true");
+        }
+        out.push((r, trace));
+    }
+    out
+}
+
+/// Spans per trace in Jaeger (all spans returned, counting repeats) and log rows per trace.
+fn backend_counts(stack: &Stack, traces: &[(Replayed, String)]) -> (usize, usize, usize) {
+    let mut spans = 0;
+    let mut distinct = 0;
+    let mut logs = 0;
+    for (_, t) in traces {
+        let s = stack.jaeger_trace(t).map(|t| spans_from_jaeger(&t)).unwrap_or_default();
+        spans += s.len();
+        distinct += s.iter().map(|s| s.span_id.clone()).collect::<BTreeSet<_>>().len();
+        logs += stack.victorialogs_query(&format!("trace_id:\"{t}\"")).len();
+    }
+    (spans, distinct, logs)
+}
+
+#[test]
+fn fixtures_through_grpc_to_jaeger_and_victorialogs_and_no_duplicates_on_restart() {
+    if !slow_tests_enabled("fixtures_through_grpc_to_jaeger_and_victorialogs_and_no_duplicates_on_restart") {
+        return;
+    }
+    let _s = serial();
+    let stack = Stack::start();
+    let env = Env::new("relay-stack-grpc-");
+    let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
+    let traces = fixtures_through_stack(&stack, &env, &dest, "-g");
+    let want_spans: usize = traces.iter().map(|(r, _)| expected_span_count(r)).sum();
+    let want_logs: usize = traces.iter().map(|(r, _)| r.calls.len()).sum();
+    let before = backend_counts(&stack, &traces);
+    assert_eq!(before, (want_spans, want_spans, want_logs), "(spans, distinct spans, log rows) at the backends");
+
+    // A relay restarted on the same data dir resumes after its checkpoint: nothing re-sent.
+    relay_once(&env, &dest, &[], RELAY_TIMEOUT);
+    let mut relay = RelayProc::start(&env, &dest, &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(relay.child.try_wait().unwrap(), None, "relay --foreground runs: {}", relay.stderr());
+    assert_eq!(relay.stop(Duration::from_secs(20)), Some(0));
+    std::thread::sleep(Duration::from_secs(3));
+    let after = backend_counts(&stack, &traces);
+    assert_eq!(after, before, "restarting the relay must not duplicate spans or log records");
+
+    // The at-least-once case: the same journal sent again from scratch (checkpoint lost).
+    // Observed behaviour, printed for the report: identical spans (same ids, same content).
+    std::fs::remove_file(env.data.join("relay/checkpoint.json")).unwrap();
+    relay_once(&env, &dest, &[], RELAY_TIMEOUT);
+    std::thread::sleep(Duration::from_secs(5));
+    let resent = backend_counts(&stack, &traces);
+    println!("after re-sending the whole journal: (spans returned by Jaeger, distinct span ids, VictoriaLogs rows) = {resent:?}, before {before:?}");
+    assert_eq!(resent.1, want_spans, "re-sent spans keep their ids: no new span ids in Jaeger");
+}
+
+#[test]
+fn fixtures_through_http_protobuf() {
+    if !slow_tests_enabled("fixtures_through_http_protobuf") {
+        return;
+    }
+    let _s = serial();
+    let stack = Stack::start();
+    let env = Env::new("relay-stack-http-");
+    let traces = fixtures_through_stack(&stack, &env, &Dest::Http(stack.otlp_http_endpoint()), "-h");
+    let want_logs: usize = traces.iter().map(|(r, _)| r.calls.len()).sum();
+    assert_eq!(backend_counts(&stack, &traces).2, want_logs);
+}
+
+/// 10,000 events; the collector stopped in the middle and restarted: all arrive, distinct
+/// `agent_telemetry.seq` = 10,000. Then 10,000 more; the relay SIGKILLed in the middle and a new
+/// one started: 20,000 distinct. Duplicates (re-sent batches) are counted and bounded.
+#[test]
+fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
+    if !slow_tests_enabled("ten_thousand_events_survive_collector_outage_and_relay_kill") {
+        return;
+    }
+    let _s = serial();
+    let stack = Stack::start();
+    let env = Env::new("relay-stack-fault-");
+    let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
+    let batch = 250usize;
+    let settings = [("AGENT_TELEMETRY_BATCH_SIZE", "250"), ("AGENT_TELEMETRY_POLL_MS", "50"), ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "3000")];
+    let status = |env: &Env| -> Value { std::fs::read_to_string(env.data.join("relay/status.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null) };
+    let count_all = || vl_count(&stack, "*");
+
+    // Phase 1: half the events, relay running, some delivered; collector down; the other half
+    // written while it is down; collector back.
+    synth_journal(&env.data, &env.project, 5_000, "f", now_ns());
+    let relay = RelayProc::start(&env, &dest, &settings);
+    wait_for(Duration::from_secs(60), || count_all().filter(|c| c.0 > 0)).unwrap_or_else(|| panic!("nothing reached VictoriaLogs: {}\n{}", relay.stderr(), stack.logs()));
+    stack.stop("collector");
+    let t0 = now_ns();
+    let delivered_before_outage = count_all();
+    synth_journal(&env.data, &env.project, 5_000, "g", t0);
+    let retrying = wait_for(Duration::from_secs(30), || (status(&env)["state"] == "retrying").then_some(()));
+    assert!(retrying.is_some(), "relay status while the collector is down: {}", status(&env));
+    std::thread::sleep(Duration::from_secs(2));
+    stack.start_service("collector");
+    let got = wait_for(Duration::from_secs(120), || count_all().filter(|c| c.1 >= 10_000));
+    let (total, uniq) = count_all().unwrap_or((0, 0));
+    println!("collector outage: delivered before the outage {delivered_before_outage:?}; after: total {total}, distinct seq {uniq}; relay stderr tail: {}", relay.stderr().lines().rev().take(3).collect::<Vec<_>>().join(" | "));
+    assert!(got.is_some(), "10,000 distinct records expected after the collector came back, got total {total} distinct {uniq}\n{}", stack.logs());
+    assert_eq!(uniq, 10_000);
+    assert!(total <= 10_000 + 2 * batch as u64, "re-sent records bounded by a batch or two: total {total}");
+    assert_eq!(relay.stop(Duration::from_secs(30)), Some(0));
+
+    // Phase 2: 10,000 more; a relay SIGKILLed part-way; a new one finishes.
+    synth_journal(&env.data, &env.project, 10_000, "h", now_ns());
+    let exported_at_start = status(&env)["exported_records"].as_u64().unwrap_or(0);
+    let relay = RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50")]);
+    let progressed = wait_for(Duration::from_secs(60), || {
+        let n = status(&env)["exported_records"].as_u64().unwrap_or(0);
+        (n >= exported_at_start + 2_000).then_some(n)
+    });
+    relay.kill9();
+    let killed_at = status(&env)["exported_records"].as_u64().unwrap_or(0);
+    println!("relay SIGKILLed at exported_records {killed_at} (of {}; progressed {progressed:?})", 20_000);
+    assert!(killed_at < 20_000, "the kill came too late to be in the middle ({killed_at})");
+    let relay = RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50")]);
+    let got = wait_for(Duration::from_secs(120), || count_all().filter(|c| c.1 >= 20_000));
+    std::thread::sleep(Duration::from_secs(3));
+    let (total, uniq) = count_all().unwrap_or((0, 0));
+    println!("relay kill: total {total}, distinct seq {uniq} (duplicates {})", total.saturating_sub(uniq));
+    assert!(got.is_some(), "20,000 distinct records expected, got total {total} distinct {uniq}\n{}", relay.stderr());
+    assert_eq!(uniq, 20_000);
+    assert!(total <= 20_000 + 2 * batch as u64 + 100, "re-sent records bounded: total {total}");
+    assert_eq!(relay.stop(Duration::from_secs(30)), Some(0));
+}
