@@ -83,3 +83,9 @@ stack-validate: (stack-build "collector")
 # p99, ratio (target <= 1.5x) and binary size. N = timed runs of each (default 2000).
 bench-hook N="2000":
     scripts/bench/hook.sh {{N}}
+
+# ---- bench-relay (owner: relay tests/bench) -------------------------------------------------
+# Relay events/s from a pre-filled journal of N records (file, gRPC, HTTP to the local stack)
+# and hook exit → span in Jaeger latency over K tool calls (median, p95).
+bench-relay N="50000" K="50":
+    scripts/bench/relay.sh {{N}} {{K}}

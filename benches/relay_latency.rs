@@ -1,0 +1,83 @@
+//! End-to-end latency: from a hook's exit to its span being queryable in Jaeger.
+//!
+//! Starts the local stack (tests/common/stack.rs) and `agent-telemetry relay --foreground`
+//! (OTLP gRPC, the default poll interval), opens one session through the hook, then for each
+//! of K tool calls runs the PreToolUse and PostToolUse hooks (the tool span ends, and is
+//! exported, at PostToolUse) and polls Jaeger's `/api/traces/{id}` every 10 ms until the tool
+//! span is there. Reports median, p95 and max.
+//!
+//! `cargo bench --bench relay_latency` (K: RELAY_BENCH_LATENCY_EVENTS, default 50).
+
+#[path = "../tests/common/stack.rs"]
+mod stack;
+
+#[path = "../tests/relay_support/mod.rs"]
+mod relay_support;
+
+use agent_telemetry::ids::{hex, span_id, trace_id_for_session, SpanKind};
+use relay_support::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+fn hook(env: &Env, payload: serde_json::Value) {
+    let mut cmd = env.command(&["hook"]);
+    cmd.env("CLAUDE_PROJECT_DIR", &env.project);
+    let (code, err) = run_with_stdin(cmd, payload.to_string().as_bytes(), Duration::from_secs(10));
+    assert_eq!(code, Some(0), "hook: {err}");
+}
+
+fn main() {
+    let k: usize = std::env::var("RELAY_BENCH_LATENCY_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
+    let stack = stack::Stack::start();
+    let env = Env::new("relay-bench-latency-");
+    let relay = RelayProc::start(&env, &Dest::Grpc(stack.otlp_grpc_endpoint()), &[]);
+    let sid = format!("latency-{}", now_ns());
+    let prompt = format!("{sid}-prompt");
+    let cwd = env.project.display().to_string();
+    let base = |ev: &str| json!({"session_id": sid, "transcript_path": "/nonexistent.jsonl", "cwd": cwd, "hook_event_name": ev, "prompt_id": prompt, "permission_mode": "default"});
+    let mut start = base("SessionStart");
+    start["source"] = json!("startup");
+    start.as_object_mut().unwrap().remove("prompt_id");
+    hook(&env, start);
+    let mut p = base("UserPromptSubmit");
+    p["prompt"] = json!("latency benchmark");
+    hook(&env, p);
+    let trace = hex(&trace_id_for_session(&sid));
+    let mut lat = Vec::with_capacity(k);
+    for i in 0..k {
+        let id = format!("toolu_latency_{i}");
+        let mut pre = base("PreToolUse");
+        pre["tool_name"] = json!("Read");
+        pre["tool_use_id"] = json!(id);
+        pre["tool_input"] = json!({"file_path": format!("{cwd}/README.md")});
+        hook(&env, pre.clone());
+        let mut post = pre;
+        post["hook_event_name"] = json!("PostToolUse");
+        post["tool_response"] = json!({"type": "text"});
+        post["duration_ms"] = json!(3);
+        hook(&env, post);
+        let exited = Instant::now();
+        let want = hex(&span_id(SpanKind::Tool, &id));
+        let deadline = exited + Duration::from_secs(30);
+        loop {
+            let found = stack.jaeger_trace(&trace).map(|t| t["spans"].as_array().map(|s| s.iter().any(|s| s["spanID"] == want.as_str())).unwrap_or(false)).unwrap_or(false);
+            if found {
+                lat.push(exited.elapsed());
+                break;
+            }
+            assert!(Instant::now() < deadline, "span {i} not in Jaeger within 30 s\n{}\n{}", relay.stderr(), stack.logs());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    relay.stop(Duration::from_secs(20));
+    lat.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
+    println!(
+        "hook exit → span in Jaeger over {k} tool calls (relay --foreground, gRPC, default poll): median {:.0} ms, p95 {:.0} ms, min {:.0} ms, max {:.0} ms",
+        ms(pct(0.5)),
+        ms(pct(0.95)),
+        ms(lat[0]),
+        ms(*lat.last().unwrap())
+    );
+}
