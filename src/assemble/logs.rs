@@ -44,7 +44,9 @@ fn event_name(hook_event: &str) -> &'static str {
     }
 }
 
-pub fn log_item(r: &JournalRecord, trace_id: String, span_id: String, resource: ResourceKey) -> LogItem {
+/// `line` is the record's journal line, used as the body when given (else the record is
+/// serialised: the same JSON).
+pub fn log_item(r: &JournalRecord, line: Option<&str>, trace_id: String, span_id: String, resource: ResourceKey) -> LogItem {
     let mut a: Attrs = Vec::with_capacity(24);
     let sid = r.session_id.as_deref().unwrap_or("unknown-session");
     push_str(&mut a, attrs::GEN_AI_CONVERSATION, Some(sid));
@@ -83,7 +85,10 @@ pub fn log_item(r: &JournalRecord, trace_id: String, span_id: String, resource: 
     if let Some(c) = &r.command_context {
         push_str(&mut a, attrs::SLASH_COMMAND, Some(&c.slash_command));
     }
-    let body = serde_json::to_string(r).unwrap_or_default();
+    let body = match line {
+        Some(l) => l.to_string(),
+        None => serde_json::to_string(r).unwrap_or_default(),
+    };
     LogItem {
         time: r.time_unix_nano,
         severity: r.level,

@@ -61,6 +61,12 @@ const UNKNOWN_SESSION: &str = "unknown-session";
 impl Assembler {
     /// Processes one record; finished spans and the record's log item go to `out`.
     pub fn process(&mut self, r: &JournalRecord, out: &mut Output) {
+        self.process_line(r, None, out)
+    }
+
+    /// Like [`Assembler::process`], with the record's journal line (its canonical JSON) as the
+    /// log body, which spares serialising the record again.
+    pub fn process_line(&mut self, r: &JournalRecord, line: Option<&str>, out: &mut Output) {
         let sid = r.session_id.clone().unwrap_or_else(|| UNKNOWN_SESSION.to_string());
         let t = r.time_unix_nano;
         let resource = resource_of(r, &sid);
@@ -186,7 +192,7 @@ impl Assembler {
         .or(turn_span)
         .unwrap_or(run_span);
         let trace_id = self.sessions.get(&sid).map(|s| s.trace_id.clone()).unwrap_or_default();
-        out.logs.push(logs::log_item(r, trace_id, own_span, resource));
+        out.logs.push(logs::log_item(r, line, trace_id, own_span, resource));
     }
 
     /// Creates the session's bookkeeping on first sight.

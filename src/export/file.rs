@@ -16,46 +16,66 @@ use std::path::PathBuf;
 
 pub struct FileExporter {
     dir: PathBuf,
+    dir_ready: bool,
+}
+
+/// The spans and log records of one resource, ready for an exporter.
+pub struct ResourceBatch {
+    pub key: crate::assemble::model::ResourceKey,
+    pub resource: Resource,
+    pub spans: Vec<SpanData>,
+    pub logs: Vec<SdkLogRecord>,
 }
 
 impl FileExporter {
     pub fn new(dir: PathBuf) -> Self {
-        FileExporter { dir }
+        FileExporter { dir, dir_ready: false }
     }
 
-    pub fn export(&mut self, resource: &Resource, spans: Vec<SpanData>, logs: &[SdkLogRecord]) -> Result<(), String> {
-        let res = ResourceAttributesWithSchema::from(resource);
+    /// One line per resource and signal, all of a batch in one write (and one sync) per file.
+    pub fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), String> {
         let day = crate::timefmt::yyyymmdd(crate::timefmt::now_unix_nanos());
-        if !spans.is_empty() {
-            let req = ExportTraceServiceRequest {
-                resource_spans: opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(spans, &res),
-            };
-            self.append(&format!("traces-{day}.jsonl"), &req)?;
+        let (mut traces, mut logs) = (Vec::new(), Vec::new());
+        let s = scope();
+        for b in batches {
+            let res = ResourceAttributesWithSchema::from(&b.resource);
+            if !b.spans.is_empty() {
+                let req = ExportTraceServiceRequest {
+                    resource_spans: opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(b.spans, &res),
+                };
+                serde_json::to_writer(&mut traces, &req).map_err(|e| e.to_string())?;
+                traces.push(b'\n');
+            }
+            if !b.logs.is_empty() {
+                let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> = b.logs.iter().map(|l| (l, &s)).collect();
+                let batch = LogBatch::new(&pairs);
+                let req = ExportLogsServiceRequest {
+                    resource_logs: opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope(&batch, &res),
+                };
+                serde_json::to_writer(&mut logs, &req).map_err(|e| e.to_string())?;
+                logs.push(b'\n');
+            }
         }
-        if !logs.is_empty() {
-            let s = scope();
-            let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> = logs.iter().map(|l| (l, &s)).collect();
-            let batch = LogBatch::new(&pairs);
-            let req = ExportLogsServiceRequest {
-                resource_logs: opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope(&batch, &res),
-            };
-            self.append(&format!("logs-{day}.jsonl"), &req)?;
-        }
-        Ok(())
+        self.append(&format!("traces-{day}.jsonl"), &traces)?;
+        self.append(&format!("logs-{day}.jsonl"), &logs)
     }
 
-    fn append<T: serde::Serialize>(&self, name: &str, req: &T) -> Result<(), String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+    fn append(&mut self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if !self.dir_ready {
+            std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+            self.dir_ready = true;
+        }
         let path = self.dir.join(name);
-        let mut line = serde_json::to_vec(req).map_err(|e| e.to_string())?;
-        line.push(b'\n');
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&path)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        f.write_all(&line).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        f.write_all(bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         f.sync_data().map_err(|e| format!("cannot sync {}: {e}", path.display()))
     }
 }

@@ -42,15 +42,18 @@ impl Exporter {
         for (i, l) in out.logs.iter().enumerate() {
             groups.entry(&l.resource).or_default().1.push(i);
         }
-        for (key, (spans, logs)) in groups {
-            let resource = convert::resource(key);
-            let span_data: Vec<_> = spans.iter().map(|&i| convert::span_data(&out.spans[i])).collect();
-            let log_records: Vec<_> = logs.iter().map(|&i| self.logs.record(&out.logs[i])).collect();
-            match &mut self.inner {
-                Inner::File(f) => f.export(&resource, span_data, &log_records)?,
-                Inner::Otlp(o) => o.export(key, &resource, span_data, &log_records).await?,
-            }
+        let batches: Vec<file::ResourceBatch> = groups
+            .into_iter()
+            .map(|(key, (spans, logs))| file::ResourceBatch {
+                key: key.clone(),
+                resource: convert::resource(key),
+                spans: spans.iter().map(|&i| convert::span_data(&out.spans[i])).collect(),
+                logs: logs.iter().map(|&i| self.logs.record(&out.logs[i])).collect(),
+            })
+            .collect();
+        match &mut self.inner {
+            Inner::File(f) => f.export(batches),
+            Inner::Otlp(o) => o.export(batches).await,
         }
-        Ok(())
     }
 }

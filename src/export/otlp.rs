@@ -7,10 +7,12 @@
 
 use super::config::{Destination, ExportConfig, Protocol};
 use crate::assemble::convert::scope;
+use super::file::ResourceBatch;
 use crate::assemble::model::ResourceKey;
+use futures_util::StreamExt;
 use opentelemetry_otlp::{LogExporter, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use opentelemetry_sdk::trace::SpanExporter as _;
 use opentelemetry_sdk::Resource;
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,13 +20,18 @@ pub struct OtlpExporters {
     endpoint: String,
     protocol: Protocol,
     channel: Option<tonic::transport::Channel>,
+    /// One HTTP client (one connection pool) for every exporter.
+    http: Option<reqwest::Client>,
     headers: BTreeMap<String, String>,
     timeout: std::time::Duration,
     by_resource: HashMap<ResourceKey, (SpanExporter, LogExporter)>,
 }
 
-/// Exporter pairs kept at most; older ones are dropped (they are cheap to make again).
-const MAX_CACHED: usize = 256;
+/// Resource groups exported at once (gRPC multiplexes them over one connection).
+const CONCURRENCY: usize = 32;
+
+/// Exporter pairs kept at most; beyond, all are dropped (they are cheap to make again).
+const MAX_CACHED: usize = 1024;
 
 impl OtlpExporters {
     pub fn new(cfg: &ExportConfig) -> Result<Self, String> {
@@ -48,10 +55,21 @@ impl OtlpExporters {
             }
             Protocol::HttpProtobuf => None,
         };
+        let http = match protocol {
+            Protocol::HttpProtobuf => Some(
+                reqwest::Client::builder()
+                    .timeout(cfg.timeout)
+                    .connect_timeout(cfg.connect_timeout)
+                    .build()
+                    .map_err(|e| format!("HTTP client: {e}"))?,
+            ),
+            Protocol::Grpc => None,
+        };
         Ok(OtlpExporters {
             endpoint: endpoint.clone(),
             protocol: protocol.clone(),
             channel,
+            http,
             headers: cfg.headers.clone(),
             timeout: cfg.timeout,
             by_resource: HashMap::new(),
@@ -87,10 +105,7 @@ impl OtlpExporters {
             }
             Protocol::HttpProtobuf => {
                 let headers: HashMap<String, String> = self.headers.clone().into_iter().collect();
-                let client = reqwest::Client::builder()
-                    .timeout(self.timeout)
-                    .build()
-                    .map_err(|e| format!("HTTP client: {e}"))?;
+                let client = self.http.clone().expect("http client");
                 let spans = SpanExporter::builder()
                     .with_http()
                     .with_http_client(client.clone())
@@ -119,21 +134,32 @@ impl OtlpExporters {
         Ok((spans, logs))
     }
 
-    pub async fn export(&mut self, key: &ResourceKey, resource: &Resource, spans: Vec<SpanData>, logs: &[SdkLogRecord]) -> Result<(), String> {
-        if !self.by_resource.contains_key(key) {
-            if self.by_resource.len() >= MAX_CACHED {
-                self.by_resource.clear();
+    pub async fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), String> {
+        if self.by_resource.len() + batches.len() > MAX_CACHED {
+            self.by_resource.clear();
+        }
+        for b in &batches {
+            if !self.by_resource.contains_key(&b.key) {
+                let pair = self.build(&b.resource)?;
+                self.by_resource.insert(b.key.clone(), pair);
             }
-            let pair = self.build(resource)?;
-            self.by_resource.insert(key.clone(), pair);
         }
-        let (span_exporter, log_exporter) = &self.by_resource[key];
-        if !spans.is_empty() {
-            span_exporter.export(spans).await.map_err(|e| format!("exporting spans to {}: {e}", self.endpoint))?;
+        let this = &*self;
+        let results: Vec<Result<(), String>> = futures_util::stream::iter(batches.into_iter().map(|b| this.export_one(b)))
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn export_one(&self, b: ResourceBatch) -> Result<(), String> {
+        let (span_exporter, log_exporter) = &self.by_resource[&b.key];
+        if !b.spans.is_empty() {
+            span_exporter.export(b.spans).await.map_err(|e| format!("exporting spans to {}: {e}", self.endpoint))?;
         }
-        if !logs.is_empty() {
+        if !b.logs.is_empty() {
             let s = scope();
-            let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> = logs.iter().map(|l| (l, &s)).collect();
+            let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> = b.logs.iter().map(|l| (l, &s)).collect();
             log_exporter
                 .export(LogBatch::new(&pairs))
                 .await

@@ -16,6 +16,8 @@ pub struct Position {
 /// One line read back: the record (or why it could not be read) and where the next line starts.
 pub struct Entry {
     pub record: Result<JournalRecord, String>,
+    /// The line as written (without its newline): the record's canonical JSON.
+    pub raw: String,
     pub next: Position,
 }
 
@@ -57,6 +59,7 @@ pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Re
             let body = &line[..line.len() - 1];
             out.push(Entry {
                 record: serde_json::from_slice(body).map_err(|e| e.to_string()),
+                raw: String::from_utf8_lossy(body).into_owned(),
                 next: Position { segment: file_name.clone(), offset: pos },
             });
         }

@@ -85,7 +85,7 @@ async fn run_loop(config: &Config, export: ExportConfig, opts: RunOptions) -> an
         for e in &entries {
             match &e.record {
                 Ok(r) => {
-                    cp.assembler.process(r, &mut out);
+                    cp.assembler.process_line(r, Some(&e.raw), &mut out);
                     last_seq = Some(r.seq);
                     last_hash = Some(r.hash.clone());
                     records += 1;
