@@ -13,6 +13,9 @@ use opentelemetry_sdk::Resource;
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A log body beyond this is cut in the exported copy (a record this large has captured content).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
 pub fn scope() -> InstrumentationScope {
     InstrumentationScope::builder("agent-telemetry").with_version(env!("CARGO_PKG_VERSION")).build()
 }
@@ -119,7 +122,17 @@ impl LogFactory {
         r.set_severity_number(num);
         r.set_severity_text(text);
         r.set_event_name(l.event_name);
-        r.set_body(AnyValue::String(l.body.clone().into()));
+        let body = if l.body.len() > MAX_BODY_BYTES {
+            // The journal keeps the whole record; the exported copy says where to find it.
+            format!(
+                "{}…[cut for export: {} bytes; the whole record is in the journal]",
+                crate::enrich::privacy::cap_str(&l.body, MAX_BODY_BYTES),
+                l.body.len()
+            )
+        } else {
+            l.body.clone()
+        };
+        r.set_body(AnyValue::String(body.into()));
         for (k, v) in &l.attrs {
             let any = match v {
                 AttrValue::Bool(b) => AnyValue::Boolean(*b),
