@@ -24,41 +24,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// Every hook event name known in 2026 (Claude Code 2.1.x). Registering a hook for an event an
-/// older CLI does not know is harmless; newer events simply go unrecorded.
-pub const HOOK_EVENTS: &[&str] = &[
-    "SessionStart",
-    "SessionEnd",
-    "Setup",
-    "UserPromptSubmit",
-    "UserPromptExpansion",
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "PostToolBatch",
-    "PermissionRequest",
-    "PermissionDenied",
-    "Notification",
-    "MessageDisplay",
-    "Stop",
-    "StopFailure",
-    "SubagentStart",
-    "SubagentStop",
-    "PreCompact",
-    "PostCompact",
-    "TaskCreated",
-    "TaskCompleted",
-    "TeammateIdle",
-    "CwdChanged",
-    "FileChanged",
-    "InstructionsLoaded",
-    "ConfigChange",
-    "DirectoryAdded",
-    "WorktreeCreate",
-    "WorktreeRemove",
-    "Elicitation",
-    "ElicitationResult",
-];
+/// Every hook event name known in 2026 (Claude Code 2.1.x): the library's list. Registering a
+/// hook for an event an older CLI does not know is harmless; newer events simply go unrecorded.
+pub const HOOK_EVENTS: &[&str] = &agent_telemetry::payload::KNOWN_EVENTS;
 
 /// The fake API key handed to the CLI; the scripted model accepts anything.
 pub const FAKE_API_KEY: &str = "sk-ant-scripted-test-0000000000000000";
