@@ -276,6 +276,8 @@ impl Assembler {
         }
         if let Some(s) = self.sessions.get_mut(sid) {
             s.ended = true;
+            // Records after SessionEnd attach to the run, not to turns: keep the checkpoint small.
+            s.closed_turns.clear();
         }
     }
 
@@ -356,8 +358,9 @@ impl Assembler {
                 mark_incomplete(span, "no end event before the inactivity timeout");
             }
         }
-        // Forget sessions long finished (their ids are derived, nothing else needs them).
-        self.sessions.retain(|_, s| !s.ended || s.last_time + 24 * 3600 * 1_000_000_000 > now);
+        // Forget sessions an hour after they ended: their ids are derived, and a later resume is
+        // keyed by its own SessionStart, so nothing needs them (and the checkpoint stays small).
+        self.sessions.retain(|_, s| !s.ended || s.last_time + 3600 * 1_000_000_000 > now);
     }
 
     pub fn open_count(&self) -> usize {
