@@ -191,16 +191,11 @@ fn last_record_in(f: &mut File, len: u64) -> std::io::Result<(Option<(u64, Strin
 
 fn seq_and_hash(line: &[u8]) -> Option<(u64, String)> {
     // Fast path: our lines start with `{"seq":N,` (the record's first field) and end with the
-    // spliced `,"hash":"<64 hex>"}` (see chain.rs), so no JSON parse is needed.
-    if let (Some(rest), Some(head)) = (line.strip_prefix(br#"{"seq":"#), line.len().checked_sub(66).map(|i| &line[i..])) {
+    // spliced hash (see chain.rs), so no JSON parse is needed.
+    if let (Some(rest), Ok((_, hash))) = (line.strip_prefix(br#"{"seq":"#), chain::split_line(line)) {
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if let (Ok(seq), Some(hash)) = (
-            std::str::from_utf8(&rest[..digits]).unwrap_or("").parse::<u64>(),
-            head.strip_prefix(b"\"").and_then(|h| h.strip_suffix(b"\"}")),
-        ) {
-            if rest.get(digits) == Some(&b',') && line[..line.len() - 66].ends_with(br#","hash":"#) && hash.iter().all(u8::is_ascii_hexdigit) {
-                return Some((seq, String::from_utf8_lossy(hash).into_owned()));
-            }
+        if let (Some(b','), Ok(seq)) = (rest.get(digits), std::str::from_utf8(&rest[..digits]).unwrap_or("").parse::<u64>()) {
+            return Some((seq, hash.to_string()));
         }
     }
     #[derive(serde::Deserialize)]

@@ -21,9 +21,9 @@ pub fn encode(record: &JournalRecord) -> Result<(Vec<u8>, String), serde_json::E
     Ok((body, hash))
 }
 
-/// Splits a line (without its newline) into the hashed body and the stored hash, and checks that
-/// the stored hash is the body's. `Err` says what is wrong.
-pub fn check_line(line: &[u8]) -> Result<String, &'static str> {
+/// Splits a line (without its newline) into the hashed part (less its closing brace) and the
+/// stored hash, without checking the hash. `Err` says what is wrong with the line's shape.
+pub fn split_line(line: &[u8]) -> Result<(&[u8], &str), &'static str> {
     if line.len() < SUFFIX_LEN + 2 {
         return Err("line too short to be a record");
     }
@@ -36,6 +36,13 @@ pub fn check_line(line: &[u8]) -> Result<String, &'static str> {
     if !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err("hash is not hex");
     }
+    Ok((head, hash))
+}
+
+/// Checks that a line's stored hash is the hash of its body; returns the hash. `Err` says what
+/// is wrong.
+pub fn check_line(line: &[u8]) -> Result<String, &'static str> {
+    let (head, hash) = split_line(line)?;
     let mut h = Sha256::new();
     h.update(head);
     h.update(b"}");
