@@ -39,16 +39,11 @@ pub fn acquire(data_dir: &Path) -> std::io::Result<Option<File>> {
     }
 }
 
-/// Whether a relay holds the lock for this data dir.
+/// Whether a relay holds the lock for this data dir (on the hook's path: one open, one failed
+/// non-blocking lock, nothing created).
 pub fn is_running(data_dir: &Path) -> bool {
-    if !lock_path(data_dir).exists() {
-        return false;
-    }
-    match open_lock(data_dir) {
-        Ok(f) => match f.try_lock() {
-            Ok(()) => false, // released when `f` drops
-            Err(_) => true,
-        },
+    match OpenOptions::new().read(true).open(lock_path(data_dir)) {
+        Ok(f) => f.try_lock().is_err(), // a successful lock is released when `f` drops
         Err(_) => false,
     }
 }
@@ -61,7 +56,7 @@ pub fn running_pid(data_dir: &Path) -> Option<i32> {
 }
 
 /// Called by the hook: start a detached relay unless one runs or autostart is off
-/// (`AGENT_TELEMETRY_RELAY=off`, or `relay.autostart = false`).
+/// (`AGENT_TELEMETRY_RELAY=off`, or `export.autostart = false`).
 pub fn ensure_running(data_dir: &Path, autostart: bool) {
     if !autostart || is_running(data_dir) {
         return;
