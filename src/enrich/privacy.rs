@@ -4,8 +4,9 @@
 //! capped, and the count of redactions is kept for the record.
 //!
 //! Which strings are content is decided by where they sit: under `tool_response` (and the model's
-//! text: `last_assistant_message`, MessageDisplay's `delta`) everything but short, known metadata fields; under `tool_input` the
-//! fields that carry file text (`content`, `old_string`, `new_string`, `new_source`, ...).
+//! text: `last_assistant_message`, MessageDisplay's `delta`) everything but short, known metadata
+//! fields; under `tool_input` the fields that carry file text (`content`, `old_string`,
+//! `new_string`, `new_source`, ...).
 
 use super::redact::Redactor;
 use crate::config::CaptureConfig;
