@@ -84,7 +84,7 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
         record.security.decision = Some("deny".into());
     }
     match Journal::from_config(&config).append(&mut record) {
-        Ok(_) => crate::relay::control::ensure_running(&config.data_dir, relay_autostart(&config)),
+        Ok(_) => crate::relay::control::ensure_running(&config),
         // Nothing else can be done without risking Claude: say it where a person looks.
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "agent-telemetry: could not write the journal: {e}");
@@ -96,16 +96,6 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
             2
         }
         None => 0,
-    }
-}
-
-/// The hook starts a relay when none runs, unless `AGENT_TELEMETRY_RELAY=off` or
-/// `export.autostart = false` (e.g. when a service manager runs the relay).
-fn relay_autostart(config: &Config) -> bool {
-    match std::env::var("AGENT_TELEMETRY_RELAY").ok().as_deref() {
-        Some("off" | "0" | "false") => false,
-        Some(_) => true,
-        None => config.export.get("autostart").and_then(|v| v.as_bool()).unwrap_or(true),
     }
 }
 

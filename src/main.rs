@@ -61,9 +61,12 @@ enum Command {
         /// Print a systemd user unit that runs the relay.
         #[arg(long)]
         print_unit: bool,
-        /// Export everything in the journal, then exit.
+        /// Export everything in the journal, then exit (1 if it could not within --timeout).
         #[arg(long)]
         once: bool,
+        /// With --once: give up after this many seconds without a successful export.
+        #[arg(long, value_name = "SECS", default_value_t = 60, requires = "once")]
+        timeout: u64,
         /// Set by the hook when it starts a relay on demand.
         #[arg(long, hide = true)]
         autostarted: bool,
@@ -129,10 +132,13 @@ fn run(command: Command) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Relay { foreground, stop, print_unit, once, autostarted } => {
+        Command::Relay { foreground, stop, print_unit, once, timeout, autostarted } => {
             let config = Config::load();
             if print_unit {
-                print!("{}", relay::control::unit(&std::env::current_exe()?, &config.data_dir));
+                if let Some(e) = &config.error {
+                    eprintln!("agent-telemetry: warning: the configuration has errors (the relay will refuse to start): {e}");
+                }
+                print!("{}", relay::control::unit(&std::env::current_exe()?, &config));
                 return Ok(0);
             }
             if stop {
@@ -148,21 +154,26 @@ fn run(command: Command) -> anyhow::Result<i32> {
                 };
             }
             if foreground || once {
-                return relay::run(&config, relay::RunOptions { autostarted, once });
+                let once_timeout = once.then(|| std::time::Duration::from_secs(timeout));
+                return relay::run(&config, relay::RunOptions { autostarted, once, once_timeout });
             }
             if let Some(pid) = relay::control::running_pid(&config.data_dir) {
                 println!("relay already running (pid {pid})");
                 return Ok(0);
             }
-            relay::control::ensure_running(&config.data_dir, true);
+            relay::control::spawn(&config)?;
             for _ in 0..100 {
                 if let Some(pid) = relay::control::running_pid(&config.data_dir) {
-                    println!("relay started (pid {pid}), data dir {}", config.data_dir.display());
+                    println!("relay started (pid {pid}) → {}", config.export.describe());
                     return Ok(0);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            anyhow::bail!("the relay did not start; see {}", relay::checkpoint::relay_dir(&config.data_dir).join("relay.log").display())
+            let why = relay::checkpoint::load_status(&relay::checkpoint::relay_dir(&config.data_dir))
+                .filter(|s| s.state == "failed")
+                .and_then(|s| s.last_error)
+                .unwrap_or_else(|| format!("see {}", relay::checkpoint::relay_dir(&config.data_dir).join("relay.log").display()));
+            anyhow::bail!("the relay did not start: {why}")
         }
         Command::Uninstall { user, project } => {
             let target = if user { install::Target::User } else { install::Target::Project(project_dir(project)?) };

@@ -26,30 +26,33 @@ use std::collections::BTreeMap;
 
 /// Per-session bookkeeping.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct SessionState {
-    pub trace_id: String,
-    pub parent_span_id: Option<String>,
+#[serde(default)]
+struct SessionState {
+    trace_id: String,
+    parent_span_id: Option<String>,
     /// Key of the run span currently open (if any) and how many runs were seen.
-    pub run_key: Option<String>,
-    pub runs: u64,
-    pub last_time: u64,
-    pub ended: bool,
+    run_key: Option<String>,
+    runs: u64,
+    last_time: u64,
+    ended: bool,
     /// Turns already ended: later records of the turn (SessionEnd, a late batch) point at the
     /// ended span instead of opening a second one with the same id.
-    #[serde(default)]
-    pub closed_turns: std::collections::BTreeSet<String>,
+    closed_turns: std::collections::BTreeSet<String>,
 }
 
-/// Everything the assembler remembers between records; persisted with the relay's checkpoint.
+/// Everything the assembler remembers between records; persisted with the relay's checkpoint
+/// (see `relay::checkpoint`: a versioned format; every field here defaults, so a state written
+/// by an older relay, without a newer field, still loads).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Assembler {
-    pub sessions: BTreeMap<String, SessionState>,
+    sessions: BTreeMap<String, SessionState>,
     /// Open spans by `role:key`.
-    pub open: BTreeMap<String, SpanItem>,
+    open: BTreeMap<String, SpanItem>,
     /// Subagents that ended before the `Agent` call that spawned them was known.
-    pub waiting_for_parent: BTreeMap<String, SpanItem>,
+    waiting_for_parent: BTreeMap<String, SpanItem>,
     /// agent_id → span id of the `Agent` tool call that spawned it.
-    pub agent_parents: BTreeMap<String, String>,
+    agent_parents: BTreeMap<String, String>,
 }
 
 fn key(role: SpanRole, k: &str) -> String {
@@ -361,6 +364,11 @@ impl Assembler {
         // Forget sessions an hour after they ended: their ids are derived, and a later resume is
         // keyed by its own SessionStart, so nothing needs them (and the checkpoint stays small).
         self.sessions.retain(|_, s| !s.ended || s.last_time + 3600 * 1_000_000_000 > now);
+    }
+
+    /// Spans still open or waiting for their parent (what `show` draws as unfinished).
+    pub fn unfinished(&self) -> impl Iterator<Item = &SpanItem> {
+        self.open.values().chain(self.waiting_for_parent.values())
     }
 
     pub fn open_count(&self) -> usize {

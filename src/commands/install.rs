@@ -189,7 +189,9 @@ pub fn install(target: &Target, exe: &Path, marker: bool) -> Result<String> {
     Ok(out)
 }
 
-/// Writes `export.endpoint` / `export.protocol` into the config file (keeping its other settings).
+/// Writes `export.endpoint` / `export.protocol` into the config file (keeping its other settings
+/// and comments' neighbours), checked before it is written; then makes sure a running relay took
+/// the change (it reloads a changed config file by itself) and says what it exports to now.
 pub fn set_endpoint(config: &crate::config::Config, endpoint: Option<&str>, protocol: Option<&str>) -> Result<String> {
     let path = &config.config_path;
     let text = match std::fs::read_to_string(path) {
@@ -206,17 +208,24 @@ pub fn set_endpoint(config: &crate::config::Config, endpoint: Option<&str>, prot
     if let Some(p) = protocol {
         export.insert("protocol".into(), toml::Value::String(p.into()));
     }
-    let mut check = config.clone();
-    check.export = export.clone();
-    crate::export::ExportConfig::from_config(&check).map_err(|e| anyhow::anyhow!(e))?;
+    let new_text = toml::to_string(&table)?;
+    crate::config::check_file_text(&new_text).map_err(|e| anyhow::anyhow!("not written: {e}"))?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     if !text.is_empty() {
         std::fs::write(path.with_extension("toml.bak"), &text).with_context(|| "cannot write the config backup")?;
     }
-    std::fs::write(path, toml::to_string(&table)?).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(format!("relay endpoint set in {} (restart a running relay: agent-telemetry relay --stop)\n", path.display()))
+    let tmp = path.with_extension("toml.agent-telemetry.tmp");
+    std::fs::write(&tmp, &new_text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    let now = crate::config::Config::load();
+    let mut out = format!("relay endpoint set in {}: {}\n", path.display(), now.export.describe());
+    if let Some(e) = &now.error {
+        out.push_str(&format!("warning: the configuration has other errors: {e}\n"));
+    }
+    out.push_str(&crate::relay::control::await_settings(&now, std::time::Duration::from_secs(10)));
+    Ok(out)
 }
 
 pub fn uninstall(target: &Target) -> Result<String> {

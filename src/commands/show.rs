@@ -68,7 +68,7 @@ pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
         }
     }
     let mut spans: Vec<TreeSpan> = out.spans.iter().map(from_item).collect();
-    for s in asm.open.values().chain(asm.waiting_for_parent.values()) {
+    for s in asm.unfinished() {
         let mut t = from_item(s);
         t.attrs.insert("agent_telemetry.span.open".into(), "true".into());
         spans.push(t);

@@ -20,19 +20,65 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     let s = summary(&journal_dir).map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", journal_dir.display()))?;
     let last = s.last.as_ref();
     let relay_dir = checkpoint::relay_dir(&config.data_dir);
-    let cp = checkpoint::load(&relay_dir).ok();
+    let cp = checkpoint::load(&relay_dir);
+    let cp_error = cp.as_ref().err().cloned();
+    let cp = cp.ok();
     let backlog = count_after(&journal_dir, cp.as_ref().and_then(|c| c.position.as_ref())).unwrap_or(0);
     let relay_pid = control::running_pid(&config.data_dir);
     let rs = checkpoint::load_status(&relay_dir);
-    let destination = crate::export::ExportConfig::from_config(config).map(|e| e.describe()).unwrap_or_else(|e| format!("invalid: {e}"));
+    let destination = config.export.describe();
+
+    // Everything that is wrong, in plain words; any of them makes the exit code 1.
+    let mut problems: Vec<String> = Vec::new();
+    if let Some(e) = &config.error {
+        problems.push(format!("config error: {e}"));
+    }
+    if let Some(e) = writable(&config.data_dir) {
+        problems.push(format!("data dir {} is not writable ({e}): the hook cannot record anything", config.data_dir.display()));
+    }
+    if let Some(e) = &cp_error {
+        problems.push(format!("relay checkpoint: {e}"));
+    }
+    let mismatch = match (&relay_pid, &rs) {
+        (Some(_), Some(r)) if r.export_fingerprint != config.export.fingerprint() || r.config_path != config.config_path.display().to_string() => Some(format!(
+            "the running relay uses other settings than this config resolves to: it exports to {} (config {}), this config says {} (config {}){}",
+            r.destination,
+            r.config_path,
+            destination,
+            config.config_path.display(),
+            r.config_error.as_ref().map(|e| format!("; the relay could not take the last change: {e}")).unwrap_or_default()
+        )),
+        (Some(_), None) => Some("a relay runs but reports no status".to_string()),
+        _ => None,
+    };
+    problems.extend(mismatch.clone());
+    let start_failed = relay_pid.is_none() && rs.as_ref().is_some_and(|r| r.state == "failed");
+    if start_failed {
+        let r = rs.as_ref().expect("checked");
+        problems.push(format!(
+            "the relay could not start ({} time(s) in a row, last at {}): {}",
+            r.start_failures,
+            r.last_error_at.as_deref().unwrap_or("?"),
+            r.last_error.as_deref().unwrap_or("?")
+        ));
+    }
+    if relay_pid.is_some() && rs.as_ref().is_some_and(|r| r.state == "failing") {
+        problems.push(format!("the destination refuses the data: {}", rs.as_ref().and_then(|r| r.last_error.clone()).unwrap_or_default()));
+    }
+    let settings = config.settings();
+
     if as_json {
         let v = json!({
+            "ok": problems.is_empty(),
+            "problems": problems,
             "enabled": enabled,
             "reason": why,
             "directory": dir,
             "config_path": config.config_path,
             "config_error": config.error,
             "data_dir": config.data_dir,
+            "settings": settings.iter().map(|(k, v, src)| json!({"key": k, "value": v, "source": src.to_string()})).collect::<Vec<_>>(),
+            "export_fingerprint": config.export.fingerprint(),
             "journal": {
                 "dir": journal_dir,
                 "segments": s.segments,
@@ -47,6 +93,18 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
                 "running": relay_pid.is_some(),
                 "pid": relay_pid,
                 "destination": destination,
+                "in_use": rs.as_ref().map(|r| json!({
+                    "destination": r.destination,
+                    "headers": r.headers,
+                    "config_path": r.config_path,
+                    "export_fingerprint": r.export_fingerprint,
+                    "autostarted": r.autostarted,
+                    "started_at": r.started_at,
+                    "reloaded_at": r.reloaded_at,
+                    "config_error": r.config_error,
+                    "start_failures": r.start_failures,
+                })),
+                "matches_config": mismatch.is_none(),
                 "state": rs.as_ref().map(|r| r.state.clone()),
                 "backlog": backlog,
                 "exported_records": cp.as_ref().map(|c| c.exported_records),
@@ -59,7 +117,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
             }
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(0);
+        return Ok(if problems.is_empty() { 0 } else { 1 });
     }
     println!("telemetry:   {} in {} ({why})", if enabled { "ENABLED" } else { "disabled" }, dir.display());
     println!(
@@ -67,9 +125,6 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         config.config_path.display(),
         if config.config_path.exists() { "" } else { " (not present: defaults)" }
     );
-    if let Some(e) = &config.error {
-        println!("config error: {e}");
-    }
     println!("data dir:    {}", config.data_dir.display());
     println!("journal:     {} record(s), {} segment(s), {}", s.records, s.segments, human_bytes(s.bytes));
     match last {
@@ -82,9 +137,12 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         ),
         None => println!("last event:  none yet"),
     }
-    match relay_pid {
-        Some(pid) => println!("relay:       running (pid {pid}) → {destination}{}", rs.as_ref().map(|r| format!(", {}", r.state)).unwrap_or_default()),
-        None => println!("relay:       not running (the next hook starts one) → {destination}"),
+    match (relay_pid, &rs) {
+        (Some(pid), Some(r)) => println!("relay:       running (pid {pid}, {}) → {}", r.state, r.destination),
+        (Some(pid), None) => println!("relay:       running (pid {pid}) → unknown"),
+        (None, _) if start_failed => println!("relay:       NOT RUNNING: its last start failed (see below) → {destination}"),
+        (None, _) if !config.export.autostart => println!("relay:       not running (autostart is off: start it with `agent-telemetry relay` or a service) → {destination}"),
+        (None, _) => println!("relay:       not running (the next hook starts one) → {destination}"),
     }
     println!(
         "backlog:     {backlog} record(s) not yet exported{}",
@@ -94,11 +152,36 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         if let Some(t) = &r.last_export_at {
             println!("last export: {t}");
         }
-        if let Some(e) = &r.last_error {
+        if let Some(e) = r.last_error.as_ref().filter(|_| r.state != "running" || relay_pid.is_none()) {
             println!("last error:  {} ({})", e, r.last_error_at.as_deref().unwrap_or("?"));
         }
     }
-    Ok(0)
+    println!("settings:");
+    for (k, v, src) in &settings {
+        println!("  {k:<27} {v}  [{src}]");
+    }
+    if problems.is_empty() {
+        println!("ok");
+        Ok(0)
+    } else {
+        for p in &problems {
+            println!("PROBLEM: {p}");
+        }
+        Ok(1)
+    }
+}
+
+/// `None` if this process can create files in `dir` (or, when it does not exist yet, in the
+/// nearest existing directory above it); else why not.
+fn writable(dir: &Path) -> Option<String> {
+    let existing = dir.ancestors().find(|d| d.exists())?;
+    let c = std::ffi::CString::new(existing.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: access(2) on a NUL-terminated path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) } == 0 {
+        None
+    } else {
+        Some(format!("{}: {}", existing.display(), std::io::Error::last_os_error()))
+    }
 }
 
 pub fn human_bytes(n: u64) -> String {

@@ -3,18 +3,21 @@
 //! is configured. The relay calls [`Exporter::export`] itself and looks at the result: the SDK's
 //! batch processors would swallow errors, and the checkpoint may only move on success.
 
-pub mod config;
+mod error;
 mod file;
 mod otlp;
 
 use crate::assemble::convert::{self, LogFactory};
 use crate::assemble::model::{Output, ResourceKey};
-pub use config::{Destination, ExportConfig, Protocol};
+pub use crate::config::{Destination, ExportConfig, Protocol};
+pub use error::ExportError;
 use std::collections::BTreeMap;
 
 pub struct Exporter {
     inner: Inner,
     logs: LogFactory,
+    /// The settings, to mask credentials in error texts (a transport error may quote the URL).
+    scrub: ExportConfig,
 }
 
 enum Inner {
@@ -24,17 +27,17 @@ enum Inner {
 
 impl Exporter {
     /// Must be called inside a tokio runtime (the tonic channel needs one).
-    pub fn new(cfg: &ExportConfig) -> Result<Exporter, String> {
+    pub fn new(cfg: &ExportConfig) -> Result<Exporter, ExportError> {
         let inner = match &cfg.destination {
             Destination::File(dir) => Inner::File(file::FileExporter::new(dir.clone())),
-            Destination::Otlp { .. } => Inner::Otlp(otlp::OtlpExporters::new(cfg)?),
+            Destination::Otlp { .. } => Inner::Otlp(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?),
         };
-        Ok(Exporter { inner, logs: LogFactory::default() })
+        Ok(Exporter { inner, logs: LogFactory::default(), scrub: cfg.clone() })
     }
 
     /// Exports everything in `out`, grouped by resource. `Err` means nothing may be assumed
     /// delivered (some groups may have been: at-least-once, made harmless by deterministic ids).
-    pub async fn export(&mut self, out: &Output) -> Result<(), String> {
+    pub async fn export(&mut self, out: &Output) -> Result<(), ExportError> {
         let mut groups: BTreeMap<&ResourceKey, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
         for (i, s) in out.spans.iter().enumerate() {
             groups.entry(&s.resource).or_default().0.push(i);
@@ -57,10 +60,11 @@ impl Exporter {
                 });
             }
         }
-        match &mut self.inner {
-            Inner::File(f) => f.export(batches),
+        let result = match &mut self.inner {
+            Inner::File(f) => f.export(batches).map_err(ExportError::Io),
             Inner::Otlp(o) => o.export(batches).await,
-        }
+        };
+        result.map_err(|e| e.map_text(|t| self.scrub.scrub(t)))
     }
 }
 

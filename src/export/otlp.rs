@@ -5,9 +5,10 @@
 //! An exporter carries one resource, and our resource names the session, project and agent; so
 //! there is one exporter pair per resource, created on demand and sharing the transport.
 
-use super::config::{Destination, ExportConfig, Protocol};
+use crate::config::{Destination, ExportConfig, Protocol};
 use crate::assemble::convert::scope;
 use super::file::ResourceBatch;
+use super::ExportError;
 use crate::assemble::model::ResourceKey;
 use futures_util::StreamExt;
 use opentelemetry_otlp::{LogExporter, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
@@ -67,7 +68,7 @@ impl OtlpExporters {
         };
         Ok(OtlpExporters {
             endpoint: endpoint.clone(),
-            protocol: protocol.clone(),
+            protocol: *protocol,
             channel,
             http,
             headers: cfg.headers.clone(),
@@ -134,28 +135,28 @@ impl OtlpExporters {
         Ok((spans, logs))
     }
 
-    pub async fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), String> {
+    pub async fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), ExportError> {
         if self.by_resource.len() + batches.len() > MAX_CACHED {
             self.by_resource.clear();
         }
         for b in &batches {
             if !self.by_resource.contains_key(&b.key) {
-                let pair = self.build(&b.resource)?;
+                let pair = self.build(&b.resource).map_err(ExportError::Setup)?;
                 self.by_resource.insert(b.key.clone(), pair);
             }
         }
         let this = &*self;
-        let results: Vec<Result<(), String>> = futures_util::stream::iter(batches.into_iter().map(|b| this.export_one(b)))
+        let results: Vec<Result<(), ExportError>> = futures_util::stream::iter(batches.into_iter().map(|b| this.export_one(b)))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         results.into_iter().collect()
     }
 
-    async fn export_one(&self, b: ResourceBatch) -> Result<(), String> {
+    async fn export_one(&self, b: ResourceBatch) -> Result<(), ExportError> {
         let (span_exporter, log_exporter) = &self.by_resource[&b.key];
         if !b.spans.is_empty() {
-            span_exporter.export(b.spans).await.map_err(|e| format!("exporting spans to {}: {e}", self.endpoint))?;
+            span_exporter.export(b.spans).await.map_err(|e| ExportError::from_export_text(format!("exporting spans to {}: {e}", self.endpoint)))?;
         }
         if !b.logs.is_empty() {
             let s = scope();
@@ -163,7 +164,7 @@ impl OtlpExporters {
             log_exporter
                 .export(LogBatch::new(&pairs))
                 .await
-                .map_err(|e| format!("exporting logs to {}: {e}", self.endpoint))?;
+                .map_err(|e| ExportError::from_export_text(format!("exporting logs to {}: {e}", self.endpoint)))?;
         }
         Ok(())
     }

@@ -1,16 +1,24 @@
 //! The relay's checkpoint and status files, under `<data dir>/relay/`.
 //!
-//! - `checkpoint.json`: the journal position after the last acknowledged export, the last
-//!   exported record's `seq` and `hash` (an outside anchor for `verify`), and the assembler's
-//!   state (open spans), written atomically (write + rename).
-//! - `status.json`: what `agent-telemetry status` shows: state, last export, last error.
+//! - `checkpoint.json`: a versioned format of its own (`"version": 2`): the journal position after
+//!   the last acknowledged export, the last exported record's `seq` and `hash` (an outside anchor
+//!   for `verify`), counters, and the assembler's state (open spans), written atomically (a new
+//!   file with an unpredictable name, then rename). Version 1 (before the version field) loads
+//!   as it is. A newer version than this relay knows is refused by name, never read as garbage;
+//!   an assembler state that cannot be read keeps the position (the journal is not exported again
+//!   from the start) and says so.
+//! - `status.json`: what `agent-telemetry status` shows: state, settings in use, last export, last
+//!   error. Never holds a credential (endpoint and headers are shown masked).
 
 use crate::assemble::Assembler;
 use crate::journal::read::Position;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// The checkpoint format this relay writes; it reads this one and every older one.
+pub const VERSION: u32 = 2;
+
+#[derive(Debug, Default)]
 pub struct Checkpoint {
     pub position: Option<Position>,
     pub last_seq: Option<u64>,
@@ -18,15 +26,57 @@ pub struct Checkpoint {
     pub exported_records: u64,
     pub exported_spans: u64,
     pub assembler: Assembler,
+    /// Set when the assembler's state could not be read: open spans were lost (they end when
+    /// their end events arrive, without their start), the position was kept.
+    pub state_lost: Option<String>,
+}
+
+/// The file's layout. Unknown fields are kept out of the way (`serde` ignores them) so that a
+/// later version that only adds fields stays readable here too.
+#[derive(Serialize, Deserialize)]
+struct CheckpointFile {
+    #[serde(default = "v1")]
+    version: u32,
+    #[serde(default)]
+    position: Option<Position>,
+    #[serde(default)]
+    last_seq: Option<u64>,
+    #[serde(default)]
+    last_hash: Option<String>,
+    #[serde(default)]
+    exported_records: u64,
+    #[serde(default)]
+    exported_spans: u64,
+    #[serde(default)]
+    assembler: serde_json::Value,
+}
+
+fn v1() -> u32 {
+    1
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RelayStatus {
     pub pid: u32,
-    /// running | retrying | stopped
+    /// running | retrying | failing (the destination refuses the data) | failed (could not
+    /// start) | stopped
     pub state: String,
+    /// Where the data goes, credentials masked.
     pub destination: String,
+    /// Header names and values, masked unless a tenant name.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Digest of the export settings in use (compared by `status` with what the config resolves to).
+    pub export_fingerprint: String,
+    pub config_path: String,
+    pub data_dir: String,
+    pub autostarted: bool,
     pub started_at: String,
+    pub reloaded_at: Option<String>,
+    /// The last config change the relay could not take (it kept its previous settings).
+    pub config_error: Option<String>,
+    /// Start attempts that failed in a row (the hook's back-off grows with it).
+    pub start_failures: u32,
     pub last_export_at: Option<String>,
     pub last_error: Option<String>,
     pub last_error_at: Option<String>,
@@ -42,27 +92,71 @@ pub fn relay_dir(data_dir: &Path) -> PathBuf {
 
 pub fn load(dir: &Path) -> Result<Checkpoint, String> {
     let path = dir.join("checkpoint.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoint::default()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Checkpoint::default()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let f: CheckpointFile = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    if f.version > VERSION {
+        return Err(format!(
+            "{}: checkpoint version {} is newer than this relay reads (up to {VERSION}); run the newer agent-telemetry, or move the file aside to export the journal again",
+            path.display(),
+            f.version
+        ));
     }
+    let (assembler, state_lost) = if f.assembler.is_null() {
+        (Assembler::default(), None)
+    } else {
+        match serde_json::from_value::<Assembler>(f.assembler) {
+            Ok(a) => (a, None),
+            Err(e) => (Assembler::default(), Some(format!("the open spans in {} could not be read ({e}); continuing from the saved position", path.display()))),
+        }
+    };
+    Ok(Checkpoint {
+        position: f.position,
+        last_seq: f.last_seq,
+        last_hash: f.last_hash,
+        exported_records: f.exported_records,
+        exported_spans: f.exported_spans,
+        assembler,
+        state_lost,
+    })
 }
 
+/// Writes `bytes` to `path` through a new file with an unpredictable name in the same directory
+/// (created exclusively, never through a link), synced, then renamed over `path`.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let nonce = crate::enrich::privacy::sha256_hex(format!("{}-{}-{:?}", std::process::id(), crate::timefmt::now_unix_nanos(), std::thread::current().id()).as_bytes());
+    let tmp = dir.join(format!(".{name}.{}.tmp", &nonce[..16]));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_data()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(tmp, path)
+    result
 }
 
 pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let bytes = serde_json::to_vec(cp).map_err(|e| e.to_string())?;
+    let file = CheckpointFile {
+        version: VERSION,
+        position: cp.position.clone(),
+        last_seq: cp.last_seq,
+        last_hash: cp.last_hash.clone(),
+        exported_records: cp.exported_records,
+        exported_spans: cp.exported_spans,
+        assembler: serde_json::to_value(&cp.assembler).map_err(|e| e.to_string())?,
+    };
+    let bytes = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
     write_atomic(&dir.join("checkpoint.json"), &bytes).map_err(|e| format!("writing checkpoint: {e}"))
 }
 
@@ -74,5 +168,42 @@ pub fn save_status(dir: &Path, s: &RelayStatus) {
 }
 
 pub fn load_status(dir: &Path) -> Option<RelayStatus> {
-    serde_json::from_slice(&std::fs::read(dir.join("status.json")).ok()?).ok()
+    let f = std::fs::File::open(dir.join("status.json")).ok()?;
+    let mut bytes = Vec::new();
+    use std::io::Read;
+    f.take(1 << 20).read_to_end(&mut bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_old_new_and_unreadable_state() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("checkpoint.json");
+        // Version 1: no version field, the assembler's fields inline as they were.
+        std::fs::write(&p, r#"{"position":{"segment":"20260101-000001.jsonl","offset":42},"last_seq":7,"last_hash":"ab","exported_records":7,"exported_spans":3,"assembler":{"sessions":{},"open":{},"waiting_for_parent":{},"agent_parents":{}}}"#).unwrap();
+        let cp = load(d.path()).unwrap();
+        assert_eq!(cp.last_seq, Some(7));
+        assert_eq!(cp.position.as_ref().unwrap().offset, 42);
+        assert!(cp.state_lost.is_none());
+        // Round trip writes version 2.
+        save(d.path(), &cp).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(v["version"], 2);
+        assert_eq!(load(d.path()).unwrap().exported_spans, 3);
+        // A newer version is refused by name.
+        std::fs::write(&p, r#"{"version":9,"last_seq":1}"#).unwrap();
+        assert!(load(d.path()).unwrap_err().contains("version 9 is newer"));
+        // An unreadable assembler state keeps the position.
+        std::fs::write(&p, r#"{"version":2,"position":{"segment":"s","offset":5},"last_seq":4,"assembler":{"open":7}}"#).unwrap();
+        let cp = load(d.path()).unwrap();
+        assert_eq!(cp.position.unwrap().offset, 5);
+        assert!(cp.state_lost.unwrap().contains("could not be read"));
+        // No temp files left behind.
+        let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+    }
 }

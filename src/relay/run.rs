@@ -1,13 +1,20 @@
 //! The relay's loop: read a batch → assemble → export (retrying with back-off) → checkpoint.
+//!
+//! Start-up failures (a config with errors, an exporter that cannot be built, an unreadable
+//! checkpoint of a newer version) are written to `status.json` before the relay exits, and hold
+//! the hook's next start attempt off for a growing window. A changed config file is picked up
+//! while running (checked at every poll and between retries): new export settings take effect at
+//! once, on the batch being retried too.
 
 use super::checkpoint::{self, Checkpoint, RelayStatus};
 use super::control;
 use crate::assemble::model::Output;
 use crate::config::Config;
-use crate::export::{ExportConfig, Exporter};
+use crate::export::{ExportConfig, ExportError, Exporter};
 use crate::journal::read::read_from;
 use crate::timefmt::{now_unix_nanos, rfc3339_nanos};
-use anyhow::{bail, Context};
+use anyhow::bail;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,154 +25,334 @@ pub struct RunOptions {
     pub autostarted: bool,
     /// Exit once everything in the journal is exported (for replays, tests and cron-style use).
     pub once: bool,
+    /// With `once`: give up (exit 1) when the export has not succeeded within this time.
+    pub once_timeout: Option<Duration>,
 }
 
 pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
-    let export = ExportConfig::from_config(config).map_err(|e| anyhow::anyhow!(e))?;
     let data_dir = config.data_dir.clone();
-    let Some(_lock) = control::acquire(&data_dir).with_context(|| format!("cannot take the relay lock in {}", data_dir.display()))? else {
-        if opts.autostarted {
-            return Ok(0);
-        }
-        bail!("a relay is already running for {} (pid {})", data_dir.display(), control::running_pid(&data_dir).map(|p| p.to_string()).unwrap_or_else(|| "?".into()));
+    let lock = match control::acquire(&data_dir) {
+        Ok(Some(lock)) => lock,
+        Ok(None) if opts.autostarted => return Ok(0),
+        Ok(None) => bail!(
+            "a relay is already running for {} (pid {})",
+            data_dir.display(),
+            control::running_pid(&data_dir).map(|p| p.to_string()).unwrap_or_else(|| "?".into())
+        ),
+        // Nowhere in the data dir to record this: the hook's own stderr and `status` say it.
+        Err(e) => bail!("cannot take the relay lock in {}: {e} (is the data dir writable?)", data_dir.display()),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(run_loop(config, export, opts))
-}
-
-async fn run_loop(config: &Config, export: ExportConfig, opts: RunOptions) -> anyhow::Result<i32> {
-    let journal_dir = config.journal_dir();
-    let relay_dir = checkpoint::relay_dir(&config.data_dir);
-    let stop = Arc::new(AtomicBool::new(false));
-    for kind in [tokio::signal::unix::SignalKind::terminate(), tokio::signal::unix::SignalKind::interrupt()] {
-        let mut sig = tokio::signal::unix::signal(kind)?;
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            sig.recv().await;
-            stop.store(true, Ordering::SeqCst);
-        });
+    let mut status = RelayStatus {
+        pid: std::process::id(),
+        state: "starting".into(),
+        config_path: config.config_path.display().to_string(),
+        data_dir: data_dir.display().to_string(),
+        autostarted: opts.autostarted,
+        started_at: rfc3339_nanos(now_unix_nanos()),
+        ..describe(&config.export)
+    };
+    let relay_dir = checkpoint::relay_dir(&data_dir);
+    let previous_failures = checkpoint::load_status(&relay_dir).map(|s| s.start_failures).unwrap_or(0);
+    let fail = |status: &mut RelayStatus, reason: String| -> anyhow::Error {
+        record_start_failure(&data_dir, status, previous_failures, &reason);
+        anyhow::anyhow!(reason)
+    };
+    if let Some(e) = &config.error {
+        return Err(fail(&mut status, format!("the configuration has errors, not starting: {e}")));
     }
-    let mut cp = match checkpoint::load(&relay_dir) {
+    let cp = match checkpoint::load(&relay_dir) {
         Ok(cp) => cp,
+        Err(e) if e.contains("is newer") => return Err(fail(&mut status, e)),
         Err(e) => {
             // Keep the bad file for inspection and start over: at-least-once, never silently skip.
             let aside = relay_dir.join(format!("checkpoint.corrupt-{}", now_unix_nanos()));
             let _ = std::fs::rename(relay_dir.join("checkpoint.json"), &aside);
-            eprintln!("agent-telemetry relay: unreadable checkpoint ({e}); moved to {} and starting from the beginning", aside.display());
+            let msg = format!("unreadable checkpoint ({e}); moved to {} and exporting the journal from the beginning", aside.display());
+            eprintln!("agent-telemetry relay: {msg}");
+            status.last_error = Some(msg);
             Checkpoint::default()
         }
     };
-    let mut exporter = Exporter::new(&export).map_err(|e| anyhow::anyhow!(e))?;
-    let mut status = RelayStatus {
-        pid: std::process::id(),
-        state: "running".into(),
-        destination: export.describe(),
-        started_at: rfc3339_nanos(now_unix_nanos()),
-        exported_records: cp.exported_records,
-        exported_spans: cp.exported_spans,
-        ..RelayStatus::default()
-    };
-    let mut last_work = Instant::now();
-    let mut missing_polls = 0u32;
-    while !stop.load(Ordering::SeqCst) {
-        if !journal_dir.exists() {
-            missing_polls += 1;
-            // The data dir was removed (a finished test, an uninstall): nothing left to relay.
-            if missing_polls > 20 && (opts.autostarted || opts.once) {
-                break;
-            }
-        } else {
-            missing_polls = 0;
-        }
-        let entries = read_from(&journal_dir, cp.position.as_ref(), export.batch_size).unwrap_or_default();
-        let mut out = Output::default();
-        let mut position = cp.position.clone();
-        let (mut last_seq, mut last_hash) = (cp.last_seq, cp.last_hash.clone());
-        let mut records = 0u64;
-        for e in &entries {
-            match &e.record {
-                Ok(r) => {
-                    cp.assembler.process_line(r, Some(&e.raw), &mut out);
-                    last_seq = Some(r.seq);
-                    last_hash = Some(r.hash.clone());
-                    records += 1;
-                }
-                Err(why) => eprintln!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
-            }
-            position = Some(e.next.clone());
-        }
-        cp.assembler.sweep(now_unix_nanos(), export.span_timeout.as_nanos() as u64, &mut out);
-        if !out.is_empty() {
-            if !export_with_retry(&mut exporter, &out, &stop, &relay_dir, &mut status).await {
-                break; // asked to stop while the destination was down: the journal keeps the data
-            }
-            status.last_export_at = Some(rfc3339_nanos(now_unix_nanos()));
-        }
-        if position != cp.position || !out.is_empty() {
-            cp.position = position;
-            cp.last_seq = last_seq;
-            cp.last_hash = last_hash;
-            cp.exported_records += records;
-            cp.exported_spans += out.spans.len() as u64;
-            checkpoint::save(&relay_dir, &cp).map_err(|e| anyhow::anyhow!(e))?;
-            status.exported_records = cp.exported_records;
-            status.exported_spans = cp.exported_spans;
-            status.open_spans = cp.assembler.open_count();
-            status.updated_at = rfc3339_nanos(now_unix_nanos());
-            checkpoint::save_status(&relay_dir, &status);
-            last_work = Instant::now();
-        }
-        if entries.len() < export.batch_size {
-            if opts.once {
-                break;
-            }
-            if opts.autostarted && last_work.elapsed() > export.idle_exit && cp.assembler.open_count() == 0 {
-                break;
-            }
-            sleep_unless_stopped(export.poll, &stop).await;
-        }
+    if let Some(why) = &cp.state_lost {
+        eprintln!("agent-telemetry relay: {why}");
+        status.last_error = Some(why.clone());
     }
-    status.state = "stopped".into();
-    status.updated_at = rfc3339_nanos(now_unix_nanos());
-    checkpoint::save_status(&relay_dir, &status);
-    Ok(0)
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return Err(fail(&mut status, format!("cannot start the async runtime: {e}"))),
+    };
+    let code = runtime.block_on(async {
+        let exporter = match Exporter::new(&config.export) {
+            Ok(x) => x,
+            Err(e) => return Err(fail(&mut status, e.to_string())),
+        };
+        control::clear_hold_off(&data_dir);
+        status.state = "running".into();
+        status.exported_records = cp.exported_records;
+        status.exported_spans = cp.exported_spans;
+        checkpoint::save_status(&relay_dir, &status);
+        let mut relay = Relay { config: config.clone(), exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts };
+        relay.run_loop(cp).await
+    });
+    drop(lock);
+    code
 }
 
-/// Retries with exponential back-off (0.5 s doubling to 30 s) until the export succeeds; `false`
-/// if a stop was requested first.
-async fn export_with_retry(exporter: &mut Exporter, out: &Output, stop: &AtomicBool, relay_dir: &std::path::Path, status: &mut RelayStatus) -> bool {
-    let mut delay = Duration::from_millis(500);
-    loop {
-        match exporter.export(out).await {
-            Ok(()) => {
-                if status.state != "running" {
-                    status.state = "running".into();
+/// The export settings as `status.json` shows them.
+fn describe(export: &ExportConfig) -> RelayStatus {
+    RelayStatus { destination: export.describe(), headers: export.display_headers(), export_fingerprint: export.fingerprint(), ..RelayStatus::default() }
+}
+
+/// Writes the failure where `status` shows it and holds the hook's next attempt off: 5 s after
+/// the first failure, doubling up to 5 minutes.
+fn record_start_failure(data_dir: &Path, status: &mut RelayStatus, previous_failures: u32, reason: &str) {
+    status.state = "failed".into();
+    status.start_failures = previous_failures.saturating_add(1);
+    status.last_error = Some(reason.to_string());
+    status.last_error_at = Some(rfc3339_nanos(now_unix_nanos()));
+    status.updated_at = rfc3339_nanos(now_unix_nanos());
+    checkpoint::save_status(&checkpoint::relay_dir(data_dir), status);
+    let window = Duration::from_secs(5u64.saturating_mul(1 << previous_failures.min(6)).min(300));
+    control::hold_off(data_dir, window);
+    eprintln!("agent-telemetry relay: {reason}");
+}
+
+/// Notices a changed config file with one `stat` (modification time, size, inode).
+struct ConfigWatch {
+    path: PathBuf,
+    seen: Option<(std::time::SystemTime, u64, u64)>,
+}
+
+impl ConfigWatch {
+    fn new(path: &Path) -> ConfigWatch {
+        let mut w = ConfigWatch { path: path.to_path_buf(), seen: None };
+        w.seen = w.look();
+        w
+    }
+
+    fn look(&self) -> Option<(std::time::SystemTime, u64, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&self.path).ok()?;
+        Some((m.modified().ok()?, m.len(), m.ino()))
+    }
+
+    fn changed(&mut self) -> bool {
+        let now = self.look();
+        if now != self.seen {
+            self.seen = now;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Relay {
+    config: Config,
+    exporter: Exporter,
+    status: RelayStatus,
+    relay_dir: PathBuf,
+    watch: ConfigWatch,
+    stop: Arc<AtomicBool>,
+    opts: RunOptions,
+}
+
+/// How an export attempt ended.
+enum Sent {
+    Done,
+    /// A stop was requested while the destination was down: the journal keeps the data.
+    Stopped,
+    /// `--once` ran out of time, or the settings cannot work.
+    GaveUp(ExportError),
+}
+
+impl Relay {
+    async fn run_loop(&mut self, mut cp: Checkpoint) -> anyhow::Result<i32> {
+        for kind in [tokio::signal::unix::SignalKind::terminate(), tokio::signal::unix::SignalKind::interrupt()] {
+            let mut sig = tokio::signal::unix::signal(kind)?;
+            let stop = self.stop.clone();
+            tokio::spawn(async move {
+                sig.recv().await;
+                stop.store(true, Ordering::SeqCst);
+            });
+        }
+        let journal_dir = self.config.journal_dir();
+        let deadline = self.opts.once_timeout.map(|t| Instant::now() + t);
+        let mut last_work = Instant::now();
+        let mut missing_polls = 0u32;
+        let mut code = 0;
+        while !self.stop.load(Ordering::SeqCst) {
+            self.reload_if_changed();
+            if !journal_dir.exists() {
+                missing_polls += 1;
+                // The data dir was removed (a finished test, an uninstall): nothing left to relay.
+                if missing_polls > 20 && (self.opts.autostarted || self.opts.once) {
+                    break;
                 }
-                return true;
+            } else {
+                missing_polls = 0;
             }
-            Err(e) => {
-                status.state = "retrying".into();
-                status.last_error = Some(e.clone());
-                status.last_error_at = Some(rfc3339_nanos(now_unix_nanos()));
-                status.updated_at = rfc3339_nanos(now_unix_nanos());
-                checkpoint::save_status(relay_dir, status);
-                eprintln!("agent-telemetry relay: export failed, retrying in {:?}: {e}", delay);
-                if stop.load(Ordering::SeqCst) {
-                    return false;
+            let batch_size = self.config.export.batch_size;
+            let entries = read_from(&journal_dir, cp.position.as_ref(), batch_size).unwrap_or_default();
+            let mut out = Output::default();
+            let mut position = cp.position.clone();
+            let (mut last_seq, mut last_hash) = (cp.last_seq, cp.last_hash.clone());
+            let mut records = 0u64;
+            for e in &entries {
+                match &e.record {
+                    Ok(r) => {
+                        cp.assembler.process_line(r, Some(&e.raw), &mut out);
+                        last_seq = Some(r.seq);
+                        last_hash = Some(r.hash.clone());
+                        records += 1;
+                    }
+                    Err(why) => eprintln!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
                 }
-                sleep_unless_stopped(delay, stop).await;
-                if stop.load(Ordering::SeqCst) {
-                    return false;
+                position = Some(e.next.clone());
+            }
+            cp.assembler.sweep(now_unix_nanos(), self.config.export.span_timeout.as_nanos() as u64, &mut out);
+            if !out.is_empty() {
+                match self.export_with_retry(&out, deadline).await {
+                    Sent::Done => self.status.last_export_at = Some(rfc3339_nanos(now_unix_nanos())),
+                    Sent::Stopped => break,
+                    Sent::GaveUp(e) => {
+                        let remaining = crate::journal::read::count_after(&journal_dir, cp.position.as_ref()).unwrap_or(0);
+                        eprintln!(
+                            "agent-telemetry relay: could not export to {}{}: {e}; {remaining} record(s) stay in the journal for the next run",
+                            self.config.export.describe(),
+                            self.opts.once_timeout.map(|t| format!(" within {}s", t.as_secs())).unwrap_or_default(),
+                        );
+                        code = 1;
+                        break;
+                    }
                 }
+            }
+            if position != cp.position || !out.is_empty() {
+                cp.position = position;
+                cp.last_seq = last_seq;
+                cp.last_hash = last_hash;
+                cp.exported_records += records;
+                cp.exported_spans += out.spans.len() as u64;
+                checkpoint::save(&self.relay_dir, &cp).map_err(|e| anyhow::anyhow!(e))?;
+                self.status.exported_records = cp.exported_records;
+                self.status.exported_spans = cp.exported_spans;
+                self.status.open_spans = cp.assembler.open_count();
+                self.save_status();
+                last_work = Instant::now();
+            }
+            if entries.len() < batch_size {
+                if self.opts.once {
+                    break;
+                }
+                if self.opts.autostarted && last_work.elapsed() > self.config.export.idle_exit && cp.assembler.open_count() == 0 {
+                    break;
+                }
+                self.sleep(self.config.export.poll).await;
+            }
+        }
+        self.status.state = "stopped".into();
+        self.save_status();
+        Ok(code)
+    }
+
+    fn save_status(&mut self) {
+        self.status.updated_at = rfc3339_nanos(now_unix_nanos());
+        checkpoint::save_status(&self.relay_dir, &self.status);
+    }
+
+    /// Takes a changed config file: new export settings replace the exporter at once; a config
+    /// with errors is not taken (the relay keeps what it has, and says so in its status).
+    fn reload_if_changed(&mut self) {
+        if !self.watch.changed() {
+            return;
+        }
+        let fresh = Config::load();
+        if let Some(e) = fresh.error {
+            eprintln!("agent-telemetry relay: the changed config has errors; keeping the previous settings: {e}");
+            self.status.config_error = Some(e);
+            self.save_status();
+            return;
+        }
+        self.status.config_error = None;
+        if fresh.export.fingerprint() != self.config.export.fingerprint() {
+            match Exporter::new(&fresh.export) {
+                Ok(x) => {
+                    eprintln!("agent-telemetry relay: config changed; now exporting to {}", fresh.export.describe());
+                    self.exporter = x;
+                }
+                Err(e) => {
+                    eprintln!("agent-telemetry relay: the changed export settings cannot work; keeping the previous ones: {e}");
+                    self.status.config_error = Some(e.to_string());
+                    self.save_status();
+                    return;
+                }
+            }
+        }
+        let RelayStatus { destination, headers, export_fingerprint, .. } = describe(&fresh.export);
+        (self.status.destination, self.status.headers, self.status.export_fingerprint) = (destination, headers, export_fingerprint);
+        self.status.reloaded_at = Some(rfc3339_nanos(now_unix_nanos()));
+        self.config = fresh;
+        self.save_status();
+    }
+
+    /// Retries with exponential back-off (0.5 s doubling to 30 s; a refusal waits 30 s at once)
+    /// until the export succeeds, a stop is requested, or — with `--once` — the deadline passes
+    /// or the settings cannot work. A config change is taken between attempts.
+    async fn export_with_retry(&mut self, out: &Output, deadline: Option<Instant>) -> Sent {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let err = match self.exporter.export(out).await {
+                Ok(()) => {
+                    if self.status.state != "running" {
+                        self.status.state = "running".into();
+                        self.status.last_error = None;
+                    }
+                    return Sent::Done;
+                }
+                Err(e) => e,
+            };
+            let retryable = err.is_retryable();
+            self.status.state = if retryable { "retrying" } else { "failing" }.into();
+            self.status.last_error = Some(err.to_string());
+            self.status.last_error_at = Some(rfc3339_nanos(now_unix_nanos()));
+            self.save_status();
+            if self.opts.once && (!retryable || deadline.is_some_and(|d| Instant::now() + delay > d)) {
+                return Sent::GaveUp(err);
+            }
+            if !retryable {
+                delay = Duration::from_secs(30);
+            }
+            eprintln!("agent-telemetry relay: export failed, retrying in {delay:?}: {err}");
+            if self.stop.load(Ordering::SeqCst) {
+                return Sent::Stopped;
+            }
+            let before = self.status.export_fingerprint.clone();
+            self.sleep(delay).await;
+            if self.stop.load(Ordering::SeqCst) {
+                return Sent::Stopped;
+            }
+            if self.status.export_fingerprint != before {
+                delay = Duration::from_millis(500); // new settings: try them now
+            } else {
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
     }
-}
 
-async fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
-    let until = Instant::now() + d;
-    while Instant::now() < until && !stop.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now()))).await;
+    /// Sleeps `d`, waking early for a stop request or a config change (then taken at once).
+    async fn sleep(&mut self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut next_look = Instant::now();
+        while Instant::now() < until && !self.stop.load(Ordering::SeqCst) {
+            if Instant::now() >= next_look {
+                let before = self.status.export_fingerprint.clone();
+                self.reload_if_changed();
+                if self.status.export_fingerprint != before {
+                    return;
+                }
+                next_look = Instant::now() + Duration::from_millis(250);
+            }
+            tokio::time::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now()))).await;
+        }
     }
 }

@@ -1,0 +1,259 @@
+//! The relay's settings (`[export]` and `AGENT_TELEMETRY_OTLP_*`), resolved: where it exports,
+//! how, and how it batches. Resolved once, with everything else, by [`super::resolve`].
+//!
+//! Endpoints and headers may carry credentials (`https://user:token@host`, `authorization`,
+//! `x-api-key`): [`ExportConfig::describe`] and [`ExportConfig::display_headers`] are the only
+//! forms ever written to `status.json`, logs or records, and they never hold a credential in clear.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Protocol {
+    #[serde(rename = "grpc")]
+    Grpc,
+    #[serde(rename = "http/protobuf", alias = "http")]
+    HttpProtobuf,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::HttpProtobuf => "http/protobuf",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Destination {
+    /// OTLP JSON lines in `<dir>/traces-*.jsonl` and `<dir>/logs-*.jsonl` (the collector's file
+    /// exporter format, readable by its `otlpjsonfile` receiver).
+    File(PathBuf),
+    Otlp { endpoint: String, protocol: Protocol },
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    pub destination: Destination,
+    /// Lower-case header names → values (sent with every request).
+    pub headers: BTreeMap<String, String>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub batch_size: usize,
+    pub poll: Duration,
+    pub span_timeout: Duration,
+    pub idle_exit: Duration,
+    /// The hook starts a relay when none runs.
+    pub autostart: bool,
+}
+
+impl ExportConfig {
+    pub fn defaults(data_dir: &std::path::Path) -> ExportConfig {
+        ExportConfig {
+            destination: Destination::File(data_dir.join("otlp")),
+            headers: BTreeMap::new(),
+            ca_file: None,
+            timeout: Duration::from_millis(10_000),
+            connect_timeout: Duration::from_millis(3_000),
+            batch_size: 2048,
+            poll: Duration::from_millis(100),
+            span_timeout: Duration::from_secs(7200),
+            idle_exit: Duration::from_secs(1800),
+            autostart: true,
+        }
+    }
+
+    /// Where the data goes, with any credential in the endpoint masked.
+    pub fn describe(&self) -> String {
+        match &self.destination {
+            Destination::File(d) => format!("file {}", d.display()),
+            Destination::Otlp { endpoint, protocol } => format!("{} ({})", redact_url(endpoint), protocol.as_str()),
+        }
+    }
+
+    /// Header names with their values, masked unless the header is a known tenant selector.
+    pub fn display_headers(&self) -> BTreeMap<String, String> {
+        self.headers.iter().map(|(k, v)| (k.clone(), display_header(k, v))).collect()
+    }
+
+    /// `text` with every credential of these settings masked: the endpoint's password and query,
+    /// and the value of every header that is not a tenant name (transport errors quote URLs).
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        if let Destination::Otlp { endpoint, .. } = &self.destination {
+            let shown = redact_url(endpoint);
+            if shown != *endpoint {
+                out = out.replace(endpoint.as_str(), &shown);
+                // Also any other spelling of the secret parts (a URL re-rendered by a library).
+                for secret in url_secrets(endpoint) {
+                    out = out.replace(secret, "***");
+                }
+            }
+        }
+        for (k, v) in &self.headers {
+            let shown = display_header(k, v);
+            if shown != *v && !v.is_empty() {
+                out = out.replace(v.as_str(), &shown);
+            }
+        }
+        out
+    }
+
+    /// A short digest of every setting that changes what the relay sends where (credentials
+    /// included, so a changed token shows as a change; the digest does not reveal it).
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(format!("{:?}\n{:?}\n{:?}\n{:?}\n{:?}", self.destination, self.headers, self.ca_file, self.timeout, self.connect_timeout));
+        let d = h.finalize();
+        d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Headers whose value names a tenant, not a secret: shown as they are.
+const TENANT_HEADERS: &[&str] = &["x-scope-orgid", "accountid", "projectid", "x-tenant", "tenant"];
+
+pub fn display_header(name: &str, value: &str) -> String {
+    if TENANT_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        value.to_string()
+    } else {
+        format!("[REDACTED:{} bytes]", value.len())
+    }
+}
+
+/// `scheme://user:pass@host/path?query` → `scheme://user:***@host/path?***`: the password and the
+/// query (where API keys often travel) are masked; host, port and path stay readable.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => (&url[..i + 3], &url[i + 3..]),
+        None => ("", url),
+    };
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(auth_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let user = &authority[..at];
+            let user = user.split_once(':').map(|(u, _)| format!("{u}:***")).unwrap_or_else(|| "***".to_string());
+            format!("{user}@{}", &authority[at + 1..])
+        }
+        None => authority.to_string(),
+    };
+    let tail = match tail.find('?') {
+        Some(q) => format!("{}?***", &tail[..q]),
+        None => tail.to_string(),
+    };
+    format!("{scheme}{authority}{tail}")
+}
+
+/// The password (after `user:`) and the query of a URL, the parts [`redact_url`] masks.
+fn url_secrets(url: &str) -> Vec<&str> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let mut out = Vec::new();
+    if let Some(at) = rest[..auth_end].rfind('@') {
+        let user = &rest[..at];
+        out.push(user.split_once(':').map(|(_, p)| p).unwrap_or(user));
+    }
+    if let Some(q) = rest.find('?') {
+        out.push(rest[q + 1..].split('#').next().unwrap_or(""));
+    }
+    out.retain(|s| s.len() >= 3);
+    out
+}
+
+/// Checks an endpoint setting and turns it into a destination.
+pub fn destination(endpoint: &str, protocol: Protocol, data_dir: &std::path::Path) -> Result<Destination, String> {
+    if endpoint == "file" {
+        Ok(Destination::File(data_dir.join("otlp")))
+    } else if let Some(path) = endpoint.strip_prefix("file://") {
+        if path.starts_with('/') {
+            Ok(Destination::File(PathBuf::from(path)))
+        } else {
+            Err(format!("{endpoint:?}: a file:// endpoint needs an absolute path"))
+        }
+    } else if let Some(rest) = endpoint.strip_prefix("http://").or_else(|| endpoint.strip_prefix("https://")) {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = host.rsplit('@').next().unwrap_or("");
+        if host.is_empty() || host.contains(char::is_whitespace) {
+            return Err(format!("{}: no host", redact_url(endpoint)));
+        }
+        if let Some((_, port)) = host.rsplit_once(':').filter(|(h, _)| !h.ends_with(']') || host.starts_with('[')) {
+            if !port.is_empty() && !host.ends_with(']') && port.parse::<u16>().is_err() {
+                return Err(format!("{}: bad port {port:?}", redact_url(endpoint)));
+            }
+        }
+        Ok(Destination::Otlp { endpoint: endpoint.trim_end_matches('/').to_string(), protocol })
+    } else {
+        Err(format!("{:?} is neither \"file\", a file:///path nor an http(s):// URL", redact_url(endpoint)))
+    }
+}
+
+/// A header name as gRPC metadata and HTTP accept it (lower-case token characters).
+pub fn check_header_name(name: &str) -> Result<String, String> {
+    let n = name.trim().to_ascii_lowercase();
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        return Err(format!("header name {name:?} is not a valid header name"));
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(redact_url("https://user:s3cret@collector:4317/v1"), "https://user:***@collector:4317/v1");
+        assert_eq!(redact_url("https://tok@h:4318"), "https://***@h:4318");
+        assert_eq!(redact_url("http://h:4318/otlp?api_key=abc"), "http://h:4318/otlp?***");
+        assert_eq!(redact_url("http://127.0.0.1:4317"), "http://127.0.0.1:4317");
+        // A password holding '@' is masked whole.
+        assert_eq!(redact_url("https://u:p@ss@h:1"), "https://u:***@h:1");
+    }
+
+    #[test]
+    fn headers_are_masked_unless_a_tenant() {
+        assert_eq!(display_header("x-scope-orgid", "team-a"), "team-a");
+        assert_eq!(display_header("authorization", "Bearer abc"), "[REDACTED:10 bytes]");
+        assert_eq!(display_header("x-api-key", "k"), "[REDACTED:1 bytes]");
+    }
+
+    #[test]
+    fn endpoints_are_checked() {
+        let d = Path::new("/data");
+        assert_eq!(destination("file", Protocol::Grpc, d).unwrap(), Destination::File("/data/otlp".into()));
+        assert!(matches!(destination("http://127.0.0.1:4317/", Protocol::Grpc, d).unwrap(), Destination::Otlp { endpoint, .. } if endpoint == "http://127.0.0.1:4317"));
+        for bad in ["127.0.0.1:4317", "http://", "http://h:99999", "grpc://h:4317", "file://relative", "https://u:pw@"] {
+            let e = destination(bad, Protocol::Grpc, d).expect_err(bad);
+            assert!(!e.contains("pw"), "{e}");
+        }
+    }
+
+    #[test]
+    fn error_texts_are_scrubbed() {
+        let mut c = ExportConfig::defaults(Path::new("/d"));
+        c.destination = Destination::Otlp { endpoint: "https://bob:pa55word@h:4318".into(), protocol: Protocol::HttpProtobuf };
+        c.headers.insert("authorization".into(), "Bearer tok-123".into());
+        c.headers.insert("x-scope-orgid".into(), "tenant".into());
+        let t = c.scrub("error sending request for url (https://bob:pa55word@h:4318/v1/logs) with Bearer tok-123 for tenant; pa55word");
+        assert!(!t.contains("pa55word") && !t.contains("tok-123"), "{t}");
+        assert!(t.contains("https://bob:***@h:4318") && t.contains("tenant"), "{t}");
+    }
+
+    #[test]
+    fn the_fingerprint_sees_a_changed_token() {
+        let mut a = ExportConfig::defaults(Path::new("/d"));
+        let f0 = a.fingerprint();
+        a.headers.insert("authorization".into(), "Bearer 1".into());
+        let f1 = a.fingerprint();
+        a.headers.insert("authorization".into(), "Bearer 2".into());
+        assert!(f0 != f1 && f1 != a.fingerprint());
+        assert!(!a.fingerprint().contains("Bearer"));
+    }
+}

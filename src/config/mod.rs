@@ -1,0 +1,589 @@
+//! Settings, resolved in one place ([`resolve`]) for every process of ours: a TOML file with
+//! documented defaults ([`file`]: every section typed, unknown keys and wrong types are errors),
+//! overridden by `AGENT_TELEMETRY_*` environment variables (Claude Code strips `OTEL_*` from hook
+//! processes, so the hook cannot rely on those). Each setting remembers where it came from.
+//!
+//! The data dir is `$AGENT_TELEMETRY_HOME`, else `$XDG_DATA_HOME/agent-telemetry`, else
+//! `~/.local/share/agent-telemetry`. The config file is `$AGENT_TELEMETRY_CONFIG`, else
+//! `$XDG_CONFIG_HOME/agent-telemetry/config.toml`, else `~/.config/agent-telemetry/config.toml` —
+//! never chosen by the data dir. A process that starts another of ours hands it both explicitly
+//! ([`Config::handoff_env`]).
+//!
+//! A broken file never stops the hook: it runs on defaults and says so on every record
+//! (`metadata.config_error`); the relay refuses to start on it and `status` shows it.
+
+pub mod export;
+mod file;
+
+pub use export::{display_header, redact_url, Destination, ExportConfig, Protocol};
+use file::FileConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::env;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where telemetry is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Only in projects with a `.telemetry-enabled` marker at their root (the seed's rule).
+    #[default]
+    Project,
+    /// Every project of this user.
+    All,
+    /// Nowhere: the hook exits at once.
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Fsync {
+    /// Rely on the OS to flush (a crash of the machine may lose the last records).
+    #[default]
+    Never,
+    /// fsync after every record (strict audit; ~150 µs more per event).
+    Always,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScopeConfig {
+    pub enabled: Scope,
+    /// The project root when `CLAUDE_PROJECT_DIR` is absent (e.g. HTTP hooks).
+    pub project_root: Option<PathBuf>,
+    /// Paths outside the project that do not count as leaving it (e.g. `/tmp`).
+    pub allow_paths: Vec<PathBuf>,
+}
+
+impl Default for ScopeConfig {
+    fn default() -> Self {
+        ScopeConfig { enabled: Scope::Project, project_root: None, allow_paths: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    /// Store file contents, tool outputs and diffs (redacted, capped). Off: size + SHA-256 only.
+    pub content: bool,
+    /// Cap per captured string, in bytes.
+    pub max_bytes: usize,
+    /// Keep prompt text (redacted, capped at `max_bytes`); off: size + SHA-256 only.
+    pub prompts: bool,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig { content: false, max_bytes: 64 * 1024, prompts: true }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JournalConfig {
+    pub fsync: Fsync,
+    /// Start a new segment past this size (and at each new UTC day).
+    pub segment_max_bytes: u64,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig { fsync: Fsync::Never, segment_max_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AgentConfig {
+    pub id: Option<String>,
+    pub group: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PolicyConfig {
+    /// Policy file; default `policy.toml` beside the config file.
+    pub file: Option<PathBuf>,
+    /// Deny PreToolUse calls that break a rule whose action is `deny` (exit code 2).
+    pub enforce: bool,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The config file.
+    File,
+    /// This environment variable.
+    Env(&'static str),
+    Default,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File => f.write_str("file"),
+            Source::Env(v) => write!(f, "env {v}"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// Everything any process of ours reads from its settings, resolved once by [`resolve`]: the
+/// hook, the relay (however started), `status`, `install` and `show` all use this.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub scope: ScopeConfig,
+    pub capture: CaptureConfig,
+    pub journal: JournalConfig,
+    pub agent: AgentConfig,
+    pub policy: PolicyConfig,
+    pub export: ExportConfig,
+    /// Set when the file could not be read or parsed, or a value was invalid; the defaults were
+    /// used for what was wrong (the whole file, when it does not parse).
+    pub error: Option<String>,
+    pub data_dir: PathBuf,
+    pub config_path: PathBuf,
+    /// Where each setting came from, by its key in the file (`export.endpoint`, ...).
+    pub sources: BTreeMap<&'static str, Source>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let data_dir = PathBuf::new();
+        Config {
+            scope: ScopeConfig::default(),
+            capture: CaptureConfig::default(),
+            journal: JournalConfig::default(),
+            agent: AgentConfig::default(),
+            policy: PolicyConfig::default(),
+            export: ExportConfig::defaults(&data_dir),
+            error: None,
+            config_path: data_dir.join("config.toml"),
+            data_dir,
+            sources: BTreeMap::new(),
+        }
+    }
+}
+
+/// Largest config file read (a bigger one is an error, not a hang or an out-of-memory abort).
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+impl Config {
+    /// Resolves the settings of this process (its environment, the config file it names).
+    /// Never fails: problems end up in `error`.
+    pub fn load() -> Config {
+        resolve(&|name| env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join("journal")
+    }
+
+    /// The policy file: configured, or `policy.toml` beside the config file.
+    pub fn policy_path(&self) -> PathBuf {
+        self.policy.file.clone().unwrap_or_else(|| self.config_path.parent().unwrap_or(Path::new(".")).join("policy.toml"))
+    }
+
+    /// The variables that make another process of ours resolve exactly this data dir and config
+    /// file (the hook starting a relay, the systemd unit).
+    pub fn handoff_env(&self) -> [(&'static str, &Path); 2] {
+        [("AGENT_TELEMETRY_HOME", self.data_dir.as_path()), ("AGENT_TELEMETRY_CONFIG", self.config_path.as_path())]
+    }
+
+    /// Every setting with its value as it may be shown (credentials masked) and its source.
+    pub fn settings(&self) -> Vec<(&'static str, String, Source)> {
+        let src = |k: &'static str| self.sources.get(k).cloned().unwrap_or(Source::Default);
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let path = |v: &Option<PathBuf>| v.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "-".into());
+        let e = &self.export;
+        let mut out = vec![
+            ("data_dir", self.data_dir.display().to_string()),
+            ("config_path", self.config_path.display().to_string()),
+            ("scope.enabled", format!("{:?}", self.scope.enabled).to_lowercase()),
+            ("scope.project_root", path(&self.scope.project_root)),
+            ("scope.allow_paths", format!("{:?}", self.scope.allow_paths)),
+            ("capture.content", self.capture.content.to_string()),
+            ("capture.max_bytes", self.capture.max_bytes.to_string()),
+            ("capture.prompts", self.capture.prompts.to_string()),
+            ("journal.fsync", format!("{:?}", self.journal.fsync).to_lowercase()),
+            ("journal.segment_max_bytes", self.journal.segment_max_bytes.to_string()),
+            ("agent.id", opt(&self.agent.id)),
+            ("agent.group", opt(&self.agent.group)),
+            ("agent.role", opt(&self.agent.role)),
+            ("policy.file", self.policy_path().display().to_string()),
+            ("policy.enforce", self.policy.enforce.to_string()),
+            ("export.endpoint", e.describe()),
+            ("export.headers", format!("{:?}", e.display_headers())),
+            ("export.ca_file", path(&e.ca_file)),
+            ("export.timeout_ms", e.timeout.as_millis().to_string()),
+            ("export.connect_timeout_ms", e.connect_timeout.as_millis().to_string()),
+            ("export.batch_size", e.batch_size.to_string()),
+            ("export.poll_ms", e.poll.as_millis().to_string()),
+            ("export.span_timeout_secs", e.span_timeout.as_secs().to_string()),
+            ("export.idle_exit_secs", e.idle_exit.as_secs().to_string()),
+            ("export.autostart", e.autostart.to_string()),
+        ];
+        out.drain(..).map(|(k, v)| (k, v, src(k))).collect()
+    }
+}
+
+/// One resolution of every setting: for each, the environment variable if set (and valid), else
+/// the config file, else the default — the precedence is written here once ([`Resolver::pick`]).
+/// `env` returns a variable's non-empty value.
+pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
+    let mut r = Resolver { env, sources: BTreeMap::new(), errors: Vec::new() };
+    let data_dir = r.path_setting("data_dir", "AGENT_TELEMETRY_HOME", || default_data_dir(env));
+    let config_path = r.path_setting("config_path", "AGENT_TELEMETRY_CONFIG", || default_config_path(env, &data_dir));
+    let file = match read_file(&config_path) {
+        Ok(Some(text)) => match file::parse(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                r.errors.push(format!("{}: {e}; using the defaults", config_path.display()));
+                FileConfig::default()
+            }
+        },
+        Ok(None) => FileConfig::default(),
+        Err(e) => {
+            r.errors.push(format!("{}: {e}; using the defaults", config_path.display()));
+            FileConfig::default()
+        }
+    };
+    let d = ExportConfig::defaults(&data_dir);
+    let scope = ScopeConfig {
+        enabled: r.pick("scope.enabled", "AGENT_TELEMETRY_SCOPE", file.scope.enabled, Scope::Project, parse_enum),
+        project_root: r.pick_opt("scope.project_root", "AGENT_TELEMETRY_PROJECT_ROOT", file.scope.project_root, |v| Ok(PathBuf::from(v))),
+        allow_paths: r.pick("scope.allow_paths", "", file.scope.allow_paths, Vec::new(), |_| Err(String::new())),
+    };
+    let capture = CaptureConfig {
+        content: r.pick("capture.content", "AGENT_TELEMETRY_CAPTURE_CONTENT", file.capture.content, false, parse_bool),
+        max_bytes: r.pick("capture.max_bytes", "AGENT_TELEMETRY_CAPTURE_MAX_BYTES", file.capture.max_bytes, 64 * 1024, parse_num),
+        prompts: r.pick("capture.prompts", "AGENT_TELEMETRY_CAPTURE_PROMPTS", file.capture.prompts, true, parse_bool),
+    };
+    let journal = JournalConfig {
+        fsync: r.pick("journal.fsync", "AGENT_TELEMETRY_FSYNC", file.journal.fsync, Fsync::Never, parse_enum),
+        segment_max_bytes: r.pick("journal.segment_max_bytes", "AGENT_TELEMETRY_SEGMENT_MAX_BYTES", file.journal.segment_max_bytes, 64 * 1024 * 1024, parse_num),
+    };
+    let agent = AgentConfig {
+        id: r.pick_opt("agent.id", "AGENT_TELEMETRY_AGENT_ID", file.agent.id, |v| Ok(v.to_string())),
+        group: r.pick_opt("agent.group", "AGENT_TELEMETRY_AGENT_GROUP", file.agent.group, |v| Ok(v.to_string())),
+        role: r.pick_opt("agent.role", "AGENT_TELEMETRY_AGENT_ROLE", file.agent.role, |v| Ok(v.to_string())),
+    };
+    let policy = PolicyConfig {
+        file: r.pick_opt("policy.file", "AGENT_TELEMETRY_POLICY", file.policy.file, |v| Ok(PathBuf::from(v))),
+        enforce: r.pick("policy.enforce", "AGENT_TELEMETRY_ENFORCE", file.policy.enforce, false, parse_bool),
+    };
+    let f = file.export;
+    let protocol = r.pick("export.protocol", "AGENT_TELEMETRY_OTLP_PROTOCOL", f.protocol, Protocol::Grpc, parse_enum);
+    let endpoint: String = r.pick_secret("export.endpoint", "AGENT_TELEMETRY_OTLP_ENDPOINT", f.endpoint, "file".to_string(), |v| Ok(v.to_string()));
+    let destination = match export::destination(&endpoint, protocol, &data_dir) {
+        Ok(d) => d,
+        Err(e) => {
+            r.errors.push(format!("export.endpoint ({}): {e}; exporting to files instead", r.source_of("export.endpoint")));
+            r.sources.insert("export.endpoint", Source::Default);
+            d.destination.clone()
+        }
+    };
+    let headers = r.headers(f.headers);
+    let ms = Duration::from_millis;
+    let secs = Duration::from_secs;
+    let export = ExportConfig {
+        destination,
+        headers,
+        ca_file: r.pick_opt("export.ca_file", "AGENT_TELEMETRY_OTLP_CA_FILE", f.ca_file, |v| Ok(PathBuf::from(v))),
+        timeout: ms(r.pick("export.timeout_ms", "AGENT_TELEMETRY_OTLP_TIMEOUT_MS", f.timeout_ms, 10_000, parse_num)),
+        connect_timeout: ms(r.pick("export.connect_timeout_ms", "AGENT_TELEMETRY_OTLP_CONNECT_TIMEOUT_MS", f.connect_timeout_ms, 3_000, parse_num)),
+        batch_size: r.pick("export.batch_size", "AGENT_TELEMETRY_BATCH_SIZE", f.batch_size, 2048, parse_num).max(1) as usize,
+        poll: ms(r.pick("export.poll_ms", "AGENT_TELEMETRY_POLL_MS", f.poll_ms, 100, parse_num).max(5)),
+        span_timeout: secs(r.pick("export.span_timeout_secs", "AGENT_TELEMETRY_SPAN_TIMEOUT_SECS", f.span_timeout_secs, 7200, parse_num)),
+        idle_exit: secs(r.pick("export.idle_exit_secs", "AGENT_TELEMETRY_RELAY_IDLE_EXIT_SECS", f.idle_exit_secs, 1800, parse_num)),
+        autostart: r.pick("export.autostart", "AGENT_TELEMETRY_RELAY", f.autostart, true, parse_bool),
+    };
+    Config {
+        scope,
+        capture,
+        journal,
+        agent,
+        policy,
+        export,
+        error: (!r.errors.is_empty()).then(|| r.errors.join("; ")),
+        data_dir,
+        config_path,
+        sources: r.sources,
+    }
+}
+
+/// Checks a config file's text as [`resolve`] would read it (for `install` before it writes one):
+/// the error names the key.
+pub fn check_file_text(text: &str) -> Result<(), String> {
+    let f = file::parse(text)?;
+    if let Some(endpoint) = &f.export.endpoint {
+        export::destination(endpoint, f.export.protocol.unwrap_or(Protocol::Grpc), Path::new("/"))?;
+    }
+    for k in f.export.headers.unwrap_or_default().keys() {
+        export::check_header_name(k)?;
+    }
+    Ok(())
+}
+
+struct Resolver<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    sources: BTreeMap<&'static str, Source>,
+    errors: Vec<String>,
+}
+
+impl Resolver<'_> {
+    /// The environment variable `var` (if set and valid), else the file's value, else `default`.
+    /// An invalid variable is reported and skipped (the file or the default applies).
+    fn pick<T>(&mut self, key: &'static str, var: &'static str, file: Option<T>, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
+        self.pick_shown(key, var, file, default, parse, true)
+    }
+
+    /// Like `pick`, for a value that may hold a credential: an error never repeats it.
+    fn pick_secret<T>(&mut self, key: &'static str, var: &'static str, file: Option<T>, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
+        self.pick_shown(key, var, file, default, parse, false)
+    }
+
+    fn pick_shown<T>(&mut self, key: &'static str, var: &'static str, file: Option<T>, default: T, parse: impl Fn(&str) -> Result<T, String>, show: bool) -> T {
+        if let Some(v) = (!var.is_empty()).then(|| (self.env)(var)).flatten() {
+            match parse(&v) {
+                Ok(t) => {
+                    self.sources.insert(key, Source::Env(var));
+                    return t;
+                }
+                Err(e) if show => self.errors.push(format!("{var}={v:?} ignored: {e}")),
+                Err(_) => self.errors.push(format!("{var} ignored: not a valid value")),
+            }
+        }
+        match file {
+            Some(t) => {
+                self.sources.insert(key, Source::File);
+                t
+            }
+            None => {
+                self.sources.insert(key, Source::Default);
+                default
+            }
+        }
+    }
+
+    fn pick_opt<T>(&mut self, key: &'static str, var: &'static str, file: Option<T>, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        let has_file = file.is_some();
+        let v = self.pick(key, var, file.map(Some), None, |s| parse(s).map(Some));
+        if v.is_none() && !has_file {
+            self.sources.insert(key, Source::Default);
+        }
+        v
+    }
+
+    fn path_setting(&mut self, key: &'static str, var: &'static str, default: impl FnOnce() -> PathBuf) -> PathBuf {
+        match (self.env)(var) {
+            Some(v) => {
+                self.sources.insert(key, Source::Env(var));
+                PathBuf::from(v)
+            }
+            None => {
+                self.sources.insert(key, Source::Default);
+                default()
+            }
+        }
+    }
+
+    fn source_of(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    /// `[export] headers`, then `AGENT_TELEMETRY_OTLP_HEADERS` (`k=v,k2=v2`) adding or replacing
+    /// single headers. Values are never repeated in errors.
+    fn headers(&mut self, file: Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        let mut source = Source::Default;
+        for (k, v) in file.unwrap_or_default() {
+            match export::check_header_name(&k) {
+                Ok(k) => {
+                    out.insert(k, v);
+                    source = Source::File;
+                }
+                Err(e) => self.errors.push(format!("export.headers: {e}")),
+            }
+        }
+        if let Some(h) = (self.env)("AGENT_TELEMETRY_OTLP_HEADERS") {
+            for pair in h.split(',').filter(|p| !p.trim().is_empty()) {
+                match pair.split_once('=').map(|(k, v)| (export::check_header_name(k), v)) {
+                    Some((Ok(k), v)) => {
+                        out.insert(k, v.trim().to_string());
+                        source = Source::Env("AGENT_TELEMETRY_OTLP_HEADERS");
+                    }
+                    Some((Err(e), _)) => self.errors.push(format!("AGENT_TELEMETRY_OTLP_HEADERS: {e}")),
+                    None => self.errors.push("AGENT_TELEMETRY_OTLP_HEADERS: an entry is not key=value".to_string()),
+                }
+            }
+        }
+        self.sources.insert("export.headers", source);
+        out
+    }
+}
+
+/// The config file's text: `None` when there is none; bounded, and only a regular file (a FIFO
+/// or a device named by the environment must not hang or exhaust the hook).
+fn read_file(path: &Path) -> Result<Option<String>, String> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
+    }
+    let mut text = String::new();
+    use std::io::Read;
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES).read_to_string(&mut text))
+        .map_err(|e| e.to_string())?;
+    Ok(Some(text))
+}
+
+/// An enum's value from the same words the file takes.
+fn parse_enum<T: serde::de::DeserializeOwned>(v: &str) -> Result<T, String> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(v)).map_err(|e| e.to_string())
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.trim().parse().map_err(|_| "not a whole number".to_string())
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("want true|false (or 1|0, yes|no, on|off)".into()),
+    }
+}
+
+fn home(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    env("HOME").map(PathBuf::from)
+}
+
+/// `$XDG_DATA_HOME/agent-telemetry`, else `~/.local/share/agent-telemetry` (a relative fallback
+/// only if there is no home at all).
+fn default_data_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(x) = env("XDG_DATA_HOME") {
+        return PathBuf::from(x).join("agent-telemetry");
+    }
+    match home(env) {
+        Some(h) => h.join(".local/share/agent-telemetry"),
+        None => PathBuf::from(".agent-telemetry"),
+    }
+}
+
+/// `$XDG_CONFIG_HOME/agent-telemetry/config.toml`, else `~/.config/agent-telemetry/config.toml`.
+/// The data dir does not move the config file: a process started with only
+/// `AGENT_TELEMETRY_HOME` reads the same file as one started without it.
+fn default_config_path(env: &dyn Fn(&str) -> Option<String>, data_dir: &Path) -> PathBuf {
+    match env("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| home(env).map(|h| h.join(".config"))) {
+        Some(x) => x.join("agent-telemetry/config.toml"),
+        None => data_dir.join("config.toml"),
+    }
+}
+
+/// The data dir this process resolves (see [`resolve`]).
+pub fn data_dir() -> PathBuf {
+    Config::load().data_dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)]) -> Config {
+        let m: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        resolve(&move |k| m.get(k).cloned().filter(|v| !v.is_empty()))
+    }
+
+    fn home_with_config(text: &str) -> tempfile::TempDir {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".config/agent-telemetry")).unwrap();
+        std::fs::write(home.path().join(".config/agent-telemetry/config.toml"), text).unwrap();
+        home
+    }
+
+    #[test]
+    fn the_data_dir_does_not_move_the_config_file() {
+        // The README-path bug: the hook started the relay with AGENT_TELEMETRY_HOME set, and the
+        // relay then read <data dir>/config.toml instead of the file `install` wrote.
+        let home = home_with_config("[export]\nendpoint = \"http://127.0.0.1:4317\"\n");
+        let h = home.path().to_str().unwrap();
+        let plain = with(&[("HOME", h)]);
+        let data = plain.data_dir.to_str().unwrap().to_string();
+        let started = with(&[("HOME", h), ("AGENT_TELEMETRY_HOME", &data)]);
+        assert_eq!(plain.config_path, started.config_path);
+        assert_eq!(plain.export.describe(), "http://127.0.0.1:4317 (grpc)");
+        assert_eq!(started.export.describe(), plain.export.describe());
+        assert_eq!(plain.sources["export.endpoint"], Source::File);
+        assert_eq!(started.sources["data_dir"], Source::Env("AGENT_TELEMETRY_HOME"));
+        // The hand-off names both, so a child resolves the same even without HOME.
+        let cfg = plain.config_path.to_str().unwrap().to_string();
+        let child = with(&[("AGENT_TELEMETRY_HOME", &data), ("AGENT_TELEMETRY_CONFIG", &cfg)]);
+        assert_eq!(child.export.fingerprint(), plain.export.fingerprint());
+    }
+
+    #[test]
+    fn precedence_is_env_then_file_then_default() {
+        let home = home_with_config("[export]\nendpoint = \"http://a:4317\"\nbatch_size = 7\n[capture]\nmax_bytes = 9\n");
+        let h = home.path().to_str().unwrap();
+        let c = with(&[("HOME", h), ("AGENT_TELEMETRY_OTLP_ENDPOINT", "http://b:4318"), ("AGENT_TELEMETRY_OTLP_PROTOCOL", "http/protobuf")]);
+        assert_eq!(c.export.describe(), "http://b:4318 (http/protobuf)");
+        assert_eq!(c.sources["export.endpoint"], Source::Env("AGENT_TELEMETRY_OTLP_ENDPOINT"));
+        assert_eq!(c.export.batch_size, 7);
+        assert_eq!(c.sources["export.batch_size"], Source::File);
+        assert_eq!(c.capture.max_bytes, 9);
+        assert_eq!(c.export.poll.as_millis(), 100);
+        assert_eq!(c.sources["export.poll_ms"], Source::Default);
+        assert!(c.error.is_none(), "{:?}", c.error);
+        assert_eq!(c.settings().len(), 25);
+    }
+
+    #[test]
+    fn a_broken_file_means_defaults_and_an_error_naming_the_key() {
+        for (text, key) in [
+            ("[export]\nendpont = \"http://a:4317\"", "endpont"),
+            ("[export]\ntimeout_ms = 1.5", "timeout_ms"),
+            ("[export]\nautostart = \"false\"", "autostart"),
+        ] {
+            let home = home_with_config(text);
+            let c = with(&[("HOME", home.path().to_str().unwrap())]);
+            let e = c.error.clone().unwrap_or_default();
+            assert!(e.contains("config.toml") && e.contains("line 2"), "{text}: {e}");
+            assert!(e.contains(key) || key == "timeout_ms" || key == "autostart", "{text}: {e}");
+            assert_eq!(c.export.describe(), format!("file {}", c.data_dir.join("otlp").display()));
+            assert!(c.export.autostart);
+        }
+    }
+
+    #[test]
+    fn bad_values_are_reported_without_their_secrets() {
+        let home = tempfile::tempdir().unwrap();
+        let h = home.path().to_str().unwrap();
+        let c = with(&[("HOME", h), ("AGENT_TELEMETRY_OTLP_ENDPOINT", "htp://u:hunter2@h"), ("AGENT_TELEMETRY_SCOPE", "everywhere"), ("AGENT_TELEMETRY_RELAY", "maybe")]);
+        let e = c.error.unwrap();
+        assert!(e.contains("AGENT_TELEMETRY_OTLP_ENDPOINT") || e.contains("export.endpoint"), "{e}");
+        assert!(e.contains("AGENT_TELEMETRY_SCOPE=\"everywhere\""), "{e}");
+        assert!(e.contains("AGENT_TELEMETRY_RELAY"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert_eq!(c.scope.enabled, Scope::Project);
+        let c = with(&[("HOME", h), ("AGENT_TELEMETRY_RELAY", "off")]);
+        assert!(!c.export.autostart);
+        assert_eq!(c.sources["export.autostart"], Source::Env("AGENT_TELEMETRY_RELAY"));
+    }
+
+    #[test]
+    fn a_config_that_is_not_a_regular_file_is_an_error_not_a_hang() {
+        let home = tempfile::tempdir().unwrap();
+        let fifo = home.path().join("fifo");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a path in our own temp dir.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let c = with(&[("HOME", home.path().to_str().unwrap()), ("AGENT_TELEMETRY_CONFIG", fifo.to_str().unwrap())]);
+        assert!(c.error.unwrap().contains("not a regular file"));
+    }
+}
