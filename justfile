@@ -35,7 +35,7 @@ test:
 # Slow stage: the real collector, Jaeger, VictoriaLogs and Claude Code CLI (built or found cached).
 test-slow: stack-build
     scripts/claude/install-cli.sh >/dev/null
-    AGENT_TELEMETRY_SLOW_TESTS=1 cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude -- --test-threads=1
+    AGENT_TELEMETRY_SLOW_TESTS=1 cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path -- --test-threads=1
 
 # ---- 1. local stack ------------------------------------------------------------------
 # Settings are environment variables (defaults in scripts/stack/lib.sh):
