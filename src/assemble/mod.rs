@@ -14,7 +14,6 @@
 //! run gets its own id, derived from the session id and the seq of its SessionStart.
 
 pub mod attrs;
-pub mod convert;
 pub mod logs;
 pub mod model;
 

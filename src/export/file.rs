@@ -3,7 +3,7 @@
 //! `traces-YYYYMMDD.jsonl` and `logs-YYYYMMDD.jsonl`. The pipeline is whole with no servers, and
 //! any collector can ingest these files later (`otlpjsonfile` receiver).
 
-use crate::assemble::convert::scope;
+use super::convert::scope;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;

@@ -3,11 +3,12 @@
 //! is configured. The relay calls [`Exporter::export`] itself and looks at the result: the SDK's
 //! batch processors would swallow errors, and the checkpoint may only move on success.
 
+mod convert;
 mod error;
 mod file;
 mod otlp;
 
-use crate::assemble::convert::{self, LogFactory};
+use convert::LogFactory;
 use crate::assemble::model::{Output, ResourceKey};
 pub use crate::config::{Destination, ExportConfig, Protocol};
 pub use error::ExportError;

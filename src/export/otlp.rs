@@ -6,7 +6,7 @@
 //! there is one exporter pair per resource, created on demand and sharing the transport.
 
 use crate::config::{Destination, ExportConfig, Protocol};
-use crate::assemble::convert::scope;
+use super::convert::scope;
 use super::file::ResourceBatch;
 use super::ExportError;
 use crate::assemble::model::ResourceKey;

@@ -1,8 +1,8 @@
 //! From the assembler's items to the OpenTelemetry SDK's types (`SpanData`, `SdkLogRecord`,
 //! `Resource`), which the OTLP exporters take. Pure functions.
 
-use super::attrs;
-use super::model::{AttrValue, Attrs, LogItem, ResourceKey, SpanItem};
+use crate::assemble::attrs;
+use crate::assemble::model::{AttrValue, Attrs, LogItem, ResourceKey, SpanItem};
 use crate::record::Level;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
