@@ -76,7 +76,7 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
         record.level = record.level.max(crate::record::Level::Warn);
     }
 
-    if record.hook_event == "SessionStart" {
+    if record.event() == crate::event::HookEvent::SessionStart {
         hand_trace_context_to_children(&record, &env);
     }
     let deny = deny_reason(&config, &record);
@@ -153,7 +153,7 @@ fn hand_trace_context_to_children(record: &JournalRecord, env: &HookEnv) {
 
 /// Enforce mode: the reason to refuse a PreToolUse, if a `deny` rule fired.
 fn deny_reason(config: &Config, record: &JournalRecord) -> Option<String> {
-    if !config.policy.enforce || record.hook_event != "PreToolUse" {
+    if !config.policy.enforce || record.event() != crate::event::HookEvent::PreToolUse {
         return None;
     }
     let denied: Vec<String> = record

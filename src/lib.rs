@@ -17,6 +17,7 @@ pub mod assemble;
 pub mod commands;
 pub mod config;
 pub mod enrich;
+pub mod event;
 pub mod export;
 pub mod hook;
 pub mod ids;

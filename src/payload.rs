@@ -6,40 +6,8 @@
 
 use serde_json::Value;
 
-/// The 31 hook events of Claude Code 2.1.x (see `shared/reference/claude-code-hooks.md`).
-pub const KNOWN_EVENTS: [&str; 31] = [
-    "SessionStart",
-    "SessionEnd",
-    "Setup",
-    "UserPromptSubmit",
-    "UserPromptExpansion",
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "PostToolBatch",
-    "PermissionRequest",
-    "PermissionDenied",
-    "Notification",
-    "MessageDisplay",
-    "Stop",
-    "StopFailure",
-    "SubagentStart",
-    "SubagentStop",
-    "PreCompact",
-    "PostCompact",
-    "TaskCreated",
-    "TaskCompleted",
-    "TeammateIdle",
-    "CwdChanged",
-    "FileChanged",
-    "DirectoryAdded",
-    "InstructionsLoaded",
-    "ConfigChange",
-    "WorktreeCreate",
-    "WorktreeRemove",
-    "Elicitation",
-    "ElicitationResult",
-];
+/// The hook events of Claude Code 2.1.x (see `crate::event`).
+pub use crate::event::CLAUDE_CODE_EVENTS as KNOWN_EVENTS;
 
 /// A parsed hook payload (a JSON object) with typed accessors.
 pub struct Payload<'a> {

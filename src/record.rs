@@ -121,6 +121,13 @@ pub struct JournalRecord {
     pub hash: String,
 }
 
+impl JournalRecord {
+    /// The record's hook event, typed.
+    pub fn event(&self) -> crate::event::HookEvent {
+        crate::event::HookEvent::parse(&self.hook_event)
+    }
+}
+
 /// What the action touched, in the seed's names; empty strings are left out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ActionDetails {

@@ -5,45 +5,6 @@ use super::attrs;
 use super::model::{push_str, set, AttrValue, Attrs, LogItem, ResourceKey};
 use crate::record::JournalRecord;
 
-/// Event names must be `'static` in the SDK: the known hook events, and one name for the rest.
-fn event_name(hook_event: &str) -> &'static str {
-    match hook_event {
-        "SessionStart" => "claude_code.hook.SessionStart",
-        "SessionEnd" => "claude_code.hook.SessionEnd",
-        "Setup" => "claude_code.hook.Setup",
-        "UserPromptSubmit" => "claude_code.hook.UserPromptSubmit",
-        "UserPromptExpansion" => "claude_code.hook.UserPromptExpansion",
-        "PreToolUse" => "claude_code.hook.PreToolUse",
-        "PostToolUse" => "claude_code.hook.PostToolUse",
-        "PostToolUseFailure" => "claude_code.hook.PostToolUseFailure",
-        "PostToolBatch" => "claude_code.hook.PostToolBatch",
-        "PermissionRequest" => "claude_code.hook.PermissionRequest",
-        "PermissionDenied" => "claude_code.hook.PermissionDenied",
-        "Notification" => "claude_code.hook.Notification",
-        "MessageDisplay" => "claude_code.hook.MessageDisplay",
-        "Stop" => "claude_code.hook.Stop",
-        "StopFailure" => "claude_code.hook.StopFailure",
-        "SubagentStart" => "claude_code.hook.SubagentStart",
-        "SubagentStop" => "claude_code.hook.SubagentStop",
-        "PreCompact" => "claude_code.hook.PreCompact",
-        "PostCompact" => "claude_code.hook.PostCompact",
-        "TaskCreated" => "claude_code.hook.TaskCreated",
-        "TaskCompleted" => "claude_code.hook.TaskCompleted",
-        "TeammateIdle" => "claude_code.hook.TeammateIdle",
-        "CwdChanged" => "claude_code.hook.CwdChanged",
-        "FileChanged" => "claude_code.hook.FileChanged",
-        "DirectoryAdded" => "claude_code.hook.DirectoryAdded",
-        "InstructionsLoaded" => "claude_code.hook.InstructionsLoaded",
-        "ConfigChange" => "claude_code.hook.ConfigChange",
-        "WorktreeCreate" => "claude_code.hook.WorktreeCreate",
-        "WorktreeRemove" => "claude_code.hook.WorktreeRemove",
-        "Elicitation" => "claude_code.hook.Elicitation",
-        "ElicitationResult" => "claude_code.hook.ElicitationResult",
-        "JournalRepair" => "agent_telemetry.journal_repair",
-        _ => "claude_code.hook.other",
-    }
-}
-
 /// `line` is the record's journal line, used as the body when given (else the record is
 /// serialised: the same JSON).
 pub fn log_item(r: &JournalRecord, line: Option<&str>, trace_id: String, span_id: String, resource: ResourceKey) -> LogItem {
@@ -92,7 +53,7 @@ pub fn log_item(r: &JournalRecord, line: Option<&str>, trace_id: String, span_id
     LogItem {
         time: r.time_unix_nano,
         severity: r.level,
-        event_name: event_name(&r.hook_event),
+        event_name: r.event().log_name(),
         body,
         attrs: a,
         trace_id,

@@ -18,6 +18,7 @@ pub mod logs;
 pub mod model;
 
 use crate::ids::{self, hex, span_id, SpanKind, TraceParent};
+use crate::event::HookEvent;
 use crate::record::JournalRecord;
 use model::*;
 use serde::{Deserialize, Serialize};
@@ -73,10 +74,10 @@ impl Assembler {
         let t = r.time_unix_nano;
         let resource = resource_of(r, &sid);
         self.session(&sid, r);
-        let ev = r.hook_event.as_str();
+        let ev = r.event();
 
         // Session runs.
-        if ev == "SessionStart" {
+        if ev == HookEvent::SessionStart {
             self.close_run(&sid, t, None, None, out);
             self.open_run(&sid, r, &resource, false);
         }
@@ -88,7 +89,7 @@ impl Assembler {
             if self.sessions.get(&sid).is_some_and(|s| s.closed_turns.contains(p)) {
                 return hex(&span_id(SpanKind::Turn, p));
             }
-            if ev == "UserPromptSubmit" && r.agent_context.agent_id.is_none() {
+            if ev == HookEvent::UserPromptSubmit && r.agent_context.agent_id.is_none() {
                 self.open_span(SpanRole::Turn, p, "turn".into(), &sid, Some(run_span.clone()), t, &resource, turn_attrs(r, p), false);
             }
             self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span.clone()), t, &resource, || turn_attrs(r, p))
@@ -115,7 +116,7 @@ impl Assembler {
                 }
                 model::push_str(&mut span.attrs, attrs::PARENT_AGENT_ID, r.agent_context.parent_agent_id.as_deref());
             }
-            if ev == "SubagentStop" {
+            if ev == HookEvent::SubagentStop {
                 if let (Some(u), Some(span)) = (&r.token_usage, self.open.get_mut(&key(SpanRole::Subagent, a))) {
                     add_usage(span, u);
                 }
@@ -129,22 +130,22 @@ impl Assembler {
             let id = tc.tool_use_id.as_deref()?;
             let tool = tc.tool_name.as_deref().or(r.tool_name.as_deref()).unwrap_or("unknown");
             let name = format!("execute_tool {tool}");
-            let start = match (ev, tc.duration_ms) {
-                ("PostToolUse" | "PostToolUseFailure", Some(ms)) => t.saturating_sub(ms * 1_000_000),
+            let start = match tc.duration_ms {
+                Some(ms) if ev.ends_tool_call() => t.saturating_sub(ms * 1_000_000),
                 _ => t,
             };
             let sp = self.ensure(SpanRole::Tool, id, &name, &sid, Some(tool_parent.clone()), start, &resource, || tool_attrs(r, tool, id));
             let k = key(SpanRole::Tool, id);
             if let Some(span) = self.open.get_mut(&k) {
                 add_tool_details(span, r);
-                if ev == "PermissionRequest" || ev == "PermissionDenied" {
+                if matches!(ev, HookEvent::PermissionRequest | HookEvent::PermissionDenied) {
                     span.events.push(SpanEventItem { name: ev.to_string(), time: t, attrs: Vec::new() });
                 }
             }
-            if matches!(ev, "PostToolUse" | "PostToolUseFailure") {
+            if ev.ends_tool_call() {
                 if let Some(mut span) = self.open.remove(&k) {
                     span.end = t.max(span.start);
-                    if ev == "PostToolUseFailure" {
+                    if ev == HookEvent::PostToolUseFailure {
                         let msg = tc.error.clone().unwrap_or_else(|| "tool call failed".into());
                         model::set(&mut span.attrs, attrs::ERROR_TYPE, AttrValue::Str(if tc.is_interrupt == Some(true) { "interrupted".into() } else { "tool_error".into() }));
                         span.error = Some(msg);
@@ -160,7 +161,7 @@ impl Assembler {
         });
 
         // Turn and session ends.
-        if matches!(ev, "Stop" | "StopFailure") && agent_id.is_none() {
+        if matches!(ev, HookEvent::Stop | HookEvent::StopFailure) && agent_id.is_none() {
             if let Some(p) = prompt.as_deref() {
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.closed_turns.insert(p.to_string());
@@ -170,14 +171,14 @@ impl Assembler {
                     if let Some(u) = &r.token_usage {
                         add_usage(&mut span, u);
                     }
-                    if ev == "StopFailure" {
+                    if ev == HookEvent::StopFailure {
                         span.error = Some(r.tool_context.as_ref().and_then(|c| c.error.clone()).unwrap_or_else(|| "the turn ended with an error".into()));
                     }
                     out.spans.push(span);
                 }
             }
         }
-        if ev == "SessionEnd" {
+        if ev == HookEvent::SessionEnd {
             self.close_run(&sid, t, r.session_context.source.as_deref(), r.token_usage.as_ref(), out);
         }
         if let Some(s) = self.sessions.get_mut(&sid) {
@@ -186,7 +187,7 @@ impl Assembler {
 
         // The record's log item belongs to the most specific span it touches.
         let own_span = match ev {
-            "SubagentStart" | "SubagentStop" => agent_span.clone(),
+            HookEvent::SubagentStart | HookEvent::SubagentStop => agent_span.clone(),
             _ => None,
         }
         .or(tool_span)
@@ -214,7 +215,7 @@ impl Assembler {
         // The first run keeps the session's own id (the span TRACEPARENT names); a resumed or
         // compacted run is keyed by its SessionStart's seq, so it never collides with the first,
         // even if this relay has forgotten the session in between.
-        let continued = r.hook_event == "SessionStart" && matches!(r.session_context.source.as_deref(), Some("resume" | "compact"));
+        let continued = r.event() == HookEvent::SessionStart && matches!(r.session_context.source.as_deref(), Some("resume" | "compact"));
         let run_key = if s.runs == 1 && !continued { sid.to_string() } else { format!("{sid}#{}", r.seq) };
         s.run_key = Some(run_key.clone());
         let parent = s.parent_span_id.clone();
@@ -416,7 +417,7 @@ fn session_attrs(r: &JournalRecord, sid: &str) -> Attrs {
     model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_NAME, Some("claude-code"));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(sid));
-    model::push_str(&mut a, attrs::SOURCE, r.session_context.source.as_deref().filter(|_| r.hook_event == "SessionStart"));
+    model::push_str(&mut a, attrs::SOURCE, r.session_context.source.as_deref().filter(|_| r.event() == HookEvent::SessionStart));
     model::push_str(&mut a, attrs::PARENT_SESSION, r.session_context.parent_session.as_deref());
     model::push_str(&mut a, attrs::PERMISSION_MODE, r.metadata.permission_mode.as_deref());
     model::push_str(&mut a, "agent_telemetry.entrypoint", r.metadata.entrypoint.as_deref());
@@ -434,7 +435,7 @@ fn turn_attrs(r: &JournalRecord, prompt_id: &str) -> Attrs {
     if let Some(p) = r.raw_input.get("prompt").and_then(|p| p.as_str()) {
         model::push_str(&mut a, attrs::PROMPT, Some(crate::enrich::privacy::cap_str(p, 256)));
     }
-    if r.hook_event != "UserPromptSubmit" {
+    if r.event() != HookEvent::UserPromptSubmit {
         model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
     }
     a
@@ -445,7 +446,7 @@ fn subagent_attrs(r: &JournalRecord, agent_id: &str) -> Attrs {
     model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(agent_id));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_NAME, r.agent_context.agent_type.as_deref());
-    if r.hook_event != "SubagentStart" {
+    if r.event() != HookEvent::SubagentStart {
         model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
     }
     a
@@ -459,7 +460,7 @@ fn tool_attrs(r: &JournalRecord, tool: &str, id: &str) -> Attrs {
     model::push_str(&mut a, attrs::GEN_AI_TOOL_TYPE, Some(if tool.starts_with("mcp__") { "extension" } else { "function" }));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, r.agent_context.agent_id.as_deref());
     model::push_str(&mut a, attrs::EVENT_TYPE, Some(&r.event_type));
-    if r.hook_event != "PreToolUse" {
+    if r.event() != HookEvent::PreToolUse {
         model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
     }
     a

@@ -6,16 +6,11 @@
 //! `git worktree` creation (it must print the new path), so registering a recorder there would
 //! break `--worktree`. `WorktreeRemove` is recorded.
 
-use crate::payload::KNOWN_EVENTS;
+use crate::event::HookEvent;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
-/// Events whose hooks change Claude Code's behaviour and so are not registered.
-pub const SKIPPED_EVENTS: &[&str] = &["WorktreeCreate"];
-
-/// Events that take a tool-name matcher.
-const TOOL_EVENTS: &[&str] = &["PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest", "PermissionDenied"];
 
 /// Seconds Claude Code waits for our hook before giving up on it (it normally takes ~1 ms).
 const HOOK_TIMEOUT_SECS: u64 = 10;
@@ -64,7 +59,7 @@ pub enum Change {
 pub fn add_hooks(settings: &mut Map<String, Value>, command: &str) -> Result<()> {
     let hooks = settings.entry("hooks").or_insert_with(|| json!({}));
     let Some(hooks) = hooks.as_object_mut() else { bail!("\"hooks\" in settings.json is not an object") };
-    for event in KNOWN_EVENTS.iter().filter(|e| !SKIPPED_EVENTS.contains(e)) {
+    for event in HookEvent::claude_code().filter(HookEvent::registered) {
         let groups = hooks.entry(event.to_string()).or_insert_with(|| json!([]));
         let Some(groups) = groups.as_array_mut() else { bail!("hooks.{event} in settings.json is not an array") };
         let entry = json!({"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS});
@@ -85,7 +80,7 @@ pub fn add_hooks(settings: &mut Map<String, Value>, command: &str) -> Result<()>
         groups.retain(|g| g.get("hooks").and_then(Value::as_array).is_none_or(|l| !l.is_empty()));
         if !found {
             let mut group = Map::new();
-            if TOOL_EVENTS.contains(event) {
+            if event.is_tool_event() {
                 group.insert("matcher".into(), json!("*"));
             }
             group.insert("hooks".into(), json!([entry]));
@@ -164,7 +159,7 @@ pub fn install(target: &Target, exe: &Path, marker: bool) -> Result<String> {
         Change::Unchanged => format!("hook already installed in {}\n", path.display()),
         Change::Written { backup } => format!(
             "hook installed for {} events in {}{}\n",
-            KNOWN_EVENTS.len() - SKIPPED_EVENTS.len(),
+            HookEvent::claude_code().filter(HookEvent::registered).count(),
             path.display(),
             backup.map(|b| format!(" (previous file saved as {})", b.display())).unwrap_or_default()
         ),

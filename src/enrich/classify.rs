@@ -33,36 +33,12 @@ pub fn tool_event_type(tool: &str) -> &'static str {
 
 /// The event type of a hook event; `tool` is the payload's `tool_name`, if any.
 pub fn event_type(hook_event: &str, tool: Option<&str>, prompt: Option<&str>) -> &'static str {
-    match hook_event {
-        "PreToolUse" | "PostToolUse" | "PostToolUseFailure" => tool.map(tool_event_type).unwrap_or("tool_usage"),
-        "UserPromptSubmit" if prompt.is_some_and(|p| p.trim_start().starts_with('/')) => "slash_command",
-        "UserPromptSubmit" => "prompt",
-        "UserPromptExpansion" => "slash_command",
-        "SessionStart" => "session_start",
-        "SessionEnd" => "session_end",
-        "Setup" => "setup",
-        "Stop" => "agent_stop",
-        "StopFailure" => "agent_error",
-        "SubagentStart" => "subagent_start",
-        "SubagentStop" => "subagent_stop",
-        "PostToolBatch" => "tool_batch",
-        "PermissionRequest" => "permission_request",
-        "PermissionDenied" => "permission_denied",
-        "Notification" => "notification",
-        "MessageDisplay" => "message_display",
-        "PreCompact" | "PostCompact" => "context_compaction",
-        "TaskCreated" => "task_created",
-        "TaskCompleted" => "task_completed",
-        "TeammateIdle" => "teammate_idle",
-        "CwdChanged" => "cwd_change",
-        "FileChanged" => "file_change",
-        "DirectoryAdded" => "directory_added",
-        "InstructionsLoaded" => "instructions_loaded",
-        "ConfigChange" => "config_change",
-        "WorktreeCreate" => "worktree_create",
-        "WorktreeRemove" => "worktree_remove",
-        "Elicitation" | "ElicitationResult" => "elicitation",
-        _ => "hook_event",
+    use crate::event::HookEvent;
+    let ev = HookEvent::parse(hook_event);
+    match ev {
+        HookEvent::PreToolUse | HookEvent::PostToolUse | HookEvent::PostToolUseFailure => tool.map(tool_event_type).unwrap_or("tool_usage"),
+        HookEvent::UserPromptSubmit if prompt.is_some_and(|p| p.trim_start().starts_with('/')) => "slash_command",
+        other => other.base_event_type(),
     }
 }
 

@@ -273,7 +273,7 @@ impl Enricher<'_> {
         }
 
         // From the original, before sanitising: sizes, hashes, line counts, tool outcome.
-        let is_tool_event = matches!(hook_event.as_str(), "PreToolUse" | "PostToolUse" | "PostToolUseFailure" | "PermissionRequest" | "PermissionDenied");
+        let is_tool_event = crate::event::HookEvent::parse(&hook_event).is_tool_event();
         if is_tool_event || p.str("tool_use_id").is_some() {
             let response = p.get("tool_response");
             r.tool_context = Some(ToolContext {
