@@ -21,7 +21,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     let last = s.last.as_ref();
     let relay_dir = checkpoint::relay_dir(&config.data_dir);
     let cp = checkpoint::load(&relay_dir);
-    let cp_error = cp.as_ref().err().cloned();
+    let cp_error = cp.as_ref().err().map(ToString::to_string);
     let cp = cp.ok();
     let backlog = count_after(&journal_dir, cp.as_ref().and_then(|c| c.position.as_ref())).unwrap_or(0);
     let relay_pid = control::running_pid(&config.data_dir);

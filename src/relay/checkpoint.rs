@@ -90,20 +90,28 @@ pub fn relay_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("relay")
 }
 
-pub fn load(dir: &Path) -> Result<Checkpoint, String> {
+/// Why a checkpoint could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a checkpoint: {why}")]
+    Corrupt { path: PathBuf, why: String },
+    /// Written by a newer relay: not read (it would be read wrong), not moved aside.
+    #[error("{path}: checkpoint version {version} is newer than this relay reads (up to {VERSION}); run the newer agent-telemetry, or move the file aside to export the journal again")]
+    Newer { path: PathBuf, version: u32 },
+}
+
+pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let path = dir.join("checkpoint.json");
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Checkpoint::default()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(source) => return Err(CheckpointError::Unreadable { path, source }),
     };
-    let f: CheckpointFile = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let f: CheckpointFile = serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt { path: path.clone(), why: e.to_string() })?;
     if f.version > VERSION {
-        return Err(format!(
-            "{}: checkpoint version {} is newer than this relay reads (up to {VERSION}); run the newer agent-telemetry, or move the file aside to export the journal again",
-            path.display(),
-            f.version
-        ));
+        return Err(CheckpointError::Newer { path, version: f.version });
     }
     let (assembler, state_lost) = if f.assembler.is_null() {
         (Assembler::default(), None)
@@ -196,7 +204,8 @@ mod tests {
         assert_eq!(load(d.path()).unwrap().exported_spans, 3);
         // A newer version is refused by name.
         std::fs::write(&p, r#"{"version":9,"last_seq":1}"#).unwrap();
-        assert!(load(d.path()).unwrap_err().contains("version 9 is newer"));
+        let e = load(d.path()).unwrap_err();
+        assert!(matches!(e, CheckpointError::Newer { version: 9, .. }) && e.to_string().contains("version 9 is newer"), "{e}");
         // An unreadable assembler state keeps the position.
         std::fs::write(&p, r#"{"version":2,"position":{"segment":"s","offset":5},"last_seq":4,"assembler":{"open":7}}"#).unwrap();
         let cp = load(d.path()).unwrap();

@@ -62,7 +62,7 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
     }
     let cp = match checkpoint::load(&relay_dir) {
         Ok(cp) => cp,
-        Err(e) if e.contains("is newer") => return Err(fail(&mut status, e)),
+        Err(e @ checkpoint::CheckpointError::Newer { .. }) => return Err(fail(&mut status, e.to_string())),
         Err(e) => {
             // Keep the bad file for inspection and start over: at-least-once, never silently skip.
             let aside = relay_dir.join(format!("checkpoint.corrupt-{}", now_unix_nanos()));
