@@ -62,6 +62,55 @@ pub fn span_id(kind: SpanKind, natural_id: &str) -> [u8; 8] {
     id
 }
 
+macro_rules! typed_id {
+    ($name:ident, $n:literal, $what:literal) => {
+        #[doc = concat!("A ", $what, " id as the assembler keeps it: ", stringify!($n), " bytes, written (checkpoint, OTLP JSON, `Display`) as lower-case hex.")]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name(pub [u8; $n]);
+
+        impl $name {
+            pub fn parse_hex(s: &str) -> Option<$name> {
+                Some($name(unhex(s)?.try_into().ok()?))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&hex(&self.0))
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&hex(&self.0))
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&hex(&self.0))
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $name::parse_hex(&s).ok_or_else(|| serde::de::Error::custom(concat!("not a ", $what, " id: want ", stringify!($n), " bytes of hex")))
+            }
+        }
+    };
+}
+
+typed_id!(SpanId, 8, "span");
+typed_id!(TraceId, 16, "trace");
+
+impl SpanId {
+    /// The deterministic id of a span of this kind and natural id.
+    pub fn of(kind: SpanKind, natural_id: &str) -> SpanId {
+        SpanId(span_id(kind, natural_id))
+    }
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -135,6 +184,16 @@ mod tests {
         assert_eq!(span_id(SpanKind::Tool, "x"), span_id(SpanKind::Tool, "x"));
         assert_ne!(span_id(SpanKind::Tool, "x"), span_id(SpanKind::Turn, "x"));
         assert_ne!(trace_id_for_session("a"), trace_id_for_session("b"));
+    }
+
+    #[test]
+    fn typed_ids_are_hex_in_json_and_refuse_garbage() {
+        let id = SpanId::of(SpanKind::Tool, "x");
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{}\"", hex(&span_id(SpanKind::Tool, "x"))));
+        assert_eq!(serde_json::from_str::<SpanId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<SpanId>("\"abc\"").is_err());
+        assert!(serde_json::from_str::<TraceId>(&json).is_err(), "a span id is not a trace id");
     }
 
     #[test]

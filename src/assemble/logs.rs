@@ -2,12 +2,12 @@
 //! filter on as attributes, and the trace and span ids of the span the event belongs to.
 
 use super::attrs;
-use super::model::{push_str, set, AttrValue, Attrs, LogItem, ResourceKey};
+use super::model::{push_str, set, AttrValue, Attrs, LogItem, ResourceKey, SpanId, TraceId};
 use crate::record::JournalRecord;
 
 /// `line` is the record's journal line, used as the body when given (else the record is
 /// serialised: the same JSON).
-pub fn log_item(r: &JournalRecord, line: Option<&str>, trace_id: String, span_id: String, resource: ResourceKey) -> LogItem {
+pub fn log_item(r: &JournalRecord, line: Option<&str>, trace_id: TraceId, span_id: SpanId, resource: ResourceKey) -> LogItem {
     let mut a: Attrs = Vec::with_capacity(24);
     let sid = r.session_id.as_deref().unwrap_or("unknown-session");
     push_str(&mut a, attrs::GEN_AI_CONVERSATION, Some(sid));

@@ -17,7 +17,7 @@ pub mod attrs;
 pub mod logs;
 pub mod model;
 
-use crate::ids::{self, hex, span_id, SpanKind, TraceParent};
+use crate::ids::{self, SpanId, SpanKind, TraceId, TraceParent};
 use crate::event::HookEvent;
 use crate::record::JournalRecord;
 use model::*;
@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 struct SessionState {
-    trace_id: String,
-    parent_span_id: Option<String>,
+    trace_id: TraceId,
+    parent_span_id: Option<SpanId>,
     /// Key of the run span currently open (if any) and how many runs were seen.
     run_key: Option<String>,
     runs: u64,
@@ -52,7 +52,7 @@ pub struct Assembler {
     /// Subagents that ended before the `Agent` call that spawned them was known.
     waiting_for_parent: BTreeMap<String, SpanItem>,
     /// agent_id → span id of the `Agent` tool call that spawned it.
-    agent_parents: BTreeMap<String, String>,
+    agent_parents: BTreeMap<String, SpanId>,
 }
 
 fn key(role: SpanRole, k: &str) -> String {
@@ -87,7 +87,7 @@ impl Assembler {
         let prompt = r.session_context.prompt_id.clone();
         let turn_span = prompt.as_deref().map(|p| {
             if self.sessions.get(&sid).is_some_and(|s| s.closed_turns.contains(p)) {
-                return hex(&span_id(SpanKind::Turn, p));
+                return SpanId::of(SpanKind::Turn, p);
             }
             if ev == HookEvent::UserPromptSubmit && r.agent_context.agent_id.is_none() {
                 self.open_span(SpanRole::Turn, p, "turn".into(), &sid, Some(run_span.clone()), t, &resource, turn_attrs(r, p), false);
@@ -97,9 +97,9 @@ impl Assembler {
 
         // Subagents.
         let agent_id = r.agent_context.agent_id.clone();
-        let agent_span = agent_id.as_deref().map(|a| hex(&span_id(SpanKind::Subagent, a)));
+        let agent_span = agent_id.as_deref().map(|a| SpanId::of(SpanKind::Subagent, a));
         if let (Some(a), Some(parent_tool)) = (agent_id.as_deref(), r.agent_context.parent_tool_use_id.as_deref()) {
-            self.agent_parents.entry(a.to_string()).or_insert_with(|| hex(&span_id(SpanKind::Tool, parent_tool)));
+            self.agent_parents.entry(a.to_string()).or_insert_with(|| SpanId::of(SpanKind::Tool, parent_tool));
         }
         if let Some(a) = agent_id.as_deref() {
             let name = format!("invoke_agent {}", r.agent_context.agent_type.as_deref().unwrap_or("subagent"));
@@ -154,7 +154,7 @@ impl Assembler {
                 }
                 if let Some(spawned) = tc.spawned_agent_id.as_deref() {
                     self.agent_parents.insert(spawned.to_string(), sp.clone());
-                    self.adopt(spawned, &sp, out);
+                    self.adopt(spawned, sp, out);
                 }
             }
             Some(sp)
@@ -194,7 +194,7 @@ impl Assembler {
         .or(agent_span)
         .or(turn_span)
         .unwrap_or(run_span);
-        let trace_id = self.sessions.get(&sid).map(|s| s.trace_id.clone()).unwrap_or_default();
+        let trace_id = self.sessions.get(&sid).map(|s| s.trace_id).unwrap_or_default();
         out.logs.push(logs::log_item(r, line, trace_id, own_span, resource));
     }
 
@@ -202,13 +202,13 @@ impl Assembler {
     fn session(&mut self, sid: &str, r: &JournalRecord) {
         let parent = r.session_context.traceparent.as_deref().and_then(TraceParent::parse);
         self.sessions.entry(sid.to_string()).or_insert_with(|| SessionState {
-            trace_id: hex(&parent.as_ref().map(|p| p.trace_id).unwrap_or_else(|| ids::trace_id_for_session(sid))),
-            parent_span_id: parent.map(|p| hex(&p.span_id)),
+            trace_id: TraceId(parent.as_ref().map(|p| p.trace_id).unwrap_or_else(|| ids::trace_id_for_session(sid))),
+            parent_span_id: parent.map(|p| SpanId(p.span_id)),
             ..SessionState::default()
         });
     }
 
-    fn open_run(&mut self, sid: &str, r: &JournalRecord, resource: &ResourceKey, implicit: bool) -> String {
+    fn open_run(&mut self, sid: &str, r: &JournalRecord, resource: &ResourceKey, implicit: bool) -> SpanId {
         let s = self.sessions.get_mut(sid).expect("session created first");
         s.runs += 1;
         s.ended = false;
@@ -227,15 +227,15 @@ impl Assembler {
         }
         let remote = parent.is_some();
         self.open_span(SpanRole::Session, &run_key, "invoke_agent claude-code".into(), sid, parent, r.time_unix_nano, resource, a, remote);
-        hex(&span_id(SpanKind::Session, &run_key))
+        SpanId::of(SpanKind::Session, &run_key)
     }
 
     /// The open run's span id, opening an inferred run if the session's start was not seen.
-    fn ensure_run(&mut self, sid: &str, r: &JournalRecord, resource: &ResourceKey) -> String {
+    fn ensure_run(&mut self, sid: &str, r: &JournalRecord, resource: &ResourceKey) -> SpanId {
         match self.sessions.get(sid).and_then(|s| s.run_key.clone()) {
-            Some(k) if self.open.contains_key(&key(SpanRole::Session, &k)) => hex(&span_id(SpanKind::Session, &k)),
+            Some(k) if self.open.contains_key(&key(SpanRole::Session, &k)) => SpanId::of(SpanKind::Session, &k),
             // After SessionEnd, stragglers (a background agent finishing) attach to the last run.
-            Some(k) if self.sessions.get(sid).is_some_and(|s| s.ended) => hex(&span_id(SpanKind::Session, &k)),
+            Some(k) if self.sessions.get(sid).is_some_and(|s| s.ended) => SpanId::of(SpanKind::Session, &k),
             _ => self.open_run(sid, r, resource, true),
         }
     }
@@ -296,30 +296,30 @@ impl Assembler {
     }
 
     /// The `Agent` call that spawned `agent_id` is now known: re-parent and release its span.
-    fn adopt(&mut self, agent_id: &str, parent: &str, out: &mut Output) {
+    fn adopt(&mut self, agent_id: &str, parent: SpanId, out: &mut Output) {
         if let Some(span) = self.open.get_mut(&key(SpanRole::Subagent, agent_id)) {
-            span.parent_span_id = Some(parent.to_string());
+            span.parent_span_id = Some(parent);
         }
         if let Some(mut span) = self.waiting_for_parent.remove(agent_id) {
-            span.parent_span_id = Some(parent.to_string());
+            span.parent_span_id = Some(parent);
             out.spans.push(span);
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn open_span(&mut self, role: SpanRole, k: &str, name: String, sid: &str, parent: Option<String>, t: u64, resource: &ResourceKey, a: Attrs, remote: bool) {
+    fn open_span(&mut self, role: SpanRole, k: &str, name: String, sid: &str, parent: Option<SpanId>, t: u64, resource: &ResourceKey, a: Attrs, remote: bool) {
         let kind = match role {
             SpanRole::Session => SpanKind::Session,
             SpanRole::Turn => SpanKind::Turn,
             SpanRole::Tool => SpanKind::Tool,
             SpanRole::Subagent => SpanKind::Subagent,
         };
-        let trace_id = self.sessions.get(sid).map(|s| s.trace_id.clone()).unwrap_or_default();
+        let trace_id = self.sessions.get(sid).map(|s| s.trace_id).unwrap_or_default();
         self.open.entry(key(role, k)).or_insert_with(|| SpanItem {
             role,
             name,
             trace_id,
-            span_id: hex(&span_id(kind, k)),
+            span_id: SpanId(ids::span_id(kind, k)),
             parent_span_id: parent,
             parent_remote: remote,
             start: t,
@@ -334,7 +334,7 @@ impl Assembler {
 
     /// The span id of an open span, opening it (start inferred) if its start was not seen.
     #[allow(clippy::too_many_arguments)]
-    fn ensure(&mut self, role: SpanRole, k: &str, name: &str, sid: &str, parent: Option<String>, t: u64, resource: &ResourceKey, a: impl FnOnce() -> Attrs) -> String {
+    fn ensure(&mut self, role: SpanRole, k: &str, name: &str, sid: &str, parent: Option<SpanId>, t: u64, resource: &ResourceKey, a: impl FnOnce() -> Attrs) -> SpanId {
         let full = key(role, k);
         if !self.open.contains_key(&full) {
             self.open_span(role, k, name.to_string(), sid, parent, t, resource, a(), false);

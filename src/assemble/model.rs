@@ -2,6 +2,7 @@
 //! belong to. Plain serialisable types, so the relay can persist open spans with its checkpoint
 //! and a restart rebuilds every span whole.
 
+pub use crate::ids::{SpanId, TraceId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,14 +59,14 @@ pub struct SpanEventItem {
     pub attrs: Attrs,
 }
 
-/// A span, open or finished. Ids are hex strings (W3C form).
+/// A span, open or finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpanItem {
     pub role: SpanRole,
     pub name: String,
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub parent_span_id: Option<SpanId>,
     /// The parent is in another process (a parent agent's session, via TRACEPARENT).
     pub parent_remote: bool,
     pub start: u64,
@@ -87,8 +88,8 @@ pub struct LogItem {
     pub event_name: &'static str,
     pub body: String,
     pub attrs: Attrs,
-    pub trace_id: String,
-    pub span_id: String,
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
     pub resource: ResourceKey,
 }
 

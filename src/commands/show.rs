@@ -26,9 +26,9 @@ pub struct TreeSpan {
 
 fn from_item(s: &SpanItem) -> TreeSpan {
     TreeSpan {
-        trace_id: s.trace_id.clone(),
-        span_id: s.span_id.clone(),
-        parent: s.parent_span_id.clone(),
+        trace_id: s.trace_id.to_string(),
+        span_id: s.span_id.to_string(),
+        parent: s.parent_span_id.map(|p| p.to_string()),
         name: s.name.clone(),
         start: s.start,
         end: s.end,

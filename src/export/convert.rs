@@ -38,12 +38,12 @@ fn key_values(a: &Attrs) -> Vec<KeyValue> {
     a.iter().map(|(k, v)| KeyValue::new(k.clone(), value(v))).collect()
 }
 
-fn trace_id(hex: &str) -> TraceId {
-    TraceId::from_hex(hex).unwrap_or(TraceId::INVALID)
+fn trace_id(id: &crate::ids::TraceId) -> TraceId {
+    TraceId::from_bytes(id.0)
 }
 
-fn span_id(hex: &str) -> SpanId {
-    SpanId::from_hex(hex).unwrap_or(SpanId::INVALID)
+fn span_id(id: &crate::ids::SpanId) -> SpanId {
+    SpanId::from_bytes(id.0)
 }
 
 pub fn resource(k: &ResourceKey) -> Resource {
@@ -77,7 +77,7 @@ pub fn span_data(s: &SpanItem) -> SpanData {
     }
     SpanData {
         span_context: ctx,
-        parent_span_id: s.parent_span_id.as_deref().map(span_id).unwrap_or(SpanId::INVALID),
+        parent_span_id: s.parent_span_id.as_ref().map(span_id).unwrap_or(SpanId::INVALID),
         parent_span_is_remote: s.parent_remote,
         span_kind: SpanKind::Internal,
         name: Cow::Owned(s.name.clone()),
