@@ -36,6 +36,8 @@ test:
 test-slow: stack-build
     scripts/claude/install-cli.sh >/dev/null
     AGENT_TELEMETRY_SLOW_TESTS=1 cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path -- --test-threads=1
+    scripts/grafana/tools.sh >/dev/null
+    cargo test --test grafana_offline --test stack_config -- --include-ignored --test-threads=1
 
 # ---- 1. local stack ------------------------------------------------------------------
 # Settings are environment variables (defaults in scripts/stack/lib.sh):
