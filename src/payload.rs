@@ -4,6 +4,8 @@
 //! one must survive into `raw_input`. This module only reads the fields the hook maps, and notes
 //! (rather than rejects) fields of an unexpected type.
 
+pub mod lenient;
+
 use serde_json::Value;
 
 /// The hook events of Claude Code 2.1.x (see `crate::event`).

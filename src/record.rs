@@ -347,7 +347,8 @@ pub struct TokenUsage {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct InputError {
-    /// empty, invalid_json, invalid_utf8, not_an_object, unexpected_types, too_large, read_error, internal
+    /// empty, invalid_json, invalid_utf8, not_an_object, unexpected_types, repaired (lone
+    /// surrogates, deep nesting, duplicate keys: see `payload::lenient`), too_large, read_error, internal
     pub kind: String,
     pub reason: String,
     pub bytes: u64,
@@ -358,4 +359,16 @@ pub struct InputError {
     pub excerpt: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<String>,
+    /// Earlier values of duplicated keys (sanitised like the payload): the payload keeps the
+    /// last; each of these was analysed too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<DuplicateValue>,
+}
+
+/// One earlier value of a duplicated key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateValue {
+    /// JSON pointer of the key (`/tool_input/command`).
+    pub pointer: String,
+    pub value: Value,
 }

@@ -59,18 +59,18 @@ const EXPECT: &[(&str, Expect, Option<&str>, &[&str])] = &[
         &["session_id", "cwd", "tool_name", "transcript_path", "duration_ms", "is_interrupt", "permission_mode", "prompt_id", "agent_id", "agent_type", "tool_use_id"],
     ),
     ("duration-negative-huge.json", Any, Some("PostToolUse"), &[]),
-    ("number-out-of-range.json", Kind("invalid_json"), Some("PostToolUse"), &[]),
+    ("number-out-of-range.json", Kind("repaired"), Some("PostToolUse"), &[]),
     ("huge-integer.json", Clean, Some("PostToolUse"), &[]),
-    ("lone-surrogate.json", Kind("invalid_json"), Some("UserPromptSubmit"), &[]),
+    ("lone-surrogate.json", Kind("repaired"), Some("UserPromptSubmit"), &[]),
     ("escaped-nul.json", Clean, Some("Notification"), &[]),
-    ("raw-nul-in-string.json", Kind("invalid_json"), Some("Notification"), &[]),
+    ("raw-nul-in-string.json", Kind("repaired"), Some("Notification"), &[]),
     ("nul-bytes-only.bin", Kind("invalid_json"), None, &[]),
     ("bom.json", Any, Some("Stop"), &[]),
     ("unknown-event.json", Clean, Some("QuantumEntanglement"), &[]),
     ("unknown-fields-known-event.json", Clean, Some("PreToolUse"), &[]),
     ("deep-nesting-100k.json", Kind("invalid_json"), None, &[]),
-    ("deep-nesting-closed-in-payload.json", Kind("invalid_json"), Some("PreToolUse"), &[]),
-    ("nesting-at-parser-limit.json", Clean, Some("Notification"), &[]),
+    ("deep-nesting-closed-in-payload.json", Kind("repaired"), Some("PreToolUse"), &[]),
+    ("nesting-at-parser-limit.json", Kind("repaired"), Some("Notification"), &[]),
     ("path-traversal.json", Clean, Some("PreToolUse"), &[]),
     ("control-chars-in-path.json", Clean, Some("PreToolUse"), &[]),
     ("relative-cwd.json", Clean, Some("PreToolUse"), &[]),
@@ -83,7 +83,7 @@ const EXPECT: &[(&str, Expect, Option<&str>, &[&str])] = &[
     ("crlf-pretty.json", Clean, Some("Stop"), &[]),
 ];
 
-const KINDS: &[&str] = &["empty", "invalid_json", "invalid_utf8", "not_an_object", "unexpected_types", "too_large", "read_error", "internal"];
+const KINDS: &[&str] = &["empty", "invalid_json", "invalid_utf8", "not_an_object", "unexpected_types", "repaired", "too_large", "read_error", "internal"];
 
 fn corpus_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad-inputs")

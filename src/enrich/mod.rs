@@ -6,8 +6,11 @@
 //! *after* sanitising, so a secret removed from `raw_input` cannot survive in another field.
 //! Sizes, hashes and line counts are taken from the original before that.
 
+pub mod analyse;
 pub mod changes;
 pub mod classify;
+pub mod command;
+pub mod files;
 pub mod keywords;
 pub mod policy;
 pub mod privacy;
@@ -20,7 +23,7 @@ use crate::config::{Config, Scope};
 use crate::ids::{span_id, SpanKind, TraceParent};
 use crate::payload::Payload;
 use crate::record::*;
-use policy::{Access, Policy};
+use policy::Policy;
 use privacy::{sha256_hex, Sanitizer};
 use scope::ProjectScope;
 use serde_json::Value;
@@ -101,42 +104,39 @@ pub struct Enricher<'a> {
     pub project_root: Option<PathBuf>,
 }
 
-/// Tools whose path argument is written, not read.
-fn writes(tool: &str) -> bool {
-    matches!(tool, "Write" | "Edit" | "MultiEdit" | "NotebookEdit")
-}
 
 impl Enricher<'_> {
     /// Builds the record for raw stdin bytes. Never fails: what cannot be read becomes an
-    /// `input_error` on a record that keeps what could be salvaged.
+    /// `input_error` on a record that keeps what could be salvaged. The payload is read
+    /// leniently (`payload::lenient`): bad surrogates, deep nesting and duplicate keys are
+    /// repaired and noted, never a reason to skip the analysis.
     pub fn record(&self, input: &[u8], now: u64) -> JournalRecord {
         let trimmed = trim_ascii(input);
         if trimmed.is_empty() {
             return self.error_record(input, now, "empty", "no input on stdin".into());
         }
-        let parsed = match serde_json::from_slice::<Value>(input) {
-            Ok(v) => Ok((v, None)),
-            Err(e) if std::str::from_utf8(input).is_err() => {
-                // Invalid UTF-8 inside otherwise good JSON: read it with replacement characters.
-                let lossy = String::from_utf8_lossy(input);
-                match serde_json::from_str::<Value>(&lossy) {
-                    Ok(v) => Ok((v, Some("invalid UTF-8 replaced with U+FFFD".to_string()))),
-                    Err(_) => Err(("invalid_utf8", format!("not valid UTF-8 and not JSON: {e}"))),
+        let text = String::from_utf8_lossy(input);
+        let utf8_replaced = matches!(text, std::borrow::Cow::Owned(_));
+        let body = text.trim_start_matches('\u{FEFF}');
+        match crate::payload::lenient::parse(body) {
+            Ok((v @ Value::Object(_), repairs)) => {
+                let mut r = self.from_payload(v, now, &repairs);
+                let mut notes = Vec::new();
+                if utf8_replaced {
+                    notes.push("invalid UTF-8 replaced with U+FFFD".to_string());
                 }
-            }
-            Err(e) => Err(("invalid_json", format!("not valid JSON: {e}"))),
-        };
-        match parsed {
-            Ok((v @ Value::Object(_), utf8_note)) => {
-                let mut r = self.from_payload(v, now);
-                if let Some(note) = utf8_note {
-                    let err = r.input_error.get_or_insert_with(|| InputError {
-                        kind: "invalid_utf8".into(),
-                        bytes: input.len() as u64,
-                        ..InputError::default()
-                    });
-                    err.kind = "invalid_utf8".into();
-                    err.reason = note;
+                if repairs.any() {
+                    notes.push(repairs.describe());
+                }
+                if !notes.is_empty() {
+                    let kind = if utf8_replaced { "invalid_utf8" } else { "repaired" };
+                    let err = r.input_error.get_or_insert_with(|| InputError { kind: kind.into(), bytes: input.len() as u64, ..InputError::default() });
+                    if err.kind == "unexpected_types" || err.kind.is_empty() {
+                        notes.push(std::mem::take(&mut err.reason));
+                    }
+                    err.kind = kind.into();
+                    err.bytes = input.len() as u64;
+                    err.reason = notes.into_iter().filter(|n| !n.is_empty()).collect::<Vec<_>>().join("; ");
                     r.level = r.level.max(Level::Warn);
                 }
                 r
@@ -149,7 +149,8 @@ impl Enricher<'_> {
                 r.raw_input = raw;
                 r
             }
-            Err((kind, reason)) => self.error_record(input, now, kind, reason),
+            Err(e) if utf8_replaced => self.error_record(input, now, "invalid_utf8", format!("not valid UTF-8 and not JSON: {e}")),
+            Err(e) => self.error_record(input, now, "invalid_json", format!("not valid JSON: {e}")),
         }
     }
 
@@ -174,7 +175,9 @@ impl Enricher<'_> {
             sha256: (!input.is_empty()).then(|| sha256_hex(input)),
             excerpt,
             fields: Vec::new(),
+            duplicates: Vec::new(),
         });
+        self.redact_own_fields(&mut r, &mut s);
         self.finish_security(&mut r, Vec::new(), &s);
         r
     }
@@ -245,40 +248,53 @@ impl Enricher<'_> {
         r
     }
 
-    /// The normal path: a payload object.
-    pub fn from_payload(&self, mut v: Value, now: u64) -> JournalRecord {
+    /// The normal path: a payload object. Analysis first, on the raw values; then the payload
+    /// is sanitised and every stored field is read from the sanitised copy (or redacted).
+    pub fn from_payload(&self, mut v: Value, now: u64, repairs: &crate::payload::lenient::Repairs) -> JournalRecord {
         let p = Payload::new(&v);
         let hook_event = p.event().unwrap_or("unknown").to_string();
         let tool = p.tool_name().map(str::to_string);
-        let mut r = self.base(
-            now,
-            &hook_event,
-            p.str("session_id").map(str::to_string),
-            p.str("cwd").map(str::to_string),
-            tool.clone(),
-        );
-        let cwd = r.cwd.as_deref().map(PathBuf::from).or_else(|| self.project_root.clone()).unwrap_or_else(|| PathBuf::from("/"));
-        r.metadata.permission_mode = p.str("permission_mode").map(str::to_string);
-        r.session_context.prompt_id = p.str("prompt_id").map(str::to_string);
-        r.session_context.source = p.str("source").or_else(|| p.str("reason")).map(str::to_string);
-        if let Some(agent_id) = p.str("agent_id") {
-            r.agent_context.agent_id = Some(agent_id.to_string());
-            r.agent_context.agent_role = self.config.agent.role.clone().or(Some("subagent".into()));
-        }
-        r.agent_context.agent_type = p.str("agent_type").map(str::to_string);
-        if let (Some(agent_id), Some(transcript)) = (p.str("agent_id"), p.str("transcript_path")) {
-            if hook_event.starts_with("Subagent") {
-                subagent_meta(&mut r.agent_context, transcript, agent_id);
+        let raw_cwd = p.str("cwd").map(PathBuf::from).filter(|c| c.is_absolute());
+        let cwd = raw_cwd.or_else(|| self.project_root.clone()).unwrap_or_else(|| PathBuf::from("/"));
+        let is_tool_event = crate::event::HookEvent::parse(&hook_event).is_tool_event();
+        let has_tool_context = is_tool_event || p.str("tool_use_id").is_some();
+
+        // 1. The security analysis, on the raw payload and on every value a duplicated key had.
+        let mut allow = self.config.scope.allow_paths.clone();
+        allow.extend(self.policy.allow_paths.iter().cloned());
+        let scope = ProjectScope::new(self.project_root.as_deref(), &allow, self.env.home.clone());
+        let policy_path = self.config.policy_path();
+        let analyser = analyse::Analyser {
+            policy: self.policy,
+            scope: &scope,
+            own: analyse::OwnFiles { data_dir: &self.config.data_dir, config_path: &self.config.config_path, policy_path: &policy_path },
+        };
+        let mut analysis = analyser.run(&v, &cwd, has_tool_context);
+        for (pointer, earlier) in repairs.duplicates.iter().take(8) {
+            let mut variant = v.clone();
+            if let Some(slot) = variant.pointer_mut(pointer) {
+                *slot = earlier.clone();
+                let more = analyser.run(&variant, &cwd, has_tool_context);
+                for f in more.findings {
+                    if !analysis.findings.iter().any(|g| g.rule == f.rule) {
+                        analysis.findings.push(f);
+                    }
+                }
+                for o in more.outside {
+                    if !analysis.outside.contains(&o) {
+                        analysis.outside.push(o);
+                    }
+                }
             }
         }
 
-        // From the original, before sanitising: sizes, hashes, line counts, tool outcome.
-        let is_tool_event = crate::event::HookEvent::parse(&hook_event).is_tool_event();
-        if is_tool_event || p.str("tool_use_id").is_some() {
+        // 2. Facts from the original: sizes, hashes, line counts, tool outcome, token usage.
+        let mut facts = JournalRecord::default();
+        if has_tool_context {
             let response = p.get("tool_response");
-            r.tool_context = Some(ToolContext {
-                tool_name: tool.clone(),
-                tool_use_id: p.str("tool_use_id").map(str::to_string),
+            facts.tool_context = Some(ToolContext {
+                tool_name: None,
+                tool_use_id: None,
                 duration_ms: p.u64("duration_ms"),
                 success: match hook_event.as_str() {
                     "PostToolUse" => Some(true),
@@ -292,32 +308,60 @@ impl Enricher<'_> {
             });
         }
         let (size, sha) = content_facts(&p, tool.as_deref());
-        r.action_details.size_bytes = size;
-        r.action_details.content_sha256 = sha;
         if hook_event == "PostToolUse" {
             if let Some(resp) = p.get("tool_response") {
-                r.change = changes::change_summary(resp, p.get("tool_input"));
+                facts.change = changes::change_summary(resp, p.get("tool_input"));
             }
         }
-        // Tokens of what just ended, while the transcript paths are still the originals.
-        r.token_usage = match hook_event.as_str() {
+        facts.token_usage = match hook_event.as_str() {
             "Stop" | "StopFailure" => p.str("transcript_path").and_then(|t| usage::from_transcript(t, p.str("prompt_id"))),
             "SubagentStop" => p.str("agent_transcript_path").and_then(|t| usage::from_transcript(t, None)),
             // The whole session so far: complete, unlike Stop's (see usage.rs).
             "SessionEnd" => p.str("transcript_path").and_then(|t| usage::from_transcript(t, None)),
             _ => None,
         };
+        if let (Some(agent_id), Some(transcript)) = (p.str("agent_id"), p.str("transcript_path")) {
+            if hook_event.starts_with("Subagent") {
+                subagent_meta(&mut facts.agent_context, transcript, agent_id);
+            }
+        }
         p.check_objects(&["tool_input", "effort"]);
         let type_issues = p.type_issues.take();
         let missing_event = p.event().is_none();
         drop(p);
 
-        // Sanitise, then read every string field from the sanitised payload.
+        // 3. Sanitise; every string field below comes from the sanitised payload.
         let mut sanitizer = Sanitizer::new(&self.config.capture);
         sanitizer.payload(&mut v);
         let p = Payload::new(&v);
+        let mut r = self.base(now, &hook_event, p.str("session_id").map(str::to_string), p.str("cwd").map(str::to_string), p.str("tool_name").map(str::to_string));
+        let tool = p.tool_name().map(str::to_string);
+        r.metadata.permission_mode = p.str("permission_mode").map(str::to_string);
+        r.session_context.prompt_id = p.str("prompt_id").map(str::to_string);
+        r.session_context.source = p.str("source").or_else(|| p.str("reason")).map(str::to_string);
+        if let Some(agent_id) = p.str("agent_id") {
+            r.agent_context.agent_id = Some(agent_id.to_string());
+            r.agent_context.agent_role = self.config.agent.role.clone().or(Some("subagent".into()));
+        }
+        r.agent_context.agent_type = p.str("agent_type").map(str::to_string);
+        r.agent_context.parent_tool_use_id = facts.agent_context.parent_tool_use_id.take();
+        r.agent_context.parent_agent_id = facts.agent_context.parent_agent_id.take();
+        r.agent_context.spawn_depth = facts.agent_context.spawn_depth;
+        r.tool_context = facts.tool_context.take().map(|mut tc| {
+            tc.tool_name = tool.clone();
+            tc.tool_use_id = p.str("tool_use_id").map(str::to_string);
+            tc.error = p.str("error").map(str::to_string);
+            let resp = p.get("tool_response");
+            tc.spawned_agent_id = tc.spawned_agent_id.and(resp.and_then(|r| r.get("agentId")).and_then(Value::as_str).map(str::to_string));
+            tc.status = tc.status.and(resp.and_then(|r| r.get("status")).and_then(Value::as_str).map(str::to_string));
+            tc
+        });
+        r.change = facts.change.take();
+        r.token_usage = facts.token_usage.take();
         let input = |k: &str| p.input_str(k).map(str::to_string);
         let d = &mut r.action_details;
+        d.size_bytes = size;
+        d.content_sha256 = sha;
         d.file_path = input("file_path").or_else(|| input("notebook_path"));
         d.command = input("command");
         d.search_pattern = input("pattern").or_else(|| input("regex"));
@@ -332,9 +376,6 @@ impl Enricher<'_> {
             d.mcp_tool = parts.next().map(str::to_string);
         }
         r.session_context.transcript_path = p.str("transcript_path").map(str::to_string);
-        if let Some(tc) = r.tool_context.as_mut() {
-            tc.error = p.str("error").map(str::to_string);
-        }
         if let (Some(change), true) = (r.change.as_mut(), self.config.capture.content) {
             change.diff = p.get("tool_response").and_then(changes::render_diff);
         }
@@ -345,10 +386,28 @@ impl Enricher<'_> {
             "UserPromptSubmit" => prompt.and_then(changes::slash_command),
             _ => None,
         };
+        let mut type_issues = type_issues;
+        for k in p.type_issues.take() {
+            if !type_issues.contains(&k) {
+                type_issues.push(k);
+            }
+        }
+        drop(p);
 
-        // Security signals.
-        let mut findings = Vec::new();
-        self.check_paths(&mut r, &cwd, tool.as_deref(), &mut findings);
+        // 4. The analysis' results, redacted for storage (copies of payload text: not counted).
+        let mut copies = redact::Redactor::new();
+        let stored = |s: String, red: &mut redact::Redactor| red.redact(&s).unwrap_or(s);
+        if let Some(resolved) = analysis.resolved_path.as_ref().filter(|_| r.action_details.file_path.is_some()) {
+            if r.action_details.size_bytes.is_none() && !analyse::writes(tool.as_deref().unwrap_or("")) {
+                r.action_details.size_bytes = std::fs::metadata(resolved).ok().filter(|m| m.is_file()).map(|m| m.len());
+            }
+            r.action_details.resolved_path = Some(stored(resolved.display().to_string(), &mut copies));
+        }
+        for f in &mut analysis.findings {
+            f.matched = stored(std::mem::take(&mut f.matched), &mut copies);
+        }
+        r.action_details.outside_project_scope = !analysis.outside.is_empty();
+        r.action_details.outside_paths = analysis.outside.into_iter().map(|o| stored(o, &mut copies)).collect();
 
         if !type_issues.is_empty() || missing_event {
             let mut fields = type_issues;
@@ -363,6 +422,14 @@ impl Enricher<'_> {
             });
             r.level = Level::Warn;
         }
+        if !repairs.duplicates.is_empty() {
+            let err = r.input_error.get_or_insert_with(InputError::default);
+            for (pointer, earlier) in &repairs.duplicates {
+                let mut shadow = shadow_at(pointer, earlier.clone());
+                sanitizer.payload(&mut shadow);
+                err.duplicates.push(DuplicateValue { pointer: stored(pointer.clone(), &mut copies), value: value_at(shadow, pointer) });
+            }
+        }
         if hook_event == "PostToolUseFailure" {
             r.level = r.level.max(Level::Warn);
         }
@@ -370,58 +437,38 @@ impl Enricher<'_> {
             r.level = Level::Error;
         }
         r.raw_input = v;
-        self.finish_security(&mut r, findings, &sanitizer);
+        self.redact_own_fields(&mut r, &mut sanitizer);
+        self.finish_security(&mut r, analysis.findings, &sanitizer);
         r
     }
 
-    /// Outside-project access and sensitive files, for tool paths and paths in commands.
-    fn check_paths(&self, r: &mut JournalRecord, cwd: &Path, tool: Option<&str>, findings: &mut Vec<Finding>) {
-        let mut allow = self.config.scope.allow_paths.clone();
-        allow.extend(self.policy.allow_paths.iter().cloned());
-        let scope = ProjectScope::new(self.project_root.as_deref(), &allow, self.env.home.clone());
-        let tool_name = tool.unwrap_or("");
-        let d = &mut r.action_details;
-        let mut outside = Vec::new();
-        let access = if writes(tool_name) { Access::Write } else { Access::Any };
-        let target = d.file_path.clone().or_else(|| {
-            matches!(tool_name, "Grep" | "Glob" | "LS").then(|| d.search_path.clone().unwrap_or_else(|| ".".into()))
-        });
-        if let Some(path) = target.filter(|_| r.tool_context.is_some()) {
-            let resolved = scope.resolve(&path, cwd);
-            let resolved_s = resolved.display().to_string();
-            if d.file_path.is_some() {
-                d.resolved_path = Some(resolved_s.clone());
-                if d.size_bytes.is_none() && !writes(tool_name) {
-                    d.size_bytes = std::fs::metadata(&resolved).ok().filter(|m| m.is_file()).map(|m| m.len());
-                }
-            }
-            self.policy.check_path(&resolved_s, access, findings);
-            if scope.is_outside(&resolved) {
-                let (id, sev) = match (access, d.file_path.is_some()) {
-                    (Access::Write, _) => ("outside_project.write", Severity::High),
-                    (_, true) => ("outside_project.read", Severity::Medium),
-                    (_, false) => ("outside_project.search", Severity::Medium),
-                };
-                findings.push(outside_finding(id, sev, &resolved_s));
-                outside.push(resolved_s);
-            }
+    /// Fields that do not come from the payload (environment, config, files the hook read) are
+    /// stored too: each is redacted, and what is found counts as a redaction.
+    fn redact_own_fields(&self, r: &mut JournalRecord, s: &mut Sanitizer) {
+        let m = &mut r.metadata;
+        let a = &mut r.agent_context;
+        let fields = [
+            &mut r.project_path,
+            &mut r.project_name,
+            &mut m.user_id,
+            &mut m.host_name,
+            &mut m.claude_version,
+            &mut m.entrypoint,
+            &mut m.config_error,
+            &mut a.fleet_agent_id,
+            &mut a.agent_group,
+            &mut a.agent_role,
+            &mut a.instance_id,
+            &mut a.parent_tool_use_id,
+            &mut a.parent_agent_id,
+            &mut r.session_context.parent_session,
+        ];
+        for f in fields.into_iter().flatten() {
+            s.field(f);
         }
-        if let Some(cmd) = d.command.clone().filter(|_| r.tool_context.is_some()) {
-            self.policy.check_command(&cmd, findings);
-            for word in scope::command_paths(&cmd) {
-                let resolved = scope.resolve(&word, cwd);
-                let resolved_s = resolved.display().to_string();
-                self.policy.check_path(&resolved_s, Access::Any, findings);
-                if scope.is_outside(&resolved) && !outside.contains(&resolved_s) {
-                    if !findings.iter().any(|f| f.rule == "outside_project.command") {
-                        findings.push(outside_finding("outside_project.command", Severity::Medium, &resolved_s));
-                    }
-                    outside.push(resolved_s);
-                }
-            }
+        if let Some(model) = r.token_usage.as_mut().and_then(|u| u.model.as_mut()) {
+            s.field(model);
         }
-        d.outside_project_scope = !outside.is_empty();
-        d.outside_paths = outside;
     }
 
     fn finish_security(&self, r: &mut JournalRecord, mut findings: Vec<Finding>, s: &Sanitizer) {
@@ -445,17 +492,6 @@ impl Enricher<'_> {
             r.level = r.level.max(risk.level());
         }
         sec.findings = findings;
-    }
-}
-
-fn outside_finding(id: &str, severity: Severity, path: &str) -> Finding {
-    Finding {
-        rule: id.into(),
-        category: "outside_project".into(),
-        severity,
-        action: "alert".into(),
-        matched: path.into(),
-        description: "access outside the project root".into(),
     }
 }
 
@@ -486,12 +522,35 @@ fn subagent_meta(ctx: &mut AgentContext, transcript: &str, agent_id: &str) {
     }
     let base = transcript.strip_suffix(".jsonl").unwrap_or(transcript);
     let path = format!("{base}/subagents/agent-{agent_id}.meta.json");
-    let Ok(text) = std::fs::read(&path) else { return };
+    let Ok(text) = files::read_bounded(Path::new(&path), 1 << 20) else { return };
     let Ok(meta) = serde_json::from_slice::<Value>(&text) else { return };
     let s = |k: &str| meta.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_string);
     ctx.parent_tool_use_id = s("toolUseId");
     ctx.parent_agent_id = s("parentAgentId");
     ctx.spawn_depth = meta.get("spawnDepth").and_then(Value::as_u64);
+}
+
+/// A one-key-per-level object that puts `value` at `pointer` (so the sanitiser treats it as it
+/// would at that place in the payload).
+fn shadow_at(pointer: &str, value: Value) -> Value {
+    let keys: Vec<String> = pointer.split('/').skip(1).map(|k| k.replace("~1", "/").replace("~0", "~")).collect();
+    keys.into_iter().rev().fold(value, |acc, k| {
+        let mut m = serde_json::Map::new();
+        m.insert(k, acc);
+        Value::Object(m)
+    })
+}
+
+fn value_at(mut shadow: Value, pointer: &str) -> Value {
+    for k in pointer.split('/').skip(1) {
+        let k = k.replace("~1", "/").replace("~0", "~");
+        shadow = match shadow {
+            Value::Object(mut m) => m.values_mut().next().map(std::mem::take).unwrap_or(Value::Null),
+            _ => return Value::Null,
+        };
+        let _ = k;
+    }
+    shadow
 }
 
 fn s_text(v: String) -> String {

@@ -39,6 +39,8 @@ enum Ctx {
     ToolInput,
     Output,
     Prompt,
+    /// A failed tool's error text: output, but its `Exit code N` line is metadata.
+    Error,
 }
 
 /// Walks payload values, applying the privacy rules and redaction.
@@ -47,6 +49,8 @@ pub struct Sanitizer<'c> {
     pub redactor: Redactor,
     /// Strings replaced by a digest.
     pub omitted: u32,
+    /// The payload is a PostToolUseFailure (its `error` is tool output).
+    pub failure: bool,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -55,22 +59,30 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 impl<'c> Sanitizer<'c> {
     pub fn new(capture: &'c CaptureConfig) -> Self {
-        Sanitizer { capture, redactor: Redactor::new(), omitted: 0 }
+        Sanitizer { capture, redactor: Redactor::new(), omitted: 0, failure: false }
     }
 
     /// Sanitizes a whole payload in place.
     pub fn payload(&mut self, v: &mut Value) {
+        self.failure = v.get("hook_event_name").and_then(Value::as_str) == Some("PostToolUseFailure");
         self.walk(v, Ctx::Normal, 0);
     }
 
-    /// Redacts and caps one free-standing string (e.g. an excerpt of bad input).
+    /// Redacts and caps one free-standing string (e.g. an excerpt of bad input): redaction
+    /// first, so a secret straddling the cap is removed whole.
     pub fn text(&mut self, s: &str, cap: usize) -> String {
-        let capped = cap_str(s, cap);
-        let mut out = self.redactor.redact(capped).unwrap_or_else(|| capped.to_string());
-        if capped.len() < s.len() {
+        let (out, cut) = self.redactor.redact_capped(s, cap);
+        let mut out = out.unwrap_or_else(|| s.to_string());
+        if cut {
             out.push_str(&format!("…[truncated: {} bytes]", s.len()));
         }
         out
+    }
+
+    /// Redacts one string that is not part of the payload (an environment value, a config
+    /// error, a field of a file the hook read), counting what it removes.
+    pub fn field(&mut self, s: &mut String) {
+        self.redactor.redact_in_place(s);
     }
 
     fn walk(&mut self, v: &mut Value, ctx: Ctx, depth: usize) {
@@ -90,11 +102,14 @@ impl<'c> Sanitizer<'c> {
                 }
             }
             Value::Object(map) => {
+                self.redact_keys(map);
                 for (key, child) in map.iter_mut() {
                     let child_ctx = match (ctx, key.as_str()) {
                         (_, "tool_input") => Ctx::ToolInput,
                         (_, "tool_response") | (_, "last_assistant_message") | (Ctx::Normal, "delta") => Ctx::Output,
                         (Ctx::Normal | Ctx::ToolInput, "prompt") => Ctx::Prompt,
+                        // PostToolUseFailure's error carries the command's stderr: tool output.
+                        (Ctx::Normal, "error") if depth == 0 && self.failure => Ctx::Error,
                         (Ctx::ToolInput, k) if INPUT_CONTENT_KEYS.contains(&k) => Ctx::Output,
                         (Ctx::Output, "structuredPatch") => {
                             let text = child.to_string();
@@ -121,30 +136,83 @@ impl<'c> Sanitizer<'c> {
 
     fn string(&mut self, s: &mut String, ctx: Ctx) {
         let omit = match ctx {
-            Ctx::Output => !self.capture.content,
+            Ctx::Output | Ctx::Error => !self.capture.content,
             Ctx::Prompt => !self.capture.prompts,
             Ctx::Normal | Ctx::ToolInput => false,
         };
+        if omit && ctx == Ctx::Error && exit_code_line(s) == Some(s.as_str()) {
+            return; // just `Exit code N`: no output in it
+        }
         if omit {
-            *s = self.digest(s.as_bytes());
+            let exit_line = (ctx == Ctx::Error).then(|| exit_code_line(s)).flatten();
+            let digest = self.digest(s.as_bytes());
+            *s = match exit_line {
+                Some(line) => format!("{line} {digest}"),
+                None => digest,
+            };
             return;
         }
-        let cap = self.capture.max_bytes;
-        if s.len() > cap {
-            let full = std::mem::take(s);
-            let mut kept = cap_str(&full, cap).to_string();
-            self.redactor.redact_in_place(&mut kept);
-            kept.push_str(&format!("…[truncated: {} bytes sha256={}]", full.len(), sha256_hex(full.as_bytes())));
-            *s = kept;
-        } else {
-            self.redactor.redact_in_place(s);
+        if ctx == Ctx::Prompt && !self.capture.content {
+            self.omit_background_results(s);
         }
+        // Redact the whole string, then cap: a secret straddling the cap is removed whole.
+        let cap = self.capture.max_bytes;
+        let (out, cut) = self.redactor.redact_capped(s, cap);
+        if let Some(mut kept) = out {
+            if cut {
+                kept.push_str(&format!("…[truncated: {} bytes sha256={}]", s.len(), sha256_hex(s.as_bytes())));
+            }
+            *s = kept;
+        }
+    }
+
+    /// JSON keys are stored too: a key that holds a secret is redacted like a value.
+    fn redact_keys(&mut self, map: &mut serde_json::Map<String, Value>) {
+        if !map.keys().any(|k| !super::redact::spans(k).is_empty()) {
+            return;
+        }
+        let old = std::mem::take(map);
+        for (mut k, v) in old {
+            self.redactor.redact_in_place(&mut k);
+            // Two keys redacted to the same text keep both values.
+            while map.contains_key(&k) {
+                k.push('\'');
+            }
+            map.insert(k, v);
+        }
+    }
+
+    /// A background agent's result arrives as a user prompt (`<task-notification>` … `<result>`
+    /// … `</result>`): with content capture off, that result is tool output, kept as a digest.
+    fn omit_background_results(&mut self, s: &mut String) {
+        if !s.contains("<task-notification>") {
+            return;
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s.as_str();
+        while let Some(open) = rest.find("<result>") {
+            let body_start = open + "<result>".len();
+            let body_end = rest[body_start..].find("</result>").map(|e| body_start + e).unwrap_or(rest.len());
+            out.push_str(&rest[..body_start]);
+            let body = rest[body_start..body_end].to_string();
+            out.push_str(&self.digest(body.as_bytes()));
+            rest = &rest[body_end..];
+        }
+        out.push_str(rest);
+        *s = out;
     }
 
     fn digest(&mut self, bytes: &[u8]) -> String {
         self.omitted += 1;
         format!("[content omitted: {} bytes sha256={}]", bytes.len(), sha256_hex(bytes))
     }
+}
+
+/// `Exit code N` when it is the error text's first line (a fact about the run, not output).
+fn exit_code_line(s: &str) -> Option<&str> {
+    let first = s.lines().next()?;
+    let n = first.strip_prefix("Exit code ")?;
+    (!n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit())).then_some(first)
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.

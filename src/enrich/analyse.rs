@@ -1,0 +1,193 @@
+//! The security analysis of one payload, on the *raw* (parsed, unredacted) values: paths in and
+//! out of the project, sensitive files, risky commands, writes to this tool's own files. What it
+//! returns is redacted by the caller before it is stored — redaction never hides evidence from
+//! the analysis (a fake PEM header in a command, `token=x/../../etc/shadow` in a path).
+
+use super::command::{self, PathArg};
+use super::policy::{Access, Policy};
+use super::scope::{is_shell_device, ProjectScope};
+use crate::record::{Finding, Severity};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// What the analysis found.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    pub findings: Vec<Finding>,
+    /// The tool's own file path, resolved.
+    pub resolved_path: Option<PathBuf>,
+    pub outside: Vec<String>,
+}
+
+/// This tool's own files: writing them is the agent switching its telemetry off.
+pub struct OwnFiles<'a> {
+    pub data_dir: &'a Path,
+    pub config_path: &'a Path,
+    pub policy_path: &'a Path,
+}
+
+pub struct Analyser<'a> {
+    pub policy: &'a Policy,
+    pub scope: &'a ProjectScope,
+    pub own: OwnFiles<'a>,
+}
+
+/// Tools whose path argument is written, not read.
+pub fn writes(tool: &str) -> bool {
+    matches!(tool, "Write" | "Edit" | "MultiEdit" | "NotebookEdit")
+}
+
+/// `tool_input` keys of MCP tools that usually hold a path.
+const MCP_PATH_KEYS: &[&str] = &["path", "paths", "file", "files", "file_path", "filePath", "filename", "directory", "dir", "root", "source", "destination", "target", "uri", "cwd", "workdir", "notebook_path"];
+
+impl Analyser<'_> {
+    /// Analyses a payload object. `cwd` is the raw `cwd` (or the project root).
+    pub fn run(&self, v: &Value, cwd: &Path, is_tool_event: bool) -> Analysis {
+        let mut a = Analysis::default();
+        if !is_tool_event {
+            return a;
+        }
+        let tool = v.get("tool_name").and_then(Value::as_str).unwrap_or("");
+        let input = v.get("tool_input").filter(|i| i.is_object());
+        let s = |k: &str| input.and_then(|i| i.get(k)).and_then(Value::as_str);
+        let file_path = s("file_path").or_else(|| s("notebook_path"));
+        let access = if writes(tool) { Access::Write } else { Access::Any };
+
+        if let Some(fp) = file_path {
+            let resolved = self.scope.resolve(fp, cwd);
+            let (id, sev) = if access == Access::Write { ("outside_project.write", Severity::High) } else { ("outside_project.read", Severity::Medium) };
+            self.check_resolved(&resolved, access, Some((id, sev)), &mut a);
+            a.resolved_path = Some(resolved);
+        } else if matches!(tool, "Grep" | "Glob" | "LS") {
+            let dir = s("path").unwrap_or(".");
+            let resolved = self.scope.resolve(dir, cwd);
+            self.check_resolved(&resolved, Access::Any, Some(("outside_project.search", Severity::Medium)), &mut a);
+            // A Glob pattern with an absolute prefix searches there; a pattern naming a
+            // sensitive file (`**/.env`, `/home/u/.ssh/*`) is checked by name.
+            for pat in [s("pattern").filter(|_| tool == "Glob"), s("glob")].into_iter().flatten() {
+                let prefix: String = pat.split(['*', '?', '[', '{']).next().unwrap_or("").to_string();
+                let base = if prefix.starts_with('/') || prefix.starts_with('~') { self.scope.resolve(&prefix, cwd) } else { resolved.join(&prefix) };
+                self.check_resolved(&base, Access::Any, Some(("outside_project.search", Severity::Medium)), &mut a);
+                let whole = if pat.starts_with('/') || pat.starts_with('~') { pat.to_string() } else { format!("{}/{pat}", resolved.display()) };
+                self.policy.check_path(&whole, Access::Any, &mut a.findings);
+            }
+        }
+        if let Some(url) = s("url").and_then(|u| u.strip_prefix("file://")) {
+            let path = url.split(['?', '#']).next().unwrap_or("");
+            let path = path.strip_prefix("localhost").unwrap_or(path);
+            let resolved = self.scope.resolve(&percent_decode(path), cwd);
+            self.check_resolved(&resolved, Access::Any, Some(("outside_project.read", Severity::Medium)), &mut a);
+        }
+        if let Some(cmd) = s("command").filter(|_| tool != "Skill") {
+            let n = command::normalise(cmd, cwd, self.scope.home.as_deref());
+            self.policy.check_command_units(&n.units, &mut a.findings);
+            for p in &n.paths {
+                self.check_command_path(p, &mut a);
+            }
+        }
+        if tool.starts_with("mcp__") {
+            let lower = tool.to_ascii_lowercase();
+            let write = ["write", "edit", "create", "delete", "remove", "move", "rename", "update", "put", "upload"].iter().any(|w| lower.contains(w));
+            if let Some(i) = input {
+                let mut found = Vec::new();
+                mcp_paths(i, None, 0, &mut found);
+                for p in found {
+                    let resolved = self.scope.resolve(&p, cwd);
+                    let access = if write { Access::Write } else { Access::Any };
+                    let id = if write { ("outside_project.write", Severity::High) } else { ("outside_project.read", Severity::Medium) };
+                    self.check_resolved(&resolved, access, Some(id), &mut a);
+                }
+            }
+        }
+        a
+    }
+
+    fn check_command_path(&self, p: &PathArg, a: &mut Analysis) {
+        if is_shell_device(&p.path) {
+            return;
+        }
+        let resolved = self.scope.resolve(&p.path, &p.cwd);
+        let access = if p.write { Access::Write } else { Access::Any };
+        let outside = p.explicit.then_some(("outside_project.command", Severity::Medium));
+        self.check_resolved(&resolved, access, outside, a);
+    }
+
+    /// Path rules, this tool's own files, and the project boundary for one resolved path.
+    fn check_resolved(&self, resolved: &Path, access: Access, outside: Option<(&str, Severity)>, a: &mut Analysis) {
+        let text = resolved.display().to_string();
+        self.policy.check_path(&text, access, &mut a.findings);
+        if access == Access::Write && self.is_own_file(resolved) && !a.findings.iter().any(|f| f.rule == "telemetry_tampering.own_files") {
+            a.findings.push(Finding {
+                rule: "telemetry_tampering.own_files".into(),
+                category: "telemetry_tampering".into(),
+                severity: Severity::High,
+                action: "alert".into(),
+                matched: text.clone(),
+                description: "the agent writes this tool's data dir, config or policy".into(),
+            });
+        }
+        if let Some((id, sev)) = outside {
+            if self.scope.is_outside(resolved) && !a.outside.contains(&text) {
+                if !a.findings.iter().any(|f| f.rule == id) {
+                    a.findings.push(Finding {
+                        rule: id.into(),
+                        category: "outside_project".into(),
+                        severity: sev,
+                        action: "alert".into(),
+                        matched: text.clone(),
+                        description: "access outside the project root".into(),
+                    });
+                }
+                a.outside.push(text);
+            }
+        }
+    }
+
+    fn is_own_file(&self, p: &Path) -> bool {
+        let canon = |x: &Path| super::scope::resolve(x, Path::new("/"), None);
+        let data = canon(self.own.data_dir);
+        let config = canon(self.own.config_path);
+        let policy = canon(self.own.policy_path);
+        (!self.own.data_dir.as_os_str().is_empty() && (p.starts_with(&data) || data.starts_with(p)))
+            || p == config
+            || p == policy
+            || config.parent().is_some_and(|d| d.ends_with("agent-telemetry") && p.starts_with(d))
+    }
+}
+
+/// Strings under path-like keys, and any string that looks like an absolute or home path.
+fn mcp_paths(v: &Value, key: Option<&str>, depth: usize, out: &mut Vec<String>) {
+    if depth > 8 || out.len() > 64 {
+        return;
+    }
+    match v {
+        Value::String(s) => {
+            let s = s.strip_prefix("file://").unwrap_or(s);
+            let keyed = key.is_some_and(|k| MCP_PATH_KEYS.contains(&k));
+            if (keyed && !s.is_empty() && !s.contains("://") && s.len() < 4096) || ((s.starts_with('/') || s.starts_with("~/")) && !s.contains(char::is_whitespace)) {
+                out.push(s.to_string());
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| mcp_paths(i, key, depth + 1, out)),
+        Value::Object(m) => m.iter().for_each(|(k, i)| mcp_paths(i, Some(k), depth + 1, out)),
+        _ => {}
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 {
+            if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

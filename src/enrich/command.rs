@@ -1,0 +1,1154 @@
+//! Shell commands, normalised before any rule looks at them.
+//!
+//! A regex over the raw text of a command is both too easy to evade (`/bin/rm`, `\rm`, a tab,
+//! `|&`, `eval "$(curl …)"`, `cd /etc && cat shadow`) and too eager (`git commit -m 'never rm
+//! -rf / here'` is not a delete). So the command is parsed the way a shell reads it — words,
+//! quotes, escapes, pipelines, lists, redirections, `$(…)`, backticks, heredocs — and walked with
+//! the state a shell keeps (the working directory through `cd`, variables, `$HOME`, `~user`).
+//! What comes out is what the rules match:
+//!
+//! - [`Normalised::units`]: one line per simple command (program as its basename, wrappers such
+//!   as `sudo`, `env`, `xargs` also stripped), one per pipeline (` | `-joined), and synthetic
+//!   `… | sh` lines for downloaded code run by `eval`, `sh -c "$(…)"`, `bash <(…)`. Words with
+//!   spaces are single-quoted, so text inside an argument never stands at a program's place;
+//!   `$HOME` is written `~`. Code handed to `sh -c`, `eval`, a shell's heredoc or an
+//!   interpreter's `system(…)` is parsed as commands in turn; quoted arguments of other programs
+//!   are data.
+//! - [`Normalised::paths`]: every argument that may name a file, with the working directory it
+//!   is relative to and whether the program writes it. Pattern arguments (`grep`, `sed`, `awk`
+//!   scripts) and message texts are not paths; unquoted globs are expanded against the
+//!   filesystem, as the shell would; string literals in interpreter code (`python -c
+//!   "open('/etc/shadow')"`) that look like paths are paths.
+//!
+//! Not a full shell: arithmetic, functions, aliases and loops are read as words. Parsing is
+//! bounded (nesting of `sh -c`/`eval`/`$(…)` to [`MAX_NESTING`] levels, [`MAX_UNITS`] lines).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+const MAX_NESTING: usize = 8;
+const MAX_UNITS: usize = 512;
+const MAX_GLOB_MATCHES: usize = 64;
+
+/// A command as the rules see it.
+#[derive(Debug, Default, Clone)]
+pub struct Normalised {
+    pub units: Vec<String>,
+    pub paths: Vec<PathArg>,
+}
+
+/// A word of a command that may name a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PathArg {
+    /// As the shell would pass it (variables and `~` expanded; relative to `cwd`).
+    pub path: String,
+    pub cwd: PathBuf,
+    /// The program writes (or deletes) it.
+    pub write: bool,
+    /// Absolute, `~`, `..`, a `cd` target or a redirection: worth an outside-the-project check.
+    /// Other words (`cat shadow` after `cd /etc`) are checked against sensitive names only.
+    pub explicit: bool,
+}
+
+/// Parses and walks `command` run in `cwd` with `$HOME` = `home`.
+pub fn normalise(command: &str, cwd: &Path, home: Option<&Path>) -> Normalised {
+    let mut w = Walker { out: Normalised::default(), home: home.map(Path::to_path_buf), vars: HashMap::new() };
+    let mut cwd = cwd.to_path_buf();
+    w.script(command, &mut cwd, 0);
+    w.out
+}
+
+// ---- tokens ----------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Lit(String, bool),
+    Var(String),
+    /// `~` or `~user` at the start of a word.
+    Tilde(String),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Word {
+    parts: Vec<Part>,
+    /// `$(…)` and backtick bodies.
+    subs: Vec<String>,
+    /// `<(…)` / `>(…)` bodies.
+    procs: Vec<String>,
+}
+
+impl Word {
+    fn quoted(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Lit(_, true)))
+    }
+    fn has_glob(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Lit(s, false) if s.contains(['*', '?', '['])))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Sep {
+    Pipe,
+    And,
+    Or,
+    Seq,
+    Background,
+}
+
+#[derive(Debug, Clone)]
+enum Tok {
+    Word(Word),
+    Redir(String, Option<Word>),
+    Heredoc { strip_tabs: bool, delim: String },
+    Sep(Sep),
+}
+
+struct Lexer<'a> {
+    s: &'a [u8],
+    t: &'a str,
+    i: usize,
+}
+
+fn is_name(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+impl<'a> Lexer<'a> {
+    fn peek(&self, k: usize) -> Option<u8> {
+        self.s.get(self.i + k).copied()
+    }
+
+    /// The body of `$(…)`, `<(…)` (after the opening paren), up to the matching `)`.
+    fn balanced(&mut self) -> String {
+        let start = self.i;
+        let mut depth = 1;
+        let mut quote: Option<u8> = None;
+        while self.i < self.s.len() {
+            let c = self.s[self.i];
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(b'"'), b'\\') => self.i += 1,
+                (Some(_), _) => {}
+                (None, b'\\') => self.i += 1,
+                (None, b'\'' | b'"') => quote = Some(c),
+                (None, b'(') => depth += 1,
+                (None, b')') => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let body = self.t.get(start..self.i).unwrap_or("").to_string();
+                        self.i += 1;
+                        return body;
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+        self.i = self.s.len();
+        self.t.get(start..).unwrap_or("").to_string()
+    }
+
+    fn backtick(&mut self) -> String {
+        let start = self.i;
+        while self.i < self.s.len() && self.s[self.i] != b'`' {
+            if self.s[self.i] == b'\\' {
+                self.i += 1;
+            }
+            self.i += 1;
+        }
+        let body = self.t.get(start..self.i.min(self.s.len())).unwrap_or("").to_string();
+        self.i = (self.i + 1).min(self.s.len());
+        body
+    }
+
+    /// `$NAME`, `${NAME…}`, `$(…)`, `$'…'`; the `$` is at `self.i`.
+    fn dollar(&mut self, w: &mut Word, lit: &mut String, quoted: bool) {
+        match self.peek(1) {
+            Some(b'(') => {
+                self.i += 2;
+                let body = self.balanced();
+                if body.starts_with('(') {
+                    lit.push_str("$((…))"); // arithmetic
+                } else {
+                    w.subs.push(body);
+                }
+            }
+            Some(b'{') => {
+                self.i += 2;
+                let start = self.i;
+                while self.i < self.s.len() && self.s[self.i] != b'}' {
+                    self.i += 1;
+                }
+                let inner = self.t.get(start..self.i).unwrap_or("");
+                self.i = (self.i + 1).min(self.s.len());
+                let name: String = inner.bytes().take_while(|b| is_name(*b)).map(char::from).collect();
+                flush_lit(w, lit, quoted);
+                w.parts.push(Part::Var(name));
+            }
+            Some(b'\'') if !quoted => {
+                // ANSI-C quoting: `$'\x72m'` is `rm`.
+                self.i += 2;
+                let mut s = String::new();
+                while self.i < self.s.len() && self.s[self.i] != b'\'' {
+                    if self.s[self.i] == b'\\' && self.i + 1 < self.s.len() {
+                        self.i += 1;
+                        let (c, used) = ansi_escape(&self.s[self.i..]);
+                        s.push(c);
+                        self.i += used;
+                    } else {
+                        let ch = self.t[self.i..].chars().next().unwrap_or('\u{FFFD}');
+                        s.push(ch);
+                        self.i += ch.len_utf8();
+                    }
+                }
+                self.i = (self.i + 1).min(self.s.len());
+                flush_lit(w, lit, quoted);
+                w.parts.push(Part::Lit(s, true));
+            }
+            Some(b) if is_name(b) || matches!(b, b'@' | b'*' | b'#' | b'?' | b'$' | b'!' | b'-') => {
+                self.i += 1;
+                let start = self.i;
+                if is_name(b) {
+                    while self.i < self.s.len() && is_name(self.s[self.i]) {
+                        self.i += 1;
+                    }
+                } else {
+                    self.i += 1;
+                }
+                let name = self.t.get(start..self.i).unwrap_or("").to_string();
+                flush_lit(w, lit, quoted);
+                w.parts.push(Part::Var(name));
+            }
+            _ => {
+                lit.push('$');
+                self.i += 1;
+            }
+        }
+    }
+
+    fn tokens(&mut self) -> Vec<Tok> {
+        let mut toks = Vec::new();
+        let mut pending_heredocs: Vec<usize> = Vec::new();
+        loop {
+            // Blanks (any whitespace but newline) and line continuations.
+            while self.i < self.s.len() {
+                match self.s[self.i] {
+                    b'\\' if self.peek(1) == Some(b'\n') => self.i += 2,
+                    b'\n' => break,
+                    c if c.is_ascii_whitespace() => self.i += 1,
+                    _ => break,
+                }
+            }
+            let Some(c) = self.peek(0) else { break };
+            match c {
+                b'\n' => {
+                    self.i += 1;
+                    // Heredoc bodies start on the next line.
+                    for idx in pending_heredocs.drain(..) {
+                        if let Tok::Heredoc { strip_tabs, delim } = &toks[idx] {
+                            let (strip, delim) = (*strip_tabs, delim.clone());
+                            let body = self.heredoc_body(&delim, strip);
+                            toks.push(Tok::Redir("<<body".into(), Some(Word { parts: vec![Part::Lit(body, true)], ..Word::default() })));
+                        }
+                    }
+                    toks.push(Tok::Sep(Sep::Seq));
+                }
+                b'#' => {
+                    while self.i < self.s.len() && self.s[self.i] != b'\n' {
+                        self.i += 1;
+                    }
+                }
+                b';' => {
+                    self.i += if self.peek(1) == Some(b';') { 2 } else { 1 };
+                    toks.push(Tok::Sep(Sep::Seq));
+                }
+                b'|' => {
+                    let (n, sep) = match self.peek(1) {
+                        Some(b'|') => (2, Sep::Or),
+                        Some(b'&') => (2, Sep::Pipe), // `|&`: stderr too
+                        _ => (1, Sep::Pipe),
+                    };
+                    self.i += n;
+                    toks.push(Tok::Sep(sep));
+                }
+                b'&' => match self.peek(1) {
+                    Some(b'&') => {
+                        self.i += 2;
+                        toks.push(Tok::Sep(Sep::And));
+                    }
+                    Some(b'>') => {
+                        self.i += if self.peek(2) == Some(b'>') { 3 } else { 2 };
+                        let target = self.word();
+                        toks.push(Tok::Redir(">".into(), target));
+                    }
+                    _ => {
+                        self.i += 1;
+                        toks.push(Tok::Sep(Sep::Background));
+                    }
+                },
+                b'(' | b')' | b'{' | b'}' if self.word_boundary_char(c) => {
+                    self.i += 1;
+                    toks.push(Tok::Sep(Sep::Seq));
+                }
+                b'<' | b'>' if self.peek(1) != Some(b'(') => {
+                    let start = self.i;
+                    while self.i < self.s.len() && matches!(self.s[self.i], b'<' | b'>' | b'&' | b'|' | b'-') && self.i - start < 3 {
+                        self.i += 1;
+                    }
+                    let op = self.t.get(start..self.i).unwrap_or("").to_string();
+                    if op.starts_with("<<") && !op.starts_with("<<<") {
+                        let strip = op.ends_with('-');
+                        let delim = self.word().map(|w| plain_text(&w)).unwrap_or_default();
+                        toks.push(Tok::Heredoc { strip_tabs: strip, delim });
+                        pending_heredocs.push(toks.len() - 1);
+                    } else {
+                        let target = self.word();
+                        let op = if op.contains('>') {
+                            ">"
+                        } else if op.starts_with("<<<") {
+                            "<<<"
+                        } else {
+                            "<"
+                        };
+                        toks.push(Tok::Redir(op.into(), target));
+                    }
+                }
+                _ => match self.word() {
+                    Some(w) => toks.push(Tok::Word(w)),
+                    None => self.i += 1,
+                },
+            }
+        }
+        toks
+    }
+
+    fn word_boundary_char(&self, c: u8) -> bool {
+        // `{`/`}` only group when they stand alone; `(`/`)` always split.
+        match c {
+            b'{' | b'}' => self.peek(1).is_none_or(|n| n.is_ascii_whitespace() || n == b';'),
+            _ => true,
+        }
+    }
+
+    fn heredoc_body(&mut self, delim: &str, strip_tabs: bool) -> String {
+        let mut body = String::new();
+        while self.i < self.s.len() {
+            let end = self.s[self.i..].iter().position(|b| *b == b'\n').map(|p| self.i + p).unwrap_or(self.s.len());
+            let line = self.t.get(self.i..end).unwrap_or("");
+            self.i = (end + 1).min(self.s.len());
+            let l = if strip_tabs { line.trim_start_matches('\t') } else { line };
+            if l == delim {
+                break;
+            }
+            body.push_str(l);
+            body.push('\n');
+        }
+        body
+    }
+
+    /// One word (quotes, escapes, substitutions); `None` at an operator.
+    fn word(&mut self) -> Option<Word> {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t') {
+            self.i += 1;
+        }
+        let mut w = Word::default();
+        let mut lit = String::new();
+        let start = self.i;
+        if self.peek(0) == Some(b'~') {
+            self.i += 1;
+            let us = self.i;
+            while self.i < self.s.len() && (is_name(self.s[self.i]) || self.s[self.i] == b'-' || self.s[self.i] == b'.') {
+                self.i += 1;
+            }
+            if self.peek(0).is_none_or(|b| b == b'/' || b.is_ascii_whitespace() || b";|&)".contains(&b)) {
+                w.parts.push(Part::Tilde(self.t.get(us..self.i).unwrap_or("").to_string()));
+            } else {
+                self.i = start;
+            }
+        }
+        while let Some(c) = self.peek(0) {
+            match c {
+                b'\'' => {
+                    flush_lit(&mut w, &mut lit, false);
+                    self.i += 1;
+                    let s = self.i;
+                    while self.i < self.s.len() && self.s[self.i] != b'\'' {
+                        self.i += 1;
+                    }
+                    w.parts.push(Part::Lit(self.t.get(s..self.i).unwrap_or("").to_string(), true));
+                    self.i = (self.i + 1).min(self.s.len());
+                }
+                b'"' => {
+                    flush_lit(&mut w, &mut lit, false);
+                    self.i += 1;
+                    while let Some(c) = self.peek(0) {
+                        match c {
+                            b'"' => break,
+                            b'\\' if self.peek(1).is_some_and(|n| b"\"\\$`\n".contains(&n)) => {
+                                self.i += 1;
+                                let ch = self.t[self.i..].chars().next().unwrap_or('\u{FFFD}');
+                                if ch != '\n' {
+                                    lit.push(ch);
+                                }
+                                self.i += ch.len_utf8();
+                            }
+                            b'$' => self.dollar(&mut w, &mut lit, true),
+                            b'`' => {
+                                self.i += 1;
+                                let b = self.backtick();
+                                w.subs.push(b);
+                            }
+                            _ => {
+                                let ch = self.t[self.i..].chars().next().unwrap_or('\u{FFFD}');
+                                lit.push(ch);
+                                self.i += ch.len_utf8();
+                            }
+                        }
+                    }
+                    flush_lit(&mut w, &mut lit, true);
+                    self.i = (self.i + 1).min(self.s.len());
+                }
+                b'\\' => {
+                    self.i += 1;
+                    if let Some(ch) = self.t.get(self.i..).and_then(|r| r.chars().next()) {
+                        if ch != '\n' {
+                            // An escaped character is quoted (no glob, no operator).
+                            flush_lit(&mut w, &mut lit, false);
+                            w.parts.push(Part::Lit(ch.to_string(), true));
+                        }
+                        self.i += ch.len_utf8();
+                    }
+                }
+                b'$' => self.dollar(&mut w, &mut lit, false),
+                b'`' => {
+                    self.i += 1;
+                    let b = self.backtick();
+                    w.subs.push(b);
+                }
+                b'<' | b'>' if self.peek(1) == Some(b'(') => {
+                    self.i += 2;
+                    let b = self.balanced();
+                    w.procs.push(b);
+                    lit.push_str("/dev/fd/63");
+                }
+                c if c.is_ascii_whitespace() || b";|&<>()".contains(&c) => break,
+                _ => {
+                    let ch = self.t[self.i..].chars().next().unwrap_or('\u{FFFD}');
+                    lit.push(ch);
+                    self.i += ch.len_utf8();
+                }
+            }
+        }
+        flush_lit(&mut w, &mut lit, false);
+        (self.i > start).then_some(w)
+    }
+}
+
+fn flush_lit(w: &mut Word, lit: &mut String, quoted: bool) {
+    if !lit.is_empty() {
+        w.parts.push(Part::Lit(std::mem::take(lit), quoted));
+    }
+}
+
+fn plain_text(w: &Word) -> String {
+    w.parts
+        .iter()
+        .map(|p| match p {
+            Part::Lit(s, _) => s.clone(),
+            Part::Var(n) => format!("${n}"),
+            Part::Tilde(u) => format!("~{u}"),
+        })
+        .collect()
+}
+
+fn ansi_escape(s: &[u8]) -> (char, usize) {
+    let hex = |d: &[u8]| std::str::from_utf8(d).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32);
+    let oct = |d: &[u8]| std::str::from_utf8(d).ok().and_then(|h| u32::from_str_radix(h, 8).ok()).and_then(char::from_u32);
+    match s[0] {
+        b'n' => ('\n', 1),
+        b't' => ('\t', 1),
+        b'r' => ('\r', 1),
+        b'x' => {
+            let n = s[1..].iter().take(2).take_while(|b| b.is_ascii_hexdigit()).count();
+            (hex(&s[1..1 + n]).unwrap_or('\u{FFFD}'), 1 + n)
+        }
+        b'u' => {
+            let n = s[1..].iter().take(4).take_while(|b| b.is_ascii_hexdigit()).count();
+            (hex(&s[1..1 + n]).unwrap_or('\u{FFFD}'), 1 + n)
+        }
+        b'0'..=b'7' => {
+            let n = s.iter().take(3).take_while(|b| (b'0'..=b'7').contains(b)).count();
+            (oct(&s[..n]).unwrap_or('\u{FFFD}'), n)
+        }
+        c => (c as char, 1),
+    }
+}
+
+// ---- walking ---------------------------------------------------------------------------------
+
+struct Walker {
+    out: Normalised,
+    home: Option<PathBuf>,
+    vars: HashMap<String, String>,
+}
+
+/// One simple command, expanded.
+struct Simple {
+    words: Vec<Word>,
+    texts: Vec<String>,
+    redirs: Vec<(String, Word)>,
+}
+
+const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "busybox"];
+const INTERPRETERS: &[&str] = &["python", "python2", "python3", "perl", "ruby", "node", "php", "deno", "bun", "osascript", "pwsh"];
+/// Programs whose first operand is a pattern or script, not a file.
+const PATTERN_FIRST: &[&str] = &["grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "jq", "yq", "git-grep"];
+/// Programs whose operands are text, not files.
+const TEXT_ONLY: &[&str] = &["echo", "printf", "print", "say", "notify-send", "logger", "true", "false", ":", "test", "[", "export", "alias", "read", "set", "unset", "type", "which", "command"];
+/// Programs that write or delete their file operands.
+const WRITERS: &[&str] = &["rm", "mv", "cp", "tee", "truncate", "touch", "shred", "unlink", "rmdir", "ln", "install", "chmod", "chown", "chgrp", "chattr", "dd", "rsync", "mkdir"];
+/// Wrappers that run the rest of their words as a command.
+const WRAPPERS: &[&str] = &["sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "stdbuf", "xargs", "ionice", "setsid", "torsocks", "proxychains", "unbuffer", "caffeinate", "run0", "pkexec"];
+
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+fn is_shell(p: &str) -> bool {
+    SHELLS.contains(&p)
+}
+
+fn is_interpreter(p: &str) -> bool {
+    INTERPRETERS.iter().any(|i| p == *i || (p.starts_with(i) && p[i.len()..].bytes().all(|b| b.is_ascii_digit() || b == b'.')))
+}
+
+impl Walker {
+    fn push_unit(&mut self, u: String) {
+        if self.out.units.len() < MAX_UNITS && !self.out.units.contains(&u) {
+            self.out.units.push(u);
+        }
+    }
+
+    fn script(&mut self, text: &str, cwd: &mut PathBuf, depth: usize) {
+        if depth > MAX_NESTING {
+            return;
+        }
+        let toks = Lexer { s: text.as_bytes(), t: text, i: 0 }.tokens();
+        // Split into pipelines of simple commands.
+        let mut pipeline: Vec<Vec<Tok>> = vec![Vec::new()];
+        let flush = |w: &mut Walker, pipeline: &mut Vec<Vec<Tok>>, cwd: &mut PathBuf| {
+            let cmds: Vec<Vec<Tok>> = std::mem::take(pipeline).into_iter().filter(|c| !c.is_empty()).collect();
+            *pipeline = vec![Vec::new()];
+            if cmds.is_empty() {
+                return;
+            }
+            let mut rendered = Vec::new();
+            let n = cmds.len();
+            for c in cmds {
+                if let Some(r) = w.simple(c, cwd, depth, n > 1) {
+                    rendered.push(r);
+                }
+            }
+            if rendered.len() > 1 {
+                w.push_unit(rendered.join(" | "));
+            }
+        };
+        for t in toks {
+            match t {
+                Tok::Sep(Sep::Pipe) => pipeline.push(Vec::new()),
+                Tok::Sep(_) => flush(self, &mut pipeline, cwd),
+                other => pipeline.last_mut().expect("never empty").push(other),
+            }
+        }
+        flush(self, &mut pipeline, cwd);
+    }
+
+    fn expand(&self, w: &Word, cwd: &Path) -> String {
+        let mut s = String::new();
+        for p in &w.parts {
+            match p {
+                Part::Lit(t, _) => s.push_str(t),
+                Part::Var(n) => match n.as_str() {
+                    "HOME" => s.push_str(&self.home.as_deref().map(|h| h.display().to_string()).unwrap_or_else(|| "$HOME".into())),
+                    "PWD" => s.push_str(&cwd.display().to_string()),
+                    _ => match self.vars.get(n) {
+                        Some(v) => s.push_str(v),
+                        None => {
+                            s.push('$');
+                            s.push_str(n);
+                        }
+                    },
+                },
+                Part::Tilde(user) if user.is_empty() => {
+                    s.push_str(&self.home.as_deref().map(|h| h.display().to_string()).unwrap_or_else(|| "~".into()))
+                }
+                Part::Tilde(user) => s.push_str(&home_of(user).unwrap_or_else(|| format!("~{user}"))),
+            }
+        }
+        s
+    }
+
+    /// How a word is shown in a unit: `$HOME` as `~`, spaces quoted.
+    fn render(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        if let Some(h) = self.home.as_deref().map(|h| h.display().to_string()).filter(|h| h.len() > 1) {
+            if t == h {
+                t = "~".into();
+            } else if let Some(rest) = t.strip_prefix(&format!("{h}/")) {
+                t = format!("~/{rest}");
+            }
+        }
+        if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c == '|' || c == ';' || c == '&') {
+            format!("'{}'", t.replace('\'', "'\\''"))
+        } else {
+            t
+        }
+    }
+
+    /// Walks one simple command; returns its rendering (for the pipeline line).
+    fn simple(&mut self, toks: Vec<Tok>, cwd: &mut PathBuf, depth: usize, in_pipeline: bool) -> Option<String> {
+        let mut words = Vec::new();
+        let mut redirs = Vec::new();
+        for t in toks {
+            match t {
+                Tok::Word(w) => words.push(w),
+                Tok::Redir(op, Some(w)) => redirs.push((op, w)),
+                _ => {}
+            }
+        }
+        // Substitutions run first, in the same directory.
+        for w in words.iter().chain(redirs.iter().map(|(_, w)| w)) {
+            for body in w.subs.iter().chain(w.procs.iter()) {
+                let mut sub_cwd = cwd.clone();
+                self.script(body, &mut sub_cwd, depth + 1);
+            }
+        }
+        // Leading assignments.
+        let mut first = 0;
+        while first < words.len() {
+            let t = self.expand(&words[first], cwd);
+            match t.split_once('=') {
+                Some((k, v)) if !k.is_empty() && k.bytes().all(is_name) && !k.as_bytes()[0].is_ascii_digit() => {
+                    self.vars.insert(k.to_string(), v.to_string());
+                    first += 1;
+                }
+                _ => break,
+            }
+        }
+        let texts: Vec<String> = words.iter().map(|w| self.expand(w, cwd)).collect();
+        let simple = Simple { words, texts, redirs };
+        let rendered = self.command(&simple, first, cwd, depth, in_pipeline);
+        Some(rendered)
+    }
+
+    /// Handles the command starting at word `from`; returns its rendering.
+    fn command(&mut self, c: &Simple, from: usize, cwd: &mut PathBuf, depth: usize, in_pipeline: bool) -> String {
+        let assigns: Vec<String> = c.texts[..from].iter().map(|t| self.render(t)).collect();
+        let redir_text: Vec<String> = c.redirs.iter().filter(|(op, _)| op != "<<body").map(|(op, w)| format!("{op} {}", self.render(&self.expand(w, cwd)))).collect();
+        for (op, w) in &c.redirs {
+            if op == "<<body" || op == "<<<" {
+                continue;
+            }
+            let t = self.expand(w, cwd);
+            self.add_path(&t, cwd, op == ">", true, w);
+        }
+        if from >= c.texts.len() {
+            let line = assigns.join(" ");
+            if !line.is_empty() {
+                self.push_unit(line.clone());
+            }
+            return line;
+        }
+        let program = basename(&c.texts[from]).to_string();
+        let args = &c.texts[from + 1..];
+        let arg_words = &c.words[from + 1..];
+        let mut line: Vec<String> = assigns;
+        line.push(self.render(&program));
+        line.extend(args.iter().map(|a| self.render(a)));
+        line.extend(redir_text);
+        let rendered = line.join(" ");
+        self.push_unit(rendered.clone());
+        if from > 0 {
+            // `X=1 rm -rf /`: the program's line without its assignments too.
+            let bare = rendered.splitn(from + 1, ' ').last().unwrap_or("").to_string();
+            self.push_unit(bare);
+        }
+
+        // The program itself, as a path: running `./x` or `/etc/x` is touching it.
+        match program.as_str() {
+            "cd" | "pushd" => {
+                let target = args.iter().find(|a| !a.starts_with('-') || a.as_str() == "-").cloned();
+                let new = match target.as_deref() {
+                    None | Some("~") => self.home.clone(),
+                    Some("-") => None,
+                    Some(t) => {
+                        self.add_path(t, cwd, false, true, &Word::default());
+                        Some(join(cwd, t))
+                    }
+                };
+                if let Some(n) = new {
+                    *cwd = n;
+                }
+            }
+            "eval" => {
+                let code = args.join(" ");
+                self.exec_substitutions(arg_words);
+                self.script(&code, cwd, depth + 1);
+            }
+            "source" | "." => {
+                self.exec_substitutions(arg_words);
+                self.operands(args, arg_words, cwd, false);
+            }
+            p if is_shell(p) => {
+                let mut i = 0;
+                let mut code = None;
+                while i < args.len() {
+                    let a = &args[i];
+                    if a == "-c" || (a.starts_with('-') && !a.starts_with("--") && a.contains('c')) {
+                        code = args.get(i + 1).cloned();
+                        if let Some(w) = arg_words.get(i + 1) {
+                            self.exec_substitutions(std::slice::from_ref(w));
+                        }
+                        break;
+                    }
+                    if !a.starts_with('-') && !a.starts_with('+') {
+                        // `bash script.sh` / `bash <(curl …)`
+                        self.exec_substitutions(&arg_words[i..i + 1]);
+                        self.add_path(a, cwd, false, false, &arg_words[i]);
+                        break;
+                    }
+                    i += 1;
+                }
+                match code {
+                    Some(code) => self.script(&code, cwd, depth + 1),
+                    None => {
+                        // Code on stdin: a heredoc or `bash <<< 'code'`.
+                        for (op, w) in &c.redirs {
+                            if op == "<<body" || op == "<<<" {
+                                let body = self.expand(w, cwd);
+                                self.script(&body, &mut cwd.clone(), depth + 1);
+                            }
+                        }
+                    }
+                }
+            }
+            p if is_interpreter(p) => {
+                let mut i = 0;
+                while i < args.len() {
+                    let a = &args[i];
+                    if matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p") {
+                        if let Some(code) = args.get(i + 1) {
+                            self.interpreter_code(code, cwd, depth);
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    if !a.starts_with('-') {
+                        self.add_path(a, cwd, false, false, &arg_words[i]);
+                    }
+                    i += 1;
+                }
+            }
+            p if WRAPPERS.contains(&p) => {
+                let mut i = 0;
+                let takes_value: &[&str] = match p {
+                    "sudo" | "doas" => &["-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U"],
+                    "nice" | "ionice" => &["-n", "-c"],
+                    "timeout" => &["-s", "-k", "--signal", "--kill-after"],
+                    "xargs" => &["-I", "-n", "-P", "-L", "-d", "-E", "-s", "-a"],
+                    "env" => &["-u", "-C", "-S"],
+                    _ => &[],
+                };
+                while i < args.len() {
+                    let a = &args[i];
+                    if a.starts_with('-') {
+                        i += if takes_value.contains(&a.as_str()) { 2 } else { 1 };
+                        continue;
+                    }
+                    if p == "env" && a.contains('=') {
+                        i += 1;
+                        continue;
+                    }
+                    break;
+                }
+                if p == "timeout" && i < args.len() {
+                    i += 1; // the duration
+                }
+                if i < args.len() {
+                    let inner = Simple { words: arg_words[i..].to_vec(), texts: args[i..].to_vec(), redirs: c.redirs.clone() };
+                    let r = self.command(&inner, 0, cwd, depth + 1, in_pipeline);
+                    if in_pipeline {
+                        self.push_unit(r);
+                    }
+                }
+            }
+            "find" => {
+                // Start points are paths; `-exec … ;` runs a command.
+                let mut i = 0;
+                let deletes = args.iter().any(|a| a == "-delete") || args.windows(2).any(|w| w[0].starts_with("-exec") && matches!(basename(&w[1]), "rm" | "shred" | "unlink" | "truncate" | "mv" | "sed"));
+                let mut starts = Vec::new();
+                while i < args.len() && !args[i].starts_with('-') && args[i] != "(" && args[i] != "!" {
+                    self.add_path(&args[i], cwd, deletes, true, &arg_words[i]);
+                    starts.push(args[i].clone());
+                    i += 1;
+                }
+                if starts.is_empty() {
+                    starts.push(".".into());
+                }
+                // `find . -name .telemetry-enabled -delete`: the names it looks for, under each start.
+                for w in args.windows(2).filter(|w| matches!(w[0].as_str(), "-name" | "-iname" | "-path" | "-ipath")) {
+                    for s in &starts {
+                        let name = w[1].trim_start_matches("*/");
+                        let p = if w[0].ends_with("path") { name.to_string() } else { format!("{}/{name}", s.trim_end_matches('/')) };
+                        self.add_path(&p, cwd, deletes, false, &Word { parts: vec![Part::Lit(p.clone(), true)], ..Word::default() });
+                    }
+                }
+                while i < args.len() {
+                    if matches!(args[i].as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
+                        let end = args[i + 1..].iter().position(|a| a == ";" || a == "+").map(|e| i + 1 + e).unwrap_or(args.len());
+                        if i + 1 < end {
+                            let inner = Simple { words: arg_words[i + 1..end].to_vec(), texts: args[i + 1..end].to_vec(), redirs: Vec::new() };
+                            self.command(&inner, 0, &mut cwd.clone(), depth + 1, false);
+                        }
+                        i = end;
+                    }
+                    i += 1;
+                }
+            }
+            p if PATTERN_FIRST.contains(&p) => {
+                let has_script_opt = args.iter().any(|a| matches!(a.as_str(), "-e" | "-f" | "--regexp" | "--file" | "--expression") || a.starts_with("--regexp=") || a.starts_with("--expression="));
+                let mut skipped = has_script_opt;
+                let mut i = 0;
+                while i < args.len() {
+                    let a = &args[i];
+                    if matches!(a.as_str(), "-e" | "-f" | "--regexp" | "--file" | "--expression" | "-v" | "--arg" | "--argjson" | "-m" | "-A" | "-B" | "-C" | "-g" | "--glob" | "-t" | "--type") && !(p == "awk" && a == "-v") {
+                        i += 2;
+                        continue;
+                    }
+                    if a.starts_with('-') && a.len() > 1 {
+                        i += 1;
+                        continue;
+                    }
+                    if !skipped {
+                        skipped = true;
+                    } else {
+                        let write = p == "sed" && args.iter().any(|x| x.starts_with("-i") || x == "--in-place");
+                        self.add_path(a, cwd, write, false, &arg_words[i]);
+                    }
+                    i += 1;
+                }
+            }
+            p if TEXT_ONLY.contains(&p) => {}
+            "git" => {
+                // Messages are text; other operands may be paths.
+                let mut i = 0;
+                while i < args.len() {
+                    let a = &args[i];
+                    if matches!(a.as_str(), "-m" | "--message" | "-c" | "--author" | "-F") {
+                        i += 2;
+                        continue;
+                    }
+                    if !a.starts_with('-') {
+                        self.add_path(a, cwd, false, false, &arg_words[i]);
+                    }
+                    i += 1;
+                }
+            }
+            p => {
+                let write = WRITERS.contains(&p);
+                self.operands(args, arg_words, cwd, write);
+                if p == "dd" {
+                    for a in args {
+                        if let Some(v) = a.strip_prefix("of=") {
+                            self.add_path(v, cwd, true, true, &Word::default());
+                        } else if let Some(v) = a.strip_prefix("if=") {
+                            self.add_path(v, cwd, false, true, &Word::default());
+                        }
+                    }
+                }
+            }
+        }
+        // The program path itself (`/etc/x`, `~/.ssh/x`) is touched too.
+        let prog_text = &c.texts[from];
+        if prog_text.contains('/') {
+            self.add_path(prog_text, cwd, false, true, &c.words[from]);
+        }
+        rendered
+    }
+
+    /// Operands of an ordinary program: every non-option word, and `--opt=value` values.
+    fn operands(&mut self, args: &[String], words: &[Word], cwd: &Path, write: bool) {
+        let mut end_of_opts = false;
+        for (a, w) in args.iter().zip(words) {
+            if !end_of_opts && a == "--" {
+                end_of_opts = true;
+                continue;
+            }
+            if !end_of_opts && a.starts_with('-') && a.len() > 1 {
+                if let Some((_, v)) = a.split_once('=') {
+                    self.add_path(v, cwd, write, false, w);
+                }
+                continue;
+            }
+            self.add_path(a, cwd, write, false, w);
+        }
+    }
+
+    /// `eval "$(curl …)"`, `sh -c "$(curl …)"`, `bash <(curl …)`, `source <(curl …)`: the output
+    /// of the inner command is run as code — the same as piping it into a shell.
+    fn exec_substitutions(&mut self, words: &[Word]) {
+        for w in words {
+            for body in w.subs.iter().chain(w.procs.iter()) {
+                let inner = normalise(body, Path::new("/"), self.home.as_deref());
+                for u in inner.units.iter().filter(|u| !u.contains(" | ")) {
+                    self.push_unit(format!("{u} | sh"));
+                }
+            }
+        }
+    }
+
+    /// Interpreter code (`python -c`, `perl -e`, `node -e`): string literals that look like
+    /// paths are paths; literals handed to `system`/`popen`/`exec`/… are shell commands.
+    fn interpreter_code(&mut self, code: &str, cwd: &mut PathBuf, depth: usize) {
+        const RUNNERS: &[&str] = &["system", "popen", "exec", "execSync", "spawn", "spawnSync", "check_output", "check_call", "call", "run", "Popen", "getoutput", "getstatusoutput", "shell_exec", "passthru", "execv", "execvp"];
+        let b = code.as_bytes();
+        let writes = code.contains("write") || ["'w'", "\"w\"", "'a'", "\"a\"", "'w+'", "unlink", "remove", "rename", "rmtree"].iter().any(|m| code.contains(m));
+        let mut i = 0;
+        while i < b.len() {
+            let q = b[i];
+            if q == b'\'' || q == b'"' || q == b'`' {
+                let start = i + 1;
+                let mut j = start;
+                while j < b.len() && b[j] != q {
+                    if b[j] == b'\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+                let lit = code.get(start..j.min(b.len())).unwrap_or("");
+                let before = code[..i].trim_end_matches(|c: char| c.is_whitespace() || c == '(' || c == '[' || c == ',');
+                let runner = q == b'`' || RUNNERS.iter().any(|r| before.ends_with(r));
+                if runner {
+                    self.script(lit, cwd, depth + 1);
+                }
+                let explicit = lit.starts_with('/') || lit.starts_with("~/") || lit.starts_with("../");
+                if !lit.is_empty() && lit.len() < 4096 && (explicit || lit.contains('/') || lit.starts_with('.')) && !lit.contains(char::is_whitespace) {
+                    let w = Word { parts: vec![Part::Lit(lit.to_string(), true)], ..Word::default() };
+                    let t = self.expand(&w, cwd);
+                    self.add_path(&t, cwd, writes, explicit, &w);
+                }
+                i = j + 1;
+                continue;
+            }
+            i += 1;
+        }
+        self.push_unit(format!("interpreter-code {}", self.render(code)));
+    }
+
+    fn add_path(&mut self, text: &str, cwd: &Path, write: bool, explicit: bool, w: &Word) {
+        if text.is_empty() || self.out.paths.len() >= MAX_UNITS || text.contains("://") || text.starts_with('$') {
+            return;
+        }
+        let looks = text.starts_with('/') || text.starts_with('~') || text == ".." || text.starts_with("../") || text.contains("/../") || text.ends_with("/..");
+        let expanded = if w.has_glob() && !w.quoted() || (w.parts.is_empty() && text.contains(['*', '?'])) { glob(text, cwd) } else { Vec::new() };
+        if expanded.is_empty() {
+            let p = PathArg { path: text.to_string(), cwd: cwd.to_path_buf(), write, explicit: explicit || looks };
+            if !self.out.paths.contains(&p) {
+                self.out.paths.push(p);
+            }
+        }
+        for e in expanded {
+            let p = PathArg { path: e, cwd: cwd.to_path_buf(), write, explicit: explicit || looks };
+            if !self.out.paths.contains(&p) {
+                self.out.paths.push(p);
+            }
+        }
+    }
+}
+
+fn join(cwd: &Path, t: &str) -> PathBuf {
+    if t.starts_with('/') {
+        PathBuf::from(t)
+    } else {
+        cwd.join(t)
+    }
+}
+
+/// `~user`'s home from `/etc/passwd` (bounded read), else `/home/user`.
+fn home_of(user: &str) -> Option<String> {
+    let text = super::files::read_bounded(Path::new("/etc/passwd"), 1 << 20).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    text.lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 6 && f[0] == user).then(|| f[5].to_string())
+        })
+        .or_else(|| Some(format!("/home/{user}")))
+}
+
+/// Expands an unquoted glob against the filesystem, as the shell would (component by component,
+/// bounded). Nothing matching: empty (the shell would pass the word as it is).
+fn glob(pattern: &str, cwd: &Path) -> Vec<String> {
+    let absolute = pattern.starts_with('/');
+    let mut current: Vec<PathBuf> = vec![if absolute { PathBuf::from("/") } else { cwd.to_path_buf() }];
+    let comps: Vec<&str> = pattern.split('/').filter(|c| !c.is_empty()).collect();
+    for comp in comps {
+        let mut next = Vec::new();
+        for dir in &current {
+            if !comp.contains(['*', '?', '[']) {
+                next.push(dir.join(comp));
+                continue;
+            }
+            let Ok(rd) = std::fs::read_dir(dir) else { continue };
+            for e in rd.flatten().take(4096) {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if (name.starts_with('.') && !comp.starts_with('.')) || !glob_match(comp.as_bytes(), name.as_bytes()) {
+                    continue;
+                }
+                next.push(dir.join(&*name));
+                if next.len() >= MAX_GLOB_MATCHES {
+                    break;
+                }
+            }
+        }
+        current = next;
+        if current.is_empty() {
+            return Vec::new();
+        }
+    }
+    current.into_iter().filter(|p| p.symlink_metadata().is_ok()).map(|p| p.display().to_string()).collect()
+}
+
+/// Shell glob matching of one name: `*`, `?`, `[…]` (with `!`/`^` negation and ranges).
+pub fn glob_match(p: &[u8], s: &[u8]) -> bool {
+    let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
+    while si < s.len() {
+        if pi < p.len() {
+            match p[pi] {
+                b'*' => {
+                    star = Some(pi);
+                    mark = si;
+                    pi += 1;
+                    continue;
+                }
+                b'?' => {
+                    pi += 1;
+                    si += 1;
+                    continue;
+                }
+                b'[' => {
+                    if let Some((ok, len)) = class(&p[pi..], s[si]) {
+                        if ok {
+                            pi += len;
+                            si += 1;
+                            continue;
+                        }
+                    } else if s[si] == b'[' {
+                        pi += 1;
+                        si += 1;
+                        continue;
+                    }
+                }
+                c if c == s[si] => {
+                    pi += 1;
+                    si += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        match star {
+            Some(sp) => {
+                pi = sp + 1;
+                mark += 1;
+                si = mark;
+            }
+            None => return false,
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn class(p: &[u8], c: u8) -> Option<(bool, usize)> {
+    let mut i = 1;
+    let neg = matches!(p.get(1), Some(b'!' | b'^'));
+    if neg {
+        i += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while i < p.len() {
+        if p[i] == b']' && !first {
+            return Some((matched != neg, i + 1));
+        }
+        first = false;
+        if i + 2 < p.len() && p[i + 1] == b'-' && p[i + 2] != b']' {
+            if (p[i]..=p[i + 2]).contains(&c) {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if p[i] == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn units(c: &str) -> Vec<String> {
+        normalise(c, Path::new("/p"), Some(Path::new("/home/u"))).units
+    }
+
+    #[test]
+    fn programs_are_basenamed_and_unescaped() {
+        assert!(units("/bin/rm -rf /").contains(&"rm -rf /".to_string()));
+        assert!(units("\\rm -rf /").contains(&"rm -rf /".to_string()));
+        assert!(units("rm\t-rf   /").contains(&"rm -rf /".to_string()));
+        assert!(units("$'\\x72m' -rf /").contains(&"rm -rf /".to_string()));
+        assert!(units("sudo -u root /bin/rm -rf $HOME").contains(&"rm -rf ~".to_string()));
+        assert!(units("curl x |& /bin/bash").contains(&"curl x | bash".to_string()));
+        assert!(units("eval \"$(curl -s x)\"").contains(&"curl -s x | sh".to_string()));
+        assert!(units("bash -c 'rm -rf ~'").contains(&"rm -rf ~".to_string()));
+    }
+
+    #[test]
+    fn quoted_data_is_data() {
+        let u = units("git commit -m 'never rm -rf / here'");
+        assert!(!u.iter().any(|u| u.starts_with("rm")), "{u:?}");
+        let n = normalise("grep -rn '/api/users' src", Path::new("/p"), None);
+        assert!(!n.paths.iter().any(|p| p.path == "/api/users"), "{:?}", n.paths);
+        let n = normalise("awk '/^fn /' x.rs", Path::new("/p"), None);
+        assert!(!n.paths.iter().any(|p| p.path.starts_with("/^")), "{:?}", n.paths);
+    }
+
+    #[test]
+    fn cd_and_variables_carry_forward() {
+        let n = normalise("cd /etc && cat shadow", Path::new("/p"), None);
+        assert!(n.paths.iter().any(|p| p.cwd == Path::new("/etc") && p.path == "shadow"), "{:?}", n.paths);
+        let n = normalise("cd; cat .ssh/id_rsa", Path::new("/p"), Some(Path::new("/home/u")));
+        assert!(n.paths.iter().any(|p| p.cwd == Path::new("/home/u") && p.path == ".ssh/id_rsa"), "{:?}", n.paths);
+        let n = normalise("D=/etc; cat ${D}/shadow", Path::new("/p"), None);
+        assert!(n.paths.iter().any(|p| p.path == "/etc/shadow"), "{:?}", n.paths);
+        let n = normalise("python3 -c \"open('/etc/shadow').read()\"", Path::new("/p"), None);
+        assert!(n.paths.iter().any(|p| p.path == "/etc/shadow"), "{:?}", n.paths);
+    }
+
+    #[test]
+    fn globs_match_names() {
+        assert!(glob_match(b"shado?", b"shadow"));
+        assert!(glob_match(b"*.env", b"prod.env"));
+        assert!(glob_match(b"[st]hadow", b"shadow"));
+        assert!(!glob_match(b"[!s]hadow", b"shadow"));
+        assert!(!glob_match(b"shad", b"shadow"));
+    }
+}
