@@ -16,6 +16,8 @@ pub enum SpanKind {
     Turn,
     Tool,
     Subagent,
+    /// One model request (natural id: the API request id).
+    Chat,
 }
 
 impl SpanKind {
@@ -25,6 +27,7 @@ impl SpanKind {
             SpanKind::Turn => b"turn",
             SpanKind::Tool => b"tool",
             SpanKind::Subagent => b"subagent",
+            SpanKind::Chat => b"chat",
         }
     }
 }

@@ -16,6 +16,7 @@
 pub mod assemble;
 pub mod commands;
 pub mod config;
+pub mod cost;
 pub mod enrich;
 pub mod event;
 pub mod export;
@@ -26,3 +27,4 @@ pub mod payload;
 pub mod record;
 pub mod relay;
 pub mod timefmt;
+pub mod transcript;

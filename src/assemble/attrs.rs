@@ -28,6 +28,9 @@ pub const GEN_AI_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 pub const GEN_AI_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 pub const GEN_AI_CACHE_READ_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
 pub const GEN_AI_CACHE_CREATION_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+pub const GEN_AI_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
 pub const ERROR_TYPE: &str = "error.type";
 
 /// Claude Code's own telemetry calls the turn id `prompt.id`; we carry it under that name too.
@@ -50,6 +53,14 @@ pub const COMMAND: &str = "agent_telemetry.command";
 pub const URL: &str = "agent_telemetry.url";
 pub const SEARCH_PATTERN: &str = "agent_telemetry.search_pattern";
 pub const DURATION_MS: &str = "agent_telemetry.duration_ms";
+/// Where a span's token totals come from: `transcript` (the model calls) or `hook`.
+pub const USAGE_SOURCE: &str = "agent_telemetry.usage.source";
+pub const USAGE_REQUESTS: &str = "agent_telemetry.usage.requests";
+pub const REQUEST_ID: &str = "agent_telemetry.request_id";
+pub const COST_USD: &str = "agent_telemetry.cost.usd";
+pub const COST_PRICE_TABLE: &str = "agent_telemetry.cost.price_table";
+/// Model calls whose model the price table does not know (their cost is not in `cost.usd`).
+pub const COST_UNPRICED_REQUESTS: &str = "agent_telemetry.cost.unpriced_requests";
 pub const INCOMPLETE: &str = "agent_telemetry.span.incomplete";
 pub const INCOMPLETE_REASON: &str = "agent_telemetry.span.incomplete_reason";
 pub const RUN: &str = "agent_telemetry.session.run";

@@ -14,6 +14,7 @@
 //! run gets its own id, derived from the session id and the seq of its SessionStart.
 
 pub mod attrs;
+mod calls;
 pub mod logs;
 pub mod model;
 
@@ -38,6 +39,10 @@ struct SessionState {
     /// Turns already ended: later records of the turn (SessionEnd, a late batch) point at the
     /// ended span instead of opening a second one with the same id.
     closed_turns: std::collections::BTreeSet<String>,
+    /// Model calls read before their turn began (prompt id → their tally).
+    pending_calls: BTreeMap<String, calls::Tally>,
+    /// The resource of the session's spans (model calls, read from transcripts, carry it too).
+    resource: Option<ResourceKey>,
 }
 
 /// Everything the assembler remembers between records; persisted with the relay's checkpoint
@@ -89,10 +94,15 @@ impl Assembler {
             if self.sessions.get(&sid).is_some_and(|s| s.closed_turns.contains(p)) {
                 return SpanId::of(SpanKind::Turn, p);
             }
+            let opened = !self.open.contains_key(&key(SpanRole::Turn, p));
             if ev == HookEvent::UserPromptSubmit && r.agent_context.agent_id.is_none() {
                 self.open_span(SpanRole::Turn, p, "turn".into(), &sid, Some(run_span.clone()), t, &resource, turn_attrs(r, p), false);
             }
-            self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span.clone()), t, &resource, || turn_attrs(r, p))
+            let id = self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span.clone()), t, &resource, || turn_attrs(r, p));
+            if opened {
+                self.turn_opened(&sid, p);
+            }
+            id
         });
 
         // Subagents.
@@ -204,6 +214,7 @@ impl Assembler {
         self.sessions.entry(sid.to_string()).or_insert_with(|| SessionState {
             trace_id: TraceId(parent.as_ref().map(|p| p.trace_id).unwrap_or_else(|| ids::trace_id_for_session(sid))),
             parent_span_id: parent.map(|p| SpanId(p.span_id)),
+            resource: Some(resource_of(r, sid)),
             ..SessionState::default()
         });
     }
@@ -313,6 +324,7 @@ impl Assembler {
             SpanRole::Turn => SpanKind::Turn,
             SpanRole::Tool => SpanKind::Tool,
             SpanRole::Subagent => SpanKind::Subagent,
+            SpanRole::Chat => SpanKind::Chat,
         };
         let trace_id = self.sessions.get(sid).map(|s| s.trace_id).unwrap_or_default();
         self.open.entry(key(role, k)).or_insert_with(|| SpanItem {
@@ -376,8 +388,14 @@ impl Assembler {
     }
 }
 
+/// The hook's reading of a turn's, subagent's or session's tokens (which misses a turn's final
+/// message); not used when the span totals the model calls read from the transcript.
 fn add_usage(span: &mut SpanItem, u: &crate::record::TokenUsage) {
+    if calls::totals_from_transcript(span) {
+        return;
+    }
     let a = &mut span.attrs;
+    model::set(a, attrs::USAGE_SOURCE, AttrValue::Str("hook".into()));
     model::set(a, attrs::GEN_AI_INPUT_TOKENS, AttrValue::Int(u.input_tokens as i64));
     model::set(a, attrs::GEN_AI_OUTPUT_TOKENS, AttrValue::Int(u.output_tokens as i64));
     model::set(a, attrs::GEN_AI_CACHE_READ_TOKENS, AttrValue::Int(u.cache_read_input_tokens as i64));

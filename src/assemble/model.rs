@@ -50,6 +50,8 @@ pub enum SpanRole {
     Turn,
     Tool,
     Subagent,
+    /// A model request (`chat {model}`, CLIENT kind).
+    Chat,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,6 +16,13 @@ pub struct FileConfig {
     pub agent: AgentSection,
     pub policy: PolicySection,
     pub export: ExportSection,
+    pub cost: CostSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CostSection {
+    pub prices: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

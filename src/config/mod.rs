@@ -105,6 +105,13 @@ pub struct PolicyConfig {
     pub enforce: bool,
 }
 
+/// Estimated cost of model calls (see `crate::cost`).
+#[derive(Debug, Clone, Default)]
+pub struct CostConfig {
+    /// A price table replacing the shipped one.
+    pub prices: Option<PathBuf>,
+}
+
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -135,6 +142,7 @@ pub struct Config {
     pub agent: AgentConfig,
     pub policy: PolicyConfig,
     pub export: ExportConfig,
+    pub cost: CostConfig,
     /// Set when the file could not be read or parsed, or a value was invalid; the defaults were
     /// used for what was wrong (the whole file, when it does not parse).
     pub error: Option<String>,
@@ -154,6 +162,7 @@ impl Default for Config {
             agent: AgentConfig::default(),
             policy: PolicyConfig::default(),
             export: ExportConfig::defaults(&data_dir),
+            cost: CostConfig::default(),
             error: None,
             config_path: data_dir.join("config.toml"),
             data_dir,
@@ -219,6 +228,7 @@ impl Config {
             ("export.span_timeout_secs", e.span_timeout.as_secs().to_string()),
             ("export.idle_exit_secs", e.idle_exit.as_secs().to_string()),
             ("export.autostart", e.autostart.to_string()),
+            ("cost.prices", path(&self.cost.prices)),
         ];
         out.drain(..).map(|(k, v)| (k, v, src(k))).collect()
     }
@@ -295,8 +305,10 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
         idle_exit: secs(r.pick("export.idle_exit_secs", "AGENT_TELEMETRY_RELAY_IDLE_EXIT_SECS", f.idle_exit_secs, 1800, parse_num)),
         autostart: r.pick("export.autostart", "AGENT_TELEMETRY_RELAY", f.autostart, true, parse_bool),
     };
+    let cost = CostConfig { prices: r.pick_opt("cost.prices", "AGENT_TELEMETRY_PRICES", file.cost.prices, |v| Ok(PathBuf::from(v))) };
     Config {
         scope,
+        cost,
         capture,
         journal,
         agent,
@@ -540,7 +552,7 @@ mod tests {
         assert_eq!(c.export.poll.as_millis(), 100);
         assert_eq!(c.sources["export.poll_ms"], Source::Default);
         assert!(c.error.is_none(), "{:?}", c.error);
-        assert_eq!(c.settings().len(), 25);
+        assert_eq!(c.settings().len(), 26);
     }
 
     #[test]

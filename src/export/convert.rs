@@ -2,7 +2,7 @@
 //! `Resource`), which the OTLP exporters take. Pure functions.
 
 use crate::assemble::attrs;
-use crate::assemble::model::{AttrValue, Attrs, LogItem, ResourceKey, SpanItem};
+use crate::assemble::model::{SpanRole, AttrValue, Attrs, LogItem, ResourceKey, SpanItem};
 use crate::record::Level;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
@@ -79,7 +79,7 @@ pub fn span_data(s: &SpanItem) -> SpanData {
         span_context: ctx,
         parent_span_id: s.parent_span_id.as_ref().map(span_id).unwrap_or(SpanId::INVALID),
         parent_span_is_remote: s.parent_remote,
-        span_kind: SpanKind::Internal,
+        span_kind: if s.role == SpanRole::Chat { SpanKind::Client } else { SpanKind::Internal },
         name: Cow::Owned(s.name.clone()),
         start_time: time(s.start),
         end_time: time(s.end.max(s.start)),

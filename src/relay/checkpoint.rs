@@ -26,6 +26,8 @@ pub struct Checkpoint {
     pub exported_records: u64,
     pub exported_spans: u64,
     pub assembler: Assembler,
+    /// How far each open transcript was read (model calls).
+    pub transcripts: super::transcripts::Tails,
     /// Set when the assembler's state could not be read: open spans were lost (they end when
     /// their end events arrive, without their start), the position was kept.
     pub state_lost: Option<String>,
@@ -49,6 +51,8 @@ struct CheckpointFile {
     exported_spans: u64,
     #[serde(default)]
     assembler: serde_json::Value,
+    #[serde(default)]
+    transcripts: serde_json::Value,
 }
 
 fn v1() -> u32 {
@@ -121,7 +125,11 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             Err(e) => (Assembler::default(), Some(format!("the open spans in {} could not be read ({e}); continuing from the saved position", path.display()))),
         }
     };
+    // Read positions that cannot be read are dropped: the transcripts are read again from the
+    // start at the next turn's end (their calls re-exported with the same ids).
+    let transcripts = serde_json::from_value(f.transcripts).unwrap_or_default();
     Ok(Checkpoint {
+        transcripts,
         position: f.position,
         last_seq: f.last_seq,
         last_hash: f.last_hash,
@@ -163,6 +171,7 @@ pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), String> {
         exported_records: cp.exported_records,
         exported_spans: cp.exported_spans,
         assembler: serde_json::to_value(&cp.assembler).map_err(|e| e.to_string())?,
+        transcripts: serde_json::to_value(&cp.transcripts).map_err(|e| e.to_string())?,
     };
     let bytes = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
     write_atomic(&dir.join("checkpoint.json"), &bytes).map_err(|e| format!("writing checkpoint: {e}"))

@@ -10,5 +10,6 @@
 pub mod checkpoint;
 pub mod control;
 mod run;
+pub mod transcripts;
 
 pub use run::{run, RunOptions};

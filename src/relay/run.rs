@@ -8,6 +8,7 @@
 
 use super::checkpoint::{self, Checkpoint, RelayStatus};
 use super::control;
+use super::transcripts::{self, Step};
 use crate::assemble::model::Output;
 use crate::config::Config;
 use crate::export::{ExportConfig, ExportError, Exporter};
@@ -77,6 +78,10 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
         eprintln!("agent-telemetry relay: {why}");
         status.last_error = Some(why.clone());
     }
+    let prices = match crate::cost::PriceTable::load(config.cost.prices.as_deref()) {
+        Ok(p) => p,
+        Err(e) => return Err(fail(&mut status, format!("the price table cannot be read: {e}"))),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
         Err(e) => return Err(fail(&mut status, format!("cannot start the async runtime: {e}"))),
@@ -91,7 +96,7 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
         status.exported_records = cp.exported_records;
         status.exported_spans = cp.exported_spans;
         checkpoint::save_status(&relay_dir, &status);
-        let mut relay = Relay { config: config.clone(), exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts };
+        let mut relay = Relay { config: config.clone(), prices, exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts };
         relay.run_loop(cp).await
     });
     drop(lock);
@@ -149,6 +154,7 @@ impl ConfigWatch {
 
 struct Relay {
     config: Config,
+    prices: crate::cost::PriceTable,
     exporter: Exporter,
     status: RelayStatus,
     relay_dir: PathBuf,
@@ -198,9 +204,14 @@ impl Relay {
             let mut position = cp.position.clone();
             let (mut last_seq, mut last_hash) = (cp.last_seq, cp.last_hash.clone());
             let mut records = 0u64;
+            let mut held = false;
             for e in &entries {
                 match &e.record {
                     Ok(r) => {
+                        if transcripts::before_record(r, &mut cp.transcripts, &mut cp.assembler, &self.prices, now_unix_nanos(), &mut out) == Step::Hold {
+                            held = true; // its final message is not written yet: this record again at the next poll
+                            break;
+                        }
                         cp.assembler.process_line(r, Some(&e.raw), &mut out);
                         last_seq = Some(r.seq);
                         last_hash = Some(r.hash.clone());
@@ -211,6 +222,9 @@ impl Relay {
                 position = Some(e.next.clone());
             }
             cp.assembler.sweep(now_unix_nanos(), self.config.export.span_timeout.as_nanos() as u64, &mut out);
+            if records > 0 {
+                transcripts::prune(&mut cp.transcripts, now_unix_nanos());
+            }
             if !out.is_empty() {
                 match self.export_with_retry(&out, deadline).await {
                     Sent::Done => self.status.last_export_at = Some(rfc3339_nanos(now_unix_nanos())),
@@ -239,6 +253,10 @@ impl Relay {
                 self.status.open_spans = cp.assembler.open_count();
                 self.save_status();
                 last_work = Instant::now();
+            }
+            if held {
+                self.sleep(self.config.export.poll).await;
+                continue;
             }
             if entries.len() < batch_size {
                 if self.opts.once {

@@ -1,0 +1,105 @@
+//! The relay's reading of transcripts: before a record that ends a turn (Stop), a subagent
+//! (SubagentStop) or a session (SessionEnd) is assembled, the transcripts it ends are read from
+//! where the last read stopped, and their model calls go to the assembler — so the span closes
+//! with complete totals. Claude Code writes a turn's final message *after* the Stop hook ran:
+//! a fresh Stop whose final message is not in the transcript yet is held back (the relay waits
+//! for the next poll) for up to [`SETTLE`], then assembled as it is.
+//!
+//! Reads are bounded (per call and per line), regular files only, and only metadata is kept
+//! (`crate::transcript`). The read positions are part of the checkpoint.
+
+use crate::assemble::model::Output;
+use crate::assemble::Assembler;
+use crate::cost::PriceTable;
+use crate::event::HookEvent;
+use crate::record::JournalRecord;
+use crate::transcript::{subagent_path, Tail};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// How long a Stop (SubagentStop) waits for its final message.
+pub const SETTLE: u64 = 3_000_000_000;
+
+/// Bytes read from one transcript per record (the rest is read at the next one).
+const MAX_READ: u64 = 64 * 1024 * 1024;
+
+/// What to do with the record.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    Assemble,
+    /// Not yet: its transcript's final message is not written.
+    Hold,
+}
+
+/// Read positions by transcript path.
+pub type Tails = BTreeMap<String, Tail>;
+
+/// Reads what `r` ends and feeds the model calls in; says whether `r` may be assembled now.
+pub fn before_record(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, now: u64, out: &mut Output) -> Step {
+    let ev = r.event();
+    let (Some(sid), Some(main)) = (r.session_id.as_deref(), r.session_context.transcript_path.as_deref()) else { return Step::Assemble };
+    let agent = r.agent_context.agent_id.as_deref();
+    let fresh = now.saturating_sub(r.time_unix_nano) < SETTLE;
+    match (&ev, agent) {
+        (HookEvent::Stop | HookEvent::StopFailure, None) => {
+            let settled = feed(main, None, sid, tails, asm, prices, out, |t| {
+                let prompt = r.session_context.prompt_id.as_deref();
+                ev == HookEvent::StopFailure || prompt.is_none() || (t.at_final && t.last_final_prompt.as_deref() == prompt)
+            });
+            if !settled && fresh {
+                return Step::Hold;
+            }
+            flush(main, None, sid, tails, asm, prices, out);
+        }
+        (HookEvent::SubagentStop, Some(a)) => {
+            let Some(path) = subagent_path(main, a) else { return Step::Assemble };
+            let path = path.to_string_lossy().to_string();
+            let settled = feed(&path, Some(a), sid, tails, asm, prices, out, |t| t.at_final);
+            if !settled && fresh {
+                return Step::Hold;
+            }
+            flush(&path, Some(a), sid, tails, asm, prices, out);
+        }
+        (HookEvent::SessionEnd, _) => {
+            feed(main, None, sid, tails, asm, prices, out, |_| true);
+            flush(main, None, sid, tails, asm, prices, out);
+        }
+        _ => {}
+    }
+    Step::Assemble
+}
+
+/// Read positions are kept after a session or subagent ends — a resumed session and a revived
+/// agent append to the same transcript, which must not be read (and counted) again — and
+/// forgotten this long after the transcript's last line.
+const KEEP_TAILS: u64 = 7 * 24 * 3600 * 1_000_000_000;
+
+/// Forgets the read positions of transcripts silent for [`KEEP_TAILS`].
+pub fn prune(tails: &mut Tails, now: u64) {
+    tails.retain(|_, t| t.last_time() + KEEP_TAILS > now);
+}
+
+/// Reads new lines of `path`, feeding complete calls; `true` if `settled` holds afterwards (or
+/// the file cannot be read: nothing to wait for).
+#[allow(clippy::too_many_arguments)]
+fn feed(path: &str, agent: Option<&str>, sid: &str, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, out: &mut Output, settled: impl Fn(&Tail) -> bool) -> bool {
+    let tail = tails.entry(path.to_string()).or_default();
+    match tail.read(Path::new(path), MAX_READ) {
+        Ok(calls) => {
+            for c in &calls {
+                asm.process_model_call(sid, agent, c, prices, out);
+            }
+            settled(tail)
+        }
+        Err(_) => {
+            tails.remove(path);
+            true
+        }
+    }
+}
+
+fn flush(path: &str, agent: Option<&str>, sid: &str, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, out: &mut Output) {
+    if let Some(c) = tails.get_mut(path).and_then(Tail::flush) {
+        asm.process_model_call(sid, agent, &c, prices, out);
+    }
+}
