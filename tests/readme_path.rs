@@ -72,7 +72,9 @@ fn wait_rows(stack: &Stack, session: &str, n: usize) -> Vec<Value> {
 
 /// A session's trace at Jaeger with at least `min_spans` spans, all carrying the session id.
 fn wait_trace(stack: &Stack, trace_id: &str, session: &str, min_spans: usize) -> Value {
-    let t = wait_for(Duration::from_secs(60), || stack.jaeger_trace(trace_id).filter(|t| t["spans"].as_array().is_some_and(|s| s.len() >= min_spans)))
+    // The session span ends last (SessionEnd): once it is there, the trace is whole.
+    let whole = |t: &Value| t["spans"].as_array().is_some_and(|s| s.len() >= min_spans && s.iter().any(|s| s["operationName"] == "invoke_agent claude-code"));
+    let t = wait_for(Duration::from_secs(60), || stack.jaeger_trace(trace_id).filter(whole))
         .unwrap_or_else(|| panic!("Jaeger never held {min_spans} spans of trace {trace_id}"));
     let spans = t["spans"].as_array().unwrap();
     for s in spans {
@@ -82,6 +84,50 @@ fn wait_trace(stack: &Stack, trace_id: &str, session: &str, min_spans: usize) ->
     let names: Vec<&str> = spans.iter().filter_map(|s| s["operationName"].as_str()).collect();
     assert!(names.contains(&"execute_tool Bash") && names.contains(&"turn") && names.contains(&"invoke_agent claude-code"), "{names:?}");
     t
+}
+
+/// The model requests in a session's transcripts (main and subagents), read here as plain JSON:
+/// request id → (input, output tokens).
+fn transcript_requests(home: &Path, session: &str) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let mut out = std::collections::BTreeMap::new();
+    let projects = home.join(".claude/projects");
+    let mut files = Vec::new();
+    for p in std::fs::read_dir(&projects).unwrap().flatten() {
+        let main = p.path().join(format!("{session}.jsonl"));
+        if main.exists() {
+            files.push(main);
+            let subs = p.path().join(session).join("subagents");
+            files.extend(std::fs::read_dir(subs).into_iter().flatten().flatten().map(|e| e.path()).filter(|f| f.extension().is_some_and(|x| x == "jsonl")));
+        }
+    }
+    assert!(!files.is_empty(), "no transcript of session {session} under {}", projects.display());
+    for f in files {
+        for line in std::fs::read_to_string(&f).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            if v["type"] == "assistant" {
+                let u = &v["message"]["usage"];
+                out.insert(v["requestId"].as_str().unwrap().to_string(), (u["input_tokens"].as_u64().unwrap(), u["output_tokens"].as_u64().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// One `chat` span per model request at Jaeger, with the transcript's tokens; the session span
+/// totals them.
+fn check_model_calls(trace: &Value, home: &Path, session: &str) {
+    let want = transcript_requests(home, session);
+    let spans = trace["spans"].as_array().unwrap();
+    let tag = |s: &Value, k: &str| s["tags"].as_array().unwrap().iter().find(|t| t["key"] == k).map(|t| t["value"].clone());
+    let chats: Vec<&Value> = spans.iter().filter(|s| s["operationName"].as_str().is_some_and(|n| n.starts_with("chat "))).collect();
+    let got: std::collections::BTreeMap<String, (u64, u64)> = chats
+        .iter()
+        .map(|s| (tag(s, "agent_telemetry.request_id").unwrap().as_str().unwrap().to_string(), (tag(s, "gen_ai.usage.input_tokens").unwrap().as_u64().unwrap(), tag(s, "gen_ai.usage.output_tokens").unwrap().as_u64().unwrap())))
+        .collect();
+    assert_eq!(chats.len(), want.len(), "one chat span per request");
+    assert_eq!(got, want, "chat spans at Jaeger ≠ the transcript's requests");
+    let run = spans.iter().find(|s| s["operationName"] == "invoke_agent claude-code").unwrap();
+    assert_eq!(tag(run, "gen_ai.usage.input_tokens").and_then(|v| v.as_u64()), Some(want.values().map(|w| w.0).sum::<u64>()), "session total");
 }
 
 /// The collector's count of log records it accepted over OTLP/HTTP (its own metrics).
@@ -142,7 +188,8 @@ fn a_new_user_following_the_readme() {
     let rows = wait_rows(&stack, &s1, j1.len());
     let trace_id = rows[0]["trace_id"].as_str().expect("trace_id on the log row").to_string();
     assert!(rows.iter().all(|r| r["trace_id"] == trace_id.as_str()), "one trace per session");
-    wait_trace(&stack, &trace_id, &s1, 3);
+    let trace = wait_trace(&stack, &trace_id, &s1, 3);
+    check_model_calls(&trace, home, &s1);
     let (code, st) = status_json(home, p);
     assert_eq!(code, 0, "status after session 1: {st:#}");
     assert_eq!(st["relay"]["running"], true, "{st:#}");
