@@ -254,8 +254,15 @@ impl Enricher<'_> {
         let p = Payload::new(&v);
         let hook_event = p.event().unwrap_or("unknown").to_string();
         let tool = p.tool_name().map(str::to_string);
-        let raw_cwd = p.str("cwd").map(PathBuf::from).filter(|c| c.is_absolute());
-        let cwd = raw_cwd.or_else(|| self.project_root.clone()).unwrap_or_else(|| PathBuf::from("/"));
+        let cwd_of = |v: &Value| {
+            v.get("cwd")
+                .and_then(Value::as_str)
+                .map(PathBuf::from)
+                .filter(|c| c.is_absolute())
+                .or_else(|| self.project_root.clone())
+                .unwrap_or_else(|| PathBuf::from("/"))
+        };
+        let cwd = cwd_of(&v);
         let is_tool_event = crate::event::HookEvent::parse(&hook_event).is_tool_event();
         let has_tool_context = is_tool_event || p.str("tool_use_id").is_some();
 
@@ -274,7 +281,7 @@ impl Enricher<'_> {
             let mut variant = v.clone();
             if let Some(slot) = variant.pointer_mut(pointer) {
                 *slot = earlier.clone();
-                let more = analyser.run(&variant, &cwd, has_tool_context);
+                let more = analyser.run(&variant, &cwd_of(&variant), has_tool_context);
                 for f in more.findings {
                     if !analysis.findings.iter().any(|g| g.rule == f.rule) {
                         analysis.findings.push(f);

@@ -98,7 +98,7 @@ pub const RULES: &[SecretRule] = &[
     r("slack_webhook", &["hooks.slack.com"], r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+"),
     r("discord_webhook", &["/api/webhooks/"], r"https://(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]+"),
     r("teams_webhook", &["webhook.office.com"], r#"https://[A-Za-z0-9.-]*webhook\.office\.com/webhook[A-Za-z0-9]*/[^\s"'<>]+"#),
-    r("telegram_bot_token", &[":aa"], r"\b\d{8,10}:AA[A-Za-z0-9_-]{33}\b"),
+    r("telegram_bot_token", &[":aa"], r"\d{8,10}:AA[A-Za-z0-9_-]{33}\b"),
     r("twilio_api_key", &["sk"], r"\bSK[0-9a-f]{32}\b"),
     r("sendgrid_api_key", &["sg."], r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
     r("mailgun_api_key", &["key-"], r"\bkey-[0-9a-f]{32}\b"),
@@ -136,7 +136,7 @@ pub const RULES: &[SecretRule] = &[
         3,
     ),
     // `curl -u admin:PW`, `--user admin:PW`, `--proxy-user u:PW`.
-    g("basic_auth", &["-u", "--user", "--proxy-user"], r#"((?:^|\s)(?:-u|--user|--proxy-user|-U)(?:\s+|=)?["']?[^\s:'"]+:)([^\s'"]+)"#, 2),
+    g("basic_auth", &["-u", "--user", "--proxy-user"], r#"((?:^|\s)(?:-u|--user|--proxy-user|-U)(?:\s+|=)?["']?[^\s:'"]+:)([^\s'"/][^\s'"]*)"#, 2),
     g("basic_auth_header", &["basic"], r"(?i)(\bbasic\s+)([A-Za-z0-9+/]{8,}={0,2})", 2),
     g("bearer_token", &["bearer", "token "], r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})", 2),
     generic(

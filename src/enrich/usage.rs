@@ -17,10 +17,16 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 
+/// Transcripts read at most this far (a session's transcript is a few MB; the bound keeps a
+/// hostile path from stalling the hook).
+const MAX_TRANSCRIPT_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Sums usage in a transcript: of the turn `prompt_id`, or of every message when `None`
 /// (a subagent's own transcript). `None` when the file cannot be read or holds no usage.
 pub fn from_transcript(path: &str, prompt_id: Option<&str>) -> Option<TokenUsage> {
-    let file = std::fs::File::open(path).ok()?;
+    // A path from the payload: a regular file, opened without blocking, read up to a bound.
+    let file = super::files::open_regular(std::path::Path::new(path)).ok()?;
+    let file = std::io::Read::take(file, MAX_TRANSCRIPT_BYTES);
     let mut seen = HashSet::new();
     let mut usage = TokenUsage::default();
     let mut in_turn = prompt_id.is_none();
