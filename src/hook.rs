@@ -23,6 +23,12 @@ const MAX_INPUT: u64 = 256 * 1024 * 1024;
 
 /// Runs the hook; returns the process exit code. Never panics outward.
 pub fn run() -> i32 {
+    // A file-size limit (or a full quota) must fail the write, not kill the hook: the failure
+    // is counted and reported by the next record (see `journal::append`).
+    // SAFETY: setting a signal to SIG_IGN has no preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let now = crate::timefmt::now_unix_nanos();
     let (input, read_error) = read_stdin();
     match std::panic::catch_unwind(|| run_with(&input, read_error.as_deref(), now)) {
@@ -144,10 +150,14 @@ fn hand_trace_context_to_children(record: &JournalRecord, env: &HookEnv) {
     let parent = record.session_context.traceparent.as_deref().and_then(TraceParent::parse);
     let tp = session_traceparent(session, parent.as_ref());
     let lines = format!("export TRACEPARENT={}\nexport AGENT_PARENT_SESSION={session}\n", tp.render());
+    // The path comes from the environment: never block on a FIFO, never write through to a device.
+    use std::os::unix::fs::OpenOptionsExt;
     let _ = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
+        .and_then(|f| if f.metadata()?.is_file() { Ok(f) } else { Err(std::io::Error::other("not a regular file")) })
         .and_then(|mut f| f.write_all(lines.as_bytes()));
 }
 

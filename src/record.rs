@@ -223,6 +223,10 @@ pub struct Metadata {
     /// A problem with the hook's own configuration (the defaults were used).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_error: Option<String>,
+    /// Events the hook could not journal since the last record (disk full, I/O errors): the
+    /// first record written afterwards says how many were lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_lost: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -232,7 +232,7 @@ pub fn render(spans: &[TreeSpan], session: Option<&str>) -> String {
             v.dedup();
             v
         };
-        out.push_str(&format!("trace {trace}  session(s) {}  {} span(s)\n", sessions.join(", "), spans.len()));
+        out.push_str(&format!("trace {}  session(s) {}  {} span(s)\n", escape_terminal(trace), escape_terminal(&sessions.join(", ")), spans.len()));
         for (i, r) in roots.iter().enumerate() {
             let remote = if r.parent.is_some() { "  (child of a span in another process)" } else { "" };
             walk(r, &children, "", i + 1 == roots.len(), &mut out, remote);
@@ -242,9 +242,29 @@ pub fn render(spans: &[TreeSpan], session: Option<&str>) -> String {
     out
 }
 
+/// Text from records (prompts, commands, ids) is the agent's: its control characters (escape
+/// sequences that move the cursor, rewrite the title, or write the clipboard with OSC 52; a
+/// newline that forges a tree line) are shown as escapes, never sent to the terminal.
+pub fn escape_terminal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn walk(s: &TreeSpan, children: &BTreeMap<&str, Vec<&TreeSpan>>, prefix: &str, last: bool, out: &mut String, note: &str) {
     let branch = if last { "└─ " } else { "├─ " };
-    out.push_str(&format!("{prefix}{branch}{}  {}{}  {}{note}\n", s.name, duration(s.end.saturating_sub(s.start)), detail(s), flags(s)).replace("   \n", "\n"));
+    let line = format!("{}  {}{}  {}", s.name, duration(s.end.saturating_sub(s.start)), detail(s), flags(s));
+    out.push_str(&format!("{prefix}{branch}{}{note}\n", escape_terminal(&line)).replace("   \n", "\n"));
     let next = format!("{prefix}{}", if last { "   " } else { "│  " });
     if let Some(kids) = children.get(s.span_id.as_str()) {
         for (i, k) in kids.iter().enumerate() {
@@ -269,4 +289,17 @@ pub fn run(config: &Config, from_journal: bool, session: Option<&str>) -> anyhow
     }
     print!("{}", render(&spans, session));
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_terminal;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        let osc52 = "copy \u{1b}]52;c;ZXZpbA==\u{7} done\n├─ forged line\u{202e}";
+        let e = escape_terminal(osc52);
+        assert!(!e.chars().any(|c| c.is_control() || c == '\u{202e}'), "{e:?}");
+        assert_eq!(e, "copy \\u{1b}]52;c;ZXZpbA==\\u{7} done\\n├─ forged line\\u{202e}");
+    }
 }

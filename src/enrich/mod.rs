@@ -217,6 +217,7 @@ impl Enricher<'_> {
                 (Some(a), Some(b)) => Some(format!("{a}; {b}")),
                 (a, b) => a.clone().or_else(|| b.clone()),
             },
+            events_lost: None,
         };
         let parent_session = env.parent_session.clone().filter(|p| Some(p) != session_id.as_ref());
         r.agent_context = AgentContext {

@@ -5,10 +5,10 @@ use super::segment::{self, SegmentName};
 use super::JournalError;
 use crate::config::{Config, Fsync};
 use crate::record::{JournalRecord, Level};
-use std::fs::{File, OpenOptions};
+use super::safe_fs::{self, DirFd, EntryKind};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A handle on a journal directory (cheap: nothing is opened until [`Journal::append`]).
 #[derive(Debug, Clone)]
@@ -41,52 +41,109 @@ impl Journal {
         Journal { dir: cfg.journal_dir(), fsync: cfg.journal.fsync, segment_max_bytes: cfg.journal.segment_max_bytes }
     }
 
-    /// Appends one record: sets its `seq`, `prev_hash` and `hash` and writes its line.
+    /// Appends one record: sets its `seq`, `prev_hash` and `hash` and writes its line. A failure
+    /// is counted (`.lost`), and the next record that is written reports the count.
     pub fn append(&self, record: &mut JournalRecord) -> Result<AppendOutcome, JournalError> {
+        let result = self.try_append(record);
+        if result.is_err() {
+            self.count_lost();
+        }
+        result
+    }
+
+    fn try_append(&self, record: &mut JournalRecord) -> Result<AppendOutcome, JournalError> {
         let io = |e| JournalError::io(&self.dir, e);
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).map_err(io)?;
+        // The data dir and the journal dir must be ours; every file is opened through the
+        // checked directory, never through a symlink (see `safe_fs`).
+        if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            safe_fs::check_dir(parent).map_err(|e| JournalError::io(parent, e))?;
+        }
+        safe_fs::check_dir(&self.dir).map_err(io)?;
+        let dir = DirFd::open(&self.dir).map_err(io)?;
         let lock_path = self.dir.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .mode(0o600)
-            .open(&lock_path)
-            .map_err(|e| JournalError::io(&lock_path, e))?;
+        let lock = dir.open_file(".lock", libc::O_RDWR | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&lock_path, e))?;
         lock.lock().map_err(|e| JournalError::io(&lock_path, e))?;
 
-        let segments = segment::list(&self.dir).map_err(io)?;
-        let mut tail = read_chain_tail(&segments).map_err(io)?;
+        let all = segment::list_all(&self.dir).map_err(io)?;
+        let segments: Vec<(SegmentName, PathBuf)> = all.iter().filter(|(_, _, regular)| *regular).map(|(n, p, _)| (n.clone(), p.clone())).collect();
+        let mut tail = read_chain_tail(&dir, &segments).map_err(io)?;
         let today = crate::timefmt::yyyymmdd(record.time_unix_nano.max(1));
         let current = segments.last();
+        let newest_name = all.last().map(|(n, _, _)| n.clone());
         let mut repaired_bytes = None;
+        let lost = read_lost(&dir);
+        if lost > 0 {
+            record.metadata.events_lost = Some(lost);
+        }
 
-        if let (Some((_, path)), Some((good_len, bytes))) = (current, tail.torn.take()) {
-            // Cut the torn bytes and keep them in a repair record, so nothing is lost and the
-            // chain goes on from the last complete record.
-            let f = OpenOptions::new().write(true).open(path).map_err(|e| JournalError::io(path, e))?;
+        if let (Some((name, path)), Some((good_len, bytes))) = (current, tail.torn.take()) {
+            // Cut the torn bytes and keep them (redacted) in a repair record, so nothing is lost
+            // and the chain goes on from the last complete record.
+            let f = dir.open_file(&name.file_name(), libc::O_WRONLY, 0).map_err(|e| JournalError::io(path, e))?;
             f.set_len(good_len).map_err(|e| JournalError::io(path, e))?;
             tail.current_len = good_len;
             let mut repair = repair_record(record, &bytes);
-            let out = self.write(path, &mut repair, &tail)?;
+            let out = self.write(&dir, &name.file_name(), &mut repair, &tail)?;
             tail.last = Some((out.0, out.1));
             tail.current_len += out.2;
             repaired_bytes = Some(bytes.len() as u64);
         }
 
-        let path = match current {
-            Some((name, path)) if name.day == today && tail.current_len < self.segment_max_bytes => path.clone(),
-            Some((name, _)) => self.dir.join(name.next(&today).file_name()),
-            None => self.dir.join(SegmentName { day: today, index: 0 }.file_name()),
+        // The segment to write: the newest if it is a regular file with room, else the next.
+        let mut name = match (current, &newest_name) {
+            (Some((cur, _)), Some(newest)) if cur == newest && cur.day == today && tail.current_len < self.segment_max_bytes => cur.clone(),
+            (_, Some(newest)) => newest.next(&today),
+            (None, None) => SegmentName { day: today.clone(), index: 0 },
+            (Some((cur, _)), None) => cur.next(&today),
         };
-        let (seq, hash, _) = self.write(&path, record, &tail)?;
+        // A bad entry where the newest segment should be (a symlink, a directory, a FIFO): not
+        // followed, not used; the journal moves on to a new segment with a record that says why.
+        let mut bad: Vec<String> = all
+            .iter()
+            .filter(|(n, _, regular)| !regular && Some(n) == newest_name.as_ref())
+            .map(|(n, _, _)| format!("{} is {}", n.file_name(), dir.entry_kind(&n.file_name()).ok().flatten().map(|k| k.describe()).unwrap_or("not a regular file")))
+            .collect();
+        for _ in 0..16 {
+            match dir.entry_kind(&name.file_name()).map_err(io)? {
+                None | Some(EntryKind::File) => break,
+                Some(kind) => {
+                    bad.push(format!("{} is {}", name.file_name(), kind.describe()));
+                    name = name.next(&today);
+                }
+            }
+        }
+        if !bad.is_empty() {
+            let mut note = recovery_record(record, &bad, &name.file_name());
+            let out = self.write(&dir, &name.file_name(), &mut note, &tail)?;
+            tail.last = Some((out.0, out.1));
+        }
+        let file_name = name.file_name();
+        let (seq, hash, _) = self.write(&dir, &file_name, record, &tail)?;
+        if lost > 0 {
+            write_lost(&dir, 0);
+        }
         drop(lock);
-        Ok(AppendOutcome { seq, hash, segment: path, repaired_bytes })
+        Ok(AppendOutcome { seq, hash, segment: self.dir.join(file_name), repaired_bytes })
+    }
+
+    /// Counts one event that could not be journaled (best effort: the disk may be full; the
+    /// counter file is rewritten in place, which needs no new blocks once it exists).
+    fn count_lost(&self) {
+        if safe_fs::check_dir(&self.dir).is_err() {
+            return;
+        }
+        let Ok(dir) = DirFd::open(&self.dir) else { return };
+        let Ok(lock) = dir.open_file(".lock", libc::O_RDWR | libc::O_CREAT, 0o600) else { return };
+        if lock.lock().is_err() {
+            return;
+        }
+        let n = read_lost(&dir);
+        write_lost(&dir, n + 1);
     }
 
     /// Writes `record` as the successor of `tail.last`; returns (seq, hash, bytes written).
-    fn write(&self, path: &Path, record: &mut JournalRecord, tail: &Tail) -> Result<(u64, String, u64), JournalError> {
+    fn write(&self, dir: &DirFd, name: &str, record: &mut JournalRecord, tail: &Tail) -> Result<(u64, String, u64), JournalError> {
+        let path = self.dir.join(name);
         let (seq, prev) = match &tail.last {
             Some((s, h)) => (s + 1, h.clone()),
             None => (0, GENESIS.to_string()),
@@ -95,25 +152,40 @@ impl Journal {
         record.prev_hash = prev;
         record.hash.clear();
         let (line, hash) = chain::encode(record)?;
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| JournalError::io(path, e))?;
+        let mut f = dir.open_file(name, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&path, e))?;
         // One write call for the whole line: with O_APPEND under the lock, lines never interleave.
-        f.write_all(&line).map_err(|e| JournalError::io(path, e))?;
+        f.write_all(&line).map_err(|e| JournalError::io(&path, e))?;
         if self.fsync == Fsync::Always {
-            f.sync_data().map_err(|e| JournalError::io(path, e))?;
+            f.sync_data().map_err(|e| JournalError::io(&path, e))?;
         }
         record.hash = hash.clone();
         Ok((seq, hash, line.len() as u64))
     }
 }
 
-/// The record that keeps a torn tail's bytes (already redacted when they were first written).
+const LOST: &str = ".lost";
+
+fn read_lost(dir: &DirFd) -> u64 {
+    let Ok(mut f) = dir.open_file(LOST, libc::O_RDONLY, 0) else { return 0 };
+    let mut s = String::new();
+    let _ = (&mut f).take(64).read_to_string(&mut s);
+    s.trim().parse().unwrap_or(0)
+}
+
+fn write_lost(dir: &DirFd, n: u64) {
+    if let Ok(mut f) = dir.open_file(LOST, libc::O_WRONLY | libc::O_CREAT, 0o600) {
+        // Fixed width: rewriting in place never grows the file.
+        let _ = f.write_all(format!("{n:>20}\n").as_bytes());
+    }
+}
+
+/// The record that keeps a torn tail's bytes. They were redacted when first written — unless
+/// the agent wrote them — so they are redacted again.
 fn repair_record(like: &JournalRecord, torn: &[u8]) -> JournalRecord {
     let text = String::from_utf8_lossy(torn);
+    let kept = crate::enrich::privacy::cap_str(&text, 256 * 1024);
+    let mut redactor = crate::enrich::redact::Redactor::new();
+    let kept = redactor.redact(kept).unwrap_or_else(|| kept.to_string());
     JournalRecord {
         timestamp: like.timestamp.clone(),
         time_unix_nano: like.time_unix_nano,
@@ -126,18 +198,38 @@ fn repair_record(like: &JournalRecord, torn: &[u8]) -> JournalRecord {
             "reason": "the last line was incomplete (a write was interrupted); its bytes were cut from the segment and are kept here",
             "discarded_bytes": torn.len(),
             "sha256": crate::enrich::privacy::sha256_hex(torn),
-            "text": crate::enrich::privacy::cap_str(&text, 256 * 1024),
+            "text": kept,
+            "redactions": redactor.count,
+        }),
+        ..JournalRecord::default()
+    }
+}
+
+/// The record written when the journal moves past entries it will not use.
+fn recovery_record(like: &JournalRecord, bad: &[String], next: &str) -> JournalRecord {
+    JournalRecord {
+        timestamp: like.timestamp.clone(),
+        time_unix_nano: like.time_unix_nano,
+        level: Level::Error,
+        event_type: "journal_recovery".into(),
+        hook_event: "JournalRecovery".into(),
+        telemetry_enabled: true,
+        metadata: like.metadata.clone(),
+        raw_input: serde_json::json!({
+            "reason": format!("entries named like journal segments are not regular files and were not followed or used ({}); the journal goes on in {next}", bad.join("; ")),
+            "bad_entries": bad,
+            "next_segment": next,
         }),
         ..JournalRecord::default()
     }
 }
 
 /// Finds the last complete record, looking back through segments if the newest is empty.
-fn read_chain_tail(segments: &[(SegmentName, PathBuf)]) -> std::io::Result<Tail> {
+fn read_chain_tail(dir: &DirFd, segments: &[(SegmentName, PathBuf)]) -> std::io::Result<Tail> {
     let mut tail = Tail::default();
-    for (i, (_, path)) in segments.iter().enumerate().rev() {
+    for (i, (name, _)) in segments.iter().enumerate().rev() {
         let newest = i + 1 == segments.len();
-        let mut f = File::open(path)?;
+        let mut f = dir.open_file(&name.file_name(), libc::O_RDONLY, 0)?;
         let len = f.metadata()?.len();
         if newest {
             tail.current_len = len;

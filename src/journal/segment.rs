@@ -34,8 +34,14 @@ impl SegmentName {
     }
 }
 
-/// All segments of a journal directory, oldest first.
+/// All segments of a journal directory, oldest first: regular files only (an entry named like a
+/// segment that is a symlink, a directory or a FIFO is never read; see [`list_all`]).
 pub fn list(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf)>> {
+    Ok(list_all(dir)?.into_iter().filter(|(_, _, regular)| *regular).map(|(n, p, _)| (n, p)).collect())
+}
+
+/// Every entry named like a segment, with whether it is a regular file (not followed).
+pub fn list_all(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf, bool)>> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -45,7 +51,8 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf)>> {
     for entry in entries {
         let entry = entry?;
         if let Some(name) = entry.file_name().to_str().and_then(SegmentName::parse) {
-            out.push((name, entry.path()));
+            let regular = entry.file_type().is_ok_and(|t| t.is_file());
+            out.push((name, entry.path(), regular));
         }
     }
     out.sort();

@@ -156,14 +156,15 @@ impl Sandbox {
     }
 }
 
-/// Journal segment files (`YYYYMMDD-NNNNNN.jsonl`), oldest first.
+/// Journal segment files (`YYYYMMDD-NNNNNN.jsonl`), oldest first: regular files only, as the
+/// journal itself reads them (a planted symlink, directory or FIFO is not a segment).
 pub fn segments(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .map(|e| e.unwrap().path())
             .filter(|p| {
                 let n = p.file_name().unwrap().to_string_lossy().into_owned();
-                n.len() == 21 && n.ends_with(".jsonl") && n.as_bytes()[8] == b'-'
+                n.len() == 21 && n.ends_with(".jsonl") && n.as_bytes()[8] == b'-' && p.symlink_metadata().is_ok_and(|m| m.is_file())
             })
             .collect(),
         Err(_) => Vec::new(),
