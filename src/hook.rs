@@ -68,9 +68,11 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
     }
     let env = HookEnv::from_process();
     let Some(project_root) = enabled_root(&config, &env, input) else {
+        record_gap(&config, &env, input, now);
         return 0;
     };
     let (policy, policy_error) = Policy::load(&config.policy_path());
+    let enricher_root = project_root.clone();
     let enricher = Enricher { config: &config, policy: &policy, policy_error, env: &env, project_root };
     let mut record = enricher.record(input, now);
     if let Some(why) = read_error {
@@ -90,7 +92,12 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
         record.security.decision = Some("deny".into());
     }
     match Journal::from_config(&config).append(&mut record) {
-        Ok(_) => crate::relay::control::ensure_running(&config),
+        Ok(_) => {
+            if let (Scope::Project, Some(root)) = (config.scope.enabled, record.project_path.as_deref().and(enricher_root.as_deref())) {
+                crate::journal::projects::remember(&config.journal_dir(), root);
+            }
+            crate::relay::control::ensure_running(&config)
+        }
         // Nothing else can be done without risking Claude: say it where a person looks.
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "agent-telemetry: could not write the journal: {e}");
@@ -103,6 +110,34 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
         }
         None => 0,
     }
+}
+
+/// Telemetry is off here: if this is a project whose marker was there before (it is gone now),
+/// say so once with a `telemetry_gap` record — the agent may have removed it to go dark.
+fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64) {
+    if config.scope.enabled != Scope::Project {
+        return;
+    }
+    let Some(start) = config.scope.project_root.clone().or_else(|| env.project_dir.clone()).or_else(|| cwd_from_input(input)) else { return };
+    let Some(root) = crate::journal::projects::take_gone(&config.journal_dir(), &start, MARKER) else { return };
+    let (policy, policy_error) = Policy::load(&config.policy_path());
+    let enricher = Enricher { config, policy: &policy, policy_error, env, project_root: Some(root.clone()) };
+    let mut record = enricher.record(input, now);
+    record.event_type = "telemetry_gap".into();
+    record.level = crate::record::Level::Error;
+    let mut s = crate::enrich::redact::Redactor::new();
+    let root_text = root.display().to_string();
+    let root_text = s.redact(&root_text).unwrap_or(root_text);
+    record.security.findings.push(crate::record::Finding {
+        rule: "telemetry_tampering.gap".into(),
+        category: "telemetry_tampering".into(),
+        severity: crate::record::Severity::High,
+        action: "alert".into(),
+        matched: format!("{root_text}/{MARKER}"),
+        description: "the project's .telemetry-enabled marker is gone: nothing more is recorded here until it is back".into(),
+    });
+    record.security.risk = record.security.findings.iter().map(|f| f.severity).max();
+    let _ = Journal::from_config(config).append(&mut record);
 }
 
 /// Where telemetry is on for this event, and the project root to judge paths against; `None`

@@ -14,7 +14,11 @@ use serde_json::{json, Value};
 use support::*;
 
 fn corpus() -> Vec<Value> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hostile/commands.jsonl")).unwrap();
+    load("commands.jsonl")
+}
+
+fn load(name: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(format!("{}/tests/data/hostile/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
@@ -41,10 +45,9 @@ pub fn fill(sb: &Sandbox, s: &str) -> String {
         .replace("$DATA", &sb.data.display().to_string())
 }
 
-#[test]
-fn hostile_commands() {
+/// (caught, tried, false alarms, benign, failures) for a corpus file.
+fn run_corpus(rows: &[Value]) -> (u32, u32, u32, u32, Vec<String>) {
     let sb = hostile_sandbox();
-    let rows = corpus();
     let (mut tried, mut caught, mut benign, mut false_alarms) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     for (i, row) in rows.iter().enumerate() {
@@ -81,12 +84,35 @@ fn hostile_commands() {
             }
         }
     }
+    sb.assert_verified();
+    (caught, tried, false_alarms, benign, failures)
+}
+
+#[test]
+fn hostile_commands() {
+    let (caught, tried, false_alarms, benign, failures) = run_corpus(&corpus());
     println!("hostile commands: caught {caught}/{tried}; false alarms {false_alarms}/{benign} benign");
     assert!(tried >= 150 && benign >= 70, "corpus too small: {tried} hostile, {benign} benign");
     assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
     assert_eq!((caught, false_alarms), (tried, 0));
-    sb.assert_verified();
 }
+
+/// A held-out set, written after the corpus above passed and run once before any fix: its
+/// first-run rates are the honest measure (README). Known misses are listed, not hidden: the
+/// assertion is that no result gets worse than the recorded one.
+#[test]
+fn held_out_commands() {
+    let (caught, tried, false_alarms, benign, failures) = run_corpus(&load("heldout.jsonl"));
+    println!("held-out commands: caught {caught}/{tried}; false alarms {false_alarms}/{benign} benign");
+    for f in &failures {
+        println!("  known: {f}");
+    }
+    assert!(caught >= HELD_OUT_CAUGHT && false_alarms <= HELD_OUT_FALSE_ALARMS, "worse than recorded: {}", failures.join("\n"));
+}
+
+/// First run (before any fix): 20 of 25 caught, 0 of 24 false alarms.
+const HELD_OUT_CAUGHT: u32 = 20;
+const HELD_OUT_FALSE_ALARMS: u32 = 0;
 
 /// The keyword prefilter never hides a match: for every normalised line of the corpus and every
 /// built-in command rule, a match of the rule's regex (prefilter bypassed) implies the prefilter

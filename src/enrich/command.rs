@@ -499,7 +499,7 @@ struct Simple {
     redirs: Vec<(String, Word)>,
 }
 
-const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish", "busybox"];
+const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"];
 const INTERPRETERS: &[&str] = &["python", "python2", "python3", "perl", "ruby", "node", "php", "deno", "bun", "osascript", "pwsh"];
 /// Programs whose first operand is a pattern or script, not a file.
 const PATTERN_FIRST: &[&str] = &["grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "jq", "yq", "git-grep"];
@@ -508,7 +508,7 @@ const TEXT_ONLY: &[&str] = &["echo", "printf", "print", "say", "notify-send", "l
 /// Programs that write or delete their file operands.
 const WRITERS: &[&str] = &["rm", "mv", "cp", "tee", "truncate", "touch", "shred", "unlink", "rmdir", "ln", "install", "chmod", "chown", "chgrp", "chattr", "dd", "rsync", "mkdir"];
 /// Wrappers that run the rest of their words as a command.
-const WRAPPERS: &[&str] = &["sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "stdbuf", "xargs", "ionice", "setsid", "torsocks", "proxychains", "unbuffer", "caffeinate", "run0", "pkexec"];
+const WRAPPERS: &[&str] = &["sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "stdbuf", "xargs", "ionice", "setsid", "torsocks", "proxychains", "unbuffer", "caffeinate", "run0", "pkexec", "busybox", "toybox", "flock", "chronic", "watch"];
 
 fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)

@@ -155,6 +155,11 @@ pub const RULES: &[SecretRule] = &[
     ),
 ];
 
+/// `[REDACTED:kind]`: what we wrote, never a secret (redacting twice changes nothing).
+fn is_marker(s: &str) -> bool {
+    s.strip_prefix("[REDACTED:").and_then(|r| r.strip_suffix(']')).is_some_and(|k| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+}
+
 /// Values the generic rules leave alone: they are not secrets.
 fn is_not_a_secret(value: &str) -> bool {
     value.starts_with("[REDACTED")
@@ -218,12 +223,12 @@ pub fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
         }
         let re = c.regexes[i].get_or_init(|| Regex::new(rule.pattern).expect("static pattern"));
         if rule.secret_group == 0 {
-            found.extend(re.find_iter(text).filter(|m| !m.is_empty()).map(|m| (m.start(), m.end(), i)));
+            found.extend(re.find_iter(text).filter(|m| !m.is_empty() && !is_marker(m.as_str())).map(|m| (m.start(), m.end(), i)));
             continue;
         }
         for caps in re.captures_iter(text) {
             let Some(m) = caps.get(rule.secret_group) else { continue };
-            if m.is_empty() || (rule.generic && is_not_a_secret(m.as_str())) {
+            if m.is_empty() || is_marker(m.as_str()) || (rule.generic && is_not_a_secret(m.as_str())) {
                 continue;
             }
             found.push((m.start(), m.end(), i));

@@ -11,6 +11,7 @@
 
 pub mod append;
 pub mod chain;
+pub mod projects;
 pub mod read;
 pub mod safe_fs;
 pub mod segment;
