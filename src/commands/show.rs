@@ -54,6 +54,8 @@ fn from_item(s: &SpanItem) -> TreeSpan {
 pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
     let mut asm = Assembler::default();
     let mut out = Output::default();
+    let mut tails = crate::relay::transcripts::Tails::default();
+    let prices = crate::cost::PriceTable::shipped();
     let mut pos = None;
     loop {
         let entries = read_from(dir, pos.as_ref(), 4096)?;
@@ -62,6 +64,8 @@ pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
         }
         for e in entries {
             if let Ok(r) = &e.record {
+                // The relay's reading of transcripts (model calls, totals), never waiting.
+                crate::relay::transcripts::before_record(r, &mut tails, &mut asm, &prices, u64::MAX, &mut out);
                 asm.process(r, &mut out);
             }
             pos = Some(e.next);
@@ -174,6 +178,10 @@ fn flags(s: &TreeSpan) -> String {
         if let Some(v) = a.get(k) {
             f.push(format!("{}={v}", k.trim_start_matches("gen_ai.usage.")));
         }
+    }
+    if let Some(usd) = a.get("agent_telemetry.cost.usd").and_then(|v| v.parse::<f64>().ok()) {
+        let unpriced = a.get("agent_telemetry.cost.unpriced_requests").map(|n| format!(" + {n} unpriced")).unwrap_or_default();
+        f.push(format!("${usd:.4}{unpriced}"));
     }
     f.join("  ")
 }
