@@ -66,6 +66,7 @@ impl Assembler {
                 };
                 if let Some(span) = span {
                     accumulate(span, &tally);
+                    span.end = span.end.max(call.end);
                 }
                 self.add_to_run(sid, &tally);
             }
@@ -78,6 +79,7 @@ impl Assembler {
             (None, Some(p)) => {
                 if let Some(span) = self.open.get_mut(&key(SpanRole::Turn, p)) {
                     accumulate(span, &tally);
+                    span.end = span.end.max(call.end);
                 }
                 self.add_to_run(sid, &tally);
             }

@@ -177,7 +177,9 @@ impl Assembler {
                     s.closed_turns.insert(p.to_string());
                 }
                 if let Some(mut span) = self.open.remove(&key(SpanRole::Turn, p)) {
-                    span.end = t.max(span.start);
+                    // Its model calls may end after the Stop hook (the final message is written
+                    // after it): the turn covers them.
+                    span.end = t.max(span.start).max(span.end);
                     if let Some(u) = &r.token_usage {
                         add_usage(&mut span, u);
                     }
@@ -297,7 +299,7 @@ impl Assembler {
 
     fn end_subagent(&mut self, agent_id: &str, t: u64, out: &mut Output) {
         let Some(mut span) = self.open.remove(&key(SpanRole::Subagent, agent_id)) else { return };
-        span.end = t.max(span.start);
+        span.end = t.max(span.start).max(span.end);
         if self.agent_parents.contains_key(agent_id) {
             out.spans.push(span);
         } else {
