@@ -92,7 +92,10 @@ impl User {
         let dir = self.data_dir().join("journal");
         let mut s = String::new();
         for e in std::fs::read_dir(&dir).into_iter().flatten() {
-            s.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap_or_default());
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "jsonl") {
+                s.push_str(&std::fs::read_to_string(p).unwrap_or_default());
+            }
         }
         s
     }
