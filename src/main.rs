@@ -24,7 +24,14 @@ enum Command {
     /// Record one Claude Code hook event read from stdin (Claude Code runs this; always exits 0).
     Hook,
     /// Check the journal's hash chain; exits 1 and names the first broken record if it does not hold.
-    Verify,
+    Verify {
+        /// Also compare with the records a VictoriaLogs at this URL holds (e.g. http://127.0.0.1:9428).
+        #[arg(long, value_name = "URL")]
+        remote: Option<String>,
+        /// LogsQL filter selecting this journal's records at the backend (default: this agent's agent.id).
+        #[arg(long, value_name = "LOGSQL", requires = "remote")]
+        remote_filter: Option<String>,
+    },
     /// Register the hook for every event in Claude Code's settings.json.
     Install {
         /// ~/.claude/settings.json instead of the project's .claude/settings.json.
@@ -122,7 +129,14 @@ fn project_dir(project: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 fn run(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Hook => Ok(agent_telemetry::hook::run()),
-        Command::Verify => verify::run(&Config::load()),
+        Command::Verify { remote, remote_filter } => {
+            let config = Config::load();
+            let local = verify::run(&config)?;
+            match remote {
+                Some(url) => Ok(local.max(verify::run_remote(&config, &url, remote_filter.as_deref())?)),
+                None => Ok(local),
+            }
+        }
         Command::Install { user, project, no_marker, endpoint, protocol } => {
             let target = if user { install::Target::User } else { install::Target::Project(project_dir(project)?) };
             let exe = std::env::current_exe()?;

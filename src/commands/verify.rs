@@ -12,6 +12,85 @@ use crate::config::Config;
 use crate::journal::verify::verify;
 use crate::relay::checkpoint;
 
+/// `verify --remote URL`: the journal against what a VictoriaLogs at `URL` holds (its LogsQL
+/// query API), by `agent_telemetry.seq` / `agent_telemetry.hash`. `filter` selects this
+/// journal's records (default: this agent's `agent.id`).
+pub fn run_remote(config: &Config, url: &str, filter: Option<&str>) -> anyhow::Result<i32> {
+    use crate::journal::remote::compare;
+    let dir = config.journal_dir();
+    let local: Vec<(u64, String)> = crate::journal::read::read_from(&dir, None, usize::MAX)
+        .map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?
+        .into_iter()
+        .filter_map(|e| e.record.ok().map(|r| (r.seq, r.hash)))
+        .collect();
+    let agent = crate::enrich::HookEnv::from_process();
+    let default_filter = config.agent.id.clone().or_else(|| Some(format!("{}@{}", agent.user.as_deref()?, agent.host.as_deref()?))).map(|id| format!("agent.id:={}", serde_json::Value::String(id)));
+    let filter = filter.map(str::to_string).or(default_filter).unwrap_or_else(|| "*".into());
+    let query = format!("{filter} agent_telemetry.hash:* | fields agent_telemetry.seq, agent_telemetry.hash");
+    let remote = fetch_victorialogs(url, &query)?;
+    let exported = checkpoint::load(&checkpoint::relay_dir(&config.data_dir)).ok().and_then(|c| c.last_seq);
+    let d = compare(&local, &remote, exported);
+    println!(
+        "remote {url} ({filter}): {} record(s) match, {} not exported yet, {} at the backend",
+        d.matching,
+        d.not_yet_exported,
+        remote.len()
+    );
+    let show = |v: &[u64]| v.iter().take(20).map(u64::to_string).collect::<Vec<_>>().join(", ");
+    if !d.missing_remote.is_empty() {
+        println!("missing at the backend (exported, then removed there, or never delivered): seq {}", show(&d.missing_remote));
+    }
+    if !d.missing_local.is_empty() {
+        println!("missing from the journal (removed locally after export): seq {}", show(&d.missing_local));
+    }
+    for (seq, l, r) in d.altered.iter().take(20) {
+        println!("altered: seq {seq} is {l} in the journal, {r} at the backend (one side was rewritten)");
+    }
+    for (l, r) in d.reordered.iter().take(20) {
+        println!("reordered: the record at seq {l} in the journal is at seq {r} at the backend");
+    }
+    Ok(if d.holds() {
+        println!("remote OK");
+        0
+    } else {
+        1
+    })
+}
+
+/// `GET {base}/select/logsql/query?query=…`: JSON lines with the two fields.
+fn fetch_victorialogs(base: &str, query: &str) -> anyhow::Result<Vec<(u64, String)>> {
+    let url = format!("{}/select/logsql/query?query={}", base.trim_end_matches('/'), percent_encode(query));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let body = rt.block_on(async {
+        let resp = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?.get(&url).send().await?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        anyhow::ensure!(status.is_success(), "{base} answered {status}: {}", text.chars().take(300).collect::<String>());
+        Ok::<_, anyhow::Error>(text)
+    })?;
+    let mut out = Vec::new();
+    for line in body.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| anyhow::anyhow!("not a LogsQL result line ({e}): {line}"))?;
+        let seq = match &v["agent_telemetry.seq"] {
+            serde_json::Value::String(s) => s.parse().ok(),
+            n => n.as_u64(),
+        };
+        if let (Some(seq), Some(hash)) = (seq, v["agent_telemetry.hash"].as_str()) {
+            out.push((seq, hash.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn run(config: &Config) -> anyhow::Result<i32> {
     let dir = config.journal_dir();
     let relay_dir = checkpoint::relay_dir(&config.data_dir);

@@ -13,6 +13,7 @@ pub mod append;
 pub mod chain;
 pub mod projects;
 pub mod read;
+pub mod remote;
 pub mod safe_fs;
 pub mod segment;
 pub mod verify;
