@@ -76,6 +76,9 @@ pub struct Tail {
     pub last_final_prompt: Option<String>,
     /// Set when the last answer read ended its turn (no tool call follows).
     pub at_final: bool,
+    /// After the file was replaced (a rewrite, a compaction): answers written up to this time
+    /// were read from the old file already and are not read again.
+    skip_until: u64,
 }
 
 /// Lines longer than this are skipped unread (a huge tool result): they hold no metadata we use.
@@ -118,7 +121,8 @@ impl Tail {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
         }
         if meta.ino() != self.inode || meta.len() < self.offset {
-            *self = Tail { inode: meta.ino(), ..Tail::default() };
+            let seen = if self.inode == 0 { 0 } else { self.last_time };
+            *self = Tail { inode: meta.ino(), skip_until: seen, last_time: seen, ..Tail::default() };
         }
         let mut reader = BufReader::new(file);
         reader.seek(SeekFrom::Start(self.offset))?;
@@ -176,6 +180,9 @@ impl Tail {
             }
             Some("assistant") => {
                 let Some(msg) = line.message else { return };
+                if time.is_some_and(|t| t <= self.skip_until) {
+                    return;
+                }
                 let Some(request_id) = line.request_id.clone().or_else(|| msg.id.clone()) else { return };
                 if self.open.as_ref().is_some_and(|c| c.request_id != request_id) {
                     out.extend(self.open.take());
@@ -265,6 +272,31 @@ mod tests {
         assert_eq!(crate::timefmt::rfc3339_nanos(parse_time("2024-02-29T23:59:59.123456789Z").unwrap()), "2024-02-29T23:59:59.123456789Z");
         assert_eq!(parse_time("2026-11-30 18:13:45Z"), None);
         assert_eq!(parse_time("2026-11-30T18:13:45+01:00"), None);
+    }
+
+    #[test]
+    fn a_replaced_transcript_is_not_counted_twice() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.jsonl");
+        let ask = |id: &str, t: &str| format!("{{\"type\":\"assistant\",\"timestamp\":\"{t}\",\"requestId\":\"{id}\",\"message\":{{\"id\":\"m{id}\",\"model\":\"x\",\"stop_reason\":\"end_turn\",\"usage\":{{\"input_tokens\":1,\"output_tokens\":2}}}}}}\n");
+        let user = |t: &str| format!("{{\"type\":\"user\",\"timestamp\":\"{t}\",\"promptId\":\"p\",\"message\":{{\"content\":\"secret words\"}}}}\n");
+        std::fs::write(&p, [user("2026-01-01T00:00:00Z"), ask("r1", "2026-01-01T00:00:01Z")].concat()).unwrap();
+        let mut tail = Tail::default();
+        let mut calls = tail.read(&p, 1 << 20).unwrap();
+        calls.extend(tail.flush());
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].usage.output_tokens, 2);
+        assert_eq!(calls[0].prompt_id.as_deref(), Some("p"));
+        assert!(tail.at_final);
+        // The file is replaced by one holding the old answer again and a new one.
+        let q = d.path().join("t2.jsonl");
+        std::fs::write(&q, [user("2026-01-01T00:00:00Z"), ask("r1", "2026-01-01T00:00:01Z"), user("2026-01-01T00:00:02Z"), ask("r2", "2026-01-01T00:00:03Z")].concat()).unwrap();
+        std::fs::rename(&q, &p).unwrap();
+        let mut calls = tail.read(&p, 1 << 20).unwrap();
+        calls.extend(tail.flush());
+        assert_eq!(calls.iter().map(|c| c.request_id.as_str()).collect::<Vec<_>>(), ["r2"]);
+        // Nothing of the content is kept.
+        assert!(!format!("{tail:?}{calls:?}").contains("secret words"));
     }
 
     #[test]
