@@ -18,6 +18,8 @@ pub enum SpanKind {
     Subagent,
     /// One model request (natural id: the API request id).
     Chat,
+    /// A compaction (natural id: session id and its PreCompact's seq).
+    Compact,
 }
 
 impl SpanKind {
@@ -28,6 +30,7 @@ impl SpanKind {
             SpanKind::Tool => b"tool",
             SpanKind::Subagent => b"subagent",
             SpanKind::Chat => b"chat",
+            SpanKind::Compact => b"compact",
         }
     }
 }

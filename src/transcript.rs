@@ -58,6 +58,19 @@ pub struct ModelCall {
     pub prompt_id: Option<String>,
 }
 
+/// A compaction as the transcript records it (its `compact_boundary` line).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CompactInfo {
+    pub trigger: Option<String>,
+    #[serde(rename = "preTokens")]
+    pub pre_tokens: Option<u64>,
+    #[serde(rename = "postTokens")]
+    pub post_tokens: Option<u64>,
+    #[serde(rename = "durationMs")]
+    pub duration_ms: Option<u64>,
+}
+
 /// Where a transcript was read to, and what is carried from one read to the next. Persisted
 /// with the relay's checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -76,6 +89,8 @@ pub struct Tail {
     pub last_final_prompt: Option<String>,
     /// Set when the last answer read ended its turn (no tool call follows).
     pub at_final: bool,
+    /// The last compaction read and not yet taken.
+    pub compact: Option<CompactInfo>,
     /// After the file was replaced (a rewrite, a compaction): answers written up to this time
     /// were read from the old file already and are not read again.
     skip_until: u64,
@@ -100,6 +115,9 @@ struct Line {
     /// The `api-request` line's own id.
     id: Option<String>,
     message: Option<Message>,
+    subtype: Option<String>,
+    #[serde(rename = "compactMetadata")]
+    compact_metadata: Option<CompactInfo>,
 }
 
 #[derive(Deserialize)]
@@ -156,7 +174,7 @@ impl Tail {
     fn line(&mut self, bytes: &[u8], out: &mut Vec<ModelCall>) {
         // Cheap filter: only these line types matter.
         let interesting = |t: &[u8]| bytes.windows(t.len()).any(|w| w == t);
-        if !(interesting(b"\"type\":\"assistant\"") || interesting(b"\"type\":\"user\"") || interesting(b"\"type\":\"api-request\"")) {
+        if !(interesting(b"\"type\":\"assistant\"") || interesting(b"\"type\":\"user\"") || interesting(b"\"type\":\"api-request\"") || interesting(b"\"compact_boundary\"")) {
             return;
         }
         let Ok(line) = serde_json::from_slice::<Line>(bytes) else { return };
@@ -169,6 +187,9 @@ impl Tail {
                     }
                     self.sent.insert(id, t);
                 }
+            }
+            Some("system") if line.subtype.as_deref() == Some("compact_boundary") => {
+                self.compact = Some(line.compact_metadata.unwrap_or_default());
             }
             Some("user") => {
                 if let Some(c) = self.open.take() {

@@ -61,6 +61,10 @@ pub const COST_USD: &str = "agent_telemetry.cost.usd";
 pub const COST_PRICE_TABLE: &str = "agent_telemetry.cost.price_table";
 /// Model calls whose model the price table does not know (their cost is not in `cost.usd`).
 pub const COST_UNPRICED_REQUESTS: &str = "agent_telemetry.cost.unpriced_requests";
+pub const COMPACT_TRIGGER: &str = "agent_telemetry.compact.trigger";
+pub const COMPACT_PRE_TOKENS: &str = "agent_telemetry.compact.pre_tokens";
+pub const COMPACT_POST_TOKENS: &str = "agent_telemetry.compact.post_tokens";
+pub const COMPACT_DURATION_MS: &str = "agent_telemetry.compact.duration_ms";
 pub const INCOMPLETE: &str = "agent_telemetry.span.incomplete";
 pub const INCOMPLETE_REASON: &str = "agent_telemetry.span.incomplete_reason";
 pub const RUN: &str = "agent_telemetry.session.run";

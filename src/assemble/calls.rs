@@ -117,6 +117,26 @@ impl Assembler {
         out.spans.push(span);
     }
 
+    /// The transcript behind a span was read: its totals are the calls' (zero if it had none),
+    /// never the hook's reading — which for a session covers every earlier run too. `prompt`
+    /// names a turn, `agent` a subagent, neither the session run.
+    pub fn totals_read(&mut self, sid: &str, prompt: Option<&str>, agent: Option<&str>) {
+        let k = match (agent, prompt) {
+            (Some(a), _) => key(SpanRole::Subagent, a),
+            (None, Some(p)) => key(SpanRole::Turn, p),
+            (None, None) => match self.sessions.get(sid).and_then(|s| s.run_key.clone()) {
+                Some(r) => key(SpanRole::Session, &r),
+                None => return,
+            },
+        };
+        if let Some(span) = self.open.get_mut(&k) {
+            if !totals_from_transcript(span) {
+                accumulate(span, &Tally::default());
+                span.attrs.retain(|(k, _)| k != attrs::COST_PRICE_TABLE);
+            }
+        }
+    }
+
     /// A turn's span opened: it takes the calls read for it before.
     pub(super) fn turn_opened(&mut self, sid: &str, prompt: &str) {
         let Some(t) = self.sessions.get_mut(sid).and_then(|s| s.pending_calls.remove(prompt)) else { return };

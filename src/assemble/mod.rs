@@ -15,6 +15,7 @@
 
 pub mod attrs;
 mod calls;
+mod compact;
 pub mod logs;
 pub mod model;
 
@@ -41,6 +42,8 @@ struct SessionState {
     closed_turns: std::collections::BTreeSet<String>,
     /// Model calls read before their turn began (prompt id → their tally).
     pending_calls: BTreeMap<String, calls::Tally>,
+    /// The compaction in progress (its natural id), if any.
+    compaction: Option<String>,
     /// The resource of the session's spans (model calls, read from transcripts, carry it too).
     resource: Option<ResourceKey>,
 }
@@ -81,6 +84,15 @@ impl Assembler {
         self.session(&sid, r);
         let ev = r.event();
 
+        // Compaction: an event within the run (no new run, no turn, forks under it).
+        if self.is_compaction(&sid, r) {
+            let run_span = self.ensure_run(&sid, r, &resource);
+            let own = self.process_compaction(&sid, r, run_span, &resource, out);
+            let trace_id = self.sessions.get(&sid).map(|s| s.trace_id).unwrap_or_default();
+            out.logs.push(logs::log_item(r, line, trace_id, own, resource));
+            return;
+        }
+
         // Session runs.
         if ev == HookEvent::SessionStart {
             self.close_run(&sid, t, None, None, out);
@@ -90,9 +102,15 @@ impl Assembler {
 
         // Turns.
         let prompt = r.session_context.prompt_id.clone();
-        let turn_span = prompt.as_deref().map(|p| {
+        // A session's start and end are not within a turn: they open none (SessionEnd names the
+        // last prompt, which may be a `/compact` no turn was opened for).
+        let opens_no_turn = matches!(ev, HookEvent::SessionStart | HookEvent::SessionEnd);
+        let turn_span = prompt.as_deref().and_then(|p| {
             if self.sessions.get(&sid).is_some_and(|s| s.closed_turns.contains(p)) {
-                return SpanId::of(SpanKind::Turn, p);
+                return Some(SpanId::of(SpanKind::Turn, p));
+            }
+            if opens_no_turn && !self.open.contains_key(&key(SpanRole::Turn, p)) {
+                return None;
             }
             let opened = !self.open.contains_key(&key(SpanRole::Turn, p));
             if ev == HookEvent::UserPromptSubmit && r.agent_context.agent_id.is_none() {
@@ -102,7 +120,7 @@ impl Assembler {
             if opened {
                 self.turn_opened(&sid, p);
             }
-            id
+            Some(id)
         });
 
         // Subagents.
@@ -292,6 +310,7 @@ impl Assembler {
         }
         if let Some(s) = self.sessions.get_mut(sid) {
             s.ended = true;
+            s.compaction = None;
             // Records after SessionEnd attach to the run, not to turns: keep the checkpoint small.
             s.closed_turns.clear();
         }
@@ -327,6 +346,7 @@ impl Assembler {
             SpanRole::Tool => SpanKind::Tool,
             SpanRole::Subagent => SpanKind::Subagent,
             SpanRole::Chat => SpanKind::Chat,
+            SpanRole::Compact => SpanKind::Compact,
         };
         let trace_id = self.sessions.get(sid).map(|s| s.trace_id).unwrap_or_default();
         self.open.entry(key(role, k)).or_insert_with(|| SpanItem {

@@ -52,6 +52,8 @@ pub enum SpanRole {
     Subagent,
     /// A model request (`chat {model}`, CLIENT kind).
     Chat,
+    /// A compaction within a run.
+    Compact,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

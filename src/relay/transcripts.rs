@@ -50,6 +50,9 @@ pub fn before_record(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, 
                 return Step::Hold;
             }
             flush(main, None, sid, tails, asm, prices, out);
+            if tails.contains_key(main) {
+                asm.totals_read(sid, r.session_context.prompt_id.as_deref(), None);
+            }
         }
         (HookEvent::SubagentStop, Some(a)) => {
             let Some(path) = subagent_path(main, a) else { return Step::Assemble };
@@ -59,10 +62,22 @@ pub fn before_record(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, 
                 return Step::Hold;
             }
             flush(&path, Some(a), sid, tails, asm, prices, out);
+            if tails.contains_key(&path) {
+                asm.totals_read(sid, None, Some(a));
+            }
+        }
+        (HookEvent::PostCompact, _) => {
+            feed(main, None, sid, tails, asm, prices, out, |_| true);
+            if let Some(info) = tails.get_mut(main).and_then(|t| t.compact.take()) {
+                asm.process_compact_info(sid, &info);
+            }
         }
         (HookEvent::SessionEnd, _) => {
             feed(main, None, sid, tails, asm, prices, out, |_| true);
             flush(main, None, sid, tails, asm, prices, out);
+            if tails.contains_key(main) {
+                asm.totals_read(sid, None, None);
+            }
         }
         _ => {}
     }

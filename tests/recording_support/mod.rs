@@ -1,0 +1,176 @@
+//! Replaying the recorded real Claude Code sessions of tests/data/recordings (made with
+//! scripts/claude/record-session.sh: every hook payload and the transcripts the CLI wrote, the
+//! temporary root written as `@ROOT@`) through the built binary as a user would have it (HOME
+//! only, a config file), exporting with `relay --once` to OTLP files, and reading the spans back.
+//!
+//! Use with `#[path = "recording_support/mod.rs"] mod recording_support;` (it includes
+//! relay_support for the OTLP reader).
+#![allow(dead_code)]
+
+#[path = "../relay_support/mod.rs"]
+mod relay_support;
+
+pub use relay_support::{read_otlp, Log, Span};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agent-telemetry");
+
+fn recordings() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/recordings")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &dest);
+        } else {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            std::fs::write(&dest, text).unwrap();
+        }
+    }
+}
+
+/// One request of the transcripts, as read here: request id → (agent, prompt, message ids, usage).
+#[derive(Debug, Default, Clone)]
+pub struct Request {
+    pub agent: Option<String>,
+    pub prompt: Option<String>,
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_creation: u64,
+}
+
+impl Request {
+    pub fn tokens(&self) -> [u64; 4] {
+        [self.input, self.output, self.cache_read, self.cache_creation]
+    }
+}
+
+/// Every request in the session's transcripts (main and subagents), by request id.
+pub fn requests_in(root: &Path) -> BTreeMap<String, Request> {
+    let mut out = BTreeMap::new();
+    let mut files = Vec::new();
+    fn walk(d: &Path, files: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).into_iter().flatten() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, files);
+            } else if p.extension().is_some_and(|x| x == "jsonl") {
+                files.push(p);
+            }
+        }
+    }
+    walk(&root.join("home/.claude/projects"), &mut files);
+    assert!(!files.is_empty(), "no transcripts under {}", root.display());
+    for f in files {
+        let agent = f.file_stem().unwrap().to_str().unwrap().strip_prefix("agent-").map(String::from);
+        let mut prompt = None;
+        for line in std::fs::read_to_string(&f).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            match v["type"].as_str() {
+                Some("user") => {
+                    if let Some(p) = v["promptId"].as_str() {
+                        prompt = Some(p.to_string());
+                    }
+                }
+                Some("assistant") => {
+                    let id = v["requestId"].as_str().or(v["message"]["id"].as_str()).unwrap().to_string();
+                    let u = &v["message"]["usage"];
+                    let n = |k: &str| u[k].as_u64().unwrap_or(0);
+                    out.insert(id, Request { agent: agent.clone(), prompt: prompt.clone(), input: n("input_tokens"), output: n("output_tokens"), cache_read: n("cache_read_input_tokens"), cache_creation: n("cache_creation_input_tokens") });
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+pub struct Replay {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    pub spans: Vec<Span>,
+    pub logs: Vec<Log>,
+    pub requests: BTreeMap<String, Request>,
+    pub meta: Value,
+    /// The journal's records, in order.
+    pub journal: Vec<Value>,
+}
+
+impl Replay {
+    /// The replay's root: `home/` (transcripts under `.claude/projects`) and `project/`.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+pub fn replay(name: &str) -> Replay {
+    let rec = recordings().join(name);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    copy_tree(&rec.join("root"), &root);
+    let text = std::fs::read_to_string(rec.join("hooks.jsonl")).unwrap();
+    // Paths in the recording say @ROOT@: rewrite them here, transcripts included.
+    fn rewrite(d: &Path, root: &str) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                rewrite(&p, root);
+            } else {
+                let t = std::fs::read_to_string(&p).unwrap();
+                std::fs::write(&p, t.replace("@ROOT@", root)).unwrap();
+            }
+        }
+    }
+    let r = root.to_str().unwrap();
+    rewrite(&root, r);
+    let project = root.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
+    let home = root.join("home");
+    std::fs::create_dir_all(home.join(".config/agent-telemetry")).unwrap();
+    std::fs::write(home.join(".config/agent-telemetry/config.toml"), "[export]\nautostart = false\n").unwrap();
+    let mut calls = 0;
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(&line.replace("@ROOT@", r)).unwrap();
+        let payload = serde_json::to_vec(&v["payload"]).unwrap();
+        let mut child = Command::new(BIN)
+            .arg("hook")
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("CLAUDE_PROJECT_DIR", &project)
+            .current_dir(&project)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&payload).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+        calls += 1;
+    }
+    assert!(calls > 5, "{name}: only {calls} hook calls");
+    let out = Command::new(BIN).args(["relay", "--once", "--timeout", "30"]).env_clear().env("HOME", &home).output().unwrap();
+    assert!(out.status.success(), "relay --once: {}", String::from_utf8_lossy(&out.stderr));
+    let data = home.join(".local/share/agent-telemetry");
+    let (spans, logs) = read_otlp(&data, (0, 0));
+    let mut journal = Vec::new();
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+    segs.sort();
+    for f in segs {
+        journal.extend(std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+    }
+    let requests = requests_in(&root);
+    let meta: Value = serde_json::from_str(&std::fs::read_to_string(rec.join("meta.json")).unwrap()).unwrap();
+    Replay { _tmp: tmp, root, spans, logs, requests, meta, journal }
+}
+
