@@ -29,15 +29,22 @@ build:
     cargo build --release
 
 # Fast tests: unit, fixture replays, bad input, tamper, concurrency, config checks (no servers).
+# The slow-stage tests show here as ignored ("slow stage: <what it needs>"), never as passed.
 test:
     cargo test
 
 # Slow stage: the real collector, Jaeger, VictoriaLogs and Claude Code CLI (built or found cached).
+# Runs the ignored tests too (--include-ignored); a missing prerequisite fails a test, never skips
+# it. Ends with the count of tests that ran, and fails if any reported ignored or none ran.
 test-slow: stack-build
+    #!/usr/bin/env bash
+    set -euo pipefail
     scripts/claude/install-cli.sh >/dev/null
-    AGENT_TELEMETRY_SLOW_TESTS=1 cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path -- --test-threads=1
     scripts/grafana/tools.sh >/dev/null
-    cargo test --test grafana_offline --test stack_config -- --include-ignored --test-threads=1
+    log=$(mktemp) && trap 'rm -f "$log"' EXIT
+    cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    cargo test --test grafana_offline --test stack_config -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    scripts/test-count.sh "slow stage" "$log"
 
 # ---- 1. local stack ------------------------------------------------------------------
 # Settings are environment variables (defaults in scripts/stack/lib.sh):

@@ -63,10 +63,13 @@ fn tools_fixture_spans_and_logs() {
     assert!(sp.attr("agent_telemetry.redactions").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0) >= 1, "{sp:?}");
     assert!(sp.attr("agent_telemetry.security.rules").unwrap_or("").contains("secret"), "{sp:?}");
     assert!(sp.attr("agent_telemetry.command").unwrap_or("").contains("REDACTED"), "{sp:?}");
+    let mut files = 0;
     for f in std::fs::read_dir(env.data.join("otlp")).unwrap() {
         let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
         assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "the fake AWS key reached the OTLP output");
+        files += 1;
     }
+    assert!(files >= 2, "OTLP trace and log files under {}: {files}", env.data.join("otlp").display());
     // Logs of the outside read are flagged too.
     assert!(logs.iter().any(|l| l.attr("gen_ai.tool.call.id") == Some(outside.as_str()) && l.attr("agent_telemetry.outside_project_scope") == Some("true")));
     // Write and Edit carry the file path inside the project.
@@ -90,13 +93,17 @@ fn subagents_fixture_foreground_background_nested() {
     let nested_call = by_call_id(&spans, "toolu_5d8b533b24c6418cb2e1168c");
     assert_eq!(nested.parent.as_deref(), Some(nested_call.span_id.as_str()), "nested agent under the Agent call made inside the foreground agent");
     assert_eq!(nested_call.parent.as_deref(), Some(fg.span_id.as_str()), "the nested Agent call is inside the foreground agent");
-    // Tool calls inside subagents hang under the subagent.
+    // Tool calls inside subagents hang under the subagent (the fixture has some in each).
+    let mut inside: Vec<(&str, &str)> = Vec::new();
     for c in &r.calls {
         if let (Some(id), Some(a)) = (c.payload["tool_use_id"].as_str(), c.payload["agent_id"].as_str()) {
             assert_eq!(by_call_id(&spans, id).parent.as_deref(), Some(agent(a).span_id.as_str()), "tool {id} under agent {a}");
             assert_eq!(by_call_id(&spans, id).attr("gen_ai.agent.id"), Some(a));
+            inside.push((a, id));
         }
     }
+    let agents_with_tools: BTreeSet<&str> = inside.iter().map(|(a, _)| *a).collect();
+    assert_eq!(agents_with_tools.len(), 3, "tool calls inside each of the three subagents: {inside:?}");
 }
 
 #[test]
@@ -120,20 +127,23 @@ fn child_process_fixture_two_sessions_one_trace() {
 }
 
 /// Observed (and documented in src/assemble/mod.rs): a `--resume`d session is two runs, two
-/// root spans `invoke_agent claude-code` in the same trace (trace id from the session id), the
-/// first with the span id derived from the session id, the second keyed by its SessionStart's
-/// seq; run numbers 1 and 2; the second's `agent_telemetry.session.source` is `resume`; each run
+/// root spans `invoke_agent claude-code` in the same trace, the first with the span id the hook
+/// handed to the session's commands in TRACEPARENT (read from CLAUDE_ENV_FILE), the second its
+/// own; run numbers 1 and 2; the second's `agent_telemetry.session.source` is `resume`; each run
 /// has its own turn.
 #[test]
 fn multi_turn_fixture_two_runs_of_one_session() {
-    let (_env, _r, spans, _logs) = replay_and_check("multi-turn");
+    let (_env, r, spans, _logs) = replay_and_check("multi-turn");
     let mut runs: Vec<&Span> = spans.iter().filter(|s| s.name == "invoke_agent claude-code").collect();
     runs.sort_by_key(|s| s.start);
     assert_eq!(runs.len(), 2);
     assert!(runs.iter().all(|s| s.parent.is_none()), "both runs are roots");
     assert_eq!(runs[0].trace_id, runs[1].trace_id, "one trace for the session");
     assert_eq!(runs[0].attr("gen_ai.conversation.id"), runs[1].attr("gen_ai.conversation.id"));
-    assert_eq!(runs[0].span_id, agent_telemetry::ids::hex(&agent_telemetry::ids::span_id(agent_telemetry::ids::SpanKind::Session, runs[0].attr("gen_ai.conversation.id").unwrap())), "first run keeps the session's own span id");
+    let sid = runs[0].attr("gen_ai.conversation.id").unwrap();
+    let handed = r.handed_traceparent.get(sid).expect("the hook handed a TRACEPARENT at SessionStart");
+    assert_eq!(handed, &format!("00-{}-{}-01", runs[0].trace_id, runs[0].span_id), "first run is the span named in the TRACEPARENT handed to the session");
+    assert_ne!(runs[1].span_id, runs[0].span_id, "the resumed run is a span of its own");
     assert_eq!(runs[1].attr("agent_telemetry.session.source"), Some("resume"));
     assert_eq!(runs[0].attr("agent_telemetry.session.source"), Some("startup"));
     assert!(runs[0].end <= runs[1].start);

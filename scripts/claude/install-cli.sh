@@ -9,8 +9,9 @@
 # Idempotent: a second run finds the installed CLI, checks `claude --version` and prints the path.
 # The platform binary arrives as an optional dependency (@anthropic-ai/claude-code-<os>-<arch>).
 #
-# Exit codes: 0 installed (path printed); 3 the registry refused the package (callers skip their
-# tests on 3); 1 anything else (npm missing, install broken, `claude --version` failed).
+# Exit codes: 0 installed (path printed); 3 the registry refused the package; 1 anything else
+# (npm missing, install broken, `claude --version` failed). The tests that need the CLI fail with
+# the reason either way: a missing CLI is never a skipped test.
 set -euo pipefail
 
 version=${CLAUDE_CODE_VERSION:-2.1.328}

@@ -3,9 +3,13 @@
 //! Self-contained (std, serde_json, tempfile). Include it from an integration test with
 //! `#[path = "common/claude.rs"] mod claude;` or from `tests/common/mod.rs` with `pub mod claude;`.
 //!
-//! - [`ClaudeCli::find_or_install`] installs the pinned CLI with `scripts/claude/install-cli.sh`
-//!   (or takes `AGENT_TELEMETRY_CLAUDE_BIN`), and returns [`Skip`] when the registry refuses it.
+//! - [`ClaudeCli::require`] installs the pinned CLI with `scripts/claude/install-cli.sh` (or takes
+//!   `AGENT_TELEMETRY_CLAUDE_BIN`); when it cannot, the test fails saying what is missing and
+//!   how to install it. Tests that run the CLI are slow-stage tests (`#[ignore = "slow stage: …"]`):
+//!   nothing here skips.
 //! - [`ScriptedModel::start`] runs `tests/scripted_model/server.py` on a free port (killed on drop).
+//! - [`claude_code_events`]: every hook event Claude Code has, from `tests/data/claude-code-events.txt`
+//!   (written from the hooks reference, not from the library's own list).
 //! - [`Project::new`] makes a temporary project folder and a temporary `HOME` beside it, so the
 //!   user's real `~/.claude` is never read or written.
 //! - [`run_claude`] runs `claude -p PROMPT --output-format json --dangerously-skip-permissions` in
@@ -24,25 +28,38 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// Every hook event name known in 2026 (Claude Code 2.1.x): the library's list. Registering a
-/// hook for an event an older CLI does not know is harmless; newer events simply go unrecorded.
-pub const HOOK_EVENTS: &[&str] = &agent_telemetry::payload::KNOWN_EVENTS;
+/// Every hook event Claude Code has (2.1.x), read from `tests/data/claude-code-events.txt`: a
+/// list taken from `../shared/reference/claude-code-hooks.md`, independent of the library's own
+/// event list, so that the recording hook hears everything Claude Code sends whether or not the
+/// library knows of it. Registering an event an older CLI does not know is harmless.
+pub fn claude_code_events() -> Vec<String> {
+    let path = repo_root().join("tests/data/claude-code-events.txt");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let events: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
+    assert!(!events.is_empty(), "{} lists no events", path.display());
+    events
+}
 
 /// The fake API key handed to the CLI; the scripted model accepts anything.
 pub const FAKE_API_KEY: &str = "sk-ant-scripted-test-0000000000000000";
 
-/// Why a test cannot run here (printed, then the test passes).
+/// What is missing for the CLI to run here, and the command that installs it.
 #[derive(Debug, Clone)]
-pub struct Skip(pub String);
+pub struct Missing(pub String);
 
-impl std::fmt::Display for Skip {
+impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-/// Writes a line to the real stderr, which `cargo test` does not capture: skip notices, the CLI
-/// version and timings show up in the test output even for passing tests.
+/// Writes a line to the real stderr, which `cargo test` does not capture: the CLI version and
+/// timings show up in the test output even for passing tests.
 pub fn note(msg: impl AsRef<str>) {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{}", msg.as_ref());
@@ -58,7 +75,12 @@ pub fn scenario_path(name: &str) -> PathBuf {
     repo_root().join("tests/scenarios").join(format!("{name}.json"))
 }
 
-/// `tests/scripted_model/FILE`.
+/// `tests/scripted_model/FILE`: our scripted model and recording hook. They are not copies of
+/// `../shared/tools/scripted-model/` (whose README asks projects to write their own rather than
+/// copy it): the server adds what our scenarios need and the shared one lacks (`--port 0` with a
+/// port file, streaming answers, `repeat` turns, API errors, per-turn usage and model, a request
+/// log with the kind of each request), and the hook records into a file named by its argument
+/// under a lock (parallel tool calls) with every variable name it received.
 pub fn scripted_model_file(file: &str) -> PathBuf {
     repo_root().join("tests/scripted_model").join(file)
 }
@@ -74,6 +96,14 @@ pub fn python3_available() -> bool {
         .unwrap_or(false)
 }
 
+/// Fails the test unless `python3` runs.
+pub fn require_python3() {
+    assert!(
+        python3_available(),
+        "python3 is missing: the scripted model and the recording hook need it (install it: apt-get install python3)"
+    );
+}
+
 // ------------------------------------------------------------------------------------------ CLI
 
 /// An installed Claude Code CLI.
@@ -85,18 +115,28 @@ pub struct ClaudeCli {
 }
 
 impl ClaudeCli {
+    /// The CLI, or the test fails saying what is missing and how to install it.
+    pub fn require() -> ClaudeCli {
+        let cli = Self::find_or_install().unwrap_or_else(|missing| panic!("{missing}"));
+        static VERSION: std::sync::Once = std::sync::Once::new();
+        VERSION.call_once(|| note(format!("Claude Code version {} ({})", cli.version(), cli.path.display())));
+        cli
+    }
+
     /// The CLI named by `AGENT_TELEMETRY_CLAUDE_BIN`, or the one `scripts/claude/install-cli.sh`
     /// installs (pinned version, or `CLAUDE_CODE_VERSION`) into the cache. Runs the installer once
-    /// per test process. `Err(Skip)` when the registry refused the package (installer exit 3) or
-    /// python3 is missing; panics on any other failure, which is a real one.
-    pub fn find_or_install() -> Result<ClaudeCli, Skip> {
-        static CLI: OnceLock<Result<ClaudeCli, Skip>> = OnceLock::new();
+    /// per test process. `Err(Missing)` when python3 is missing or the installer fails (the
+    /// message names what is missing and the command that installs it).
+    pub fn find_or_install() -> Result<ClaudeCli, Missing> {
+        static CLI: OnceLock<Result<ClaudeCli, Missing>> = OnceLock::new();
         CLI.get_or_init(Self::locate).clone()
     }
 
-    fn locate() -> Result<ClaudeCli, Skip> {
+    fn locate() -> Result<ClaudeCli, Missing> {
         if !python3_available() {
-            return Err(Skip("python3 not found: the scripted model needs it".into()));
+            return Err(Missing(
+                "python3 is missing: the scripted model and the recording hook need it (install it: apt-get install python3)".into(),
+            ));
         }
         let path = match std::env::var_os("AGENT_TELEMETRY_CLAUDE_BIN") {
             Some(p) if !p.is_empty() => PathBuf::from(p),
@@ -106,15 +146,16 @@ impl ClaudeCli {
                     .arg(&script)
                     .stdin(Stdio::null())
                     .output()
-                    .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+                    .map_err(|e| Missing(format!("cannot run {}: {e}", script.display())))?;
                 let stderr = String::from_utf8_lossy(&out.stderr);
-                match out.status.code() {
-                    Some(0) => {}
-                    Some(3) => {
-                        let why = stderr.lines().last().unwrap_or("npm registry refused the package");
-                        return Err(Skip(format!("Claude Code CLI not installable: {why}")));
-                    }
-                    _ => panic!("{} failed ({}):\n{stderr}", script.display(), out.status),
+                if !out.status.success() {
+                    let why = if out.status.code() == Some(3) { "the npm registry refused the package" } else { "the installer failed" };
+                    return Err(Missing(format!(
+                        "the Claude Code CLI is missing and could not be installed ({why}, {}): it comes from npm, \
+                         so it needs node and npm (apt-get install nodejs npm); install it with \
+                         scripts/claude/install-cli.sh (or set AGENT_TELEMETRY_CLAUDE_BIN to a claude executable)\n{stderr}",
+                        out.status
+                    )));
                 }
                 let stdout = String::from_utf8_lossy(&out.stdout);
                 let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_else(|| {
@@ -127,8 +168,10 @@ impl ClaudeCli {
             .arg("--version")
             .stdin(Stdio::null())
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
-        assert!(out.status.success(), "{} --version failed: {:?}", path.display(), out);
+            .map_err(|e| Missing(format!("cannot run the Claude Code CLI {}: {e} (scripts/claude/install-cli.sh installs it)", path.display())))?;
+        if !out.status.success() {
+            return Err(Missing(format!("{} --version failed: {:?} (scripts/claude/install-cli.sh reinstalls it)", path.display(), out)));
+        }
         let text = String::from_utf8_lossy(&out.stdout);
         let version = text.split_whitespace().next().unwrap_or("unknown").to_string();
         Ok(ClaudeCli { path, version })
@@ -159,6 +202,7 @@ impl ScriptedModel {
     /// Starts the scripted model on a free port of 127.0.0.1 with the given scenario file, and
     /// waits until it accepts connections.
     pub fn start(scenario: impl AsRef<Path>) -> ScriptedModel {
+        require_python3();
         let scenario = scenario.as_ref();
         assert!(scenario.is_file(), "no scenario file {}", scenario.display());
         let dir = tempfile::Builder::new().prefix("scripted-model-").tempdir().expect("tempdir");
@@ -314,12 +358,12 @@ impl Project {
         fs::write(self.dir.join(".claude/settings.json"), text).expect("write settings.json");
     }
 
-    /// Registers `command` as a command hook for every event in [`HOOK_EVENTS`].
+    /// Registers `command` as a command hook for every event in [`claude_code_events`].
     pub fn register_hook_for_all_events(&self, command: &str) {
         let mut hooks = serde_json::Map::new();
-        for event in HOOK_EVENTS {
+        for event in claude_code_events() {
             hooks.insert(
-                event.to_string(),
+                event,
                 json!([{ "hooks": [{ "type": "command", "command": command, "timeout": 60 }] }]),
             );
         }
@@ -455,13 +499,41 @@ impl HookLog {
     }
 }
 
-/// Reads a JSON-lines file (missing file: empty; bad lines skipped).
+/// Reads a JSON-lines file (missing file: empty, for callers that count; a line that is not JSON
+/// fails the test, since every writer here writes whole lines).
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
     fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("{} line {}: not JSON ({e}): {l}", path.display(), i + 1)))
         .collect()
+}
+
+/// The `TRACEPARENT` our hook handed to session `session`'s later commands, read from the files
+/// Claude Code gave its SessionStart hooks as `CLAUDE_ENV_FILE`
+/// (`<HOME>/.claude/session-env/<session>/sessionstart-hook-<n>.sh`, kept after the session):
+/// `(trace id, span id)` in hex. An expected value from outside the code under test: Claude Code
+/// exports exactly these lines to the session's Bash commands. Panics unless the files hold one
+/// well-formed value (every SessionStart of the session, resumes included, writes the same).
+pub fn handed_traceparent(home: &Path, session: &str) -> (String, String) {
+    let dir = home.join(".claude/session-env").join(session);
+    let mut values = BTreeSet::new();
+    for entry in fs::read_dir(&dir).unwrap_or_else(|e| panic!("no CLAUDE_ENV_FILE folder {}: {e}", dir.display())) {
+        let path = entry.expect("read_dir entry").path();
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        values.extend(text.lines().filter_map(|l| l.strip_prefix("export TRACEPARENT=")).map(|v| v.trim().to_string()));
+    }
+    assert_eq!(values.len(), 1, "TRACEPARENT values handed to session {session} in {}: {values:?}", dir.display());
+    let tp = values.into_iter().next().unwrap();
+    let parts: Vec<&str> = tp.split('-').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit()) && s.bytes().any(|b| b != b'0');
+    assert!(
+        parts.len() == 4 && parts[0] == "00" && hex(parts[1], 32) && hex(parts[2], 16),
+        "malformed TRACEPARENT {tp:?} handed to session {session}"
+    );
+    (parts[1].to_string(), parts[2].to_string())
 }
 
 // ------------------------------------------------------------------------------------ running
@@ -508,9 +580,10 @@ pub fn claude_timeout() -> Duration {
 }
 
 /// Runs `claude -p PROMPT --output-format json --dangerously-skip-permissions EXTRA_ARGS...` in
-/// the project against the scripted model. The CLI gets a clean environment for its own
-/// settings: inherited `CLAUDE*` and `ANTHROPIC*` variables are removed (so a test started
-/// inside a Claude Code session does not look nested), then HOME = the project's temporary home,
+/// the project against the scripted model, as a user would: inherited `CLAUDE*` and `ANTHROPIC*`
+/// variables are removed (so a test started inside a Claude Code session does not look nested),
+/// and so are `AGENT_TELEMETRY_*`, `XDG_*`, `OTEL_*`, `TRACEPARENT` and `AGENT_PARENT_SESSION`
+/// (a developer's own settings never reach the hook); then HOME = the project's temporary home,
 /// IS_SANDBOX=1 (skip-permissions as root), ANTHROPIC_BASE_URL, a fake ANTHROPIC_API_KEY, no
 /// nonessential traffic, no autoupdater, no telemetry, and the CLI's folder first on PATH.
 /// `extra_env` is applied last. Panics on timeout.
@@ -533,7 +606,15 @@ pub fn run_claude(
         .stderr(Stdio::piped());
     for (name, _) in std::env::vars_os() {
         let n = name.to_string_lossy();
-        if n.starts_with("CLAUDE") || n.starts_with("ANTHROPIC") {
+        if n.starts_with("CLAUDE")
+            || n.starts_with("ANTHROPIC")
+            || n.starts_with("AGENT_TELEMETRY_")
+            || n.starts_with("XDG_")
+            || n.starts_with("OTEL_")
+            || n == "TRACEPARENT"
+            || n == "TRACESTATE"
+            || n == "AGENT_PARENT_SESSION"
+        {
             cmd.env_remove(&name);
         }
     }

@@ -8,8 +8,11 @@
 //! environment variables. `stop`/`start` drive single services for outage tests; `Drop` stops
 //! everything (graceful, then SIGKILL) and removes the temporary dir.
 //!
-//! Use from a test file with `mod common;` + `use common::stack::Stack;` (tests/common/mod.rs),
-//! or `#[path = "common/stack.rs"] mod stack;`.
+//! Use from a test file with `#[path = "common/stack.rs"] mod stack;`. Every test that starts the
+//! stack belongs to the slow stage: mark it `#[ignore = "slow stage: …"]` (`just test-slow` runs
+//! them with `--include-ignored`). A missing prerequisite (Go to build the servers, a failed
+//! build, a service that does not come up) fails the test with what is missing and how to get it;
+//! nothing here skips.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -18,19 +21,6 @@ use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Environment variable that switches the slow (process-starting) tests on.
-pub const SLOW_TESTS_ENV: &str = "AGENT_TELEMETRY_SLOW_TESTS";
-
-/// True when slow tests are enabled; otherwise prints why `test` is skipped.
-pub fn slow_tests_enabled(test: &str) -> bool {
-    if std::env::var(SLOW_TESTS_ENV).map(|v| v == "1").unwrap_or(false) {
-        true
-    } else {
-        println!("SKIPPED {test}: starts the local stack; set {SLOW_TESTS_ENV}=1 to run it");
-        false
-    }
-}
 
 pub const SERVICES: [&str; 3] = ["victorialogs", "jaeger", "collector"];
 
@@ -175,35 +165,49 @@ impl Stack {
     }
 
     /// The trace from Jaeger's query API (`GET /api/traces/{id}`): the first element of `data`,
-    /// or None while Jaeger does not have it.
+    /// or None while Jaeger does not have it (or does not answer: for polling).
     pub fn jaeger_trace(&self, trace_id_hex: &str) -> Option<serde_json::Value> {
-        let url = format!("{}/api/traces/{}", self.jaeger_query_url(), trace_id_hex);
-        let (status, body) = http_get(&url, &[]).ok()?;
-        if status != 200 {
-            return None;
-        }
-        let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
-        v.get("data")?.as_array()?.first().cloned()
+        self.jaeger_trace_checked(trace_id_hex).ok().flatten()
     }
 
-    /// Rows of a LogsQL query (`GET /select/logsql/query`, tenant 0:0), one JSON object each.
+    /// Jaeger's answer for a trace: `Ok(None)` only when Jaeger answered that it has no such
+    /// trace (404, or an empty `data`); any other failure is an `Err`, so that "this trace does
+    /// not exist" is never concluded from Jaeger being down.
+    pub fn jaeger_trace_checked(&self, trace_id_hex: &str) -> Result<Option<serde_json::Value>, String> {
+        let url = format!("{}/api/traces/{}", self.jaeger_query_url(), trace_id_hex);
+        let (status, body) = http_get(&url, &[])?;
+        if status == 404 {
+            return Ok(None);
+        }
+        if status != 200 {
+            return Err(format!("GET {url}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("GET {url}: {e}"))?;
+        let data = v.get("data").and_then(|d| d.as_array()).ok_or_else(|| format!("GET {url}: no data array: {v}"))?;
+        Ok(data.first().cloned())
+    }
+
+    /// Rows of a LogsQL query (`GET /select/logsql/query`, tenant 0:0), one JSON object each;
+    /// empty while VictoriaLogs does not answer (for polling; counts use `victorialogs_rows`).
     pub fn victorialogs_query(&self, logsql: &str) -> Vec<serde_json::Value> {
+        self.victorialogs_rows(logsql).unwrap_or_default()
+    }
+
+    /// Rows of a LogsQL query, or why VictoriaLogs did not answer it.
+    pub fn victorialogs_rows(&self, logsql: &str) -> Result<Vec<serde_json::Value>, String> {
         let url = format!(
             "{}/select/logsql/query?query={}&limit=100000",
             self.victorialogs_url(),
             percent_encode(logsql)
         );
-        let (status, body) = match http_get(&url, &[("AccountID", "0"), ("ProjectID", "0")]) {
-            Ok(r) => r,
-            Err(_) => return Vec::new(),
-        };
+        let (status, body) = http_get(&url, &[("AccountID", "0"), ("ProjectID", "0")])?;
         if status != 200 {
-            return Vec::new();
+            return Err(format!("LogsQL {logsql:?}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
         }
         String::from_utf8_lossy(&body)
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .filter_map(|l| serde_json::from_str(l).ok())
+            .map(|l| serde_json::from_str(l).map_err(|e| format!("LogsQL {logsql:?}: bad row {l:?}: {e}")))
             .collect()
     }
 
@@ -271,6 +275,65 @@ impl Drop for Stack {
     }
 }
 
+/// The hook payloads of a sentinel session (`tests/data/sentinel-session.jsonl`: a SessionStart
+/// and a SessionEnd), for session id `session` in `project`. "Nothing more arrived" is proved
+/// with it, never with a sleep: the sentinel goes through the same hook → journal → relay →
+/// collector path after everything else, and once it is visible at the backend, what was sent
+/// before it has been delivered too; then the test counts.
+pub fn sentinel_payloads(session: &str, project: &Path) -> Vec<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sentinel-session.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.replace("@SESSION@", session).replace("@PROJECT@", &project.display().to_string()))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}: a SessionStart and a SessionEnd", path.display());
+    lines
+}
+
+/// A session id for a sentinel, unique per call.
+pub fn sentinel_session_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("sentinel-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Stack {
+    /// Waits until the sentinel session's log rows (2) are at VictoriaLogs and its session span
+    /// at Jaeger (found by its conversation id), or panics.
+    pub fn wait_for_sentinel(&self, session: &str) {
+        let q = format!("\"gen_ai.conversation.id\":\"{session}\"");
+        wait_for(Duration::from_secs(90), || (self.victorialogs_query(&q).len() >= 2).then_some(()))
+            .unwrap_or_else(|| panic!("the sentinel session {session} never reached VictoriaLogs\n{}", self.logs()));
+        wait_for(Duration::from_secs(90), || {
+            let found = self.jaeger_find_traces("claude-code", &[("gen_ai.conversation.id", session)]).ok()?;
+            (!found.is_empty()).then_some(())
+        })
+        .unwrap_or_else(|| panic!("the sentinel session {session} never reached Jaeger\n{}", self.logs()));
+    }
+
+    /// Traces of `service` that have a span with all of `tags` (Jaeger's search API), or why
+    /// Jaeger did not answer.
+    pub fn jaeger_find_traces(&self, service: &str, tags: &[(&str, &str)]) -> Result<Vec<serde_json::Value>, String> {
+        let tags: serde_json::Map<String, serde_json::Value> =
+            tags.iter().map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string()))).collect();
+        let url = format!(
+            "{}/api/traces?service={}&tags={}&lookback=2h&limit=100",
+            self.jaeger_query_url(),
+            percent_encode(service),
+            percent_encode(&serde_json::Value::Object(tags).to_string())
+        );
+        let (status, body) = http_get(&url, &[])?;
+        if status != 200 {
+            return Err(format!("GET {url}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("GET {url}: {e}"))?;
+        Ok(v["data"].as_array().cloned().unwrap_or_default())
+    }
+}
+
 /// Build the binaries unless cached (build.sh is a no-op then).
 pub fn ensure_built(root: &Path) {
     let mut cmd = Command::new("bash");
@@ -282,9 +345,39 @@ pub fn ensure_built(root: &Path) {
                 eprintln!("stack build took {:?}:\n{out}", started.elapsed());
             }
         }
-        Ok((false, out)) => panic!("scripts/stack/build.sh failed:\n{out}"),
-        Err(e) => panic!("scripts/stack/build.sh: {e}"),
+        Ok((false, out)) => panic!(
+            "the stack (collector, Jaeger, VictoriaLogs) is missing and could not be built: \
+             scripts/stack/build.sh failed. It needs Go >= 1.26 on PATH and the Go module proxy; \
+             install Go, then run `just stack-build`.\n{out}"
+        ),
+        Err(e) => panic!("scripts/stack/build.sh (builds the collector, Jaeger, VictoriaLogs; needs Go): {e}"),
     }
+}
+
+/// The collector binary the stack scripts use (`$OTELCOL_BIN` of scripts/stack/lib.sh), built
+/// with `scripts/stack/build.sh collector` when it is not cached yet.
+pub fn collector_bin(root: &Path) -> PathBuf {
+    let mut build = Command::new("bash");
+    build.arg(root.join("scripts/stack/build.sh")).arg("collector").stdin(Stdio::null());
+    match run_with_timeout(build, BUILD_TIMEOUT) {
+        Ok((true, _)) => {}
+        Ok((false, out)) => panic!(
+            "the OpenTelemetry Collector is missing and could not be built: `scripts/stack/build.sh \
+             collector` failed (it needs Go >= 1.26 and the Go module proxy; install Go, then run \
+             `just stack-build collector`):\n{out}"
+        ),
+        Err(e) => panic!("scripts/stack/build.sh collector: {e}"),
+    }
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg("source scripts/stack/lib.sh && printf '%s' \"$OTELCOL_BIN\"")
+        .current_dir(root)
+        .stdin(Stdio::null());
+    let out = cmd.output().expect("bash -c 'source scripts/stack/lib.sh'");
+    assert!(out.status.success(), "scripts/stack/lib.sh: {}", String::from_utf8_lossy(&out.stderr));
+    let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(bin.is_file(), "build.sh collector succeeded but {} is not there", bin.display());
+    bin
 }
 
 /// Run a command with stdout+stderr captured (through a temp file, so a full pipe never

@@ -2,20 +2,26 @@
 //! (fresh project + data dir, `agent-telemetry install`, the real `claude -p`, relay flush), and
 //! readers for what arrived: Jaeger's trace JSON, VictoriaLogs' rows and our own journal.
 //!
-//! How the relay is driven: the hook autostarts it (the real path). `claude` gets
-//! AGENT_TELEMETRY_HOME / AGENT_TELEMETRY_OTLP_ENDPOINT / AGENT_TELEMETRY_OTLP_PROTOCOL in its
-//! environment, hands them to every hook process, and the first hook's autostarted relay inherits
-//! them. After the run the test stops that relay (`relay --stop`: it finishes the batch it holds)
-//! and drains whatever the journal got after its last poll with `relay --once`.
+//! As a user: the project's temporary HOME is the only setting; `agent-telemetry install
+//! --project P --endpoint <collector> [--protocol http/protobuf]` writes the endpoint to
+//! `~/.config/agent-telemetry/config.toml` there, the data dir is the default
+//! `~/.local/share/agent-telemetry`, and no `AGENT_TELEMETRY_*`, `XDG_*` or `OTEL_*` variable of
+//! the developer reaches our binary or Claude. The hook autostarts the relay (the real path).
+//! After the run the test stops that relay (`relay --stop`: it finishes the batch it holds) and
+//! drains whatever the journal got after its last poll with `relay --once`.
+//!
+//! Expected ids come from outside our code: the trace and the session span are the ones named in
+//! the `TRACEPARENT` the hook handed to the session (the CLAUDE_ENV_FILE Claude Code gave it), and
+//! "nothing more arrived" is proved by a sentinel session hooked after everything else.
 #![allow(dead_code)]
 
-use crate::claude::{note, run_claude, scenario_path, ClaudeCli, ClaudeRun, Project, ScriptedModel};
-use crate::stack::{Stack, SLOW_TESTS_ENV};
+use crate::claude::{handed_traceparent, note, run_claude, scenario_path, ClaudeCli, ClaudeRun, Project, ScriptedModel};
+use crate::stack::{sentinel_payloads, sentinel_session_id, Stack};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Our binary, built by cargo for this test.
@@ -60,33 +66,22 @@ fn shared_stack() -> Arc<Stack> {
     stack
 }
 
-/// Everything a scenario test needs, or `None` (with the reason printed) when the test is to be
-/// skipped here: slow tests off, or the CLI not installable (installer exit 3).
+/// Everything a scenario test needs: the CLI and the shared stack. A missing prerequisite (the
+/// CLI, python3, the stack) fails the test with what to install; nothing skips.
 pub struct Env {
     pub cli: ClaudeCli,
     pub stack: Arc<Stack>,
     _serial: MutexGuard<'static, ()>,
 }
 
-pub fn env_or_skip(test: &str) -> Option<Env> {
-    // `note` writes to the real stderr: cargo test's capture would hide a println!.
-    if std::env::var(SLOW_TESTS_ENV).as_deref() != Ok("1") {
-        note(format!("SKIPPED {test}: runs the real Claude Code CLI and the local stack; set {SLOW_TESTS_ENV}=1 to run it"));
-        return None;
+impl Env {
+    pub fn get() -> Env {
+        let cli = ClaudeCli::require();
+        // One scenario at a time: timings stay meaningful and 2 cores are not swamped.
+        let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let stack = shared_stack();
+        Env { cli, stack, _serial: serial }
     }
-    let cli = match ClaudeCli::find_or_install() {
-        Ok(cli) => cli,
-        Err(skip) => {
-            note(format!("SKIPPED {test}: {skip}"));
-            return None;
-        }
-    };
-    static VERSION: Once = Once::new();
-    VERSION.call_once(|| note(format!("e2e: Claude Code version {} ({})", cli.version(), cli.path.display())));
-    // One scenario at a time: timings stay meaningful and 2 cores are not swamped.
-    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let stack = shared_stack();
-    Some(Env { cli, stack, _serial: serial })
 }
 
 // ---------------------------------------------------------------------------------- scenario
@@ -108,11 +103,21 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// A scenario exporting over OTLP gRPC.
     pub fn new(env: &Env, name: &'static str, scenario_file: &str) -> Scenario {
+        Self::with_protocol(env, name, scenario_file, false)
+    }
+
+    /// A scenario exporting over OTLP HTTP/protobuf.
+    pub fn new_http(env: &Env, name: &'static str, scenario_file: &str) -> Scenario {
+        Self::with_protocol(env, name, scenario_file, true)
+    }
+
+    fn with_protocol(env: &Env, name: &'static str, scenario_file: &str, http: bool) -> Scenario {
         let model = ScriptedModel::start(scenario_path(scenario_file));
         let project = Project::new().git_init();
-        let data_dir = project.scratch().join("telemetry-data");
-        std::fs::create_dir_all(&data_dir).expect("mkdir data dir");
+        // The README's default data dir under the temporary HOME.
+        let data_dir = project.home().join(".local/share/agent-telemetry");
         let s = Scenario {
             name,
             cli: env.cli.clone(),
@@ -123,65 +128,65 @@ impl Scenario {
             started: Instant::now(),
             claude_time: Duration::ZERO,
             timings: Vec::new(),
-            http: false,
+            http,
             relay_note: String::new(),
         };
-        let out = s.ours(&["install", "--project", &s.project.path().display().to_string()]);
+        let project_dir = s.project.path().display().to_string();
+        let out = if http {
+            s.ours(&["install", "--project", &project_dir, "--endpoint", &s.stack.otlp_http_endpoint(), "--protocol", "http/protobuf"])
+        } else {
+            s.ours(&["install", "--project", &project_dir, "--endpoint", &s.stack.otlp_grpc_endpoint()])
+        };
         assert!(out.0, "agent-telemetry install failed:\n{}", out.1);
+        let config = s.project.home().join(".config/agent-telemetry/config.toml");
+        let text = std::fs::read_to_string(&config).unwrap_or_else(|e| panic!("install wrote no {}: {e}", config.display()));
+        let endpoint = if http { s.stack.otlp_http_endpoint() } else { s.stack.otlp_grpc_endpoint() };
+        assert!(text.contains(&endpoint), "{} does not name {endpoint}:\n{text}", config.display());
         let settings: Value = serde_json::from_str(
             &std::fs::read_to_string(s.project.path().join(".claude/settings.json")).expect("settings.json written"),
         )
         .expect("settings.json is JSON");
         let hooks = settings["hooks"].as_object().expect("hooks object");
-        assert!(hooks.len() >= 25, "install registered {} events", hooks.len());
+        // All but WorktreeCreate (a hook there replaces Claude Code's own worktree creation).
+        let missing: Vec<String> = crate::claude::claude_code_events().into_iter().filter(|e| !hooks.contains_key(e)).collect();
+        assert_eq!(missing, ["WorktreeCreate"], "events install registered no hook for");
         assert!(s.project.path().join(".telemetry-enabled").is_file(), "install made the marker");
         s
     }
 
-    /// The environment our processes get: the data dir and the collector, nothing inherited.
-    fn our_env(&self) -> Vec<(String, String)> {
-        let mut v: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| k.starts_with("AGENT_TELEMETRY_") || k == "TRACEPARENT" || k == "AGENT_PARENT_SESSION")
-            .map(|(k, _)| (k, String::new()))
-            .collect();
-        let mut set = |k: &str, val: String| {
-            v.retain(|(n, _)| n != k);
-            v.push((k.to_string(), val));
-        };
-        set("AGENT_TELEMETRY_HOME", self.data_dir.display().to_string());
-        if self.http {
-            set("AGENT_TELEMETRY_OTLP_ENDPOINT", self.stack.otlp_http_endpoint());
-            set("AGENT_TELEMETRY_OTLP_PROTOCOL", "http/protobuf".into());
-        } else {
-            set("AGENT_TELEMETRY_OTLP_ENDPOINT", self.stack.otlp_grpc_endpoint());
-            set("AGENT_TELEMETRY_OTLP_PROTOCOL", "grpc".into());
-        }
-        set("AGENT_TELEMETRY_POLL_MS", "50".into());
-        v
-    }
-
-    /// Runs `agent-telemetry ARGS` with our environment: (success, stdout + stderr).
-    pub fn ours(&self, args: &[&str]) -> (bool, String) {
+    /// `agent-telemetry ARGS` as the user runs it: the temporary HOME, nothing of the developer's
+    /// own settings or session.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.args(args).stdin(Stdio::null());
-        for (k, v) in self.our_env() {
-            if v.is_empty() {
+        cmd.args(args).current_dir(self.project.path()).stdin(Stdio::null());
+        for (k, _) in std::env::vars_os() {
+            let n = k.to_string_lossy();
+            if n.starts_with("AGENT_TELEMETRY_")
+                || n.starts_with("XDG_")
+                || n.starts_with("OTEL_")
+                || n.starts_with("CLAUDE")
+                || n == "TRACEPARENT"
+                || n == "TRACESTATE"
+                || n == "AGENT_PARENT_SESSION"
+            {
                 cmd.env_remove(&k);
-            } else {
-                cmd.env(&k, &v);
             }
         }
-        let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+        cmd.env("HOME", self.project.home());
+        cmd
+    }
+
+    /// Runs `agent-telemetry ARGS` as the user: (success, stdout + stderr).
+    pub fn ours(&self, args: &[&str]) -> (bool, String) {
+        let out = self.command(args).output().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
         let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         (out.status.success(), text)
     }
 
-    /// `claude -p PROMPT ...` in the project, with our settings in its environment (passed on to
-    /// every hook process and to the relay the hook starts).
+    /// `claude -p PROMPT ...` in the project, as the user (HOME only): the hook reads the config
+    /// `install` wrote and autostarts the relay.
     pub fn run(&mut self, prompt: &str, extra_args: &[&str]) -> ClaudeRun {
-        let env = self.our_env();
-        let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let run = run_claude(&self.cli, &self.model, &self.project, prompt, extra_args, &env_refs);
+        let run = run_claude(&self.cli, &self.model, &self.project, prompt, extra_args, &[]);
         self.claude_time += run.duration;
         note(format!(
             "e2e {:<14} claude {} -p took {:>6.1} s (exit {}, {} model requests)",
@@ -333,9 +338,11 @@ fn relay_exported(relay_dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The trace id of a root session, as our relay derives it.
-pub fn trace_id_of(session_id: &str) -> String {
-    agent_telemetry::ids::hex(&agent_telemetry::ids::trace_id_for_session(session_id))
+impl Drop for Scenario {
+    /// A failed test leaves no autostarted relay behind.
+    fn drop(&mut self) {
+        let _ = self.command(&["relay", "--stop"]).output();
+    }
 }
 
 // ------------------------------------------------------------------------------------ Jaeger
@@ -579,6 +586,7 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
         assert_eq!(parent.tag("gen_ai.conversation.id"), t.tag("gen_ai.conversation.id"), "turn and run of one session");
         assert!(t.tag("prompt.id").is_some(), "turn without prompt.id: {}", t.short());
     }
+    assert!(!trace.turns().is_empty(), "no turn spans: {}", trace.summary());
     let ends: Vec<&Value> = journal
         .iter()
         .filter(|r| sessions.contains(&r.session()) && matches!(r.event(), "PostToolUse" | "PostToolUseFailure"))
@@ -599,9 +607,8 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
             }
             None => {
                 assert_eq!(parent.name, "turn", "{id} is not under a turn but under {}", parent.short());
-                if let Some(p) = r.prompt() {
-                    assert_eq!(parent.tag("prompt.id").as_deref(), Some(p), "{id} is under the wrong turn");
-                }
+                let p = r.prompt().unwrap_or_else(|| panic!("{id}: a main-agent tool call without prompt_id: {r}"));
+                assert_eq!(parent.tag("prompt.id").as_deref(), Some(p), "{id} is under the wrong turn");
             }
         }
         let failed = r.event() == "PostToolUseFailure";
@@ -613,6 +620,7 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
 /// the trace, and gen_ai.conversation.id.
 pub fn assert_logs_shape(rows: &[Value], trace: &Trace, journal: &[Value], sessions: &[&str]) {
     let n = journal.iter().filter(|r| sessions.contains(&r.session())).count();
+    assert!(n > 0, "no journal records of {sessions:?}");
     let seqs: BTreeSet<String> = rows.iter().filter_map(|r| row_field(r, "agent_telemetry.seq")).collect();
     assert_eq!(seqs.len(), n, "distinct agent_telemetry.seq in VictoriaLogs vs journal records");
     assert_eq!(rows.len(), n, "VictoriaLogs rows vs journal records (duplicates?)");
@@ -660,17 +668,59 @@ pub struct Collected {
 }
 
 impl Scenario {
+    /// The trace id and session span id the hook handed to `session` (TRACEPARENT in the
+    /// CLAUDE_ENV_FILE Claude Code gave its SessionStart hook).
+    pub fn handed(&self, session: &str) -> (String, String) {
+        handed_traceparent(self.project.home(), session)
+    }
+
+    /// A sentinel session hooked after everything else (the hook autostarts a relay for it, as
+    /// for any session); returns once Jaeger and VictoriaLogs show it, then stops that relay.
+    pub fn sentinel(&mut self) {
+        let t = Instant::now();
+        let sid = sentinel_session_id();
+        for line in sentinel_payloads(&sid, self.project.path()) {
+            let mut cmd = self.command(&["hook"]);
+            cmd.env("CLAUDE_PROJECT_DIR", self.project.path()).stdin(Stdio::piped()).stdout(Stdio::null());
+            let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {BIN} hook: {e}"));
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), line.as_bytes()).expect("hook stdin");
+            assert!(child.wait().expect("hook").success(), "hook on the sentinel payload failed");
+        }
+        self.stack.wait_for_sentinel(&sid);
+        let (ok, out) = self.ours(&["relay", "--stop"]);
+        assert!(ok, "relay --stop failed: {out}");
+        self.timings.push(("sentinel".into(), t.elapsed()));
+    }
+
     /// Flushes the relay, waits for every span the journal implies for `sessions` in the trace of
-    /// root session `root` and every log row, runs the common shape checks and `verify`.
+    /// root session `root` and every log row, then for a sentinel behind them, runs the common
+    /// shape checks on the final picture and `verify`.
     pub fn collect(&mut self, root: &str, sessions: &[&str]) -> Collected {
         let by_relay = self.flush();
         let journal = self.journal();
-        let trace_id = trace_id_of(root);
+        let (trace_id, root_span) = self.handed(root);
         let expected = expected_span_count(&journal, sessions);
-        let trace = self.wait_trace(&trace_id, &format!("{expected} spans"), |t| t.spans.len() >= expected);
+        self.wait_trace(&trace_id, &format!("{expected} spans"), |t| t.spans.len() >= expected);
         let n_logs = journal.iter().filter(|r| sessions.contains(&r.session())).count();
-        let rows = self.wait_logs(&trace_id, n_logs);
+        assert!(n_logs > 0, "no journal records of {sessions:?}");
+        self.wait_logs(&trace_id, n_logs);
+        // Anything sent twice or late would be at the backends before the sentinel.
+        self.sentinel();
+        let raw = self
+            .stack
+            .jaeger_trace_checked(&trace_id)
+            .unwrap_or_else(|e| panic!("Jaeger: {e}"))
+            .unwrap_or_else(|| panic!("trace {trace_id} gone from Jaeger"));
+        let trace = Trace::parse(raw);
+        let rows = self.stack.victorialogs_rows(&format!("trace_id:={trace_id}")).unwrap_or_else(|e| panic!("VictoriaLogs: {e}"));
         dump(self.name, &trace, &rows, &journal);
+        let mut runs = trace.runs();
+        runs.sort_by_key(|r| r.start_us);
+        let root_run = runs
+            .iter()
+            .find(|r| r.tag("gen_ai.conversation.id").as_deref() == Some(root))
+            .unwrap_or_else(|| panic!("no session span of {root}: {}", trace.summary()));
+        assert_eq!(root_run.id, root_span, "the session's (first) run span is the one in the TRACEPARENT handed to the session");
         assert_eq!(
             trace.spans.len(),
             expected,
@@ -784,6 +834,7 @@ impl Scenario {
 /// Every hook call Claude Code made is in the journal (same count per event, whatever the event,
 /// known or not), and every top-level payload field survives in `raw_input`.
 pub fn assert_payloads_kept(payloads: &[crate::claude::HookRecord], journal: &[Value]) -> String {
+    assert!(!payloads.is_empty(), "the recording hook heard nothing");
     let mut sent: BTreeMap<String, (usize, BTreeSet<String>)> = BTreeMap::new();
     for p in payloads {
         let e = sent.entry(p.event().to_string()).or_default();

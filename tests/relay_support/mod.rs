@@ -26,12 +26,11 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_agent-telemetry"))
 }
 
+/// The recorded sessions, found one way: `../shared/` beside the repository.
 pub fn fixture_dir() -> PathBuf {
-    let p = PathBuf::from("/work/shared/fixtures/claude-code-2.1.328");
-    if p.exists() {
-        return p;
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328")
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328");
+    assert!(p.is_dir(), "no recorded fixtures at {} (shared/ must sit beside the repository)", p.display());
+    p
 }
 
 /// One recorded hook call.
@@ -107,14 +106,24 @@ impl Env {
         Env { dir, data, project, home }
     }
 
-    /// A command for the binary with a clean environment (nothing from the developer's own
-    /// installation or session leaks in).
+    /// A command for the binary as a user runs it, in a clean environment: a temporary HOME,
+    /// nothing of the developer's own installation or session (`AGENT_TELEMETRY_*`, `XDG_*`,
+    /// `OTEL_*`, `CLAUDE*`, trace context); then the data dir (`AGENT_TELEMETRY_HOME`, the point
+    /// of these tests is an isolated one) and no relay autostart (the tests run it themselves).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
         cmd.args(args);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AGENT_TELEMETRY_") || k.starts_with("CLAUDE_") || k == "TRACEPARENT" || k == "AGENT_PARENT_SESSION" || k.starts_with("OTEL_") || k == "XDG_DATA_HOME" || k == "XDG_CONFIG_HOME" {
-                cmd.env_remove(k);
+        for (k, _) in std::env::vars_os() {
+            let n = k.to_string_lossy();
+            if n.starts_with("AGENT_TELEMETRY_")
+                || n.starts_with("CLAUDE")
+                || n.starts_with("XDG_")
+                || n.starts_with("OTEL_")
+                || n == "TRACEPARENT"
+                || n == "TRACESTATE"
+                || n == "AGENT_PARENT_SESSION"
+            {
+                cmd.env_remove(&k);
             }
         }
         cmd.env("AGENT_TELEMETRY_HOME", &self.data).env("HOME", &self.home).env("AGENT_TELEMETRY_RELAY", "off");
@@ -133,10 +142,9 @@ pub fn journal_lines(data: &Path) -> Vec<Value> {
     files.sort();
     let mut out = Vec::new();
     for f in files {
-        for l in std::fs::read_to_string(&f).unwrap_or_default().lines() {
-            if let Ok(v) = serde_json::from_str::<Value>(l) {
-                out.push(v);
-            }
+        for (i, l) in std::fs::read_to_string(&f).unwrap_or_default().lines().enumerate() {
+            let v = serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{} line {}: not a JSON record ({e})", f.display(), i + 1));
+            out.push(v);
         }
     }
     out
@@ -186,14 +194,32 @@ pub fn replay(env: &Env, name: &str, tag: &str) -> Replayed {
         let out = run_with_stdin(cmd, text.as_bytes(), Duration::from_secs(20));
         assert!(out.0 == Some(0), "{name} line {}: hook exited {:?}: {}", i + 1, out.0, out.1);
         if payload["hook_event_name"] == "SessionStart" {
+            // Every SessionStart hands the session's trace context on: the file Claude Code would
+            // source for the session's commands must say TRACEPARENT, the same on every run.
             let written = std::fs::read_to_string(&env_file).unwrap_or_default();
-            if let Some(tp) = written.lines().find_map(|l| l.strip_prefix("export TRACEPARENT=")) {
-                handed.entry(sid.clone()).or_insert_with(|| tp.trim().to_string());
-            }
+            let tp = written
+                .lines()
+                .find_map(|l| l.strip_prefix("export TRACEPARENT="))
+                .map(|tp| tp.trim().to_string())
+                .unwrap_or_else(|| panic!("{name} line {}: the hook wrote no TRACEPARENT to CLAUDE_ENV_FILE: {written:?}", i + 1));
+            let first = handed.entry(sid.clone()).or_insert_with(|| tp.clone());
+            assert_eq!(*first, tp, "{name} line {}: session {sid} handed another TRACEPARENT on a later run", i + 1);
         }
         replayed.push(Call { payload, env: call_env });
     }
     Replayed { name: name.to_string(), calls: replayed, handed_traceparent: handed, parent_session: parents }
+}
+
+/// Runs `agent-telemetry hook` once per payload line, with the project as `CLAUDE_PROJECT_DIR`
+/// (e.g. the sentinel session of tests/common/stack.rs, after a test's own records).
+pub fn hook_lines(env: &Env, lines: &[String]) {
+    assert!(!lines.is_empty(), "no payloads to hook");
+    for (i, line) in lines.iter().enumerate() {
+        let mut cmd = env.command(&["hook"]);
+        cmd.env("CLAUDE_PROJECT_DIR", &env.project);
+        let (code, err) = run_with_stdin(cmd, line.as_bytes(), Duration::from_secs(20));
+        assert_eq!(code, Some(0), "hook on payload {} exited {code:?}: {err}", i + 1);
+    }
 }
 
 /// Runs `cmd` with `stdin`; (exit code, stderr), killed after `timeout`.
@@ -635,9 +661,17 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
         v.sort_by_key(|s| s.start);
         v
     };
+    assert!(!sessions.is_empty(), "{name}: no sessions in the fixture");
     for sid in &sessions {
         let runs = r.calls.iter().filter(|c| c.payload["session_id"] == sid.as_str() && c.payload["hook_event_name"] == "SessionStart").count();
         let ss = session_spans(sid);
+        assert!(runs >= 1 && !ss.is_empty(), "{name}: session {sid}: {runs} SessionStart, {} session spans", ss.len());
+        // The first run's span is the one the hook named in the TRACEPARENT it handed to the
+        // session's commands (read from CLAUDE_ENV_FILE, not recomputed here).
+        let tp = r.handed_traceparent.get(sid).unwrap_or_else(|| panic!("{name}: no TRACEPARENT handed to session {sid}"));
+        let parts: Vec<&str> = tp.split('-').collect();
+        assert_eq!(parts.len(), 4, "{name}: TRACEPARENT {tp}");
+        assert_eq!((ss[0].trace_id.as_str(), ss[0].span_id.as_str()), (parts[1], parts[2]), "{name}: session {sid}'s first run is the span its TRACEPARENT names");
         assert_eq!(ss.len(), runs, "{name}: session {sid}: {runs} runs (SessionStart) but {} session spans\n{}", ss.len(), dump());
         for (i, sp) in ss.iter().enumerate() {
             assert_eq!(sp.attr("gen_ai.agent.id"), Some(sid.as_str()), "{name}: session span gen_ai.agent.id");
@@ -809,12 +843,14 @@ pub fn check_fixture_logs(r: &Replayed, spans: &[Span], logs: &[Log]) {
     events.sort();
     let want: Vec<String> = r.calls.iter().map(|c| c.payload["hook_event_name"].as_str().unwrap().to_string()).collect();
     assert_eq!(events.into_iter().map(|e| e.1).collect::<Vec<_>>(), want, "{name}: log records' hook events in journal order");
-    // Tool events' logs point at their tool span.
-    for l in logs {
-        if let Some(id) = l.attr("gen_ai.tool.call.id") {
-            let sp = spans.iter().find(|s| s.attr("gen_ai.tool.call.id") == Some(id)).unwrap();
-            assert_eq!(l.span_id, sp.span_id, "{name}: log of tool {id} points at the tool span");
-        }
+    // Tool events' logs point at their tool span: one log per tool hook call of the fixture.
+    let tool_calls = r.calls.iter().filter(|c| c.payload["tool_use_id"].is_string()).count();
+    let tool_logs: Vec<&Log> = logs.iter().filter(|l| l.attr("gen_ai.tool.call.id").is_some()).collect();
+    assert_eq!(tool_logs.len(), tool_calls, "{name}: log records with gen_ai.tool.call.id vs tool hook calls");
+    for l in tool_logs {
+        let id = l.attr("gen_ai.tool.call.id").unwrap();
+        let sp = spans.iter().find(|s| s.attr("gen_ai.tool.call.id") == Some(id)).unwrap_or_else(|| panic!("{name}: no span for the log of tool {id}"));
+        assert_eq!(l.span_id, sp.span_id, "{name}: log of tool {id} points at the tool span");
     }
 }
 
@@ -887,8 +923,10 @@ pub fn expected_span_count(r: &Replayed) -> usize {
     sessions_runs(r) + prompts.len() + tools.len() + agents.len()
 }
 
-/// The trace id of a replayed fixture: its first session's (a parent's TRACEPARENT is ours).
+/// The trace id of a replayed fixture: the one in the TRACEPARENT our hook handed to its first
+/// session (read from CLAUDE_ENV_FILE during the replay, not recomputed).
 pub fn fixture_trace_id(r: &Replayed) -> String {
-    let sid = r.calls[0].payload["session_id"].as_str().unwrap();
-    agent_telemetry::ids::hex(&agent_telemetry::ids::trace_id_for_session(sid))
+    let sid = r.calls[0].payload["session_id"].as_str().expect("session_id");
+    let tp = r.handed_traceparent.get(sid).unwrap_or_else(|| panic!("{}: no TRACEPARENT handed to its first session {sid}", r.name));
+    tp.split('-').nth(1).unwrap_or_else(|| panic!("{}: malformed TRACEPARENT {tp}", r.name)).to_string()
 }
