@@ -209,7 +209,7 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     // Every row but the sentinels' (two rows each, counted apart).
     let count_all = || {
         let (t, u) = vl_count(&stack, "*")?;
-        let (st, su) = vl_count(&stack, "\"gen_ai.conversation.id\":sentinel-*")?;
+        let (st, su) = vl_count(&stack, "\"gen_ai.conversation.id\":=\"sentinel-\"*")?;
         Some((t - st, u - su))
     };
 
@@ -252,7 +252,7 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     // Re-sent batches still on their way land before a sentinel hooked after everything; its
     // own two rows are not counted.
     let sid = sentinel(&stack, &env, &dest, true);
-    let (s_total, s_uniq) = vl_count(&stack, &format!("\"gen_ai.conversation.id\":\"{sid}\"")).expect("VictoriaLogs counts the sentinel");
+    let (s_total, s_uniq) = vl_count(&stack, &format!("\"gen_ai.conversation.id\":=\"{sid}\"")).expect("VictoriaLogs counts the sentinel");
     assert_eq!((s_total, s_uniq), (2, 2), "the sentinel's rows");
     let (total, uniq) = count_all().expect("VictoriaLogs answers the count");
     println!("relay kill: total {total}, distinct seq {uniq} (duplicates {})", total.saturating_sub(uniq));

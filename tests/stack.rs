@@ -113,14 +113,14 @@ fn send_sentinel_and_wait(stack: &Stack, run: &str) {
     logger.emit(rec);
     provider.force_flush().expect("flush the sentinel to the collector");
     provider.shutdown().expect("shutdown logger provider");
-    wait_for(Duration::from_secs(90), || (stack.victorialogs_query(&format!("\"test.run\":\"{sentinel}\"")).len() == 1).then_some(()))
+    wait_for(Duration::from_secs(90), || (stack.victorialogs_query(&format!("\"test.run\":=\"{sentinel}\"")).len() == 1).then_some(()))
         .unwrap_or_else(|| panic!("the sentinel record {sentinel} never reached VictoriaLogs\n{}", stack.logs()));
 }
 
 /// (total rows, distinct test.seq values) in VictoriaLogs for this run.
 fn count_run(stack: &Stack, run: &str) -> Option<(u64, u64)> {
     let q = format!(
-        "\"test.run\":\"{run}\" | stats count() as total, count_uniq(\"test.seq\") as uniq"
+        "\"test.run\":=\"{run}\" | stats count() as total, count_uniq(\"test.seq\") as uniq"
     );
     let rows = stack.victorialogs_query(&q);
     let row = rows.first()?;
@@ -156,7 +156,7 @@ fn assert_exactly_once(stack: &Stack, run: &str, n: u64, within: Duration) {
     assert_eq!((total, uniq), (n, n), "run {run}: total and distinct must both be {n}");
     // And the sequence numbers are exactly 0..n.
     let rows = stack
-        .victorialogs_rows(&format!("\"test.run\":\"{run}\" | fields \"test.seq\""))
+        .victorialogs_rows(&format!("\"test.run\":=\"{run}\" | fields \"test.seq\""))
         .expect("VictoriaLogs answers");
     assert_eq!(rows.len() as u64, n, "rows of run {run}");
     let seqs: HashSet<u64> = rows

@@ -304,7 +304,7 @@ impl Stack {
     /// Waits until the sentinel session's log rows (2) are at VictoriaLogs and its session span
     /// at Jaeger (found by its conversation id), or panics.
     pub fn wait_for_sentinel(&self, session: &str) {
-        let q = format!("\"gen_ai.conversation.id\":\"{session}\"");
+        let q = format!("\"gen_ai.conversation.id\":=\"{session}\"");
         wait_for(Duration::from_secs(90), || (self.victorialogs_query(&q).len() >= 2).then_some(()))
             .unwrap_or_else(|| panic!("the sentinel session {session} never reached VictoriaLogs\n{}", self.logs()));
         wait_for(Duration::from_secs(90), || {
