@@ -56,6 +56,9 @@ pub struct ModelCall {
     pub usage: Usage,
     /// The turn (main agent: the last `promptId` before the answer).
     pub prompt_id: Option<String>,
+    /// In a subagent's transcript: which run of the agent (0 the first; a revived agent —
+    /// `SendMessage` to a finished one — continues the same transcript with a new message).
+    pub agent_run: u32,
 }
 
 /// A compaction as the transcript records it (its `compact_boundary` line).
@@ -89,6 +92,8 @@ pub struct Tail {
     pub last_final_prompt: Option<String>,
     /// Set when the last answer read ended its turn (no tool call follows).
     pub at_final: bool,
+    /// Messages that start a run (a user line with text, not a tool result) read so far.
+    runs: u32,
     /// The last compaction read and not yet taken.
     pub compact: Option<CompactInfo>,
     /// After the file was replaced (a rewrite, a compaction): answers written up to this time
@@ -122,10 +127,58 @@ struct Line {
 
 #[derive(Deserialize)]
 struct Message {
+    /// Only its shape is read (text or tool results), never its text.
+    content: Option<ContentShape>,
     id: Option<String>,
     model: Option<String>,
     stop_reason: Option<String>,
     usage: Option<Usage>,
+}
+
+/// Whether a message's content is a new message (text) rather than tool results: decided while
+/// the content is skipped, so none of it is kept.
+#[derive(Default)]
+struct ContentShape {
+    text: bool,
+}
+
+impl<'de> Deserialize<'de> for ContentShape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ContentShape;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("message content")
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ContentShape, E> {
+                Ok(ContentShape { text: true })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ContentShape, A::Error> {
+                #[derive(Deserialize)]
+                struct Block {
+                    #[serde(rename = "type")]
+                    kind: Option<String>,
+                }
+                let (mut text, mut result) = (false, false);
+                while let Some(b) = seq.next_element::<Block>()? {
+                    match b.kind.as_deref() {
+                        Some("text") => text = true,
+                        Some("tool_result") => result = true,
+                        _ => {}
+                    }
+                }
+                Ok(ContentShape { text: text && !result })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ContentShape, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ContentShape::default())
+            }
+            fn visit_unit<E>(self) -> Result<ContentShape, E> {
+                Ok(ContentShape::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Tail {
@@ -195,6 +248,9 @@ impl Tail {
                 if let Some(c) = self.open.take() {
                     out.push(c);
                 }
+                if line.message.as_ref().and_then(|m| m.content.as_ref()).is_some_and(|c| c.text) {
+                    self.runs += 1;
+                }
                 if line.prompt_id.is_some() {
                     self.prompt_id = line.prompt_id;
                 }
@@ -214,6 +270,7 @@ impl Tail {
                     request_id,
                     start: start.unwrap_or(if self.last_time > 0 { self.last_time } else { t }),
                     prompt_id: self.prompt_id.clone(),
+                    agent_run: self.runs.saturating_sub(1),
                     ..ModelCall::default()
                 });
                 call.end = call.end.max(t);

@@ -53,3 +53,54 @@ fn compaction_is_an_event_within_the_run() {
     let total: u64 = runs.iter().map(|s| s.attr("gen_ai.usage.input_tokens").unwrap_or("0").parse::<u64>().unwrap()).sum();
     assert_eq!(total, r.requests.values().map(|q| q.input).sum::<u64>());
 }
+
+/// `SendMessage` to a finished agent revives it (agent teams, CLI 2.1.332): a second
+/// SubagentStart/SubagentStop with the same agent id. Each run is its own span — the first under
+/// the `Agent` call, the second under the `SendMessage` call — with its own tools and model calls.
+#[test]
+fn a_revived_agent_is_a_second_run() {
+    let r = replay("revive-2.1.332");
+    let starts: Vec<&serde_json::Value> = r.journal.iter().filter(|j| j["hook_event"] == "SubagentStart").collect();
+    assert_eq!(starts.len(), 2, "the recording revives one agent");
+    let agent = starts[0]["agent_context"]["agent_id"].as_str().unwrap();
+    assert_eq!(starts[1]["agent_context"]["agent_id"].as_str(), Some(agent));
+    let runs: Vec<&Span> = r.spans.iter().filter(|s| s.name.starts_with("invoke_agent ") && s.attr("gen_ai.agent.id") == Some(agent)).collect();
+    assert_eq!(runs.len(), 2, "one span per run of the agent");
+    assert_ne!(runs[0].span_id, runs[1].span_id);
+    let tool = |call: &str| r.spans.iter().find(|s| s.attr("gen_ai.tool.call.id") == Some(call)).unwrap_or_else(|| panic!("no span for {call}"));
+    let first = runs.iter().find(|s| s.attr("agent_telemetry.subagent.run").is_none()).expect("the first run");
+    let second = runs.iter().find(|s| s.attr("agent_telemetry.subagent.run") == Some("2")).expect("the second run");
+    assert_eq!(first.parent.as_deref(), Some(tool("toolu_revive_agent").span_id.as_str()), "first run under the Agent call");
+    assert_eq!(second.parent.as_deref(), Some(tool("toolu_revive_send").span_id.as_str()), "second run under the SendMessage call");
+    assert_eq!(tool("toolu_revive_read").parent.as_deref(), Some(first.span_id.as_str()), "the first run's tool");
+    assert_eq!(tool("toolu_revive_wc").parent.as_deref(), Some(second.span_id.as_str()), "the revived run's tool under it");
+    assert!(second.start >= first.end, "the second run starts after the first ended");
+    // Model calls: the agent's transcript, split here at each new message to it (a user line
+    // whose content is text, not tool results), gives each run its requests.
+    let transcript = std::fs::read_dir(r.root().join("home/.claude/projects")).unwrap().flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap()).map(|e| e.unwrap().path()).filter(|p| p.is_dir()).map(|d| d.join(format!("subagents/agent-{agent}.jsonl"))).find(|p| p.exists()).expect("the agent's transcript");
+    let mut per_run: Vec<Vec<String>> = Vec::new();
+    for line in std::fs::read_to_string(transcript).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] == "user" && v["message"]["content"].is_string() {
+            per_run.push(Vec::new());
+        }
+        if v["type"] == "assistant" {
+            let id = v["requestId"].as_str().unwrap().to_string();
+            let run = per_run.last_mut().unwrap();
+            if !run.contains(&id) {
+                run.push(id);
+            }
+        }
+    }
+    assert_eq!(per_run.len(), 2);
+    for (run, want) in [first, second].iter().zip(&per_run) {
+        let mut got: Vec<String> = r.spans.iter().filter(|s| s.name.starts_with("chat ") && s.parent.as_deref() == Some(run.span_id.as_str())).map(|s| s.attr("agent_telemetry.request_id").unwrap().to_string()).collect();
+        got.sort();
+        let mut want = want.clone();
+        want.sort();
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "model calls of {}", run.name);
+        let input: u64 = r.requests.iter().filter(|(k, _)| want.contains(k)).map(|(_, q)| q.input).sum();
+        assert_eq!(run.attr("gen_ai.usage.input_tokens").map(|v| v.parse::<u64>().unwrap()), Some(input), "totals of run {:?}", run.attr("agent_telemetry.subagent.run"));
+    }
+}

@@ -65,6 +65,8 @@ pub const COMPACT_TRIGGER: &str = "agent_telemetry.compact.trigger";
 pub const COMPACT_PRE_TOKENS: &str = "agent_telemetry.compact.pre_tokens";
 pub const COMPACT_POST_TOKENS: &str = "agent_telemetry.compact.post_tokens";
 pub const COMPACT_DURATION_MS: &str = "agent_telemetry.compact.duration_ms";
+/// Which run of a subagent (2 and up: revived by `SendMessage`).
+pub const SUBAGENT_RUN: &str = "agent_telemetry.subagent.run";
 pub const INCOMPLETE: &str = "agent_telemetry.span.incomplete";
 pub const INCOMPLETE_REASON: &str = "agent_telemetry.span.incomplete_reason";
 pub const RUN: &str = "agent_telemetry.session.run";

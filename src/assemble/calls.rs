@@ -52,17 +52,25 @@ impl Assembler {
         // may name a dated variant of it).
         let tally = Tally::of(call, prices.cost(model_name, &call.usage), prices);
 
-        let parent = match (agent_id, call.prompt_id.as_deref(), &run) {
+        let agent_run = agent_id.map(|a| super::agent_run_key(a, call.agent_run));
+        let parent = match (agent_run.as_deref(), call.prompt_id.as_deref(), &run) {
             (Some(a), _, _) => Some(SpanId::of(SpanKind::Subagent, a)),
             (None, Some(p), _) => Some(SpanId::of(SpanKind::Turn, p)),
             (None, None, Some(r)) => Some(SpanId::of(SpanKind::Session, r)),
             _ => None,
         };
-        match (agent_id, call.prompt_id.as_deref()) {
-            (Some(a), _) => {
-                let span = match self.open.get_mut(&key(SpanRole::Subagent, a)) {
+        match (agent_id, agent_run.as_deref(), call.prompt_id.as_deref()) {
+            (Some(a), Some(ar), _) if self.agent_runs.get(a).is_none_or(|n| *n < call.agent_run) => {
+                // A run of the agent that has not begun (read ahead): its span takes it later.
+                let pending = format!("{}", key(SpanRole::Subagent, ar));
+                if let Some(s) = self.sessions.get_mut(sid) {
+                    s.pending_calls.entry(pending).or_default().add(&tally);
+                }
+            }
+            (Some(_), Some(ar), _) => {
+                let span = match self.open.get_mut(&key(SpanRole::Subagent, ar)) {
                     Some(s) => Some(s),
-                    None => self.waiting_for_parent.get_mut(a),
+                    None => self.waiting_for_parent.get_mut(ar),
                 };
                 if let Some(span) = span {
                     accumulate(span, &tally);
@@ -70,20 +78,20 @@ impl Assembler {
                 }
                 self.add_to_run(sid, &tally);
             }
-            (None, Some(p)) if !self.turn_known(sid, p) => {
+            (None, _, Some(p)) if !self.turn_known(sid, p) => {
                 // Read ahead of the journal: the turn's span opens later and takes it then.
                 if let Some(s) = self.sessions.get_mut(sid) {
                     s.pending_calls.entry(p.to_string()).or_default().add(&tally);
                 }
             }
-            (None, Some(p)) => {
+            (None, _, Some(p)) => {
                 if let Some(span) = self.open.get_mut(&key(SpanRole::Turn, p)) {
                     accumulate(span, &tally);
                     span.end = span.end.max(call.end);
                 }
                 self.add_to_run(sid, &tally);
             }
-            (None, None) => self.add_to_run(sid, &tally),
+            _ => self.add_to_run(sid, &tally),
         }
 
         let mut a: Attrs = vec![(attrs::GEN_AI_CONVERSATION.to_string(), AttrValue::Str(sid.to_string()))];
@@ -122,7 +130,7 @@ impl Assembler {
     /// names a turn, `agent` a subagent, neither the session run.
     pub fn totals_read(&mut self, sid: &str, prompt: Option<&str>, agent: Option<&str>) {
         let k = match (agent, prompt) {
-            (Some(a), _) => key(SpanRole::Subagent, a),
+            (Some(a), _) => key(SpanRole::Subagent, &super::agent_run_key(a, self.agent_runs.get(a).copied().unwrap_or(0))),
             (None, Some(p)) => key(SpanRole::Turn, p),
             (None, None) => match self.sessions.get(sid).and_then(|s| s.run_key.clone()) {
                 Some(r) => key(SpanRole::Session, &r),
@@ -141,6 +149,16 @@ impl Assembler {
     pub(super) fn turn_opened(&mut self, sid: &str, prompt: &str) {
         let Some(t) = self.sessions.get_mut(sid).and_then(|s| s.pending_calls.remove(prompt)) else { return };
         if let Some(span) = self.open.get_mut(&key(SpanRole::Turn, prompt)) {
+            accumulate(span, &t);
+        }
+        self.add_to_run(sid, &t);
+    }
+
+    /// A subagent run's span opened: it takes the calls read for it before.
+    pub(super) fn subagent_opened(&mut self, sid: &str, run: &str) {
+        let k = key(SpanRole::Subagent, run);
+        let Some(t) = self.sessions.get_mut(sid).and_then(|s| s.pending_calls.remove(&k)) else { return };
+        if let Some(span) = self.open.get_mut(&k) {
             accumulate(span, &t);
         }
         self.add_to_run(sid, &t);

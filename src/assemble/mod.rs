@@ -59,6 +59,8 @@ pub struct Assembler {
     open: BTreeMap<String, SpanItem>,
     /// Subagents that ended before the `Agent` call that spawned them was known.
     waiting_for_parent: BTreeMap<String, SpanItem>,
+    /// agent_id → the ordinal of its current run (0 the first; more after a revival).
+    agent_runs: BTreeMap<String, u32>,
     /// agent_id → span id of the `Agent` tool call that spawned it.
     agent_parents: BTreeMap<String, SpanId>,
 }
@@ -123,19 +125,25 @@ impl Assembler {
             Some(id)
         });
 
-        // Subagents.
+        // Subagents: each run of an agent is its own span (a finished agent revived by
+        // `SendMessage` starts a second run with the same agent id).
         let agent_id = r.agent_context.agent_id.clone();
-        let agent_span = agent_id.as_deref().map(|a| SpanId::of(SpanKind::Subagent, a));
+        let agent_run = agent_id.as_deref().map(|a| self.agent_run(&sid, a, ev == HookEvent::SubagentStart));
+        let agent_span = agent_run.as_deref().map(|ar| SpanId::of(SpanKind::Subagent, ar));
         if let (Some(a), Some(parent_tool)) = (agent_id.as_deref(), r.agent_context.parent_tool_use_id.as_deref()) {
             self.agent_parents.entry(a.to_string()).or_insert_with(|| SpanId::of(SpanKind::Tool, parent_tool));
         }
-        if let Some(a) = agent_id.as_deref() {
-            let name = format!("invoke_agent {}", r.agent_context.agent_type.as_deref().unwrap_or("subagent"));
-            let parent = self.agent_parents.get(a).cloned();
+        if let (Some(a), Some(ar)) = (agent_id.as_deref(), agent_run.as_deref()) {
+            let name = format!("invoke_agent {}", r.agent_context.agent_type.as_deref().filter(|t| !t.is_empty()).unwrap_or("subagent"));
+            let parent = self.agent_parents.get(ar).cloned();
             let fallback_parent = turn_span.clone().unwrap_or(run_span.clone());
-            self.ensure(SpanRole::Subagent, a, &name, &sid, parent.or(Some(fallback_parent)), t, &resource, || subagent_attrs(r, a));
-            if let Some(span) = self.open.get_mut(&key(SpanRole::Subagent, a)) {
-                if let Some(p) = self.agent_parents.get(a) {
+            let opened = !self.open.contains_key(&key(SpanRole::Subagent, ar));
+            self.ensure(SpanRole::Subagent, ar, &name, &sid, parent.or(Some(fallback_parent)), t, &resource, || subagent_attrs(r, a, ar));
+            if opened {
+                self.subagent_opened(&sid, ar);
+            }
+            if let Some(span) = self.open.get_mut(&key(SpanRole::Subagent, ar)) {
+                if let Some(p) = self.agent_parents.get(ar) {
                     span.parent_span_id = Some(p.clone());
                     model::set(&mut span.attrs, "agent_telemetry.subagent.parent_known", AttrValue::Bool(true));
                 }
@@ -145,10 +153,10 @@ impl Assembler {
                 model::push_str(&mut span.attrs, attrs::PARENT_AGENT_ID, r.agent_context.parent_agent_id.as_deref());
             }
             if ev == HookEvent::SubagentStop {
-                if let (Some(u), Some(span)) = (&r.token_usage, self.open.get_mut(&key(SpanRole::Subagent, a))) {
+                if let (Some(u), Some(span)) = (&r.token_usage, self.open.get_mut(&key(SpanRole::Subagent, ar))) {
                     add_usage(span, u);
                 }
-                self.end_subagent(a, t, out);
+                self.end_subagent(ar, ar == a, t, out);
             }
         }
 
@@ -316,10 +324,45 @@ impl Assembler {
         }
     }
 
-    fn end_subagent(&mut self, agent_id: &str, t: u64, out: &mut Output) {
+    /// The natural key of agent `a`'s current run. A SubagentStart for an agent whose run has
+    /// ended begins its next run, parented under the `SendMessage` call that revived it (the
+    /// session's latest open one) when there is one.
+    fn agent_run(&mut self, sid: &str, a: &str, starting: bool) -> String {
+        let n = match self.agent_runs.get(a).copied() {
+            None => 0,
+            Some(n) => {
+                let k = agent_run_key(a, n);
+                let running = self.open.contains_key(&key(SpanRole::Subagent, &k)) || self.waiting_for_parent.contains_key(&k);
+                if starting && !running {
+                    n + 1
+                } else {
+                    n
+                }
+            }
+        };
+        self.agent_runs.insert(a.to_string(), n);
+        let k = agent_run_key(a, n);
+        if n > 0 && !self.agent_parents.contains_key(&k) {
+            let reviver = self
+                .open
+                .values()
+                .filter(|s| s.role == SpanRole::Tool && s.name == "execute_tool SendMessage" && s.resource.session_id == sid)
+                .max_by_key(|s| s.start)
+                .map(|s| s.span_id);
+            if let Some(p) = reviver {
+                self.agent_parents.insert(k.clone(), p);
+            }
+        }
+        k
+    }
+
+    /// Ends the span of an agent's run (`run`: its natural key); `first_run`: only an agent's
+    /// first run may wait for the `Agent` call that spawned it.
+    fn end_subagent(&mut self, run: &str, first_run: bool, t: u64, out: &mut Output) {
+        let agent_id = run;
         let Some(mut span) = self.open.remove(&key(SpanRole::Subagent, agent_id)) else { return };
         span.end = t.max(span.start).max(span.end);
-        if self.agent_parents.contains_key(agent_id) {
+        if self.agent_parents.contains_key(agent_id) || !first_run {
             out.spans.push(span);
         } else {
             // Foreground agents: the Agent call's PostToolUse (with agentId) comes after SubagentStop.
@@ -481,7 +524,7 @@ fn turn_attrs(r: &JournalRecord, prompt_id: &str) -> Attrs {
     a
 }
 
-fn subagent_attrs(r: &JournalRecord, agent_id: &str) -> Attrs {
+fn subagent_attrs(r: &JournalRecord, agent_id: &str, run: &str) -> Attrs {
     let mut a = common(r, r.session_id.as_deref().unwrap_or(UNKNOWN_SESSION));
     model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(agent_id));
@@ -489,7 +532,19 @@ fn subagent_attrs(r: &JournalRecord, agent_id: &str) -> Attrs {
     if r.event() != HookEvent::SubagentStart {
         model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
     }
+    if let Some((_, n)) = run.split_once('#') {
+        model::set(&mut a, attrs::SUBAGENT_RUN, AttrValue::Int(n.parse::<i64>().unwrap_or(0) + 1));
+    }
     a
+}
+
+/// The natural key of run `n` of agent `a`: the agent id for its first run, `<id>#<n>` after.
+pub(crate) fn agent_run_key(a: &str, n: u32) -> String {
+    if n == 0 {
+        a.to_string()
+    } else {
+        format!("{a}#{n}")
+    }
 }
 
 fn tool_attrs(r: &JournalRecord, tool: &str, id: &str) -> Attrs {
