@@ -104,3 +104,26 @@ fn a_revived_agent_is_a_second_run() {
         assert_eq!(run.attr("gen_ai.usage.input_tokens").map(|v| v.parse::<u64>().unwrap()), Some(input), "totals of run {:?}", run.attr("agent_telemetry.subagent.run"));
     }
 }
+
+/// Tasks (CLI 2.1.332): TaskCreated between TaskCreate's Pre and Post, TaskCompleted on a
+/// TaskUpdate to completed. The creating and the completing calls carry the task, a span event
+/// each, and the completing call links to the creating one.
+#[test]
+fn tasks_link_their_creation_and_completion() {
+    let r = replay("tasks-2.1.332");
+    let created = r.journal.iter().find(|j| j["hook_event"] == "TaskCreated").expect("TaskCreated recorded");
+    let task_id = created["raw_input"]["task_id"].as_str().unwrap();
+    let subject = created["raw_input"]["task_subject"].as_str().unwrap();
+    let call = |id: &str| r.spans.iter().find(|s| s.attr("gen_ai.tool.call.id") == Some(id)).unwrap_or_else(|| panic!("no span for {id}"));
+    let create = call("toolu_tasks_create");
+    let done = call("toolu_tasks_done");
+    for (span, event) in [(create, "task.created"), (done, "task.completed")] {
+        assert_eq!(span.attr("agent_telemetry.task.id"), Some(task_id), "{}", span.name);
+        assert_eq!(span.attr("agent_telemetry.task.subject"), Some(subject));
+        assert!(span.events.iter().any(|e| e == event), "{} has no {event}: {:?}", span.name, span.events);
+    }
+    assert_eq!(r.links().get(&done.span_id).cloned().unwrap_or_default(), vec![create.span_id.clone()], "the completion links to the creation");
+    assert_eq!(done.attr("agent_telemetry.task.created_by_agent"), Some("main"));
+    let log = r.logs.iter().find(|l| l.event_name.ends_with("TaskCompleted")).expect("TaskCompleted log");
+    assert_eq!(log.span_id, done.span_id, "the TaskCompleted record is logged on the completing call");
+}

@@ -67,6 +67,10 @@ pub const COMPACT_POST_TOKENS: &str = "agent_telemetry.compact.post_tokens";
 pub const COMPACT_DURATION_MS: &str = "agent_telemetry.compact.duration_ms";
 /// Which run of a subagent (2 and up: revived by `SendMessage`).
 pub const SUBAGENT_RUN: &str = "agent_telemetry.subagent.run";
+pub const TASK_ID: &str = "agent_telemetry.task.id";
+pub const TASK_SUBJECT: &str = "agent_telemetry.task.subject";
+/// On the call that completed a task: the agent that created it (`main`: the main agent).
+pub const TASK_CREATED_BY_AGENT: &str = "agent_telemetry.task.created_by_agent";
 pub const INCOMPLETE: &str = "agent_telemetry.span.incomplete";
 pub const INCOMPLETE_REASON: &str = "agent_telemetry.span.incomplete_reason";
 pub const RUN: &str = "agent_telemetry.session.run";

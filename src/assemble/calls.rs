@@ -118,6 +118,7 @@ impl Assembler {
             attrs: a,
             events: Vec::new(),
             error: None,
+            links: Vec::new(),
             resource,
             last_activity: call.end,
         };

@@ -70,6 +70,7 @@ impl Assembler {
                             attrs: attrs_,
                             events: Vec::new(),
                             error: None,
+                            links: Vec::new(),
                             resource: resource.clone(),
                             last_activity: t,
                         };

@@ -16,6 +16,7 @@
 pub mod attrs;
 mod calls;
 mod compact;
+mod tasks;
 pub mod logs;
 pub mod model;
 
@@ -42,6 +43,8 @@ struct SessionState {
     closed_turns: std::collections::BTreeSet<String>,
     /// Model calls read before their turn began (prompt id → their tally).
     pending_calls: BTreeMap<String, calls::Tally>,
+    /// Tasks created and not yet completed, by task id.
+    tasks: BTreeMap<String, tasks::TaskInfo>,
     /// The compaction in progress (its natural id), if any.
     compaction: Option<String>,
     /// The resource of the session's spans (model calls, read from transcripts, carry it too).
@@ -223,10 +226,13 @@ impl Assembler {
             s.last_time = s.last_time.max(t);
         }
 
+        // Tasks: the creating and completing calls, linked.
+        let task_span = if matches!(ev, HookEvent::TaskCreated | HookEvent::TaskCompleted) { self.process_task(&sid, r) } else { None };
+
         // The record's log item belongs to the most specific span it touches.
         let own_span = match ev {
             HookEvent::SubagentStart | HookEvent::SubagentStop => agent_span.clone(),
-            _ => None,
+            _ => task_span,
         }
         .or(tool_span)
         .or(agent_span)
@@ -404,6 +410,7 @@ impl Assembler {
             attrs: a,
             events: Vec::new(),
             error: None,
+            links: Vec::new(),
             resource: resource.clone(),
             last_activity: t,
         });

@@ -63,6 +63,14 @@ pub struct SpanEventItem {
     pub attrs: Attrs,
 }
 
+/// A link from a span to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanLinkItem {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    pub attrs: Attrs,
+}
+
 /// A span, open or finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpanItem {
@@ -79,6 +87,9 @@ pub struct SpanItem {
     pub events: Vec<SpanEventItem>,
     /// `Some(message)` for an error status.
     pub error: Option<String>,
+    /// Links to other spans (a completed task to the call that created it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<SpanLinkItem>,
     pub resource: ResourceKey,
     /// Time of the last record that touched this span (for the inactivity timeout).
     pub last_activity: u64,

@@ -179,6 +179,13 @@ fn flags(s: &TreeSpan) -> String {
             f.push(format!("{}={v}", k.trim_start_matches("gen_ai.usage.")));
         }
     }
+    if let Some(id) = a.get("agent_telemetry.task.id") {
+        let subject = a.get("agent_telemetry.task.subject").map(|s| format!(" {s:?}")).unwrap_or_default();
+        match a.get("agent_telemetry.task.created_by_agent") {
+            Some(by) => f.push(format!("task {id}{subject} completed (created by {by})")),
+            None => f.push(format!("task {id}{subject}")),
+        }
+    }
     if let Some(usd) = a.get("agent_telemetry.cost.usd").and_then(|v| v.parse::<f64>().ok()) {
         let unpriced = a.get("agent_telemetry.cost.unpriced_requests").map(|n| format!(" + {n} unpriced")).unwrap_or_default();
         f.push(format!("${usd:.4}{unpriced}"));

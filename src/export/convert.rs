@@ -86,7 +86,14 @@ pub fn span_data(s: &SpanItem) -> SpanData {
         attributes: key_values(&s.attrs),
         dropped_attributes_count: 0,
         events,
-        links: SpanLinks::default(),
+        links: {
+            let mut links = SpanLinks::default();
+            for l in &s.links {
+                let ctx = SpanContext::new(trace_id(&l.trace_id), span_id(&l.span_id), TraceFlags::SAMPLED, false, TraceState::default());
+                links.links.push(opentelemetry::trace::Link::new(ctx, key_values(&l.attrs), 0));
+            }
+            links
+        },
         status: match &s.error {
             Some(m) => Status::error(m.clone()),
             None => Status::Unset,

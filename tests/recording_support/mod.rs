@@ -110,6 +110,27 @@ impl Replay {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// Span links in the exported OTLP files: span id → the span ids it links to.
+    pub fn links(&self) -> BTreeMap<String, Vec<String>> {
+        let dir = self.root.join("home/.local/share/agent-telemetry/otlp");
+        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for f in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("traces-")) {
+            for line in std::fs::read_to_string(f).unwrap().lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                for rs in v["resourceSpans"].as_array().unwrap() {
+                    for ss in rs["scopeSpans"].as_array().unwrap() {
+                        for sp in ss["spans"].as_array().unwrap() {
+                            for l in sp["links"].as_array().into_iter().flatten() {
+                                out.entry(sp["spanId"].as_str().unwrap().to_string()).or_default().push(l["spanId"].as_str().unwrap().to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 pub fn replay(name: &str) -> Replay {
