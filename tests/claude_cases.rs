@@ -127,3 +127,36 @@ fn tasks_link_their_creation_and_completion() {
     let log = r.logs.iter().find(|l| l.event_name.ends_with("TaskCompleted")).expect("TaskCompleted log");
     assert_eq!(log.span_id, done.span_id, "the TaskCompleted record is logged on the completing call");
 }
+
+/// Calls Claude Code never runs (an unknown tool, an MCP tool of a missing server, invalid input:
+/// CLI 2.1.332 fires only PostToolBatch for them) still get a span each, marked not run, as an
+/// error; the calls that ran keep exactly one span.
+#[test]
+fn calls_that_never_ran_are_drawn_not_dropped() {
+    let r = replay("unknown-tool-2.1.332");
+    let mut batch_ids = Vec::new();
+    let mut announced = std::collections::BTreeSet::new();
+    for j in &r.journal {
+        match j["hook_event"].as_str() {
+            Some("PostToolBatch") => batch_ids.extend(j["raw_input"]["tool_calls"].as_array().unwrap().iter().map(|c| (c["tool_use_id"].as_str().unwrap().to_string(), c["tool_name"].as_str().unwrap().to_string()))),
+            Some("PreToolUse" | "PostToolUse" | "PostToolUseFailure") => {
+                announced.insert(j["tool_context"]["tool_use_id"].as_str().unwrap().to_string());
+            }
+            _ => {}
+        }
+    }
+    let not_run: Vec<&(String, String)> = batch_ids.iter().filter(|(id, _)| !announced.contains(id)).collect();
+    assert!(not_run.len() >= 2, "the recording has calls that never ran: {batch_ids:?}");
+    for (id, tool) in &batch_ids {
+        let spans: Vec<&Span> = r.spans.iter().filter(|s| s.attr("gen_ai.tool.call.id") == Some(id.as_str())).collect();
+        assert_eq!(spans.len(), 1, "{id}: one span");
+        assert_eq!(spans[0].name, format!("execute_tool {tool}"));
+        let never = !announced.contains(id);
+        assert_eq!(spans[0].attr("agent_telemetry.tool.not_run") == Some("true"), never, "{id}");
+        if never {
+            assert_eq!(spans[0].status_code, 2, "{id} is an error");
+            let parent = r.spans.iter().find(|s| Some(s.span_id.as_str()) == spans[0].parent.as_deref()).expect("parent exported");
+            assert_eq!(parent.name, "turn");
+        }
+    }
+}

@@ -71,6 +71,8 @@ pub const TASK_ID: &str = "agent_telemetry.task.id";
 pub const TASK_SUBJECT: &str = "agent_telemetry.task.subject";
 /// On the call that completed a task: the agent that created it (`main`: the main agent).
 pub const TASK_CREATED_BY_AGENT: &str = "agent_telemetry.task.created_by_agent";
+/// A call Claude Code never ran (only PostToolBatch names it: an unknown or unavailable tool).
+pub const TOOL_NOT_RUN: &str = "agent_telemetry.tool.not_run";
 pub const INCOMPLETE: &str = "agent_telemetry.span.incomplete";
 pub const INCOMPLETE_REASON: &str = "agent_telemetry.span.incomplete_reason";
 pub const RUN: &str = "agent_telemetry.session.run";

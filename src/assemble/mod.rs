@@ -43,6 +43,9 @@ struct SessionState {
     closed_turns: std::collections::BTreeSet<String>,
     /// Model calls read before their turn began (prompt id → their tally).
     pending_calls: BTreeMap<String, calls::Tally>,
+    /// The latest tool calls that had a span (a batch's other calls were never run); the last
+    /// [`RECENT_TOOLS`] only, so the checkpoint stays small.
+    recent_tools: std::collections::VecDeque<String>,
     /// Tasks created and not yet completed, by task id.
     tasks: BTreeMap<String, tasks::TaskInfo>,
     /// The compaction in progress (its natural id), if any.
@@ -66,6 +69,20 @@ pub struct Assembler {
     agent_runs: BTreeMap<String, u32>,
     /// agent_id → span id of the `Agent` tool call that spawned it.
     agent_parents: BTreeMap<String, SpanId>,
+}
+
+/// Tool call ids remembered per session (a batch names calls of the last moments only).
+const RECENT_TOOLS: usize = 256;
+
+impl SessionState {
+    fn saw_tool(&mut self, id: &str) {
+        if !self.recent_tools.iter().any(|t| t == id) {
+            if self.recent_tools.len() == RECENT_TOOLS {
+                self.recent_tools.pop_front();
+            }
+            self.recent_tools.push_back(id.to_string());
+        }
+    }
 }
 
 fn key(role: SpanRole, k: &str) -> String {
@@ -174,6 +191,9 @@ impl Assembler {
                 _ => t,
             };
             let sp = self.ensure(SpanRole::Tool, id, &name, &sid, Some(tool_parent.clone()), start, &resource, || tool_attrs(r, tool, id));
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                s.saw_tool(id);
+            }
             let k = key(SpanRole::Tool, id);
             if let Some(span) = self.open.get_mut(&k) {
                 add_tool_details(span, r);
@@ -224,6 +244,12 @@ impl Assembler {
         }
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.last_time = s.last_time.max(t);
+        }
+
+        // A batch's calls that fired no PreToolUse/PostToolUse were never run (an unknown or
+        // unavailable tool): each still gets its span, as an error.
+        if ev == HookEvent::PostToolBatch {
+            self.unrun_calls(&sid, r, tool_parent_of(&agent_span, &turn_span, &run_span), &resource, out);
         }
 
         // Tasks: the creating and completing calls, linked.
@@ -362,6 +388,40 @@ impl Assembler {
         k
     }
 
+    /// Spans for the calls of a PostToolBatch that no PreToolUse/PostToolUse announced.
+    fn unrun_calls(&mut self, sid: &str, r: &JournalRecord, parent: SpanId, resource: &ResourceKey, out: &mut Output) {
+        let Some(calls) = r.raw_input.get("tool_calls").and_then(|c| c.as_array()) else { return };
+        let trace_id = self.sessions.get(sid).map(|s| s.trace_id).unwrap_or_default();
+        for c in calls {
+            let (Some(id), Some(tool)) = (c.get("tool_use_id").and_then(|v| v.as_str()), c.get("tool_name").and_then(|v| v.as_str())) else { continue };
+            if self.open.contains_key(&key(SpanRole::Tool, id)) || self.sessions.get(sid).is_none_or(|s| s.recent_tools.iter().any(|t| t == id)) {
+                continue;
+            }
+            if let Some(s) = self.sessions.get_mut(sid) {
+                s.saw_tool(id);
+            }
+            let mut a = tool_attrs(r, tool, id);
+            model::set(&mut a, attrs::TOOL_NOT_RUN, AttrValue::Bool(true));
+            model::set(&mut a, attrs::ERROR_TYPE, AttrValue::Str("not_run".into()));
+            out.spans.push(SpanItem {
+                role: SpanRole::Tool,
+                name: format!("execute_tool {tool}"),
+                trace_id,
+                span_id: SpanId::of(SpanKind::Tool, id),
+                parent_span_id: Some(parent),
+                parent_remote: false,
+                start: r.time_unix_nano,
+                end: r.time_unix_nano,
+                attrs: a,
+                events: Vec::new(),
+                error: Some("not run: no PreToolUse/PostToolUse fired for this call (an unknown or unavailable tool)".into()),
+                links: Vec::new(),
+                resource: resource.clone(),
+                last_activity: r.time_unix_nano,
+            });
+        }
+    }
+
     /// Ends the span of an agent's run (`run`: its natural key); `first_run`: only an agent's
     /// first run may wait for the `Agent` call that spawned it.
     fn end_subagent(&mut self, run: &str, first_run: bool, t: u64, out: &mut Output) {
@@ -474,6 +534,10 @@ fn add_usage(span: &mut SpanItem, u: &crate::record::TokenUsage) {
     model::set(a, attrs::GEN_AI_CACHE_CREATION_TOKENS, AttrValue::Int(u.cache_creation_input_tokens as i64));
     model::set(a, "agent_telemetry.usage.messages", AttrValue::Int(u.messages as i64));
     model::push_str(a, attrs::GEN_AI_REQUEST_MODEL, u.model.as_deref());
+}
+
+fn tool_parent_of(agent: &Option<SpanId>, turn: &Option<SpanId>, run: &SpanId) -> SpanId {
+    agent.or(*turn).unwrap_or(*run)
 }
 
 fn mark_incomplete(span: &mut SpanItem, why: &str) {
