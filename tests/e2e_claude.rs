@@ -352,6 +352,9 @@ fn e2e_unknown_tool() {
     let t = &c.trace;
     assert!(t.one_tool("toolu_unknown_missing").is_error());
     assert!(!t.one_tool("toolu_unknown_ok").is_error());
+    // The calls Claude Code refused (no Pre/PostToolUse, only in PostToolBatch) are spans too.
+    let refused = batch_only_calls(&c.journal, &[&sid]);
+    assert_eq!(refused, BTreeSet::from(["toolu_unknown_plain", "toolu_unknown_mcp", "toolu_unknown_badinput"]), "calls only in PostToolBatch");
     let names: BTreeSet<&str> = t.tools().iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains("execute_tool Read") && names.contains("execute_tool Bash"), "tool spans {names:?}");
     s.report(&format!("({} spans; tool spans {names:?})", t.spans.len()));

@@ -532,14 +532,30 @@ pub fn events_summary(journal: &[Value]) -> String {
     format!("{by:?}")
 }
 
-/// The spans the journal implies for `sessions`: session runs + turns + tool calls + subagents.
+/// The spans the journal implies for `sessions`: session runs + turns + tool calls + subagents
+/// (the model calls' `chat` spans come from the scripted model's request log).
 pub fn expected_span_count(journal: &[Value], sessions: &[&str]) -> usize {
     let recs: Vec<&Value> = journal.iter().filter(|r| sessions.contains(&r.session())).collect();
     let runs = recs.iter().filter(|r| r.event() == "SessionStart").count();
     let turns: BTreeSet<&str> = recs.iter().filter_map(|r| r.prompt()).collect();
-    let tools: BTreeSet<&str> = recs.iter().filter_map(|r| r.call_id()).collect();
+    let mut tools: BTreeSet<&str> = recs.iter().filter_map(|r| r.call_id()).collect();
+    tools.extend(batch_only_calls(journal, sessions));
     let agents: BTreeSet<&str> = recs.iter().filter_map(|r| r.agent()).collect();
     runs + turns.len() + tools.len() + agents.len()
+}
+
+/// Tool calls Claude Code reported only in a PostToolBatch (`tool_calls` of the payload it sent,
+/// kept in `raw_input`), with no PreToolUse/PostToolUse: calls it refused to run (unknown tool,
+/// MCP server missing, invalid input).
+pub fn batch_only_calls<'a>(journal: &'a [Value], sessions: &[&str]) -> BTreeSet<&'a str> {
+    let recs: Vec<&Value> = journal.iter().filter(|r| sessions.contains(&r.session())).collect();
+    let hooked: BTreeSet<&str> = recs.iter().filter_map(|r| r.call_id()).collect();
+    recs.iter()
+        .filter(|r| r.event() == "PostToolBatch")
+        .flat_map(|r| r["raw_input"]["tool_calls"].as_array().into_iter().flatten())
+        .filter_map(|c| c["tool_use_id"].as_str())
+        .filter(|id| !hooked.contains(id))
+        .collect()
 }
 
 // ------------------------------------------------------------------------------- assertions
@@ -580,6 +596,15 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
             }
         }
     }
+    for c in trace.spans.iter().filter(|s| s.name.starts_with("chat ")) {
+        let parent = trace.parent_of(c).unwrap_or_else(|| panic!("chat span without parent: {}", c.short()));
+        assert!(
+            parent.name == "turn" || (parent.name.starts_with("invoke_agent ") && parent.name != "invoke_agent claude-code"),
+            "{} is under {}, not a turn or a subagent",
+            c.short(),
+            parent.short()
+        );
+    }
     for t in trace.turns() {
         let parent = trace.parent_of(t).unwrap_or_else(|| panic!("turn without parent: {}", t.short()));
         assert_eq!(parent.name, "invoke_agent claude-code", "parent of {}", t.short());
@@ -613,6 +638,13 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
         }
         let failed = r.event() == "PostToolUseFailure";
         assert_eq!(span.is_error(), failed, "error status of {id} ({}): tags {:?}", r.event(), span.tags);
+    }
+    // Calls Claude Code refused to run: one error span each, flagged not run, under a turn.
+    for id in batch_only_calls(journal, sessions) {
+        let span = trace.one_tool(id);
+        assert!(span.is_error(), "{id} was not run but has no error status: {:?}", span.tags);
+        assert_eq!(span.tag("agent_telemetry.tool.not_run").as_deref(), Some("true"), "{id}: {:?}", span.tags);
+        assert!(trace.parent_of(span).is_some_and(|p| p.name == "turn" || p.name.starts_with("invoke_agent ")), "{} has no turn or agent parent", span.short());
     }
 }
 
@@ -699,7 +731,18 @@ impl Scenario {
         let by_relay = self.flush();
         let journal = self.journal();
         let (trace_id, root_span) = self.handed(root);
-        let expected = expected_span_count(&journal, sessions);
+        // One `chat {model}` span per model request of the sessions' conversations, as the
+        // scripted model logged them (side requests, e.g. titles, are in no transcript).
+        let mut chats: Vec<String> = self
+            .model
+            .requests()
+            .iter()
+            .filter(|r| matches!(r["kind"].as_str(), Some("turn" | "past-end")))
+            .map(|r| format!("chat {}", r["model"].as_str().unwrap_or("?")))
+            .collect();
+        chats.sort();
+        assert!(!chats.is_empty(), "the scripted model logged no request");
+        let expected = expected_span_count(&journal, sessions) + chats.len();
         self.wait_trace(&trace_id, &format!("{expected} spans"), |t| t.spans.len() >= expected);
         let n_logs = journal.iter().filter(|r| sessions.contains(&r.session())).count();
         assert!(n_logs > 0, "no journal records of {sessions:?}");
@@ -721,6 +764,9 @@ impl Scenario {
             .find(|r| r.tag("gen_ai.conversation.id").as_deref() == Some(root))
             .unwrap_or_else(|| panic!("no session span of {root}: {}", trace.summary()));
         assert_eq!(root_run.id, root_span, "the session's (first) run span is the one in the TRACEPARENT handed to the session");
+        let mut chat_spans: Vec<String> = trace.spans.iter().filter(|s| s.name.starts_with("chat ")).map(|s| s.name.clone()).collect();
+        chat_spans.sort();
+        assert_eq!(chat_spans, chats, "chat spans vs the model requests the scripted model answered");
         assert_eq!(
             trace.spans.len(),
             expected,
