@@ -810,8 +810,31 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
         }
         assert!(sp.attr("agent_telemetry.span.incomplete").is_none(), "{name}: tool {id} marked incomplete");
     }
+    // Calls Claude Code named only in a PostToolBatch (it refused to run them: no such tool in
+    // this build, invalid input): one error span each, flagged not run, under the batch's turn
+    // or subagent.
+    for c in r.calls.iter().filter(|c| c.payload["hook_event_name"] == "PostToolBatch") {
+        let p = &c.payload;
+        for call in p["tool_calls"].as_array().unwrap_or_else(|| panic!("{name}: PostToolBatch without tool_calls")) {
+            let id = call["tool_use_id"].as_str().unwrap_or_else(|| panic!("{name}: a batch call without tool_use_id: {call}"));
+            if tools.iter().any(|t| t == id) {
+                continue;
+            }
+            tools.push(id.to_string());
+            let tool = call["tool_name"].as_str().unwrap();
+            let sp = tool_span(id);
+            assert_eq!(sp.name, format!("execute_tool {tool}"), "{name}: not-run tool span name");
+            assert_eq!(sp.status_code, 2, "{name}: not-run call {id} has error status");
+            assert_eq!(sp.attr("agent_telemetry.tool.not_run"), Some("true"), "{name}: not-run call {id} flagged");
+            let parent = match s(&p["agent_id"]) {
+                Some(a) => agent_span(a),
+                None => turn(p["prompt_id"].as_str().unwrap()),
+            };
+            assert_eq!(sp.parent.as_deref(), Some(parent.span_id.as_str()), "{name}: parent of not-run call {id}");
+        }
+    }
     let tool_count = spans.iter().filter(|s| s.name.starts_with("execute_tool ")).count();
-    assert_eq!(tool_count, tools.len(), "{name}: tool spans vs tool_use_ids");
+    assert_eq!(tool_count, tools.len(), "{name}: tool spans vs tool_use_ids (hooked, and not run)");
     assert_eq!(spans.len(), sessions_runs(r) + prompts.len() + agents.len() + tools.len(), "{name}: no other spans\n{}", dump());
     assert!(spans.iter().all(|s| s.attr("agent_telemetry.span.incomplete").is_none()), "{name}: nothing incomplete\n{}", dump());
 
@@ -915,6 +938,12 @@ pub fn expected_span_count(r: &Replayed) -> usize {
         }
         if let Some(x) = p["tool_use_id"].as_str() {
             tools.insert(x.to_string());
+        }
+        // Calls named only by a PostToolBatch are spans too (not run).
+        for call in p["tool_calls"].as_array().into_iter().flatten() {
+            if let Some(x) = call["tool_use_id"].as_str() {
+                tools.insert(x.to_string());
+            }
         }
         if p["hook_event_name"] == "SubagentStart" {
             agents.insert(p["agent_id"].as_str().unwrap_or("").to_string());
