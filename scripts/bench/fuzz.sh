@@ -3,7 +3,9 @@
 #
 #   scripts/bench/fuzz.sh [SECONDS] [extra libFuzzer args...]      (default 600 s)
 #
-# FUZZ_TARGET=payload (default: any bytes) or payload_json (only JSON objects: the normal path).
+# FUZZ_TARGET=payload (default: any bytes) or payload_json (only JSON objects: the normal path), or one
+# part alone: lenient_json (the lenient payload reader), command (the shell normaliser + command rules),
+# redact (the redactor: idempotent, capping keeps a prefix of the full redaction).
 # Needs a nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
 # (`cargo install cargo-fuzz --locked`). Without nightly, RUSTC_BOOTSTRAP=1 lets stable take the
 # -Z flags cargo-fuzz passes: FUZZ_TOOLCHAIN=stable scripts/bench/fuzz.sh.

@@ -196,7 +196,7 @@ impl<'a> Lexer<'a> {
                         s.push(c);
                         self.i += used;
                     } else {
-                        let ch = self.t[self.i..].chars().next().unwrap_or('\u{FFFD}');
+                        let ch = self.t.get(self.i..).and_then(|r| r.chars().next()).unwrap_or('\u{FFFD}');
                         s.push(ch);
                         self.i += ch.len_utf8();
                     }
@@ -386,7 +386,7 @@ impl<'a> Lexer<'a> {
                             b'"' => break,
                             b'\\' if self.peek(1).is_some_and(|n| b"\"\\$`\n".contains(&n)) => {
                                 self.i += 1;
-                                let ch = self.t[self.i..].chars().next().unwrap_or('\u{FFFD}');
+                                let ch = self.t.get(self.i..).and_then(|r| r.chars().next()).unwrap_or('\u{FFFD}');
                                 if ch != '\n' {
                                     lit.push(ch);
                                 }
@@ -399,7 +399,7 @@ impl<'a> Lexer<'a> {
                                 w.subs.push(b);
                             }
                             _ => {
-                                let ch = self.t[self.i..].chars().next().unwrap_or('\u{FFFD}');
+                                let ch = self.t.get(self.i..).and_then(|r| r.chars().next()).unwrap_or('\u{FFFD}');
                                 lit.push(ch);
                                 self.i += ch.len_utf8();
                             }
@@ -433,7 +433,7 @@ impl<'a> Lexer<'a> {
                 }
                 c if c.is_ascii_whitespace() || b";|&<>()".contains(&c) => break,
                 _ => {
-                    let ch = self.t[self.i..].chars().next().unwrap_or('\u{FFFD}');
+                    let ch = self.t.get(self.i..).and_then(|r| r.chars().next()).unwrap_or('\u{FFFD}');
                     lit.push(ch);
                     self.i += ch.len_utf8();
                 }
@@ -480,7 +480,17 @@ fn ansi_escape(s: &[u8]) -> (char, usize) {
             let n = s.iter().take(3).take_while(|b| (b'0'..=b'7').contains(b)).count();
             (oct(&s[..n]).unwrap_or('\u{FFFD}'), n)
         }
-        c => (c as char, 1),
+        // Any other escaped character stands for itself (a whole UTF-8 character).
+        _ => {
+            let len = match s[0] {
+                0xF0..=0xF7 => 4,
+                0xE0..=0xEF => 3,
+                0xC0..=0xDF => 2,
+                _ => 1,
+            };
+            let ch = std::str::from_utf8(&s[..len.min(s.len())]).ok().and_then(|t| t.chars().next()).unwrap_or('\u{FFFD}');
+            (ch, len.min(s.len()))
+        }
     }
 }
 

@@ -234,6 +234,16 @@ pub fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
             found.push((m.start(), m.end(), i));
         }
     }
+    // What we wrote before (`[REDACTED:kind]`) is never part of a secret: redacting twice
+    // changes nothing (a URL whose user part is a marker is not a `user:password@`).
+    if text.contains("[REDACTED:") {
+        let markers: Vec<(usize, usize)> = text
+            .match_indices("[REDACTED:")
+            .filter_map(|(s, _)| text[s..].find(']').map(|e| (s, s + e + 1)))
+            .filter(|(s, e)| is_marker(&text[*s..*e]))
+            .collect();
+        found.retain(|(s, e, _)| !markers.iter().any(|(ms, me)| s < me && ms < e));
+    }
     found.sort_unstable();
     let mut merged: Vec<(usize, usize, usize)> = Vec::with_capacity(found.len());
     for (s, e, i) in found {
