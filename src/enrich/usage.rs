@@ -17,15 +17,19 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 
-/// Transcripts read at most this far (a session's transcript is a few MB; the bound keeps a
-/// hostile path from stalling the hook).
-const MAX_TRANSCRIPT_BYTES: u64 = 256 * 1024 * 1024;
+/// The hook reads a transcript only up to this size: it starts from the beginning at every turn's
+/// end, so a long session would make every Stop slower. Beyond it the record carries no usage
+/// and the relay's totals (read incrementally, `relay/transcripts.rs`) are the only ones.
+const MAX_TRANSCRIPT_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Sums usage in a transcript: of the turn `prompt_id`, or of every message when `None`
 /// (a subagent's own transcript). `None` when the file cannot be read or holds no usage.
 pub fn from_transcript(path: &str, prompt_id: Option<&str>) -> Option<TokenUsage> {
     // A path from the payload: a regular file, opened without blocking, read up to a bound.
     let file = super::files::open_regular(std::path::Path::new(path)).ok()?;
+    if file.metadata().ok()?.len() > MAX_TRANSCRIPT_BYTES {
+        return None; // a partial sum would be wrong: leave it to the relay
+    }
     let file = std::io::Read::take(file, MAX_TRANSCRIPT_BYTES);
     let mut seen = HashSet::new();
     let mut usage = TokenUsage::default();
