@@ -118,8 +118,11 @@ fn fixtures_through_stack(stack: &Stack, env: &Env, dest: &Dest, tag: &str) -> V
         }
         // The failing tool's error status made it through as Jaeger's error tag.
         if r.name == "tools" {
-            let failed: Vec<&Span> = spans.iter().filter(|s| s.status_code == 2).collect();
-            assert_eq!(failed.len(), 1, "tools: one error span (the failing Bash)");
+            // (The fixture's Glob and Grep calls were never run: error spans of their own.)
+            let failed: Vec<&Span> = spans.iter().filter(|s| s.status_code == 2 && s.attr("agent_telemetry.tool.not_run").is_none()).collect();
+            assert_eq!(failed.len(), 1, "tools: one error span of a call that ran (the failing Bash)");
+            let not_run: BTreeSet<&str> = spans.iter().filter(|s| s.status_code == 2 && s.attr("agent_telemetry.tool.not_run") == Some("true")).map(|s| s.name.as_str()).collect();
+            assert_eq!(not_run, BTreeSet::from(["execute_tool Glob", "execute_tool Grep"]), "tools: the calls never run");
             let failed = failed[0];
             assert_eq!(failed.status_message, "Exit code 3");
             assert_eq!(failed.attrs.get("error").map(String::as_str), Some("true"), "Jaeger marks the span with error=true");
