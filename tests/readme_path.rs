@@ -51,7 +51,7 @@ fn status_json(home: &Path, project: &Path) -> (i32, Value) {
 /// The journal's records (every segment, in order).
 fn journal(data_dir: &Path) -> Vec<Value> {
     let dir = data_dir.join("journal");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).map(|d| d.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect()).unwrap_or_default();
     files.sort();
     files
         .iter()

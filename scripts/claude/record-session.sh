@@ -18,7 +18,8 @@ hooks="$root/hooks.jsonl"
 python3 - "$root/project/.claude/settings.json" "$PWD/tests/scripted_model/record_hook.py" "$hooks" "$PWD/tests/data/claude-code-events.txt" <<'PY'
 import json, sys, shlex
 settings, hook, log, events = sys.argv[1:]
-names = [l.strip() for l in open(events) if l.strip() and not l.startswith("#")] if __import__("os").path.exists(events) else []
+# WorktreeCreate is left out: a hook there replaces Claude Code's own worktree creation.
+names = [l.strip() for l in open(events) if l.strip() and not l.startswith("#") and l.strip() != "WorktreeCreate"] if __import__("os").path.exists(events) else []
 if not names:
     names = ["SessionStart","SessionEnd","UserPromptSubmit","PreToolUse","PostToolUse","PostToolUseFailure","PostToolBatch","PermissionRequest","PermissionDenied","Notification","Stop","StopFailure","SubagentStart","SubagentStop","PreCompact","PostCompact","TaskCreated","TaskCompleted","TeammateIdle"]
 cmd = f"python3 {shlex.quote(hook)} {shlex.quote(log)}"

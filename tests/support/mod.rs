@@ -15,12 +15,9 @@ use std::process::{Child, Command, Output, Stdio};
 /// The binary under test, as cargo built it for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_agent-telemetry");
 
-/// Where the recorded Claude Code payloads live.
+/// Where the recorded Claude Code payloads live: `../shared/` beside the repository, the one way
+/// every test finds them.
 pub fn fixtures_dir() -> PathBuf {
-    // Beside the repo checkout (`/work/shared` next to `/work/main`), or AGENT_TELEMETRY_FIXTURES.
-    if let Some(d) = std::env::var_os("AGENT_TELEMETRY_FIXTURES") {
-        return PathBuf::from(d);
-    }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328")
 }
 
