@@ -408,7 +408,7 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
             Path,
             High,
             Alert,
-            &[".netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials", ".gem/"],
+            &[".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials", ".gem/"],
             r"(?:^|/)(?:\.netrc|_netrc|\.npmrc|\.pypirc|\.git-credentials)$|(?:^|/)\.gem/credentials$|(?:^|/)\.cargo/credentials(?:\.toml)?$",
             "package registry or git credentials",
         ),

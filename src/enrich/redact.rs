@@ -63,13 +63,14 @@ pub const RULES: &[SecretRule] = &[
     // `KEY=v`, `"key": "v"` and `aws configure set aws_secret_access_key v` (space).
     g(
         "aws_secret_access_key",
-        &["secret_access_key", "secretaccesskey", "aws_secret", "secret-access-key"],
+        // Every match holds `secret` (the key's separators are optional: keywords must cover all).
+        &["secret"],
         r#"(?i)((?:aws_?)?secret_?-?access_?-?key["']?(?:\s*[:=]\s*|\s+)["']?)([A-Za-z0-9/+=]{40})\b"#,
         2,
     ),
     g(
         "aws_session_token",
-        &["session_token", "sessiontoken", "security_token"],
+        &["token"],
         r#"(?i)((?:aws_?)?(?:session|security)_?token["']?(?:\s*[:=]\s*|\s+)["']?)([A-Za-z0-9/+=]{100,})"#,
         2,
     ),
@@ -138,7 +139,7 @@ pub const RULES: &[SecretRule] = &[
     // `curl -u admin:PW`, `--user admin:PW`, `--proxy-user u:PW`.
     g("basic_auth", &["-u", "--user", "--proxy-user"], r#"((?:^|\s)(?:-u|--user|--proxy-user|-U)(?:\s+|=)?["']?[^\s:'"]+:)([^\s'"/][^\s'"]*)"#, 2),
     g("basic_auth_header", &["basic"], r"(?i)(\bbasic\s+)([A-Za-z0-9+/]{8,}={0,2})", 2),
-    g("bearer_token", &["bearer", "token "], r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})", 2),
+    g("bearer_token", &["bearer", "token"], r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})", 2),
     generic(
         "cli_flag_secret",
         &["--password", "--passwd", "--token", "--api-key", "--apikey", "--secret", "--client-secret", "--access-token", "--auth-token"],
@@ -149,7 +150,13 @@ pub const RULES: &[SecretRule] = &[
     // with `:` (`auth::tests`, `token::Kind` are Rust paths, not assignments).
     generic(
         "password_assignment",
-        &["password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "private_key", "credential", "auth"],
+        // The regex's alternatives spelled out, optional separators included (`AccessKey`): the
+        // prefilter must let through everything the regex can match (the fuzzer found that
+        // `access_key` alone missed `AccessKey`).
+        &[
+            "passw", "pwd", "secret", "token", "apikey", "api_key", "api-key", "accesskey", "access_key", "access-key", "privatekey", "private_key", "private-key",
+            "credential", "auth",
+        ],
         r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*["']?)([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,})"#,
         2,
     ),
