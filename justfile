@@ -40,9 +40,14 @@ test-slow: stack-build
     #!/usr/bin/env bash
     set -euo pipefail
     scripts/claude/install-cli.sh >/dev/null
+    # The real-CLI tests run on the pinned CLI and on the newest the registry serves.
+    newest=$(scripts/claude/newest-version.sh)
+    CLAUDE_CODE_VERSION=$newest scripts/claude/install-cli.sh >/dev/null
     scripts/grafana/tools.sh >/dev/null
     log=$(mktemp) && trap 'rm -f "$log"' EXIT
-    cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path --test worktree -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    echo "== the real-CLI tests again on the newest Claude Code: $newest"
+    CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     cargo test --test grafana_offline --test stack_config -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     scripts/test-count.sh "slow stage" "$log"
 

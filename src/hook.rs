@@ -151,6 +151,8 @@ pub fn enabled_root(config: &Config, env: &HookEnv, input: &[u8]) -> Option<Opti
         Scope::All => Some(start),
         Scope::Project => {
             let marker_dir = start.as_deref().and_then(find_marker)?;
+            // A Claude worktree (`<project>/.claude/worktrees/NAME`) is inside its project.
+            let configured = configured.map(|c| crate::worktree::split(&c).map(|(project, _)| project).unwrap_or(c));
             Some(Some(configured.unwrap_or(marker_dir)))
         }
     }

@@ -28,3 +28,4 @@ pub mod record;
 pub mod relay;
 pub mod timefmt;
 pub mod transcript;
+pub mod worktree;

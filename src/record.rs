@@ -271,6 +271,11 @@ pub struct SessionContext {
     pub prompt_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript_path: Option<String>,
+    /// The Claude worktree the session runs in (`claude --worktree NAME`), and its branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
     /// SessionStart `source` (startup, resume, clear, compact) or SessionEnd `reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,

@@ -73,6 +73,9 @@ pub const TASK_SUBJECT: &str = "agent_telemetry.task.subject";
 pub const TASK_CREATED_BY_AGENT: &str = "agent_telemetry.task.created_by_agent";
 /// A call Claude Code never ran (only PostToolBatch names it: an unknown or unavailable tool).
 pub const TOOL_NOT_RUN: &str = "agent_telemetry.tool.not_run";
+/// The Claude worktree a session ran in, and its branch.
+pub const WORKTREE: &str = "agent_telemetry.worktree";
+pub const GIT_BRANCH: &str = "agent_telemetry.git.branch";
 pub const INCOMPLETE: &str = "agent_telemetry.span.incomplete";
 pub const INCOMPLETE_REASON: &str = "agent_telemetry.span.incomplete_reason";
 pub const RUN: &str = "agent_telemetry.session.run";

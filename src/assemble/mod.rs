@@ -573,6 +573,8 @@ fn session_attrs(r: &JournalRecord, sid: &str) -> Attrs {
     model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(sid));
     model::push_str(&mut a, attrs::SOURCE, r.session_context.source.as_deref().filter(|_| r.event() == HookEvent::SessionStart));
     model::push_str(&mut a, attrs::PARENT_SESSION, r.session_context.parent_session.as_deref());
+    model::push_str(&mut a, attrs::WORKTREE, r.session_context.worktree.as_deref());
+    model::push_str(&mut a, attrs::GIT_BRANCH, r.session_context.branch.as_deref());
     model::push_str(&mut a, attrs::PERMISSION_MODE, r.metadata.permission_mode.as_deref());
     model::push_str(&mut a, "agent_telemetry.entrypoint", r.metadata.entrypoint.as_deref());
     a

@@ -167,6 +167,10 @@ pub fn install(target: &Target, exe: &Path, marker: bool) -> Result<String> {
     out.push_str(&format!("  command: {command}\n"));
     match target {
         Target::Project(dir) if marker => {
+            let user_settings = Target::User.settings_path().ok();
+            if let Some(why) = crate::worktree::uncovered(dir, user_settings.as_deref()) {
+                out.push_str(&format!("WARNING: {why}\n"));
+            }
             let m = dir.join(crate::hook::MARKER);
             if !m.exists() {
                 std::fs::write(&m, "# agent-telemetry records Claude Code activity in this project (remove to stop)\n")

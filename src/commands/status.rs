@@ -65,6 +65,13 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     if relay_pid.is_some() && rs.as_ref().is_some_and(|r| r.state == "failing") {
         problems.push(format!("the destination refuses the data: {}", rs.as_ref().and_then(|r| r.last_error.clone()).unwrap_or_default()));
     }
+    // Worktrees: sessions there see only tracked files (and so maybe none of our hooks).
+    let user_settings = crate::commands::install::Target::User.settings_path().ok();
+    let worktree = crate::worktree::split(dir).map(|(project, name)| (project, name, crate::worktree::branch(dir)));
+    let project = worktree.as_ref().map(|w| w.0.clone()).or_else(|| marker.as_ref().and_then(|m| m.parent().map(Path::to_path_buf)));
+    if let Some(why) = project.as_deref().filter(|_| enabled).and_then(|p| crate::worktree::uncovered(p, user_settings.as_deref())) {
+        problems.push(why);
+    }
     let settings = config.settings();
 
     if as_json {
@@ -76,6 +83,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
             "directory": dir,
             "config_path": config.config_path,
             "config_error": config.error,
+            "worktree": worktree.as_ref().map(|(p, n, b)| json!({"project": p, "name": n, "branch": b})),
             "data_dir": config.data_dir,
             "settings": settings.iter().map(|(k, v, src)| json!({"key": k, "value": v, "source": src.to_string()})).collect::<Vec<_>>(),
             "export_fingerprint": config.export.fingerprint(),
@@ -125,6 +133,9 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         config.config_path.display(),
         if config.config_path.exists() { "" } else { " (not present: defaults)" }
     );
+    if let Some((p, n, b)) = &worktree {
+        println!("worktree:    {n} of {} (branch {})", p.display(), b.as_deref().unwrap_or("?"));
+    }
     println!("data dir:    {}", config.data_dir.display());
     println!("journal:     {} record(s), {} segment(s), {}", s.records, s.segments, human_bytes(s.bytes));
     match last {
