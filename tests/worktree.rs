@@ -3,7 +3,7 @@
 //! `<project>/.claude/worktrees/NAME`, a checkout of tracked files only.
 //!
 //! - Settings not tracked: `install --project` warns that worktree sessions would go unrecorded
-//!   and `status` reports it (exit 1); after `install --user` (the remedy it names) a worktree
+//!   and `status` warns too; after `install --user` (the remedy it names) a worktree
 //!   session is recorded, says its worktree and branch, and counts as inside the project.
 //! - Settings tracked (committed): no warning, and the worktree session is recorded through the
 //!   project's own settings.
@@ -89,9 +89,8 @@ fn untracked_settings_warned_then_covered_by_the_user_hook() {
     let cli = cli();
     let model = ScriptedModel::start(claude::scenario_path("worktree"));
     let p = project(false);
-    let (code, out) = ours(p.home(), p.path(), &["status"]);
-    assert_eq!(code, 1, "status does not report the worktree gap:\n{out}");
-    assert!(out.contains("will NOT be recorded"), "{out}");
+    let (_, out) = ours(p.home(), p.path(), &["status"]);
+    assert!(out.contains("WARNING") && out.contains("will NOT be recorded"), "status does not report the worktree gap:\n{out}");
     let (code, out) = ours(p.home(), p.path(), &["install", "--user"]);
     assert_eq!(code, 0, "{out}");
     let (code, out) = ours(p.home(), p.path(), &["status"]);

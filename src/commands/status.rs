@@ -69,15 +69,15 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     let user_settings = crate::commands::install::Target::User.settings_path().ok();
     let worktree = crate::worktree::split(dir).map(|(project, name)| (project, name, crate::worktree::branch(dir)));
     let project = worktree.as_ref().map(|w| w.0.clone()).or_else(|| marker.as_ref().and_then(|m| m.parent().map(Path::to_path_buf)));
-    if let Some(why) = project.as_deref().filter(|_| enabled).and_then(|p| crate::worktree::uncovered(p, user_settings.as_deref())) {
-        problems.push(why);
-    }
+    // A gap only for people who use worktrees: a warning, not a failure.
+    let warnings: Vec<String> = project.as_deref().filter(|_| enabled).and_then(|p| crate::worktree::uncovered(p, user_settings.as_deref())).into_iter().collect();
     let settings = config.settings();
 
     if as_json {
         let v = json!({
             "ok": problems.is_empty(),
             "problems": problems,
+            "warnings": warnings,
             "enabled": enabled,
             "reason": why,
             "directory": dir,
@@ -170,6 +170,9 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     println!("settings:");
     for (k, v, src) in &settings {
         println!("  {k:<27} {v}  [{src}]");
+    }
+    for w in &warnings {
+        println!("WARNING: {w}");
     }
     if problems.is_empty() {
         println!("ok");
