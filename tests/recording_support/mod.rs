@@ -9,8 +9,12 @@
 
 #[path = "../relay_support/mod.rs"]
 mod relay_support;
+#[path = "../common/stack.rs"]
+pub mod stack;
 
 pub use relay_support::{read_otlp, Log, Span};
+use stack::{wait_for, Stack};
+use std::time::Duration;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -97,6 +101,8 @@ pub fn requests_in(root: &Path) -> BTreeMap<String, Request> {
 pub struct Replay {
     _tmp: tempfile::TempDir,
     root: PathBuf,
+    /// Span id → the span ids it links to.
+    links: BTreeMap<String, Vec<String>>,
     pub spans: Vec<Span>,
     pub logs: Vec<Log>,
     pub requests: BTreeMap<String, Request>,
@@ -111,29 +117,47 @@ impl Replay {
         &self.root
     }
 
-    /// Span links in the exported OTLP files: span id → the span ids it links to.
+    /// Span links: span id → the span ids it links to.
     pub fn links(&self) -> BTreeMap<String, Vec<String>> {
-        let dir = self.root.join("home/.local/share/agent-telemetry/otlp");
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for f in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("traces-")) {
-            for line in std::fs::read_to_string(f).unwrap().lines() {
-                let v: Value = serde_json::from_str(line).unwrap();
-                for rs in v["resourceSpans"].as_array().unwrap() {
-                    for ss in rs["scopeSpans"].as_array().unwrap() {
-                        for sp in ss["spans"].as_array().unwrap() {
-                            for l in sp["links"].as_array().into_iter().flatten() {
-                                out.entry(sp["spanId"].as_str().unwrap().to_string()).or_default().push(l["spanId"].as_str().unwrap().to_string());
-                            }
+        self.links.clone()
+    }
+}
+
+/// Span links in OTLP JSON files.
+fn otlp_links(dir: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("traces-")) {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            for rs in v["resourceSpans"].as_array().unwrap() {
+                for ss in rs["scopeSpans"].as_array().unwrap() {
+                    for sp in ss["spans"].as_array().unwrap() {
+                        for l in sp["links"].as_array().into_iter().flatten() {
+                            out.entry(sp["spanId"].as_str().unwrap().to_string()).or_default().push(l["spanId"].as_str().unwrap().to_string());
                         }
                     }
                 }
             }
         }
-        out
     }
+    out
+}
+
+/// Where a replay exports.
+pub enum Dest<'a> {
+    /// OTLP JSON files (the default file exporter).
+    Files,
+    /// The collector of a running stack, read back from Jaeger and VictoriaLogs.
+    Stack(&'a Stack),
 }
 
 pub fn replay(name: &str) -> Replay {
+    replay_to(name, Dest::Files)
+}
+
+/// Replays a recording and exports it to `dest`; with a stack, waits until Jaeger holds every
+/// span the same replay gives in files, and reads spans, links and logs back from the backends.
+pub fn replay_to(name: &str, dest: Dest) -> Replay {
     let rec = recordings().join(name);
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().canonicalize().unwrap();
@@ -158,7 +182,11 @@ pub fn replay(name: &str) -> Replay {
     std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
     let home = root.join("home");
     std::fs::create_dir_all(home.join(".config/agent-telemetry")).unwrap();
-    std::fs::write(home.join(".config/agent-telemetry/config.toml"), "[export]\nautostart = false\n").unwrap();
+    let endpoint = match &dest {
+        Dest::Files => String::new(),
+        Dest::Stack(stack) => format!("endpoint = \"{}\"\n", stack.otlp_grpc_endpoint()),
+    };
+    std::fs::write(home.join(".config/agent-telemetry/config.toml"), format!("[export]\nautostart = false\n{endpoint}")).unwrap();
     let mut calls = 0;
     for line in text.lines() {
         let v: Value = serde_json::from_str(&line.replace("@ROOT@", r)).unwrap();
@@ -183,7 +211,13 @@ pub fn replay(name: &str) -> Replay {
     let out = Command::new(BIN).args(["relay", "--once", "--timeout", "30"]).env_clear().env("HOME", &home).output().unwrap();
     assert!(out.status.success(), "relay --once: {}", String::from_utf8_lossy(&out.stderr));
     let data = home.join(".local/share/agent-telemetry");
-    let (spans, logs) = read_otlp(&data, (0, 0));
+    let (spans, logs, links) = match dest {
+        Dest::Files => {
+            let (spans, logs) = read_otlp(&data, (0, 0));
+            (spans, logs, otlp_links(&data.join("otlp")))
+        }
+        Dest::Stack(stack) => from_backends(stack, name),
+    };
     let mut journal = Vec::new();
     let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
     segs.sort();
@@ -192,6 +226,39 @@ pub fn replay(name: &str) -> Replay {
     }
     let requests = requests_in(&root);
     let meta: Value = serde_json::from_str(&std::fs::read_to_string(rec.join("meta.json")).unwrap()).unwrap();
-    Replay { _tmp: tmp, root, spans, logs, requests, meta, journal }
+    Replay { _tmp: tmp, root, links, spans, logs, requests, meta, journal }
 }
 
+
+/// The recording's spans (with their links) from Jaeger and its log records from VictoriaLogs,
+/// once Jaeger holds as many spans as the same replay exports to files.
+fn from_backends(stack: &Stack, name: &str) -> (Vec<Span>, Vec<Log>, BTreeMap<String, Vec<String>>) {
+    let want = replay_to(name, Dest::Files);
+    let sessions: std::collections::BTreeSet<String> = want.journal.iter().filter_map(|j| j["session_id"].as_str().map(String::from)).collect();
+    let traces: std::collections::BTreeSet<String> = want.spans.iter().map(|s| s.trace_id.clone()).collect();
+    assert!(!sessions.is_empty() && !traces.is_empty());
+    let fetch = || -> Option<(Vec<Span>, Vec<Value>)> {
+        let mut spans = Vec::new();
+        let mut raw = Vec::new();
+        for t in &traces {
+            let trace = stack.jaeger_trace(t)?;
+            spans.extend(relay_support::spans_from_jaeger(&trace));
+            raw.extend(trace["spans"].as_array().cloned().unwrap_or_default());
+        }
+        (spans.len() >= want.spans.len()).then_some((spans, raw))
+    };
+    let (spans, raw) = wait_for(Duration::from_secs(60), fetch).unwrap_or_else(|| panic!("{name}: Jaeger never held the {} spans of the replay", want.spans.len()));
+    let mut links: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for s in &raw {
+        for r in s["references"].as_array().into_iter().flatten().filter(|r| r["refType"] != "CHILD_OF") {
+            links.entry(s["spanID"].as_str().unwrap().to_string()).or_default().push(r["spanID"].as_str().unwrap().to_string());
+        }
+    }
+    let want_logs = want.logs.len();
+    let logs = wait_for(Duration::from_secs(60), || {
+        let rows: Vec<Value> = traces.iter().flat_map(|t| stack.victorialogs_query(&format!("trace_id:=\"{t}\""))).collect();
+        (rows.len() >= want_logs).then(|| relay_support::logs_from_victorialogs(&rows))
+    })
+    .unwrap_or_else(|| panic!("{name}: VictoriaLogs never held the {want_logs} log records of the replay"));
+    (spans, logs, links)
+}
