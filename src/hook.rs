@@ -93,7 +93,9 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
     }
     match Journal::from_config(&config).append(&mut record) {
         Ok(_) => {
-            if let (Scope::Project, Some(root)) = (config.scope.enabled, record.project_path.as_deref().and(enricher_root.as_deref())) {
+            // Remembered where a session or a prompt starts (not on every tool call: cost).
+            let starts = matches!(record.hook_event.as_str(), "SessionStart" | "UserPromptSubmit");
+            if let (Scope::Project, Some(root), true) = (config.scope.enabled, record.project_path.as_deref().and(enricher_root.as_deref()), starts) {
                 crate::journal::projects::remember(&config.journal_dir(), root);
             }
             crate::relay::control::ensure_running(&config)

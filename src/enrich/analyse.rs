@@ -30,6 +30,8 @@ pub struct Analyser<'a> {
     pub policy: &'a Policy,
     pub scope: &'a ProjectScope,
     pub own: OwnFiles<'a>,
+    /// `own`, resolved once (data dir, config file, policy file).
+    pub own_resolved: std::cell::OnceCell<[PathBuf; 3]>,
 }
 
 /// Tools whose path argument is written, not read.
@@ -145,10 +147,8 @@ impl Analyser<'_> {
 
     fn is_own_file(&self, p: &Path) -> bool {
         let canon = |x: &Path| super::scope::resolve(x, Path::new("/"), None);
-        let data = canon(self.own.data_dir);
-        let config = canon(self.own.config_path);
-        let policy = canon(self.own.policy_path);
-        (!self.own.data_dir.as_os_str().is_empty() && (p.starts_with(&data) || data.starts_with(p)))
+        let [data, config, policy] = self.own_resolved.get_or_init(|| [canon(self.own.data_dir), canon(self.own.config_path), canon(self.own.policy_path)]);
+        (!self.own.data_dir.as_os_str().is_empty() && (p.starts_with(data) || data.starts_with(p)))
             || p == config
             || p == policy
             || config.parent().is_some_and(|d| d.ends_with("agent-telemetry") && p.starts_with(d))

@@ -276,6 +276,7 @@ impl Enricher<'_> {
             policy: self.policy,
             scope: &scope,
             own: analyse::OwnFiles { data_dir: &self.config.data_dir, config_path: &self.config.config_path, policy_path: &policy_path },
+            own_resolved: Default::default(),
         };
         let mut analysis = analyser.run(&v, &cwd, has_tool_context);
         for (pointer, earlier) in repairs.duplicates.iter().take(8) {
