@@ -477,6 +477,8 @@ impl Enricher<'_> {
             &mut a.parent_tool_use_id,
             &mut a.parent_agent_id,
             &mut r.session_context.parent_session,
+            &mut r.session_context.branch,
+            &mut r.session_context.worktree,
         ];
         for f in fields.into_iter().flatten() {
             s.field(f);
