@@ -16,6 +16,8 @@ bin=$root/target/release/agent-telemetry
 rm -rf "$demo"
 mkdir -p "$demo/project" "$demo/home"
 export AGENT_TELEMETRY_HOME=$demo/data
+# The demo's own (absent) config file: your ~/.config/agent-telemetry/config.toml does not apply.
+export AGENT_TELEMETRY_CONFIG=$demo/config.toml
 export AGENT_TELEMETRY_POLL_MS=50
 unset AGENT_TELEMETRY_OTLP_ENDPOINT AGENT_TELEMETRY_OTLP_PROTOCOL
 if [[ $mode == stack ]]; then
