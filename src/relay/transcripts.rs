@@ -75,6 +75,18 @@ pub fn before_record(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, 
         (HookEvent::SessionEnd, _) => {
             feed(main, None, sid, tails, asm, prices, out, |_| true);
             flush(main, None, sid, tails, asm, prices, out);
+            // Subagents whose last answer was written after their SubagentStop was read (a
+            // busy machine, a background agent): what their transcripts got since, now.
+            if let Some(dir) = subagent_path(main, "x").and_then(|p| p.parent().map(|d| d.to_string_lossy().to_string())) {
+                let agents: Vec<(String, String)> = tails
+                    .keys()
+                    .filter_map(|k| Some((k.clone(), k.strip_prefix(&dir)?.strip_prefix("/agent-")?.strip_suffix(".jsonl")?.to_string())))
+                    .collect();
+                for (path, agent) in agents {
+                    feed(&path, Some(&agent), sid, tails, asm, prices, out, |_| true);
+                    flush(&path, Some(&agent), sid, tails, asm, prices, out);
+                }
+            }
             if tails.contains_key(main) {
                 asm.totals_read(sid, None, None);
             }
