@@ -296,13 +296,17 @@ impl Tail {
     }
 }
 
+/// Where the subagents' transcripts of the session whose transcript is `main` are.
+pub fn subagents_dir(main: &str) -> Option<String> {
+    Some(format!("{}/subagents", main.strip_suffix(".jsonl")?))
+}
+
 /// The transcript of subagent `agent_id` of the session whose transcript is `main`.
 pub fn subagent_path(main: &str, agent_id: &str) -> Option<PathBuf> {
-    let base = main.strip_suffix(".jsonl")?;
     if agent_id.is_empty() || !agent_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return None;
     }
-    Some(PathBuf::from(format!("{base}/subagents/agent-{agent_id}.jsonl")))
+    Some(PathBuf::from(format!("{}/agent-{agent_id}.jsonl", subagents_dir(main)?)))
 }
 
 /// `2026-11-30T18:13:45.063Z` (UTC, any fraction) → Unix nanoseconds.

@@ -17,6 +17,11 @@ pub fn split(dir: &Path) -> Option<(PathBuf, String)> {
     (!name.is_empty()).then(|| (PathBuf::from(&s[..i]), name))
 }
 
+/// The worktree's own directory: `<project>/.claude/worktrees/<name>`.
+pub fn dir(project: &Path, name: &str) -> PathBuf {
+    project.join(".claude/worktrees").join(name)
+}
+
 /// The branch checked out in a worktree (its `.git` file points at the gitdir whose `HEAD` names
 /// it); `None` when it cannot be read.
 pub fn branch(worktree: &Path) -> Option<String> {

@@ -62,9 +62,8 @@ impl Assembler {
         match (agent_id, agent_run.as_deref(), call.prompt_id.as_deref()) {
             (Some(a), Some(ar), _) if self.agent_runs.get(a).is_none_or(|n| *n < call.agent_run) => {
                 // A run of the agent that has not begun (read ahead): its span takes it later.
-                let pending = format!("{}", key(SpanRole::Subagent, ar));
                 if let Some(s) = self.sessions.get_mut(sid) {
-                    s.pending_calls.entry(pending).or_default().add(&tally);
+                    s.pending_calls.entry(key(SpanRole::Subagent, ar)).or_default().add(&tally);
                 }
             }
             (Some(_), Some(ar), _) => {

@@ -425,14 +425,13 @@ impl Assembler {
     /// Ends the span of an agent's run (`run`: its natural key); `first_run`: only an agent's
     /// first run may wait for the `Agent` call that spawned it.
     fn end_subagent(&mut self, run: &str, first_run: bool, t: u64, out: &mut Output) {
-        let agent_id = run;
-        let Some(mut span) = self.open.remove(&key(SpanRole::Subagent, agent_id)) else { return };
+        let Some(mut span) = self.open.remove(&key(SpanRole::Subagent, run)) else { return };
         span.end = t.max(span.start).max(span.end);
-        if self.agent_parents.contains_key(agent_id) || !first_run {
+        if self.agent_parents.contains_key(run) || !first_run {
             out.spans.push(span);
         } else {
             // Foreground agents: the Agent call's PostToolUse (with agentId) comes after SubagentStop.
-            self.waiting_for_parent.insert(agent_id.to_string(), span);
+            self.waiting_for_parent.insert(run.to_string(), span);
         }
     }
 

@@ -67,7 +67,10 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     }
     // Worktrees: sessions there see only tracked files (and so maybe none of our hooks).
     let user_settings = crate::commands::install::Target::User.settings_path().ok();
-    let worktree = crate::worktree::split(dir).map(|(project, name)| (project, name, crate::worktree::branch(dir)));
+    let worktree = crate::worktree::split(dir).map(|(project, name)| {
+        let branch = crate::worktree::branch(&crate::worktree::dir(&project, &name));
+        (project, name, branch)
+    });
     let project = worktree.as_ref().map(|w| w.0.clone()).or_else(|| marker.as_ref().and_then(|m| m.parent().map(Path::to_path_buf)));
     // A gap only for people who use worktrees: a warning, not a failure.
     let warnings: Vec<String> = project.as_deref().filter(|_| enabled).and_then(|p| crate::worktree::uncovered(p, user_settings.as_deref())).into_iter().collect();

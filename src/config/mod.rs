@@ -497,11 +497,6 @@ fn default_config_path(env: &dyn Fn(&str) -> Option<String>, data_dir: &Path) ->
     }
 }
 
-/// The data dir this process resolves (see [`resolve`]).
-pub fn data_dir() -> PathBuf {
-    Config::load().data_dir
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -386,9 +386,8 @@ impl Enricher<'_> {
         }
         r.session_context.transcript_path = p.str("transcript_path").map(str::to_string);
         // A worktree session: its name, and its branch (two small reads, worktree sessions only).
-        if let Some((_, name)) = r.cwd.as_deref().and_then(|c| crate::worktree::split(Path::new(c))) {
-            let wt = Path::new(r.cwd.as_deref().unwrap_or("")).ancestors().find(|a| a.parent().is_some_and(|p| p.ends_with(".claude/worktrees"))).map(Path::to_path_buf);
-            r.session_context.branch = wt.as_deref().and_then(crate::worktree::branch);
+        if let Some((project, name)) = r.cwd.as_deref().and_then(|c| crate::worktree::split(Path::new(c))) {
+            r.session_context.branch = crate::worktree::branch(&crate::worktree::dir(&project, &name));
             r.session_context.worktree = Some(name);
         }
         if let (Some(change), true) = (r.change.as_mut(), self.config.capture.content) {

@@ -13,7 +13,7 @@ use crate::assemble::Assembler;
 use crate::cost::PriceTable;
 use crate::event::HookEvent;
 use crate::record::JournalRecord;
-use crate::transcript::{subagent_path, Tail};
+use crate::transcript::{subagent_path, subagents_dir, Tail};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -77,7 +77,7 @@ pub fn before_record(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, 
             flush(main, None, sid, tails, asm, prices, out);
             // Subagents whose last answer was written after their SubagentStop was read (a
             // busy machine, a background agent): what their transcripts got since, now.
-            if let Some(dir) = subagent_path(main, "x").and_then(|p| p.parent().map(|d| d.to_string_lossy().to_string())) {
+            if let Some(dir) = subagents_dir(main) {
                 let agents: Vec<(String, String)> = tails
                     .keys()
                     .filter_map(|k| Some((k.clone(), k.strip_prefix(&dir)?.strip_prefix("/agent-")?.strip_suffix(".jsonl")?.to_string())))
