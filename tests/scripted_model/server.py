@@ -244,12 +244,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- helpers
 
-    def send_json(self, status, obj):
+    def send_json(self, status, obj, request_id=None):
         body = json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
-        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+        self.send_header("request-id", request_id or "req_" + uuid.uuid4().hex[:24])
         self.end_headers()
         self.wfile.write(body)
 
@@ -295,28 +295,31 @@ class Handler(BaseHTTPRequestHandler):
             self.server.log_event({"method": "POST", "path": path})
             return self.send_json(200, {})
         plan = Plan(self.server.scenario, request, len(raw))
+        # Logged, so a test can tell an answer Claude Code kept (its transcript names the
+        # request id) from one it dropped (a retry after a stalled stream).
+        request_id = "req_" + uuid.uuid4().hex[:24]
         self.server.log_event({
             "method": "POST", "path": path, "stream": bool(request.get("stream")),
             "model": request.get("model"), "messages": len(request.get("messages") or []),
             "tools": len(request.get("tools") or []), "marker": plan.marker, "kind": plan.kind,
             "conversation": plan.conversation, "turn": plan.served, "answer": plan.summary(),
-            "first": plan.first[:160], "error": plan.error,
+            "first": plan.first[:160], "error": plan.error, "request_id": request_id,
         })
         if plan.error:
             err = plan.error
             return self.send_error_json(int(err.get("status", 400)), err.get("type", "invalid_request_error"),
                                         err.get("message", "scripted error"))
         if request.get("stream"):
-            return self.stream(plan)
-        self.send_json(200, plan.message())
+            return self.stream(plan, request_id)
+        self.send_json(200, plan.message(), request_id)
 
     # -- streaming
 
-    def stream(self, plan):
+    def stream(self, plan, request_id):
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
-        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+        self.send_header("request-id", request_id)
         self.send_header("connection", "close")
         self.end_headers()
         self.close_connection = True
