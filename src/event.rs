@@ -14,6 +14,8 @@ macro_rules! hook_events {
             $($name,)*
             /// A `journal_repair` record: a torn write the journal cut and kept.
             JournalRepair,
+            /// A `model_call` record: one model request the relay read from a transcript.
+            ModelCall,
             /// An event this version does not know (recorded all the same).
             Other(String),
         }
@@ -26,6 +28,7 @@ macro_rules! hook_events {
                 match name {
                     $(stringify!($name) => HookEvent::$name,)*
                     "JournalRepair" => HookEvent::JournalRepair,
+                    "ModelCall" => HookEvent::ModelCall,
                     other => HookEvent::Other(other.to_string()),
                 }
             }
@@ -34,6 +37,7 @@ macro_rules! hook_events {
                 match self {
                     $(HookEvent::$name => stringify!($name),)*
                     HookEvent::JournalRepair => "JournalRepair",
+                    HookEvent::ModelCall => "ModelCall",
                     HookEvent::Other(s) => s,
                 }
             }
@@ -43,6 +47,7 @@ macro_rules! hook_events {
                 match self {
                     $(HookEvent::$name => concat!("claude_code.hook.", stringify!($name)),)*
                     HookEvent::JournalRepair => "agent_telemetry.journal_repair",
+                    HookEvent::ModelCall => "agent_telemetry.model_call",
                     HookEvent::Other(_) => "claude_code.hook.other",
                 }
             }
@@ -52,6 +57,7 @@ macro_rules! hook_events {
                 match self {
                     $(HookEvent::$name => $event_type,)*
                     HookEvent::JournalRepair => "journal_repair",
+                    HookEvent::ModelCall => "model_call",
                     HookEvent::Other(_) => "hook_event",
                 }
             }
@@ -109,7 +115,7 @@ impl HookEvent {
     /// *replaces* Claude Code's own `git worktree` creation, so a recorder would break
     /// `--worktree`.
     pub fn registered(&self) -> bool {
-        !matches!(self, HookEvent::WorktreeCreate | HookEvent::JournalRepair | HookEvent::Other(_))
+        !matches!(self, HookEvent::WorktreeCreate | HookEvent::JournalRepair | HookEvent::ModelCall | HookEvent::Other(_))
     }
 
     /// The Claude Code events, typed.

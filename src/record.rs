@@ -113,6 +113,9 @@ pub struct JournalRecord {
     /// What the hook could not read as a normal payload, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_error: Option<InputError>,
+    /// A `model_call` record's request, read by the relay from the transcript (metadata only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_call: Option<ModelCallInfo>,
     /// The payload as received, less content (privacy) and secrets (redaction).
     #[serde(default)]
     pub raw_input: Value,
@@ -380,4 +383,36 @@ pub struct DuplicateValue {
     /// JSON pointer of the key (`/tool_input/command`).
     pub pointer: String,
     pub value: Value,
+}
+
+/// One model request as the transcript records it, with its estimated cost. Written by the
+/// relay into the journal, so the audit trail (and `sessions`, the dashboards, an exported copy)
+/// holds model usage without the transcripts. The transcript is the agent's own file: these
+/// figures are what it says, no more (`source`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelCallInfo {
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The model asked for (what the cost is priced by).
+    pub model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    /// Estimated USD; absent when the price table does not know the model (never guessed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    pub price_table: String,
+    /// The `chat` span of this request (hex), so its log record links to it.
+    pub trace_id: String,
+    pub span_id: String,
+    pub source: String,
 }

@@ -78,7 +78,39 @@ fn check(name: &str) -> Replay {
     let ours: f64 = runs.iter().map(|s| s.attr("agent_telemetry.cost.usd").unwrap().parse::<f64>().unwrap()).sum();
     assert!((ours - claude_cost).abs() < 1e-6, "{name}: our cost {ours} ≠ Claude Code's {claude_cost}");
     assert!(runs.iter().all(|s| s.attr("agent_telemetry.cost.price_table").is_some()));
+    journal_calls(name, &r, claude_cost);
     r
+}
+
+/// The journal holds one `model_call` record per request (the audit trail needs no transcript),
+/// chained like every record, with the request's tokens and cost; each has a log record that
+/// links to the request's `chat` span; their costs sum to what Claude Code reported.
+fn journal_calls(name: &str, r: &Replay, claude_cost: f64) {
+    let calls: Vec<&serde_json::Value> = r.journal.iter().filter(|j| j["hook_event"] == "ModelCall").collect();
+    let ids: Vec<&str> = calls.iter().map(|c| c["model_call"]["request_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>().len(), ids.len(), "{name}: a request journaled twice: {ids:?}");
+    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), r.requests.keys().map(String::as_str).collect(), "{name}: model_call records ≠ the transcripts' requests");
+    let chat_of: BTreeMap<&str, &Span> = r.spans.iter().filter(|s| s.name.starts_with("chat ")).map(|s| (s.attr("agent_telemetry.request_id").unwrap(), s)).collect();
+    let mut cost = 0.0;
+    for c in &calls {
+        let m = &c["model_call"];
+        let id = m["request_id"].as_str().unwrap();
+        let req = &r.requests[id];
+        let tokens: Vec<u64> = ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].iter().map(|k| m[k].as_u64().unwrap()).collect();
+        assert_eq!(tokens, req.tokens(), "{name}: tokens of {id}");
+        assert_eq!(c["agent_context"]["agent_id"].as_str(), req.agent.as_deref(), "{name}: agent of {id}");
+        assert_eq!(c["event_type"], "model_call");
+        assert!(c["project_path"].is_string() && c["session_id"].is_string(), "{name}: {c}");
+        cost += m["cost_usd"].as_f64().unwrap_or_else(|| panic!("{name}: {id} unpriced"));
+        let span = chat_of[id];
+        let logs: Vec<_> = r.logs.iter().filter(|l| l.attr("agent_telemetry.request_id") == Some(id)).collect();
+        assert_eq!(logs.len(), 1, "{name}: log records of {id}");
+        assert_eq!((logs[0].trace_id.as_str(), logs[0].span_id.as_str()), (span.trace_id.as_str(), span.span_id.as_str()), "{name}: {id}'s log links to its chat span");
+        assert_eq!(logs[0].attr("agent_telemetry.seq"), c["seq"].as_u64().map(|s| s.to_string()).as_deref());
+    }
+    assert!((cost - claude_cost).abs() < 1e-6, "{name}: journaled cost {cost} ≠ Claude Code's {claude_cost}");
+    let v = std::process::Command::new(env!("CARGO_BIN_EXE_agent-telemetry")).arg("verify").env_clear().env("HOME", r.root().join("home")).output().unwrap();
+    assert!(v.status.success(), "{name}: verify after the relay journaled calls: {}{}", String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
 }
 
 #[test]

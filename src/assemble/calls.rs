@@ -11,9 +11,66 @@
 use super::model::{self, AttrValue, Attrs, Output, SpanItem, SpanRole};
 use super::{attrs, key, Assembler};
 use crate::cost::PriceTable;
-use crate::ids::{SpanId, SpanKind};
+use crate::event::HookEvent;
+use crate::ids::{SpanId, SpanKind, TraceId};
+use crate::record::{JournalRecord, ModelCallInfo};
 use crate::transcript::{ModelCall, Usage};
 use serde::{Deserialize, Serialize};
+
+/// The `model_call` journal record of one call: what identifies the session and the call; the
+/// relay fills in the rest (project, host, agent identity) from the record that read it.
+fn call_record(sid: &str, agent_id: Option<&str>, call: &ModelCall, model_name: &str, t: &Tally, trace_id: TraceId, span_id: SpanId) -> JournalRecord {
+    let mut r = JournalRecord {
+        timestamp: crate::timefmt::rfc3339_nanos(call.end),
+        time_unix_nano: call.end,
+        event_type: HookEvent::ModelCall.base_event_type().into(),
+        hook_event: HookEvent::ModelCall.as_str().into(),
+        session_id: Some(sid.to_string()),
+        telemetry_enabled: true,
+        model_call: Some(ModelCallInfo {
+            request_id: call.request_id.clone(),
+            message_id: call.message_id.clone(),
+            model: model_name.to_string(),
+            response_model: call.response_model.clone(),
+            stop_reason: call.stop_reason.clone(),
+            start_unix_nano: call.start.min(call.end),
+            end_unix_nano: call.end,
+            input_tokens: t.usage.input_tokens,
+            output_tokens: t.usage.output_tokens,
+            cache_read_input_tokens: t.usage.cache_read_input_tokens,
+            cache_creation_input_tokens: t.usage.cache_creation_input_tokens,
+            cost_usd: (t.unpriced == 0).then_some(t.cost_usd),
+            price_table: t.price_table.clone(),
+            trace_id: trace_id.to_string(),
+            span_id: span_id.to_string(),
+            source: "transcript".into(),
+        }),
+        ..JournalRecord::default()
+    };
+    r.agent_context.agent_id = agent_id.map(str::to_string);
+    r.session_context.prompt_id = call.prompt_id.clone();
+    r
+}
+
+/// A `model_call` record's log attributes: the request's, as on its `chat` span.
+pub(super) fn call_log_attrs(a: &mut Attrs, m: &ModelCallInfo) {
+    model::push_str(a, attrs::GEN_AI_OPERATION, Some("chat"));
+    model::push_str(a, attrs::GEN_AI_PROVIDER, Some("anthropic"));
+    model::push_str(a, attrs::GEN_AI_REQUEST_MODEL, Some(&m.model));
+    model::push_str(a, attrs::GEN_AI_RESPONSE_MODEL, m.response_model.as_deref());
+    model::push_str(a, attrs::GEN_AI_RESPONSE_ID, m.message_id.as_deref());
+    model::push_str(a, attrs::REQUEST_ID, Some(&m.request_id));
+    let n = |v: u64| AttrValue::Int(v as i64);
+    model::set(a, attrs::GEN_AI_INPUT_TOKENS, n(m.input_tokens));
+    model::set(a, attrs::GEN_AI_OUTPUT_TOKENS, n(m.output_tokens));
+    model::set(a, attrs::GEN_AI_CACHE_READ_TOKENS, n(m.cache_read_input_tokens));
+    model::set(a, attrs::GEN_AI_CACHE_CREATION_TOKENS, n(m.cache_creation_input_tokens));
+    match m.cost_usd {
+        Some(c) => model::set(a, attrs::COST_USD, AttrValue::Float(c)),
+        None => model::set(a, attrs::COST_UNPRICED_REQUESTS, n(1)),
+    }
+    model::push_str(a, attrs::COST_PRICE_TABLE, Some(&m.price_table));
+}
 
 /// Tokens, requests and cost summed over model calls.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -122,6 +179,7 @@ impl Assembler {
             last_activity: call.end,
         };
         accumulate(&mut span, &tally);
+        out.calls.push(call_record(sid, agent_id, call, model_name, &tally, trace_id, span.span_id));
         out.spans.push(span);
     }
 

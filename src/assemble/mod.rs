@@ -103,8 +103,18 @@ impl Assembler {
         let sid = r.session_id.clone().unwrap_or_else(|| UNKNOWN_SESSION.to_string());
         let t = r.time_unix_nano;
         let resource = resource_of(r, &sid);
-        self.session(&sid, r);
         let ev = r.event();
+        if ev == HookEvent::ModelCall {
+            // Written by the relay after it made the call's span: a log record linked to that
+            // span, nothing else (it opens no session: it may come after the SessionEnd).
+            let m = r.model_call.clone().unwrap_or_default();
+            let (trace_id, span_id) = (TraceId::parse_hex(&m.trace_id).unwrap_or_default(), SpanId::parse_hex(&m.span_id).unwrap_or_default());
+            let mut item = logs::log_item(r, line, trace_id, span_id, resource);
+            calls::call_log_attrs(&mut item.attrs, &m);
+            out.logs.push(item);
+            return;
+        }
+        self.session(&sid, r);
 
         // Compaction: an event within the run (no new run, no turn, forks under it).
         if self.is_compaction(&sid, r) {

@@ -113,6 +113,9 @@ pub struct LogItem {
 pub struct Output {
     pub spans: Vec<SpanItem>,
     pub logs: Vec<LogItem>,
+    /// `model_call` records for the journal (the relay appends them; not exported as such:
+    /// their log records come when the relay reads them back, like every record's).
+    pub calls: Vec<crate::record::JournalRecord>,
 }
 
 impl Output {
@@ -122,5 +125,6 @@ impl Output {
     pub fn append(&mut self, other: Output) {
         self.spans.extend(other.spans);
         self.logs.extend(other.logs);
+        self.calls.extend(other.calls);
     }
 }

@@ -241,6 +241,9 @@ impl Relay {
                     }
                 }
             }
+            // The calls read go into the journal before the checkpoint moves past their reading
+            // (a crash in between reads them again: at least once, same request ids).
+            let appended = self.append_calls(&mut out.calls);
             if position != cp.position || !out.is_empty() {
                 cp.position = position;
                 cp.last_seq = last_seq;
@@ -258,7 +261,7 @@ impl Relay {
                 self.sleep(self.config.export.poll).await;
                 continue;
             }
-            if entries.len() < batch_size {
+            if entries.len() < batch_size && appended == 0 {
                 if self.opts.once {
                     break;
                 }
@@ -271,6 +274,23 @@ impl Relay {
         self.status.state = "stopped".into();
         self.save_status();
         Ok(code)
+    }
+
+    /// Appends `model_call` records to the journal; how many were written. A failure is said
+    /// and the relay goes on: the calls' spans are exported all the same.
+    fn append_calls(&mut self, calls: &mut Vec<crate::record::JournalRecord>) -> usize {
+        if calls.is_empty() {
+            return 0;
+        }
+        let journal = crate::journal::Journal::from_config(&self.config);
+        let mut n = 0;
+        for mut c in calls.drain(..) {
+            match journal.append(&mut c) {
+                Ok(_) => n += 1,
+                Err(e) => eprintln!("agent-telemetry relay: could not journal a model call ({}): {e}", c.model_call.as_ref().map(|m| m.request_id.as_str()).unwrap_or("?")),
+            }
+        }
+        n
     }
 
     fn save_status(&mut self) {

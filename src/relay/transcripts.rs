@@ -34,8 +34,45 @@ pub enum Step {
 /// Read positions by transcript path.
 pub type Tails = BTreeMap<String, Tail>;
 
-/// Reads what `r` ends and feeds the model calls in; says whether `r` may be assembled now.
+/// Reads what `r` ends and feeds the model calls in; says whether `r` may be assembled now. The
+/// calls' `model_call` records (in `out.calls`) take their identity fields from `r`.
 pub fn before_record(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, now: u64, out: &mut Output) -> Step {
+    let first = out.calls.len();
+    let step = read_for(r, tails, asm, prices, now, out);
+    for c in &mut out.calls[first..] {
+        identity_from(c, r);
+    }
+    step
+}
+
+/// What a `model_call` record shares with the record whose reading found it: the project, the
+/// host and user, the fleet identity, the worktree; the agent's type when it is the same agent.
+fn identity_from(c: &mut JournalRecord, r: &JournalRecord) {
+    c.project_path = r.project_path.clone();
+    c.project_name = r.project_name.clone();
+    c.cwd = r.cwd.clone();
+    c.metadata = crate::record::Metadata { config_error: None, events_lost: None, ..r.metadata.clone() };
+    let agent = c.agent_context.agent_id.take();
+    let same_agent = agent == r.agent_context.agent_id;
+    c.agent_context = r.agent_context.clone();
+    c.agent_context.agent_id = agent;
+    if !same_agent {
+        c.agent_context.agent_type = None;
+        c.agent_context.parent_tool_use_id = None;
+    }
+    let prompt = c.session_context.prompt_id.take();
+    c.session_context = crate::record::SessionContext {
+        session_id: r.session_context.session_id.clone(),
+        parent_session: r.session_context.parent_session.clone(),
+        traceparent: r.session_context.traceparent.clone(),
+        worktree: r.session_context.worktree.clone(),
+        branch: r.session_context.branch.clone(),
+        prompt_id: prompt,
+        ..Default::default()
+    };
+}
+
+fn read_for(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, now: u64, out: &mut Output) -> Step {
     let ev = r.event();
     let (Some(sid), Some(main)) = (r.session_id.as_deref(), r.session_context.transcript_path.as_deref()) else { return Step::Assemble };
     let agent = r.agent_context.agent_id.as_deref();

@@ -227,6 +227,8 @@ impl Scenario {
         let (ok, out) = self.ours(&["relay", "--once"]);
         assert!(ok, "relay --once failed: {out}");
         let after = relay_exported(&relay_dir);
+        // Counted again: the relay journals the model calls it reads (`model_call` records).
+        let total = self.journal().len() as u64;
         assert_eq!(after, total, "the relay exported {after} of {total} journal records");
         self.timings.push(("flush".into(), t.elapsed()));
         self.relay_note = format!(
@@ -781,7 +783,8 @@ impl Scenario {
     /// shape checks on the final picture and `verify`.
     pub fn collect(&mut self, root: &str, sessions: &[&str]) -> Collected {
         let by_relay = self.flush();
-        let journal = self.journal();
+        // The hooks' records, and the `model_call` records the relay wrote from the transcripts.
+        let (calls, journal): (Vec<Value>, Vec<Value>) = self.journal().into_iter().partition(|r| r.event() == "ModelCall");
         let (trace_id, root_span) = self.handed(root);
         // One `chat {model}` span per model request of the sessions' conversations, as the
         // scripted model logged them (side requests, e.g. titles, are in no transcript) — less
@@ -810,7 +813,7 @@ impl Scenario {
             eprintln!("{}", self.chat_diagnosis(&trace_id));
             std::panic::resume_unwind(e);
         }
-        let n_logs = journal.iter().filter(|r| sessions.contains(&r.session())).count();
+        let n_logs = journal.iter().chain(&calls).filter(|r| sessions.contains(&r.session())).count();
         assert!(n_logs > 0, "no journal records of {sessions:?}");
         self.wait_logs(&trace_id, n_logs);
         // Anything sent twice or late would be at the backends before the sentinel.
@@ -821,8 +824,9 @@ impl Scenario {
             .unwrap_or_else(|e| panic!("Jaeger: {e}"))
             .unwrap_or_else(|| panic!("trace {trace_id} gone from Jaeger"));
         let trace = Trace::parse(raw);
-        let rows = self.stack.victorialogs_rows(&format!("trace_id:={trace_id}")).unwrap_or_else(|e| panic!("VictoriaLogs: {e}"));
-        dump(self.name, &trace, &rows, &journal);
+        let all_rows = self.stack.victorialogs_rows(&format!("trace_id:={trace_id}")).unwrap_or_else(|e| panic!("VictoriaLogs: {e}"));
+        dump(self.name, &trace, &all_rows, &journal);
+        let (call_rows, rows): (Vec<Value>, Vec<Value>) = all_rows.into_iter().partition(|r| r["agent_telemetry.hook_event"] == "ModelCall");
         let mut runs = trace.runs();
         runs.sort_by_key(|r| r.start_us);
         let root_run = runs
@@ -835,6 +839,18 @@ impl Scenario {
         assert_eq!(chat_spans, chats, "chat spans vs the model requests the scripted model answered");
         let span_ids: BTreeSet<String> = trace.spans.iter().filter(|s| s.name.starts_with("chat ")).filter_map(|s| s.tag("agent_telemetry.request_id")).collect();
         assert_eq!(span_ids, chat_ids, "chat spans' request ids vs the requests the model answered and Claude Code kept");
+        // Each request is in the journal once (a `model_call` record) and at VictoriaLogs once,
+        // linked to its chat span.
+        let journaled: Vec<&str> = calls.iter().filter(|r| sessions.contains(&r.session())).filter_map(|r| r["model_call"]["request_id"].as_str()).collect();
+        assert_eq!(journaled.len(), chat_ids.len(), "model_call records: {journaled:?}");
+        assert_eq!(journaled.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(), chat_ids, "model_call records vs the requests");
+        let chat_span_of: BTreeMap<String, String> = trace.spans.iter().filter(|s| s.name.starts_with("chat ")).filter_map(|s| Some((s.tag("agent_telemetry.request_id")?, s.id.clone()))).collect();
+        assert_eq!(call_rows.len(), chat_ids.len(), "model_call rows at VictoriaLogs");
+        for row in &call_rows {
+            let id = row["agent_telemetry.request_id"].as_str().unwrap_or_default();
+            assert_eq!(row["span_id"].as_str(), chat_span_of.get(id).map(String::as_str), "the model_call row of {id} links to its chat span: {row}");
+            assert!(row["agent_telemetry.cost.usd"].as_str().is_some_and(|c| c.parse::<f64>().is_ok()), "cost on {row}");
+        }
         assert_eq!(
             trace.spans.len(),
             expected,
