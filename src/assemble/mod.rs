@@ -524,6 +524,11 @@ impl Assembler {
         self.open.values().chain(self.waiting_for_parent.values())
     }
 
+    /// Whether a record named subagent `agent` (its transcript may then be read).
+    pub fn knows_agent(&self, agent: &str) -> bool {
+        self.agent_runs.contains_key(agent) || self.agent_parents.contains_key(agent)
+    }
+
     pub fn open_count(&self) -> usize {
         self.open.len() + self.waiting_for_parent.len()
     }

@@ -82,7 +82,8 @@ fn read_for(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &
             let settled = feed(main, None, sid, tails, asm, prices, out, |t| {
                 let prompt = r.session_context.prompt_id.as_deref();
                 ev == HookEvent::StopFailure || prompt.is_none() || (t.at_final && t.last_final_prompt.as_deref() == prompt)
-            });
+            })
+            .unwrap_or(true);
             if !settled && fresh {
                 return Step::Hold;
             }
@@ -94,7 +95,9 @@ fn read_for(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &
         (HookEvent::SubagentStop, Some(a)) => {
             let Some(path) = subagent_path(main, a) else { return Step::Assemble };
             let path = path.to_string_lossy().to_string();
-            let settled = feed(&path, Some(a), sid, tails, asm, prices, out, |t| t.at_final);
+            // Claude Code writes transcripts behind its hooks: a subagent's may not be on disk
+            // yet (a busy machine) while its session's is — then it is waited for too.
+            let settled = feed(&path, Some(a), sid, tails, asm, prices, out, |t| t.at_final).unwrap_or_else(|| !Path::new(main).is_file());
             if !settled && fresh {
                 return Step::Hold;
             }
@@ -113,12 +116,22 @@ fn read_for(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &
             feed(main, None, sid, tails, asm, prices, out, |_| true);
             flush(main, None, sid, tails, asm, prices, out);
             // Subagents whose last answer was written after their SubagentStop was read (a
-            // busy machine, a background agent): what their transcripts got since, now.
+            // busy machine, a background agent) — or whose transcript was not on disk yet then
+            // (Claude Code writes transcripts behind its hooks): what their transcripts hold
+            // that was not read, now. Only agents this session's records named.
             if let Some(dir) = subagents_dir(main) {
-                let agents: Vec<(String, String)> = tails
+                let mut agents: BTreeMap<String, String> = tails
                     .keys()
                     .filter_map(|k| Some((k.clone(), k.strip_prefix(&dir)?.strip_prefix("/agent-")?.strip_suffix(".jsonl")?.to_string())))
                     .collect();
+                for name in listed(Path::new(&dir)) {
+                    let Some(agent) = name.strip_prefix("agent-").and_then(|n| n.strip_suffix(".jsonl")) else { continue };
+                    if asm.knows_agent(agent) {
+                        if let Some(path) = subagent_path(main, agent) {
+                            agents.entry(path.to_string_lossy().to_string()).or_insert_with(|| agent.to_string());
+                        }
+                    }
+                }
                 for (path, agent) in agents {
                     feed(&path, Some(&agent), sid, tails, asm, prices, out, |_| true);
                     flush(&path, Some(&agent), sid, tails, asm, prices, out);
@@ -143,21 +156,34 @@ pub fn prune(tails: &mut Tails, now: u64) {
     tails.retain(|_, t| t.last_time() + KEEP_TAILS > now);
 }
 
-/// Reads new lines of `path`, feeding complete calls; `true` if `settled` holds afterwards (or
-/// the file cannot be read: nothing to wait for).
+/// File names in `dir`, at most [`MAX_LISTED`] (an agent cannot make the relay list forever).
+fn listed(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .take(MAX_LISTED)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect()
+}
+
+const MAX_LISTED: usize = 10_000;
+
+/// Reads new lines of `path`, feeding complete calls; `Some(true)` if `settled` holds afterwards
+/// or the file cannot be read (nothing to wait for); `None` if there is no such file.
 #[allow(clippy::too_many_arguments)]
-fn feed(path: &str, agent: Option<&str>, sid: &str, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, out: &mut Output, settled: impl Fn(&Tail) -> bool) -> bool {
+fn feed(path: &str, agent: Option<&str>, sid: &str, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, out: &mut Output, settled: impl Fn(&Tail) -> bool) -> Option<bool> {
     let tail = tails.entry(path.to_string()).or_default();
     match tail.read(Path::new(path), MAX_READ) {
         Ok(calls) => {
             for c in &calls {
                 asm.process_model_call(sid, agent, c, prices, out);
             }
-            settled(tail)
+            Some(settled(tail))
         }
-        Err(_) => {
+        Err(e) => {
             tails.remove(path);
-            true
+            (e.kind() != std::io::ErrorKind::NotFound).then_some(true)
         }
     }
 }

@@ -158,75 +158,115 @@ pub fn replay(name: &str) -> Replay {
 /// Replays a recording and exports it to `dest`; with a stack, waits until Jaeger holds every
 /// span the same replay gives in files, and reads spans, links and logs back from the backends.
 pub fn replay_to(name: &str, dest: Dest) -> Replay {
-    let rec = recordings().join(name);
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().canonicalize().unwrap();
-    copy_tree(&rec.join("root"), &root);
-    let text = std::fs::read_to_string(rec.join("hooks.jsonl")).unwrap();
-    // Paths in the recording say @ROOT@: rewrite them here, transcripts included.
-    fn rewrite(d: &Path, root: &str) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                rewrite(&p, root);
-            } else {
-                let t = std::fs::read_to_string(&p).unwrap();
-                std::fs::write(&p, t.replace("@ROOT@", root)).unwrap();
+    let p = Prepared::new(name, &dest);
+    let n = p.lines.len();
+    p.hooks(0..n);
+    p.relay_once();
+    p.finish(dest)
+}
+
+/// A recording made ready to replay step by step: its files under a fresh root (paths
+/// rewritten), the project enabled, a config file; the hook payloads not run yet.
+pub struct Prepared {
+    name: String,
+    tmp: tempfile::TempDir,
+    root: PathBuf,
+    home: PathBuf,
+    project: PathBuf,
+    /// The hook payloads, in order.
+    pub lines: Vec<Value>,
+}
+
+impl Prepared {
+    pub fn new(name: &str, dest: &Dest) -> Prepared {
+        let rec = recordings().join(name);
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        copy_tree(&rec.join("root"), &root);
+        let text = std::fs::read_to_string(rec.join("hooks.jsonl")).unwrap();
+        // Paths in the recording say @ROOT@: rewrite them here, transcripts included.
+        fn rewrite(d: &Path, root: &str) {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    rewrite(&p, root);
+                } else {
+                    let t = std::fs::read_to_string(&p).unwrap();
+                    std::fs::write(&p, t.replace("@ROOT@", root)).unwrap();
+                }
             }
         }
+        let r = root.to_str().unwrap().to_string();
+        rewrite(&root, &r);
+        let project = root.join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
+        let home = root.join("home");
+        std::fs::create_dir_all(home.join(".config/agent-telemetry")).unwrap();
+        let endpoint = match dest {
+            Dest::Files => String::new(),
+            Dest::Stack(stack) => format!("endpoint = \"{}\"\n", stack.otlp_grpc_endpoint()),
+        };
+        std::fs::write(home.join(".config/agent-telemetry/config.toml"), format!("[export]\nautostart = false\n{endpoint}")).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(&l.replace("@ROOT@", &r)).unwrap()["payload"].clone()).collect();
+        assert!(lines.len() > 5, "{name}: only {} hook calls", lines.len());
+        Prepared { name: name.to_string(), tmp, root, home, project, lines }
     }
-    let r = root.to_str().unwrap();
-    rewrite(&root, r);
-    let project = root.join("project");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
-    let home = root.join("home");
-    std::fs::create_dir_all(home.join(".config/agent-telemetry")).unwrap();
-    let endpoint = match &dest {
-        Dest::Files => String::new(),
-        Dest::Stack(stack) => format!("endpoint = \"{}\"\n", stack.otlp_grpc_endpoint()),
-    };
-    std::fs::write(home.join(".config/agent-telemetry/config.toml"), format!("[export]\nautostart = false\n{endpoint}")).unwrap();
-    let mut calls = 0;
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(&line.replace("@ROOT@", r)).unwrap();
-        let payload = serde_json::to_vec(&v["payload"]).unwrap();
-        let mut child = Command::new(BIN)
-            .arg("hook")
-            .env_clear()
-            .env("HOME", &home)
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CLAUDE_PROJECT_DIR", &project)
-            .current_dir(&project)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&payload).unwrap();
-        assert_eq!(child.wait().unwrap().code(), Some(0));
-        calls += 1;
+
+    /// The replay's root: `home/` (transcripts under `.claude/projects`) and `project/`.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
-    assert!(calls > 5, "{name}: only {calls} hook calls");
-    let out = Command::new(BIN).args(["relay", "--once", "--timeout", "30"]).env_clear().env("HOME", &home).output().unwrap();
-    assert!(out.status.success(), "relay --once: {}", String::from_utf8_lossy(&out.stderr));
-    let data = home.join(".local/share/agent-telemetry");
-    let (spans, logs, links) = match dest {
-        Dest::Files => {
-            let (spans, logs) = read_otlp(&data, (0, 0));
-            (spans, logs, otlp_links(&data.join("otlp")))
+
+    /// Runs the built binary's `hook` on payloads `range`, as Claude Code would.
+    pub fn hooks(&self, range: std::ops::Range<usize>) {
+        for v in &self.lines[range] {
+            let payload = serde_json::to_vec(v).unwrap();
+            let mut child = Command::new(BIN)
+                .arg("hook")
+                .env_clear()
+                .env("HOME", &self.home)
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("CLAUDE_PROJECT_DIR", &self.project)
+                .current_dir(&self.project)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            child.stdin.take().unwrap().write_all(&payload).unwrap();
+            assert_eq!(child.wait().unwrap().code(), Some(0));
         }
-        Dest::Stack(stack) => from_backends(stack, name),
-    };
-    let mut journal = Vec::new();
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
-    segs.sort();
-    for f in segs {
-        journal.extend(std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
     }
-    let requests = requests_in(&root);
-    let meta: Value = serde_json::from_str(&std::fs::read_to_string(rec.join("meta.json")).unwrap()).unwrap();
-    Replay { _tmp: tmp, root, links, spans, logs, requests, meta, journal }
+
+    /// `relay --once`, as a user (HOME only).
+    pub fn relay_once(&self) {
+        let out = Command::new(BIN).args(["relay", "--once", "--timeout", "30"]).env_clear().env("HOME", &self.home).output().unwrap();
+        assert!(out.status.success(), "relay --once: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// What reached `dest`, with the journal and the transcripts' requests.
+    pub fn finish(self, dest: Dest) -> Replay {
+        let Prepared { name, tmp, root, home, .. } = self;
+        let rec = recordings().join(&name);
+        let data = home.join(".local/share/agent-telemetry");
+        let (spans, logs, links) = match dest {
+            Dest::Files => {
+                let (spans, logs) = read_otlp(&data, (0, 0));
+                (spans, logs, otlp_links(&data.join("otlp")))
+            }
+            Dest::Stack(stack) => from_backends(stack, &name),
+        };
+        let mut journal = Vec::new();
+        let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+        segs.sort();
+        for f in segs {
+            journal.extend(std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        }
+        let requests = requests_in(&root);
+        let meta: Value = serde_json::from_str(&std::fs::read_to_string(rec.join("meta.json")).unwrap()).unwrap();
+        Replay { _tmp: tmp, root, links, spans, logs, requests, meta, journal }
+    }
 }
 
 
