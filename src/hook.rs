@@ -63,13 +63,40 @@ fn read_stdin() -> (Vec<u8>, Option<String>) {
 /// The hook for given input; separated from `run` so tests and the panic path share it.
 pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
     let config = Config::load();
-    if config.scope.enabled == Scope::Off {
-        return 0;
+    match handle(&config, &HookEnv::from_process(), input, read_error, now, Transport::Command) {
+        Some(reason) => {
+            let _ = writeln!(std::io::stderr(), "{reason}");
+            2
+        }
+        None => 0,
     }
-    let env = HookEnv::from_process();
-    let Some(project_root) = enabled_root(&config, &env, input) else {
-        record_gap(&config, &env, input, now);
-        return 0;
+}
+
+/// How the event reached us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A process Claude Code started (`agent-telemetry hook`).
+    Command,
+    /// A POST to the relay's loopback endpoint (`type: "http"` hooks): no process environment,
+    /// and the relay itself is what runs (nothing to start).
+    Http,
+}
+
+/// One event, whatever its transport: the record is built and journaled; returns the reason to
+/// refuse the tool call (enforce mode), if any.
+pub fn handle(config: &Config, env: &HookEnv, input: &[u8], read_error: Option<&str>, now: u64, transport: Transport) -> Option<String> {
+    if config.scope.enabled == Scope::Off {
+        return None;
+    }
+    let project_root = match enabled_root(config, env, input) {
+        Some(root) => root,
+        // Over http nothing but the payload says where the event happened: one that cannot say
+        // (not JSON, no cwd) came to our own endpoint all the same — recorded, with no project.
+        None if transport == Transport::Http && cwd_from_input(input).is_none() => None,
+        None => {
+            record_gap(config, env, input, now);
+            return None;
+        }
     };
     let (policy, policy_error) = Policy::load(&config.policy_path());
     let enricher_root = project_root.clone();
@@ -91,6 +118,9 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
     if deny.is_some() {
         record.security.decision = Some("deny".into());
     }
+    if transport == Transport::Http {
+        record.metadata.transport = Some("http".into());
+    }
     match Journal::from_config(&config).append(&mut record) {
         Ok(_) => {
             // Remembered where a session or a prompt starts (not on every tool call: cost).
@@ -98,20 +128,16 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
             if let (Scope::Project, Some(root), true) = (config.scope.enabled, record.project_path.as_deref().and(enricher_root.as_deref()), starts) {
                 crate::journal::projects::remember(&config.journal_dir(), root);
             }
-            crate::relay::control::ensure_running(&config)
+            if transport == Transport::Command {
+                crate::relay::control::ensure_running(&config);
+            }
         }
         // Nothing else can be done without risking Claude: say it where a person looks.
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "agent-telemetry: could not write the journal: {e}");
         }
     }
-    match deny {
-        Some(reason) => {
-            let _ = writeln!(std::io::stderr(), "{reason}");
-            2
-        }
-        None => 0,
-    }
+    deny
 }
 
 /// Telemetry is off here: if this is a project whose marker was there before (it is gone now),

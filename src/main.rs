@@ -49,6 +49,13 @@ enum Command {
         /// OTLP protocol for --endpoint: grpc or http/protobuf.
         #[arg(long, value_name = "PROTOCOL")]
         protocol: Option<String>,
+        /// How Claude Code hands us events: `command` (a process per event, never loses one) or
+        /// `http` (a POST to the relay on --listen; no process start).
+        #[arg(long, value_name = "TRANSPORT", default_value = "command", value_parser = ["command", "http"])]
+        transport: String,
+        /// The relay's loopback address for --transport http.
+        #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:4319")]
+        listen: String,
     },
     /// Remove our hook (only ours) from settings.json.
     Uninstall {
@@ -137,12 +144,23 @@ fn run(command: Command) -> anyhow::Result<i32> {
                 None => Ok(local),
             }
         }
-        Command::Install { user, project, no_marker, endpoint, protocol } => {
+        Command::Install { user, project, no_marker, endpoint, protocol, transport, listen } => {
             let target = if user { install::Target::User } else { install::Target::Project(project_dir(project)?) };
             let exe = std::env::current_exe()?;
-            print!("{}", install::install(&target, &exe, !no_marker)?);
+            let transport = match transport.as_str() {
+                "http" => {
+                    let addr: std::net::SocketAddr = listen.parse().map_err(|_| anyhow::anyhow!("--listen {listen}: not an ip:port"))?;
+                    anyhow::ensure!(addr.ip().is_loopback(), "--listen {listen}: not a loopback address (the endpoint takes events from this machine only)");
+                    install::Transport::Http(addr)
+                }
+                _ => install::Transport::Command,
+            };
+            print!("{}", install::install_with(&target, &exe, !no_marker, transport)?);
             if endpoint.is_some() || protocol.is_some() {
                 print!("{}", install::set_endpoint(&Config::load(), endpoint.as_deref(), protocol.as_deref())?);
+            }
+            if let install::Transport::Http(addr) = transport {
+                print!("{}", install::set_hook_listen(&Config::load(), addr)?);
             }
             Ok(0)
         }

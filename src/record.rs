@@ -230,6 +230,10 @@ pub struct Metadata {
     /// first record written afterwards says how many were lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_lost: Option<u64>,
+    /// `http` when the event came as a POST to the relay (`type: "http"` hooks); absent for the
+    /// command hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

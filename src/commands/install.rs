@@ -42,11 +42,36 @@ pub fn hook_command(exe: &Path) -> String {
     }
 }
 
-/// Whether a hook entry is one of ours (any version or location of the binary).
+/// Whether a hook entry is one of ours (any version or location of the binary; or an http
+/// entry posting to the relay's hook path).
 fn is_ours(hook: &Value) -> bool {
-    hook.get("command")
-        .and_then(Value::as_str)
-        .is_some_and(|c| c.trim_end().ends_with(" hook") && c.contains("agent-telemetry"))
+    let command = hook.get("command").and_then(Value::as_str).is_some_and(|c| c.trim_end().ends_with(" hook") && c.contains("agent-telemetry"));
+    let http = hook.get("type").and_then(Value::as_str) == Some("http")
+        && hook.get("url").and_then(Value::as_str).is_some_and(|u| u.ends_with(crate::relay::listen::PATH));
+    command || http
+}
+
+/// How Claude Code hands us its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// `agent-telemetry hook`, a process per event: never loses an event (the journal is written
+    /// by the hook itself).
+    Command,
+    /// A POST to the relay at this loopback address — no process start — except SessionStart
+    /// and UserPromptSubmit, which stay commands: they start the relay when it is down (and
+    /// SessionStart hands the trace context to the session's commands, which only a command
+    /// hook can).
+    Http(std::net::SocketAddr),
+}
+
+/// The events that stay command hooks under the http transport.
+fn stays_command(event: &HookEvent) -> bool {
+    matches!(event, HookEvent::SessionStart | HookEvent::UserPromptSubmit)
+}
+
+/// The URL our http entries post to.
+pub fn hook_url(addr: std::net::SocketAddr) -> String {
+    format!("http://{addr}{}", crate::relay::listen::PATH)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -57,12 +82,20 @@ pub enum Change {
 
 /// Adds (or updates) our hook on every event in `settings` (a parsed settings.json).
 pub fn add_hooks(settings: &mut Map<String, Value>, command: &str) -> Result<()> {
+    add_hooks_with(settings, command, Transport::Command)
+}
+
+/// [`add_hooks`] with a transport.
+pub fn add_hooks_with(settings: &mut Map<String, Value>, command: &str, transport: Transport) -> Result<()> {
     let hooks = settings.entry("hooks").or_insert_with(|| json!({}));
     let Some(hooks) = hooks.as_object_mut() else { bail!("\"hooks\" in settings.json is not an object") };
     for event in HookEvent::claude_code().filter(HookEvent::registered) {
         let groups = hooks.entry(event.to_string()).or_insert_with(|| json!([]));
         let Some(groups) = groups.as_array_mut() else { bail!("hooks.{event} in settings.json is not an array") };
-        let entry = json!({"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS});
+        let entry = match transport {
+            Transport::Http(addr) if !stays_command(&event) => json!({"type": "http", "url": hook_url(addr), "timeout": HOOK_TIMEOUT_SECS}),
+            _ => json!({"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS}),
+        };
         let mut found = false;
         for group in groups.iter_mut() {
             if let Some(list) = group.get_mut("hooks").and_then(Value::as_array_mut) {
@@ -152,9 +185,14 @@ pub fn edit_settings(path: &Path, edit: impl FnOnce(&mut Map<String, Value>) -> 
 }
 
 pub fn install(target: &Target, exe: &Path, marker: bool) -> Result<String> {
+    install_with(target, exe, marker, Transport::Command)
+}
+
+/// [`install`] with a transport (`install --transport http`).
+pub fn install_with(target: &Target, exe: &Path, marker: bool, transport: Transport) -> Result<String> {
     let path = target.settings_path()?;
     let command = hook_command(exe);
-    let change = edit_settings(&path, |s| add_hooks(s, &command))?;
+    let change = edit_settings(&path, |s| add_hooks_with(s, &command, transport))?;
     let mut out = match change {
         Change::Unchanged => format!("hook already installed in {}\n", path.display()),
         Change::Written { backup } => format!(
@@ -165,6 +203,9 @@ pub fn install(target: &Target, exe: &Path, marker: bool) -> Result<String> {
         ),
     };
     out.push_str(&format!("  command: {command}\n"));
+    if let Transport::Http(addr) = transport {
+        out.push_str(&format!("  http: {} (every event but SessionStart and UserPromptSubmit)\n", hook_url(addr)));
+    }
     match target {
         Target::Project(dir) if marker => {
             let user_settings = Target::User.settings_path().ok();
@@ -192,6 +233,59 @@ pub fn install(target: &Target, exe: &Path, marker: bool) -> Result<String> {
 /// and comments' neighbours), checked before it is written; then makes sure a running relay took
 /// the change (it reloads a changed config file by itself) and says what it exports to now.
 pub fn set_endpoint(config: &crate::config::Config, endpoint: Option<&str>, protocol: Option<&str>) -> Result<String> {
+    let mut values = Vec::new();
+    if let Some(e) = endpoint {
+        values.push(("export", "endpoint", e));
+    }
+    if let Some(p) = protocol {
+        values.push(("export", "protocol", p));
+    }
+    write_config_values(config, &values)?;
+    let now = crate::config::Config::load();
+    let mut out = format!("relay endpoint set in {}: {}\n", config.config_path.display(), now.export.describe());
+    if let Some(e) = &now.error {
+        out.push_str(&format!("warning: the configuration has other errors: {e}\n"));
+    }
+    out.push_str(&crate::relay::control::await_settings(&now, std::time::Duration::from_secs(10)));
+    Ok(out)
+}
+
+/// Writes `[hook] listen` into the config file and makes sure a relay listens there: one that
+/// runs without it is stopped, and one is started (the http events of a session need it; the
+/// command hooks on SessionStart and UserPromptSubmit start it again later if it stops).
+pub fn set_hook_listen(config: &crate::config::Config, addr: std::net::SocketAddr) -> Result<String> {
+    let addr_text = addr.to_string();
+    write_config_values(config, &[("hook", "listen", addr_text.as_str())])?;
+    let now = crate::config::Config::load();
+    let mut out = format!("http hook endpoint set in {}: {}\n", config.config_path.display(), hook_url(addr));
+    let relay_dir = crate::relay::checkpoint::relay_dir(&now.data_dir);
+    let listening = |s: Option<crate::relay::checkpoint::RelayStatus>| s.and_then(|s| s.hook_listen) == Some(addr_text.clone());
+    if crate::relay::control::is_running(&now.data_dir) && !listening(crate::relay::checkpoint::load_status(&relay_dir)) {
+        crate::relay::control::stop(&now.data_dir, std::time::Duration::from_secs(10)).map_err(|e| anyhow::anyhow!("the running relay does not listen there and could not be stopped: {e}"))?;
+    }
+    if !now.export.autostart {
+        out.push_str("the relay is not started on demand (export.autostart = false): run it with `agent-telemetry relay --foreground` or its unit\n");
+        return Ok(out);
+    }
+    crate::relay::control::ensure_running(&now);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let status = crate::relay::checkpoint::load_status(&relay_dir);
+        if listening(status.clone()) {
+            out.push_str(&format!("relay (pid {}) listens on {addr}\n", status.map(|s| s.pid).unwrap_or(0)));
+            return Ok(out);
+        }
+        if let Some(e) = status.and_then(|s| s.hook_listen_error) {
+            bail!("{e}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    bail!("no relay listens on {addr} after 10 s; see `agent-telemetry status`")
+}
+
+/// Sets `[section] key = value` entries in the config file, keeping its other settings; the new
+/// file is checked before it is written, the old one kept as `.toml.bak`.
+fn write_config_values(config: &crate::config::Config, values: &[(&str, &str, &str)]) -> Result<()> {
     let path = &config.config_path;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -199,13 +293,10 @@ pub fn set_endpoint(config: &crate::config::Config, endpoint: Option<&str>, prot
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
     let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let export = table.entry("export").or_insert_with(|| toml::Value::Table(Default::default()));
-    let Some(export) = export.as_table_mut() else { bail!("[export] in {} is not a table", path.display()) };
-    if let Some(e) = endpoint {
-        export.insert("endpoint".into(), toml::Value::String(e.into()));
-    }
-    if let Some(p) = protocol {
-        export.insert("protocol".into(), toml::Value::String(p.into()));
+    for (section, key, value) in values {
+        let t = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
+        let Some(t) = t.as_table_mut() else { bail!("[{section}] in {} is not a table", path.display()) };
+        t.insert(key.to_string(), toml::Value::String(value.to_string()));
     }
     let new_text = toml::to_string(&table)?;
     crate::config::check_file_text(&new_text).map_err(|e| anyhow::anyhow!("not written: {e}"))?;
@@ -218,13 +309,7 @@ pub fn set_endpoint(config: &crate::config::Config, endpoint: Option<&str>, prot
     let tmp = path.with_extension("toml.agent-telemetry.tmp");
     std::fs::write(&tmp, &new_text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-    let now = crate::config::Config::load();
-    let mut out = format!("relay endpoint set in {}: {}\n", path.display(), now.export.describe());
-    if let Some(e) = &now.error {
-        out.push_str(&format!("warning: the configuration has other errors: {e}\n"));
-    }
-    out.push_str(&crate::relay::control::await_settings(&now, std::time::Duration::from_secs(10)));
-    Ok(out)
+    Ok(())
 }
 
 pub fn uninstall(target: &Target) -> Result<String> {

@@ -65,6 +65,17 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     if relay_pid.is_some() && rs.as_ref().is_some_and(|r| r.state == "failing") {
         problems.push(format!("the destination refuses the data: {}", rs.as_ref().and_then(|r| r.last_error.clone()).unwrap_or_default()));
     }
+    // http hooks: Claude Code drops their events when nothing listens.
+    if let (Some(want), Some(_)) = (config.hook.listen, relay_pid) {
+        match rs.as_ref() {
+            Some(r) if r.hook_listen.as_deref() == Some(want.to_string().as_str()) => {}
+            Some(r) => problems.push(format!(
+                "the running relay does not listen for http hooks on {want}{}: their events are lost (agent-telemetry relay --stop; the next command hook starts one that does)",
+                r.hook_listen_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+            )),
+            None => {}
+        }
+    }
     // Worktrees: sessions there see only tracked files (and so maybe none of our hooks).
     let user_settings = crate::commands::install::Target::User.settings_path().ok();
     let worktree = crate::worktree::split(dir).map(|(project, name)| {
@@ -157,6 +168,11 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         (None, _) if start_failed => println!("relay:       NOT RUNNING: its last start failed (see below) → {destination}"),
         (None, _) if !config.export.autostart => println!("relay:       not running (autostart is off: start it with `agent-telemetry relay` or a service) → {destination}"),
         (None, _) => println!("relay:       not running (the next hook starts one) → {destination}"),
+    }
+    if let Some(r) = rs.as_ref().filter(|_| relay_pid.is_some()) {
+        if let Some(l) = &r.hook_listen {
+            println!("http hooks:  {} ({} event(s) taken)", crate::commands::install::hook_url(l.parse().unwrap_or(([127, 0, 0, 1], 0).into())), r.hook_events);
+        }
     }
     println!(
         "backlog:     {backlog} record(s) not yet exported{}",

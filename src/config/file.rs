@@ -17,6 +17,14 @@ pub struct FileConfig {
     pub policy: PolicySection,
     pub export: ExportSection,
     pub cost: CostSection,
+    pub hook: HookSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HookSection {
+    /// The relay's loopback address for `type: "http"` hooks.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

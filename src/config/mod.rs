@@ -112,6 +112,21 @@ pub struct CostConfig {
     pub prices: Option<PathBuf>,
 }
 
+/// `type: "http"` hooks: the relay takes events on this loopback address (off when absent).
+#[derive(Debug, Clone, Default)]
+pub struct HookConfig {
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// A loopback `ip:port` (any other address would let other machines write the journal).
+fn parse_listen(v: &str) -> Result<std::net::SocketAddr, String> {
+    let a: std::net::SocketAddr = v.parse().map_err(|_| format!("`{v}` is not an ip:port (e.g. 127.0.0.1:4319)"))?;
+    if !a.ip().is_loopback() {
+        return Err(format!("`{v}` is not a loopback address: the hook endpoint takes events from this machine only"));
+    }
+    Ok(a)
+}
+
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -143,6 +158,7 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub export: ExportConfig,
     pub cost: CostConfig,
+    pub hook: HookConfig,
     /// Set when the file could not be read or parsed, or a value was invalid; the defaults were
     /// used for what was wrong (the whole file, when it does not parse).
     pub error: Option<String>,
@@ -163,6 +179,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             export: ExportConfig::defaults(&data_dir),
             cost: CostConfig::default(),
+            hook: HookConfig::default(),
             error: None,
             config_path: data_dir.join("config.toml"),
             data_dir,
@@ -229,6 +246,7 @@ impl Config {
             ("export.idle_exit_secs", e.idle_exit.as_secs().to_string()),
             ("export.autostart", e.autostart.to_string()),
             ("cost.prices", path(&self.cost.prices)),
+            ("hook.listen", self.hook.listen.map(|a| a.to_string()).unwrap_or_else(|| "-".into())),
         ];
         out.drain(..).map(|(k, v)| (k, v, src(k))).collect()
     }
@@ -306,9 +324,18 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
         autostart: r.pick("export.autostart", "AGENT_TELEMETRY_RELAY", f.autostart, true, parse_bool),
     };
     let cost = CostConfig { prices: r.pick_opt("cost.prices", "AGENT_TELEMETRY_PRICES", file.cost.prices, |v| Ok(PathBuf::from(v))) };
+    let file_listen = match file.hook.listen.as_deref().map(parse_listen).transpose() {
+        Ok(a) => a,
+        Err(e) => {
+            r.errors.push(format!("hook.listen: {e}"));
+            None
+        }
+    };
+    let hook = HookConfig { listen: r.pick_opt("hook.listen", "AGENT_TELEMETRY_HOOK_LISTEN", file_listen, parse_listen) };
     Config {
         scope,
         cost,
+        hook,
         capture,
         journal,
         agent,
@@ -325,6 +352,9 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
 /// the error names the key.
 pub fn check_file_text(text: &str) -> Result<(), String> {
     let f = file::parse(text)?;
+    if let Some(l) = &f.hook.listen {
+        parse_listen(l).map_err(|e| format!("hook.listen: {e}"))?;
+    }
     if let Some(endpoint) = &f.export.endpoint {
         export::destination(endpoint, f.export.protocol.unwrap_or(Protocol::Grpc), Path::new("/"))?;
     }

@@ -218,6 +218,7 @@ impl Enricher<'_> {
                 (a, b) => a.clone().or_else(|| b.clone()),
             },
             events_lost: None,
+            transport: None,
         };
         let parent_session = env.parent_session.clone().filter(|p| Some(p) != session_id.as_ref());
         r.agent_context = AgentContext {

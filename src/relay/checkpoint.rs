@@ -87,6 +87,12 @@ pub struct RelayStatus {
     pub exported_records: u64,
     pub exported_spans: u64,
     pub open_spans: usize,
+    /// The loopback address taking `type: "http"` hook events, when configured and bound.
+    pub hook_listen: Option<String>,
+    /// Why the configured address could not be bound (http hook events are then lost).
+    pub hook_listen_error: Option<String>,
+    /// Events taken over HTTP since the relay started.
+    pub hook_events: u64,
     pub updated_at: String,
 }
 

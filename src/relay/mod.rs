@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod control;
+pub mod listen;
 mod run;
 pub mod transcripts;
 

@@ -8,6 +8,7 @@
 
 use super::checkpoint::{self, Checkpoint, RelayStatus};
 use super::control;
+use super::listen;
 use super::transcripts::{self, Step};
 use crate::assemble::model::Output;
 use crate::config::Config;
@@ -96,11 +97,36 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
         status.exported_records = cp.exported_records;
         status.exported_spans = cp.exported_spans;
         checkpoint::save_status(&relay_dir, &status);
-        let mut relay = Relay { config: config.clone(), prices, exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts };
+        let hooks = if opts.once { None } else { config.hook.listen.and_then(|addr| listen_for_hooks(addr, config, &mut status)) };
+        let mut relay = Relay { config: config.clone(), prices, exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts, hooks };
+        relay.save_status();
         relay.run_loop(cp).await
     });
     drop(lock);
     code
+}
+
+/// Binds `[hook] listen` and serves `type: "http"` hook events there; a failure is said (status
+/// and log) and the relay goes on without it.
+fn listen_for_hooks(addr: std::net::SocketAddr, config: &Config, status: &mut RelayStatus) -> Option<Arc<listen::Shared>> {
+    let bound = std::net::TcpListener::bind(addr).and_then(|l| {
+        l.set_nonblocking(true)?;
+        tokio::net::TcpListener::from_std(l)
+    });
+    match bound {
+        Ok(l) => {
+            let shared = Arc::new(listen::Shared { config: std::sync::RwLock::new(Arc::new(config.clone())), events: Default::default() });
+            tokio::spawn(listen::serve(l, shared.clone()));
+            status.hook_listen = Some(addr.to_string());
+            Some(shared)
+        }
+        Err(e) => {
+            let msg = format!("cannot listen for http hooks on {addr}: {e}; their events are lost until this is fixed");
+            eprintln!("agent-telemetry relay: {msg}");
+            status.hook_listen_error = Some(msg);
+            None
+        }
+    }
 }
 
 /// The export settings as `status.json` shows them.
@@ -161,6 +187,8 @@ struct Relay {
     watch: ConfigWatch,
     stop: Arc<AtomicBool>,
     opts: RunOptions,
+    /// The http hook endpoint's shared state, when it listens.
+    hooks: Option<Arc<listen::Shared>>,
 }
 
 /// How an export attempt ended.
@@ -294,6 +322,9 @@ impl Relay {
     }
 
     fn save_status(&mut self) {
+        if let Some(h) = &self.hooks {
+            self.status.hook_events = h.events.load(Ordering::Relaxed);
+        }
         self.status.updated_at = rfc3339_nanos(now_unix_nanos());
         checkpoint::save_status(&self.relay_dir, &self.status);
     }
@@ -329,6 +360,14 @@ impl Relay {
         let RelayStatus { destination, headers, export_fingerprint, .. } = describe(&fresh.export);
         (self.status.destination, self.status.headers, self.status.export_fingerprint) = (destination, headers, export_fingerprint);
         self.status.reloaded_at = Some(rfc3339_nanos(now_unix_nanos()));
+        if let Some(h) = &self.hooks {
+            if let Ok(mut c) = h.config.write() {
+                *c = Arc::new(fresh.clone());
+            }
+        }
+        if fresh.hook.listen != self.config.hook.listen {
+            self.status.config_error = Some("hook.listen changed: it takes effect when the relay restarts (relay --stop; the next hook starts it)".into());
+        }
         self.config = fresh;
         self.save_status();
     }
