@@ -45,9 +45,9 @@ test-slow: stack-build
     CLAUDE_CODE_VERSION=$newest scripts/claude/install-cli.sh >/dev/null
     scripts/grafana/tools.sh >/dev/null
     log=$(mktemp) && trap 'rm -f "$log"' EXIT
-    cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     echo "== the real-CLI tests again on the newest Claude Code: $newest"
-    CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     cargo test --test grafana_offline --test stack_config -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     scripts/test-count.sh "slow stage" "$log"
 
@@ -97,6 +97,12 @@ stack-validate: (stack-build "collector")
 # p99, ratio (target <= 1.5x) and binary size. N = timed runs of each (default 2000).
 bench-hook N="2000":
     scripts/bench/hook.sh {{N}}
+
+# The two hook transports: a POST to the relay's http hook endpoint (kept-alive connection) vs
+# the command hook's process vs a do-nothing process; median, p95, p99. N = timed runs of each.
+bench-http-hook N="1000":
+    cargo build --release --quiet --bin agent-telemetry --example noop
+    AT_BENCH_N={{N}} cargo bench --quiet --bench http_hook
 
 # ---- bench-relay (owner: relay tests/bench) -------------------------------------------------
 # Relay events/s from a pre-filled journal of N records (file, gRPC, HTTP to the local stack)
