@@ -266,3 +266,68 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     assert!(total <= 20_000 + 2 * batch as u64 + 100, "re-sent records bounded: total {total}");
     assert_eq!(relay.stop(Duration::from_secs(30)), Some(0));
 }
+
+/// The relay observes itself (service `agent-telemetry-relay` at Jaeger): a `relay.batch` span
+/// per batch it exported, with a `relay.export` child per attempt — the attempts that failed
+/// while the collector was down carry their error and arrive once it is back; `status.json`
+/// counts the same batches and failures.
+#[test]
+#[ignore = "slow stage: the collector, Jaeger and VictoriaLogs (built by just stack-build)"]
+fn the_relay_reports_its_own_batches_and_failures_as_its_own_service() {
+    let _s = serial();
+    let stack = Stack::start();
+    let env = Env::new("relay-self-");
+    let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
+    let status = |env: &Env| -> Value { std::fs::read_to_string(env.data.join("relay/status.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null) };
+    let settings = [("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50"), ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "2000"), ("AGENT_TELEMETRY_OTLP_CONNECT_TIMEOUT_MS", "1000")];
+    stack.stop("collector");
+    synth_journal(&env.data, &env.project, 300, "self", now_ns());
+    let relay = RelayProc::start(&env, &dest, &settings);
+    wait_for(Duration::from_secs(30), || (status(&env)["failed_exports"].as_u64().unwrap_or(0) >= 2).then_some(()))
+        .unwrap_or_else(|| panic!("no failed export counted while the collector is down: {}", status(&env)));
+    stack.start_service("collector");
+    wait_for(Duration::from_secs(60), || (status(&env)["exported_records"].as_u64() == Some(300)).then_some(()))
+        .unwrap_or_else(|| panic!("300 records not exported after the collector came back: {}", status(&env)));
+    // One more batch after everything: its round sends the spans of the last ones.
+    sentinel(&stack, &env, &dest, true);
+    let st = status(&env);
+    let (batches, failed) = (st["batches"].as_u64().unwrap(), st["failed_exports"].as_u64().unwrap());
+    assert!(batches >= 3, "{st}");
+    let pid = relay.child.id().to_string();
+    let last = std::cell::RefCell::new(String::new());
+    let spans = wait_for(Duration::from_secs(60), || {
+        let traces = match stack.jaeger_find_traces("agent-telemetry-relay", &[]) {
+            Ok(t) => t,
+            Err(e) => {
+                *last.borrow_mut() = e;
+                return None;
+            }
+        };
+        *last.borrow_mut() = format!("{} trace(s): {}", traces.len(), traces.iter().take(3).map(|t| t.to_string().chars().take(600).collect::<String>()).collect::<Vec<_>>().join("\n"));
+        let spans: Vec<Value> = traces.iter().flat_map(|t| t["spans"].as_array().cloned().unwrap_or_default()).collect();
+        let mine = |s: &&Value| {
+            let tr = traces.iter().find(|t| t["traceID"] == s["traceID"]).unwrap();
+            let proc = &tr["processes"][s["processID"].as_str().unwrap()];
+            proc["tags"].as_array().is_some_and(|tags| tags.iter().any(|t| t["key"] == "service.instance.id" && t["value"].as_str().is_some_and(|v| v.ends_with(&format!(":{pid}")))))
+        };
+        let spans: Vec<Value> = spans.iter().filter(mine).cloned().collect();
+        let errors = spans.iter().filter(|s| s["operationName"] == "relay.export" && s["tags"].as_array().unwrap().iter().any(|t| t["key"] == "error" && t["value"] != false)).count();
+        (errors as u64 >= 2 && spans.iter().filter(|s| s["operationName"] == "relay.batch").count() as u64 >= 3).then_some(spans)
+    })
+    .unwrap_or_else(|| panic!("Jaeger has no relay.batch spans with failed relay.export attempts of relay {pid}; status {st}; Jaeger: {}; relay stderr: {}", last.borrow(), relay.stderr()));
+    let tag = |s: &Value, k: &str| s["tags"].as_array().unwrap().iter().find(|t| t["key"] == k).map(|t| t["value"].clone());
+    let batch_records: u64 = spans.iter().filter(|s| s["operationName"] == "relay.batch").filter_map(|s| tag(s, "records")?.as_u64()).sum();
+    assert!(batch_records >= 300, "the batches' records sum to what was exported: {batch_records}");
+    for s in spans.iter().filter(|s| s["operationName"] == "relay.export") {
+        let parent = s["references"].as_array().and_then(|r| r.first()).map(|r| r["spanID"].clone());
+        let p = spans.iter().find(|b| Some(&b["spanID"]) == parent.as_ref()).unwrap_or_else(|| panic!("relay.export without its batch: {s}"));
+        assert_eq!(p["operationName"], "relay.batch");
+    }
+    // `status --json` shows the same figures.
+    let out = env.command(&["status", "--json", "--project", env.project.to_str().unwrap()]).output().unwrap();
+    let sj: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status --json: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(sj["relay"]["batches"].as_u64().is_some_and(|b| b >= batches), "{sj:#}");
+    assert!(sj["relay"]["failed_exports"].as_u64().is_some_and(|f| f >= 2), "{sj:#}");
+    println!("relay self-observation: {} own spans at Jaeger; status: {batches} batches, {failed} failed exports, last lag {} ms", spans.len(), st["last_lag_ms"]);
+    assert_eq!(relay.stop(Duration::from_secs(20)), Some(0));
+}

@@ -136,6 +136,14 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
                 "last_export_at": rs.as_ref().and_then(|r| r.last_export_at.clone()),
                 "last_error": rs.as_ref().and_then(|r| r.last_error.clone()),
                 "last_error_at": rs.as_ref().and_then(|r| r.last_error_at.clone()),
+                // The relay's own figures (also its spans, service agent-telemetry-relay).
+                "batches": rs.as_ref().map(|r| r.batches),
+                "failed_exports": rs.as_ref().map(|r| r.failed_exports),
+                "last_lag_ms": rs.as_ref().and_then(|r| r.last_lag_ms),
+                "self_spans_dropped": rs.as_ref().map(|r| r.self_spans_dropped),
+                "hook_listen": rs.as_ref().and_then(|r| r.hook_listen.clone()),
+                "hook_listen_error": rs.as_ref().and_then(|r| r.hook_listen_error.clone()),
+                "hook_events": rs.as_ref().map(|r| r.hook_events),
             }
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -180,7 +188,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     );
     if let Some(r) = &rs {
         if let Some(t) = &r.last_export_at {
-            println!("last export: {t}");
+            println!("last export: {t} ({} batch(es), {} failed attempt(s), last lag {} ms)", r.batches, r.failed_exports, r.last_lag_ms.map(|l| l.to_string()).unwrap_or_else(|| "-".into()));
         }
         if let Some(e) = r.last_error.as_ref().filter(|_| r.state != "running" || relay_pid.is_none()) {
             println!("last error:  {} ({})", e, r.last_error_at.as_deref().unwrap_or("?"));

@@ -577,7 +577,7 @@ mod tests {
         assert_eq!(c.export.poll.as_millis(), 100);
         assert_eq!(c.sources["export.poll_ms"], Source::Default);
         assert!(c.error.is_none(), "{:?}", c.error);
-        assert_eq!(c.settings().len(), 26);
+        assert_eq!(c.settings().len(), 27);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 mod convert;
 mod error;
 mod file;
-mod otlp;
+pub mod otlp;
 
 use convert::LogFactory;
 use crate::assemble::model::{Output, ResourceKey};

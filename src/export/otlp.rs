@@ -77,6 +77,11 @@ impl OtlpExporters {
         })
     }
 
+    /// A span exporter for `resource` over this transport (the relay's own spans).
+    pub fn span_exporter(&self, resource: &Resource) -> Result<SpanExporter, String> {
+        self.build(resource).map(|(s, _)| s)
+    }
+
     fn build(&self, resource: &Resource) -> Result<(SpanExporter, LogExporter), String> {
         let (mut spans, mut logs) = match self.protocol {
             Protocol::Grpc => {

@@ -93,6 +93,15 @@ pub struct RelayStatus {
     pub hook_listen_error: Option<String>,
     /// Events taken over HTTP since the relay started.
     pub hook_events: u64,
+    /// Batches exported since the relay started (each is a `relay.batch` span of its own
+    /// telemetry, service `agent-telemetry-relay`).
+    pub batches: u64,
+    /// Export attempts that failed (each retried) since the relay started.
+    pub failed_exports: u64,
+    /// Age of the last record of the last batch when it was read (how far behind the relay is).
+    pub last_lag_ms: Option<u64>,
+    /// The relay's own spans it could not send (diagnostics are never retried).
+    pub self_spans_dropped: u64,
     pub updated_at: String,
 }
 

@@ -10,6 +10,7 @@
 pub mod checkpoint;
 pub mod control;
 pub mod listen;
+mod observe;
 mod run;
 pub mod transcripts;
 

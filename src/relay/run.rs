@@ -9,6 +9,8 @@
 use super::checkpoint::{self, Checkpoint, RelayStatus};
 use super::control;
 use super::listen;
+use super::observe;
+use tracing::Instrument;
 use super::transcripts::{self, Step};
 use crate::assemble::model::Output;
 use crate::config::Config;
@@ -98,7 +100,8 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
         status.exported_spans = cp.exported_spans;
         checkpoint::save_status(&relay_dir, &status);
         let hooks = if opts.once { None } else { config.hook.listen.and_then(|addr| listen_for_hooks(addr, config, &mut status)) };
-        let mut relay = Relay { config: config.clone(), prices, exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts, hooks };
+        let observer = Some(observe::Observer::install(&config.export, &data_dir));
+        let mut relay = Relay { config: config.clone(), prices, exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts, hooks, observer };
         relay.save_status();
         relay.run_loop(cp).await
     });
@@ -189,6 +192,8 @@ struct Relay {
     opts: RunOptions,
     /// The http hook endpoint's shared state, when it listens.
     hooks: Option<Arc<listen::Shared>>,
+    /// The relay's own telemetry.
+    observer: Option<observe::Observer>,
 }
 
 /// How an export attempt ended.
@@ -254,7 +259,16 @@ impl Relay {
                 transcripts::prune(&mut cp.transcripts, now_unix_nanos());
             }
             if !out.is_empty() {
-                match self.export_with_retry(&out, deadline).await {
+                // One span per batch of work (not per idle poll): what it held, how far behind
+                // the journal the relay is (the last record's age).
+                let lag_ms = entries.iter().rev().find_map(|e| e.record.as_ref().ok()).map(|r| now_unix_nanos().saturating_sub(r.time_unix_nano) / 1_000_000);
+                // (i64: tracing-opentelemetry writes u64 and usize values as strings)
+                let n = |x: usize| x as i64;
+                let batch = tracing::info_span!("relay.batch", records = records as i64, spans = n(out.spans.len()), logs = n(out.logs.len()), calls = n(out.calls.len()), held, more = entries.len() >= batch_size, lag_ms = lag_ms.unwrap_or(0) as i64);
+                self.status.batches += 1;
+                self.status.last_lag_ms = lag_ms;
+                let sent = self.export_with_retry(&out, deadline).instrument(batch).await;
+                match sent {
                     Sent::Done => self.status.last_export_at = Some(rfc3339_nanos(now_unix_nanos())),
                     Sent::Stopped => break,
                     Sent::GaveUp(e) => {
@@ -285,6 +299,11 @@ impl Relay {
                 self.save_status();
                 last_work = Instant::now();
             }
+            // The relay's own spans of this round (after the audit data, never ahead of it).
+            if let Some(o) = self.observer.as_mut() {
+                o.send().await;
+                self.status.self_spans_dropped = o.dropped();
+            }
             if held {
                 self.sleep(self.config.export.poll).await;
                 continue;
@@ -298,6 +317,9 @@ impl Relay {
                 }
                 self.sleep(self.config.export.poll).await;
             }
+        }
+        if let Some(o) = self.observer.as_mut() {
+            o.send().await;
         }
         self.status.state = "stopped".into();
         self.save_status();
@@ -348,6 +370,9 @@ impl Relay {
                 Ok(x) => {
                     eprintln!("agent-telemetry relay: config changed; now exporting to {}", fresh.export.describe());
                     self.exporter = x;
+                    if let Some(o) = self.observer.as_mut() {
+                        o.retarget(&fresh.export);
+                    }
                 }
                 Err(e) => {
                     eprintln!("agent-telemetry relay: the changed export settings cannot work; keeping the previous ones: {e}");
@@ -377,8 +402,18 @@ impl Relay {
     /// or the settings cannot work. A config change is taken between attempts.
     async fn export_with_retry(&mut self, out: &Output, deadline: Option<Instant>) -> Sent {
         let mut delay = Duration::from_millis(500);
+        let mut attempt = 0u32;
         loop {
-            let err = match self.exporter.export(out).await {
+            attempt += 1;
+            let span = tracing::info_span!("relay.export", attempt = attempt as i64, destination = %self.status.destination, spans = out.spans.len() as i64, logs = out.logs.len() as i64, error = tracing::field::Empty, otel.status_code = tracing::field::Empty);
+            let result = self.exporter.export(out).instrument(span.clone()).await;
+            if let Err(e) = &result {
+                span.record("error", tracing::field::display(e));
+                span.record("otel.status_code", "ERROR");
+                self.status.failed_exports += 1;
+            }
+            drop(span);
+            let err = match result {
                 Ok(()) => {
                     if self.status.state != "running" {
                         self.status.state = "running".into();
