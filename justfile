@@ -104,6 +104,22 @@ bench-http-hook N="1000":
     cargo build --release --quiet --bin agent-telemetry --example noop
     AT_BENCH_N={{N}} cargo bench --quiet --bench http_hook
 
+# The hook vs a do-nothing process vs the seed's bash + jq + curl hook (bench/seed-hook.sh), one
+# at a time; then 16 sessions at once (latency and events/s). N = single runs of ours.
+bench-compare N="500":
+    cargo build --release --quiet --bin agent-telemetry --example noop
+    AT_BENCH_N={{N}} cargo bench --quiet --bench hook_compare
+
+# What Claude's user feels: a real session of 216 tool calls with no hook, a do-nothing hook,
+# ours, ours over http hooks (wall time, REPS runs of each, interleaved).
+bench-claude REPS="3":
+    scripts/claude/install-cli.sh >/dev/null
+    cargo build --release --quiet --bin agent-telemetry --example noop
+    AT_BENCH_REPS={{REPS}} cargo bench --quiet --bench claude_session
+
+# Every benchmark, one after another (tens of minutes; the stack is built if missing).
+bench: (bench-hook "1000") (bench-http-hook "500") (bench-compare "500") (bench-claude "3") bench-relay
+
 # ---- bench-relay (owner: relay tests/bench) -------------------------------------------------
 # Relay events/s from a pre-filled journal of N records (file, gRPC, HTTP to the local stack)
 # and hook exit → span in Jaeger latency over K tool calls (median, p95).
