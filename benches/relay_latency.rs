@@ -1,10 +1,11 @@
-//! End-to-end latency: from a hook's exit to its span being queryable in Jaeger.
+//! End-to-end latency: from a hook's exit to its span being queryable in Jaeger and its log
+//! record in VictoriaLogs; and the relay's memory (RSS, peak) over the run.
 //!
 //! Starts the local stack (tests/common/stack.rs) and `agent-telemetry relay --foreground`
 //! (OTLP gRPC, the default poll interval), opens one session through the hook, then for each
 //! of K tool calls runs the PreToolUse and PostToolUse hooks (the tool span ends, and is
-//! exported, at PostToolUse) and polls Jaeger's `/api/traces/{id}` every 10 ms until the tool
-//! span is there. Reports median, p95 and max.
+//! exported, at PostToolUse) and polls Jaeger's `/api/traces/{id}` and VictoriaLogs' query API
+//! every 10 ms until the tool span and the PostToolUse row are there. Reports median, p95, max.
 //!
 //! `cargo bench --bench relay_latency` (K: RELAY_BENCH_LATENCY_EVENTS, default 50).
 
@@ -44,6 +45,14 @@ fn main() {
     hook(&env, p);
     let trace = hex(&trace_id_for_session(&sid));
     let mut lat = Vec::with_capacity(k);
+    let mut lat_logs = Vec::with_capacity(k);
+    let rss = |field: &str| -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", relay.child.id()))
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+            .unwrap_or(0)
+    };
+    let rss_start = rss("VmRSS:");
     for i in 0..k {
         let id = format!("toolu_latency_{i}");
         let mut pre = base("PreToolUse");
@@ -59,18 +68,28 @@ fn main() {
         let exited = Instant::now();
         let want = hex(&span_id(SpanKind::Tool, &id));
         let deadline = exited + Duration::from_secs(30);
+        let (mut span_at, mut row_at) = (None, None);
+        let row_query = format!("agent_telemetry.hook_event:=PostToolUse gen_ai.tool.call.id:=\"{id}\"");
         loop {
-            let found = stack.jaeger_trace(&trace).map(|t| t["spans"].as_array().map(|s| s.iter().any(|s| s["spanID"] == want.as_str())).unwrap_or(false)).unwrap_or(false);
-            if found {
-                lat.push(exited.elapsed());
+            if span_at.is_none() && stack.jaeger_trace(&trace).map(|t| t["spans"].as_array().map(|s| s.iter().any(|s| s["spanID"] == want.as_str())).unwrap_or(false)).unwrap_or(false) {
+                span_at = Some(exited.elapsed());
+            }
+            if row_at.is_none() && !stack.victorialogs_query(&row_query).is_empty() {
+                row_at = Some(exited.elapsed());
+            }
+            if let (Some(a), Some(b)) = (span_at, row_at) {
+                lat.push(a);
+                lat_logs.push(b);
                 break;
             }
             assert!(Instant::now() < deadline, "span {i} not in Jaeger within 30 s\n{}\n{}", relay.stderr(), stack.logs());
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+    let (rss_end, rss_peak) = (rss("VmRSS:"), rss("VmHWM:"));
     relay.stop(Duration::from_secs(20));
     lat.sort();
+    lat_logs.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
     println!(
@@ -80,4 +99,7 @@ fn main() {
         ms(lat[0]),
         ms(*lat.last().unwrap())
     );
+    let pl = |p: f64| lat_logs[((lat_logs.len() as f64 * p).ceil() as usize).clamp(1, lat_logs.len()) - 1];
+    println!("hook exit → log row in VictoriaLogs: median {:.0} ms, p95 {:.0} ms, max {:.0} ms", ms(pl(0.5)), ms(pl(0.95)), ms(*lat_logs.last().unwrap()));
+    println!("relay memory: RSS {} KiB at the start, {} KiB at the end, peak {} KiB", rss_start, rss_end, rss_peak);
 }
