@@ -214,7 +214,12 @@ fn hand_trace_context_to_children(record: &JournalRecord, env: &HookEnv) {
     }
     let parent = record.session_context.traceparent.as_deref().and_then(TraceParent::parse);
     let tp = session_traceparent(session, parent.as_ref());
-    let lines = format!("export TRACEPARENT={}\nexport AGENT_PARENT_SESSION={session}\n", tp.render());
+    let mut lines = format!("export TRACEPARENT={}\nexport AGENT_PARENT_SESSION={session}\n", tp.render());
+    // The workflow goes on to the sessions this one starts (a shell-safe id only: the line is
+    // sourced by Claude Code's shell).
+    if let Some(w) = record.session_context.workflow_id.as_deref().filter(|w| !w.is_empty() && w.len() <= 128 && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))) {
+        lines.push_str(&format!("export AGENT_TELEMETRY_WORKFLOW_ID={w}\n"));
+    }
     // The path comes from the environment: never block on a FIFO, never write through to a device.
     use std::os::unix::fs::OpenOptionsExt;
     let _ = std::fs::OpenOptions::new()

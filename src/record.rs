@@ -283,6 +283,10 @@ pub struct SessionContext {
     pub worktree: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The workflow the session belongs to (`AGENT_TELEMETRY_WORKFLOW_ID`, set by whatever
+    /// started the agents; handed on to the sessions this one starts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
     /// SessionStart `source` (startup, resume, clear, compact) or SessionEnd `reason`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,

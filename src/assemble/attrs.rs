@@ -82,6 +82,7 @@ pub const RUN: &str = "agent_telemetry.session.run";
 pub const SOURCE: &str = "agent_telemetry.session.source";
 pub const END_REASON: &str = "agent_telemetry.session.end_reason";
 pub const PARENT_SESSION: &str = "agent_telemetry.parent_session";
+pub const WORKFLOW: &str = "agent_telemetry.workflow.id";
 pub const PROMPT: &str = "agent_telemetry.prompt";
 pub const SLASH_COMMAND: &str = "agent_telemetry.slash_command";
 pub const LINES_ADDED: &str = "agent_telemetry.lines_added";

@@ -587,6 +587,7 @@ fn session_attrs(r: &JournalRecord, sid: &str) -> Attrs {
     model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(sid));
     model::push_str(&mut a, attrs::SOURCE, r.session_context.source.as_deref().filter(|_| r.event() == HookEvent::SessionStart));
     model::push_str(&mut a, attrs::PARENT_SESSION, r.session_context.parent_session.as_deref());
+    model::push_str(&mut a, attrs::WORKFLOW, r.session_context.workflow_id.as_deref());
     model::push_str(&mut a, attrs::WORKTREE, r.session_context.worktree.as_deref());
     model::push_str(&mut a, attrs::GIT_BRANCH, r.session_context.branch.as_deref());
     model::push_str(&mut a, attrs::PERMISSION_MODE, r.metadata.permission_mode.as_deref());

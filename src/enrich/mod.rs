@@ -36,6 +36,8 @@ pub struct HookEnv {
     pub claude_pid: Option<u32>,
     pub traceparent: Option<String>,
     pub parent_session: Option<String>,
+    /// `AGENT_TELEMETRY_WORKFLOW_ID`: a coordinator's id for the agents it started together.
+    pub workflow_id: Option<String>,
     pub entrypoint: Option<String>,
     pub env_file: Option<PathBuf>,
     pub home: Option<PathBuf>,
@@ -53,6 +55,7 @@ impl HookEnv {
             claude_pid: var("CLAUDE_PID").and_then(|p| p.parse().ok()),
             traceparent: var("TRACEPARENT"),
             parent_session: var("AGENT_PARENT_SESSION"),
+            workflow_id: var("AGENT_TELEMETRY_WORKFLOW_ID"),
             entrypoint: var("CLAUDE_CODE_ENTRYPOINT"),
             env_file: var("CLAUDE_ENV_FILE").map(PathBuf::from),
             home: var("HOME").map(PathBuf::from),
@@ -236,6 +239,7 @@ impl Enricher<'_> {
         r.session_context = SessionContext {
             session_id: session_id.clone(),
             parent_session,
+            workflow_id: env.workflow_id.clone(),
             // A traceparent naming this very session's span is our own, echoed back: not a parent.
             traceparent: env
                 .traceparent
@@ -477,6 +481,7 @@ impl Enricher<'_> {
             &mut a.parent_tool_use_id,
             &mut a.parent_agent_id,
             &mut r.session_context.parent_session,
+            &mut r.session_context.workflow_id,
             &mut r.session_context.branch,
             &mut r.session_context.worktree,
         ];
