@@ -14,6 +14,10 @@ macro_rules! hook_events {
             $($name,)*
             /// A `journal_repair` record: a torn write the journal cut and kept.
             JournalRepair,
+            /// The relay's `telemetry_gap` record: telemetry went dark for a project or session.
+            TelemetryGap,
+            /// The relay's `telemetry_restored` record: what went dark is back.
+            TelemetryRestored,
             /// An event this version does not know (recorded all the same).
             Other(String),
         }
@@ -26,6 +30,8 @@ macro_rules! hook_events {
                 match name {
                     $(stringify!($name) => HookEvent::$name,)*
                     "JournalRepair" => HookEvent::JournalRepair,
+                    "TelemetryGap" => HookEvent::TelemetryGap,
+                    "TelemetryRestored" => HookEvent::TelemetryRestored,
                     other => HookEvent::Other(other.to_string()),
                 }
             }
@@ -34,6 +40,8 @@ macro_rules! hook_events {
                 match self {
                     $(HookEvent::$name => stringify!($name),)*
                     HookEvent::JournalRepair => "JournalRepair",
+                    HookEvent::TelemetryGap => "TelemetryGap",
+                    HookEvent::TelemetryRestored => "TelemetryRestored",
                     HookEvent::Other(s) => s,
                 }
             }
@@ -43,6 +51,8 @@ macro_rules! hook_events {
                 match self {
                     $(HookEvent::$name => concat!("claude_code.hook.", stringify!($name)),)*
                     HookEvent::JournalRepair => "agent_telemetry.journal_repair",
+                    HookEvent::TelemetryGap => "agent_telemetry.telemetry_gap",
+                    HookEvent::TelemetryRestored => "agent_telemetry.telemetry_restored",
                     HookEvent::Other(_) => "claude_code.hook.other",
                 }
             }
@@ -52,6 +62,8 @@ macro_rules! hook_events {
                 match self {
                     $(HookEvent::$name => $event_type,)*
                     HookEvent::JournalRepair => "journal_repair",
+                    HookEvent::TelemetryGap => "telemetry_gap",
+                    HookEvent::TelemetryRestored => "telemetry_restored",
                     HookEvent::Other(_) => "hook_event",
                 }
             }
@@ -109,7 +121,13 @@ impl HookEvent {
     /// *replaces* Claude Code's own `git worktree` creation, so a recorder would break
     /// `--worktree`.
     pub fn registered(&self) -> bool {
-        !matches!(self, HookEvent::WorktreeCreate | HookEvent::JournalRepair | HookEvent::Other(_))
+        !matches!(self, HookEvent::WorktreeCreate | HookEvent::JournalRepair | HookEvent::TelemetryGap | HookEvent::TelemetryRestored | HookEvent::Other(_))
+    }
+
+    /// Records the relay writes about a project or session (not events of a session's work):
+    /// they open no span.
+    pub fn is_gap_record(&self) -> bool {
+        matches!(self, HookEvent::TelemetryGap | HookEvent::TelemetryRestored)
     }
 
     /// The Claude Code events, typed.

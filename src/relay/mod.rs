@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod control;
+pub mod gaps;
 mod run;
 pub mod transcripts;
 
