@@ -35,6 +35,10 @@ const MAX_GLOB_MATCHES: usize = 64;
 pub struct Normalised {
     pub units: Vec<String>,
     pub paths: Vec<PathArg>,
+    /// Files a download writes (`curl -o F`, `wget URL`, `curl … > F`), absolute.
+    pub downloads: Vec<String>,
+    /// Files run as programs or scripts (`./F`, `bash F`, `. F`, `python3 F`), absolute.
+    pub executed: Vec<String>,
 }
 
 /// A word of a command that may name a file.
@@ -552,8 +556,11 @@ impl Walker {
             if cmds.is_empty() {
                 return;
             }
-            let mut rendered = Vec::new();
             let n = cmds.len();
+            if n > 1 {
+                w.decoded_payloads(&cmds, cwd, depth);
+            }
+            let mut rendered = Vec::new();
             for c in cmds {
                 if let Some(r) = w.simple(c, cwd, depth, n > 1) {
                     rendered.push(r);
@@ -571,6 +578,32 @@ impl Walker {
             }
         }
         flush(self, &mut pipeline, cwd);
+    }
+
+    /// `echo <base64> | base64 -d | sh`, `xxd -r -p <<< <hex> | bash`: a literal payload decoded
+    /// into a shell or interpreter is read as the code it hides.
+    fn decoded_payloads(&mut self, cmds: &[Vec<Tok>], cwd: &Path, depth: usize) {
+        let texts: Vec<Vec<String>> = cmds.iter().map(|c| c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect()).collect();
+        let prog = |k: usize| texts[k].first().map(|p| basename(p).to_string()).unwrap_or_default();
+        let Some(sink) = (0..texts.len()).rev().find(|&k| is_shell(&prog(k)) || is_interpreter(&prog(k))) else { return };
+        for k in 0..sink {
+            let p = prog(k);
+            if !super::indirect::is_decoder(&p, texts[k].get(1..).unwrap_or(&[])) {
+                continue;
+            }
+            let here = cmds[k].iter().find_map(|t| match t {
+                Tok::Redir(op, Some(w)) if op == "<<<" => Some(self.expand(w, cwd)),
+                _ => None,
+            });
+            let fed = (k > 0 && matches!(prog(k - 1).as_str(), "echo" | "printf")).then(|| texts[k - 1].iter().skip(1).rfind(|a| !a.starts_with('-')).cloned()).flatten();
+            if let Some(code) = here.or(fed).and_then(|lit| super::indirect::decode_literal(&p, &lit)) {
+                if is_interpreter(&prog(sink)) {
+                    self.interpreter_code(&code, &mut cwd.to_path_buf(), depth + 1);
+                } else {
+                    self.script(&code, &mut cwd.to_path_buf(), depth + 1);
+                }
+            }
+        }
     }
 
     fn expand(&self, w: &Word, cwd: &Path) -> String {
@@ -672,6 +705,16 @@ impl Walker {
         let program = basename(&c.texts[from]).to_string();
         let args = &c.texts[from + 1..];
         let arg_words = &c.words[from + 1..];
+        if matches!(program.as_str(), "curl" | "wget") {
+            let mut files = super::indirect::download_outputs(&program, args);
+            files.extend(c.redirs.iter().filter(|(op, _)| op == ">" || op == ">>").map(|(_, w)| self.expand(w, cwd)));
+            for f in files {
+                let abs = super::indirect::absolute(cwd, &f).display().to_string();
+                if !self.out.downloads.contains(&abs) {
+                    self.out.downloads.push(abs);
+                }
+            }
+        }
         let mut line: Vec<String> = assigns;
         line.push(self.render(&program));
         line.extend(args.iter().map(|a| self.render(a)));
@@ -708,6 +751,9 @@ impl Walker {
             "source" | "." => {
                 self.exec_substitutions(arg_words);
                 self.operands(args, arg_words, cwd, false);
+                if let Some(script) = args.first() {
+                    self.ran(script, cwd);
+                }
             }
             p if is_shell(p) => {
                 let mut i = 0;
@@ -725,6 +771,9 @@ impl Walker {
                         // `bash script.sh` / `bash <(curl …)`
                         self.exec_substitutions(&arg_words[i..i + 1]);
                         self.add_path(a, cwd, false, false, &arg_words[i]);
+                        if arg_words[i].procs.is_empty() {
+                            self.ran(a, cwd);
+                        }
                         break;
                     }
                     i += 1;
@@ -732,7 +781,8 @@ impl Walker {
                 match code {
                     Some(code) => self.script(&code, cwd, depth + 1),
                     None => {
-                        // Code on stdin: a heredoc or `bash <<< 'code'`.
+                        // Code on stdin: a heredoc, `bash <<< 'code'`, `bash < <(curl …)`.
+                        self.stdin_substitutions(c);
                         for (op, w) in &c.redirs {
                             if op == "<<body" || op == "<<<" {
                                 let body = self.expand(w, cwd);
@@ -744,19 +794,32 @@ impl Walker {
             }
             p if is_interpreter(p) => {
                 let mut i = 0;
+                let mut script = false;
                 while i < args.len() {
                     let a = &args[i];
                     if matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p") {
                         if let Some(code) = args.get(i + 1) {
                             self.interpreter_code(code, cwd, depth);
                         }
+                        script = true;
                         i += 2;
                         continue;
                     }
                     if !a.starts_with('-') {
                         self.add_path(a, cwd, false, false, &arg_words[i]);
+                        if !script {
+                            // The script it runs: `python3 x.py`, `python3 <(curl …)`.
+                            script = true;
+                            self.exec_substitutions(&arg_words[i..i + 1]);
+                            if arg_words[i].procs.is_empty() {
+                                self.ran(a, cwd);
+                            }
+                        }
                     }
                     i += 1;
+                }
+                if !script {
+                    self.stdin_substitutions(c);
                 }
             }
             p if WRAPPERS.contains(&p) => {
@@ -882,8 +945,27 @@ impl Walker {
         let prog_text = &c.texts[from];
         if prog_text.contains('/') {
             self.add_path(prog_text, cwd, false, true, &c.words[from]);
+            self.ran(prog_text, cwd);
         }
         rendered
+    }
+
+    /// A file run as a program or script: remembered, and "downloaded code run" when this
+    /// command downloaded it first (`curl -o x.sh URL && bash x.sh`).
+    fn ran(&mut self, path: &str, cwd: &Path) {
+        let abs = super::indirect::absolute(cwd, path).display().to_string();
+        if self.out.downloads.contains(&abs) {
+            self.push_unit(downloaded_run_unit(&abs));
+        }
+        if self.out.executed.len() < MAX_UNITS && !self.out.executed.contains(&abs) {
+            self.out.executed.push(abs);
+        }
+    }
+
+    /// `sh < <(curl …)`, `python3 < <(wget -O- …)`: a process substitution read as code on stdin.
+    fn stdin_substitutions(&mut self, c: &Simple) {
+        let words: Vec<Word> = c.redirs.iter().filter(|(op, _)| op == "<").map(|(_, w)| w.clone()).collect();
+        self.exec_substitutions(&words);
     }
 
     /// Operands of an ordinary program: every non-option word, and `--opt=value` values.
@@ -952,6 +1034,10 @@ impl Walker {
             }
             i += 1;
         }
+        // Argument lists run as commands, recursive-delete APIs as `rm -rf TARGET`.
+        for line in super::indirect::interpreter_commands(code) {
+            self.script(&line, cwd, depth + 1);
+        }
         self.push_unit(format!("interpreter-code {}", self.render(code)));
     }
 
@@ -974,6 +1060,12 @@ impl Walker {
             }
         }
     }
+}
+
+/// The unit that says "a downloaded file was run": matched by `risky_command.download_pipe_shell`
+/// like `curl URL | sh` (the same act, split over two commands or tool calls).
+pub fn downloaded_run_unit(path: &str) -> String {
+    format!("curl {path} | sh")
 }
 
 fn join(cwd: &Path, t: &str) -> PathBuf {
