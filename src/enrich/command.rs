@@ -56,7 +56,7 @@ pub struct PathArg {
 
 /// Parses and walks `command` run in `cwd` with `$HOME` = `home`.
 pub fn normalise(command: &str, cwd: &Path, home: Option<&Path>) -> Normalised {
-    let mut w = Walker { out: Normalised::default(), home: home.map(Path::to_path_buf), vars: HashMap::new() };
+    let mut w = Walker { out: Normalised::default(), decoded: Vec::new(), home: home.map(Path::to_path_buf), vars: HashMap::new() };
     let mut cwd = cwd.to_path_buf();
     w.script(command, &mut cwd, 0);
     w.out
@@ -502,6 +502,8 @@ fn ansi_escape(s: &[u8]) -> (char, usize) {
 
 struct Walker {
     out: Normalised,
+    /// Files a decoder wrote in this command (`base64 -d p > x.sh`).
+    decoded: Vec<String>,
     home: Option<PathBuf>,
     vars: HashMap<String, String>,
 }
@@ -559,6 +561,7 @@ impl Walker {
             let n = cmds.len();
             if n > 1 {
                 w.decoded_payloads(&cmds, cwd, depth);
+                w.pipeline_downloads(&cmds, cwd);
             }
             let mut rendered = Vec::new();
             for c in cmds {
@@ -604,6 +607,28 @@ impl Walker {
                 }
             }
         }
+    }
+
+    /// `curl URL | tee x.sh`, `curl URL | gunzip > x.sh`: what the stages after a download write
+    /// is the download.
+    fn pipeline_downloads(&mut self, cmds: &[Vec<Tok>], cwd: &Path) {
+        let mut after_download = false;
+        let mut files = Vec::new();
+        for c in cmds {
+            let texts: Vec<String> = c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect();
+            let prog = texts.first().map(|p| basename(p).to_string()).unwrap_or_default();
+            if after_download {
+                if prog == "tee" {
+                    files.extend(texts[1..].iter().filter(|a| !a.starts_with('-')).cloned());
+                }
+                files.extend(c.iter().filter_map(|t| match t {
+                    Tok::Redir(op, Some(w)) if op == ">" || op == ">>" => Some(self.expand(w, cwd)),
+                    _ => None,
+                }));
+            }
+            after_download |= matches!(prog.as_str(), "curl" | "wget");
+        }
+        self.downloaded(&files, cwd);
     }
 
     fn expand(&self, w: &Word, cwd: &Path) -> String {
@@ -705,14 +730,36 @@ impl Walker {
         let program = basename(&c.texts[from]).to_string();
         let args = &c.texts[from + 1..];
         let arg_words = &c.words[from + 1..];
+        let written = || c.redirs.iter().filter(|(op, _)| op == ">" || op == ">>").map(|(_, w)| self.expand(w, cwd)).collect::<Vec<_>>();
         if matches!(program.as_str(), "curl" | "wget") {
             let mut files = super::indirect::download_outputs(&program, args);
-            files.extend(c.redirs.iter().filter(|(op, _)| op == ">" || op == ">>").map(|(_, w)| self.expand(w, cwd)));
+            files.extend(written());
+            self.downloaded(&files, cwd);
+        } else if super::indirect::is_decoder(&program, args) {
+            // `base64 -d p > x.sh; sh x.sh`: a decoded file run is obfuscated execution.
+            let mut files = written();
+            files.extend(args.windows(2).filter(|w| matches!(w[0].as_str(), "-o" | "--output" | "-out")).map(|w| w[1].clone()));
             for f in files {
                 let abs = super::indirect::absolute(cwd, &f).display().to_string();
-                if !self.out.downloads.contains(&abs) {
-                    self.out.downloads.push(abs);
+                if !self.decoded.contains(&abs) {
+                    self.decoded.push(abs);
                 }
+            }
+        } else if matches!(program.as_str(), "mv" | "cp" | "install" | "ln") {
+            // A downloaded file moved or copied is still the downloaded file.
+            let ops: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+            if let Some((dest, srcs)) = ops.split_last().filter(|(_, s)| !s.is_empty()) {
+                let dest_abs = super::indirect::absolute(cwd, dest);
+                let mut moved = Vec::new();
+                for src in srcs {
+                    let abs = super::indirect::absolute(cwd, src).display().to_string();
+                    if self.out.downloads.contains(&abs) {
+                        let into_dir = dest.ends_with('/') || dest_abs.is_dir();
+                        let target = if into_dir { dest_abs.join(basename(src)) } else { dest_abs.clone() };
+                        moved.push(target.display().to_string());
+                    }
+                }
+                self.downloaded(&moved, cwd);
             }
         }
         let mut line: Vec<String> = assigns;
@@ -950,12 +997,24 @@ impl Walker {
         rendered
     }
 
+    fn downloaded(&mut self, files: &[String], cwd: &Path) {
+        for f in files {
+            let abs = super::indirect::absolute(cwd, f).display().to_string();
+            if self.out.downloads.len() < MAX_UNITS && !self.out.downloads.contains(&abs) {
+                self.out.downloads.push(abs);
+            }
+        }
+    }
+
     /// A file run as a program or script: remembered, and "downloaded code run" when this
     /// command downloaded it first (`curl -o x.sh URL && bash x.sh`).
     fn ran(&mut self, path: &str, cwd: &Path) {
         let abs = super::indirect::absolute(cwd, path).display().to_string();
         if self.out.downloads.contains(&abs) {
             self.push_unit(downloaded_run_unit(&abs));
+        }
+        if self.decoded.contains(&abs) {
+            self.push_unit(format!("base64 -d {} | sh", self.render(&abs)));
         }
         if self.out.executed.len() < MAX_UNITS && !self.out.executed.contains(&abs) {
             self.out.executed.push(abs);
@@ -1034,9 +1093,19 @@ impl Walker {
             }
             i += 1;
         }
-        // Argument lists run as commands, recursive-delete APIs as `rm -rf TARGET`.
-        for line in super::indirect::interpreter_commands(code) {
-            self.script(&line, cwd, depth + 1);
+        // Argument lists run as commands, recursive-delete APIs as `rm -rf TARGET`; base64
+        // payloads decoded and read as code too (and decoded code that is run is obfuscated).
+        if depth <= MAX_NESTING {
+            for line in super::indirect::interpreter_commands(code) {
+                self.script(&line, cwd, depth + 1);
+            }
+            let (payloads, runs) = super::indirect::interpreter_payloads(code);
+            for p in payloads {
+                self.interpreter_code(&p, cwd, depth + 1);
+            }
+            if runs {
+                self.push_unit("base64 -d | sh".into());
+            }
         }
         self.push_unit(format!("interpreter-code {}", self.render(code)));
     }

@@ -255,11 +255,75 @@ fn quote(w: &str) -> String {
     }
 }
 
+/// What a bare variable name in a call stands for: the right-hand side of its assignment in the
+/// same code (`p = "/"; shutil.rmtree(p)`, `cmd = ["rm", "-rf", "/"]; run(cmd)`, `my $d = "/"`,
+/// `const d = "/"`). Anything else comes back as it is.
+fn resolve<'a>(code: &'a str, expr: &'a str) -> &'a str {
+    let name = expr.trim().trim_start_matches(['$', '@']);
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return expr;
+    }
+    let mut from = 0;
+    while let Some(k) = code[from..].find(name) {
+        let at = from + k;
+        from = at + name.len();
+        let prev = code[..at].chars().next_back();
+        if prev.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let rest = code[from..].trim_start();
+        let Some(rhs) = rest.strip_prefix('=').filter(|r| !r.starts_with('=')) else { continue };
+        let start = code.len() - rhs.len();
+        // To the end of the statement, brackets and quotes respected.
+        let b = code.as_bytes();
+        let (mut depth, mut i, mut quote) = (0i32, start, None::<u8>);
+        while i < b.len() {
+            let c = b[i];
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), b'\\') => i += 1,
+                (Some(_), _) => {}
+                (None, b'\'' | b'"' | b'`') => quote = Some(c),
+                (None, b'(' | b'[' | b'{') => depth += 1,
+                (None, b')' | b']' | b'}') => depth -= 1,
+                (None, b';' | b'\n') if depth <= 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        return code.get(start..i.min(b.len())).unwrap_or(expr);
+    }
+    expr
+}
+
+/// Functions that decode base64 inside interpreter code.
+const B64_DECODERS: &[&str] = &["b64decode", "decodebytes", "standard_b64decode", "urlsafe_b64decode", "atob", "decode64", "decode_base64", "strict_decode64"];
+
+/// Base64 literals interpreter code decodes (`exec(base64.b64decode("…"))`, `eval(atob("…"))`,
+/// `Buffer.from("…", "base64")`), decoded; and whether the code also runs code it holds
+/// (`exec`/`eval`/`system`/…), which makes it obfuscated execution.
+pub fn interpreter_payloads(code: &str) -> (Vec<String>, bool) {
+    let mut args = calls(code, B64_DECODERS);
+    args.extend(calls(code, &["Buffer.from"]).into_iter().filter(|a| a.contains("base64")));
+    let mut out = Vec::new();
+    for a in args {
+        let first = resolve(code, a.split(',').next().unwrap_or(""));
+        for (_, _, lit) in literals(first) {
+            if let Some(text) = decode_literal("base64", &lit).filter(|t| !t.trim().is_empty()) {
+                out.push(text);
+            }
+        }
+    }
+    let runs = !out.is_empty() && ["exec", "eval", "system", "popen", "execSync", "Function", "compile", "spawn", "run"].iter().any(|r| !calls(code, &[r]).is_empty());
+    (out, runs)
+}
+
 /// Shell commands an interpreter one-liner runs as an argument list, and `rm -rf TARGET` for
 /// each recursive delete it makes.
 pub fn interpreter_commands(code: &str) -> Vec<String> {
     let mut out = Vec::new();
     for args in calls(code, ARGV_RUNNERS) {
+        let args = if literals(args).is_empty() { resolve(code, args.split(',').next().unwrap_or("")) } else { args };
         let mut words: Vec<String> = literals(args).into_iter().map(|(_, _, l)| l).collect();
         // `execvp("rm", ["rm", …])`: the program, then its argv (which repeats it).
         if words.len() > 2 && words[0] == words[1] {
@@ -271,7 +335,7 @@ pub fn interpreter_commands(code: &str) -> Vec<String> {
         }
     }
     for args in calls(code, TREE_DELETERS) {
-        let first = args.split(',').next().unwrap_or("").trim();
+        let first = resolve(code, args.split(',').next().unwrap_or("").trim());
         let target = if HOME_EXPRS.iter().any(|h| first.contains(h)) {
             Some("~".to_string())
         } else {
@@ -316,6 +380,13 @@ mod tests {
         assert_eq!(interpreter_commands(r#"require "fileutils"; FileUtils.rm_r(Dir.home)"#), ["rm -rf ~"]);
         assert_eq!(interpreter_commands(r#"require("fs").rmSync("/", {recursive: true})"#), ["rm -rf /"]);
         assert_eq!(interpreter_commands("print(1)"), Vec::<String>::new());
+        assert_eq!(interpreter_commands(r#"import shutil; p = "/"; shutil.rmtree(p)"#), ["rm -rf /"]);
+        assert_eq!(interpreter_commands(r#"import subprocess as s; c=["rm","-rf","/"]; s.call(c)"#), ["rm -rf /"]);
+        assert_eq!(interpreter_commands(r#"my $d = $ENV{HOME}; rmtree($d)"#), ["rm -rf ~"]);
+        let (texts, runs) = interpreter_payloads(r#"import base64; exec(base64.b64decode("aW1wb3J0IG9zOyBvcy5zeXN0ZW0oInJtIC1yZiAvIik="))"#);
+        assert_eq!(texts, [r#"import os; os.system("rm -rf /")"#]);
+        assert!(runs);
+        assert!(!interpreter_payloads(r#"print(base64.b64decode("aGk="))"#).1);
         assert_eq!(absolute(Path::new("/p"), "./x/../x.sh"), PathBuf::from("/p/x.sh"));
     }
 }
