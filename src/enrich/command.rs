@@ -588,9 +588,22 @@ impl Walker {
     fn decoded_payloads(&mut self, cmds: &[Vec<Tok>], cwd: &Path, depth: usize) {
         let texts: Vec<Vec<String>> = cmds.iter().map(|c| c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect()).collect();
         let prog = |k: usize| texts[k].first().map(|p| basename(p).to_string()).unwrap_or_default();
-        let Some(sink) = (0..texts.len()).rev().find(|&k| is_shell(&prog(k)) || is_interpreter(&prog(k))) else { return };
+        // The stage that runs code read on stdin: a shell or interpreter with no script operand
+        // and no `-c`/`-e` (`sh`, `bash -s`, `python3 -`).
+        let reads_stdin = |k: usize| {
+            let p = prog(k);
+            (is_shell(&p) || is_interpreter(&p))
+                && texts[k][1..].iter().all(|a| a == "-" || (a.starts_with('-') && !matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p")))
+        };
+        let Some(sink) = (0..texts.len()).rev().find(|&k| reads_stdin(k)) else { return };
         for k in 0..sink {
             let p = prog(k);
+            if p == "cat" {
+                // `cat F | sh`: the file is run.
+                for f in texts[k][1..].iter().filter(|a| !a.starts_with('-')) {
+                    self.ran(f, cwd);
+                }
+            }
             if !super::indirect::is_decoder(&p, texts[k].get(1..).unwrap_or(&[])) {
                 continue;
             }
@@ -829,7 +842,7 @@ impl Walker {
                     Some(code) => self.script(&code, cwd, depth + 1),
                     None => {
                         // Code on stdin: a heredoc, `bash <<< 'code'`, `bash < <(curl …)`.
-                        self.stdin_substitutions(c);
+                        self.stdin_substitutions(c, cwd);
                         for (op, w) in &c.redirs {
                             if op == "<<body" || op == "<<<" {
                                 let body = self.expand(w, cwd);
@@ -866,7 +879,7 @@ impl Walker {
                     i += 1;
                 }
                 if !script {
-                    self.stdin_substitutions(c);
+                    self.stdin_substitutions(c, cwd);
                 }
             }
             p if WRAPPERS.contains(&p) => {
@@ -1021,10 +1034,15 @@ impl Walker {
         }
     }
 
-    /// `sh < <(curl …)`, `python3 < <(wget -O- …)`: a process substitution read as code on stdin.
-    fn stdin_substitutions(&mut self, c: &Simple) {
+    /// `sh < <(curl …)`, `python3 < <(wget -O- …)`: a process substitution read as code on
+    /// stdin; `sh < F`: the file `F` is run.
+    fn stdin_substitutions(&mut self, c: &Simple, cwd: &Path) {
         let words: Vec<Word> = c.redirs.iter().filter(|(op, _)| op == "<").map(|(_, w)| w.clone()).collect();
         self.exec_substitutions(&words);
+        for w in words.iter().filter(|w| w.procs.is_empty()) {
+            let f = self.expand(w, cwd);
+            self.ran(&f, cwd);
+        }
     }
 
     /// Operands of an ordinary program: every non-option word, and `--opt=value` values.

@@ -18,7 +18,8 @@
 //!   while it was working on a turn (the agent's silence is evidence), or for
 //!   `export.span_timeout_secs` while it waited for the user (a Stop, a permission prompt: silence
 //!   is expected there for a while). Also noticed late, from the records themselves, when the relay
-//!   was not running during the silence.
+//!   was not running during the silence. A silence older than a week when first seen is
+//!   history (a journal read for the first time), not reported.
 //!
 //! Each is one `telemetry_gap` record per transition (not one per check), appended through the
 //! journal like every record (hash-chained, exported); when it ends — the entry or marker is
@@ -274,7 +275,9 @@ impl GapWatch {
                 }
             }
         }
-        // Sessions that stopped speaking.
+        // Sessions that stopped speaking. A silence that began more than a week ago is history
+        // (a journal read for the first time, a relay down for long), not reported.
+        self.sessions.retain(|_, s| s.silent || now.saturating_sub(s.last_time) < FORGET_SILENT_NS);
         for (sid, s) in self.sessions.iter_mut() {
             let threshold = if s.waiting { config.export.span_timeout } else { config.export.session_silence }.as_nanos() as u64;
             let silence = now.saturating_sub(s.last_time);
