@@ -185,7 +185,7 @@ impl GapWatch {
                 s.waiting = w;
             }
         }
-        self.bound(r.time_unix_nano);
+        // (Bounded at each check, not per record: the relay's loop is hot.)
         out
     }
 
