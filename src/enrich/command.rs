@@ -79,6 +79,8 @@ struct Word {
     subs: Vec<String>,
     /// `<(…)` / `>(…)` bodies.
     procs: Vec<String>,
+    /// Which of `procs` are `>(…)`: they read what the command writes.
+    out_procs: Vec<usize>,
 }
 
 impl Word {
@@ -430,6 +432,9 @@ impl<'a> Lexer<'a> {
                     w.subs.push(b);
                 }
                 b'<' | b'>' if self.peek(1) == Some(b'(') => {
+                    if c == b'>' {
+                        w.out_procs.push(w.procs.len());
+                    }
                     self.i += 2;
                     let b = self.balanced();
                     w.procs.push(b);
@@ -718,7 +723,20 @@ impl Walker {
         }
         let texts: Vec<String> = words.iter().map(|w| self.expand(w, cwd)).collect();
         let simple = Simple { words, texts, redirs };
-        let rendered = self.command(&simple, first, cwd, depth, in_pipeline);
+        let mut rendered = self.command(&simple, first, cwd, depth, in_pipeline);
+        // `curl … > >(sh)`, `… | tee >(bash)`: a `>(…)` reads what the command writes, as a
+        // pipe would.
+        let readers: Vec<String> = simple
+            .words
+            .iter()
+            .chain(simple.redirs.iter().map(|(_, w)| w))
+            .flat_map(|w| w.out_procs.iter().filter_map(|&k| w.procs.get(k)))
+            .filter_map(|body| normalise(body, Path::new("/"), self.home.as_deref()).units.into_iter().find(|u| !u.contains(" | ")))
+            .collect();
+        for r in readers {
+            rendered = format!("{rendered} | {r}");
+            self.push_unit(rendered.clone());
+        }
         Some(rendered)
     }
 
