@@ -160,10 +160,6 @@ impl GapWatch {
             };
         }
         let Some(sid) = r.session_id.clone() else { return out };
-        if ev == HookEvent::SessionEnd {
-            self.sessions.remove(&sid);
-            return out;
-        }
         let project = r.project_path.clone();
         let identity = self.identity_of(project.as_deref()).clone();
         let s = self.sessions.entry(sid.clone()).or_insert_with(|| SessionWatch { project: project.clone(), last_time: r.time_unix_nano, ..Default::default() });
@@ -184,6 +180,10 @@ impl GapWatch {
             if let Some(w) = leaves_waiting(&ev) {
                 s.waiting = w;
             }
+        }
+        if ev == HookEvent::SessionEnd {
+            // Ended (after its silence, if any, was closed above): nothing more to watch.
+            self.sessions.remove(&sid);
         }
         // (Bounded at each check, not per record: the relay's loop is hot.)
         out
@@ -390,4 +390,54 @@ fn restored(now: u64, reason: &str, project: Option<&str>, session: Option<&str>
     r.level = Level::Info;
     r.gap = Some(Gap { reason: reason.to_string(), ..g });
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn rec(ev: &str, sid: &str, t: u64) -> JournalRecord {
+        JournalRecord { hook_event: ev.into(), session_id: Some(sid.into()), time_unix_nano: t, ..JournalRecord::default() }
+    }
+
+    fn reasons(records: &[JournalRecord]) -> Vec<(String, String)> {
+        records.iter().map(|r| (r.event_type.clone(), r.gap.as_ref().unwrap().reason.clone())).collect()
+    }
+
+    #[test]
+    fn a_session_silent_mid_turn_is_one_transition_each_way() {
+        let config = Config::default();
+        let silence = config.export.session_silence.as_secs();
+        let dir = Path::new("/nonexistent");
+        let mut w = GapWatch::default();
+        let t0 = 1_000_000 * S;
+        assert!(w.observe(&rec("UserPromptSubmit", "s", t0), &config).is_empty());
+        assert!(w.check(&config, dir, t0 + silence * S).is_empty(), "not yet");
+        let gap = w.check(&config, dir, t0 + (silence + 1) * S);
+        assert_eq!(reasons(&gap), [("telemetry_gap".to_string(), SESSION_SILENT.to_string())]);
+        assert_eq!(gap[0].level, Level::Error);
+        assert!(w.check(&config, dir, t0 + (silence + 60) * S).is_empty(), "once per transition");
+        // Read back: no change; the session speaks: restored, with how long it lasted.
+        assert!(w.observe(&gap[0], &config).is_empty());
+        let back = w.observe(&rec("PostToolUse", "s", t0 + (silence + 100) * S), &config);
+        assert_eq!(reasons(&back), [("telemetry_restored".to_string(), SESSION_SILENT.to_string())]);
+        assert_eq!(back[0].gap.as_ref().unwrap().silent_secs, Some(silence + 100));
+        // Waiting for the user (a Stop): silence is expected until the span timeout.
+        let t1 = t0 + (silence + 200) * S;
+        assert!(w.observe(&rec("Stop", "s", t1), &config).is_empty());
+        assert!(w.check(&config, dir, t1 + (silence + 1) * S).is_empty());
+        let idle = w.check(&config, dir, t1 + config.export.span_timeout.as_secs() * S + S);
+        assert_eq!(idle.len(), 1);
+        assert!(idle[0].gap.as_ref().unwrap().waiting_for_user && idle[0].level == Level::Warn);
+        // It ends: the silence is closed, and an ended session is not watched.
+        let end = w.observe(&rec("SessionEnd", "s", t1 + 10_000 * S), &config);
+        assert_eq!(end.iter().map(|r| r.event_type.as_str()).collect::<Vec<_>>(), ["telemetry_restored"]);
+        assert!(w.check(&config, dir, t1 + 100_000 * S).is_empty());
+        // Noticed late, from the records' own times: a gap and its end.
+        assert!(w.observe(&rec("PreToolUse", "late", t0), &config).is_empty());
+        let late = w.observe(&rec("PostToolUse", "late", t0 + (silence + 5) * S), &config);
+        assert_eq!(late.iter().map(|r| r.event_type.as_str()).collect::<Vec<_>>(), ["telemetry_gap", "telemetry_restored"]);
+    }
 }
