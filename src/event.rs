@@ -16,6 +16,10 @@ macro_rules! hook_events {
             JournalRepair,
             /// A `model_call` record: one model request the relay read from a transcript.
             ModelCall,
+            /// The relay's `telemetry_gap` record: telemetry went dark for a project or session.
+            TelemetryGap,
+            /// The relay's `telemetry_restored` record: what went dark is back.
+            TelemetryRestored,
             /// An event this version does not know (recorded all the same).
             Other(String),
         }
@@ -29,6 +33,8 @@ macro_rules! hook_events {
                     $(stringify!($name) => HookEvent::$name,)*
                     "JournalRepair" => HookEvent::JournalRepair,
                     "ModelCall" => HookEvent::ModelCall,
+                    "TelemetryGap" => HookEvent::TelemetryGap,
+                    "TelemetryRestored" => HookEvent::TelemetryRestored,
                     other => HookEvent::Other(other.to_string()),
                 }
             }
@@ -38,6 +44,8 @@ macro_rules! hook_events {
                     $(HookEvent::$name => stringify!($name),)*
                     HookEvent::JournalRepair => "JournalRepair",
                     HookEvent::ModelCall => "ModelCall",
+                    HookEvent::TelemetryGap => "TelemetryGap",
+                    HookEvent::TelemetryRestored => "TelemetryRestored",
                     HookEvent::Other(s) => s,
                 }
             }
@@ -48,6 +56,8 @@ macro_rules! hook_events {
                     $(HookEvent::$name => concat!("claude_code.hook.", stringify!($name)),)*
                     HookEvent::JournalRepair => "agent_telemetry.journal_repair",
                     HookEvent::ModelCall => "agent_telemetry.model_call",
+                    HookEvent::TelemetryGap => "agent_telemetry.telemetry_gap",
+                    HookEvent::TelemetryRestored => "agent_telemetry.telemetry_restored",
                     HookEvent::Other(_) => "claude_code.hook.other",
                 }
             }
@@ -58,6 +68,8 @@ macro_rules! hook_events {
                     $(HookEvent::$name => $event_type,)*
                     HookEvent::JournalRepair => "journal_repair",
                     HookEvent::ModelCall => "model_call",
+                    HookEvent::TelemetryGap => "telemetry_gap",
+                    HookEvent::TelemetryRestored => "telemetry_restored",
                     HookEvent::Other(_) => "hook_event",
                 }
             }
@@ -115,7 +127,13 @@ impl HookEvent {
     /// *replaces* Claude Code's own `git worktree` creation, so a recorder would break
     /// `--worktree`.
     pub fn registered(&self) -> bool {
-        !matches!(self, HookEvent::WorktreeCreate | HookEvent::JournalRepair | HookEvent::ModelCall | HookEvent::Other(_))
+        !matches!(self, HookEvent::WorktreeCreate | HookEvent::JournalRepair | HookEvent::ModelCall | HookEvent::TelemetryGap | HookEvent::TelemetryRestored | HookEvent::Other(_))
+    }
+
+    /// Records the relay writes about a project or session (not events of a session's work):
+    /// they open no span.
+    pub fn is_gap_record(&self) -> bool {
+        matches!(self, HookEvent::ModelCall | HookEvent::TelemetryGap | HookEvent::TelemetryRestored)
     }
 
     /// The Claude Code events, typed.

@@ -165,6 +165,12 @@ fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64) {
         description: "the project's .telemetry-enabled marker is gone: nothing more is recorded here until it is back".into(),
     });
     record.security.risk = record.security.findings.iter().map(|f| f.severity).max();
+    record.gap = Some(crate::record::Gap {
+        reason: "marker_removed".into(),
+        detected_by: "hook".into(),
+        detail: format!("no {MARKER} at or above {root_text}: the hook records nothing here"),
+        ..Default::default()
+    });
     let _ = Journal::from_config(config).append(&mut record);
 }
 

@@ -116,6 +116,9 @@ pub struct JournalRecord {
     /// A `model_call` record's request, read by the relay from the transcript (metadata only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_call: Option<ModelCallInfo>,
+    /// On a `telemetry_gap` / `telemetry_restored` record: what went dark or came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<Gap>,
     /// The payload as received, less content (privacy) and secrets (redaction).
     #[serde(default)]
     pub raw_input: Value,
@@ -383,6 +386,32 @@ pub struct InputError {
     /// last; each of these was analysed too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duplicates: Vec<DuplicateValue>,
+}
+
+/// Why telemetry went dark (or came back) for a project or a session; the record's
+/// `project_path` and `session_id` say where (see `relay::gaps`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Gap {
+    /// `settings_entry_removed`, `hooks_disabled`, `marker_removed` or `session_silent`.
+    pub reason: String,
+    /// `relay` (it checks) or `hook` (the next hook run in a project whose marker is gone).
+    pub detected_by: String,
+    /// The last record seen from the project or session before the gap (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// What exactly: the settings file and the events no longer recorded, the marker's path.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// Hook events whose registration of our hook is gone (`settings_entry_removed`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// `session_silent`: seconds without a record; on `telemetry_restored`: how long it lasted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silent_secs: Option<u64>,
+    /// `session_silent`: the session's last record left it waiting for the user (a Stop, a
+    /// permission prompt), so silence there is expected for a while.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub waiting_for_user: bool,
 }
 
 /// One earlier value of a duplicated key.

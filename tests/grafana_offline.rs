@@ -750,13 +750,15 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
     let good = c.dir.path().join("relay-config.toml");
     std::fs::write(&good, "").unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    let c_env = vec![("AGENT_TELEMETRY_CONFIG", good.to_str().unwrap()), ("AGENT_TELEMETRY_SPAN_TIMEOUT_SECS", "1")];
+    // And it went quiet mid-turn: the relay says so (a telemetry_gap, the "Telemetry gaps" panel).
+    let c_env = vec![("AGENT_TELEMETRY_CONFIG", good.to_str().unwrap()), ("AGENT_TELEMETRY_SPAN_TIMEOUT_SECS", "1"), ("AGENT_TELEMETRY_SESSION_SILENCE_SECS", "1")];
     for (e, extra) in [(&a, vec![]), (&b, vec![]), (&c, c_env)] {
         relay_support::relay_once(e, &endpoint, &extra, Duration::from_secs(120));
     }
     let records = journal(&[&a, &b, &c]);
     assert!(records.iter().any(|r| r["hook_event"] == "JournalRepair"), "the torn line became a repair record");
     assert!(records.iter().any(|r| r["metadata"]["config_error"].is_string()), "records on defaults say so");
+    assert!(records.iter().any(|r| r["event_type"] == "telemetry_gap"), "C's silence became a telemetry_gap record");
 
     // Everything arrived in VictoriaLogs (and the collector's archive has flushed).
     let n = records.len();

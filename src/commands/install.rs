@@ -74,6 +74,56 @@ pub fn hook_url(addr: std::net::SocketAddr) -> String {
     format!("http://{addr}{}", crate::relay::listen::PATH)
 }
 
+/// The events for which `settings` (a parsed settings.json) makes Claude Code run our hook on
+/// every call: an entry of ours (`<path>/agent-telemetry hook`, nothing more — `echo
+/// agent-telemetry hook` or `agent-telemetry hook; true` is not the recorder) in a group whose
+/// matcher takes every tool. `None` when the file sets `disableAllHooks`. The inverse of
+/// [`add_hooks`]; the relay checks it to notice a removal (`relay::gaps`).
+pub fn registered_events(settings: &Value) -> Option<std::collections::BTreeSet<String>> {
+    registered_events_with(settings, None)
+}
+
+/// [`registered_events`], where an http entry posting to our endpoint at `listen` (the relay's
+/// `[hook] listen`) counts too — at another address it is not ours (a redirect is a gap).
+pub fn registered_events_with(settings: &Value, listen: Option<std::net::SocketAddr>) -> Option<std::collections::BTreeSet<String>> {
+    if settings.get("disableAllHooks").and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    let mut out = std::collections::BTreeSet::new();
+    let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else { return Some(out) };
+    for (event, groups) in hooks {
+        let every_call = |g: &Value| g.get("matcher").is_none_or(|m| matches!(m.as_str(), Some("" | "*" | ".*")));
+        let ours = |g: &Value| g.get("hooks").and_then(Value::as_array).is_some_and(|l| l.iter().any(|h| is_recorder(h) || is_our_endpoint(h, listen)));
+        if groups.as_array().is_some_and(|gs| gs.iter().any(|g| every_call(g) && ours(g))) {
+            out.insert(event.clone());
+        }
+    }
+    Some(out)
+}
+
+/// Whether a hook entry is an http hook posting to the relay's endpoint at `listen`, exactly.
+fn is_our_endpoint(hook: &Value, listen: Option<std::net::SocketAddr>) -> bool {
+    let Some(addr) = listen else { return false };
+    hook.get("type").and_then(Value::as_str) == Some("http") && hook.get("url").and_then(Value::as_str) == Some(hook_url(addr).as_str())
+}
+
+/// Whether a hook entry runs the recorder itself: a command hook whose command is exactly one
+/// program named `agent-telemetry` (any directory, quoted or not) and the word `hook`.
+fn is_recorder(hook: &Value) -> bool {
+    if hook.get("type").and_then(Value::as_str).is_some_and(|t| t != "command") {
+        return false;
+    }
+    let Some(c) = hook.get("command").and_then(Value::as_str) else { return false };
+    let c = c.trim();
+    let Some(program) = c.strip_suffix(" hook").map(str::trim_end) else { return false };
+    let program = match program.strip_prefix('\'').and_then(|p| p.strip_suffix('\'')) {
+        Some(quoted) => quoted.replace(r"'\''", "'"),
+        None if !program.contains(|ch: char| ch.is_whitespace() || "'\"`$;&|<>()\\".contains(ch)) => program.to_string(),
+        None => return false,
+    };
+    Path::new(&program).file_name().is_some_and(|n| n == "agent-telemetry")
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Change {
     Unchanged,
@@ -333,6 +383,28 @@ pub fn uninstall(target: &Target) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registered_events_are_the_recorder_on_every_call() {
+        let mut s = Map::new();
+        add_hooks(&mut s, "'/opt/my tools/agent-telemetry' hook").unwrap();
+        let all = registered_events(&Value::Object(s.clone())).unwrap();
+        assert_eq!(all.len(), 30);
+        for (command, matcher, ours) in [
+            ("/usr/bin/agent-telemetry hook", "*", true),
+            ("agent-telemetry hook", "", true),
+            ("true", "*", false),
+            ("echo agent-telemetry hook", "*", false),
+            ("agent-telemetry hook; true", "*", false),
+            ("/usr/bin/agent-telemetry-x hook", "*", false),
+            ("/usr/bin/agent-telemetry hook", "Bash", false),
+        ] {
+            let v = json!({"hooks": {"PreToolUse": [{"matcher": matcher, "hooks": [{"type": "command", "command": command}]}]}});
+            assert_eq!(registered_events(&v).unwrap().contains("PreToolUse"), ours, "{command} / {matcher}");
+        }
+        s.insert("disableAllHooks".into(), json!(true));
+        assert!(registered_events(&Value::Object(s)).is_none());
+    }
 
     #[test]
     fn add_is_idempotent_and_keeps_other_hooks() {

@@ -49,6 +49,11 @@ pub struct ExportConfig {
     pub poll: Duration,
     pub span_timeout: Duration,
     pub idle_exit: Duration,
+    /// How often the relay checks that our settings entries and markers are still in place.
+    pub gap_check: Duration,
+    /// A session working on a turn with no record for this long is reported silent
+    /// (`telemetry_gap`, `session_silent`); one waiting for the user, after `span_timeout`.
+    pub session_silence: Duration,
     /// The hook starts a relay when none runs.
     pub autostart: bool,
 }
@@ -65,6 +70,8 @@ impl ExportConfig {
             poll: Duration::from_millis(100),
             span_timeout: Duration::from_secs(7200),
             idle_exit: Duration::from_secs(1800),
+            gap_check: Duration::from_secs(30),
+            session_silence: Duration::from_secs(900),
             autostart: true,
         }
     }

@@ -84,6 +84,8 @@ pub struct ExportSection {
     pub poll_ms: Option<u64>,
     pub span_timeout_secs: Option<u64>,
     pub idle_exit_secs: Option<u64>,
+    pub gap_check_secs: Option<u64>,
+    pub session_silence_secs: Option<u64>,
     pub autostart: Option<bool>,
 }
 

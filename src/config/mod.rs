@@ -244,6 +244,8 @@ impl Config {
             ("export.poll_ms", e.poll.as_millis().to_string()),
             ("export.span_timeout_secs", e.span_timeout.as_secs().to_string()),
             ("export.idle_exit_secs", e.idle_exit.as_secs().to_string()),
+            ("export.gap_check_secs", e.gap_check.as_secs().to_string()),
+            ("export.session_silence_secs", e.session_silence.as_secs().to_string()),
             ("export.autostart", e.autostart.to_string()),
             ("cost.prices", path(&self.cost.prices)),
             ("hook.listen", self.hook.listen.map(|a| a.to_string()).unwrap_or_else(|| "-".into())),
@@ -321,6 +323,8 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
         poll: ms(r.pick("export.poll_ms", "AGENT_TELEMETRY_POLL_MS", f.poll_ms, 100, parse_num).max(5)),
         span_timeout: secs(r.pick("export.span_timeout_secs", "AGENT_TELEMETRY_SPAN_TIMEOUT_SECS", f.span_timeout_secs, 7200, parse_num)),
         idle_exit: secs(r.pick("export.idle_exit_secs", "AGENT_TELEMETRY_RELAY_IDLE_EXIT_SECS", f.idle_exit_secs, 1800, parse_num)),
+        gap_check: secs(r.pick("export.gap_check_secs", "AGENT_TELEMETRY_GAP_CHECK_SECS", f.gap_check_secs, 30, parse_num).max(1)),
+        session_silence: secs(r.pick("export.session_silence_secs", "AGENT_TELEMETRY_SESSION_SILENCE_SECS", f.session_silence_secs, 900, parse_num).max(1)),
         autostart: r.pick("export.autostart", "AGENT_TELEMETRY_RELAY", f.autostart, true, parse_bool),
     };
     let cost = CostConfig { prices: r.pick_opt("cost.prices", "AGENT_TELEMETRY_PRICES", file.cost.prices, |v| Ok(PathBuf::from(v))) };
@@ -577,7 +581,7 @@ mod tests {
         assert_eq!(c.export.poll.as_millis(), 100);
         assert_eq!(c.sources["export.poll_ms"], Source::Default);
         assert!(c.error.is_none(), "{:?}", c.error);
-        assert_eq!(c.settings().len(), 27);
+        assert_eq!(c.settings().len(), 29);
     }
 
     #[test]

@@ -83,6 +83,11 @@ impl Analyser<'_> {
         if let Some(cmd) = s("command").filter(|_| tool != "Skill") {
             let n = command::normalise(cmd, cwd, self.scope.home.as_deref());
             self.policy.check_command_units(&n.units, &mut a.findings);
+            let pre = v.get("hook_event_name").and_then(Value::as_str) == Some("PreToolUse");
+            let session = v.get("session_id").and_then(Value::as_str);
+            if let (true, Some(session)) = (pre, session) {
+                self.downloads_across_calls(&n, session, &mut a);
+            }
             for p in &n.paths {
                 self.check_command_path(p, &mut a);
             }
@@ -102,6 +107,20 @@ impl Analyser<'_> {
             }
         }
         a
+    }
+
+    /// Download-then-run over two tool calls of a session (see `enrich::downloads`): the state
+    /// file is written only when this command downloads to a file, read only when it runs one.
+    fn downloads_across_calls(&self, n: &command::Normalised, session: &str, a: &mut Analysis) {
+        let journal_dir = self.own.data_dir.join("journal");
+        if !n.executed.is_empty() {
+            let earlier = super::downloads::downloaded(&journal_dir, session, &n.executed);
+            let units: Vec<String> = earlier.iter().map(|p| command::downloaded_run_unit(p)).collect();
+            self.policy.check_command_units(&units, &mut a.findings);
+        }
+        if !n.downloads.is_empty() {
+            super::downloads::remember(&journal_dir, session, &n.downloads);
+        }
     }
 
     fn check_command_path(&self, p: &PathArg, a: &mut Analysis) {

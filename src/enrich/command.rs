@@ -35,6 +35,10 @@ const MAX_GLOB_MATCHES: usize = 64;
 pub struct Normalised {
     pub units: Vec<String>,
     pub paths: Vec<PathArg>,
+    /// Files a download writes (`curl -o F`, `wget URL`, `curl … > F`), absolute.
+    pub downloads: Vec<String>,
+    /// Files run as programs or scripts (`./F`, `bash F`, `. F`, `python3 F`), absolute.
+    pub executed: Vec<String>,
 }
 
 /// A word of a command that may name a file.
@@ -52,7 +56,7 @@ pub struct PathArg {
 
 /// Parses and walks `command` run in `cwd` with `$HOME` = `home`.
 pub fn normalise(command: &str, cwd: &Path, home: Option<&Path>) -> Normalised {
-    let mut w = Walker { out: Normalised::default(), home: home.map(Path::to_path_buf), vars: HashMap::new() };
+    let mut w = Walker { out: Normalised::default(), decoded: Vec::new(), home: home.map(Path::to_path_buf), vars: HashMap::new() };
     let mut cwd = cwd.to_path_buf();
     w.script(command, &mut cwd, 0);
     w.out
@@ -75,6 +79,8 @@ struct Word {
     subs: Vec<String>,
     /// `<(…)` / `>(…)` bodies.
     procs: Vec<String>,
+    /// Which of `procs` are `>(…)`: they read what the command writes.
+    out_procs: Vec<usize>,
 }
 
 impl Word {
@@ -426,6 +432,9 @@ impl<'a> Lexer<'a> {
                     w.subs.push(b);
                 }
                 b'<' | b'>' if self.peek(1) == Some(b'(') => {
+                    if c == b'>' {
+                        w.out_procs.push(w.procs.len());
+                    }
                     self.i += 2;
                     let b = self.balanced();
                     w.procs.push(b);
@@ -498,6 +507,8 @@ fn ansi_escape(s: &[u8]) -> (char, usize) {
 
 struct Walker {
     out: Normalised,
+    /// Files a decoder wrote in this command (`base64 -d p > x.sh`).
+    decoded: Vec<String>,
     home: Option<PathBuf>,
     vars: HashMap<String, String>,
 }
@@ -552,8 +563,12 @@ impl Walker {
             if cmds.is_empty() {
                 return;
             }
-            let mut rendered = Vec::new();
             let n = cmds.len();
+            if n > 1 {
+                w.decoded_payloads(&cmds, cwd, depth);
+                w.pipeline_downloads(&cmds, cwd);
+            }
+            let mut rendered = Vec::new();
             for c in cmds {
                 if let Some(r) = w.simple(c, cwd, depth, n > 1) {
                     rendered.push(r);
@@ -571,6 +586,67 @@ impl Walker {
             }
         }
         flush(self, &mut pipeline, cwd);
+    }
+
+    /// `echo <base64> | base64 -d | sh`, `xxd -r -p <<< <hex> | bash`: a literal payload decoded
+    /// into a shell or interpreter is read as the code it hides.
+    fn decoded_payloads(&mut self, cmds: &[Vec<Tok>], cwd: &Path, depth: usize) {
+        let texts: Vec<Vec<String>> = cmds.iter().map(|c| c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect()).collect();
+        let prog = |k: usize| texts[k].first().map(|p| basename(p).to_string()).unwrap_or_default();
+        // The stage that runs code read on stdin: a shell or interpreter with no script operand
+        // and no `-c`/`-e` (`sh`, `bash -s`, `python3 -`).
+        let reads_stdin = |k: usize| {
+            let p = prog(k);
+            (is_shell(&p) || is_interpreter(&p))
+                && texts[k][1..].iter().all(|a| a == "-" || (a.starts_with('-') && !matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p")))
+        };
+        let Some(sink) = (0..texts.len()).rev().find(|&k| reads_stdin(k)) else { return };
+        for k in 0..sink {
+            let p = prog(k);
+            if p == "cat" {
+                // `cat F | sh`: the file is run.
+                for f in texts[k][1..].iter().filter(|a| !a.starts_with('-')) {
+                    self.ran(f, cwd);
+                }
+            }
+            if !super::indirect::is_decoder(&p, texts[k].get(1..).unwrap_or(&[])) {
+                continue;
+            }
+            let here = cmds[k].iter().find_map(|t| match t {
+                Tok::Redir(op, Some(w)) if op == "<<<" => Some(self.expand(w, cwd)),
+                _ => None,
+            });
+            let fed = (k > 0 && matches!(prog(k - 1).as_str(), "echo" | "printf")).then(|| texts[k - 1].iter().skip(1).rfind(|a| !a.starts_with('-')).cloned()).flatten();
+            if let Some(code) = here.or(fed).and_then(|lit| super::indirect::decode_literal(&p, &lit)) {
+                if is_interpreter(&prog(sink)) {
+                    self.interpreter_code(&code, &mut cwd.to_path_buf(), depth + 1);
+                } else {
+                    self.script(&code, &mut cwd.to_path_buf(), depth + 1);
+                }
+            }
+        }
+    }
+
+    /// `curl URL | tee x.sh`, `curl URL | gunzip > x.sh`: what the stages after a download write
+    /// is the download.
+    fn pipeline_downloads(&mut self, cmds: &[Vec<Tok>], cwd: &Path) {
+        let mut after_download = false;
+        let mut files = Vec::new();
+        for c in cmds {
+            let texts: Vec<String> = c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect();
+            let prog = texts.first().map(|p| basename(p).to_string()).unwrap_or_default();
+            if after_download {
+                if prog == "tee" {
+                    files.extend(texts[1..].iter().filter(|a| !a.starts_with('-')).cloned());
+                }
+                files.extend(c.iter().filter_map(|t| match t {
+                    Tok::Redir(op, Some(w)) if op == ">" || op == ">>" => Some(self.expand(w, cwd)),
+                    _ => None,
+                }));
+            }
+            after_download |= matches!(prog.as_str(), "curl" | "wget");
+        }
+        self.downloaded(&files, cwd);
     }
 
     fn expand(&self, w: &Word, cwd: &Path) -> String {
@@ -647,7 +723,20 @@ impl Walker {
         }
         let texts: Vec<String> = words.iter().map(|w| self.expand(w, cwd)).collect();
         let simple = Simple { words, texts, redirs };
-        let rendered = self.command(&simple, first, cwd, depth, in_pipeline);
+        let mut rendered = self.command(&simple, first, cwd, depth, in_pipeline);
+        // `curl … > >(sh)`, `… | tee >(bash)`: a `>(…)` reads what the command writes, as a
+        // pipe would.
+        let readers: Vec<String> = simple
+            .words
+            .iter()
+            .chain(simple.redirs.iter().map(|(_, w)| w))
+            .flat_map(|w| w.out_procs.iter().filter_map(|&k| w.procs.get(k)))
+            .filter_map(|body| normalise(body, Path::new("/"), self.home.as_deref()).units.into_iter().find(|u| !u.contains(" | ")))
+            .collect();
+        for r in readers {
+            rendered = format!("{rendered} | {r}");
+            self.push_unit(rendered.clone());
+        }
         Some(rendered)
     }
 
@@ -672,6 +761,38 @@ impl Walker {
         let program = basename(&c.texts[from]).to_string();
         let args = &c.texts[from + 1..];
         let arg_words = &c.words[from + 1..];
+        let written = || c.redirs.iter().filter(|(op, _)| op == ">" || op == ">>").map(|(_, w)| self.expand(w, cwd)).collect::<Vec<_>>();
+        if matches!(program.as_str(), "curl" | "wget") {
+            let mut files = super::indirect::download_outputs(&program, args);
+            files.extend(written());
+            self.downloaded(&files, cwd);
+        } else if super::indirect::is_decoder(&program, args) {
+            // `base64 -d p > x.sh; sh x.sh`: a decoded file run is obfuscated execution.
+            let mut files = written();
+            files.extend(args.windows(2).filter(|w| matches!(w[0].as_str(), "-o" | "--output" | "-out")).map(|w| w[1].clone()));
+            for f in files {
+                let abs = super::indirect::absolute(cwd, &f).display().to_string();
+                if !self.decoded.contains(&abs) {
+                    self.decoded.push(abs);
+                }
+            }
+        } else if matches!(program.as_str(), "mv" | "cp" | "install" | "ln") {
+            // A downloaded file moved or copied is still the downloaded file.
+            let ops: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+            if let Some((dest, srcs)) = ops.split_last().filter(|(_, s)| !s.is_empty()) {
+                let dest_abs = super::indirect::absolute(cwd, dest);
+                let mut moved = Vec::new();
+                for src in srcs {
+                    let abs = super::indirect::absolute(cwd, src).display().to_string();
+                    if self.out.downloads.contains(&abs) {
+                        let into_dir = dest.ends_with('/') || dest_abs.is_dir();
+                        let target = if into_dir { dest_abs.join(basename(src)) } else { dest_abs.clone() };
+                        moved.push(target.display().to_string());
+                    }
+                }
+                self.downloaded(&moved, cwd);
+            }
+        }
         let mut line: Vec<String> = assigns;
         line.push(self.render(&program));
         line.extend(args.iter().map(|a| self.render(a)));
@@ -708,6 +829,9 @@ impl Walker {
             "source" | "." => {
                 self.exec_substitutions(arg_words);
                 self.operands(args, arg_words, cwd, false);
+                if let Some(script) = args.first() {
+                    self.ran(script, cwd);
+                }
             }
             p if is_shell(p) => {
                 let mut i = 0;
@@ -725,6 +849,9 @@ impl Walker {
                         // `bash script.sh` / `bash <(curl …)`
                         self.exec_substitutions(&arg_words[i..i + 1]);
                         self.add_path(a, cwd, false, false, &arg_words[i]);
+                        if arg_words[i].procs.is_empty() {
+                            self.ran(a, cwd);
+                        }
                         break;
                     }
                     i += 1;
@@ -732,7 +859,8 @@ impl Walker {
                 match code {
                     Some(code) => self.script(&code, cwd, depth + 1),
                     None => {
-                        // Code on stdin: a heredoc or `bash <<< 'code'`.
+                        // Code on stdin: a heredoc, `bash <<< 'code'`, `bash < <(curl …)`.
+                        self.stdin_substitutions(c, cwd);
                         for (op, w) in &c.redirs {
                             if op == "<<body" || op == "<<<" {
                                 let body = self.expand(w, cwd);
@@ -744,19 +872,32 @@ impl Walker {
             }
             p if is_interpreter(p) => {
                 let mut i = 0;
+                let mut script = false;
                 while i < args.len() {
                     let a = &args[i];
                     if matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p") {
                         if let Some(code) = args.get(i + 1) {
                             self.interpreter_code(code, cwd, depth);
                         }
+                        script = true;
                         i += 2;
                         continue;
                     }
                     if !a.starts_with('-') {
                         self.add_path(a, cwd, false, false, &arg_words[i]);
+                        if !script {
+                            // The script it runs: `python3 x.py`, `python3 <(curl …)`.
+                            script = true;
+                            self.exec_substitutions(&arg_words[i..i + 1]);
+                            if arg_words[i].procs.is_empty() {
+                                self.ran(a, cwd);
+                            }
+                        }
                     }
                     i += 1;
+                }
+                if !script {
+                    self.stdin_substitutions(c, cwd);
                 }
             }
             p if WRAPPERS.contains(&p) => {
@@ -882,8 +1023,44 @@ impl Walker {
         let prog_text = &c.texts[from];
         if prog_text.contains('/') {
             self.add_path(prog_text, cwd, false, true, &c.words[from]);
+            self.ran(prog_text, cwd);
         }
         rendered
+    }
+
+    fn downloaded(&mut self, files: &[String], cwd: &Path) {
+        for f in files {
+            let abs = super::indirect::absolute(cwd, f).display().to_string();
+            if self.out.downloads.len() < MAX_UNITS && !self.out.downloads.contains(&abs) {
+                self.out.downloads.push(abs);
+            }
+        }
+    }
+
+    /// A file run as a program or script: remembered, and "downloaded code run" when this
+    /// command downloaded it first (`curl -o x.sh URL && bash x.sh`).
+    fn ran(&mut self, path: &str, cwd: &Path) {
+        let abs = super::indirect::absolute(cwd, path).display().to_string();
+        if self.out.downloads.contains(&abs) {
+            self.push_unit(downloaded_run_unit(&abs));
+        }
+        if self.decoded.contains(&abs) {
+            self.push_unit(format!("base64 -d {} | sh", self.render(&abs)));
+        }
+        if self.out.executed.len() < MAX_UNITS && !self.out.executed.contains(&abs) {
+            self.out.executed.push(abs);
+        }
+    }
+
+    /// `sh < <(curl …)`, `python3 < <(wget -O- …)`: a process substitution read as code on
+    /// stdin; `sh < F`: the file `F` is run.
+    fn stdin_substitutions(&mut self, c: &Simple, cwd: &Path) {
+        let words: Vec<Word> = c.redirs.iter().filter(|(op, _)| op == "<").map(|(_, w)| w.clone()).collect();
+        self.exec_substitutions(&words);
+        for w in words.iter().filter(|w| w.procs.is_empty()) {
+            let f = self.expand(w, cwd);
+            self.ran(&f, cwd);
+        }
     }
 
     /// Operands of an ordinary program: every non-option word, and `--opt=value` values.
@@ -952,6 +1129,20 @@ impl Walker {
             }
             i += 1;
         }
+        // Argument lists run as commands, recursive-delete APIs as `rm -rf TARGET`; base64
+        // payloads decoded and read as code too (and decoded code that is run is obfuscated).
+        if depth <= MAX_NESTING {
+            for line in super::indirect::interpreter_commands(code) {
+                self.script(&line, cwd, depth + 1);
+            }
+            let (payloads, runs) = super::indirect::interpreter_payloads(code);
+            for p in payloads {
+                self.interpreter_code(&p, cwd, depth + 1);
+            }
+            if runs {
+                self.push_unit("base64 -d | sh".into());
+            }
+        }
         self.push_unit(format!("interpreter-code {}", self.render(code)));
     }
 
@@ -974,6 +1165,12 @@ impl Walker {
             }
         }
     }
+}
+
+/// The unit that says "a downloaded file was run": matched by `risky_command.download_pipe_shell`
+/// like `curl URL | sh` (the same act, split over two commands or tool calls).
+pub fn downloaded_run_unit(path: &str) -> String {
+    format!("curl {path} | sh")
 }
 
 fn join(cwd: &Path, t: &str) -> PathBuf {

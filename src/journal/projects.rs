@@ -52,3 +52,19 @@ pub fn take_gone(journal_dir: &Path, start: &Path, marker: &str) -> Option<PathB
     }
     Some(gone)
 }
+
+/// Forgets `root` (the relay reported its marker gone: the hook need not say it again).
+pub fn forget(journal_dir: &Path, root: &Path) {
+    if std::fs::symlink_metadata(journal_dir.join(FILE)).is_err() {
+        return;
+    }
+    let Some(dir) = open(journal_dir) else { return };
+    let known = read(&dir);
+    if !known.iter().any(|r| r == root) {
+        return;
+    }
+    let rest: String = known.iter().filter(|r| *r != root).map(|r| format!("{}\n", r.display())).collect();
+    if let Ok(mut f) = dir.open_file(FILE, libc::O_WRONLY | libc::O_TRUNC, 0o600) {
+        let _ = f.write_all(rest.as_bytes());
+    }
+}

@@ -28,6 +28,8 @@ pub struct Checkpoint {
     pub assembler: Assembler,
     /// How far each open transcript was read (model calls).
     pub transcripts: super::transcripts::Tails,
+    /// What the relay watches to notice telemetry going dark (`relay::gaps`).
+    pub gaps: super::gaps::GapWatch,
     /// Set when the assembler's state could not be read: open spans were lost (they end when
     /// their end events arrive, without their start), the position was kept.
     pub state_lost: Option<String>,
@@ -53,6 +55,8 @@ struct CheckpointFile {
     assembler: serde_json::Value,
     #[serde(default)]
     transcripts: serde_json::Value,
+    #[serde(default)]
+    gaps: serde_json::Value,
 }
 
 fn v1() -> u32 {
@@ -143,8 +147,11 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     // Read positions that cannot be read are dropped: the transcripts are read again from the
     // start at the next turn's end (their calls re-exported with the same ids).
     let transcripts = serde_json::from_value(f.transcripts).unwrap_or_default();
+    // Unreadable: start watching afresh (baselines are taken again at the next check).
+    let gaps = serde_json::from_value(f.gaps).unwrap_or_default();
     Ok(Checkpoint {
         transcripts,
+        gaps,
         position: f.position,
         last_seq: f.last_seq,
         last_hash: f.last_hash,
@@ -187,6 +194,7 @@ pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), String> {
         exported_spans: cp.exported_spans,
         assembler: serde_json::to_value(&cp.assembler).map_err(|e| e.to_string())?,
         transcripts: serde_json::to_value(&cp.transcripts).map_err(|e| e.to_string())?,
+        gaps: serde_json::to_value(&cp.gaps).map_err(|e| e.to_string())?,
     };
     let bytes = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
     write_atomic(&dir.join("checkpoint.json"), &bytes).map_err(|e| format!("writing checkpoint: {e}"))

@@ -11,6 +11,7 @@ pub mod checkpoint;
 pub mod control;
 pub mod listen;
 mod observe;
+pub mod gaps;
 mod run;
 pub mod transcripts;
 

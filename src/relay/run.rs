@@ -219,6 +219,7 @@ impl Relay {
         let deadline = self.opts.once_timeout.map(|t| Instant::now() + t);
         let mut last_work = Instant::now();
         let mut missing_polls = 0u32;
+        let mut next_gap_check = Instant::now();
         let mut code = 0;
         while !self.stop.load(Ordering::SeqCst) {
             self.reload_if_changed();
@@ -238,6 +239,7 @@ impl Relay {
             let (mut last_seq, mut last_hash) = (cp.last_seq, cp.last_hash.clone());
             let mut records = 0u64;
             let mut held = false;
+            let mut gap_records = Vec::new();
             for e in &entries {
                 match &e.record {
                     Ok(r) => {
@@ -246,6 +248,7 @@ impl Relay {
                             break;
                         }
                         cp.assembler.process_line(r, Some(&e.raw), &mut out);
+                        gap_records.extend(cp.gaps.observe(r, &self.config));
                         last_seq = Some(r.seq);
                         last_hash = Some(r.hash.clone());
                         records += 1;
@@ -305,10 +308,21 @@ impl Relay {
                 self.status.self_spans_dropped = o.dropped();
             }
             if held {
+                self.append_gap_records(gap_records);
                 self.sleep(self.config.export.poll).await;
                 continue;
             }
-            if entries.len() < batch_size && appended == 0 {
+            let caught_up = entries.len() < batch_size && appended == 0;
+            // Silence is judged only on a journal read to its end: a backlog is not silence.
+            if caught_up && Instant::now() >= next_gap_check {
+                gap_records.extend(cp.gaps.check(&self.config, &journal_dir, now_unix_nanos()));
+                next_gap_check = Instant::now() + self.config.export.gap_check;
+                checkpoint::save(&self.relay_dir, &cp).map_err(|e| anyhow::anyhow!(e))?;
+            }
+            if self.append_gap_records(gap_records) {
+                continue; // export them now (with `--once` too)
+            }
+            if caught_up {
                 if self.opts.once {
                     break;
                 }
@@ -341,6 +355,20 @@ impl Relay {
             }
         }
         n
+    }
+
+    /// Appends the relay's `telemetry_gap` / `telemetry_restored` records to the journal (hash
+    /// chained like every record; read back and exported at the next poll). Whether any was written.
+    fn append_gap_records(&self, records: Vec<crate::record::JournalRecord>) -> bool {
+        let journal = crate::journal::Journal::from_config(&self.config);
+        let mut any = false;
+        for mut r in records {
+            match journal.append(&mut r) {
+                Ok(_) => any = true,
+                Err(e) => eprintln!("agent-telemetry relay: could not write a {} record: {e}", r.event_type),
+            }
+        }
+        any
     }
 
     fn save_status(&mut self) {
