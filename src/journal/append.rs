@@ -292,7 +292,8 @@ fn read_chain_tail(dir: &DirFd, segments: &[SegmentName]) -> std::io::Result<(Ta
 /// and the torn bytes after the last newline (with the length to cut back to).
 #[allow(clippy::type_complexity)]
 fn last_record_in(f: &File, len: u64) -> std::io::Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>)> {
-    let mut window = 16 * 1024u64;
+    // One page first: a record is usually much shorter (the window grows when it is not).
+    let mut window = 4 * 1024u64;
     loop {
         let start = len.saturating_sub(window);
         // One pread per window (no seek); a file shorter than its fstat said reads short.

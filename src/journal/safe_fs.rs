@@ -147,16 +147,19 @@ impl DirFd {
             }
         }
         let mut out = Vec::new();
-        let mut buf = vec![0u8; 32 * 1024];
+        // Not zeroed: the kernel writes what is read (a zeroed buffer would touch every page).
+        let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
         loop {
-            // SAFETY: getdents64 writes at most `buf.len()` bytes into `buf`.
-            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) };
+            // SAFETY: getdents64 writes at most `capacity` bytes into the buffer.
+            let n = unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.capacity()) };
             if n < 0 {
                 return Err(io::Error::last_os_error());
             }
             if n == 0 {
                 return Ok(out);
             }
+            // SAFETY: the kernel initialised the first `n` bytes.
+            unsafe { buf.set_len(n as usize) };
             let mut off = 0usize;
             while off + 19 < n as usize {
                 // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
