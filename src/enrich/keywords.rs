@@ -40,12 +40,11 @@ impl KeywordSet {
             let p = pair(b'\n', first);
             if self.bigrams[(p >> 6) as usize] & (1 << (p & 63)) != 0 {
                 let start = self.heads.partition_point(|(h, _)| *h < p);
-                for &(h, k) in self.heads[start..].iter().take_while(|(h, _)| *h == p) {
+                for &(_, k) in self.heads[start..].iter().take_while(|(h, _)| *h == p) {
                     let rest = &self.keywords[k][1..];
                     if t.len() >= rest.len() && t[..rest.len()].eq_ignore_ascii_case(rest) {
                         found(k);
                     }
-                    let _ = h;
                 }
             }
         }
