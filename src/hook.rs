@@ -121,17 +121,21 @@ pub fn handle(config: &Config, env: &HookEnv, input: &[u8], read_error: Option<&
     if transport == Transport::Http {
         record.metadata.transport = Some("http".into());
     }
-    match Journal::from_config(&config).append(&mut record) {
-        Ok(_) => {
-            // Remembered where a session or a prompt starts (not on every tool call: cost).
-            let starts = matches!(record.hook_event.as_str(), "SessionStart" | "UserPromptSubmit");
-            if let (Scope::Project, Some(root), true) = (config.scope.enabled, record.project_path.as_deref().and(enricher_root.as_deref()), starts) {
-                crate::journal::projects::remember(&config.journal_dir(), root);
-            }
-            if transport == Transport::Command {
-                crate::relay::control::ensure_running(&config);
-            }
+    // Remembered where a session or a prompt starts (not on every tool call: cost), in the
+    // journal directory the append has open and checked.
+    let starts = matches!(record.hook_event.as_str(), "SessionStart" | "UserPromptSubmit");
+    let remember = match (config.scope.enabled, record.project_path.as_deref().and(enricher_root.as_deref()), starts) {
+        (Scope::Project, Some(root), true) => Some(root.to_path_buf()),
+        _ => None,
+    };
+    let appended = Journal::from_config(&config).append_then(&mut record, |dir| {
+        if let Some(root) = &remember {
+            crate::journal::projects::remember(dir, root);
         }
+    });
+    match appended {
+        Ok(_) if transport == Transport::Command => crate::relay::control::ensure_running(config),
+        Ok(_) => {}
         // Nothing else can be done without risking Claude: say it where a person looks.
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "agent-telemetry: could not write the journal: {e}");

@@ -216,3 +216,26 @@ fn run(command: Command) -> anyhow::Result<i32> {
         Command::Status { project, json } => status::run(&Config::load(), &project_dir(project)?, json),
     }
 }
+
+/// libm's `pow`, loaded on first use. tokio's multi-thread scheduler (the relay) is the only
+/// caller in this binary; defining it here keeps libm out of the link (`--as-needed`), so a hook
+/// process does not load it: that load (its ifunc relocations, mappings) cost ~40–80 µs per run.
+#[no_mangle]
+pub extern "C" fn pow(x: f64, y: f64) -> f64 {
+    type Pow = extern "C" fn(f64, f64) -> f64;
+    static REAL: std::sync::OnceLock<Option<Pow>> = std::sync::OnceLock::new();
+    let real = REAL.get_or_init(|| {
+        // SAFETY: NUL-terminated names; a non-null `pow` from libm has this signature.
+        unsafe {
+            let lib = libc::dlopen(c"libm.so.6".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            let sym = if lib.is_null() { std::ptr::null_mut() } else { libc::dlsym(lib, c"pow".as_ptr()) };
+            (!sym.is_null()).then(|| std::mem::transmute::<*mut libc::c_void, Pow>(sym))
+        }
+    });
+    match real {
+        Some(f) => f(x, y),
+        // No libm (never seen): tokio's exponents are poll counts, whole numbers.
+        None if y.fract() == 0.0 && y.abs() <= i32::MAX as f64 => x.powi(y as i32),
+        None => f64::NAN,
+    }
+}

@@ -85,6 +85,11 @@ fn a_data_dir_others_can_write_or_that_is_not_ours_is_refused() {
         // SAFETY: a valid path.
         assert_eq!(unsafe { libc::chown(c.as_ptr(), 0, 0) }, 0);
     }
+    // The journal dir itself is checked too, on the descriptor the hook opened.
+    std::fs::set_permissions(sb.journal_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = sb.hook(&pre_bash(&sb, "echo refused three"));
+    assert!(out.stderr.contains("writable by others"), "{}", out.stderr);
+    std::fs::set_permissions(sb.journal_dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
     // A symlinked journal dir is refused as well.
     let elsewhere = sb.tmp.path().join("elsewhere");
     std::fs::rename(sb.journal_dir(), &elsewhere).unwrap();

@@ -165,7 +165,7 @@ impl Analyser<'_> {
     }
 
     fn is_own_file(&self, p: &Path) -> bool {
-        let canon = |x: &Path| super::scope::resolve(x, Path::new("/"), None);
+        let canon = |x: &Path| self.scope.resolve_own(x);
         let [data, config, policy] = self.own_resolved.get_or_init(|| [canon(self.own.data_dir), canon(self.own.config_path), canon(self.own.policy_path)]);
         (!self.own.data_dir.as_os_str().is_empty() && (p.starts_with(data) || data.starts_with(p)))
             || p == config

@@ -32,8 +32,22 @@ impl KeywordSet {
     }
 
     /// Calls `found` with the index of every keyword occurrence in `text` (repeats possible).
+    /// A keyword that starts with `\n` also matches at the start of the text, as if a line
+    /// ended before it (so `\n-u` stands for a regex's `(?:^|\s)-u`).
     pub fn find(&self, text: &str, mut found: impl FnMut(usize)) {
         let t = text.as_bytes();
+        if let Some(&first) = t.first() {
+            let p = pair(b'\n', first);
+            if self.bigrams[(p >> 6) as usize] & (1 << (p & 63)) != 0 {
+                let start = self.heads.partition_point(|(h, _)| *h < p);
+                for &(_, k) in self.heads[start..].iter().take_while(|(h, _)| *h == p) {
+                    let rest = &self.keywords[k][1..];
+                    if t.len() >= rest.len() && t[..rest.len()].eq_ignore_ascii_case(rest) {
+                        found(k);
+                    }
+                }
+            }
+        }
         for i in 0..t.len().saturating_sub(1) {
             let p = pair(t[i], t[i + 1]);
             if self.bigrams[(p >> 6) as usize] & (1 << (p & 63)) == 0 {
@@ -68,6 +82,20 @@ mod tests {
         set.find("ls -la", |k| none.push(k));
         set.find("", |k| none.push(k));
         set.find("s", |k| none.push(k));
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_newline_keyword_also_matches_at_the_start() {
+        let set = KeywordSet::new(["\n-u", " -u"]);
+        let mut hits = Vec::new();
+        set.find("-u a:b", |k| hits.push(k));
+        set.find("x\n-U a:b", |k| hits.push(k));
+        set.find("curl -u a:b", |k| hits.push(k));
+        assert_eq!(hits, vec![0, 0, 1]);
+        let mut none = Vec::new();
+        set.find("/p/-home-user-projects/x", |k| none.push(k));
+        set.find("u", |k| none.push(k));
         assert!(none.is_empty());
     }
 }

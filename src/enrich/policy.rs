@@ -511,7 +511,8 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
             Command,
             Critical,
             Deny,
-            &["mkfs", "dd ", "wipefs", "/dev/", "shred"],
+            // Not a bare `/dev/`: `2> /dev/null` is in many commands, and only a disk counts.
+            &["mkfs", "dd ", "wipefs", "shred", "> /dev/sd", "> /dev/nvme", "> /dev/hd", "> /dev/vd", "> /dev/xvd", "> /dev/disk", "> /dev/mmcblk"],
             r"^mkfs(?:\.\w+)?(?: |$)|^dd (?:\S+ )*of=/dev/(?:sd|nvme|hd|vd|xvd|disk|mmcblk)|^wipefs |^shred (?:\S+ )*/dev/(?:sd|nvme|hd|vd|xvd|disk|mmcblk)|> /dev/(?:sd|nvme|hd|vd|xvd|disk|mmcblk)",
             "filesystem or disk overwritten",
         ),

@@ -137,7 +137,18 @@ pub const RULES: &[SecretRule] = &[
         3,
     ),
     // `curl -u admin:PW`, `--user admin:PW`, `--proxy-user u:PW`.
-    g("basic_auth", &["-u", "--user", "--proxy-user"], r#"((?:^|\s)(?:-u|--user|--proxy-user|-U)(?:\s+|=)?["']?[^\s:'"]+:)([^\s'"/][^\s'"]*)"#, 2),
+    // Keywords with the whitespace the regex requires before the flag (`\n` also stands for the
+    // start of the text): a bare `-u` is in every transcript path of a `/home/user` project.
+    g(
+        "basic_auth",
+        &[
+            " -u", "\t-u", "\n-u", "\r-u", "\x0b-u", "\x0c-u",
+            " --user", "\t--user", "\n--user", "\r--user", "\x0b--user", "\x0c--user",
+            " --proxy-user", "\t--proxy-user", "\n--proxy-user", "\r--proxy-user", "\x0b--proxy-user", "\x0c--proxy-user",
+        ],
+        r#"((?:^|\s)(?:-u|--user|--proxy-user|-U)(?:\s+|=)?["']?[^\s:'"]+:)([^\s'"/][^\s'"]*)"#,
+        2,
+    ),
     g("basic_auth_header", &["basic"], r"(?i)(\bbasic\s+)([A-Za-z0-9+/]{8,}={0,2})", 2),
     g("bearer_token", &["bearer", "token"], r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})", 2),
     generic(

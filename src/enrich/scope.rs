@@ -3,37 +3,98 @@
 //! `../../etc/passwd`, `~/.ssh/id_rsa` or a symlink out of the project are all seen for what they
 //! are.
 
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 /// The project boundary and the extra places that do not count as leaving it.
 pub struct ProjectScope {
-    /// Canonical project root.
-    pub root: Option<PathBuf>,
-    pub allow: Vec<PathBuf>,
+    root_given: Option<PathBuf>,
+    allow_given: Vec<PathBuf>,
+    /// Canonical root and allowed places, resolved at the first boundary check (events without
+    /// a path never pay for it).
+    resolved: OnceCell<(Option<PathBuf>, Vec<PathBuf>)>,
     pub home: Option<PathBuf>,
+    /// What every resolution so far learned about path prefixes: each is looked at once.
+    known: Lstats,
 }
 
 impl ProjectScope {
     pub fn new(root: Option<&Path>, allow: &[PathBuf], home: Option<PathBuf>) -> Self {
-        ProjectScope {
-            root: root.map(|r| resolve(r, Path::new("/"), None)),
-            allow: allow.iter().map(|a| resolve(a, Path::new("/"), None)).collect(),
-            home,
-        }
+        ProjectScope { root_given: root.map(Path::to_path_buf), allow_given: allow.to_vec(), resolved: OnceCell::new(), home, known: Lstats::from_cwd() }
+    }
+
+    fn boundary(&self) -> &(Option<PathBuf>, Vec<PathBuf>) {
+        self.resolved.get_or_init(|| {
+            let canon = |p: &Path| resolve_with(p, Path::new("/"), None, &self.known);
+            (self.root_given.as_deref().map(canon), self.allow_given.iter().map(|a| canon(a)).collect())
+        })
     }
 
     /// Resolves `path` (as the agent wrote it) against `cwd`.
     pub fn resolve(&self, path: &str, cwd: &Path) -> PathBuf {
-        resolve(Path::new(path), cwd, self.home.as_deref())
+        resolve_with(Path::new(path), cwd, self.home.as_deref(), &self.known)
+    }
+
+    /// Resolves an absolute path of ours (no `~`), sharing what this scope already learned.
+    pub fn resolve_own(&self, path: &Path) -> PathBuf {
+        resolve_with(path, Path::new("/"), None, &self.known)
     }
 
     /// Whether a resolved path lies outside the project (and outside every allowed place).
     /// Without a known project root nothing is outside.
     pub fn is_outside(&self, resolved: &Path) -> bool {
-        match &self.root {
+        let (root, allow) = self.boundary();
+        match root {
             None => false,
-            Some(root) => !resolved.starts_with(root) && !self.allow.iter().any(|a| resolved.starts_with(a)),
+            Some(root) => !resolved.starts_with(root) && !allow.iter().any(|a| resolved.starts_with(a)),
         }
+    }
+}
+
+/// Path prefixes already looked at (`lstat`), so that resolving many paths under the same
+/// directories costs one syscall per new component, not one per component per path. Lives as
+/// long as one event's analysis: the answers are as fresh as a fresh `lstat` would be then.
+#[derive(Default)]
+pub struct Lstats(RefCell<HashMap<PathBuf, Known>>);
+
+#[derive(Clone)]
+enum Known {
+    /// Exists and is not a symlink.
+    Real,
+    Link(Option<PathBuf>),
+    /// Absent or not readable: the rest is taken lexically.
+    Missing,
+}
+
+impl Lstats {
+    /// Seeded with our working directory: `getcwd` is the kernel's own resolution of it, so every
+    /// prefix of its answer is a real directory, not a symlink — one syscall for what would be
+    /// an `lstat` per component (Claude Code runs hooks in the project).
+    pub fn from_cwd() -> Lstats {
+        let known = Lstats::default();
+        if let Ok(cwd) = std::env::current_dir() {
+            if cwd.is_absolute() && cwd.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))) {
+                let mut map = known.0.borrow_mut();
+                for a in cwd.ancestors().filter(|a| a.parent().is_some()) {
+                    map.insert(a.to_path_buf(), Known::Real);
+                }
+            }
+        }
+        known
+    }
+
+    fn lstat(&self, p: &Path) -> Known {
+        if let Some(k) = self.0.borrow().get(p) {
+            return k.clone();
+        }
+        let k = match std::fs::symlink_metadata(p) {
+            Ok(m) if m.file_type().is_symlink() => Known::Link(std::fs::read_link(p).ok()),
+            Ok(_) => Known::Real,
+            Err(_) => Known::Missing,
+        };
+        self.0.borrow_mut().insert(p.to_path_buf(), k.clone());
+        k
     }
 }
 
@@ -42,15 +103,19 @@ impl ProjectScope {
 /// `/etc/shadow`, not `P/shadow`). The part that does not exist (a file about to be written) is
 /// taken lexically.
 pub fn resolve(path: &Path, cwd: &Path, home: Option<&Path>) -> PathBuf {
+    resolve_with(path, cwd, home, &Lstats::default())
+}
+
+fn resolve_with(path: &Path, cwd: &Path, home: Option<&Path>, known: &Lstats) -> PathBuf {
     let expanded: PathBuf = match (path.strip_prefix("~"), home) {
         (Ok(rest), Some(h)) => h.join(rest),
         _ => path.to_path_buf(),
     };
     let absolute = if expanded.is_absolute() { expanded } else { cwd.join(expanded) };
-    resolve_kernel(&absolute)
+    resolve_kernel(&absolute, known)
 }
 
-fn resolve_kernel(p: &Path) -> PathBuf {
+fn resolve_kernel(p: &Path, known: &Lstats) -> PathBuf {
     use std::collections::VecDeque;
     use std::ffi::OsString;
     let mut pending: VecDeque<OsString> = p
@@ -73,10 +138,10 @@ fn resolve_kernel(p: &Path) -> PathBuf {
         if !exists {
             continue;
         }
-        match std::fs::symlink_metadata(&out) {
-            Ok(m) if m.file_type().is_symlink() => {
+        match known.lstat(&out) {
+            Known::Link(target) => {
                 links += 1;
-                let Ok(target) = std::fs::read_link(&out) else { continue };
+                let Some(target) = target else { continue };
                 if links > 40 {
                     // A loop: the kernel says ELOOP; keep the text.
                     exists = false;
@@ -98,8 +163,8 @@ fn resolve_kernel(p: &Path) -> PathBuf {
                     pending.push_front(t);
                 }
             }
-            Ok(_) => {}
-            Err(_) => exists = false,
+            Known::Real => {}
+            Known::Missing => exists = false,
         }
     }
     out

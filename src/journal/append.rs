@@ -1,13 +1,14 @@
 //! Appending: lock, find the chain's tail, repair a torn tail, rotate, write one line, unlock.
 
 use super::chain::{self, GENESIS};
-use super::segment::{self, SegmentName};
+use super::segment::SegmentName;
 use super::JournalError;
 use crate::config::{Config, Fsync};
 use crate::record::{JournalRecord, Level};
 use super::safe_fs::{self, DirFd, EntryKind};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 /// A handle on a journal directory (cheap: nothing is opened until [`Journal::append`]).
@@ -44,46 +45,72 @@ impl Journal {
     /// Appends one record: sets its `seq`, `prev_hash` and `hash` and writes its line. A failure
     /// is counted (`.lost`), and the next record that is written reports the count.
     pub fn append(&self, record: &mut JournalRecord) -> Result<AppendOutcome, JournalError> {
-        let result = self.try_append(record);
+        self.append_then(record, |_| ())
+    }
+
+    /// [`Journal::append`], then `after` with the journal directory, still under the lock (the
+    /// hook keeps its list of projects there without opening and checking the directory again).
+    pub fn append_then(&self, record: &mut JournalRecord, after: impl FnOnce(&DirFd)) -> Result<AppendOutcome, JournalError> {
+        let result = self.try_append_then(record, after);
         if result.is_err() {
             self.count_lost();
         }
         result
     }
 
-    fn try_append(&self, record: &mut JournalRecord) -> Result<AppendOutcome, JournalError> {
+    fn try_append_then(&self, record: &mut JournalRecord, after: impl FnOnce(&DirFd)) -> Result<AppendOutcome, JournalError> {
         let io = |e| JournalError::io(&self.dir, e);
         // The data dir and the journal dir must be ours; every file is opened through the
         // checked directory, never through a symlink (see `safe_fs`).
         if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             safe_fs::check_dir(parent).map_err(|e| JournalError::io(parent, e))?;
         }
-        safe_fs::check_dir(&self.dir).map_err(io)?;
-        let dir = DirFd::open(&self.dir).map_err(io)?;
+        let dir = DirFd::open_checked(&self.dir).map_err(io)?;
         let lock_path = self.dir.join(".lock");
         let lock = dir.open_file(".lock", libc::O_RDWR | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&lock_path, e))?;
         lock.lock().map_err(|e| JournalError::io(&lock_path, e))?;
 
-        let all = segment::list_all(&self.dir).map_err(io)?;
-        let segments: Vec<(SegmentName, PathBuf)> = all.iter().filter(|(_, _, regular)| *regular).map(|(n, p, _)| (n.clone(), p.clone())).collect();
-        let mut tail = read_chain_tail(&dir, &segments).map_err(io)?;
+        // One listing answers every "is it there, what is it" below (no stat or failed open per
+        // name); the opens themselves still refuse symlinks and non-regular files.
+        let entries = dir.entries().map_err(io)?;
+        let kind_of = |name: &str| -> std::io::Result<Option<EntryKind>> {
+            match entries.iter().find(|(n, _)| n == name) {
+                None => Ok(None),
+                Some((_, Some(k))) => Ok(Some(*k)),
+                Some((_, None)) => dir.entry_kind(name),
+            }
+        };
+        let mut all: Vec<(SegmentName, bool)> = Vec::new();
+        for (n, k) in &entries {
+            if let Some(name) = SegmentName::parse(n) {
+                let regular = match k {
+                    Some(k) => *k == EntryKind::File,
+                    None => dir.entry_kind(n).ok().flatten() == Some(EntryKind::File),
+                };
+                all.push((name, regular));
+            }
+        }
+        all.sort();
+        let segments: Vec<SegmentName> = all.iter().filter(|(_, regular)| *regular).map(|(n, _)| n.clone()).collect();
+        let (mut tail, mut open_newest) = read_chain_tail(&dir, &segments).map_err(io)?;
         let today = crate::timefmt::yyyymmdd(record.time_unix_nano.max(1));
         let current = segments.last();
-        let newest_name = all.last().map(|(n, _, _)| n.clone());
+        let newest_name = all.last().map(|(n, _)| n.clone());
         let mut repaired_bytes = None;
-        let lost = read_lost(&dir);
+        let lost = if entries.iter().any(|(n, _)| n == LOST) { read_lost(&dir) } else { 0 };
         if lost > 0 {
             record.metadata.events_lost = Some(lost);
         }
 
-        if let (Some((name, path)), Some((good_len, bytes))) = (current, tail.torn.take()) {
+        if let (Some(name), Some((good_len, bytes))) = (current, tail.torn.take()) {
             // Cut the torn bytes and keep them (redacted) in a repair record, so nothing is lost
             // and the chain goes on from the last complete record.
-            let f = dir.open_file(&name.file_name(), libc::O_WRONLY, 0).map_err(|e| JournalError::io(path, e))?;
-            f.set_len(good_len).map_err(|e| JournalError::io(path, e))?;
+            let path = self.dir.join(name.file_name());
+            let f = open_newest.as_ref().ok_or_else(|| JournalError::io(&path, std::io::Error::other("the segment could not be opened for writing")))?;
+            f.set_len(good_len).map_err(|e| JournalError::io(&path, e))?;
             tail.current_len = good_len;
             let mut repair = repair_record(record, &bytes);
-            let out = self.write(&dir, &name.file_name(), &mut repair, &tail)?;
+            let out = self.write(&dir, &name.file_name(), &mut repair, &tail, open_newest.as_mut())?;
             tail.last = Some((out.0, out.1));
             tail.current_len += out.2;
             repaired_bytes = Some(bytes.len() as u64);
@@ -91,20 +118,20 @@ impl Journal {
 
         // The segment to write: the newest if it is a regular file with room, else the next.
         let mut name = match (current, &newest_name) {
-            (Some((cur, _)), Some(newest)) if cur == newest && cur.day == today && tail.current_len < self.segment_max_bytes => cur.clone(),
+            (Some(cur), Some(newest)) if cur == newest && cur.day == today && tail.current_len < self.segment_max_bytes => cur.clone(),
             (_, Some(newest)) => newest.next(&today),
             (None, None) => SegmentName { day: today.clone(), index: 0 },
-            (Some((cur, _)), None) => cur.next(&today),
+            (Some(cur), None) => cur.next(&today),
         };
         // A bad entry where the newest segment should be (a symlink, a directory, a FIFO): not
         // followed, not used; the journal moves on to a new segment with a record that says why.
         let mut bad: Vec<String> = all
             .iter()
-            .filter(|(n, _, regular)| !regular && Some(n) == newest_name.as_ref())
-            .map(|(n, _, _)| format!("{} is {}", n.file_name(), dir.entry_kind(&n.file_name()).ok().flatten().map(|k| k.describe()).unwrap_or("not a regular file")))
+            .filter(|(n, regular)| !regular && Some(n) == newest_name.as_ref())
+            .map(|(n, _)| format!("{} is {}", n.file_name(), kind_of(&n.file_name()).ok().flatten().map(|k| k.describe()).unwrap_or("not a regular file")))
             .collect();
         for _ in 0..16 {
-            match dir.entry_kind(&name.file_name()).map_err(io)? {
+            match kind_of(&name.file_name()).map_err(io)? {
                 None | Some(EntryKind::File) => break,
                 Some(kind) => {
                     bad.push(format!("{} is {}", name.file_name(), kind.describe()));
@@ -112,16 +139,19 @@ impl Journal {
                 }
             }
         }
+        // The descriptor read for the tail is written through only if it is the segment chosen.
+        let mut reuse = open_newest.as_mut().filter(|_| current == Some(&name));
         if !bad.is_empty() {
             let mut note = recovery_record(record, &bad, &name.file_name());
-            let out = self.write(&dir, &name.file_name(), &mut note, &tail)?;
+            let out = self.write(&dir, &name.file_name(), &mut note, &tail, reuse.as_deref_mut())?;
             tail.last = Some((out.0, out.1));
         }
         let file_name = name.file_name();
-        let (seq, hash, _) = self.write(&dir, &file_name, record, &tail)?;
+        let (seq, hash, _) = self.write(&dir, &file_name, record, &tail, reuse)?;
         if lost > 0 {
             write_lost(&dir, 0);
         }
+        after(&dir);
         drop(lock);
         Ok(AppendOutcome { seq, hash, segment: self.dir.join(file_name), repaired_bytes })
     }
@@ -129,10 +159,7 @@ impl Journal {
     /// Counts one event that could not be journaled (best effort: the disk may be full; the
     /// counter file is rewritten in place, which needs no new blocks once it exists).
     fn count_lost(&self) {
-        if safe_fs::check_dir(&self.dir).is_err() {
-            return;
-        }
-        let Ok(dir) = DirFd::open(&self.dir) else { return };
+        let Ok(dir) = DirFd::open_checked(&self.dir) else { return };
         let Ok(lock) = dir.open_file(".lock", libc::O_RDWR | libc::O_CREAT, 0o600) else { return };
         if lock.lock().is_err() {
             return;
@@ -142,7 +169,8 @@ impl Journal {
     }
 
     /// Writes `record` as the successor of `tail.last`; returns (seq, hash, bytes written).
-    fn write(&self, dir: &DirFd, name: &str, record: &mut JournalRecord, tail: &Tail) -> Result<(u64, String, u64), JournalError> {
+    /// `open`: the segment `name`, already open for appending (else it is opened here).
+    fn write(&self, dir: &DirFd, name: &str, record: &mut JournalRecord, tail: &Tail, open: Option<&mut File>) -> Result<(u64, String, u64), JournalError> {
         let path = self.dir.join(name);
         let (seq, prev) = match &tail.last {
             Some((s, h)) => (s + 1, h.clone()),
@@ -152,7 +180,14 @@ impl Journal {
         record.prev_hash = prev;
         record.hash.clear();
         let (line, hash) = chain::encode(record)?;
-        let mut f = dir.open_file(name, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&path, e))?;
+        let mut opened;
+        let f = match open {
+            Some(f) => f,
+            None => {
+                opened = dir.open_file(name, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&path, e))?;
+                &mut opened
+            }
+        };
         // One write call for the whole line: with O_APPEND under the lock, lines never interleave.
         f.write_all(&line).map_err(|e| JournalError::io(&path, e))?;
         if self.fsync == Fsync::Always {
@@ -224,38 +259,55 @@ fn recovery_record(like: &JournalRecord, bad: &[String], next: &str) -> JournalR
     }
 }
 
-/// Finds the last complete record, looking back through segments if the newest is empty.
-fn read_chain_tail(dir: &DirFd, segments: &[(SegmentName, PathBuf)]) -> std::io::Result<Tail> {
+/// Finds the last complete record, looking back through segments if the newest is empty. The
+/// newest segment is opened for reading *and* appending, and returned open, so the record can be
+/// written through the same descriptor (one open instead of two).
+fn read_chain_tail(dir: &DirFd, segments: &[SegmentName]) -> std::io::Result<(Tail, Option<File>)> {
     let mut tail = Tail::default();
-    for (i, (name, _)) in segments.iter().enumerate().rev() {
+    let mut newest_file = None;
+    for (i, name) in segments.iter().enumerate().rev() {
         let newest = i + 1 == segments.len();
-        let mut f = dir.open_file(&name.file_name(), libc::O_RDONLY, 0)?;
-        let len = f.metadata()?.len();
+        let file_name = name.file_name();
+        let (f, len) = match dir.open_file_len(&file_name, if newest { libc::O_RDWR | libc::O_APPEND } else { libc::O_RDONLY }, 0) {
+            // A read-only segment can still be read (the record then goes to the next one or
+            // fails to open there, as before).
+            Err(e) if newest && matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS)) => dir.open_file_len(&file_name, libc::O_RDONLY, 0)?,
+            r => r?,
+        };
+        let (last, torn) = last_record_in(&f, len)?;
         if newest {
             tail.current_len = len;
-        }
-        let (last, torn) = last_record_in(&mut f, len)?;
-        if newest {
             tail.torn = torn;
+            newest_file = Some(f);
         }
         if last.is_some() {
             tail.last = last;
             break;
         }
     }
-    Ok(tail)
+    Ok((tail, newest_file))
 }
 
 /// Reads backwards from the end of a segment: the last line that carries a `seq` and a `hash`,
 /// and the torn bytes after the last newline (with the length to cut back to).
 #[allow(clippy::type_complexity)]
-fn last_record_in(f: &mut File, len: u64) -> std::io::Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>)> {
-    let mut window = 16 * 1024u64;
+fn last_record_in(f: &File, len: u64) -> std::io::Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>)> {
+    // One page first: a record is usually much shorter (the window grows when it is not).
+    let mut window = 4 * 1024u64;
     loop {
         let start = len.saturating_sub(window);
-        f.seek(SeekFrom::Start(start))?;
-        let mut buf = Vec::with_capacity((len - start) as usize);
-        f.take(len - start).read_to_end(&mut buf)?;
+        // One pread per window (no seek); a file shorter than its fstat said reads short.
+        let mut buf = vec![0u8; (len - start) as usize];
+        let mut got = 0;
+        while got < buf.len() {
+            match f.read_at(&mut buf[got..], start + got as u64) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(got);
         let complete_end = buf.iter().rposition(|b| *b == b'\n').map(|i| i + 1);
         let torn = match complete_end {
             Some(e) if e < buf.len() => Some((start + e as u64, buf[e..].to_vec())),

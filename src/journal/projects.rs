@@ -22,14 +22,14 @@ fn open(journal_dir: &Path) -> Option<DirFd> {
     if std::fs::symlink_metadata(journal_dir).is_err() {
         return None;
     }
-    safe_fs::check_dir(journal_dir).ok()?;
-    DirFd::open(journal_dir).ok()
+    DirFd::open_checked(journal_dir).ok()
 }
 
-/// Remembers `root` as a project with telemetry on (no-op when already known).
-pub fn remember(journal_dir: &Path, root: &Path) {
-    let Some(dir) = open(journal_dir) else { return };
-    if read(&dir).iter().any(|r| r == root) {
+/// Remembers `root` as a project with telemetry on (no-op when already known), in the journal
+/// directory already open and checked (the hook does it right after its append, under the
+/// journal's lock).
+pub fn remember(dir: &DirFd, root: &Path) {
+    if read(dir).iter().any(|r| r == root) {
         return;
     }
     if let Ok(mut f) = dir.open_file(FILE, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600) {
