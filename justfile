@@ -103,3 +103,10 @@ bench-hook N="2000":
 # and hook exit → span in Jaeger latency over K tool calls (median, p95).
 bench-relay N="50000" K="50":
     scripts/bench/relay.sh {{N}} {{K}}
+
+# ---- bench-forensics ------------------------------------------------------------------------
+# A generated journal of RECORDS records (many sessions, subagents, child sessions, findings),
+# then the index build, its size and the forensics queries through the release binary.
+# The issue's target size: `just bench-forensics 10000000` (about 40 min on 2 cores).
+bench-forensics RECORDS="1000000":
+    cargo bench --bench forensics -- {{RECORDS}}
