@@ -48,7 +48,7 @@ test-slow: stack-build
     cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     echo "== the real-CLI tests again on the newest Claude Code: $newest"
     CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
-    cargo test --test grafana_offline --test stack_config -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    cargo test --test grafana_offline --test stack_config --test forensics_report -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     scripts/test-count.sh "slow stage" "$log"
 
 # ---- 1. local stack ------------------------------------------------------------------

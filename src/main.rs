@@ -100,6 +100,8 @@ enum Command {
     Timeline(forensics::SessionArgs),
     /// One session's trace tree, assembled from the journal as the relay does.
     Tree(forensics::SessionArgs),
+    /// One session as a self-contained HTML report (waterfall, tree, findings, files, commands, tokens).
+    Report(forensics::ReportArgs),
     /// Whether telemetry is on here, the data dir, the journal's size and last event.
     Status {
         /// The directory to judge (default: the current directory).
@@ -214,6 +216,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
         Command::Export(a) => forensics::export(&Config::load(), &a),
         Command::Timeline(a) => forensics::timeline(&Config::load(), &a),
         Command::Tree(a) => forensics::tree(&Config::load(), &a),
+        Command::Report(a) => forensics::report(&Config::load(), &a),
         Command::Status { project, json } => status::run(&Config::load(), &project_dir(project)?, json),
     }
 }

@@ -513,3 +513,60 @@ fn json_output_is_what_the_schema_documents() {
         }
     }
 }
+
+/// The report's HTML for a replayed session: self-contained, one waterfall bar per span of the
+/// tree, the findings, files and commands of the journal, nothing from a record unescaped.
+pub fn report_of(data: &Path, sid: &str, out: &Path) -> (String, usize) {
+    let text = ok(data, &["report", sid, "-o", out.to_str().unwrap()]);
+    assert!(text.starts_with("wrote "), "{text}");
+    let spans = json_lines(&ok(data, &["tree", sid, "--json"])).len();
+    (std::fs::read_to_string(out).unwrap(), spans)
+}
+
+#[test]
+fn report_is_self_contained_and_complete() {
+    let rep = recording_support::replay("tools");
+    let data = rep.root().join("home/.local/share/agent-telemetry");
+    let sid = rep.meta["sessions"][0].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (html, spans) = report_of(&data, sid, &dir.path().join("r.html"));
+    assert_eq!(html.matches("<div class=\"bar ").count(), spans, "one bar per span");
+    for external in ["src=", "href=", "@import", "url(", "<script", "http://", "https://"] {
+        assert!(!html.contains(external), "nothing external or scripted: {external}");
+    }
+    assert!(html.contains("default-src 'none'"));
+    let journal = journal(&data);
+    let findings: usize = journal.iter().map(|r| r["security"]["findings"].as_array().map_or(0, Vec::len)).sum();
+    let section = |id: &str| html.split(&format!("id=\"{id}\"")).nth(1).unwrap().split("</table>").next().unwrap().to_string();
+    assert_eq!(section("findings").matches("<tr><td>").count(), findings);
+    let commands = journal.iter().filter(|r| r["hook_event"].as_str().unwrap().starts_with("PostToolUse") && !r["action_details"]["command"].is_null()).count();
+    assert_eq!(section("commands").matches("<tr><td>").count(), commands);
+    assert!(section("commands").contains("✗ Exit code 3"));
+    let files = section("files");
+    assert!(files.contains("/etc/hostname") && files.contains("notes.txt"));
+    assert!(html.contains("secret_exposure.redacted"));
+    assert!(fail(&data, &["report", "nope", "-o", dir.path().join("x.html").to_str().unwrap()]).contains("no session nope"));
+}
+
+#[test]
+fn report_escapes_what_records_hold() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let project = tmp.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
+    let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    for payload in [
+        serde_json::json!({"session_id": "s-html", "hook_event_name": "UserPromptSubmit", "prompt": evil, "prompt_id": "p1", "cwd": project}),
+        serde_json::json!({"session_id": "s-html", "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": "t1", "tool_input": {"command": format!("echo '{evil}'")}, "cwd": project, "prompt_id": "p1"}),
+        serde_json::json!({"session_id": "s-html", "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_use_id": "t1", "tool_input": {"command": format!("echo '{evil}'")}, "tool_response": {"stdout": ""}, "cwd": project, "prompt_id": "p1"}),
+    ] {
+        let mut child = Command::new(BIN).arg("hook").env_clear().env("HOME", &home).env("CLAUDE_PROJECT_DIR", &project).current_dir(&project).stdin(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(&serde_json::to_vec(&payload).unwrap()).unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+    let data = home.join(".local/share/agent-telemetry");
+    let (html, _) = report_of(&data, "s-html", &tmp.path().join("r.html"));
+    assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}

@@ -286,3 +286,25 @@ pub fn tree(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
     out.flush()?;
     Ok(0)
 }
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// The session id (or a unique prefix of it).
+    pub session: String,
+    /// The HTML file to write.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+pub fn report(config: &Config, a: &ReportArgs) -> anyhow::Result<i32> {
+    let index = a.source.open(config)?;
+    let (sid, records) = forensics::timeline::records(&index, &a.session)?;
+    let spans = forensics::timeline::tree(&records);
+    let summary = sessions::list(&index, &sessions::SessionFilters::default(), now(), config.export.span_timeout.as_nanos() as u64)?.into_iter().find(|s| s.session_id == sid);
+    let html = forensics::report::render(&sid, summary.as_ref(), &records, &spans);
+    std::fs::write(&a.output, html).map_err(|e| anyhow::anyhow!("{}: {e}", a.output.display()))?;
+    println!("wrote {} ({} span(s), {} record(s))", a.output.display(), spans.len(), records.len());
+    Ok(0)
+}

@@ -14,6 +14,7 @@
 pub mod export;
 pub mod index;
 pub mod query;
+pub mod report;
 pub mod search;
 pub mod sessions;
 pub mod synth;
