@@ -18,6 +18,14 @@ fn time(data: &Path, args: &[&str]) -> (Duration, usize) {
     (d, out.stdout.iter().filter(|b| **b == b'\n').count())
 }
 
+/// CPU seconds (user + system) used by finished children so far.
+fn children_cpu() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 fn best(data: &Path, args: &[&str]) -> (Duration, usize) {
     (0..3).map(|_| time(data, args)).min_by_key(|(d, _)| *d).unwrap()
 }
@@ -42,9 +50,11 @@ fn main() {
     println!("generated {} records, {} sessions ({} child), {} subagents, {:.0} MB journal in {:.1}s", sum.records, sum.sessions, sum.child_sessions, sum.subagents, jbytes as f64 / 1e6, gen.as_secs_f64());
     let m = sum.records as f64 / 1e6;
 
+    let cpu0 = children_cpu();
     let (build, n) = time(&data, &["sessions"]);
+    let cpu = children_cpu() - cpu0;
     let ibytes = dir_size(&data.join("index"));
-    println!("| index build (first `sessions`) | {:.1} s | {:.0} records/s |", build.as_secs_f64(), sum.records as f64 / build.as_secs_f64());
+    println!("| index build (first `sessions`) | {:.1} s wall, {:.1} s CPU | {:.0} records/s wall, {:.0} per CPU second |", build.as_secs_f64(), cpu, sum.records as f64 / build.as_secs_f64(), sum.records as f64 / cpu);
     println!("| index size | {:.0} MB | {:.0} MB per million records (journal: {:.0} MB per million) |", ibytes as f64 / 1e6, ibytes as f64 / 1e6 / m, jbytes as f64 / 1e6 / m);
     println!("| sessions rows | {n} | |");
 
@@ -64,6 +74,7 @@ fn main() {
         ("search --command 'push --force' --limit 1000", vec!["search", "--command", "push --force", "--limit", "1000"]),
         ("search --path '*/.ssh/*' --limit 1000", vec!["search", "--path", "*/.ssh/*", "--limit", "1000"]),
         ("search --session S", vec!["search", "--session", &sid]),
+        ("search --path '*/src/m7/*' --tool Read", vec!["search", "--path", "*/src/m7/*", "--tool", "Read"]),
         ("timeline S", vec!["timeline", &sid]),
         ("tree S", vec!["tree", &sid]),
     ];

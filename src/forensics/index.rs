@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Bump when the tables change: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "2";
 /// Records per transaction while indexing.
 const BATCH: usize = 50_000;
 
@@ -155,6 +155,10 @@ const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE segments (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE rules (id INTEGER PRIMARY KEY, rule TEXT NOT NULL UNIQUE, category TEXT, description TEXT);
+-- Paths and commands once each: a --path glob or --command regex runs once per distinct text,
+-- not once per record (a call's Pre and Post records, and repeated commands, share one row).
+CREATE TABLE paths (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE commands (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 -- One row per journal record. Text that repeats on every row (session ids, segment names, rule
 -- ids) is a number here; the journal line itself is at (seg, off, len).
 CREATE TABLE events (
@@ -167,9 +171,9 @@ CREATE TABLE events (
   tool TEXT,
   tool_use TEXT,
   prompt TEXT,
-  path TEXT,
+  path INTEGER,
   outside_paths TEXT,
-  command TEXT,
+  command INTEGER,
   outside INTEGER NOT NULL,
   risk INTEGER,
   success INTEGER,
@@ -198,6 +202,8 @@ CREATE INDEX IF NOT EXISTS events_sess ON events(sess, seq);
 CREATE INDEX IF NOT EXISTS events_time ON events(time);
 CREATE INDEX IF NOT EXISTS events_tool ON events(tool, time);
 CREATE INDEX IF NOT EXISTS events_outside ON events(time) WHERE outside = 1;
+CREATE INDEX IF NOT EXISTS events_path ON events(path) WHERE path IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_command ON events(command) WHERE command IS NOT NULL;
 CREATE INDEX IF NOT EXISTS findings_rule ON findings(rule, seq);
 CREATE INDEX IF NOT EXISTS findings_seq ON findings(seq);
 CREATE INDEX IF NOT EXISTS sessions_start ON sessions(start);
@@ -313,7 +319,14 @@ impl Index {
                         touched.insert(s);
                     }
                     let d = &l.action_details;
-                    let p = d.resolved_path.as_ref().or(d.file_path.as_ref()).or(d.search_path.as_ref()).or(d.url.as_ref());
+                    let p = match d.resolved_path.as_ref().or(d.file_path.as_ref()).or(d.search_path.as_ref()).or(d.url.as_ref()) {
+                        Some(p) => Some(ids.text(&tx, &path, Dict::Path, p)?),
+                        None => None,
+                    };
+                    let command = match &d.command {
+                        Some(c) => Some(ids.text(&tx, &path, Dict::Command, c)?),
+                        None => None,
+                    };
                     let outside = d.outside_project_scope || l.security.outside_project_scope;
                     let risk = l.security.findings.iter().map(|f| severity_rank(f.severity)).max();
                     let tc = l.tool_context.as_ref();
@@ -335,7 +348,7 @@ impl Index {
                             l.session_context.prompt_id,
                             p,
                             outside_paths,
-                            d.command,
+                            command,
                             outside,
                             risk,
                             tc.and_then(|t| t.success),
@@ -495,11 +508,19 @@ fn summarise_touched(tx: &rusqlite::Transaction, path: &Path) -> Result<(), Inde
     )
 }
 
+#[derive(Clone, Copy)]
+enum Dict {
+    Path,
+    Command,
+}
+
 /// Numbers for repeated text (segment names, session ids, rules), cached for the build.
 struct Ids {
     segments: HashMap<String, i64>,
     sessions: HashMap<String, i64>,
     rules: HashMap<String, i64>,
+    paths: HashMap<String, i64>,
+    commands: HashMap<String, i64>,
     /// Sessions whose who-and-where columns were taken in this run (from their first record,
     /// and again from each SessionStart).
     info_seen: HashSet<i64>,
@@ -516,6 +537,8 @@ impl Ids {
             segments: pairs("SELECT id, name FROM segments")?,
             sessions: pairs("SELECT sess, sid FROM sessions")?,
             rules: pairs("SELECT id, rule FROM rules")?,
+            paths: pairs("SELECT id, text FROM paths")?,
+            commands: pairs("SELECT id, text FROM commands")?,
             info_seen: HashSet::new(),
         })
     }
@@ -552,6 +575,20 @@ impl Ids {
         )?;
         sql(path, st.execute(params![sess, l.project_path, l.project_name, l.agent_context.fleet_agent_id, l.agent_context.agent_group, l.session_context.parent_session, l.session_context.worktree]))?;
         Ok(())
+    }
+
+    fn text(&mut self, tx: &Connection, path: &Path, dict: Dict, text: &str) -> Result<i64, IndexError> {
+        let (map, table) = match dict {
+            Dict::Path => (&mut self.paths, "paths"),
+            Dict::Command => (&mut self.commands, "commands"),
+        };
+        if let Some(id) = map.get(text) {
+            return Ok(*id);
+        }
+        sql(path, tx.prepare_cached(&format!("INSERT INTO {table} (text) VALUES (?1)")).and_then(|mut st| st.execute([text])))?;
+        let id = tx.last_insert_rowid();
+        map.insert(text.to_string(), id);
+        Ok(id)
     }
 
     fn rule(&mut self, tx: &Connection, path: &Path, f: &Finding) -> Result<i64, IndexError> {

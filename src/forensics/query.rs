@@ -1,7 +1,7 @@
 //! Filters shared by `search` and `export`, turned into one SQL query over the index, and the
 //! rows they return. Everything selective is answered by an index (time, tool, session, rule,
-//! outside); a `--command` regex and a `--path` glob are tested only on the rows the others
-//! leave, and only on rows that have a command or a path.
+//! outside); a `--command` regex and a `--path` glob run once per distinct command or path (the
+//! index keeps each text once), then the matching ids are looked up.
 
 use super::index::Index;
 use rusqlite::types::Value as SqlValue;
@@ -114,7 +114,7 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
         conds.push(format!("e.seq IN (SELECT f.seq FROM findings f JOIN rules r ON r.id = f.rule WHERE {})", RULE_MATCH.replace("?F", &ph)));
     }
     if let Some(g) = &f.path {
-        conds.push(format!("e.path GLOB {}", p(SqlValue::Text(g.clone()), &mut params)));
+        conds.push(format!("e.path IN (SELECT id FROM paths WHERE text GLOB {})", p(SqlValue::Text(g.clone()), &mut params)));
     }
     if let Some(re) = &f.command {
         let compiled = regex_lite::Regex::new(re).map_err(|e| anyhow::anyhow!("bad --command regex {}: {e}", crate::commands::show::escape_terminal(re)))?;
@@ -123,7 +123,7 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
             let text: Option<String> = ctx.get(0)?;
             Ok(text.is_some_and(|t| compiled.is_match(&t)))
         })?;
-        conds.push("e.command IS NOT NULL AND command_matches(e.command)".into());
+        conds.push("e.command IN (SELECT id FROM commands WHERE command_matches(text))".into());
     }
     let w = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
     Ok((w, params))
@@ -134,7 +134,7 @@ pub fn for_each_event(index: &Index, f: &Filters, mut each: impl FnMut(EventRow)
     let (w, params) = where_clause(index, f)?;
     let limit = f.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     let q = format!(
-        "SELECT e.seq, e.time, s.sid, e.agent, e.event, e.tool, e.tool_use, e.path, e.outside_paths, e.command, e.outside, e.risk,
+        "SELECT e.seq, e.time, s.sid, e.agent, e.event, e.tool, e.tool_use, (SELECT text FROM paths WHERE id = e.path), e.outside_paths, (SELECT text FROM commands WHERE id = e.command), e.outside, e.risk,
            (SELECT group_concat(r.rule, ',') FROM findings fi JOIN rules r ON r.id = fi.rule WHERE fi.seq = e.seq),
            e.success, e.duration_ms, g.name, e.off, e.len
          FROM events e LEFT JOIN sessions s ON s.sess = e.sess JOIN segments g ON g.id = e.seg

@@ -52,6 +52,15 @@ const RISKY: [(&str, &str, Severity); 3] = [
     ("git push --force origin main", "risky_command.force_push", Severity::Medium),
 ];
 
+/// A file of the project: a few well-known ones, and a long tail (`src/m123/f45.rs`).
+fn file(root: &str, rng: &mut Rng) -> String {
+    if rng.chance(50) {
+        format!("{root}/{}", FILES[rng.below(FILES.len() as u64) as usize])
+    } else {
+        format!("{root}/src/m{}/f{}.rs", rng.below(200), rng.below(50))
+    }
+}
+
 struct Writer<'a> {
     dir: &'a Path,
     seq: u64,
@@ -209,7 +218,7 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
                 if kind < 40 {
                     tool = "Read";
                     let outside = rng.chance(4);
-                    let path = if outside { ["/etc/passwd", "/home/dev/.ssh/id_ed25519", "/etc/hosts"][rng.below(3) as usize].to_string() } else { format!("{root}/{}", FILES[rng.below(FILES.len() as u64) as usize]) };
+                    let path = if outside { ["/etc/passwd", "/home/dev/.ssh/id_ed25519", "/etc/hosts"][rng.below(3) as usize].to_string() } else { file(&root, &mut rng) };
                     pre.action_details.file_path = Some(path.clone());
                     pre.event_type = "file_read".into();
                     if outside {
@@ -234,12 +243,18 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
                         pre.security.risk = Some(sev);
                         pre.level = sev.level();
                     } else {
-                        pre.action_details.command = Some(COMMANDS[rng.below(COMMANDS.len() as u64) as usize].into());
+                        // Real commands vary: arguments, files, counts.
+                        let c = COMMANDS[rng.below(COMMANDS.len() as u64) as usize];
+                        pre.action_details.command = Some(match rng.below(3) {
+                            0 => c.to_string(),
+                            1 => format!("{c} {}", file(&root, &mut rng)),
+                            _ => format!("{c} | head -n {}", rng.below(500)),
+                        });
                     }
                 } else if kind < 85 {
                     tool = if rng.chance(50) { "Edit" } else { "Write" };
                     pre.event_type = "file_write".into();
-                    pre.action_details.file_path = Some(format!("{root}/{}", FILES[rng.below(FILES.len() as u64) as usize]));
+                    pre.action_details.file_path = Some(file(&root, &mut rng));
                 } else {
                     tool = if rng.chance(50) { "Grep" } else { "Glob" };
                     pre.event_type = "search".into();
