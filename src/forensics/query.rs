@@ -1,7 +1,9 @@
 //! Filters shared by `search` and `export`, turned into one SQL query over the index, and the
 //! rows they return. Everything selective is answered by an index (time, tool, session, rule,
 //! outside); a `--command` regex and a `--path` glob run once per distinct command or path (the
-//! index keeps each text once), then the matching ids are looked up.
+//! index keeps each text once), then the matching records are found by their index and read in
+//! seq order (written as `seq IN (…)`: otherwise the planner, seeing `ORDER BY seq`, walks every
+//! record and tests each).
 
 use super::index::Index;
 use rusqlite::types::Value as SqlValue;
@@ -114,7 +116,7 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
         conds.push(format!("e.seq IN (SELECT f.seq FROM findings f JOIN rules r ON r.id = f.rule WHERE {})", RULE_MATCH.replace("?F", &ph)));
     }
     if let Some(g) = &f.path {
-        conds.push(format!("e.path IN (SELECT id FROM paths WHERE text GLOB {})", p(SqlValue::Text(g.clone()), &mut params)));
+        conds.push(format!("e.seq IN (SELECT x.seq FROM events x WHERE x.path IN (SELECT id FROM paths WHERE text GLOB {}))", p(SqlValue::Text(g.clone()), &mut params)));
     }
     if let Some(re) = &f.command {
         let compiled = regex_lite::Regex::new(re).map_err(|e| anyhow::anyhow!("bad --command regex {}: {e}", crate::commands::show::escape_terminal(re)))?;
@@ -123,7 +125,7 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
             let text: Option<String> = ctx.get(0)?;
             Ok(text.is_some_and(|t| compiled.is_match(&t)))
         })?;
-        conds.push("e.command IN (SELECT id FROM commands WHERE command_matches(text))".into());
+        conds.push("e.seq IN (SELECT x.seq FROM events x WHERE x.command IN (SELECT id FROM commands WHERE command_matches(text)))".into());
     }
     let w = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
     Ok((w, params))
