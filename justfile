@@ -48,7 +48,7 @@ test-slow: stack-build
     cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     echo "== the real-CLI tests again on the newest Claude Code: $newest"
     CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
-    cargo test --test grafana_offline --test stack_config -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    cargo test --test grafana_offline --test stack_config --test forensics_report -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     scripts/test-count.sh "slow stage" "$log"
 
 # ---- 1. local stack ------------------------------------------------------------------
@@ -125,3 +125,10 @@ bench: (bench-hook "1000") (bench-http-hook "500") (bench-compare "500") (bench-
 # and hook exit → span in Jaeger latency over K tool calls (median, p95).
 bench-relay N="50000" K="50":
     scripts/bench/relay.sh {{N}} {{K}}
+
+# ---- bench-forensics ------------------------------------------------------------------------
+# A generated journal of RECORDS records (many sessions, subagents, child sessions, findings),
+# then the index build, its size and the forensics queries through the release binary.
+# The issue's target size: `just bench-forensics 10000000` (about 40 min on 2 cores).
+bench-forensics RECORDS="1000000":
+    cargo bench --bench forensics -- {{RECORDS}}

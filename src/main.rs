@@ -6,7 +6,7 @@
 //! Arguments still come from `std::env::args_os` (glibc hands them to std at load time).
 #![no_main]
 
-use agent_telemetry::commands::{install, show, status, verify};
+use agent_telemetry::commands::{forensics, install, show, status, verify};
 use agent_telemetry::config::Config;
 use agent_telemetry::relay;
 use clap::{Parser, Subcommand};
@@ -25,6 +25,9 @@ enum Command {
     Hook,
     /// Check the journal's hash chain; exits 1 and names the first broken record if it does not hold.
     Verify {
+        /// Check an exported JSONL file (`export --format jsonl`) instead of the journal.
+        #[arg(long, value_name = "FILE", conflicts_with = "remote")]
+        file: Option<PathBuf>,
         /// Also compare with the records a VictoriaLogs at this URL holds (e.g. http://127.0.0.1:9428).
         #[arg(long, value_name = "URL")]
         remote: Option<String>,
@@ -94,6 +97,18 @@ enum Command {
         #[arg(long, value_name = "ID")]
         session: Option<String>,
     },
+    /// One line per session: start, end, project, agent, turns, tools, errors, findings, tokens.
+    Sessions(forensics::SessionsArgs),
+    /// Records matching filters (tool, event, path glob, command regex, rule, outside, time).
+    Search(forensics::SearchArgs),
+    /// Stream matching records as JSONL (verifiable with `verify --file`) or CSV.
+    Export(forensics::ExportArgs),
+    /// One session's records in order, with offsets, durations and findings.
+    Timeline(forensics::SessionArgs),
+    /// One session's trace tree, assembled from the journal as the relay does.
+    Tree(forensics::SessionArgs),
+    /// One session as a self-contained HTML report (waterfall, tree, findings, files, commands, tokens).
+    Report(forensics::ReportArgs),
     /// Whether telemetry is on here, the data dir, the journal's size and last event.
     Status {
         /// The directory to judge (default: the current directory).
@@ -136,7 +151,8 @@ fn project_dir(project: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 fn run(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Hook => Ok(agent_telemetry::hook::run()),
-        Command::Verify { remote, remote_filter } => {
+        Command::Verify { file: Some(file), .. } => forensics::verify_file(&file),
+        Command::Verify { file: None, remote, remote_filter } => {
             let config = Config::load();
             let local = verify::run(&config)?;
             match remote {
@@ -213,6 +229,12 @@ fn run(command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Show { journal, session } => show::run(&Config::load(), journal, session.as_deref()),
+        Command::Sessions(a) => forensics::sessions(&Config::load(), &a),
+        Command::Search(a) => forensics::search(&Config::load(), &a),
+        Command::Export(a) => forensics::export(&Config::load(), &a),
+        Command::Timeline(a) => forensics::timeline(&Config::load(), &a),
+        Command::Tree(a) => forensics::tree(&Config::load(), &a),
+        Command::Report(a) => forensics::report(&Config::load(), &a),
         Command::Status { project, json } => status::run(&Config::load(), &project_dir(project)?, json),
     }
 }

@@ -52,10 +52,7 @@ fn from_item(s: &SpanItem) -> TreeSpan {
 
 /// Spans assembled from the journal (finished ones and, marked open, those still running).
 pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
-    let mut asm = Assembler::default();
-    let mut out = Output::default();
-    let mut tails = crate::relay::transcripts::Tails::default();
-    let prices = crate::cost::PriceTable::shipped();
+    let mut asm = SpanAssembly::default();
     let mut pos = None;
     loop {
         let entries = read_from(dir, pos.as_ref(), 4096)?;
@@ -64,20 +61,47 @@ pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
         }
         for e in entries {
             if let Ok(r) = &e.record {
-                // The relay's reading of transcripts (model calls, totals), never waiting.
-                crate::relay::transcripts::before_record(r, &mut tails, &mut asm, &prices, u64::MAX, &mut out);
-                asm.process(r, &mut out);
+                asm.feed(r);
             }
             pos = Some(e.next);
         }
     }
-    let mut spans: Vec<TreeSpan> = out.spans.iter().map(from_item).collect();
-    for s in asm.unfinished() {
-        let mut t = from_item(s);
-        t.attrs.insert("agent_telemetry.span.open".into(), "true".into());
-        spans.push(t);
+    Ok(asm.finish())
+}
+
+/// The relay's assembly of records into spans, for a tree: records in, in journal order.
+pub struct SpanAssembly {
+    asm: Assembler,
+    out: Output,
+    tails: crate::relay::transcripts::Tails,
+    prices: crate::cost::PriceTable,
+}
+
+impl Default for SpanAssembly {
+    fn default() -> Self {
+        SpanAssembly { asm: Assembler::default(), out: Output::default(), tails: Default::default(), prices: crate::cost::PriceTable::shipped() }
     }
-    Ok(spans)
+}
+
+impl SpanAssembly {
+    pub fn feed(&mut self, r: &crate::record::JournalRecord) {
+        // The relay's reading of transcripts (model calls, totals), never waiting.
+        crate::relay::transcripts::before_record(r, &mut self.tails, &mut self.asm, &self.prices, u64::MAX, &mut self.out);
+        self.asm.process(r, &mut self.out);
+        // Log items are not shown; drop them as they come (a long session has many).
+        self.out.logs.clear();
+    }
+
+    /// The finished spans and, marked open, those still running.
+    pub fn finish(self) -> Vec<TreeSpan> {
+        let mut spans: Vec<TreeSpan> = self.out.spans.iter().map(from_item).collect();
+        for s in self.asm.unfinished() {
+            let mut t = from_item(s);
+            t.attrs.insert("agent_telemetry.span.open".into(), "true".into());
+            spans.push(t);
+        }
+        spans
+    }
 }
 
 /// Spans from OTLP JSON lines files (`ExportTraceServiceRequest` per line).

@@ -1,0 +1,310 @@
+//! The forensics commands' flags and their printing: `sessions`, `search`, `export`,
+//! `verify --file`, `timeline`, `tree`. The work is in `crate::forensics`.
+
+use crate::config::Config;
+use crate::forensics::{self, export, query::Filters, sessions, DataDir, Style};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where the evidence is.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Source {
+    /// A data dir (e.g. one copied from another machine); default: the configured one.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Keep the index here instead of <data>/index (for a read-only copy).
+    #[arg(long, value_name = "DIR")]
+    pub index: Option<PathBuf>,
+}
+
+impl Source {
+    fn open(&self, config: &Config) -> anyhow::Result<forensics::index::Index> {
+        let data = self.data.clone().unwrap_or_else(|| config.data_dir.clone());
+        DataDir::new(&data, self.index.as_deref())?.open()
+    }
+}
+
+/// The time window.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Window {
+    /// From this time: a duration back from now (90s, 30m, 2h, 7d) or a UTC time (2026-11-30T12:00:00Z).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Up to this time (same forms).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+}
+
+impl Window {
+    fn resolve(&self, now: u64) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+        let p = |w: &Option<String>, flag: &str| -> anyhow::Result<Option<u64>> {
+            w.as_deref().map(|t| forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))).transpose()
+        };
+        let (s, u) = (p(&self.since, "since")?, p(&self.until, "until")?);
+        if let (Some(s), Some(u)) = (s, u) {
+            if s > u {
+                anyhow::bail!("--since is after --until: nothing can match");
+            }
+        }
+        Ok((s, u))
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SessionsArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub window: Window,
+    /// Only sessions of this project (its path, its name, or a glob of the path).
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Only sessions of this fleet agent id or group.
+    #[arg(long, value_name = "A")]
+    pub agent: Option<String>,
+    /// Only sessions with a finding of this rule (or of this category).
+    #[arg(long, value_name = "RULE")]
+    pub flag: Option<String>,
+    /// One JSON object per session per line (docs/forensics-schema.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The record filters `search` and `export` share.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RecordFilters {
+    #[command(flatten)]
+    pub window: Window,
+    /// Tool name(s), comma-separated (Bash, Read, Write, Edit, …).
+    #[arg(long, value_name = "T", value_delimiter = ',')]
+    pub tool: Vec<String>,
+    /// Hook event(s), comma-separated (PreToolUse, PostToolUse, UserPromptSubmit, …).
+    #[arg(long, value_name = "E", value_delimiter = ',')]
+    pub event: Vec<String>,
+    /// Path glob (*, ?, [..]) matched against the whole recorded path.
+    #[arg(long, value_name = "GLOB")]
+    pub path: Option<String>,
+    /// Regex searched in the recorded command (as recorded: secrets redacted).
+    #[arg(long, value_name = "REGEX")]
+    pub command: Option<String>,
+    /// Records with a finding of this rule (or category).
+    #[arg(long, value_name = "RULE")]
+    pub flag: Option<String>,
+    /// Records that touched something outside the project.
+    #[arg(long)]
+    pub outside: bool,
+    /// Records of this session (an id or a unique prefix).
+    #[arg(long, value_name = "S")]
+    pub session: Option<String>,
+    /// At most N records.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+}
+
+impl RecordFilters {
+    fn resolve(&self, now: u64) -> anyhow::Result<Filters> {
+        let (since, until) = self.window.resolve(now)?;
+        Ok(Filters {
+            since,
+            until,
+            session: self.session.clone(),
+            tools: self.tool.clone(),
+            events: self.event.clone(),
+            path: self.path.clone(),
+            command: self.command.clone(),
+            flag: self.flag.clone(),
+            outside: self.outside,
+            limit: self.limit,
+        })
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub filters: RecordFilters,
+    /// One JSON object per record per line (docs/forensics-schema.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub filters: RecordFilters,
+    /// jsonl (the journal's lines, verifiable with `verify --file`) or csv.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: export::Format,
+    /// Write here instead of standard output.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct SessionArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// The session id (or a unique prefix of it).
+    pub session: String,
+    /// JSON instead of text (docs/forensics-schema.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn now() -> u64 {
+    crate::timefmt::now_unix_nanos()
+}
+
+pub fn sessions(config: &Config, a: &SessionsArgs) -> anyhow::Result<i32> {
+    let (since, until) = a.window.resolve(now())?;
+    let index = a.source.open(config)?;
+    let f = sessions::SessionFilters { since, until, project: a.project.clone(), agent: a.agent.clone(), flag: a.flag.clone() };
+    let rows = sessions::list(&index, &f, now(), config.export.span_timeout.as_nanos() as u64)?;
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        for r in &rows {
+            serde_json::to_writer(&mut out, r)?;
+            out.write_all(b"\n")?;
+        }
+    } else {
+        out.write_all(sessions::render(&rows, Style::for_stdout()).as_bytes())?;
+    }
+    Ok(0)
+}
+
+pub fn search(config: &Config, a: &SearchArgs) -> anyhow::Result<i32> {
+    let f = a.filters.resolve(now())?;
+    let index = a.source.open(config)?;
+    let style = Style::for_stdout();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let n = forensics::query::for_each_event(&index, &f, |row| {
+        if a.json {
+            serde_json::to_writer(&mut out, &row)?;
+            out.write_all(b"\n")?;
+        } else {
+            out.write_all(forensics::search::line(&row, style).as_bytes())?;
+        }
+        Ok(())
+    })?;
+    if !a.json {
+        writeln!(out, "{}", style.dim(&format!("{n} record(s)")))?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+pub fn export(config: &Config, a: &ExportArgs) -> anyhow::Result<i32> {
+    let f = a.filters.resolve(now())?;
+    let index = a.source.open(config)?;
+    let written = match &a.output {
+        Some(p) => {
+            let file = std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            export::export(&index, &f, a.format, &mut std::io::BufWriter::new(file))?
+        }
+        None => export::export(&index, &f, a.format, &mut std::io::BufWriter::new(std::io::stdout().lock()))?,
+    };
+    eprintln!("exported {} record(s)", written.records);
+    if !written.broken.is_empty() {
+        eprintln!(
+            "agent-telemetry: {} exported record(s) do not hold their own hash in the journal (changed after they were written): seq {}",
+            written.broken.len(),
+            written.broken.iter().take(20).map(u64::to_string).collect::<Vec<_>>().join(", ")
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// `verify --file`: 0 when every record holds, 1 naming the first that does not.
+pub fn verify_file(path: &Path) -> anyhow::Result<i32> {
+    let rep = export::verify_file(path)?;
+    let range = match (rep.first_seq, rep.last_seq) {
+        (Some(a), Some(b)) => format!(" (seq {a}..{b})"),
+        _ => String::new(),
+    };
+    if let Some(p) = &rep.problem {
+        println!("{}: BROKEN after {} good record(s): {p}", path.display(), rep.records);
+        return Ok(1);
+    }
+    if rep.records == 0 {
+        println!("{}: no records", path.display());
+        return Ok(1);
+    }
+    println!("{}: {} record(s){range}: every record's hash holds; {} link(s) between neighbours hold", path.display(), rep.records, rep.links_checked);
+    if rep.gaps.is_empty() {
+        println!("contiguous: no seq is missing between the first and the last record");
+    } else {
+        let missing: u64 = rep.gaps.iter().map(|(a, b)| b - a + 1).sum();
+        let shown: Vec<String> = rep.gaps.iter().take(10).map(|(a, b)| if a == b { a.to_string() } else { format!("{a}..{b}") }).collect();
+        println!(
+            "{} gap(s), {missing} seq(s) not in the file: {}{} — a filtered export leaves these out; this file cannot show whether they existed unchanged",
+            rep.gaps.len(),
+            shown.join(", "),
+            if rep.gaps.len() > 10 { ", …" } else { "" }
+        );
+    }
+    Ok(0)
+}
+
+pub fn timeline(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
+    let index = a.source.open(config)?;
+    let (sid, records) = forensics::timeline::records(&index, &a.session)?;
+    let entries = forensics::timeline::entries(&sid, &records);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if a.json {
+        for e in &entries {
+            serde_json::to_writer(&mut out, e)?;
+            out.write_all(b"\n")?;
+        }
+    } else {
+        out.write_all(forensics::timeline::render(&sid, &entries, Style::for_stdout()).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+pub fn tree(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
+    let index = a.source.open(config)?;
+    let (sid, records) = forensics::timeline::records(&index, &a.session)?;
+    let spans = forensics::timeline::tree(&records);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if a.json {
+        for s in &spans {
+            serde_json::to_writer(&mut out, &serde_json::json!({
+                "trace_id": s.trace_id, "span_id": s.span_id, "parent_span_id": s.parent, "name": s.name,
+                "start_unix_nano": s.start, "end_unix_nano": s.end, "error": s.error, "attributes": s.attrs,
+            }))?;
+            out.write_all(b"\n")?;
+        }
+    } else {
+        out.write_all(crate::commands::show::render(&spans, Some(&sid)).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// The session id (or a unique prefix of it).
+    pub session: String,
+    /// The HTML file to write.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+pub fn report(config: &Config, a: &ReportArgs) -> anyhow::Result<i32> {
+    let index = a.source.open(config)?;
+    let (sid, records) = forensics::timeline::records(&index, &a.session)?;
+    let spans = forensics::timeline::tree(&records);
+    let summary = sessions::list(&index, &sessions::SessionFilters::default(), now(), config.export.span_timeout.as_nanos() as u64)?.into_iter().find(|s| s.session_id == sid);
+    let html = forensics::report::render(&sid, summary.as_ref(), &records, &spans);
+    std::fs::write(&a.output, html).map_err(|e| anyhow::anyhow!("{}: {e}", a.output.display()))?;
+    println!("wrote {} ({} span(s), {} record(s))", a.output.display(), spans.len(), records.len());
+    Ok(0)
+}

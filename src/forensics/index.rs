@@ -1,0 +1,605 @@
+//! The forensics index: a SQLite file beside the journal (`<data dir>/index/forensics.sqlite`)
+//! that answers `sessions`, `search`, `export`, `timeline` and `tree` without reading the whole
+//! journal. It is a cache, never evidence: the journal stays the source of truth, every record
+//! the index names is read back from its segment (by name and offset, so a data dir copied to
+//! another machine works), and the hook never touches it.
+//!
+//! Kept current by [`Index::open`]: it reads the journal from where the index stopped. It is
+//! rebuilt from scratch when missing, of another schema version, or stale — the record it ended
+//! on is no longer at its place with its hash (the journal was replaced, rotated away, or
+//! rewritten); a rebuild is always correct, so any doubt ends in one.
+
+use crate::journal::chain;
+use crate::journal::read::Position;
+use crate::journal::segment;
+use crate::record::Severity;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Bump when the tables change: an index of another version is rebuilt.
+const SCHEMA_VERSION: &str = "3";
+/// Records per transaction while indexing.
+const BATCH: usize = 50_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("index {path}: {source}")]
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("reading the journal {path}: {source}")]
+    Journal {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the index directory {path}: {source} (use --index DIR to keep the index elsewhere, e.g. for a read-only copy of a data dir)")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The opened, current index.
+pub struct Index {
+    pub conn: Connection,
+    pub path: PathBuf,
+    pub journal_dir: PathBuf,
+    /// What [`Index::open`] did to bring it up to date.
+    pub refresh: Refresh,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Refresh {
+    pub rebuilt: Option<String>,
+    pub records_added: u64,
+}
+
+/// The fields of a journal line the index keeps (the rest is skipped while parsing).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Line {
+    seq: u64,
+    time_unix_nano: u64,
+    hook_event: String,
+    session_id: Option<String>,
+    project_path: Option<String>,
+    project_name: Option<String>,
+    tool_name: Option<String>,
+    action_details: Details,
+    security: Sec,
+    agent_context: Agent,
+    session_context: SessCtx,
+    tool_context: Option<ToolCtx>,
+    token_usage: Option<crate::record::TokenUsage>,
+    hash: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Details {
+    file_path: Option<String>,
+    resolved_path: Option<String>,
+    search_path: Option<String>,
+    url: Option<String>,
+    outside_project_scope: bool,
+    outside_paths: Vec<String>,
+    command: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Sec {
+    outside_project_scope: bool,
+    findings: Vec<Finding>,
+}
+
+#[derive(Deserialize)]
+struct Finding {
+    rule: String,
+    #[serde(default)]
+    category: String,
+    severity: Severity,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Agent {
+    agent_id: Option<String>,
+    fleet_agent_id: Option<String>,
+    agent_group: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SessCtx {
+    parent_session: Option<String>,
+    prompt_id: Option<String>,
+    worktree: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ToolCtx {
+    tool_use_id: Option<String>,
+    duration_ms: Option<u64>,
+    success: Option<bool>,
+}
+
+pub fn severity_rank(s: Severity) -> i64 {
+    match s {
+        Severity::Low => 1,
+        Severity::Medium => 2,
+        Severity::High => 3,
+        Severity::Critical => 4,
+    }
+}
+
+pub fn severity_name(rank: i64) -> &'static str {
+    match rank {
+        1 => "low",
+        2 => "medium",
+        3 => "high",
+        _ => "critical",
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE segments (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE rules (id INTEGER PRIMARY KEY, rule TEXT NOT NULL UNIQUE, category TEXT, description TEXT);
+-- Paths and commands once each: a --path glob or --command regex runs once per distinct text,
+-- not once per record (a call's Pre and Post records, and repeated commands, share one row).
+CREATE TABLE paths (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE commands (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+-- One row per journal record. Text that repeats on every row (session ids, segment names, rule
+-- ids) is a number here; the journal line itself is at (seg, off, len).
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY,
+  seg INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,
+  time INTEGER NOT NULL,
+  sess INTEGER,
+  agent TEXT,
+  event TEXT NOT NULL,
+  tool TEXT,
+  tool_use TEXT,
+  prompt TEXT,
+  path INTEGER,
+  outside_paths TEXT,
+  command INTEGER,
+  outside INTEGER NOT NULL,
+  risk INTEGER,
+  success INTEGER,
+  duration_ms INTEGER,
+  in_tok INTEGER, out_tok INTEGER, cache_read INTEGER, cache_create INTEGER
+);
+CREATE TABLE findings (seq INTEGER NOT NULL, sess INTEGER, rule INTEGER NOT NULL, severity INTEGER NOT NULL);
+-- One row per session: who and where from its records, the counts from its events.
+CREATE TABLE sessions (
+  sess INTEGER PRIMARY KEY,
+  sid TEXT NOT NULL UNIQUE,
+  project TEXT, project_name TEXT, agent TEXT, agent_group TEXT, parent_sid TEXT, worktree TEXT,
+  start INTEGER, last INTEGER, end_time INTEGER, ended INTEGER NOT NULL DEFAULT 0,
+  records INTEGER NOT NULL DEFAULT 0, turns INTEGER NOT NULL DEFAULT 0, tools INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0, subagents INTEGER NOT NULL DEFAULT 0,
+  f_low INTEGER NOT NULL DEFAULT 0, f_medium INTEGER NOT NULL DEFAULT 0, f_high INTEGER NOT NULL DEFAULT 0, f_critical INTEGER NOT NULL DEFAULT 0,
+  in_tok INTEGER, out_tok INTEGER, cache_read INTEGER, cache_create INTEGER,
+  first_seq INTEGER, last_seq INTEGER
+);
+CREATE TEMP TABLE touched (sess INTEGER PRIMARY KEY);
+";
+
+/// Secondary indexes, created after a full build (faster than maintaining them row by row).
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS events_sess ON events(sess, seq);
+CREATE INDEX IF NOT EXISTS events_time ON events(time);
+CREATE INDEX IF NOT EXISTS events_tool ON events(tool, time);
+CREATE INDEX IF NOT EXISTS events_outside ON events(time) WHERE outside = 1;
+CREATE INDEX IF NOT EXISTS events_path ON events(path) WHERE path IS NOT NULL;
+CREATE INDEX IF NOT EXISTS events_command ON events(command) WHERE command IS NOT NULL;
+CREATE INDEX IF NOT EXISTS findings_rule ON findings(rule, seq);
+CREATE INDEX IF NOT EXISTS findings_seq ON findings(seq);
+CREATE INDEX IF NOT EXISTS findings_sess ON findings(sess, severity);
+CREATE INDEX IF NOT EXISTS sessions_start ON sessions(start);
+CREATE INDEX IF NOT EXISTS sessions_parent ON sessions(parent_sid);
+";
+
+fn sql<T>(path: &Path, r: rusqlite::Result<T>) -> Result<T, IndexError> {
+    r.map_err(|source| IndexError::Sql { path: path.to_path_buf(), source })
+}
+
+impl Index {
+    /// Opens the index for `journal_dir` at `index_dir`, brought up to date with the journal
+    /// (built from scratch when missing or stale).
+    pub fn open(journal_dir: &Path, index_dir: &Path) -> Result<Index, IndexError> {
+        std::fs::create_dir_all(index_dir).map_err(|source| IndexError::Create { path: index_dir.to_path_buf(), source })?;
+        let path = index_dir.join("forensics.sqlite");
+        let mut refresh = Refresh::default();
+        let mut conn = sql(&path, Connection::open(&path))?;
+        sql(&path, conn.busy_timeout(std::time::Duration::from_secs(60)))?;
+        sql(&path, conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=4294967296; PRAGMA temp_store=MEMORY;"))?;
+        let fresh = match Self::why_stale(&conn, journal_dir) {
+            None => false,
+            Some(why) => {
+                drop(conn);
+                for suffix in ["", "-wal", "-shm"] {
+                    let p = PathBuf::from(format!("{}{suffix}", path.display()));
+                    let _ = std::fs::remove_file(p);
+                }
+                conn = sql(&path, Connection::open(&path))?;
+                sql(&path, conn.busy_timeout(std::time::Duration::from_secs(60)))?;
+                sql(&path, conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536; PRAGMA mmap_size=4294967296; PRAGMA temp_store=MEMORY;"))?;
+                sql(&path, conn.execute_batch(SCHEMA))?;
+                sql(&path, conn.execute("INSERT INTO meta VALUES ('schema', ?1)", [SCHEMA_VERSION]))?;
+                refresh.rebuilt = Some(why);
+                true
+            }
+        };
+        if !fresh {
+            sql(&path, conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS touched (sess INTEGER PRIMARY KEY);"))?;
+        }
+        let mut index = Index { conn, path, journal_dir: journal_dir.to_path_buf(), refresh };
+        index.catch_up(fresh)?;
+        if fresh {
+            sql(&index.path, index.conn.execute_batch(INDEXES))?;
+            // A sampled ANALYZE: a full one reads every index again.
+            sql(&index.path, index.conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA analysis_limit=1000; ANALYZE;"))?;
+        }
+        Ok(index)
+    }
+
+    /// Why the index must be rebuilt, or `None` when it can be extended.
+    fn why_stale(conn: &Connection, journal_dir: &Path) -> Option<String> {
+        let meta = |k: &str| conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get::<_, String>(0)).optional().ok().flatten();
+        match meta("schema") {
+            None => return Some("no index yet".into()),
+            Some(v) if v != SCHEMA_VERSION => return Some(format!("index schema {v}, this version writes {SCHEMA_VERSION}")),
+            _ => {}
+        }
+        // The last indexed record must still be at its place, with its hash.
+        let last = conn
+            .query_row("SELECT s.name, e.off, e.len FROM events e JOIN segments s ON s.id = e.seg ORDER BY e.seq DESC LIMIT 1", [], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)))
+            .optional()
+            .ok()?;
+        let Some((seg, off, len)) = last else {
+            // Empty index: stale only if it was built over something else.
+            return meta("position").filter(|p| !p.is_empty()).map(|_| "the index lost its records".into());
+        };
+        let Some(want) = meta("last_hash") else { return Some("the index has no head".into()) };
+        match read_line(journal_dir, &seg, off, len) {
+            Ok(line) if chain::split_line(&line).is_ok_and(|(_, h)| h == want) => None,
+            Ok(_) => Some(format!("the record at {seg}:{off} is not the one indexed (the journal was replaced or rewritten)")),
+            Err(_) => Some(format!("segment {seg} is gone or shorter than indexed")),
+        }
+    }
+
+    /// Indexes every record after the last one indexed.
+    fn catch_up(&mut self, fresh: bool) -> Result<(), IndexError> {
+        let path = self.path.clone();
+        let jdir = self.journal_dir.clone();
+        let position: Option<Position> = sql(&path, self.conn.query_row("SELECT value FROM meta WHERE key = 'position'", [], |r| r.get::<_, String>(0)).optional())?
+            .and_then(|p| serde_json::from_str(&p).ok());
+        // Cheap check first: nothing new since the position.
+        if let Some(p) = &position {
+            let segs = segment::list(&jdir).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
+            let last = segs.last().map(|(n, p)| (n.file_name(), std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)));
+            if last.is_some_and(|(name, len)| name == p.segment && len == p.offset) {
+                return Ok(());
+            }
+        }
+        let mut ids = Ids::load(&self.conn, &path)?;
+        let mut lines = RawLines::new(&jdir, position.as_ref()).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
+        loop {
+            let batch = lines.next_batch(BATCH).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
+            if batch.is_empty() {
+                break;
+            }
+            let tx = sql(&path, self.conn.transaction())?;
+            {
+                let mut ins = sql(&path, tx.prepare_cached("INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)"))?;
+                let mut fins = sql(&path, tx.prepare_cached("INSERT INTO findings VALUES (?1,?2,?3,?4)"))?;
+                let mut touched = HashSet::new();
+                let mut last_hash = None;
+                for (segment, off, raw) in &batch {
+                    let Ok(l) = serde_json::from_slice::<Line>(raw) else { continue };
+                    let seg = ids.segment(&tx, &path, segment)?;
+                    let sess = match &l.session_id {
+                        Some(s) => Some(ids.session(&tx, &path, s)?),
+                        None => None,
+                    };
+                    if let Some(s) = sess {
+                        if ids.info_seen.insert(s) || l.hook_event == "SessionStart" {
+                            ids.note_info(&tx, &path, s, &l)?;
+                        }
+                        touched.insert(s);
+                    }
+                    let d = &l.action_details;
+                    let p = match d.resolved_path.as_ref().or(d.file_path.as_ref()).or(d.search_path.as_ref()).or(d.url.as_ref()) {
+                        Some(p) => Some(ids.text(&tx, &path, Dict::Path, p)?),
+                        None => None,
+                    };
+                    let command = match &d.command {
+                        Some(c) => Some(ids.text(&tx, &path, Dict::Command, c)?),
+                        None => None,
+                    };
+                    let outside = d.outside_project_scope || l.security.outside_project_scope;
+                    let risk = l.security.findings.iter().map(|f| severity_rank(f.severity)).max();
+                    let tc = l.tool_context.as_ref();
+                    let tu = l.token_usage.as_ref();
+                    let outside_paths = (!d.outside_paths.is_empty()).then(|| d.outside_paths.join("\n"));
+                    sql(
+                        &path,
+                        ins.execute(params![
+                            l.seq as i64,
+                            seg,
+                            *off as i64,
+                            raw.len() as i64,
+                            l.time_unix_nano as i64,
+                            sess,
+                            l.agent_context.agent_id,
+                            l.hook_event,
+                            l.tool_name,
+                            tc.and_then(|t| t.tool_use_id.as_ref()),
+                            l.session_context.prompt_id,
+                            p,
+                            outside_paths,
+                            command,
+                            outside,
+                            risk,
+                            tc.and_then(|t| t.success),
+                            tc.and_then(|t| t.duration_ms).map(|v| v as i64),
+                            tu.map(|u| u.input_tokens as i64),
+                            tu.map(|u| u.output_tokens as i64),
+                            tu.map(|u| u.cache_read_input_tokens as i64),
+                            tu.map(|u| u.cache_creation_input_tokens as i64),
+                        ]),
+                    )?;
+                    for f in &l.security.findings {
+                        let rule = ids.rule(&tx, &path, f)?;
+                        sql(&path, fins.execute(params![l.seq as i64, sess, rule, severity_rank(f.severity)]))?;
+                    }
+                    last_hash = Some(l.hash);
+                }
+                let mut touch = sql(&path, tx.prepare_cached("INSERT OR IGNORE INTO touched VALUES (?1)"))?;
+                for s in touched {
+                    sql(&path, touch.execute([s]))?;
+                }
+                if let Some(h) = last_hash {
+                    sql(&path, tx.execute("INSERT OR REPLACE INTO meta VALUES ('last_hash', ?1)", [h]))?;
+                }
+                let p = serde_json::to_string(&lines.position()).unwrap_or_default();
+                sql(&path, tx.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?1)", [p]))?;
+                if !fresh {
+                    summarise_touched(&tx, &path)?;
+                }
+            }
+            sql(&path, tx.commit())?;
+            self.refresh.records_added += batch.len() as u64;
+        }
+        if fresh {
+            // One pass over every session once the events (and their index) are in.
+            sql(&path, self.conn.execute_batch("CREATE INDEX IF NOT EXISTS events_sess ON events(sess, seq); CREATE INDEX IF NOT EXISTS findings_sess ON findings(sess, severity);"))?;
+            let tx = sql(&path, self.conn.transaction())?;
+            summarise_touched(&tx, &path)?;
+            sql(&path, tx.commit())?;
+        }
+        Ok(())
+    }
+
+    /// The journal line of an indexed record.
+    pub fn line(&self, seg: &str, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        read_line(&self.journal_dir, seg, off, len)
+    }
+}
+
+/// Complete journal lines from a position on, unparsed, each with its segment and offset (an
+/// incomplete last line is left for later: a hook may be writing it).
+struct RawLines {
+    segments: std::vec::IntoIter<(String, PathBuf, u64)>,
+    current: Option<(String, std::io::BufReader<std::fs::File>, u64)>,
+    position: Position,
+}
+
+impl RawLines {
+    fn new(dir: &Path, from: Option<&Position>) -> std::io::Result<RawLines> {
+        let mut segs = Vec::new();
+        for (name, path) in segment::list(dir)? {
+            let file_name = name.file_name();
+            let offset = match from {
+                Some(p) if file_name.as_str() < p.segment.as_str() => continue,
+                Some(p) if file_name == p.segment => p.offset,
+                _ => 0,
+            };
+            segs.push((file_name, path, offset));
+        }
+        Ok(RawLines { segments: segs.into_iter(), current: None, position: from.cloned().unwrap_or_default() })
+    }
+
+    /// Where the next line starts.
+    fn position(&self) -> Position {
+        self.position.clone()
+    }
+
+    fn next_batch(&mut self, max: usize) -> std::io::Result<Vec<(String, u64, Vec<u8>)>> {
+        use std::io::{BufRead, Seek};
+        let mut out = Vec::with_capacity(max.min(4096));
+        while out.len() < max {
+            if self.current.is_none() {
+                let Some((name, path, offset)) = self.segments.next() else { break };
+                let mut f = open_segment(path.parent().unwrap_or(Path::new(".")), &name)?;
+                f.seek(std::io::SeekFrom::Start(offset))?;
+                self.current = Some((name, std::io::BufReader::with_capacity(1 << 20, f), offset));
+            }
+            let (name, reader, pos) = self.current.as_mut().expect("set above");
+            let mut line = Vec::new();
+            let n = reader.read_until(b'\n', &mut line)?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                self.current = None;
+                continue;
+            }
+            line.pop();
+            out.push((name.clone(), *pos, line));
+            *pos += n as u64;
+            self.position = Position { segment: name.clone(), offset: *pos };
+        }
+        Ok(out)
+    }
+}
+
+/// Opens a segment named by the index: a segment name, a regular file, never through a link.
+pub fn open_segment(journal_dir: &Path, seg: &str) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if segment::SegmentName::parse(seg).is_none() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{seg:?} is not a segment name")));
+    }
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(journal_dir.join(seg))?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{seg} is not a regular file")));
+    }
+    Ok(f)
+}
+
+/// Reads `len` bytes at `off` of a segment (a regular file of the journal directory, never a link).
+pub fn read_line(journal_dir: &Path, seg: &str, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let f = open_segment(journal_dir, seg)?;
+    let mut buf = vec![0u8; len as usize + 1];
+    f.read_exact_at(&mut buf, off)?;
+    if buf.pop() != Some(b'\n') {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a whole line"));
+    }
+    Ok(buf)
+}
+
+/// Recomputes the summary row of every session in `touched`, then empties it.
+fn summarise_touched(tx: &rusqlite::Transaction, path: &Path) -> Result<(), IndexError> {
+    sql(
+        path,
+        tx.execute_batch(
+            "UPDATE sessions SET (start, last, records, first_seq, last_seq, turns, tools, errors, subagents, in_tok, out_tok, cache_read, cache_create) = (
+               SELECT MIN(time), MAX(time), COUNT(*), MIN(seq), MAX(seq),
+                 SUM(event = 'UserPromptSubmit' AND agent IS NULL),
+                 COUNT(DISTINCT CASE WHEN event IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure') THEN tool_use END),
+                 SUM(event IN ('PostToolUseFailure', 'StopFailure')),
+                 COUNT(DISTINCT CASE WHEN event IN ('SubagentStart', 'SubagentStop') THEN agent END),
+                 -- Tokens: the main agent's from the last SessionEnd (it reads the whole transcript),
+                 -- else the sum of its turns (Stop misses each turn's last message); plus subagents'.
+                 COALESCE((SELECT x.in_tok FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.in_tok IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN in_tok END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN in_tok END), 0),
+                 COALESCE((SELECT x.out_tok FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.out_tok IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN out_tok END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN out_tok END), 0),
+                 COALESCE((SELECT x.cache_read FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.cache_read IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN cache_read END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN cache_read END), 0),
+                 COALESCE((SELECT x.cache_create FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.cache_create IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN cache_create END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN cache_create END), 0)
+               FROM events e WHERE e.sess = sessions.sess)
+             WHERE sess IN (SELECT sess FROM touched);
+             UPDATE sessions SET
+               ended = (SELECT event = 'SessionEnd' FROM events WHERE sess = sessions.sess ORDER BY seq DESC LIMIT 1),
+               end_time = (SELECT MAX(time) FROM events WHERE sess = sessions.sess AND event = 'SessionEnd'),
+               f_low = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 1),
+               f_medium = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 2),
+               f_high = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 3),
+               f_critical = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 4)
+             WHERE sess IN (SELECT sess FROM touched);
+             DELETE FROM touched;",
+        ),
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Dict {
+    Path,
+    Command,
+}
+
+/// Numbers for repeated text (segment names, session ids, rules), cached for the build.
+struct Ids {
+    segments: HashMap<String, i64>,
+    sessions: HashMap<String, i64>,
+    rules: HashMap<String, i64>,
+    paths: HashMap<String, i64>,
+    commands: HashMap<String, i64>,
+    /// Sessions whose who-and-where columns were taken in this run (from their first record,
+    /// and again from each SessionStart).
+    info_seen: HashSet<i64>,
+}
+
+impl Ids {
+    fn load(conn: &Connection, path: &Path) -> Result<Ids, IndexError> {
+        let pairs = |q: &str| -> Result<HashMap<String, i64>, IndexError> {
+            let mut st = sql(path, conn.prepare(q))?;
+            let rows = sql(path, st.query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(0)?))))?;
+            rows.collect::<Result<_, _>>().map_err(|source| IndexError::Sql { path: path.to_path_buf(), source })
+        };
+        Ok(Ids {
+            segments: pairs("SELECT id, name FROM segments")?,
+            sessions: pairs("SELECT sess, sid FROM sessions")?,
+            rules: pairs("SELECT id, rule FROM rules")?,
+            paths: pairs("SELECT id, text FROM paths")?,
+            commands: pairs("SELECT id, text FROM commands")?,
+            info_seen: HashSet::new(),
+        })
+    }
+
+    fn segment(&mut self, tx: &Connection, path: &Path, name: &str) -> Result<i64, IndexError> {
+        if let Some(id) = self.segments.get(name) {
+            return Ok(*id);
+        }
+        sql(path, tx.execute("INSERT INTO segments (name) VALUES (?1)", [name]))?;
+        let id = tx.last_insert_rowid();
+        self.segments.insert(name.to_string(), id);
+        Ok(id)
+    }
+
+    fn session(&mut self, tx: &Connection, path: &Path, sid: &str) -> Result<i64, IndexError> {
+        if let Some(id) = self.sessions.get(sid) {
+            return Ok(*id);
+        }
+        sql(path, tx.execute("INSERT INTO sessions (sid) VALUES (?1)", [sid]))?;
+        let id = tx.last_insert_rowid();
+        self.sessions.insert(sid.to_string(), id);
+        Ok(id)
+    }
+
+    /// Fills a session's project, agent, parent and worktree from the first record that has them.
+    fn note_info(&mut self, tx: &Connection, path: &Path, sess: i64, l: &Line) -> Result<(), IndexError> {
+        let mut st = sql(
+            path,
+            tx.prepare_cached(
+                "UPDATE sessions SET project = COALESCE(project, ?2), project_name = COALESCE(project_name, ?3), agent = COALESCE(agent, ?4),
+                   agent_group = COALESCE(agent_group, ?5), parent_sid = COALESCE(parent_sid, ?6), worktree = COALESCE(worktree, ?7)
+                 WHERE sess = ?1",
+            ),
+        )?;
+        sql(path, st.execute(params![sess, l.project_path, l.project_name, l.agent_context.fleet_agent_id, l.agent_context.agent_group, l.session_context.parent_session, l.session_context.worktree]))?;
+        Ok(())
+    }
+
+    fn text(&mut self, tx: &Connection, path: &Path, dict: Dict, text: &str) -> Result<i64, IndexError> {
+        let (map, table) = match dict {
+            Dict::Path => (&mut self.paths, "paths"),
+            Dict::Command => (&mut self.commands, "commands"),
+        };
+        if let Some(id) = map.get(text) {
+            return Ok(*id);
+        }
+        sql(path, tx.prepare_cached(&format!("INSERT INTO {table} (text) VALUES (?1)")).and_then(|mut st| st.execute([text])))?;
+        let id = tx.last_insert_rowid();
+        map.insert(text.to_string(), id);
+        Ok(id)
+    }
+
+    fn rule(&mut self, tx: &Connection, path: &Path, f: &Finding) -> Result<i64, IndexError> {
+        if let Some(id) = self.rules.get(&f.rule) {
+            return Ok(*id);
+        }
+        sql(path, tx.execute("INSERT INTO rules (rule, category, description) VALUES (?1, ?2, ?3)", params![f.rule, f.category, f.description]))?;
+        let id = tx.last_insert_rowid();
+        self.rules.insert(f.rule.clone(), id);
+        Ok(id)
+    }
+}
