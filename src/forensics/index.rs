@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Bump when the tables change: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "3";
+const SCHEMA_VERSION: &str = "4";
 /// Records per transaction while indexing.
 const BATCH: usize = 50_000;
 
@@ -77,7 +77,19 @@ struct Line {
     session_context: SessCtx,
     tool_context: Option<ToolCtx>,
     token_usage: Option<crate::record::TokenUsage>,
+    model_call: Option<Call>,
     hash: String,
+}
+
+/// A `model_call` record's request (written by the relay from the transcript).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Call {
+    input_tokens: u64,
+    output_tokens: u64,
+    cache_read_input_tokens: u64,
+    cache_creation_input_tokens: u64,
+    cost_usd: Option<f64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -178,7 +190,8 @@ CREATE TABLE events (
   risk INTEGER,
   success INTEGER,
   duration_ms INTEGER,
-  in_tok INTEGER, out_tok INTEGER, cache_read INTEGER, cache_create INTEGER
+  in_tok INTEGER, out_tok INTEGER, cache_read INTEGER, cache_create INTEGER,
+  cost REAL
 );
 CREATE TABLE findings (seq INTEGER NOT NULL, sess INTEGER, rule INTEGER NOT NULL, severity INTEGER NOT NULL);
 -- One row per session: who and where from its records, the counts from its events.
@@ -191,6 +204,7 @@ CREATE TABLE sessions (
   errors INTEGER NOT NULL DEFAULT 0, subagents INTEGER NOT NULL DEFAULT 0,
   f_low INTEGER NOT NULL DEFAULT 0, f_medium INTEGER NOT NULL DEFAULT 0, f_high INTEGER NOT NULL DEFAULT 0, f_critical INTEGER NOT NULL DEFAULT 0,
   in_tok INTEGER, out_tok INTEGER, cache_read INTEGER, cache_create INTEGER,
+  model_calls INTEGER NOT NULL DEFAULT 0, cost REAL, unpriced_calls INTEGER NOT NULL DEFAULT 0,
   first_seq INTEGER, last_seq INTEGER
 );
 CREATE TEMP TABLE touched (sess INTEGER PRIMARY KEY);
@@ -303,7 +317,7 @@ impl Index {
             }
             let tx = sql(&path, self.conn.transaction())?;
             {
-                let mut ins = sql(&path, tx.prepare_cached("INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22)"))?;
+                let mut ins = sql(&path, tx.prepare_cached("INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)"))?;
                 let mut fins = sql(&path, tx.prepare_cached("INSERT INTO findings VALUES (?1,?2,?3,?4)"))?;
                 let mut touched = HashSet::new();
                 let mut last_hash = None;
@@ -332,7 +346,13 @@ impl Index {
                     let outside = d.outside_project_scope || l.security.outside_project_scope;
                     let risk = l.security.findings.iter().map(|f| severity_rank(f.severity)).max();
                     let tc = l.tool_context.as_ref();
-                    let tu = l.token_usage.as_ref();
+                    // A model call's tokens are its own (exact, every request once); a Stop's or
+                    // SubagentStop's are the hook's reading of the transcript.
+                    let tu = match &l.model_call {
+                        Some(c) => Some(crate::record::TokenUsage { input_tokens: c.input_tokens, output_tokens: c.output_tokens, cache_read_input_tokens: c.cache_read_input_tokens, cache_creation_input_tokens: c.cache_creation_input_tokens, ..Default::default() }),
+                        None => l.token_usage.clone(),
+                    };
+                    let tu = tu.as_ref();
                     let outside_paths = (!d.outside_paths.is_empty()).then(|| d.outside_paths.join("\n"));
                     sql(
                         &path,
@@ -359,6 +379,7 @@ impl Index {
                             tu.map(|u| u.output_tokens as i64),
                             tu.map(|u| u.cache_read_input_tokens as i64),
                             tu.map(|u| u.cache_creation_input_tokens as i64),
+                            l.model_call.as_ref().and_then(|c| c.cost_usd),
                         ]),
                     )?;
                     for f in &l.security.findings {
@@ -483,22 +504,25 @@ fn summarise_touched(tx: &rusqlite::Transaction, path: &Path) -> Result<(), Inde
     sql(
         path,
         tx.execute_batch(
-            "UPDATE sessions SET (start, last, records, first_seq, last_seq, turns, tools, errors, subagents, in_tok, out_tok, cache_read, cache_create) = (
+            "UPDATE sessions SET (start, last, records, first_seq, last_seq, turns, tools, errors, subagents, in_tok, out_tok, cache_read, cache_create, model_calls, cost, unpriced_calls) = (
                SELECT MIN(time), MAX(time), COUNT(*), MIN(seq), MAX(seq),
                  SUM(event = 'UserPromptSubmit' AND agent IS NULL),
                  COUNT(DISTINCT CASE WHEN event IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure') THEN tool_use END),
                  SUM(event IN ('PostToolUseFailure', 'StopFailure')),
                  COUNT(DISTINCT CASE WHEN event IN ('SubagentStart', 'SubagentStop') THEN agent END),
-                 -- Tokens: the main agent's from the last SessionEnd (it reads the whole transcript),
-                 -- else the sum of its turns (Stop misses each turn's last message); plus subagents'.
-                 COALESCE((SELECT x.in_tok FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.in_tok IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN in_tok END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN in_tok END), 0),
-                 COALESCE((SELECT x.out_tok FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.out_tok IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN out_tok END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN out_tok END), 0),
-                 COALESCE((SELECT x.cache_read FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.cache_read IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN cache_read END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN cache_read END), 0),
-                 COALESCE((SELECT x.cache_create FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.cache_create IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN cache_create END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN cache_create END), 0)
+                 -- Tokens: the model calls' own when the relay journaled them (every request once,
+                 -- subagents included); else the main agent's from the last SessionEnd (it reads the
+                 -- whole transcript), or the sum of its turns (Stop misses each turn's last message),
+                 -- plus subagents'.
+                 CASE WHEN SUM(event = 'ModelCall') > 0 THEN SUM(CASE WHEN event = 'ModelCall' THEN in_tok END) ELSE COALESCE((SELECT x.in_tok FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.in_tok IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN in_tok END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN in_tok END), 0) END,
+                 CASE WHEN SUM(event = 'ModelCall') > 0 THEN SUM(CASE WHEN event = 'ModelCall' THEN out_tok END) ELSE COALESCE((SELECT x.out_tok FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.out_tok IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN out_tok END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN out_tok END), 0) END,
+                 CASE WHEN SUM(event = 'ModelCall') > 0 THEN SUM(CASE WHEN event = 'ModelCall' THEN cache_read END) ELSE COALESCE((SELECT x.cache_read FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.cache_read IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN cache_read END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN cache_read END), 0) END,
+                 CASE WHEN SUM(event = 'ModelCall') > 0 THEN SUM(CASE WHEN event = 'ModelCall' THEN cache_create END) ELSE COALESCE((SELECT x.cache_create FROM events x WHERE x.sess = e.sess AND x.event = 'SessionEnd' AND x.cache_create IS NOT NULL ORDER BY x.seq DESC LIMIT 1), SUM(CASE WHEN event IN ('Stop', 'StopFailure') AND agent IS NULL THEN cache_create END)) + COALESCE(SUM(CASE WHEN event = 'SubagentStop' THEN cache_create END), 0) END,
+                 SUM(event = 'ModelCall'), SUM(CASE WHEN event = 'ModelCall' THEN cost END), SUM(event = 'ModelCall' AND cost IS NULL)
                FROM events e WHERE e.sess = sessions.sess)
              WHERE sess IN (SELECT sess FROM touched);
              UPDATE sessions SET
-               ended = (SELECT event = 'SessionEnd' FROM events WHERE sess = sessions.sess ORDER BY seq DESC LIMIT 1),
+               ended = (SELECT event = 'SessionEnd' FROM events WHERE sess = sessions.sess AND event NOT IN ('ModelCall', 'TelemetryGap', 'TelemetryRestored') ORDER BY seq DESC LIMIT 1),
                end_time = (SELECT MAX(time) FROM events WHERE sess = sessions.sess AND event = 'SessionEnd'),
                f_low = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 1),
                f_medium = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 2),

@@ -1,7 +1,7 @@
 //! `sessions`: one line per session from the index's summary table — when, where, who, how much
-//! it did, what it was flagged for, what it cost in tokens. Cost in USD is not shown: records do
-//! not carry it (the relay prices model calls from transcripts, which a copied data dir may not
-//! have); when per-call cost records exist this is where their sum goes.
+//! it did, what it was flagged for, what it cost: tokens and estimated USD, summed over the
+//! `model_call` records the relay journals (one per model request, main agent and subagents);
+//! a session the relay has not read yet shows the hooks' token readings and no cost.
 
 use super::index::Index;
 use super::query::RULE_MATCH;
@@ -57,6 +57,12 @@ pub struct SessionRow {
     pub findings: Findings,
     /// Absent when no record of the session carries token usage.
     pub tokens: Option<Tokens>,
+    /// Model requests journaled by the relay (`model_call` records).
+    pub model_calls: u64,
+    /// Estimated USD of the priced ones; absent when none was priced.
+    pub cost_usd: Option<f64>,
+    /// Requests of models the price table does not know (tokens counted, no cost).
+    pub unpriced_calls: u64,
     pub first_seq: u64,
     pub last_seq: u64,
 }
@@ -90,7 +96,8 @@ pub fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> anyho
     let q = format!(
         "SELECT s.sid, s.start, s.last, s.end_time, s.ended, s.project, s.project_name, s.agent, s.agent_group, s.parent_sid, s.worktree,
            s.records, s.turns, s.tools, s.errors, s.subagents, (SELECT COUNT(*) FROM sessions c WHERE c.parent_sid = s.sid),
-           s.f_critical, s.f_high, s.f_medium, s.f_low, s.in_tok, s.out_tok, s.cache_read, s.cache_create, s.first_seq, s.last_seq
+           s.f_critical, s.f_high, s.f_medium, s.f_low, s.in_tok, s.out_tok, s.cache_read, s.cache_create, s.first_seq, s.last_seq,
+           s.model_calls, s.cost, s.unpriced_calls
          FROM sessions s WHERE {} ORDER BY s.start, s.first_seq",
         conds.join(" AND ")
     );
@@ -130,6 +137,9 @@ pub fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> anyho
             tokens: (in_tok.is_some() || out_tok.is_some()).then(|| Tokens { input: in_tok.unwrap_or(0) as u64, output: out_tok.unwrap_or(0) as u64, cache_read: n(23).unwrap_or(0), cache_creation: n(24).unwrap_or(0) }),
             first_seq: n(25)?,
             last_seq: n(26)?,
+            model_calls: n(27)?,
+            cost_usd: r.get(28)?,
+            unpriced_calls: n(29)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -148,8 +158,8 @@ pub fn count(n: u64) -> String {
 pub fn render(rows: &[SessionRow], style: Style) -> String {
     let mut out = String::new();
     out.push_str(&style.dim(&format!(
-        "{:<19}  {:<19}  {:<10}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {:<15}  {:>9}  {:>4}  {:>5}\n",
-        "START (UTC)", "END", "STATUS", "SESSION", "PROJECT", "AGENT", "TURNS", "TOOLS", "ERR", "FINDINGS c/h/m/l", "TOKENS", "SUB", "CHILD"
+        "{:<19}  {:<19}  {:<10}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {:<15}  {:>9}  {:>8}  {:>4}  {:>5}\n",
+        "START (UTC)", "END", "STATUS", "SESSION", "PROJECT", "AGENT", "TURNS", "TOOLS", "ERR", "FINDINGS c/h/m/l", "TOKENS", "COST $", "SUB", "CHILD"
     )));
     for r in rows {
         let end = super::time::short_rfc(&r.end);
@@ -169,12 +179,19 @@ pub fn render(rows: &[SessionRow], style: Style) -> String {
         let project = r.project_name.clone().or_else(|| r.project.clone()).unwrap_or_else(|| "-".into());
         let agent = r.agent.clone().unwrap_or_else(|| "-".into());
         let tokens = r.tokens.as_ref().map(|t| count(t.input + t.output)).unwrap_or_else(|| "-".into());
+        // `*`: some requests were of a model with no price (their tokens are counted).
+        let cost = match (r.cost_usd, r.unpriced_calls) {
+            (Some(c), 0) => format!("{c:.4}"),
+            (Some(c), _) => format!("{c:.4}*"),
+            (None, 0) => "-".into(),
+            (None, _) => "*".into(),
+        };
         let sid = match &r.parent_session {
             Some(_) => format!("{} ↖", r.session_id),
             None => r.session_id.clone(),
         };
         out.push_str(&format!(
-            "{:<19}  {:<19}  {}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {}  {:>9}  {:>4}  {:>5}\n",
+            "{:<19}  {:<19}  {}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {}  {:>9}  {:>8}  {:>4}  {:>5}\n",
             super::time::short_rfc(&r.start),
             end,
             status,
@@ -186,6 +203,7 @@ pub fn render(rows: &[SessionRow], style: Style) -> String {
             if r.errors > 0 { style.red(&format!("{:>4}", r.errors)) } else { format!("{:>4}", r.errors) },
             findings,
             tokens,
+            cost,
             r.subagents,
             r.child_sessions
         ));
