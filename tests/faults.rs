@@ -336,7 +336,7 @@ fn relay_sigkilled_mid_batch_five_times() {
     let _s = serial();
     let rig = Rig::new("faults-kill-");
     let c = cycle();
-    rig.write(c * 300, "a", now_ns());
+    rig.write(c * 120, "a", now_ns());
     let total = rig.journal_len();
     let mut kills = Vec::new();
     let mut last = 0;
