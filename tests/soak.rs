@@ -18,6 +18,13 @@
 //!   `target/soak-rss.csv`). Flat means: the last quarter's mean is within 1.5× of the second
 //!   quarter's (after warm-up) and never above 512 MiB.
 //!
+//! The first run (1,000,000 records, commit of this file) FAILED the flatness check, truly: the
+//! relay's RSS grew from 27 MiB to a 485 MiB peak (second-quarter mean 237 MiB, last 400 MiB), and
+//! its checkpoint from kilobytes to 48 MB, because the assembler keeps every session it ever saw
+//! (`sessions`, `agent_runs`, `agent_parents` in the checkpoint: ~20k sessions at 290k records)
+//! and rewrites them all with every checkpoint — which also slows the relay down as it goes
+X
+//!
 //!     AT_SOAK_EVENTS=1000000 cargo test --release --test soak -- --include-ignored --nocapture
 
 #[path = "common/stack.rs"]
@@ -209,7 +216,8 @@ fn a_million_events_through_the_pipeline() {
     // Memory: table, plot, flatness.
     assert!(samples.len() >= 8, "too few RSS samples: {}", samples.len());
     let mib = |k: u64| k as f64 / 1024.0;
-    let start = samples[0].rss_kib;
+    // (The very first sample can be the process before its binary is loaded: a few KiB.)
+    let start = samples.iter().map(|s| s.rss_kib).find(|k| *k > 1024).unwrap_or(samples[0].rss_kib);
     let peak = samples.iter().map(|s| s.rss_kib).max().unwrap();
     let end = end_rss.unwrap_or(samples.last().unwrap().rss_kib);
     let out_path = std::env::var("AT_SOAK_OUT").unwrap_or_else(|_| format!("{}/target/soak-rss.csv", env!("CARGO_MANIFEST_DIR")));
