@@ -51,9 +51,9 @@ test-slow: stack-build
     cargo test --test grafana_offline --test stack_config -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     scripts/test-count.sh "slow stage" "$log"
 
-# The soak (not in test-slow: ~10 min): N hook-format records (default 1,000,000) through the
-# journal, relay, collector, Jaeger and VictoriaLogs; counts end to end, verify local and
-# --remote, the relay's RSS every second (table, plot; CSV in target/soak-rss.csv).
+# Counts end to end, verify local and --remote, the relay's RSS every second (table, plot; CSV
+# in target/soak-rss.csv). Not in test-slow: ~13 min on 2 cores.
+# The soak: N hook-format records (default 1,000,000) through relay, collector, Jaeger, VictoriaLogs.
 soak N="1000000": stack-build
     AT_SOAK_EVENTS={{N}} cargo test --release --test soak -- --include-ignored --nocapture --test-threads=1
 
