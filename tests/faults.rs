@@ -18,7 +18,7 @@
 //! tests/relay_stack.rs already covers a short collector outage and one SIGKILL mid-stream; here:
 //! the collector down for two minutes, each backend down, repeated SIGKILLs mid-batch, a torn
 //! journal tail (and the crash window where an exported line is lost), disk full, clock jumps and
-//! a lost checkpoint. About 7 minutes in all on 2 cores (the two-minute outage is most of it).
+//! a lost checkpoint. 430 s for all eight on 2 cores (the two-minute outage is a third of it).
 //!
 //!     cargo test --test faults -- --include-ignored --test-threads=1 --nocapture
 

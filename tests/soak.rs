@@ -76,7 +76,7 @@ struct Sample {
 }
 
 #[test]
-#[ignore = "soak (just soak): a million events through the collector, Jaeger and VictoriaLogs; ~10 min"]
+#[ignore = "soak (just soak): a million events through the collector, Jaeger and VictoriaLogs; ~13 min"]
 fn a_million_events_through_the_pipeline() {
     let n: usize = std::env::var("AT_SOAK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let stack = Stack::start();
