@@ -45,11 +45,17 @@ test-slow: stack-build
     CLAUDE_CODE_VERSION=$newest scripts/claude/install-cli.sh >/dev/null
     scripts/grafana/tools.sh >/dev/null
     log=$(mktemp) && trap 'rm -f "$log"' EXIT
-    cargo test --test stack --test relay_stack --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    cargo test --test stack --test relay_stack --test faults --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     echo "== the real-CLI tests again on the newest Claude Code: $newest"
     CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     cargo test --test grafana_offline --test stack_config --test forensics_report -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     scripts/test-count.sh "slow stage" "$log"
+
+# Counts end to end, verify local and --remote, the relay's RSS every second (table, plot; CSV
+# in target/soak-rss.csv). Not in test-slow: ~13 min on 2 cores.
+# The soak: N hook-format records (default 1,000,000) through relay, collector, Jaeger, VictoriaLogs.
+soak N="1000000": stack-build
+    AT_SOAK_EVENTS={{N}} cargo test --release --test soak -- --include-ignored --nocapture --test-threads=1
 
 # ---- 1. local stack ------------------------------------------------------------------
 # Settings are environment variables (defaults in scripts/stack/lib.sh):
