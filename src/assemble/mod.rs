@@ -69,7 +69,12 @@ pub struct Assembler {
     agent_runs: BTreeMap<String, u32>,
     /// agent_id → span id of the `Agent` tool call that spawned it.
     agent_parents: BTreeMap<String, SpanId>,
+    /// agent_id → its session, so an agent's state goes when its session's does.
+    agent_sessions: BTreeMap<String, String>,
 }
+
+/// Ended sessions remembered at most (the most recent); beyond, the oldest are forgotten first.
+const MAX_ENDED_SESSIONS: usize = 1024;
 
 /// Tool call ids remembered per session (a batch names calls of the last moments only).
 const RECENT_TOOLS: usize = 256;
@@ -397,6 +402,7 @@ impl Assembler {
             }
         };
         self.agent_runs.insert(a.to_string(), n);
+        self.agent_sessions.insert(a.to_string(), sid.to_string());
         let k = agent_run_key(a, n);
         if n > 0 && !self.agent_parents.contains_key(&k) {
             let reviver = self
@@ -527,10 +533,31 @@ impl Assembler {
             for span in &mut out.spans[before..] {
                 mark_incomplete(span, "no end event before the inactivity timeout");
             }
+            // Closed for good: forgotten like an ended one (a later record starts it afresh).
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                s.ended = true;
+            }
         }
-        // Forget sessions an hour after they ended: their ids are derived, and a later resume is
-        // keyed by its own SessionStart, so nothing needs them (and the checkpoint stays small).
-        self.sessions.retain(|_, s| !s.ended || s.last_time + 3600 * 1_000_000_000 > now);
+        // Forget sessions an hour after they ended — and beyond the most recent
+        // [`MAX_ENDED_SESSIONS`] at once: their ids are derived, and a later resume is keyed by
+        // its own SessionStart, so nothing needs them. Memory and the checkpoint hold what is
+        // open, not the relay's whole history.
+        let mut ended: Vec<(u64, String)> = self.sessions.iter().filter(|(_, s)| s.ended).map(|(k, s)| (s.last_time, k.clone())).collect();
+        ended.sort();
+        let over = ended.len().saturating_sub(MAX_ENDED_SESSIONS);
+        let forget: std::collections::BTreeSet<String> =
+            ended.iter().enumerate().filter(|(i, (t, _))| *i < over || t + 3600 * 1_000_000_000 <= now).map(|(_, (_, k))| k.clone()).collect();
+        if forget.is_empty() {
+            return;
+        }
+        self.sessions.retain(|k, _| !forget.contains(k));
+        let agents: Vec<String> = self.agent_sessions.iter().filter(|(_, s)| forget.contains(*s)).map(|(a, _)| a.clone()).collect();
+        for a in agents {
+            self.agent_sessions.remove(&a);
+            self.agent_runs.remove(&a);
+            let prefix = format!("{a}#");
+            self.agent_parents.retain(|k, _| k != &a && !k.starts_with(&prefix));
+        }
     }
 
     /// Spans still open or waiting for their parent (what `show` draws as unfinished).
@@ -721,5 +748,49 @@ fn add_tool_details(span: &mut SpanItem, r: &JournalRecord) {
     }
     if r.security.decision.as_deref() == Some("deny") {
         model::push_str(a, "agent_telemetry.security.decision", Some("deny"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(sid: &str, ev: &str, t: u64, agent: Option<&str>) -> JournalRecord {
+        let mut r = JournalRecord { session_id: Some(sid.into()), hook_event: ev.into(), time_unix_nano: t, ..JournalRecord::default() };
+        r.agent_context.agent_id = agent.map(str::to_string);
+        r
+    }
+
+    /// A long-lived relay remembers what is open, not its whole history: ended sessions (and
+    /// their subagents) beyond the most recent ones, and sessions closed by the inactivity
+    /// timeout, are forgotten (the soak's relay grew to 485 MiB without this).
+    #[test]
+    fn state_stays_bounded_over_many_sessions() {
+        let mut a = Assembler::default();
+        let mut out = Output::default();
+        let t0 = 1_700_000_000_000_000_000u64;
+        let n = 3 * MAX_ENDED_SESSIONS;
+        for i in 0..n {
+            let sid = format!("s{i}");
+            let t = t0 + i as u64 * 1_000_000;
+            a.process(&rec(&sid, "SessionStart", t, None), &mut out);
+            a.process(&rec(&sid, "SubagentStart", t + 1, Some(&format!("ag{i}"))), &mut out);
+            a.process(&rec(&sid, "SubagentStop", t + 2, Some(&format!("ag{i}"))), &mut out);
+            // Every third session never ends: the timeout closes it.
+            if i % 3 != 0 {
+                a.process(&rec(&sid, "SessionEnd", t + 3, None), &mut out);
+            }
+        }
+        let now = t0 + n as u64 * 1_000_000 + 10 * 1_000_000_000;
+        a.sweep(now, 5 * 1_000_000_000, &mut out);
+        assert!(a.sessions.len() <= MAX_ENDED_SESSIONS, "{} sessions kept", a.sessions.len());
+        assert!(a.agent_runs.len() <= MAX_ENDED_SESSIONS && a.agent_sessions.len() <= MAX_ENDED_SESSIONS, "{} agents kept", a.agent_runs.len());
+        assert_eq!(a.open_count(), 0, "everything closed");
+        // The most recent are the ones kept.
+        assert!(a.sessions.contains_key(&format!("s{}", n - 1)));
+        assert!(!a.sessions.contains_key("s1"));
+        // An hour later, none.
+        a.sweep(now + 3601 * 1_000_000_000, 5 * 1_000_000_000, &mut out);
+        assert!(a.sessions.is_empty() && a.agent_runs.is_empty() && a.agent_parents.is_empty());
     }
 }
