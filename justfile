@@ -55,7 +55,7 @@ test-slow: stack-build
 # in target/soak-rss.csv). Not in test-slow: ~13 min on 2 cores.
 # The soak: N hook-format records (default 1,000,000) through relay, collector, Jaeger, VictoriaLogs.
 soak N="1000000": stack-build
-    AT_SOAK_EVENTS={{N}} cargo test --release --test soak -- --include-ignored --nocapture --test-threads=1
+    AT_SOAK_EVENTS={{N}} cargo bench --bench soak
 
 # ---- 1. local stack ------------------------------------------------------------------
 # Settings are environment variables (defaults in scripts/stack/lib.sh):
