@@ -16,11 +16,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{load_payloads, Payload, Stats};
-
-fn env_or(k: &str, d: &str) -> String {
-    std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_string())
-}
+use support::{env_or, Bench, Payload, Stats};
 
 struct Setup {
     project: PathBuf,
@@ -59,15 +55,8 @@ fn main() {
     for tool in ["bash", "jq", "curl"] {
         assert!(Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok(), "the seed hook needs {tool}");
     }
-    let fixtures = PathBuf::from(env_or("AT_BENCH_FIXTURES", &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328").display().to_string()));
-    let tmp = tempfile::tempdir().unwrap();
-    let root = std::fs::canonicalize(tmp.path()).unwrap();
-    let home = root.join("home");
-    let project = home.join("projects/demo");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
-    std::fs::write(project.join("README.md"), "# demo project\n").unwrap();
-    let payloads = load_payloads(&fixtures, &root, &home, &project);
+    let b = Bench::new();
+    let (root, home, project, payloads) = (&b.root, &b.home, b.project.clone(), &b.payloads);
     let setup = Setup {
         project: project.clone(),
         env: vec![

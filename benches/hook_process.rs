@@ -20,14 +20,10 @@
 mod support;
 
 use std::fs::File;
-use support::{load_payloads, Payload, Stats};
+use support::{env_or, Bench, Payload, Stats};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn env_or(k: &str, d: &str) -> String {
-    std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_string())
-}
 
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
@@ -43,21 +39,9 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let fixtures = PathBuf::from(env_or(
-        "AT_BENCH_FIXTURES",
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328").display().to_string(),
-    ));
-
-    let tmp = tempfile::tempdir().unwrap();
-    let root = std::fs::canonicalize(tmp.path()).unwrap();
-    let home = root.join("home");
-    let project = home.join("projects/demo");
-    let data = root.join("data");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
-    std::fs::write(project.join("README.md"), "# demo project\n").unwrap();
-    let payloads = load_payloads(&fixtures, &root, &home, &project);
-    assert!(!payloads.is_empty(), "no fixture payloads in {}", fixtures.display());
+    let b = Bench::new();
+    let (home, project, fixtures, payloads) = (&b.home, &b.project, &b.fixtures, &b.payloads);
+    let data = b.root.join("data");
 
     let fsync = env_or("AT_BENCH_FSYNC", "never");
     let relay = env_or("AT_BENCH_RELAY", "off");

@@ -16,11 +16,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{load_payloads, Stats};
-
-fn env_or(k: &str, d: &str) -> String {
-    std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_string())
-}
+use support::{env_or, Bench, Stats};
 
 /// One request on a kept-alive connection; panics unless the answer is 200.
 fn post(r: &mut BufReader<TcpStream>, body: &[u8]) {
@@ -56,15 +52,8 @@ fn main() {
             std::process::exit(2);
         }
     }
-    let fixtures = PathBuf::from(env_or("AT_BENCH_FIXTURES", &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328").display().to_string()));
-    let tmp = tempfile::tempdir().unwrap();
-    let root = std::fs::canonicalize(tmp.path()).unwrap();
-    let home = root.join("home");
-    let project = home.join("projects/demo");
-    std::fs::create_dir_all(&project).unwrap();
-    std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
-    std::fs::write(project.join("README.md"), "# demo project\n").unwrap();
-    let payloads = load_payloads(&fixtures, &root, &home, &project);
+    let b = Bench::new();
+    let (root, home, project, fixtures, payloads) = (&b.root, &b.home, b.project.clone(), &b.fixtures, &b.payloads);
     let bodies: Vec<Vec<u8>> = payloads.iter().map(|p| std::fs::read(&p.file).unwrap()).collect();
 
     // Two data dirs, so each transport's journal verifies on its own.

@@ -4,6 +4,38 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// An environment variable's non-empty value, else `d`.
+pub fn env_or(k: &str, d: &str) -> String {
+    std::env::var(k).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_string())
+}
+
+/// A temporary home with an enabled demo project, and the recorded payloads (`AT_BENCH_FIXTURES`,
+/// default the pinned CLI's fixtures) rewritten to it.
+pub struct Bench {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub home: PathBuf,
+    pub project: PathBuf,
+    pub fixtures: PathBuf,
+    pub payloads: Vec<Payload>,
+}
+
+impl Bench {
+    pub fn new() -> Bench {
+        let fixtures = PathBuf::from(env_or("AT_BENCH_FIXTURES", &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328").display().to_string()));
+        let tmp = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(tmp.path()).unwrap();
+        let home = root.join("home");
+        let project = home.join("projects/demo");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join(".telemetry-enabled"), "").unwrap();
+        std::fs::write(project.join("README.md"), "# demo project\n").unwrap();
+        let payloads = load_payloads(&fixtures, &root, &home, &project);
+        assert!(!payloads.is_empty(), "no fixture payloads in {}", fixtures.display());
+        Bench { _tmp: tmp, root, home, project, fixtures, payloads }
+    }
+}
+
 pub struct Payload {
     pub file: PathBuf,
     pub env: Vec<(String, String)>,
