@@ -226,15 +226,7 @@ fn call_args(code: &str, open: usize) -> &str {
 fn calls<'a>(code: &'a str, names: &[&str]) -> Vec<&'a str> {
     let mut out = Vec::new();
     for name in names {
-        let mut from = 0;
-        while let Some(k) = code[from..].find(name) {
-            let at = from + k;
-            from = at + name.len();
-            // A whole name: not the tail of a longer identifier.
-            let prev = code[..at].chars().next_back();
-            if prev.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue;
-            }
+        for from in name_ends(code, name) {
             let rest = &code[from..];
             let skip = rest.len() - rest.trim_start().len();
             match rest.trim_start().as_bytes().first() {
@@ -245,6 +237,13 @@ fn calls<'a>(code: &'a str, names: &[&str]) -> Vec<&'a str> {
         }
     }
     out
+}
+
+/// Where each whole occurrence of `name` in `code` ends (not the tail of a longer identifier).
+fn name_ends<'a>(code: &'a str, name: &'a str) -> impl Iterator<Item = usize> + 'a {
+    code.match_indices(name)
+        .filter(|(at, _)| !code[..*at].chars().next_back().is_some_and(|c| c.is_alphanumeric() || c == '_'))
+        .map(|(at, _)| at + name.len())
 }
 
 fn quote(w: &str) -> String {
@@ -263,14 +262,7 @@ fn resolve<'a>(code: &'a str, expr: &'a str) -> &'a str {
     if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
         return expr;
     }
-    let mut from = 0;
-    while let Some(k) = code[from..].find(name) {
-        let at = from + k;
-        from = at + name.len();
-        let prev = code[..at].chars().next_back();
-        if prev.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-            continue;
-        }
+    for from in name_ends(code, name) {
         let rest = code[from..].trim_start();
         let Some(rhs) = rest.strip_prefix('=').filter(|r| !r.starts_with('=')) else { continue };
         let start = code.len() - rhs.len();
