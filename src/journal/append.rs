@@ -294,7 +294,7 @@ fn read_chain_tail(dir: &DirFd, segments: &[SegmentName]) -> std::io::Result<(Ta
 /// Reads backwards from the end of a segment: the last line that carries a `seq` and a `hash`,
 /// and the torn bytes after the last newline (with the length to cut back to).
 #[allow(clippy::type_complexity)]
-fn last_record_in(f: &File, len: u64) -> std::io::Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>)> {
+pub(crate) fn last_record_in(f: &File, len: u64) -> std::io::Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>)> {
     // One page first: a record is usually much shorter (the window grows when it is not).
     let mut window = 4 * 1024u64;
     loop {

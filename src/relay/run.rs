@@ -77,6 +77,11 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
             Checkpoint::default()
         }
     };
+    let mut cp = cp;
+    if let Some(moved) = checkpoint::realign(&config.journal_dir(), &mut cp) {
+        eprintln!("agent-telemetry relay: {moved}");
+        status.last_error = Some(moved);
+    }
     if let Some(why) = &cp.state_lost {
         eprintln!("agent-telemetry relay: {why}");
         status.last_error = Some(why.clone());
@@ -295,6 +300,9 @@ impl Relay {
                 cp.last_hash = last_hash;
                 cp.exported_records += records;
                 cp.exported_spans += out.spans.len() as u64;
+                if records > 0 {
+                    cp.remember_position();
+                }
                 checkpoint::save(&self.relay_dir, &cp).map_err(|e| anyhow::anyhow!(e))?;
                 self.status.exported_records = cp.exported_records;
                 self.status.exported_spans = cp.exported_spans;
