@@ -173,6 +173,9 @@ pub struct RelayStatus {
     pub last_lag_ms: Option<u64>,
     /// The relay's own spans it could not send (diagnostics are never retried).
     pub self_spans_dropped: u64,
+    /// Why the last checkpoint write failed (a full disk), until one succeeds: the relay exports
+    /// on; a restart meanwhile sends again what was exported since the last checkpoint written.
+    pub checkpoint_error: Option<String>,
     pub updated_at: String,
 }
 

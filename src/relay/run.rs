@@ -23,6 +23,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// `eprintln!` that never panics: the relay's stderr is `relay.log`, and on a full disk
+/// `eprintln!` panics ("failed printing to stderr"), which would stop the relay.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Started by a hook: exit quietly if another relay runs, and exit when idle for long.
@@ -34,6 +43,12 @@ pub struct RunOptions {
 }
 
 pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
+    // A file-size limit (RLIMIT_FSIZE) fails the write with EFBIG instead of killing the relay,
+    // as a full disk fails it with ENOSPC: both are handled where the write is.
+    // SAFETY: setting a signal's disposition to SIG_IGN has no other effect.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let data_dir = config.data_dir.clone();
     let lock = match control::acquire(&data_dir) {
         Ok(Some(lock)) => lock,
@@ -72,18 +87,18 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
             let aside = relay_dir.join(format!("checkpoint.corrupt-{}", now_unix_nanos()));
             let _ = std::fs::rename(relay_dir.join("checkpoint.json"), &aside);
             let msg = format!("unreadable checkpoint ({e}); moved to {} and exporting the journal from the beginning", aside.display());
-            eprintln!("agent-telemetry relay: {msg}");
+            say!("agent-telemetry relay: {msg}");
             status.last_error = Some(msg);
             Checkpoint::default()
         }
     };
     let mut cp = cp;
     if let Some(moved) = checkpoint::realign(&config.journal_dir(), &mut cp) {
-        eprintln!("agent-telemetry relay: {moved}");
+        say!("agent-telemetry relay: {moved}");
         status.last_error = Some(moved);
     }
     if let Some(why) = &cp.state_lost {
-        eprintln!("agent-telemetry relay: {why}");
+        say!("agent-telemetry relay: {why}");
         status.last_error = Some(why.clone());
     }
     let prices = match crate::cost::PriceTable::load(config.cost.prices.as_deref()) {
@@ -130,7 +145,7 @@ fn listen_for_hooks(addr: std::net::SocketAddr, config: &Config, status: &mut Re
         }
         Err(e) => {
             let msg = format!("cannot listen for http hooks on {addr}: {e}; their events are lost until this is fixed");
-            eprintln!("agent-telemetry relay: {msg}");
+            say!("agent-telemetry relay: {msg}");
             status.hook_listen_error = Some(msg);
             None
         }
@@ -153,7 +168,7 @@ fn record_start_failure(data_dir: &Path, status: &mut RelayStatus, previous_fail
     checkpoint::save_status(&checkpoint::relay_dir(data_dir), status);
     let window = Duration::from_secs(5u64.saturating_mul(1 << previous_failures.min(6)).min(300));
     control::hold_off(data_dir, window);
-    eprintln!("agent-telemetry relay: {reason}");
+    say!("agent-telemetry relay: {reason}");
 }
 
 /// Notices a changed config file with one `stat` (modification time, size, inode).
@@ -258,7 +273,7 @@ impl Relay {
                         last_hash = Some(r.hash.clone());
                         records += 1;
                     }
-                    Err(why) => eprintln!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
+                    Err(why) => say!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
                 }
                 position = Some(e.next.clone());
             }
@@ -281,7 +296,7 @@ impl Relay {
                     Sent::Stopped => break,
                     Sent::GaveUp(e) => {
                         let remaining = crate::journal::read::count_after(&journal_dir, cp.position.as_ref()).unwrap_or(0);
-                        eprintln!(
+                        say!(
                             "agent-telemetry relay: could not export to {}{}: {e}; {remaining} record(s) stay in the journal for the next run",
                             self.config.export.describe(),
                             self.opts.once_timeout.map(|t| format!(" within {}s", t.as_secs())).unwrap_or_default(),
@@ -293,7 +308,7 @@ impl Relay {
             }
             // The calls read go into the journal before the checkpoint moves past their reading
             // (a crash in between reads them again: at least once, same request ids).
-            let appended = self.append_calls(&mut out.calls);
+            let appended = self.append_records(std::mem::take(&mut out.calls));
             if position != cp.position || !out.is_empty() {
                 cp.position = position;
                 cp.last_seq = last_seq;
@@ -303,7 +318,7 @@ impl Relay {
                 if records > 0 {
                     cp.remember_position();
                 }
-                checkpoint::save(&self.relay_dir, &cp).map_err(|e| anyhow::anyhow!(e))?;
+                self.save_checkpoint(&cp);
                 self.status.exported_records = cp.exported_records;
                 self.status.exported_spans = cp.exported_spans;
                 self.status.open_spans = cp.assembler.open_count();
@@ -316,7 +331,7 @@ impl Relay {
                 self.status.self_spans_dropped = o.dropped();
             }
             if held {
-                self.append_gap_records(gap_records);
+                self.append_records(gap_records);
                 self.sleep(self.config.export.poll).await;
                 continue;
             }
@@ -325,9 +340,9 @@ impl Relay {
             if caught_up && Instant::now() >= next_gap_check {
                 gap_records.extend(cp.gaps.check(&self.config, &journal_dir, now_unix_nanos()));
                 next_gap_check = Instant::now() + self.config.export.gap_check;
-                checkpoint::save(&self.relay_dir, &cp).map_err(|e| anyhow::anyhow!(e))?;
+                self.save_checkpoint(&cp);
             }
-            if self.append_gap_records(gap_records) {
+            if self.append_records(gap_records) > 0 {
                 continue; // export them now (with `--once` too)
             }
             if caught_up {
@@ -348,35 +363,43 @@ impl Relay {
         Ok(code)
     }
 
-    /// Appends `model_call` records to the journal; how many were written. A failure is said
-    /// and the relay goes on: the calls' spans are exported all the same.
-    fn append_calls(&mut self, calls: &mut Vec<crate::record::JournalRecord>) -> usize {
-        if calls.is_empty() {
-            return 0;
-        }
+    /// Appends records the relay made (`model_call`, `telemetry_gap`, `telemetry_restored`) to
+    /// the journal, hash chained like every record; they are read back and exported at the next
+    /// poll. How many were written. A failure is said and the relay goes on (a model call's span
+    /// is exported all the same).
+    fn append_records(&self, records: impl IntoIterator<Item = crate::record::JournalRecord>) -> usize {
         let journal = crate::journal::Journal::from_config(&self.config);
         let mut n = 0;
-        for mut c in calls.drain(..) {
-            match journal.append(&mut c) {
+        for mut r in records {
+            match journal.append(&mut r) {
                 Ok(_) => n += 1,
-                Err(e) => eprintln!("agent-telemetry relay: could not journal a model call ({}): {e}", c.model_call.as_ref().map(|m| m.request_id.as_str()).unwrap_or("?")),
+                Err(e) => {
+                    let what = r.model_call.as_ref().map(|m| format!(" (request {})", m.request_id)).unwrap_or_default();
+                    say!("agent-telemetry relay: could not write a {} record{what}: {e}", r.event_type);
+                }
             }
         }
         n
     }
 
-    /// Appends the relay's `telemetry_gap` / `telemetry_restored` records to the journal (hash
-    /// chained like every record; read back and exported at the next poll). Whether any was written.
-    fn append_gap_records(&self, records: Vec<crate::record::JournalRecord>) -> bool {
-        let journal = crate::journal::Journal::from_config(&self.config);
-        let mut any = false;
-        for mut r in records {
-            match journal.append(&mut r) {
-                Ok(_) => any = true,
-                Err(e) => eprintln!("agent-telemetry relay: could not write a {} record: {e}", r.event_type),
+    /// Writes the checkpoint. A failure (a full disk) does not stop the relay: it goes on
+    /// exporting, the checkpoint on disk stays the last one written (a restart sends again what
+    /// was exported since: at least once), each later round tries again, and `status` shows the
+    /// error until a write succeeds.
+    fn save_checkpoint(&mut self, cp: &Checkpoint) {
+        match checkpoint::save(&self.relay_dir, cp) {
+            Ok(()) => {
+                if self.status.checkpoint_error.take().is_some() {
+                    say!("agent-telemetry relay: the checkpoint is written again");
+                }
+            }
+            Err(e) => {
+                if self.status.checkpoint_error.is_none() {
+                    say!("agent-telemetry relay: could not write the checkpoint ({e}); exporting on, trying again every round (a restart meanwhile sends again what was exported since the last checkpoint written)");
+                }
+                self.status.checkpoint_error = Some(e);
             }
         }
-        any
     }
 
     fn save_status(&mut self) {
@@ -395,7 +418,7 @@ impl Relay {
         }
         let fresh = Config::load();
         if let Some(e) = fresh.error {
-            eprintln!("agent-telemetry relay: the changed config has errors; keeping the previous settings: {e}");
+            say!("agent-telemetry relay: the changed config has errors; keeping the previous settings: {e}");
             self.status.config_error = Some(e);
             self.save_status();
             return;
@@ -404,14 +427,14 @@ impl Relay {
         if fresh.export.fingerprint() != self.config.export.fingerprint() {
             match Exporter::new(&fresh.export) {
                 Ok(x) => {
-                    eprintln!("agent-telemetry relay: config changed; now exporting to {}", fresh.export.describe());
+                    say!("agent-telemetry relay: config changed; now exporting to {}", fresh.export.describe());
                     self.exporter = x;
                     if let Some(o) = self.observer.as_mut() {
                         o.retarget(&fresh.export);
                     }
                 }
                 Err(e) => {
-                    eprintln!("agent-telemetry relay: the changed export settings cannot work; keeping the previous ones: {e}");
+                    say!("agent-telemetry relay: the changed export settings cannot work; keeping the previous ones: {e}");
                     self.status.config_error = Some(e.to_string());
                     self.save_status();
                     return;
@@ -470,7 +493,7 @@ impl Relay {
             if !retryable {
                 delay = Duration::from_secs(30);
             }
-            eprintln!("agent-telemetry relay: export failed, retrying in {delay:?}: {err}");
+            say!("agent-telemetry relay: export failed, retrying in {delay:?}: {err}");
             if self.stop.load(Ordering::SeqCst) {
                 return Sent::Stopped;
             }

@@ -193,6 +193,21 @@ impl Stack {
         self.victorialogs_rows(logsql).unwrap_or_default()
     }
 
+    /// (rows, distinct `agent_telemetry.seq`) at VictoriaLogs for a LogsQL `filter` (`*`: all);
+    /// `None` while VictoriaLogs does not answer.
+    pub fn vl_count(&self, filter: &str) -> Option<(u64, u64)> {
+        let rows = self.victorialogs_rows(&format!("{filter} | stats count() as total, count_uniq(\"agent_telemetry.seq\") as uniq")).ok()?;
+        let row = rows.first()?;
+        let num = |k: &str| -> Option<u64> {
+            match row.get(k)? {
+                serde_json::Value::String(s) => s.parse().ok(),
+                serde_json::Value::Number(n) => n.as_u64(),
+                _ => None,
+            }
+        };
+        Some((num("total")?, num("uniq")?))
+    }
+
     /// Rows of a LogsQL query, or why VictoriaLogs did not answer it.
     pub fn victorialogs_rows(&self, logsql: &str) -> Result<Vec<serde_json::Value>, String> {
         let url = format!(
