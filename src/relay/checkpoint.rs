@@ -173,6 +173,9 @@ pub struct RelayStatus {
     pub last_lag_ms: Option<u64>,
     /// The relay's own spans it could not send (diagnostics are never retried).
     pub self_spans_dropped: u64,
+    /// Milliseconds spent per stage since the relay started (read + parse, assemble, checkpoint
+    /// encode, export until acknowledged), written when it stops.
+    pub stages: std::collections::BTreeMap<String, u64>,
     /// Why the last checkpoint write failed (a full disk), until one succeeds: the relay exports
     /// on; a restart meanwhile sends again what was exported since the last checkpoint written.
     pub checkpoint_error: Option<String>,
@@ -255,7 +258,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    write(dir, &encode(cp)?)
+}
+
+/// Writes a checkpoint [`encode`]d earlier (the relay encodes a batch's checkpoint when it
+/// assembles it, and writes it once the batch's export is acknowledged).
+pub fn write(dir: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("writing checkpoint: {e}"))?;
+    write_atomic(&dir.join("checkpoint.json"), bytes).map_err(|e| format!("writing checkpoint: {e}"))
+}
+
+/// The checkpoint file's bytes.
+pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, String> {
     let file = CheckpointFile {
         version: VERSION,
         position: cp.position.clone(),
@@ -268,8 +282,7 @@ pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), String> {
         gaps: serde_json::to_value(&cp.gaps).map_err(|e| e.to_string())?,
         recent: cp.recent.clone(),
     };
-    let bytes = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
-    write_atomic(&dir.join("checkpoint.json"), &bytes).map_err(|e| format!("writing checkpoint: {e}"))
+    serde_json::to_vec(&file).map_err(|e| e.to_string())
 }
 
 pub fn save_status(dir: &Path, s: &RelayStatus) {

@@ -9,7 +9,7 @@
 use super::checkpoint::{self, Checkpoint, RelayStatus};
 use super::control;
 use super::listen;
-use super::observe;
+use super::observe::{self, Stage};
 use tracing::Instrument;
 use super::transcripts::{self, Step};
 use crate::assemble::model::Output;
@@ -121,7 +121,7 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
         checkpoint::save_status(&relay_dir, &status);
         let hooks = if opts.once { None } else { config.hook.listen.and_then(|addr| listen_for_hooks(addr, config, &mut status)) };
         let observer = Some(observe::Observer::install(&config.export, &data_dir));
-        let mut relay = Relay { config: config.clone(), prices, exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts, hooks, observer };
+        let mut relay = Relay { config: config.clone(), prices: Arc::new(prices), stages: Default::default(), exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts, hooks, observer };
         relay.save_status();
         relay.run_loop(cp).await
     });
@@ -203,7 +203,9 @@ impl ConfigWatch {
 
 struct Relay {
     config: Config,
-    prices: crate::cost::PriceTable,
+    prices: Arc<crate::cost::PriceTable>,
+    /// Time spent per stage (read, assemble, checkpoint encode, export), for `status` and the bench.
+    stages: Arc<observe::Stages>,
     exporter: Exporter,
     status: RelayStatus,
     relay_dir: PathBuf,
@@ -225,6 +227,92 @@ enum Sent {
     GaveUp(ExportError),
 }
 
+/// One batch read from the journal and assembled: what to export, and the checkpoint to write
+/// once the export is acknowledged.
+struct Batch {
+    /// As many lines as a batch takes were read: more may wait (a backlog).
+    full: bool,
+    records: u64,
+    /// Stopped at a record whose model calls are not written yet: that record again later.
+    held: bool,
+    out: Output,
+    gap_records: Vec<crate::record::JournalRecord>,
+    lag_ms: Option<u64>,
+    /// The checkpoint as of this batch's end, encoded (when it moved): the assembler moves on
+    /// with the next batch while this one is exported, so its state is taken here.
+    snapshot: Option<Result<Vec<u8>, String>>,
+    position: Option<crate::journal::read::Position>,
+    exported_records: u64,
+    exported_spans: u64,
+    open_spans: usize,
+}
+
+/// Reads the next batch after `cp.position`, assembles it and moves `cp` past it (in memory;
+/// the batch carries the checkpoint to write after its export).
+fn assemble(journal_dir: &Path, cp: &mut Checkpoint, config: &Config, prices: &crate::cost::PriceTable, stages: &observe::Stages) -> Batch {
+    let batch_size = config.export.batch_size;
+    let t = Instant::now();
+    let entries = read_from(journal_dir, cp.position.as_ref(), batch_size).unwrap_or_default();
+    stages.add(Stage::Read, t.elapsed());
+    let t = Instant::now();
+    let mut out = Output::default();
+    let mut position = cp.position.clone();
+    let (mut last_seq, mut last_hash) = (cp.last_seq, cp.last_hash.clone());
+    let mut records = 0u64;
+    let mut held = false;
+    let mut gap_records = Vec::new();
+    for e in &entries {
+        match &e.record {
+            Ok(r) => {
+                if transcripts::before_record(r, &mut cp.transcripts, &mut cp.assembler, prices, now_unix_nanos(), &mut out) == Step::Hold {
+                    held = true; // its final message is not written yet: this record again at the next poll
+                    break;
+                }
+                cp.assembler.process_line(r, Some(&e.raw), &mut out);
+                gap_records.extend(cp.gaps.observe(r, config));
+                last_seq = Some(r.seq);
+                last_hash = Some(r.hash.clone());
+                records += 1;
+            }
+            Err(why) => say!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
+        }
+        position = Some(e.next.clone());
+    }
+    cp.assembler.sweep(now_unix_nanos(), config.export.span_timeout.as_nanos() as u64, &mut out);
+    if records > 0 {
+        transcripts::prune(&mut cp.transcripts, now_unix_nanos());
+    }
+    let lag_ms = entries.iter().rev().find_map(|e| e.record.as_ref().ok()).map(|r| now_unix_nanos().saturating_sub(r.time_unix_nano) / 1_000_000);
+    let moved = position != cp.position || !out.is_empty();
+    if moved {
+        cp.position = position;
+        cp.last_seq = last_seq;
+        cp.last_hash = last_hash;
+        cp.exported_records += records;
+        cp.exported_spans += out.spans.len() as u64;
+        if records > 0 {
+            cp.remember_position();
+        }
+    }
+    stages.add(Stage::Assemble, t.elapsed());
+    let t = Instant::now();
+    let snapshot = moved.then(|| checkpoint::encode(cp));
+    stages.add(Stage::Checkpoint, t.elapsed());
+    Batch {
+        full: entries.len() >= batch_size,
+        records,
+        held,
+        out,
+        gap_records,
+        lag_ms,
+        snapshot,
+        position: cp.position.clone(),
+        exported_records: cp.exported_records,
+        exported_spans: cp.exported_spans,
+        open_spans: cp.assembler.open_count(),
+    }
+}
+
 impl Relay {
     async fn run_loop(&mut self, mut cp: Checkpoint) -> anyhow::Result<i32> {
         for kind in [tokio::signal::unix::SignalKind::terminate(), tokio::signal::unix::SignalKind::interrupt()] {
@@ -241,6 +329,10 @@ impl Relay {
         let mut missing_polls = 0u32;
         let mut next_gap_check = Instant::now();
         let mut code = 0;
+        // The position of the last checkpoint written after an acknowledged export.
+        let mut acked = cp.position.clone();
+        // A batch assembled while the one before it was being exported (a backlog).
+        let mut next: Option<Batch> = None;
         while !self.stop.load(Ordering::SeqCst) {
             self.reload_if_changed();
             if !journal_dir.exists() {
@@ -252,50 +344,48 @@ impl Relay {
             } else {
                 missing_polls = 0;
             }
-            let batch_size = self.config.export.batch_size;
-            let entries = read_from(&journal_dir, cp.position.as_ref(), batch_size).unwrap_or_default();
-            let mut out = Output::default();
-            let mut position = cp.position.clone();
-            let (mut last_seq, mut last_hash) = (cp.last_seq, cp.last_hash.clone());
-            let mut records = 0u64;
-            let mut held = false;
-            let mut gap_records = Vec::new();
-            for e in &entries {
-                match &e.record {
-                    Ok(r) => {
-                        if transcripts::before_record(r, &mut cp.transcripts, &mut cp.assembler, &self.prices, now_unix_nanos(), &mut out) == Step::Hold {
-                            held = true; // its final message is not written yet: this record again at the next poll
-                            break;
-                        }
-                        cp.assembler.process_line(r, Some(&e.raw), &mut out);
-                        gap_records.extend(cp.gaps.observe(r, &self.config));
-                        last_seq = Some(r.seq);
-                        last_hash = Some(r.hash.clone());
-                        records += 1;
-                    }
-                    Err(why) => say!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
-                }
-                position = Some(e.next.clone());
-            }
-            cp.assembler.sweep(now_unix_nanos(), self.config.export.span_timeout.as_nanos() as u64, &mut out);
-            if records > 0 {
-                transcripts::prune(&mut cp.transcripts, now_unix_nanos());
-            }
-            if !out.is_empty() {
+            let mut b = match next.take() {
+                Some(b) => b,
+                None => assemble(&journal_dir, &mut cp, &self.config, &self.prices, &self.stages),
+            };
+            let mut prefetched = None;
+            if !b.out.is_empty() {
                 // One span per batch of work (not per idle poll): what it held, how far behind
                 // the journal the relay is (the last record's age).
-                let lag_ms = entries.iter().rev().find_map(|e| e.record.as_ref().ok()).map(|r| now_unix_nanos().saturating_sub(r.time_unix_nano) / 1_000_000);
                 // (i64: tracing-opentelemetry writes u64 and usize values as strings)
                 let n = |x: usize| x as i64;
-                let batch = tracing::info_span!("relay.batch", records = records as i64, spans = n(out.spans.len()), logs = n(out.logs.len()), calls = n(out.calls.len()), held, more = entries.len() >= batch_size, lag_ms = lag_ms.unwrap_or(0) as i64);
+                let span = tracing::info_span!("relay.batch", records = b.records as i64, spans = n(b.out.spans.len()), logs = n(b.out.logs.len()), calls = n(b.out.calls.len()), held = b.held, more = b.full, lag_ms = b.lag_ms.unwrap_or(0) as i64);
                 self.status.batches += 1;
-                self.status.last_lag_ms = lag_ms;
-                let sent = self.export_with_retry(&out, deadline).instrument(batch).await;
+                self.status.last_lag_ms = b.lag_ms;
+                // A backlog: the next batch is read and assembled (on a blocking thread) while
+                // this one is exported. Its checkpoint is written only after this one's.
+                let ahead = (b.full && !b.held).then(|| {
+                    let (dir, config, prices, stages) = (journal_dir.clone(), self.config.clone(), self.prices.clone(), self.stages.clone());
+                    let mut state = std::mem::take(&mut cp);
+                    tokio::task::spawn_blocking(move || {
+                        let nb = assemble(&dir, &mut state, &config, &prices, &stages);
+                        (state, nb)
+                    })
+                });
+                let t = Instant::now();
+                let sent = self.export_with_retry(&b.out, deadline).instrument(span).await;
+                let convert = self.exporter.take_convert_time();
+                self.stages.add(Stage::Convert, convert);
+                self.stages.add(Stage::Export, t.elapsed().saturating_sub(convert));
+                if let Some(h) = ahead {
+                    match h.await {
+                        Ok((state, nb)) => {
+                            cp = state;
+                            prefetched = Some(nb);
+                        }
+                        Err(e) => std::panic::resume_unwind(e.into_panic()),
+                    }
+                }
                 match sent {
                     Sent::Done => self.status.last_export_at = Some(rfc3339_nanos(now_unix_nanos())),
                     Sent::Stopped => break,
                     Sent::GaveUp(e) => {
-                        let remaining = crate::journal::read::count_after(&journal_dir, cp.position.as_ref()).unwrap_or(0);
+                        let remaining = crate::journal::read::count_after(&journal_dir, acked.as_ref()).unwrap_or(0);
                         say!(
                             "agent-telemetry relay: could not export to {}{}: {e}; {remaining} record(s) stay in the journal for the next run",
                             self.config.export.describe(),
@@ -308,20 +398,13 @@ impl Relay {
             }
             // The calls read go into the journal before the checkpoint moves past their reading
             // (a crash in between reads them again: at least once, same request ids).
-            let appended = self.append_records(std::mem::take(&mut out.calls));
-            if position != cp.position || !out.is_empty() {
-                cp.position = position;
-                cp.last_seq = last_seq;
-                cp.last_hash = last_hash;
-                cp.exported_records += records;
-                cp.exported_spans += out.spans.len() as u64;
-                if records > 0 {
-                    cp.remember_position();
-                }
-                self.save_checkpoint(&cp);
-                self.status.exported_records = cp.exported_records;
-                self.status.exported_spans = cp.exported_spans;
-                self.status.open_spans = cp.assembler.open_count();
+            let appended = self.append_records(std::mem::take(&mut b.out.calls));
+            if let Some(snapshot) = b.snapshot.take() {
+                self.store_checkpoint(snapshot);
+                acked = b.position.clone();
+                self.status.exported_records = b.exported_records;
+                self.status.exported_spans = b.exported_spans;
+                self.status.open_spans = b.open_spans;
                 self.save_status();
                 last_work = Instant::now();
             }
@@ -330,17 +413,20 @@ impl Relay {
                 o.send().await;
                 self.status.self_spans_dropped = o.dropped();
             }
-            if held {
-                self.append_records(gap_records);
+            next = prefetched;
+            if b.held {
+                self.append_records(b.gap_records);
                 self.sleep(self.config.export.poll).await;
                 continue;
             }
-            let caught_up = entries.len() < batch_size && appended == 0;
+            let caught_up = !b.full && appended == 0;
+            let mut gap_records = b.gap_records;
             // Silence is judged only on a journal read to its end: a backlog is not silence.
-            if caught_up && Instant::now() >= next_gap_check {
+            // (Caught up: nothing was assembled ahead, so `cp` is this batch's state.)
+            if caught_up && next.is_none() && Instant::now() >= next_gap_check {
                 gap_records.extend(cp.gaps.check(&self.config, &journal_dir, now_unix_nanos()));
                 next_gap_check = Instant::now() + self.config.export.gap_check;
-                self.save_checkpoint(&cp);
+                self.store_checkpoint(checkpoint::encode(&cp));
             }
             if self.append_records(gap_records) > 0 {
                 continue; // export them now (with `--once` too)
@@ -382,12 +468,12 @@ impl Relay {
         n
     }
 
-    /// Writes the checkpoint. A failure (a full disk) does not stop the relay: it goes on
+    /// Writes an encoded checkpoint. A failure (a full disk) does not stop the relay: it goes on
     /// exporting, the checkpoint on disk stays the last one written (a restart sends again what
     /// was exported since: at least once), each later round tries again, and `status` shows the
     /// error until a write succeeds.
-    fn save_checkpoint(&mut self, cp: &Checkpoint) {
-        match checkpoint::save(&self.relay_dir, cp) {
+    fn store_checkpoint(&mut self, encoded: Result<Vec<u8>, String>) {
+        match encoded.and_then(|bytes| checkpoint::write(&self.relay_dir, &bytes)) {
             Ok(()) => {
                 if self.status.checkpoint_error.take().is_some() {
                     say!("agent-telemetry relay: the checkpoint is written again");
@@ -406,6 +492,7 @@ impl Relay {
         if let Some(h) = &self.hooks {
             self.status.hook_events = h.events.load(Ordering::Relaxed);
         }
+        self.status.stages = self.stages.report();
         self.status.updated_at = rfc3339_nanos(now_unix_nanos());
         checkpoint::save_status(&self.relay_dir, &self.status);
     }

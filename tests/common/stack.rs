@@ -131,6 +131,11 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.ports.victorialogs)
     }
 
+    /// The running pid of a service (`collector`, `jaeger`, `victorialogs`).
+    pub fn pid(&self, service: &str) -> Option<i32> {
+        std::fs::read_to_string(self.state_dir().join("run").join(format!("{service}.pid"))).ok()?.trim().parse().ok()
+    }
+
     /// Stop one service (graceful, then SIGKILL after the stop timeout).
     pub fn stop(&self, service: &str) {
         self.script("down.sh", &[service]).unwrap_or_else(|e| panic!("stop {service}: {e}"));

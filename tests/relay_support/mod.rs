@@ -270,7 +270,7 @@ pub enum Dest {
     Http(String),
 }
 
-fn relay_command(env: &Env, dest: &Dest, args: &[&str], extra: &[(&str, &str)]) -> Command {
+pub fn relay_command(env: &Env, dest: &Dest, args: &[&str], extra: &[(&str, &str)]) -> Command {
     let mut cmd = env.command(args);
     match dest {
         Dest::File => {
