@@ -15,8 +15,10 @@
 //! `cargo bench --bench relay_throughput` (N: RELAY_BENCH_EVENTS, default 50000;
 //! RELAY_BENCH_NO_STACK=1 runs only the file exporter; RELAY_BENCH_KEEP_SEED=<dir> keeps a copy of
 //! the journal there, for profiling `relay --once` by hand; RELAY_BENCH_BASELINE_BIN=<binary>
-//! runs every measurement with that binary first, on the same journal, for a before/after).
-//! Also `just bench-relay`.
+//! runs every measurement with that binary first, on the same journal, for a before/after;
+//! RELAY_BENCH_BIN=<binary> measures that binary as "this build" — e.g. a release binary from a
+//! harness built in the dev profile: `cargo build --release && RELAY_BENCH_BIN=target/release/
+//! agent-telemetry cargo test --bench relay_throughput`). Also `just bench-relay`.
 
 #[path = "../tests/common/stack.rs"]
 mod stack;
@@ -50,10 +52,12 @@ struct Run {
     status: serde_json::Value,
 }
 
-/// `relay --once` with `bin` (ours when `None`), waited for with `wait4` to get its CPU time.
+/// `relay --once` with `bin` (ours when `None`: the bench's own build, or RELAY_BENCH_BIN),
+/// waited for with `wait4` to get its CPU time.
 fn timed_once(env: &Env, dest: &Dest, n: usize, label: &str, bin: Option<&Path>) -> Run {
     let mut cmd = relay_command(env, dest, &["relay", "--once"], &[]);
-    if let Some(b) = bin {
+    let ours = std::env::var_os("RELAY_BENCH_BIN").map(PathBuf::from);
+    if let Some(b) = bin.or(ours.as_deref()) {
         let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
         let mut other = std::process::Command::new(b);
         other.args(args);
