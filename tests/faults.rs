@@ -17,8 +17,10 @@
 //! that needs the hook process itself (disk full) runs the real `agent-telemetry hook`.
 //! tests/relay_stack.rs already covers a short collector outage and one SIGKILL mid-stream; here:
 //! the collector down for two minutes, each backend down, repeated SIGKILLs mid-batch, a torn
-//! journal tail (and the crash window where an exported line is lost), disk full, clock jumps and
-//! a lost checkpoint. 430 s for all eight on 2 cores (the two-minute outage is a third of it).
+//! journal tail (and the crash window where an exported line is lost), disk full under the hook
+//! and under the relay, clock jumps and a lost checkpoint. 490 s for all nine on 2 cores (the
+//! two-minute outage is over a quarter of it). Not here: a clock jump for the relay itself (it
+//! needs libfaketime, absent on a fresh runner and on this machine).
 //!
 //!     cargo test --test faults -- --include-ignored --test-threads=1 --nocapture
 
@@ -541,7 +543,9 @@ fn disk_full_under_the_relay() {
 /// the jumps are made where they matter — in the records' timestamps, written through the same
 /// append path the hook uses (`Enricher::record(input, now)` + `Journal::append`): now, then two
 /// days back (across UTC days: segment names carry the record's day), then a day ahead, then
-/// now again. (libfaketime would move the relay's clock too, but it is an LD_PRELOAD library
+/// now again — one segment per UTC day the clock showed ahead, never one per record (before the
+/// fix, a clock behind the newest segment's day made a segment per record). (libfaketime would
+/// move the relay's clock too, but it is an LD_PRELOAD library
 /// that a fresh CI machine lacks; the relay's clock only paces retries and closes spans silent
 /// for `span_timeout_secs`, and every session here ends.) Everything arrives, in seq order of
 /// the chain whatever the timestamps say, and `verify` holds.
@@ -561,6 +565,7 @@ fn clock_jumps_backwards_and_forwards() {
     let segments: Vec<String> = std::fs::read_dir(rig.env.data.join("journal")).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.ends_with(".jsonl")).collect();
     let days: BTreeSet<&str> = segments.iter().map(|n| &n[..8]).collect();
     println!("segments after the jumps: {} ({} day(s): {days:?})", segments.len(), days.len());
+    assert_eq!(segments.len(), days.len(), "one segment per day the clock showed ahead, not one per record: {segments:?}");
     let times: Vec<u64> = journal_lines(&rig.env.data).iter().map(|r| r["time_unix_nano"].as_u64().unwrap()).collect();
     assert!(times.iter().any(|t| *t < now - DAY) && times.iter().any(|t| *t > now + DAY / 2), "the journal holds the jumped times");
     let d = rig.settle(relay);
