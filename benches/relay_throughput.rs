@@ -53,7 +53,8 @@ struct Run {
 }
 
 /// `relay --once` with `bin` (ours when `None`: the bench's own build, or RELAY_BENCH_BIN),
-/// waited for with `wait4` to get its CPU time.
+/// waited for with `wait4` to get its CPU time (which clippy cannot see).
+#[allow(clippy::zombie_processes)]
 fn timed_once(env: &Env, dest: &Dest, n: usize, label: &str, bin: Option<&Path>) -> Run {
     let mut cmd = relay_command(env, dest, &["relay", "--once"], &[]);
     let ours = std::env::var_os("RELAY_BENCH_BIN").map(PathBuf::from);
