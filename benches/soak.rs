@@ -36,25 +36,11 @@ mod stack;
 mod relay_support;
 
 use relay_support::*;
-use serde_json::Value;
 use stack::{sentinel_payloads, sentinel_session_id, wait_for, Stack};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn vl_count(stack: &Stack) -> Option<(u64, u64)> {
-    let rows = stack.victorialogs_rows("* | stats count() as total, count_uniq(\"agent_telemetry.seq\") as uniq").ok()?;
-    let row = rows.first()?;
-    let num = |k: &str| -> Option<u64> {
-        match row.get(k)? {
-            Value::String(s) => s.parse().ok(),
-            Value::Number(n) => n.as_u64(),
-            _ => None,
-        }
-    };
-    Some((num("total")?, num("uniq")?))
-}
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -126,7 +112,7 @@ fn main() {
     });
     let relay = RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_POLL_MS", "50")]);
     let pid = relay.child.id();
-    let status_path = env.data.join("relay/status.json");
+    let data_dir = env.data.clone();
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
         let stop = stop.clone();
@@ -136,7 +122,7 @@ fn main() {
             let start = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 let Some(rss) = rss_kib(pid) else { break };
-                let exported = std::fs::read_to_string(&status_path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()).and_then(|v| v["exported_records"].as_u64()).unwrap_or(0);
+                let exported = relay_status(&data_dir)["exported_records"].as_u64().unwrap_or(0);
                 out.push(Sample { secs: start.elapsed().as_secs_f64(), rss_kib: rss, exported, journaled: journaled.load(Ordering::Relaxed) });
                 std::thread::sleep(Duration::from_secs(1));
             }
@@ -151,18 +137,18 @@ fn main() {
 
     // Everything at VictoriaLogs (by distinct seq), then a sentinel: after it, nothing more.
     let got = wait_for(Duration::from_secs(3600), || {
-        let c = vl_count(&stack)?;
+        let c = stack.vl_count("*")?;
         (c.1 >= journal_n).then_some(c)
     });
     let delivered_in = t0.elapsed();
-    assert!(got.is_some(), "{journal_n} distinct seq expected at VictoriaLogs, have {:?}\n{}", vl_count(&stack), stack.logs());
+    assert!(got.is_some(), "{journal_n} distinct seq expected at VictoriaLogs, have {:?}\n{}", stack.vl_count("*"), stack.logs());
     let sid = sentinel_session_id();
     hook_lines(&env, &sentinel_payloads(&sid, &env.project));
     stack.wait_for_sentinel(&sid);
     stop.store(true, Ordering::Relaxed);
     let samples = sampler.join().unwrap();
     let end_rss = rss_kib(pid);
-    let (rows, uniq) = vl_count(&stack).expect("VictoriaLogs counts");
+    let (rows, uniq) = stack.vl_count("*").expect("VictoriaLogs counts");
     let total = env.journal_records() as u64;
     println!(
         "SOAK: {n} events journaled in {:.1} s; all at VictoriaLogs after {:.1} s ({:.0} events/s end to end); VictoriaLogs rows {rows}, distinct seq {uniq} (journal {total} with the sentinel), duplicates {}",

@@ -19,15 +19,7 @@ use relay_support::*;
 use serde_json::Value;
 use stack::{sentinel_payloads, sentinel_session_id, wait_for, Stack};
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// One stack at a time (2 cores).
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 const RELAY_TIMEOUT: Duration = Duration::from_secs(120);
 const BACKEND_WAIT: Duration = Duration::from_secs(60);
@@ -59,20 +51,6 @@ fn sentinel(stack: &Stack, env: &Env, dest: &Dest, running: bool) -> String {
     }
     stack.wait_for_sentinel(&sid);
     sid
-}
-
-/// (total rows, distinct agent_telemetry.seq) in VictoriaLogs for `filter`.
-fn vl_count(stack: &Stack, filter: &str) -> Option<(u64, u64)> {
-    let rows = stack.victorialogs_query(&format!("{filter} | stats count() as total, count_uniq(\"agent_telemetry.seq\") as uniq"));
-    let row = rows.first()?;
-    let num = |k: &str| -> Option<u64> {
-        match row.get(k)? {
-            Value::String(s) => s.parse().ok(),
-            Value::Number(n) => n.as_u64(),
-            _ => None,
-        }
-    };
-    Some((num("total")?, num("uniq")?))
 }
 
 /// Replays every fixture (ids suffixed with `tag`), exports with `dest`, and checks each
@@ -210,11 +188,10 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
     let batch = 250usize;
     let settings = [("AGENT_TELEMETRY_BATCH_SIZE", "250"), ("AGENT_TELEMETRY_POLL_MS", "50"), ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "3000")];
-    let status = |env: &Env| -> Value { std::fs::read_to_string(env.data.join("relay/status.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null) };
     // Every row but the sentinels' (two rows each, counted apart).
     let count_all = || {
-        let (t, u) = vl_count(&stack, "*")?;
-        let (st, su) = vl_count(&stack, "\"gen_ai.conversation.id\":=\"sentinel-\"*")?;
+        let (t, u) = stack.vl_count("*")?;
+        let (st, su) = stack.vl_count("\"gen_ai.conversation.id\":=\"sentinel-\"*")?;
         Some((t - st, u - su))
     };
 
@@ -227,8 +204,8 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     let t0 = now_ns();
     let delivered_before_outage = count_all();
     synth_journal(&env.data, &env.project, 5_000, "g", t0);
-    let retrying = wait_for(Duration::from_secs(30), || (status(&env)["state"] == "retrying").then_some(()));
-    assert!(retrying.is_some(), "relay status while the collector is down: {}", status(&env));
+    let retrying = wait_for(Duration::from_secs(30), || (relay_status(&env.data)["state"] == "retrying").then_some(()));
+    assert!(retrying.is_some(), "relay status while the collector is down: {}", relay_status(&env.data));
     std::thread::sleep(Duration::from_secs(2));
     stack.start_service("collector");
     let got = wait_for(Duration::from_secs(120), || count_all().filter(|c| c.1 >= 10_000));
@@ -242,14 +219,14 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
 
     // Phase 2: 10,000 more; a relay SIGKILLed part-way; a new one finishes.
     synth_journal(&env.data, &env.project, 10_000, "h", now_ns());
-    let exported_at_start = status(&env)["exported_records"].as_u64().unwrap_or(0);
+    let exported_at_start = relay_status(&env.data)["exported_records"].as_u64().unwrap_or(0);
     let relay = RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50")]);
     let progressed = wait_for(Duration::from_secs(60), || {
-        let n = status(&env)["exported_records"].as_u64().unwrap_or(0);
+        let n = relay_status(&env.data)["exported_records"].as_u64().unwrap_or(0);
         (n >= exported_at_start + 2_000).then_some(n)
     });
     relay.kill9();
-    let killed_at = status(&env)["exported_records"].as_u64().unwrap_or(0);
+    let killed_at = relay_status(&env.data)["exported_records"].as_u64().unwrap_or(0);
     println!("relay SIGKILLed at exported_records {killed_at} (of {}; progressed {progressed:?})", 20_000);
     assert!(killed_at < 20_000, "the kill came too late to be in the middle ({killed_at})");
     let relay = RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50")]);
@@ -257,7 +234,7 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     // Re-sent batches still on their way land before a sentinel hooked after everything; its
     // own two rows are not counted.
     let sid = sentinel(&stack, &env, &dest, true);
-    let (s_total, s_uniq) = vl_count(&stack, &format!("\"gen_ai.conversation.id\":=\"{sid}\"")).expect("VictoriaLogs counts the sentinel");
+    let (s_total, s_uniq) = stack.vl_count(&format!("\"gen_ai.conversation.id\":=\"{sid}\"")).expect("VictoriaLogs counts the sentinel");
     assert_eq!((s_total, s_uniq), (2, 2), "the sentinel's rows");
     let (total, uniq) = count_all().expect("VictoriaLogs answers the count");
     println!("relay kill: total {total}, distinct seq {uniq} (duplicates {})", total.saturating_sub(uniq));
@@ -278,19 +255,18 @@ fn the_relay_reports_its_own_batches_and_failures_as_its_own_service() {
     let stack = Stack::start();
     let env = Env::new("relay-self-");
     let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
-    let status = |env: &Env| -> Value { std::fs::read_to_string(env.data.join("relay/status.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null) };
     let settings = [("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50"), ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "2000"), ("AGENT_TELEMETRY_OTLP_CONNECT_TIMEOUT_MS", "1000")];
     stack.stop("collector");
     synth_journal(&env.data, &env.project, 300, "self", now_ns());
     let relay = RelayProc::start(&env, &dest, &settings);
-    wait_for(Duration::from_secs(30), || (status(&env)["failed_exports"].as_u64().unwrap_or(0) >= 2).then_some(()))
-        .unwrap_or_else(|| panic!("no failed export counted while the collector is down: {}", status(&env)));
+    wait_for(Duration::from_secs(30), || (relay_status(&env.data)["failed_exports"].as_u64().unwrap_or(0) >= 2).then_some(()))
+        .unwrap_or_else(|| panic!("no failed export counted while the collector is down: {}", relay_status(&env.data)));
     stack.start_service("collector");
-    wait_for(Duration::from_secs(60), || (status(&env)["exported_records"].as_u64() == Some(300)).then_some(()))
-        .unwrap_or_else(|| panic!("300 records not exported after the collector came back: {}", status(&env)));
+    wait_for(Duration::from_secs(60), || (relay_status(&env.data)["exported_records"].as_u64() == Some(300)).then_some(()))
+        .unwrap_or_else(|| panic!("300 records not exported after the collector came back: {}", relay_status(&env.data)));
     // One more batch after everything: its round sends the spans of the last ones.
     sentinel(&stack, &env, &dest, true);
-    let st = status(&env);
+    let st = relay_status(&env.data);
     let (batches, failed) = (st["batches"].as_u64().unwrap(), st["failed_exports"].as_u64().unwrap());
     assert!(batches >= 3, "{st}");
     let pid = relay.child.id().to_string();
@@ -356,8 +332,8 @@ fn gap_records_reach_victorialogs_and_open_no_span() {
     hook_lines(&env, &[ev("SessionEnd", r#","reason":"exit""#)]);
     sentinel(&stack, &env, &dest, false);
     let q = |kind: &str| format!("gen_ai.conversation.id:=\"{sid}\" agent_telemetry.event_type:={kind} agent_telemetry.gap.reason:=settings_entry_removed");
-    assert_eq!(vl_count(&stack, &q("telemetry_gap")).map(|c| c.0), Some(1), "one gap record at VictoriaLogs");
-    assert_eq!(vl_count(&stack, &q("telemetry_restored")).map(|c| c.0), Some(1), "one restored record at VictoriaLogs");
+    assert_eq!(stack.vl_count(&q("telemetry_gap")).map(|c| c.0), Some(1), "one gap record at VictoriaLogs");
+    assert_eq!(stack.vl_count(&q("telemetry_restored")).map(|c| c.0), Some(1), "one restored record at VictoriaLogs");
     // The gap record sits in the session's trace; the trace has only the session's own spans
     // (the session run and its turn).
     let rows = stack.victorialogs_query(&q("telemetry_gap"));

@@ -65,6 +65,9 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     if relay_pid.is_some() && rs.as_ref().is_some_and(|r| r.state == "failing") {
         problems.push(format!("the destination refuses the data: {}", rs.as_ref().and_then(|r| r.last_error.clone()).unwrap_or_default()));
     }
+    if let (Some(_), Some(e)) = (relay_pid, rs.as_ref().and_then(|r| r.checkpoint_error.as_deref())) {
+        problems.push(format!("the relay cannot write its checkpoint (it exports on; a restart would send again what it exported since): {e}"));
+    }
     // http hooks: Claude Code drops their events when nothing listens.
     if let (Some(want), Some(_)) = (config.hook.listen, relay_pid) {
         match rs.as_ref() {
@@ -141,6 +144,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
                 "failed_exports": rs.as_ref().map(|r| r.failed_exports),
                 "last_lag_ms": rs.as_ref().and_then(|r| r.last_lag_ms),
                 "self_spans_dropped": rs.as_ref().map(|r| r.self_spans_dropped),
+                "checkpoint_error": rs.as_ref().and_then(|r| r.checkpoint_error.clone()),
                 "hook_listen": rs.as_ref().and_then(|r| r.hook_listen.clone()),
                 "hook_listen_error": rs.as_ref().and_then(|r| r.hook_listen_error.clone()),
                 "hook_events": rs.as_ref().map(|r| r.hook_events),

@@ -18,10 +18,17 @@ use crate::relay::checkpoint;
 pub fn run_remote(config: &Config, url: &str, filter: Option<&str>) -> anyhow::Result<i32> {
     use crate::journal::remote::compare;
     let dir = config.journal_dir();
+    let mut repairs = std::collections::BTreeSet::new();
     let local: Vec<(u64, String)> = crate::journal::read::read_from(&dir, None, usize::MAX)
         .map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?
         .into_iter()
-        .filter_map(|e| e.record.ok().map(|r| (r.seq, r.hash)))
+        .filter_map(|e| e.record.ok())
+        .map(|r| {
+            if r.event_type == "journal_repair" {
+                repairs.insert(r.seq);
+            }
+            (r.seq, r.hash)
+        })
         .collect();
     let agent = crate::enrich::HookEnv::from_process();
     let default_filter = config.agent.id.clone().or_else(|| Some(format!("{}@{}", agent.user.as_deref()?, agent.host.as_deref()?))).map(|id| format!("agent.id:={}", serde_json::Value::String(id)));
@@ -44,7 +51,12 @@ pub fn run_remote(config: &Config, url: &str, filter: Option<&str>) -> anyhow::R
         println!("missing from the journal (removed locally after export): seq {}", show(&d.missing_local));
     }
     for (seq, l, r) in d.altered.iter().take(20) {
-        println!("altered: seq {seq} is {l} in the journal, {r} at the backend (one side was rewritten)");
+        if repairs.contains(seq) {
+            // A crash cut an exported line; the repair record that took its seq keeps the torn bytes.
+            println!("altered: seq {seq} is {l} in the journal, {r} at the backend (lost locally after it was exported: the journal's record at this seq is a journal_repair keeping its torn bytes; the backend keeps the record)");
+        } else {
+            println!("altered: seq {seq} is {l} in the journal, {r} at the backend (one side was rewritten)");
+        }
     }
     for (l, r) in d.reordered.iter().take(20) {
         println!("reordered: the record at seq {l} in the journal is at seq {r} at the backend");

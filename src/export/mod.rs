@@ -19,6 +19,8 @@ pub struct Exporter {
     logs: LogFactory,
     /// The settings, to mask credentials in error texts (a transport error may quote the URL).
     scrub: ExportConfig,
+    /// Time spent converting our items to the SDK's data, not yet taken by [`Exporter::take_convert_time`].
+    convert_time: std::time::Duration,
 }
 
 enum Inner {
@@ -33,12 +35,18 @@ impl Exporter {
             Destination::File(dir) => Inner::File(file::FileExporter::new(dir.clone())),
             Destination::Otlp { .. } => Inner::Otlp(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?),
         };
-        Ok(Exporter { inner, logs: LogFactory::default(), scrub: cfg.clone() })
+        Ok(Exporter { inner, logs: LogFactory::default(), scrub: cfg.clone(), convert_time: Default::default() })
     }
 
     /// Exports everything in `out`, grouped by resource. `Err` means nothing may be assumed
     /// delivered (some groups may have been: at-least-once, made harmless by deterministic ids).
+    /// Converting time since the last call (the relay's stage timings).
+    pub fn take_convert_time(&mut self) -> std::time::Duration {
+        std::mem::take(&mut self.convert_time)
+    }
+
     pub async fn export(&mut self, out: &Output) -> Result<(), ExportError> {
+        let t = std::time::Instant::now();
         let mut groups: BTreeMap<&ResourceKey, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
         for (i, s) in out.spans.iter().enumerate() {
             groups.entry(&s.resource).or_default().0.push(i);
@@ -61,6 +69,7 @@ impl Exporter {
                 });
             }
         }
+        self.convert_time += t.elapsed();
         let result = match &mut self.inner {
             Inner::File(f) => f.export(batches).map_err(ExportError::Io),
             Inner::Otlp(o) => o.export(batches).await,

@@ -116,9 +116,12 @@ impl Journal {
             repaired_bytes = Some(bytes.len() as u64);
         }
 
-        // The segment to write: the newest if it is a regular file with room, else the next.
+        // The segment to write: the newest if it is a regular file with room (and the clock is
+        // not past its day), else the next. A clock behind the newest segment's day keeps
+        // appending to it: seq and the chain order records, not wall time (a new segment per
+        // record while the clock was a day behind, before).
         let mut name = match (current, &newest_name) {
-            (Some(cur), Some(newest)) if cur == newest && cur.day == today && tail.current_len < self.segment_max_bytes => cur.clone(),
+            (Some(cur), Some(newest)) if cur == newest && today <= cur.day && tail.current_len < self.segment_max_bytes => cur.clone(),
             (_, Some(newest)) => newest.next(&today),
             (None, None) => SegmentName { day: today.clone(), index: 0 },
             (Some(cur), None) => cur.next(&today),
@@ -291,7 +294,7 @@ fn read_chain_tail(dir: &DirFd, segments: &[SegmentName]) -> std::io::Result<(Ta
 /// Reads backwards from the end of a segment: the last line that carries a `seq` and a `hash`,
 /// and the torn bytes after the last newline (with the length to cut back to).
 #[allow(clippy::type_complexity)]
-fn last_record_in(f: &File, len: u64) -> std::io::Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>)> {
+pub(crate) fn last_record_in(f: &File, len: u64) -> std::io::Result<(Option<(u64, String)>, Option<(u64, Vec<u8>)>)> {
     // One page first: a record is usually much shorter (the window grows when it is not).
     let mut window = 4 * 1024u64;
     loop {
@@ -349,4 +352,51 @@ fn seq_and_hash(line: &[u8]) -> Option<(u64, String)> {
     }
     let s: SeqHash = serde_json::from_slice(line).ok()?;
     (s.hash.len() == 64).then_some((s.seq, s.hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal(dir: &std::path::Path) -> Journal {
+        Journal { dir: dir.join("journal"), fsync: Fsync::Never, segment_max_bytes: 64 * 1024 * 1024 }
+    }
+
+    fn record_at(t: u64) -> JournalRecord {
+        JournalRecord { time_unix_nano: t, event_type: "tool_call".into(), hook_event: "PreToolUse".into(), ..JournalRecord::default() }
+    }
+
+    fn segments(j: &Journal) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&j.dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".jsonl")).collect();
+        v.sort();
+        v
+    }
+
+    /// A clock set back behind the newest segment's day keeps appending to that segment (the
+    /// chain's seq orders records, not wall time); a day ahead starts that day's segment, and a
+    /// full segment still rolls over on the newest segment's day.
+    #[test]
+    fn a_clock_behind_the_newest_segment_keeps_its_segment() {
+        const DAY: u64 = 86_400_000_000_000;
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("journal")).unwrap();
+        let mut j = journal(d.path());
+        let now = 1_796_000_000 * 1_000_000_000; // 2026-11-29
+        for t in [now, now - 2 * DAY, now - 2 * DAY + 1, now - 3 * DAY, now] {
+            j.append(&mut record_at(t)).unwrap();
+        }
+        assert_eq!(segments(&j), vec![format!("{}-000000.jsonl", crate::timefmt::yyyymmdd(now))], "one segment for the day, whatever the clock said");
+        j.append(&mut record_at(now + DAY)).unwrap();
+        j.append(&mut record_at(now)).unwrap();
+        let ahead = format!("{}-000000.jsonl", crate::timefmt::yyyymmdd(now + DAY));
+        assert_eq!(segments(&j).last(), Some(&ahead), "a day ahead starts its segment, and the clock back keeps it");
+        assert_eq!(segments(&j).len(), 2);
+        // A full segment rolls over on the newest segment's day, never back to the clock's day.
+        j.segment_max_bytes = 1;
+        j.append(&mut record_at(now - DAY)).unwrap();
+        assert_eq!(segments(&j).last(), Some(&format!("{}-000001.jsonl", crate::timefmt::yyyymmdd(now + DAY))));
+        assert_eq!(segments(&j).len(), 3);
+        let v = super::super::verify::verify(&j.dir, None).unwrap();
+        assert!(v.first_break.is_none() && v.records == 8, "{v:?}");
+    }
 }

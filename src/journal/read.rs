@@ -67,6 +67,28 @@ pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Re
     Ok(out)
 }
 
+/// The `(seq, hash)` of the record whose line ends (newline included) exactly at `at`: `None`
+/// when the segment is gone, `at` is not the end of a line, or that line is not a record. The
+/// relay checks its checkpoint with it (a crash can cut exported lines; see `relay::checkpoint`).
+pub fn record_ending_at(dir: &Path, at: &Position) -> Option<(u64, String)> {
+    if at.offset == 0 || SegmentName::parse(&at.segment).is_none() {
+        return None;
+    }
+    let f = File::open(dir.join(&at.segment)).ok()?;
+    if f.metadata().ok()?.len() < at.offset {
+        return None;
+    }
+    match super::append::last_record_in(&f, at.offset) {
+        Ok((Some(found), None)) => Some(found),
+        _ => None,
+    }
+}
+
+/// Whether the segment a position names exists (a regular file).
+pub fn segment_exists(dir: &Path, at: &Position) -> bool {
+    SegmentName::parse(&at.segment).is_some() && std::fs::symlink_metadata(dir.join(&at.segment)).is_ok_and(|m| m.is_file())
+}
+
 /// Newlines (complete records) from `offset` to the end of a file.
 fn count_lines(path: &Path, offset: u64) -> std::io::Result<u64> {
     let mut f = File::open(path)?;

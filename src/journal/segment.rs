@@ -24,7 +24,8 @@ impl SegmentName {
         format!("{}-{:06}.jsonl", self.day, self.index)
     }
 
-    /// The segment after this one, on `day`.
+    /// The segment after this one, on `day` (a day before this one's keeps this one's day: names
+    /// must sort in write order whatever the clock says).
     pub fn next(&self, day: &str) -> SegmentName {
         if day > self.day.as_str() {
             SegmentName { day: day.to_string(), index: 0 }
@@ -70,5 +71,6 @@ mod tests {
         assert_eq!(a.next("20261124").file_name(), "20261124-000000.jsonl");
         assert!(SegmentName::parse("x.jsonl").is_none());
         assert!(a < a.next("20261123"));
+        assert_eq!(a.next("20261120").file_name(), "20261123-000010.jsonl", "a clock set back never sorts before");
     }
 }

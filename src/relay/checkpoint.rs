@@ -33,6 +33,71 @@ pub struct Checkpoint {
     /// Set when the assembler's state could not be read: open spans were lost (they end when
     /// their end events arrive, without their start), the position was kept.
     pub state_lost: Option<String>,
+    /// The positions of the last few checkpoints with the record each ended at (oldest first):
+    /// where to go back to when the journal no longer ends a line at `position` with the record
+    /// last exported (see [`realign`]).
+    pub recent: Vec<Anchor>,
+}
+
+/// A checkpointed position and the record whose line ends there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anchor {
+    pub position: Position,
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// How many past checkpoints are kept to go back to (a batch apart each, at most).
+pub const RECENT: usize = 32;
+
+impl Checkpoint {
+    /// Notes the current position as an anchor (after it moved past at least one record).
+    pub fn remember_position(&mut self) {
+        if let (Some(position), Some(seq), Some(hash)) = (&self.position, self.last_seq, &self.last_hash) {
+            if self.recent.last().is_some_and(|a| a.seq == seq && &a.hash == hash) {
+                return;
+            }
+            self.recent.push(Anchor { position: position.clone(), seq, hash: hash.clone() });
+            if self.recent.len() > RECENT {
+                let extra = self.recent.len() - RECENT;
+                self.recent.drain(..extra);
+            }
+        }
+    }
+}
+
+/// Checks, before the relay reads on, that the journal still ends a line at the checkpoint's
+/// position with the record last exported. A crash can cut lines that were exported (a power
+/// loss before the page cache reached the disk); the next append then keeps the torn bytes in a
+/// `journal_repair` record at the cut and goes on from there, so the old byte offset falls
+/// inside a new line — read from there, the repair record (a new record with the lost one's seq)
+/// would be skipped as unreadable and never reach the backend. When it does not hold, the relay
+/// goes back to the newest of its recent checkpoints that still holds (records after it are sent
+/// again: at least once), or to the start of the checkpoint's segment. Returns what it did, to
+/// be said; `None` when the checkpoint holds, has no anchor, or its segment is gone (a journal
+/// pruned behind the relay is read on from the next segment, as before).
+pub fn realign(journal_dir: &Path, cp: &mut Checkpoint) -> Option<String> {
+    use crate::journal::read::{record_ending_at, segment_exists};
+    let (Some(position), Some(seq), Some(hash)) = (cp.position.clone(), cp.last_seq, cp.last_hash.clone()) else { return None };
+    if !segment_exists(journal_dir, &position) {
+        return None;
+    }
+    let holds = |a: &Position, seq: u64, hash: &str| record_ending_at(journal_dir, a).is_some_and(|(s, h)| s == seq && h == hash);
+    if holds(&position, seq, &hash) {
+        return None;
+    }
+    let lost = format!("the journal at the checkpoint ({}:{}) does not end at the record it last exported (seq {seq}): lines were cut after they were exported (a crash)", position.segment, position.offset);
+    while let Some(a) = cp.recent.pop() {
+        if holds(&a.position, a.seq, &a.hash) {
+            let msg = format!("{lost}; going back to an earlier checkpoint that holds ({}:{}, seq {}) and sending on from there", a.position.segment, a.position.offset, a.seq);
+            (cp.position, cp.last_seq, cp.last_hash) = (Some(a.position.clone()), Some(a.seq), Some(a.hash.clone()));
+            cp.recent.push(a);
+            return Some(msg);
+        }
+    }
+    let msg = format!("{lost}; no earlier checkpoint holds: sending {} again from its start", position.segment);
+    (cp.position, cp.last_seq, cp.last_hash) = (Some(Position { segment: position.segment, offset: 0 }), None, None);
+    Some(msg)
 }
 
 /// The file's layout. Unknown fields are kept out of the way (`serde` ignores them) so that a
@@ -57,6 +122,8 @@ struct CheckpointFile {
     transcripts: serde_json::Value,
     #[serde(default)]
     gaps: serde_json::Value,
+    #[serde(default)]
+    recent: Vec<Anchor>,
 }
 
 fn v1() -> u32 {
@@ -106,6 +173,12 @@ pub struct RelayStatus {
     pub last_lag_ms: Option<u64>,
     /// The relay's own spans it could not send (diagnostics are never retried).
     pub self_spans_dropped: u64,
+    /// Milliseconds spent per stage since the relay started (read + parse, assemble, checkpoint
+    /// encode, export until acknowledged), written when it stops.
+    pub stages: std::collections::BTreeMap<String, u64>,
+    /// Why the last checkpoint write failed (a full disk), until one succeeds: the relay exports
+    /// on; a restart meanwhile sends again what was exported since the last checkpoint written.
+    pub checkpoint_error: Option<String>,
     pub updated_at: String,
 }
 
@@ -159,6 +232,7 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         exported_spans: f.exported_spans,
         assembler,
         state_lost,
+        recent: f.recent,
     })
 }
 
@@ -184,7 +258,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    write(dir, &encode(cp)?)
+}
+
+/// Writes a checkpoint [`encode`]d earlier (the relay encodes a batch's checkpoint when it
+/// assembles it, and writes it once the batch's export is acknowledged).
+pub fn write(dir: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("writing checkpoint: {e}"))?;
+    write_atomic(&dir.join("checkpoint.json"), bytes).map_err(|e| format!("writing checkpoint: {e}"))
+}
+
+/// The checkpoint file's bytes.
+pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, String> {
     let file = CheckpointFile {
         version: VERSION,
         position: cp.position.clone(),
@@ -195,9 +280,9 @@ pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), String> {
         assembler: serde_json::to_value(&cp.assembler).map_err(|e| e.to_string())?,
         transcripts: serde_json::to_value(&cp.transcripts).map_err(|e| e.to_string())?,
         gaps: serde_json::to_value(&cp.gaps).map_err(|e| e.to_string())?,
+        recent: cp.recent.clone(),
     };
-    let bytes = serde_json::to_vec(&file).map_err(|e| e.to_string())?;
-    write_atomic(&dir.join("checkpoint.json"), &bytes).map_err(|e| format!("writing checkpoint: {e}"))
+    serde_json::to_vec(&file).map_err(|e| e.to_string())
 }
 
 pub fn save_status(dir: &Path, s: &RelayStatus) {
@@ -246,5 +331,51 @@ mod tests {
         // No temp files left behind.
         let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left.len(), 1, "{left:?}");
+    }
+
+    /// The checkpoint's position is checked against the journal: held → unchanged; lines cut
+    /// after export and a repair appended → back to the newest recent anchor that holds, or to
+    /// the segment's start when none does.
+    #[test]
+    fn realign_goes_back_to_an_anchor_that_holds() {
+        use crate::journal::read::read_from;
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().join("journal");
+        std::fs::create_dir(&dir).unwrap();
+        let j = crate::journal::Journal { dir: dir.clone(), fsync: crate::config::Fsync::Never, segment_max_bytes: 1 << 30 };
+        let now = crate::timefmt::now_unix_nanos();
+        for i in 0..6 {
+            let mut r = crate::record::JournalRecord { time_unix_nano: now + i, event_type: "tool_call".into(), ..Default::default() };
+            j.append(&mut r).unwrap();
+        }
+        let mut cp = Checkpoint::default();
+        for e in read_from(&dir, None, 100).unwrap() {
+            let r = e.record.unwrap();
+            (cp.position, cp.last_seq, cp.last_hash) = (Some(e.next.clone()), Some(r.seq), Some(r.hash.clone()));
+            if r.seq % 2 == 1 {
+                cp.remember_position(); // anchors at seq 1, 3, 5
+            }
+        }
+        assert_eq!(cp.recent.len(), 3);
+        assert_eq!(realign(&dir, &mut cp), None, "an intact journal: nothing to do");
+        // Cut the last line (seq 5) in its middle, then append: the repair record takes seq 5.
+        let seg = dir.join(&cp.position.as_ref().unwrap().segment);
+        let len = std::fs::metadata(&seg).unwrap().len();
+        std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 40).unwrap();
+        let mut r = crate::record::JournalRecord { time_unix_nano: now + 9, event_type: "tool_call".into(), ..Default::default() };
+        j.append(&mut r).unwrap();
+        let mut back = Checkpoint { position: cp.position.clone(), last_seq: cp.last_seq, last_hash: cp.last_hash.clone(), recent: cp.recent.clone(), ..Default::default() };
+        let said = realign(&dir, &mut back).expect("the checkpoint no longer holds");
+        assert!(said.contains("seq 5") && said.contains("seq 3"), "{said}");
+        assert_eq!(back.last_seq, Some(3));
+        let next: Vec<_> = read_from(&dir, back.position.as_ref(), 100).unwrap().into_iter().map(|e| e.record.unwrap()).collect();
+        assert_eq!(next.iter().map(|r| (r.seq, r.event_type.as_str())).collect::<Vec<_>>(), vec![(4, "tool_call"), (5, "journal_repair"), (6, "tool_call")]);
+        // No anchor that holds: the segment's start.
+        let mut none = Checkpoint { position: cp.position.clone(), last_seq: cp.last_seq, last_hash: cp.last_hash.clone(), ..Default::default() };
+        assert!(realign(&dir, &mut none).unwrap().contains("from its start"));
+        assert_eq!(none.position.unwrap().offset, 0);
+        // An old checkpoint without an anchor, or a segment gone: left alone.
+        let mut gone = Checkpoint { position: Some(Position { segment: "20200101-000000.jsonl".into(), offset: 9 }), last_seq: Some(1), last_hash: Some("x".into()), ..Default::default() };
+        assert_eq!(realign(&dir, &mut gone), None);
     }
 }

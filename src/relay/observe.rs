@@ -132,3 +132,36 @@ fn self_exporter(export: &ExportConfig, resource: &Resource) -> Option<opentelem
 fn host() -> String {
     crate::enrich::HookEnv::from_process().host.unwrap_or_else(|| "unknown".into())
 }
+
+/// The relay's stages, timed (wall time; the first three are CPU-bound on one thread).
+#[derive(Debug, Clone, Copy)]
+pub enum Stage {
+    /// Reading journal lines and parsing them (`journal::read::read_from`).
+    Read,
+    /// Model calls from transcripts, spans and log records from records, gap watch, sweep.
+    Assemble,
+    /// Encoding the checkpoint (written after the export's acknowledgement).
+    Checkpoint,
+    /// Our records → the SDK's span and log data (`export::convert`).
+    Convert,
+    /// The exporters' call until acknowledged: OTLP protobuf encode, send, the collector's
+    /// answer (retries included).
+    Export,
+}
+
+const STAGES: [(Stage, &str); 5] = [(Stage::Read, "read_parse"), (Stage::Assemble, "assemble"), (Stage::Checkpoint, "checkpoint_encode"), (Stage::Convert, "convert"), (Stage::Export, "export_until_ack")];
+
+/// Nanoseconds per [`Stage`], shared by the loop and the thread that assembles ahead.
+#[derive(Debug, Default)]
+pub struct Stages([std::sync::atomic::AtomicU64; 5]);
+
+impl Stages {
+    pub fn add(&self, stage: Stage, d: Duration) {
+        self.0[stage as usize].fetch_add(d.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Milliseconds per stage, by name.
+    pub fn report(&self) -> std::collections::BTreeMap<String, u64> {
+        STAGES.iter().map(|(s, name)| (name.to_string(), self.0[*s as usize].load(std::sync::atomic::Ordering::Relaxed) / 1_000_000)).collect()
+    }
+}

@@ -9,7 +9,7 @@
 use super::checkpoint::{self, Checkpoint, RelayStatus};
 use super::control;
 use super::listen;
-use super::observe;
+use super::observe::{self, Stage};
 use tracing::Instrument;
 use super::transcripts::{self, Step};
 use crate::assemble::model::Output;
@@ -23,6 +23,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// `eprintln!` that never panics: the relay's stderr is `relay.log`, and on a full disk
+/// `eprintln!` panics ("failed printing to stderr"), which would stop the relay.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Started by a hook: exit quietly if another relay runs, and exit when idle for long.
@@ -34,6 +43,12 @@ pub struct RunOptions {
 }
 
 pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
+    // A file-size limit (RLIMIT_FSIZE) fails the write with EFBIG instead of killing the relay,
+    // as a full disk fails it with ENOSPC: both are handled where the write is.
+    // SAFETY: setting a signal's disposition to SIG_IGN has no other effect.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let data_dir = config.data_dir.clone();
     let lock = match control::acquire(&data_dir) {
         Ok(Some(lock)) => lock,
@@ -72,13 +87,18 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
             let aside = relay_dir.join(format!("checkpoint.corrupt-{}", now_unix_nanos()));
             let _ = std::fs::rename(relay_dir.join("checkpoint.json"), &aside);
             let msg = format!("unreadable checkpoint ({e}); moved to {} and exporting the journal from the beginning", aside.display());
-            eprintln!("agent-telemetry relay: {msg}");
+            say!("agent-telemetry relay: {msg}");
             status.last_error = Some(msg);
             Checkpoint::default()
         }
     };
+    let mut cp = cp;
+    if let Some(moved) = checkpoint::realign(&config.journal_dir(), &mut cp) {
+        say!("agent-telemetry relay: {moved}");
+        status.last_error = Some(moved);
+    }
     if let Some(why) = &cp.state_lost {
-        eprintln!("agent-telemetry relay: {why}");
+        say!("agent-telemetry relay: {why}");
         status.last_error = Some(why.clone());
     }
     let prices = match crate::cost::PriceTable::load(config.cost.prices.as_deref()) {
@@ -101,7 +121,7 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
         checkpoint::save_status(&relay_dir, &status);
         let hooks = if opts.once { None } else { config.hook.listen.and_then(|addr| listen_for_hooks(addr, config, &mut status)) };
         let observer = Some(observe::Observer::install(&config.export, &data_dir));
-        let mut relay = Relay { config: config.clone(), prices, exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts, hooks, observer };
+        let mut relay = Relay { config: config.clone(), prices: Arc::new(prices), stages: Default::default(), exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts, hooks, observer };
         relay.save_status();
         relay.run_loop(cp).await
     });
@@ -125,7 +145,7 @@ fn listen_for_hooks(addr: std::net::SocketAddr, config: &Config, status: &mut Re
         }
         Err(e) => {
             let msg = format!("cannot listen for http hooks on {addr}: {e}; their events are lost until this is fixed");
-            eprintln!("agent-telemetry relay: {msg}");
+            say!("agent-telemetry relay: {msg}");
             status.hook_listen_error = Some(msg);
             None
         }
@@ -148,7 +168,7 @@ fn record_start_failure(data_dir: &Path, status: &mut RelayStatus, previous_fail
     checkpoint::save_status(&checkpoint::relay_dir(data_dir), status);
     let window = Duration::from_secs(5u64.saturating_mul(1 << previous_failures.min(6)).min(300));
     control::hold_off(data_dir, window);
-    eprintln!("agent-telemetry relay: {reason}");
+    say!("agent-telemetry relay: {reason}");
 }
 
 /// Notices a changed config file with one `stat` (modification time, size, inode).
@@ -183,7 +203,9 @@ impl ConfigWatch {
 
 struct Relay {
     config: Config,
-    prices: crate::cost::PriceTable,
+    prices: Arc<crate::cost::PriceTable>,
+    /// Time spent per stage (read, assemble, checkpoint encode, export), for `status` and the bench.
+    stages: Arc<observe::Stages>,
     exporter: Exporter,
     status: RelayStatus,
     relay_dir: PathBuf,
@@ -205,6 +227,92 @@ enum Sent {
     GaveUp(ExportError),
 }
 
+/// One batch read from the journal and assembled: what to export, and the checkpoint to write
+/// once the export is acknowledged.
+struct Batch {
+    /// As many lines as a batch takes were read: more may wait (a backlog).
+    full: bool,
+    records: u64,
+    /// Stopped at a record whose model calls are not written yet: that record again later.
+    held: bool,
+    out: Output,
+    gap_records: Vec<crate::record::JournalRecord>,
+    lag_ms: Option<u64>,
+    /// The checkpoint as of this batch's end, encoded (when it moved): the assembler moves on
+    /// with the next batch while this one is exported, so its state is taken here.
+    snapshot: Option<Result<Vec<u8>, String>>,
+    position: Option<crate::journal::read::Position>,
+    exported_records: u64,
+    exported_spans: u64,
+    open_spans: usize,
+}
+
+/// Reads the next batch after `cp.position`, assembles it and moves `cp` past it (in memory;
+/// the batch carries the checkpoint to write after its export).
+fn assemble(journal_dir: &Path, cp: &mut Checkpoint, config: &Config, prices: &crate::cost::PriceTable, stages: &observe::Stages) -> Batch {
+    let batch_size = config.export.batch_size;
+    let t = Instant::now();
+    let entries = read_from(journal_dir, cp.position.as_ref(), batch_size).unwrap_or_default();
+    stages.add(Stage::Read, t.elapsed());
+    let t = Instant::now();
+    let mut out = Output::default();
+    let mut position = cp.position.clone();
+    let (mut last_seq, mut last_hash) = (cp.last_seq, cp.last_hash.clone());
+    let mut records = 0u64;
+    let mut held = false;
+    let mut gap_records = Vec::new();
+    for e in &entries {
+        match &e.record {
+            Ok(r) => {
+                if transcripts::before_record(r, &mut cp.transcripts, &mut cp.assembler, prices, now_unix_nanos(), &mut out) == Step::Hold {
+                    held = true; // its final message is not written yet: this record again at the next poll
+                    break;
+                }
+                cp.assembler.process_line(r, Some(&e.raw), &mut out);
+                gap_records.extend(cp.gaps.observe(r, config));
+                last_seq = Some(r.seq);
+                last_hash = Some(r.hash.clone());
+                records += 1;
+            }
+            Err(why) => say!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
+        }
+        position = Some(e.next.clone());
+    }
+    cp.assembler.sweep(now_unix_nanos(), config.export.span_timeout.as_nanos() as u64, &mut out);
+    if records > 0 {
+        transcripts::prune(&mut cp.transcripts, now_unix_nanos());
+    }
+    let lag_ms = entries.iter().rev().find_map(|e| e.record.as_ref().ok()).map(|r| now_unix_nanos().saturating_sub(r.time_unix_nano) / 1_000_000);
+    let moved = position != cp.position || !out.is_empty();
+    if moved {
+        cp.position = position;
+        cp.last_seq = last_seq;
+        cp.last_hash = last_hash;
+        cp.exported_records += records;
+        cp.exported_spans += out.spans.len() as u64;
+        if records > 0 {
+            cp.remember_position();
+        }
+    }
+    stages.add(Stage::Assemble, t.elapsed());
+    let t = Instant::now();
+    let snapshot = moved.then(|| checkpoint::encode(cp));
+    stages.add(Stage::Checkpoint, t.elapsed());
+    Batch {
+        full: entries.len() >= batch_size,
+        records,
+        held,
+        out,
+        gap_records,
+        lag_ms,
+        snapshot,
+        position: cp.position.clone(),
+        exported_records: cp.exported_records,
+        exported_spans: cp.exported_spans,
+        open_spans: cp.assembler.open_count(),
+    }
+}
+
 impl Relay {
     async fn run_loop(&mut self, mut cp: Checkpoint) -> anyhow::Result<i32> {
         for kind in [tokio::signal::unix::SignalKind::terminate(), tokio::signal::unix::SignalKind::interrupt()] {
@@ -221,6 +329,10 @@ impl Relay {
         let mut missing_polls = 0u32;
         let mut next_gap_check = Instant::now();
         let mut code = 0;
+        // The position of the last checkpoint written after an acknowledged export.
+        let mut acked = cp.position.clone();
+        // A batch assembled while the one before it was being exported (a backlog).
+        let mut next: Option<Batch> = None;
         while !self.stop.load(Ordering::SeqCst) {
             self.reload_if_changed();
             if !journal_dir.exists() {
@@ -232,51 +344,49 @@ impl Relay {
             } else {
                 missing_polls = 0;
             }
-            let batch_size = self.config.export.batch_size;
-            let entries = read_from(&journal_dir, cp.position.as_ref(), batch_size).unwrap_or_default();
-            let mut out = Output::default();
-            let mut position = cp.position.clone();
-            let (mut last_seq, mut last_hash) = (cp.last_seq, cp.last_hash.clone());
-            let mut records = 0u64;
-            let mut held = false;
-            let mut gap_records = Vec::new();
-            for e in &entries {
-                match &e.record {
-                    Ok(r) => {
-                        if transcripts::before_record(r, &mut cp.transcripts, &mut cp.assembler, &self.prices, now_unix_nanos(), &mut out) == Step::Hold {
-                            held = true; // its final message is not written yet: this record again at the next poll
-                            break;
-                        }
-                        cp.assembler.process_line(r, Some(&e.raw), &mut out);
-                        gap_records.extend(cp.gaps.observe(r, &self.config));
-                        last_seq = Some(r.seq);
-                        last_hash = Some(r.hash.clone());
-                        records += 1;
-                    }
-                    Err(why) => eprintln!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
-                }
-                position = Some(e.next.clone());
-            }
-            cp.assembler.sweep(now_unix_nanos(), self.config.export.span_timeout.as_nanos() as u64, &mut out);
-            if records > 0 {
-                transcripts::prune(&mut cp.transcripts, now_unix_nanos());
-            }
-            if !out.is_empty() {
+            let mut b = match next.take() {
+                Some(b) => b,
+                None => assemble(&journal_dir, &mut cp, &self.config, &self.prices, &self.stages),
+            };
+            let mut prefetched = None;
+            if !b.out.is_empty() {
                 // One span per batch of work (not per idle poll): what it held, how far behind
                 // the journal the relay is (the last record's age).
-                let lag_ms = entries.iter().rev().find_map(|e| e.record.as_ref().ok()).map(|r| now_unix_nanos().saturating_sub(r.time_unix_nano) / 1_000_000);
                 // (i64: tracing-opentelemetry writes u64 and usize values as strings)
                 let n = |x: usize| x as i64;
-                let batch = tracing::info_span!("relay.batch", records = records as i64, spans = n(out.spans.len()), logs = n(out.logs.len()), calls = n(out.calls.len()), held, more = entries.len() >= batch_size, lag_ms = lag_ms.unwrap_or(0) as i64);
+                let span = tracing::info_span!("relay.batch", records = b.records as i64, spans = n(b.out.spans.len()), logs = n(b.out.logs.len()), calls = n(b.out.calls.len()), held = b.held, more = b.full, lag_ms = b.lag_ms.unwrap_or(0) as i64);
                 self.status.batches += 1;
-                self.status.last_lag_ms = lag_ms;
-                let sent = self.export_with_retry(&out, deadline).instrument(batch).await;
+                self.status.last_lag_ms = b.lag_ms;
+                // A backlog: the next batch is read and assembled (on a blocking thread) while
+                // this one is exported. Its checkpoint is written only after this one's.
+                let ahead = (b.full && !b.held).then(|| {
+                    let (dir, config, prices, stages) = (journal_dir.clone(), self.config.clone(), self.prices.clone(), self.stages.clone());
+                    let mut state = std::mem::take(&mut cp);
+                    tokio::task::spawn_blocking(move || {
+                        let nb = assemble(&dir, &mut state, &config, &prices, &stages);
+                        (state, nb)
+                    })
+                });
+                let t = Instant::now();
+                let sent = self.export_with_retry(&b.out, deadline).instrument(span).await;
+                let convert = self.exporter.take_convert_time();
+                self.stages.add(Stage::Convert, convert);
+                self.stages.add(Stage::Export, t.elapsed().saturating_sub(convert));
+                if let Some(h) = ahead {
+                    match h.await {
+                        Ok((state, nb)) => {
+                            cp = state;
+                            prefetched = Some(nb);
+                        }
+                        Err(e) => std::panic::resume_unwind(e.into_panic()),
+                    }
+                }
                 match sent {
                     Sent::Done => self.status.last_export_at = Some(rfc3339_nanos(now_unix_nanos())),
                     Sent::Stopped => break,
                     Sent::GaveUp(e) => {
-                        let remaining = crate::journal::read::count_after(&journal_dir, cp.position.as_ref()).unwrap_or(0);
-                        eprintln!(
+                        let remaining = crate::journal::read::count_after(&journal_dir, acked.as_ref()).unwrap_or(0);
+                        say!(
                             "agent-telemetry relay: could not export to {}{}: {e}; {remaining} record(s) stay in the journal for the next run",
                             self.config.export.describe(),
                             self.opts.once_timeout.map(|t| format!(" within {}s", t.as_secs())).unwrap_or_default(),
@@ -288,17 +398,13 @@ impl Relay {
             }
             // The calls read go into the journal before the checkpoint moves past their reading
             // (a crash in between reads them again: at least once, same request ids).
-            let appended = self.append_calls(&mut out.calls);
-            if position != cp.position || !out.is_empty() {
-                cp.position = position;
-                cp.last_seq = last_seq;
-                cp.last_hash = last_hash;
-                cp.exported_records += records;
-                cp.exported_spans += out.spans.len() as u64;
-                checkpoint::save(&self.relay_dir, &cp).map_err(|e| anyhow::anyhow!(e))?;
-                self.status.exported_records = cp.exported_records;
-                self.status.exported_spans = cp.exported_spans;
-                self.status.open_spans = cp.assembler.open_count();
+            let appended = self.append_records(std::mem::take(&mut b.out.calls));
+            if let Some(snapshot) = b.snapshot.take() {
+                self.store_checkpoint(snapshot);
+                acked = b.position.clone();
+                self.status.exported_records = b.exported_records;
+                self.status.exported_spans = b.exported_spans;
+                self.status.open_spans = b.open_spans;
                 self.save_status();
                 last_work = Instant::now();
             }
@@ -307,19 +413,22 @@ impl Relay {
                 o.send().await;
                 self.status.self_spans_dropped = o.dropped();
             }
-            if held {
-                self.append_gap_records(gap_records);
+            next = prefetched;
+            if b.held {
+                self.append_records(b.gap_records);
                 self.sleep(self.config.export.poll).await;
                 continue;
             }
-            let caught_up = entries.len() < batch_size && appended == 0;
+            let caught_up = !b.full && appended == 0;
+            let mut gap_records = b.gap_records;
             // Silence is judged only on a journal read to its end: a backlog is not silence.
-            if caught_up && Instant::now() >= next_gap_check {
+            // (Caught up: nothing was assembled ahead, so `cp` is this batch's state.)
+            if caught_up && next.is_none() && Instant::now() >= next_gap_check {
                 gap_records.extend(cp.gaps.check(&self.config, &journal_dir, now_unix_nanos()));
                 next_gap_check = Instant::now() + self.config.export.gap_check;
-                checkpoint::save(&self.relay_dir, &cp).map_err(|e| anyhow::anyhow!(e))?;
+                self.store_checkpoint(checkpoint::encode(&cp));
             }
-            if self.append_gap_records(gap_records) {
+            if self.append_records(gap_records) > 0 {
                 continue; // export them now (with `--once` too)
             }
             if caught_up {
@@ -340,41 +449,50 @@ impl Relay {
         Ok(code)
     }
 
-    /// Appends `model_call` records to the journal; how many were written. A failure is said
-    /// and the relay goes on: the calls' spans are exported all the same.
-    fn append_calls(&mut self, calls: &mut Vec<crate::record::JournalRecord>) -> usize {
-        if calls.is_empty() {
-            return 0;
-        }
+    /// Appends records the relay made (`model_call`, `telemetry_gap`, `telemetry_restored`) to
+    /// the journal, hash chained like every record; they are read back and exported at the next
+    /// poll. How many were written. A failure is said and the relay goes on (a model call's span
+    /// is exported all the same).
+    fn append_records(&self, records: impl IntoIterator<Item = crate::record::JournalRecord>) -> usize {
         let journal = crate::journal::Journal::from_config(&self.config);
         let mut n = 0;
-        for mut c in calls.drain(..) {
-            match journal.append(&mut c) {
+        for mut r in records {
+            match journal.append(&mut r) {
                 Ok(_) => n += 1,
-                Err(e) => eprintln!("agent-telemetry relay: could not journal a model call ({}): {e}", c.model_call.as_ref().map(|m| m.request_id.as_str()).unwrap_or("?")),
+                Err(e) => {
+                    let what = r.model_call.as_ref().map(|m| format!(" (request {})", m.request_id)).unwrap_or_default();
+                    say!("agent-telemetry relay: could not write a {} record{what}: {e}", r.event_type);
+                }
             }
         }
         n
     }
 
-    /// Appends the relay's `telemetry_gap` / `telemetry_restored` records to the journal (hash
-    /// chained like every record; read back and exported at the next poll). Whether any was written.
-    fn append_gap_records(&self, records: Vec<crate::record::JournalRecord>) -> bool {
-        let journal = crate::journal::Journal::from_config(&self.config);
-        let mut any = false;
-        for mut r in records {
-            match journal.append(&mut r) {
-                Ok(_) => any = true,
-                Err(e) => eprintln!("agent-telemetry relay: could not write a {} record: {e}", r.event_type),
+    /// Writes an encoded checkpoint. A failure (a full disk) does not stop the relay: it goes on
+    /// exporting, the checkpoint on disk stays the last one written (a restart sends again what
+    /// was exported since: at least once), each later round tries again, and `status` shows the
+    /// error until a write succeeds.
+    fn store_checkpoint(&mut self, encoded: Result<Vec<u8>, String>) {
+        match encoded.and_then(|bytes| checkpoint::write(&self.relay_dir, &bytes)) {
+            Ok(()) => {
+                if self.status.checkpoint_error.take().is_some() {
+                    say!("agent-telemetry relay: the checkpoint is written again");
+                }
+            }
+            Err(e) => {
+                if self.status.checkpoint_error.is_none() {
+                    say!("agent-telemetry relay: could not write the checkpoint ({e}); exporting on, trying again every round (a restart meanwhile sends again what was exported since the last checkpoint written)");
+                }
+                self.status.checkpoint_error = Some(e);
             }
         }
-        any
     }
 
     fn save_status(&mut self) {
         if let Some(h) = &self.hooks {
             self.status.hook_events = h.events.load(Ordering::Relaxed);
         }
+        self.status.stages = self.stages.report();
         self.status.updated_at = rfc3339_nanos(now_unix_nanos());
         checkpoint::save_status(&self.relay_dir, &self.status);
     }
@@ -387,7 +505,7 @@ impl Relay {
         }
         let fresh = Config::load();
         if let Some(e) = fresh.error {
-            eprintln!("agent-telemetry relay: the changed config has errors; keeping the previous settings: {e}");
+            say!("agent-telemetry relay: the changed config has errors; keeping the previous settings: {e}");
             self.status.config_error = Some(e);
             self.save_status();
             return;
@@ -396,14 +514,14 @@ impl Relay {
         if fresh.export.fingerprint() != self.config.export.fingerprint() {
             match Exporter::new(&fresh.export) {
                 Ok(x) => {
-                    eprintln!("agent-telemetry relay: config changed; now exporting to {}", fresh.export.describe());
+                    say!("agent-telemetry relay: config changed; now exporting to {}", fresh.export.describe());
                     self.exporter = x;
                     if let Some(o) = self.observer.as_mut() {
                         o.retarget(&fresh.export);
                     }
                 }
                 Err(e) => {
-                    eprintln!("agent-telemetry relay: the changed export settings cannot work; keeping the previous ones: {e}");
+                    say!("agent-telemetry relay: the changed export settings cannot work; keeping the previous ones: {e}");
                     self.status.config_error = Some(e.to_string());
                     self.save_status();
                     return;
@@ -462,7 +580,7 @@ impl Relay {
             if !retryable {
                 delay = Duration::from_secs(30);
             }
-            eprintln!("agent-telemetry relay: export failed, retrying in {delay:?}: {err}");
+            say!("agent-telemetry relay: export failed, retrying in {delay:?}: {err}");
             if self.stop.load(Ordering::SeqCst) {
                 return Sent::Stopped;
             }

@@ -131,6 +131,11 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.ports.victorialogs)
     }
 
+    /// The running pid of a service (`collector`, `jaeger`, `victorialogs`).
+    pub fn pid(&self, service: &str) -> Option<i32> {
+        std::fs::read_to_string(self.state_dir().join("run").join(format!("{service}.pid"))).ok()?.trim().parse().ok()
+    }
+
     /// Stop one service (graceful, then SIGKILL after the stop timeout).
     pub fn stop(&self, service: &str) {
         self.script("down.sh", &[service]).unwrap_or_else(|e| panic!("stop {service}: {e}"));
@@ -191,6 +196,21 @@ impl Stack {
     /// empty while VictoriaLogs does not answer (for polling; counts use `victorialogs_rows`).
     pub fn victorialogs_query(&self, logsql: &str) -> Vec<serde_json::Value> {
         self.victorialogs_rows(logsql).unwrap_or_default()
+    }
+
+    /// (rows, distinct `agent_telemetry.seq`) at VictoriaLogs for a LogsQL `filter` (`*`: all);
+    /// `None` while VictoriaLogs does not answer.
+    pub fn vl_count(&self, filter: &str) -> Option<(u64, u64)> {
+        let rows = self.victorialogs_rows(&format!("{filter} | stats count() as total, count_uniq(\"agent_telemetry.seq\") as uniq")).ok()?;
+        let row = rows.first()?;
+        let num = |k: &str| -> Option<u64> {
+            match row.get(k)? {
+                serde_json::Value::String(s) => s.parse().ok(),
+                serde_json::Value::Number(n) => n.as_u64(),
+                _ => None,
+            }
+        };
+        Some((num("total")?, num("uniq")?))
     }
 
     /// Rows of a LogsQL query, or why VictoriaLogs did not answer it.

@@ -250,6 +250,18 @@ fn wait_child(child: &mut Child, timeout: Duration) -> (Option<i32>, String) {
     }
 }
 
+/// One stack (or one heavy test) at a time in a test binary (2 cores): hold the guard for the
+/// test's length. A panicking test does not poison it for the next.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The relay's `status.json` in the data dir `data` (`Null` while absent or being replaced).
+pub fn relay_status(data: &Path) -> Value {
+    std::fs::read_to_string(data.join("relay/status.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+}
+
 /// Relay destination settings for `relay` commands.
 #[derive(Debug, Clone)]
 pub enum Dest {
@@ -258,7 +270,7 @@ pub enum Dest {
     Http(String),
 }
 
-fn relay_command(env: &Env, dest: &Dest, args: &[&str], extra: &[(&str, &str)]) -> Command {
+pub fn relay_command(env: &Env, dest: &Dest, args: &[&str], extra: &[(&str, &str)]) -> Command {
     let mut cmd = env.command(args);
     match dest {
         Dest::File => {
@@ -294,10 +306,28 @@ pub struct RelayProc {
 
 impl RelayProc {
     pub fn start(env: &Env, dest: &Dest, extra: &[(&str, &str)]) -> RelayProc {
+        Self::start_limited(env, dest, extra, None)
+    }
+
+    /// [`RelayProc::start`] with a file-size limit (RLIMIT_FSIZE, bytes) on the relay: every
+    /// write that would make one of its files larger fails (EFBIG), as on a full disk.
+    pub fn start_limited(env: &Env, dest: &Dest, extra: &[(&str, &str)], file_size_limit: Option<u64>) -> RelayProc {
+        use std::os::unix::process::CommandExt;
         let n = std::fs::read_dir(env.dir.path()).map(|d| d.count()).unwrap_or(0);
         let stderr_path = env.dir.path().join(format!("relay-{n}.stderr"));
         let f = std::fs::File::create(&stderr_path).unwrap();
-        let child = relay_command(env, dest, &["relay", "--foreground"], extra)
+        let mut cmd = relay_command(env, dest, &["relay", "--foreground"], extra);
+        if let Some(size) = file_size_limit {
+            // SAFETY: setrlimit is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit { rlim_cur: size, rlim_max: size };
+                    libc::setrlimit(libc::RLIMIT_FSIZE, &lim);
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(f)
