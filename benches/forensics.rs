@@ -2,7 +2,7 @@
 //! realistic journal of RECORDS records (default 1,000,000; the target is 10,000,000)
 //! with `forensics::synth`, then times the release binary as a user runs it: the first
 //! `sessions` (which builds the index), the index's size, and `sessions`, `search`, `timeline`
-//! and `tree` on the built index (best of 3 runs each). Set FORENSICS_BENCH_DIR to keep the data.
+//! `tree`, `export` and `report` on the built index (best of 3 runs each; export once). Set FORENSICS_BENCH_DIR to keep the data.
 
 use std::path::Path;
 use std::process::Command;
@@ -86,6 +86,12 @@ fn main() {
     let t = Instant::now();
     let o = Command::new(BIN).args(["export", "--format", "jsonl", "--flag", "risky_command", "-o"]).arg(&out).arg("--data").arg(&data).env_clear().env("HOME", &data).output().unwrap();
     assert!(o.status.success());
-    println!("| export --format jsonl --flag risky_command | {:.0} ms | {} records |", t.elapsed().as_secs_f64() * 1000.0, sum.risky_records);
+    let d = t.elapsed().as_secs_f64();
+    let ebytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    println!("| export --format jsonl --flag risky_command | {:.0} ms | {} records, {:.0} records/s, {:.1} MB/s |", d * 1000.0, sum.risky_records, sum.risky_records as f64 / d, ebytes as f64 / 1e6 / d);
     let _ = std::fs::remove_file(out);
+    let html = data.join("report.html");
+    let (d, _) = best(&data, &["report", &sid, "-o", html.to_str().unwrap()]);
+    println!("| report S -o FILE | {:.0} ms | {:.0} KB of HTML |", d.as_secs_f64() * 1000.0, std::fs::metadata(&html).map(|m| m.len()).unwrap_or(0) as f64 / 1e3);
+    let _ = std::fs::remove_file(html);
 }
