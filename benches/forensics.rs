@@ -8,11 +8,15 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_agent-telemetry");
+/// The binary under test: cargo's, or FORENSICS_BENCH_BIN (a copy, so a long run is not
+/// changed under it by a rebuild).
+fn bin() -> String {
+    std::env::var("FORENSICS_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_agent-telemetry").to_string())
+}
 
 fn time(data: &Path, args: &[&str]) -> (Duration, usize) {
     let t = Instant::now();
-    let out = Command::new(BIN).args(args).arg("--data").arg(data).env_clear().env("HOME", data).output().unwrap();
+    let out = Command::new(bin()).args(args).arg("--data").arg(data).env_clear().env("HOME", data).output().unwrap();
     let d = t.elapsed();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     (d, out.stdout.iter().filter(|b| **b == b'\n').count())
@@ -59,7 +63,7 @@ fn main() {
     println!("| sessions rows | {n} | |");
 
     // A session in the middle, and one of its ids' prefix.
-    let sessions = Command::new(BIN).args(["sessions", "--json", "--data"]).arg(&data).env_clear().env("HOME", &data).output().unwrap();
+    let sessions = Command::new(bin()).args(["sessions", "--json", "--data"]).arg(&data).env_clear().env("HOME", &data).output().unwrap();
     let lines: Vec<&str> = std::str::from_utf8(&sessions.stdout).unwrap().lines().collect();
     let mid: serde_json::Value = serde_json::from_str(lines[lines.len() / 2]).unwrap();
     let sid = mid["session_id"].as_str().unwrap().to_string();
@@ -84,7 +88,7 @@ fn main() {
     }
     let out = data.join("export.jsonl");
     let t = Instant::now();
-    let o = Command::new(BIN).args(["export", "--format", "jsonl", "--flag", "risky_command", "-o"]).arg(&out).arg("--data").arg(&data).env_clear().env("HOME", &data).output().unwrap();
+    let o = Command::new(bin()).args(["export", "--format", "jsonl", "--flag", "risky_command", "-o"]).arg(&out).arg("--data").arg(&data).env_clear().env("HOME", &data).output().unwrap();
     assert!(o.status.success());
     let d = t.elapsed().as_secs_f64();
     let ebytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
