@@ -36,33 +36,73 @@ fn segments_from(dir: &Path, from: Option<&Position>) -> std::io::Result<Vec<(St
     Ok(out)
 }
 
+/// The journal's complete lines from a position on, unparsed, each with its segment and offset:
+/// the one reader of the journal (the relay's and `show`'s [`read_from`], `verify`'s, the
+/// forensics index's). An incomplete last line is left for later: a hook may be writing it.
+/// Segments are opened as [`segment::open`] does (a regular file, never through a link).
+pub struct Lines {
+    segments: std::vec::IntoIter<(String, PathBuf, u64)>,
+    current: Option<(String, BufReader<File>, u64)>,
+    position: Position,
+}
+
+impl Lines {
+    /// Lines after `from` (from the start when `None`).
+    pub fn new(dir: &Path, from: Option<&Position>) -> std::io::Result<Lines> {
+        Ok(Lines { segments: segments_from(dir, from)?.into_iter(), current: None, position: from.cloned().unwrap_or_default() })
+    }
+
+    /// Where the next line starts (after the last one read).
+    pub fn position(&self) -> &Position {
+        &self.position
+    }
+
+    /// The next complete line, without its newline, into `line` (cleared first), and its offset
+    /// in its segment (whose file name is then `position().segment`); `None` at the end.
+    pub fn next_into(&mut self, line: &mut Vec<u8>) -> std::io::Result<Option<u64>> {
+        loop {
+            let (name, reader, pos) = match &mut self.current {
+                Some(c) => c,
+                None => {
+                    let Some((name, path, offset)) = self.segments.next() else { return Ok(None) };
+                    let mut f = segment::open(path.parent().unwrap_or(Path::new(".")), &name)?;
+                    f.seek(SeekFrom::Start(offset))?;
+                    self.current.insert((name, BufReader::with_capacity(READ_BUFFER, f), offset))
+                }
+            };
+            line.clear();
+            let n = reader.read_until(b'\n', line)?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                self.current = None;
+                continue;
+            }
+            line.pop();
+            let at = *pos;
+            *pos += n as u64;
+            if self.position.segment != *name {
+                self.position.segment.clone_from(name);
+            }
+            self.position.offset = *pos;
+            return Ok(Some(at));
+        }
+    }
+}
+
+/// Bytes read from a segment at a time.
+const READ_BUFFER: usize = 1 << 20;
+
 /// Reads up to `max` complete lines after `from` (from the start when `None`). An incomplete
 /// last line is left for later: a hook may be writing it.
 pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
-    for (file_name, path, offset) in segments_from(dir, from)? {
-        let mut f = File::open(&path)?;
-        f.seek(SeekFrom::Start(offset))?;
-        let mut reader = BufReader::with_capacity(256 * 1024, f);
-        let mut pos = offset;
-        let mut line = Vec::new();
-        loop {
-            if out.len() >= max {
-                return Ok(out);
-            }
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line)?;
-            if n == 0 || line.last() != Some(&b'\n') {
-                break;
-            }
-            pos += n as u64;
-            let body = &line[..line.len() - 1];
-            out.push(Entry {
-                record: serde_json::from_slice(body).map_err(|e| e.to_string()),
-                raw: String::from_utf8_lossy(body).into_owned(),
-                next: Position { segment: file_name.clone(), offset: pos },
-            });
-        }
+    let mut lines = Lines::new(dir, from)?;
+    let mut line = Vec::new();
+    while out.len() < max && lines.next_into(&mut line)?.is_some() {
+        out.push(Entry {
+            record: serde_json::from_slice(&line).map_err(|e| e.to_string()),
+            raw: String::from_utf8_lossy(&line).into_owned(),
+            next: lines.position().clone(),
+        });
     }
     Ok(out)
 }
