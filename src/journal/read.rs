@@ -167,3 +167,41 @@ fn last_record(segments: &[(SegmentName, PathBuf)]) -> Option<JournalRecord> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_cross_segments_leave_a_partial_line_and_resume_from_a_position() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("20261130-000000.jsonl"), "a\nbb\n").unwrap();
+        std::fs::write(d.path().join("20261130-000001.jsonl"), "ccc\npartial").unwrap();
+        std::fs::write(d.path().join("notes.txt"), "x\n").unwrap();
+        let mut lines = Lines::new(d.path(), None).unwrap();
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        while let Some(off) = lines.next_into(&mut buf).unwrap() {
+            got.push((lines.position().segment.clone(), off, String::from_utf8(buf.clone()).unwrap()));
+        }
+        assert_eq!(
+            got,
+            [("20261130-000000.jsonl".into(), 0, "a".into()), ("20261130-000000.jsonl".into(), 2, "bb".into()), ("20261130-000001.jsonl".into(), 0, "ccc".into())] as [(String, u64, String); 3]
+        );
+        assert_eq!(lines.position(), &Position { segment: "20261130-000001.jsonl".into(), offset: 4 }, "the partial line is left for later");
+        let from = Position { segment: "20261130-000000.jsonl".into(), offset: 2 };
+        let rest: Vec<String> = read_from(d.path(), Some(&from), 10).unwrap().into_iter().map(|e| e.raw).collect();
+        assert_eq!(rest, ["bb", "ccc"]);
+        assert_eq!(read_from(d.path(), None, 2).unwrap().len(), 2, "max");
+    }
+
+    #[test]
+    fn a_segment_that_is_a_link_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside.jsonl");
+        std::fs::write(&outside, "secret\n").unwrap();
+        std::os::unix::fs::symlink(&outside, d.path().join("20261130-000000.jsonl")).unwrap();
+        assert!(read_from(d.path(), None, 10).unwrap().is_empty());
+        assert!(segment::open(d.path(), "20261130-000000.jsonl").is_err());
+    }
+}
