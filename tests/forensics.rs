@@ -245,6 +245,76 @@ fn tree_is_the_relays_tree() {
     assert_eq!(mine, relay, "the same spans, names and parents as the relay exported");
 }
 
+/// A data dir copied without the transcripts (the usual case): `tree` draws each model call
+/// from the relay's `model_call` records — the same spans, names and parents as the relay
+/// exported, each `chat` span with its tokens and cost, and the turn, subagent and session
+/// totals summed from the calls as the relay sums them; `report` shows them too.
+#[test]
+fn model_calls_come_from_the_journal_when_transcripts_are_gone() {
+    // Not revive-2.1.332: a revived agent's calls are put in its run by time, and the replay
+    // shifts the hooks' clock away from the transcripts'.
+    for name in ["subagents", "multi-turn", "parallel"] {
+        let rep = recording_support::replay(name);
+        let data = rep.root().join("home/.local/share/agent-telemetry");
+        let calls = rep.journal.iter().filter(|r| r["hook_event"] == "ModelCall").count();
+        assert!(calls > 0, "{name}: the relay journaled its model calls");
+        let transcripts = rep.root().join("home/.claude");
+        assert!(transcripts.is_dir());
+        // With the transcripts (the machine that recorded): the assembly reads them.
+        let sid0 = rep.meta["sessions"][0].as_str().unwrap();
+        let with = json_lines(&ok(&data, &["tree", sid0, "--json"]));
+        std::fs::remove_dir_all(&transcripts).unwrap();
+        let mut chats = 0;
+        for sid in rep.meta["sessions"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()) {
+            let spans = json_lines(&ok(&data, &["tree", sid, "--json"]));
+            if sid == sid0 {
+                // With the transcripts, a call's record adds nothing: no span twice.
+                assert_eq!(with.len(), spans.len(), "{name}: as many spans without the transcripts as with them");
+            }
+            let traces: BTreeSet<&str> = spans.iter().map(|s| s["trace_id"].as_str().unwrap()).collect();
+            let relay: Vec<&recording_support::Span> = rep.spans.iter().filter(|s| traces.contains(s.trace_id.as_str())).collect();
+            let mine: BTreeSet<(String, String, Option<String>)> = spans.iter().map(|s| (s["span_id"].as_str().unwrap().into(), s["name"].as_str().unwrap().into(), s["parent_span_id"].as_str().map(String::from))).collect();
+            let theirs: BTreeSet<(String, String, Option<String>)> = relay.iter().map(|s| (s.span_id.clone(), s.name.clone(), s.parent.clone())).collect();
+            assert_eq!(mine, theirs, "{name} {sid}: the relay's spans, names and parents, chat spans included, without a transcript");
+            let by_id: BTreeMap<&str, &Value> = spans.iter().map(|s| (s["span_id"].as_str().unwrap(), s)).collect();
+            for r in relay {
+                let s = by_id[r.span_id.as_str()];
+                let attr = |k: &str| s["attributes"][k].as_str().map(String::from);
+                let is_chat = r.name.starts_with("chat ");
+                chats += usize::from(is_chat);
+                // Tokens and cost: the chat spans' own, and the totals of what holds calls.
+                let totals = ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens", "agent_telemetry.usage.requests", "agent_telemetry.usage.source"];
+                let own = ["gen_ai.request.model", "gen_ai.response.model", "gen_ai.response.id", "agent_telemetry.request_id", "gen_ai.agent.id", "prompt.id", "agent_telemetry.cost.price_table"];
+                for k in totals.iter().chain(if is_chat { own.iter() } else { [].iter() }) {
+                    if is_chat || r.attr("agent_telemetry.usage.source") == Some("transcript") {
+                        assert_eq!(attr(k).as_deref(), r.attr(k), "{name}: {} {k}", r.name);
+                    }
+                }
+                if let Some(usd) = r.attr("agent_telemetry.cost.usd").and_then(|v| v.parse::<f64>().ok()) {
+                    let mine: f64 = attr("agent_telemetry.cost.usd").and_then(|v| v.parse().ok()).unwrap_or(-1.0);
+                    assert!((mine - usd).abs() < 1e-9, "{name}: {} cost {mine} vs the relay's {usd}", r.name);
+                }
+            }
+            // The text tree shows each call, with its tokens and cost, under its turn or agent.
+            let text = ok(&data, &["tree", sid]);
+            let chat_lines: Vec<&str> = text.lines().filter(|l| l.contains("chat claude")).collect();
+            assert_eq!(chat_lines.len(), spans.iter().filter(|s| s["name"].as_str().unwrap().starts_with("chat ")).count(), "{text}");
+            assert!(chat_lines.iter().all(|l| l.contains("input_tokens=") && l.contains('$') && (l.starts_with("   ") || l.starts_with("│  "))), "{text}");
+            // The report: one bar per span (chat bars included), each call's tokens and cost.
+            let dir = tempfile::tempdir().unwrap();
+            let (html, n) = report_of(&data, sid, &dir.path().join("r.html"));
+            assert_eq!(html.matches("<div class=\"bar ").count(), n);
+            let chat_bars = html.matches("<div class=\"bar chat").count();
+            assert_eq!(chat_bars, chat_lines.len(), "{name}: a bar per model call");
+            let tree_part = html.split("id=\"tree\"").nth(1).unwrap().split("<h2>").next().unwrap();
+            assert_eq!(tree_part.matches("<b>chat claude").count(), chat_bars);
+            assert!(tree_part.contains("<span class=\"usage\">in "), "{name}: tokens in the report's tree");
+            assert!(!html.contains("model calls / cost</td><td>none recorded"), "{name}: the summary counts the calls");
+        }
+        assert!(chats > 0, "{name}: chat spans drawn");
+    }
+}
+
 #[test]
 fn search_answers_the_audit_questions() {
     let rep = recording_support::replay("tools");

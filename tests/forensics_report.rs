@@ -1,6 +1,7 @@
 //! The HTML report in a real browser (slow stage: needs Debian's `chromium`; a missing browser
 //! fails the test, it never passes silently): it renders with no console error and no blocked
-//! request, the rendered page has one waterfall bar per span, and a screenshot is kept in the
+//! request, the rendered page has one waterfall bar per span (one per model call, also when the
+//! transcripts are gone and the calls come from the journal), and a screenshot is kept in the
 //! test's output directory.
 
 #[path = "recording_support/mod.rs"]
@@ -30,9 +31,14 @@ fn headless(profile: &Path) -> Command {
 #[ignore = "slow stage: needs chromium"]
 fn report_renders_in_chromium() {
     let browser = chromium();
-    for name in ["subagents", "tools"] {
-        let rep = recording_support::replay(name);
+    // `subagents-copy`: the transcripts deleted (a copied data dir): the model calls come from
+    // the relay's model_call records and must render all the same.
+    for name in ["subagents", "tools", "subagents-copy"] {
+        let rep = recording_support::replay(name.trim_end_matches("-copy"));
         let data = rep.root().join("home/.local/share/agent-telemetry");
+        if name.ends_with("-copy") {
+            std::fs::remove_dir_all(rep.root().join("home/.claude")).unwrap();
+        }
         let sid = rep.meta["sessions"][0].as_str().unwrap();
         let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forensics-report");
         std::fs::create_dir_all(&out_dir).unwrap();
@@ -40,8 +46,10 @@ fn report_renders_in_chromium() {
         let o = Command::new(BIN).args(["report", sid, "-o"]).arg(&html).arg("--data").arg(&data).env_clear().output().unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let tree = Command::new(BIN).args(["tree", sid, "--json", "--data"]).arg(&data).env_clear().output().unwrap();
-        let spans = String::from_utf8(tree.stdout).unwrap().lines().count();
-        assert!(spans > 3);
+        let tree = String::from_utf8(tree.stdout).unwrap();
+        let spans = tree.lines().count();
+        let chats = tree.lines().filter(|l| l.contains("\"name\":\"chat ")).count();
+        assert!(spans > 3 && (name == "tools" || chats > 0), "{name}: {tree}");
 
         let profile = tempfile::tempdir().unwrap();
         let url = format!("file://{}", html.display());
@@ -50,6 +58,7 @@ fn report_renders_in_chromium() {
         let dom_text = String::from_utf8_lossy(&dom.stdout);
         assert_eq!(dom_text.matches("class=\"bar ").count(), spans, "{name}: one rendered bar per span");
         assert!(dom_text.contains("id=\"findings\"") && dom_text.contains("id=\"tree\""));
+        assert_eq!(dom_text.matches("class=\"bar chat").count(), chats, "{name}: one rendered bar per model call");
         let log = String::from_utf8_lossy(&dom.stderr);
         for bad in ["Uncaught", "Refused to", "ERR_", "Content Security Policy"] {
             assert!(!log.lines().any(|l| l.contains("CONSOLE") && l.contains(bad)) && !log.contains(&format!("\"{bad}")), "{name}: console: {log}");

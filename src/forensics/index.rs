@@ -10,7 +10,7 @@
 //! rewritten); a rebuild is always correct, so any doubt ends in one.
 
 use crate::journal::chain;
-use crate::journal::read::Position;
+use crate::journal::read::{Lines, Position};
 use crate::journal::segment;
 use crate::record::Severity;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -309,9 +309,9 @@ impl Index {
             }
         }
         let mut ids = Ids::load(&self.conn, &path)?;
-        let mut lines = RawLines::new(&jdir, position.as_ref()).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
+        let mut lines = Lines::new(&jdir, position.as_ref()).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
         loop {
-            let batch = lines.next_batch(BATCH).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
+            let batch = next_batch(&mut lines, BATCH).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
             if batch.is_empty() {
                 break;
             }
@@ -395,7 +395,7 @@ impl Index {
                 if let Some(h) = last_hash {
                     sql(&path, tx.execute("INSERT OR REPLACE INTO meta VALUES ('last_hash', ?1)", [h]))?;
                 }
-                let p = serde_json::to_string(&lines.position()).unwrap_or_default();
+                let p = serde_json::to_string(lines.position()).unwrap_or_default();
                 sql(&path, tx.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?1)", [p]))?;
                 if !fresh {
                     summarise_touched(&tx, &path)?;
@@ -420,71 +420,21 @@ impl Index {
     }
 }
 
-/// Complete journal lines from a position on, unparsed, each with its segment and offset (an
-/// incomplete last line is left for later: a hook may be writing it).
-struct RawLines {
-    segments: std::vec::IntoIter<(String, PathBuf, u64)>,
-    current: Option<(String, std::io::BufReader<std::fs::File>, u64)>,
-    position: Position,
-}
-
-impl RawLines {
-    fn new(dir: &Path, from: Option<&Position>) -> std::io::Result<RawLines> {
-        let mut segs = Vec::new();
-        for (name, path) in segment::list(dir)? {
-            let file_name = name.file_name();
-            let offset = match from {
-                Some(p) if file_name.as_str() < p.segment.as_str() => continue,
-                Some(p) if file_name == p.segment => p.offset,
-                _ => 0,
-            };
-            segs.push((file_name, path, offset));
-        }
-        Ok(RawLines { segments: segs.into_iter(), current: None, position: from.cloned().unwrap_or_default() })
+/// Up to `max` complete journal lines, each with its segment's name and offset, through the
+/// journal's reader.
+fn next_batch(lines: &mut Lines, max: usize) -> std::io::Result<Vec<(String, u64, Vec<u8>)>> {
+    let mut out = Vec::with_capacity(max.min(4096));
+    let mut line = Vec::new();
+    while out.len() < max {
+        let Some(off) = lines.next_into(&mut line)? else { break };
+        out.push((lines.position().segment.clone(), off, std::mem::take(&mut line)));
     }
-
-    /// Where the next line starts.
-    fn position(&self) -> Position {
-        self.position.clone()
-    }
-
-    fn next_batch(&mut self, max: usize) -> std::io::Result<Vec<(String, u64, Vec<u8>)>> {
-        use std::io::{BufRead, Seek};
-        let mut out = Vec::with_capacity(max.min(4096));
-        while out.len() < max {
-            if self.current.is_none() {
-                let Some((name, path, offset)) = self.segments.next() else { break };
-                let mut f = open_segment(path.parent().unwrap_or(Path::new(".")), &name)?;
-                f.seek(std::io::SeekFrom::Start(offset))?;
-                self.current = Some((name, std::io::BufReader::with_capacity(1 << 20, f), offset));
-            }
-            let (name, reader, pos) = self.current.as_mut().expect("set above");
-            let mut line = Vec::new();
-            let n = reader.read_until(b'\n', &mut line)?;
-            if n == 0 || line.last() != Some(&b'\n') {
-                self.current = None;
-                continue;
-            }
-            line.pop();
-            out.push((name.clone(), *pos, line));
-            *pos += n as u64;
-            self.position = Position { segment: name.clone(), offset: *pos };
-        }
-        Ok(out)
-    }
+    Ok(out)
 }
 
 /// Opens a segment named by the index: a segment name, a regular file, never through a link.
 pub fn open_segment(journal_dir: &Path, seg: &str) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if segment::SegmentName::parse(seg).is_none() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{seg:?} is not a segment name")));
-    }
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(journal_dir.join(seg))?;
-    if !f.metadata()?.is_file() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{seg} is not a regular file")));
-    }
-    Ok(f)
+    segment::open(journal_dir, seg)
 }
 
 /// Reads `len` bytes at `off` of a segment (a regular file of the journal directory, never a link).

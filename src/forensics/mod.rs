@@ -7,10 +7,13 @@
 //! - [`search`]: matching records, for people or as JSON lines.
 //! - [`export`]: streaming JSONL / CSV with the chain fields, and the check of an exported file.
 //! - [`timeline`]: one session's records in order, and its span tree (the relay's assembler).
+//! - [`calls`]: the tree's model calls from `model_call` records when transcripts are absent.
+//! - [`report`]: one session as a self-contained HTML page.
 //! - [`time`]: `--since`/`--until` parsing and the formats printed.
 //!
 //! Not for: anything the hook does. The hook never opens the index.
 
+pub mod calls;
 pub mod export;
 pub mod index;
 pub mod query;

@@ -1,6 +1,7 @@
 //! `report SESSION -o report.html`: one self-contained HTML file for a session — a waterfall
 //! (one bar per span), the span tree (collapsible, `<details>`: no script), findings with their
-//! rule descriptions, files touched (read / written / outside), commands run, tokens.
+//! rule descriptions, files touched (read / written / outside), commands run, tokens; each model
+//! call (`chat` span) with its tokens and cost, from the transcripts or the `model_call` records.
 //!
 //! No network, no script, no external font: a Content-Security-Policy of `default-src 'none'`
 //! with inline styles only, so the page cannot load or send anything even if a record's text
@@ -44,7 +45,7 @@ code,.mono{font-family:ui-monospace,monospace;font-size:12px;word-break:break-al
 .bar.error{background:#d62828}.bar.open{opacity:.5}
 details{margin-left:1.1em}summary{cursor:pointer}.leaf{margin-left:2.2em}
 .sev-critical,.sev-high{color:#b00020;font-weight:600}.sev-medium,.sev-low{color:#9a6700}
-.err{color:#b00020}.out{color:#9a6700}.dim{color:#777}
+.err{color:#b00020}.out{color:#9a6700}.dim{color:#777}.usage{color:#555;font-size:12px}
 ";
 
 fn children_of<'a>(spans: &'a [TreeSpan]) -> (Vec<&'a TreeSpan>, BTreeMap<&'a str, Vec<&'a TreeSpan>>) {
@@ -80,6 +81,25 @@ fn kind(s: &TreeSpan) -> &'static str {
     }
 }
 
+/// A span's tokens and cost (a model call's own; a turn's, agent's or session's totals).
+fn usage(s: &TreeSpan) -> String {
+    let a = &s.attrs;
+    let mut parts = Vec::new();
+    for (k, label) in [("gen_ai.usage.input_tokens", "in"), ("gen_ai.usage.output_tokens", "out"), ("gen_ai.usage.cache_read.input_tokens", "cache read"), ("gen_ai.usage.cache_creation.input_tokens", "cache write")] {
+        if let Some(v) = a.get(k) {
+            parts.push(format!("{label} {v}"));
+        }
+    }
+    if let Some(n) = a.get("agent_telemetry.usage.requests").filter(|_| kind(s) != "chat") {
+        parts.push(format!("{n} call(s)"));
+    }
+    if let Some(usd) = a.get("agent_telemetry.cost.usd").and_then(|v| v.parse::<f64>().ok()) {
+        let unpriced = a.get("agent_telemetry.cost.unpriced_requests").map(|n| format!(" + {n} unpriced")).unwrap_or_default();
+        parts.push(format!("${usd:.4}{unpriced}"));
+    }
+    parts.join(" · ")
+}
+
 fn detail(s: &TreeSpan) -> String {
     let a = &s.attrs;
     a.get("agent_telemetry.command").or_else(|| a.get("agent_telemetry.file_path")).or_else(|| a.get("agent_telemetry.url")).or_else(|| a.get("agent_telemetry.prompt")).map(|d| super::sessions::clip(d, 120)).unwrap_or_default()
@@ -112,6 +132,15 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
         row(&mut h, "subagents / child sessions", format!("{} / {}", s.subagents, s.child_sessions));
         let f = &s.findings;
         row(&mut h, "findings (critical / high / medium / low)", format!("{} / {} / {} / {}", f.critical, f.high, f.medium, f.low));
+        row(
+            &mut h,
+            "model calls / cost",
+            match (s.model_calls, s.cost_usd) {
+                (0, _) => "none recorded".into(),
+                (n, Some(c)) => format!("{n} / ${c:.4}{}", if s.unpriced_calls > 0 { format!(" (+ {} unpriced)", s.unpriced_calls) } else { String::new() }),
+                (n, None) => format!("{n} / not priced"),
+            },
+        );
         row(
             &mut h,
             "tokens",
@@ -172,6 +201,10 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
         }
         if let Some(rules) = s.attrs.get("agent_telemetry.security.rules") {
             let _ = write!(line, " <span class=\"sev-medium\">⚠ {}</span>", esc(rules));
+        }
+        let usage = usage(s);
+        if !usage.is_empty() {
+            let _ = write!(line, " <span class=\"usage\">{}</span>", esc(&usage));
         }
         match kids.get(s.span_id.as_str()) {
             Some(k) => {

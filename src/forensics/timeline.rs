@@ -162,11 +162,14 @@ pub fn render(sid: &str, entries: &[Entry], style: Style) -> String {
     out
 }
 
-/// The session's span tree, as the relay assembles it.
+/// The session's span tree, as the relay assembles it: model calls from the transcripts where
+/// they are readable, else from the relay's `model_call` records (a copied data dir).
 pub fn tree(records: &[JournalRecord]) -> Vec<crate::commands::show::TreeSpan> {
     let mut asm = crate::commands::show::SpanAssembly::default();
     for r in records {
         asm.feed(r);
     }
-    asm.finish()
+    let mut spans = asm.finish();
+    super::calls::add_recorded(&mut spans, records);
+    spans
 }

@@ -36,33 +36,73 @@ fn segments_from(dir: &Path, from: Option<&Position>) -> std::io::Result<Vec<(St
     Ok(out)
 }
 
+/// The journal's complete lines from a position on, unparsed, each with its segment and offset:
+/// the one reader of the journal (the relay's and `show`'s [`read_from`], `verify`'s, the
+/// forensics index's). An incomplete last line is left for later: a hook may be writing it.
+/// Segments are opened as [`segment::open`] does (a regular file, never through a link).
+pub struct Lines {
+    segments: std::vec::IntoIter<(String, PathBuf, u64)>,
+    current: Option<(String, BufReader<File>, u64)>,
+    position: Position,
+}
+
+impl Lines {
+    /// Lines after `from` (from the start when `None`).
+    pub fn new(dir: &Path, from: Option<&Position>) -> std::io::Result<Lines> {
+        Ok(Lines { segments: segments_from(dir, from)?.into_iter(), current: None, position: from.cloned().unwrap_or_default() })
+    }
+
+    /// Where the next line starts (after the last one read).
+    pub fn position(&self) -> &Position {
+        &self.position
+    }
+
+    /// The next complete line, without its newline, into `line` (cleared first), and its offset
+    /// in its segment (whose file name is then `position().segment`); `None` at the end.
+    pub fn next_into(&mut self, line: &mut Vec<u8>) -> std::io::Result<Option<u64>> {
+        loop {
+            let (name, reader, pos) = match &mut self.current {
+                Some(c) => c,
+                None => {
+                    let Some((name, path, offset)) = self.segments.next() else { return Ok(None) };
+                    let mut f = segment::open(path.parent().unwrap_or(Path::new(".")), &name)?;
+                    f.seek(SeekFrom::Start(offset))?;
+                    self.current.insert((name, BufReader::with_capacity(READ_BUFFER, f), offset))
+                }
+            };
+            line.clear();
+            let n = reader.read_until(b'\n', line)?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                self.current = None;
+                continue;
+            }
+            line.pop();
+            let at = *pos;
+            *pos += n as u64;
+            if self.position.segment != *name {
+                self.position.segment.clone_from(name);
+            }
+            self.position.offset = *pos;
+            return Ok(Some(at));
+        }
+    }
+}
+
+/// Bytes read from a segment at a time.
+const READ_BUFFER: usize = 1 << 20;
+
 /// Reads up to `max` complete lines after `from` (from the start when `None`). An incomplete
 /// last line is left for later: a hook may be writing it.
 pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
-    for (file_name, path, offset) in segments_from(dir, from)? {
-        let mut f = File::open(&path)?;
-        f.seek(SeekFrom::Start(offset))?;
-        let mut reader = BufReader::with_capacity(256 * 1024, f);
-        let mut pos = offset;
-        let mut line = Vec::new();
-        loop {
-            if out.len() >= max {
-                return Ok(out);
-            }
-            line.clear();
-            let n = reader.read_until(b'\n', &mut line)?;
-            if n == 0 || line.last() != Some(&b'\n') {
-                break;
-            }
-            pos += n as u64;
-            let body = &line[..line.len() - 1];
-            out.push(Entry {
-                record: serde_json::from_slice(body).map_err(|e| e.to_string()),
-                raw: String::from_utf8_lossy(body).into_owned(),
-                next: Position { segment: file_name.clone(), offset: pos },
-            });
-        }
+    let mut lines = Lines::new(dir, from)?;
+    let mut line = Vec::new();
+    while out.len() < max && lines.next_into(&mut line)?.is_some() {
+        out.push(Entry {
+            record: serde_json::from_slice(&line).map_err(|e| e.to_string()),
+            raw: String::from_utf8_lossy(&line).into_owned(),
+            next: lines.position().clone(),
+        });
     }
     Ok(out)
 }
@@ -148,4 +188,42 @@ fn last_record(segments: &[(SegmentName, PathBuf)]) -> Option<JournalRecord> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_cross_segments_leave_a_partial_line_and_resume_from_a_position() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("20261130-000000.jsonl"), "a\nbb\n").unwrap();
+        std::fs::write(d.path().join("20261130-000001.jsonl"), "ccc\npartial").unwrap();
+        std::fs::write(d.path().join("notes.txt"), "x\n").unwrap();
+        let mut lines = Lines::new(d.path(), None).unwrap();
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        while let Some(off) = lines.next_into(&mut buf).unwrap() {
+            got.push((lines.position().segment.clone(), off, String::from_utf8(buf.clone()).unwrap()));
+        }
+        assert_eq!(
+            got,
+            [("20261130-000000.jsonl".into(), 0, "a".into()), ("20261130-000000.jsonl".into(), 2, "bb".into()), ("20261130-000001.jsonl".into(), 0, "ccc".into())] as [(String, u64, String); 3]
+        );
+        assert_eq!(lines.position(), &Position { segment: "20261130-000001.jsonl".into(), offset: 4 }, "the partial line is left for later");
+        let from = Position { segment: "20261130-000000.jsonl".into(), offset: 2 };
+        let rest: Vec<String> = read_from(d.path(), Some(&from), 10).unwrap().into_iter().map(|e| e.raw).collect();
+        assert_eq!(rest, ["bb", "ccc"]);
+        assert_eq!(read_from(d.path(), None, 2).unwrap().len(), 2, "max");
+    }
+
+    #[test]
+    fn a_segment_that_is_a_link_is_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = d.path().join("outside.jsonl");
+        std::fs::write(&outside, "secret\n").unwrap();
+        std::os::unix::fs::symlink(&outside, d.path().join("20261130-000000.jsonl")).unwrap();
+        assert!(read_from(d.path(), None, 10).unwrap().is_empty());
+        assert!(segment::open(d.path(), "20261130-000000.jsonl").is_err());
+    }
 }

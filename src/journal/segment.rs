@@ -35,6 +35,20 @@ impl SegmentName {
     }
 }
 
+/// Opens segment `name` of a journal directory for reading: a segment name, a regular file,
+/// never through a link (an entry swapped for a link or a FIFO after it was listed is refused).
+pub fn open(dir: &Path, name: &str) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if SegmentName::parse(name).is_none() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{name:?} is not a segment name")));
+    }
+    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(dir.join(name))?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{name} is not a regular file")));
+    }
+    Ok(f)
+}
+
 /// All segments of a journal directory, oldest first: regular files only (an entry named like a
 /// segment that is a symlink, a directory or a FIFO is never read; see [`list_all`]).
 pub fn list(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf)>> {
