@@ -11,9 +11,12 @@
 //!   privacy (content → size + hash) and secret redaction.
 //! - [`journal`]: the append-only, hash-chained, rotating local store; `verify` walks it.
 //! - [`hook`]: the `agent-telemetry hook` pipeline, which never fails and never panics outward.
-//! - [`commands`]: the thin CLI commands on top (install, status, verify).
+//! - [`cli`]: the command line as clap types, shared by `agent-telemetry` and
+//!   `agent-telemetry-forensics` (the commands answered from the SQLite index).
+//! - [`commands`]: the thin CLI commands on top (install, status, verify, forensics).
 
 pub mod assemble;
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod cost;

@@ -1,124 +1,19 @@
 //! The `agent-telemetry` command line: a thin layer over the library. `hook` is dispatched
-//! before any argument parsing, since it runs for every Claude Code event.
+//! before any argument parsing, since it runs for every Claude Code event. The commands
+//! answered from the SQLite index are handed to `agent-telemetry-forensics` (see
+//! `exec_index_binary`), so this binary links no SQLite.
 //!
 //! `no_main`: the C `main` below skips the Rust runtime's start-up (which reads
 //! `/proc/self/maps` to set up a stack guard) — work every hook run would pay for nothing.
 //! Arguments still come from `std::env::args_os` (glibc hands them to std at load time).
 #![no_main]
 
+use agent_telemetry::cli::{Cli, Command};
 use agent_telemetry::commands::{forensics, install, show, status, verify};
 use agent_telemetry::config::Config;
 use agent_telemetry::relay;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use std::path::PathBuf;
-
-#[derive(Parser)]
-#[command(name = "agent-telemetry", version, about = "Security audit and monitoring for AI coding agents (Claude Code hooks → journal → OpenTelemetry)")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Record one Claude Code hook event read from stdin (Claude Code runs this; always exits 0).
-    Hook,
-    /// Check the journal's hash chain; exits 1 and names the first broken record if it does not hold.
-    Verify {
-        /// Check an exported JSONL file (`export --format jsonl`) instead of the journal.
-        #[arg(long, value_name = "FILE", conflicts_with = "remote")]
-        file: Option<PathBuf>,
-        /// Also compare with the records a VictoriaLogs at this URL holds (e.g. http://127.0.0.1:9428).
-        #[arg(long, value_name = "URL")]
-        remote: Option<String>,
-        /// LogsQL filter selecting this journal's records at the backend (default: this agent's agent.id).
-        #[arg(long, value_name = "LOGSQL", requires = "remote")]
-        remote_filter: Option<String>,
-    },
-    /// Register the hook for every event in Claude Code's settings.json.
-    Install {
-        /// ~/.claude/settings.json instead of the project's .claude/settings.json.
-        #[arg(long, conflicts_with = "project")]
-        user: bool,
-        /// The project directory (default: the current directory).
-        #[arg(long, value_name = "DIR")]
-        project: Option<PathBuf>,
-        /// Do not create the project's .telemetry-enabled marker.
-        #[arg(long)]
-        no_marker: bool,
-        /// Point the relay at this OTLP endpoint (e.g. http://127.0.0.1:4317, or "file").
-        #[arg(long, value_name = "URL")]
-        endpoint: Option<String>,
-        /// OTLP protocol for --endpoint: grpc or http/protobuf.
-        #[arg(long, value_name = "PROTOCOL")]
-        protocol: Option<String>,
-        /// How Claude Code hands us events: `command` (a process per event, never loses one) or
-        /// `http` (a POST to the relay on --listen; no process start).
-        #[arg(long, value_name = "TRANSPORT", default_value = "command", value_parser = ["command", "http"])]
-        transport: String,
-        /// The relay's loopback address for --transport http.
-        #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:4319")]
-        listen: String,
-    },
-    /// Remove our hook (only ours) from settings.json.
-    Uninstall {
-        #[arg(long, conflicts_with = "project")]
-        user: bool,
-        #[arg(long, value_name = "DIR")]
-        project: Option<PathBuf>,
-    },
-    /// Tail the journal and export spans and logs over OTLP (one relay per data dir).
-    Relay {
-        /// Run in this process (for a service manager); without it, start a detached relay.
-        #[arg(long)]
-        foreground: bool,
-        /// Stop the running relay gracefully (it exports what it holds first).
-        #[arg(long, conflicts_with_all = ["foreground", "print_unit", "once"])]
-        stop: bool,
-        /// Print a systemd user unit that runs the relay.
-        #[arg(long)]
-        print_unit: bool,
-        /// Export everything in the journal, then exit (1 if it could not within --timeout).
-        #[arg(long)]
-        once: bool,
-        /// With --once: give up after this many seconds without a successful export.
-        #[arg(long, value_name = "SECS", default_value_t = 60, requires = "once")]
-        timeout: u64,
-        /// Set by the hook when it starts a relay on demand.
-        #[arg(long, hide = true)]
-        autostarted: bool,
-    },
-    /// Print sessions as trace trees: tools, subagents, durations, errors, security flags.
-    Show {
-        /// Assemble the spans from the journal instead of reading the relay's OTLP files.
-        #[arg(long)]
-        journal: bool,
-        /// Only the trace(s) of this session id.
-        #[arg(long, value_name = "ID")]
-        session: Option<String>,
-    },
-    /// One line per session: start, end, project, agent, turns, tools, errors, findings, tokens.
-    Sessions(forensics::SessionsArgs),
-    /// Records matching filters (tool, event, path glob, command regex, rule, outside, time).
-    Search(forensics::SearchArgs),
-    /// Stream matching records as JSONL (verifiable with `verify --file`) or CSV.
-    Export(forensics::ExportArgs),
-    /// One session's records in order, with offsets, durations and findings.
-    Timeline(forensics::SessionArgs),
-    /// One session's trace tree, assembled from the journal as the relay does.
-    Tree(forensics::SessionArgs),
-    /// One session as a self-contained HTML report (waterfall, tree, findings, files, commands, tokens).
-    Report(forensics::ReportArgs),
-    /// Whether telemetry is on here, the data dir, the journal's size and last event.
-    Status {
-        /// The directory to judge (default: the current directory).
-        #[arg(long, value_name = "DIR")]
-        project: Option<PathBuf>,
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
-}
 
 #[no_mangle]
 pub extern "C" fn main(_argc: std::ffi::c_int, _argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
@@ -229,14 +124,31 @@ fn run(command: Command) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Show { journal, session } => show::run(&Config::load(), journal, session.as_deref()),
-        Command::Sessions(a) => forensics::sessions(&Config::load(), &a),
-        Command::Search(a) => forensics::search(&Config::load(), &a),
-        Command::Export(a) => forensics::export(&Config::load(), &a),
-        Command::Timeline(a) => forensics::timeline(&Config::load(), &a),
-        Command::Tree(a) => forensics::tree(&Config::load(), &a),
-        Command::Report(a) => forensics::report(&Config::load(), &a),
+        Command::Index(_) => exec_index_binary(),
         Command::Status { project, json } => status::run(&Config::load(), &project_dir(project)?, json),
     }
+}
+
+/// Runs a command answered from the index in `agent-telemetry-forensics`, the binary beside this
+/// one, with the same arguments: this process is replaced (same stdin, stdout, exit code). SQLite
+/// lives only there, so the binary Claude Code starts for every event does not carry it or libm.
+fn exec_index_binary() -> anyhow::Result<i32> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let sibling = exe.with_file_name(forensics::BINARY);
+    let mut args = std::env::args_os();
+    let arg0 = args.next().unwrap_or_else(|| "agent-telemetry".into());
+    let command = std::env::args().nth(1).unwrap_or_default();
+    let err = std::process::Command::new(&sibling).arg0(arg0).args(args).exec();
+    if err.kind() == std::io::ErrorKind::NotFound {
+        anyhow::bail!(
+            "`{command}` is run by {}, which is not installed beside {}: install both binaries (`cargo install --path .` does), or copy {} from the build's target/release next to it",
+            forensics::BINARY,
+            exe.display(),
+            forensics::BINARY
+        );
+    }
+    anyhow::bail!("could not run {}: {err}", sibling.display())
 }
 
 /// libm's `pow`, loaded on first use. tokio's multi-thread scheduler (the relay) is the only

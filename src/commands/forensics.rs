@@ -1,5 +1,10 @@
 //! The forensics commands' flags and their printing: `sessions`, `search`, `export`,
-//! `verify --file`, `timeline`, `tree`. The work is in `crate::forensics`.
+//! `verify --file`, `timeline`, `tree`, `report`. The work is in `crate::forensics`.
+//!
+//! The commands answered from the SQLite index are [`IndexCommand`]; they run in their own
+//! binary, [`BINARY`] (`src/bin/agent-telemetry-forensics.rs`), which `agent-telemetry` execs
+//! for them, so the hook's binary links no SQLite. `verify --file` reads a file, not the index,
+//! and stays in `agent-telemetry`.
 
 use crate::config::Config;
 use crate::forensics::{self, export, query::Filters, sessions, DataDir, Style};
@@ -153,6 +158,40 @@ pub struct SessionArgs {
     /// JSON instead of text (docs/forensics-schema.json).
     #[arg(long)]
     pub json: bool,
+}
+
+/// The binary that runs [`IndexCommand`]s, installed beside `agent-telemetry`.
+pub const BINARY: &str = "agent-telemetry-forensics";
+
+/// The commands answered from the index, in `agent-telemetry`'s command line (flattened into
+/// `cli::Command`, so `agent-telemetry sessions …`). A new index-backed command is a variant
+/// here and its arm in [`run`]: `agent-telemetry` hands every variant to [`BINARY`] unchanged.
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum IndexCommand {
+    /// One line per session: start, end, project, agent, turns, tools, errors, findings, tokens.
+    Sessions(SessionsArgs),
+    /// Records matching filters (tool, event, path glob, command regex, rule, outside, time).
+    Search(SearchArgs),
+    /// Stream matching records as JSONL (verifiable with `verify --file`) or CSV.
+    Export(ExportArgs),
+    /// One session's records in order, with offsets, durations and findings.
+    Timeline(SessionArgs),
+    /// One session's trace tree, assembled from the journal as the relay does.
+    Tree(SessionArgs),
+    /// One session as a self-contained HTML report (waterfall, tree, findings, files, commands, tokens).
+    Report(ReportArgs),
+}
+
+/// Runs an index command (in [`BINARY`]); the exit code, or an error for the command edge.
+pub fn run(config: &Config, command: &IndexCommand) -> anyhow::Result<i32> {
+    match command {
+        IndexCommand::Sessions(a) => sessions(config, a),
+        IndexCommand::Search(a) => search(config, a),
+        IndexCommand::Export(a) => export(config, a),
+        IndexCommand::Timeline(a) => timeline(config, a),
+        IndexCommand::Tree(a) => tree(config, a),
+        IndexCommand::Report(a) => report(config, a),
+    }
 }
 
 fn now() -> u64 {

@@ -1,0 +1,28 @@
+//! `agent-telemetry-forensics`: the commands answered from the SQLite index beside the journal
+//! (`sessions`, `search`, `export`, `timeline`, `tree`, `report`; see
+//! [`agent_telemetry::commands::forensics::IndexCommand`]).
+//!
+//! `agent-telemetry` runs this binary for those commands (it execs it, from its own directory,
+//! with the same arguments), so SQLite — and libm, which SQLite links — stay out of the binary
+//! Claude Code starts for every hook event. The command line is the same `Cli` as
+//! `agent-telemetry`'s, so names, flags, help and errors do not depend on which binary answers.
+
+use agent_telemetry::cli::{Cli, Command};
+use agent_telemetry::commands::forensics;
+use agent_telemetry::config::Config;
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let code = match Cli::parse().command {
+        Command::Index(command) => forensics::run(&Config::load(), &command).unwrap_or_else(|e| {
+            eprintln!("agent-telemetry: error: {e:#}");
+            2
+        }),
+        _ => {
+            eprintln!("agent-telemetry-forensics runs only the commands answered from the index (sessions, search, export, timeline, tree, report); run the others with agent-telemetry");
+            2
+        }
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
