@@ -654,6 +654,34 @@ mod tests {
     }
 
     #[test]
+    fn the_fleet_registry_is_beside_the_config_file_unless_named_and_broken_is_not_a_config_error() {
+        let home = home_with_config("[agent]\ntype = \"batch\"\n");
+        let h = home.path().to_str().unwrap();
+        let dir = home.path().join(".config/agent-telemetry");
+        let c = with(&[("HOME", h)]);
+        assert_eq!(c.fleet.registry_path, dir.join("fleet.toml"));
+        assert_eq!(c.sources["fleet.registry"], Source::Default);
+        assert!(c.fleet.registry.is_none() && c.fleet.error.is_none());
+        assert_eq!(c.agent.kind.as_deref(), Some("batch"));
+        std::fs::write(dir.join("fleet.toml"), "[groups.g]\ntenant = \"t\"\nvictorialogs_account_id = 5\n[agents.a]\ngroup = \"g\"\n").unwrap();
+        let c = with(&[("HOME", h)]);
+        assert_eq!(c.fleet.registry.as_ref().map(|r| r.agents.len()), Some(1));
+        // Named by the file, then by the variable (which wins).
+        std::fs::write(dir.join("config.toml"), "[fleet]\nregistry = \"/nonexistent/f.toml\"\n").unwrap();
+        let c = with(&[("HOME", h)]);
+        assert_eq!((c.fleet.registry_path.to_str(), c.sources["fleet.registry"].clone()), (Some("/nonexistent/f.toml"), Source::File));
+        assert!(c.fleet.registry.is_none() && c.fleet.error.is_none(), "absent is not an error");
+        let other = home.path().join("other.toml");
+        std::fs::write(&other, "[agents.a]\nrole = 1\n").unwrap();
+        let c = with(&[("HOME", h), ("AGENT_TELEMETRY_FLEET", other.to_str().unwrap())]);
+        assert_eq!(c.sources["fleet.registry"], Source::Env("AGENT_TELEMETRY_FLEET"));
+        let e = c.fleet.error.clone().unwrap();
+        assert!(e.contains("other.toml") && e.contains("line 2") && e.contains("fleet registry"), "{e}");
+        // The relay refuses a broken config, not a broken registry.
+        assert!(c.error.is_none(), "{:?}", c.error);
+    }
+
+    #[test]
     fn a_config_that_is_not_a_regular_file_is_an_error_not_a_hang() {
         let home = tempfile::tempdir().unwrap();
         let fifo = home.path().join("fifo");
