@@ -226,7 +226,7 @@ pub fn run(config: &Config, a: &AgentsArgs) -> anyhow::Result<i32> {
     let esc = |s: &str| crate::commands::show::escape_terminal(s);
     let join = |v: &[String]| if v.is_empty() { "-".to_string() } else { esc(&v.join(",")) };
     let day = |t: &Option<String>| t.as_deref().map(crate::forensics::time::short_rfc).unwrap_or_else(|| "-".into());
-    writeln!(out, "{:<24} {:<12} {:<12} {:<12} {:<22} {:<19}  {:<19}  {:>8} {:>4} {:>8}  {:<16} PROJECTS / WORKTREES", "AGENT", "TYPE", "GROUP", "ROLE", "REGISTRY", "FIRST SEEN (UTC)", "LAST SEEN", "SESSIONS", "OPEN", "EVENTS", "HOSTS")?;
+    writeln!(out, "{:<24} {:<12} {:<12} {:<12} {:<24} {:<19}  {:<19}  {:>8} {:>4} {:>8}  {:<16} PROJECTS / WORKTREES", "AGENT", "TYPE", "GROUP", "ROLE", "REGISTRY", "FIRST SEEN (UTC)", "LAST SEEN", "SESSIONS", "OPEN", "EVENTS", "HOSTS")?;
     for r in &rows {
         let registry = match (&r.registry_entry, r.registry_match.as_str()) {
             (Some(e), m) => format!("{} ({m})", esc(e)),
@@ -238,7 +238,7 @@ pub fn run(config: &Config, a: &AgentsArgs) -> anyhow::Result<i32> {
         }
         writeln!(
             out,
-            "{:<24} {:<12} {:<12} {:<12} {:<22} {:<19}  {:<19}  {:>8} {:>4} {:>8}  {:<16} {}",
+            "{:<24} {:<12} {:<12} {:<12} {:<24} {:<19}  {:<19}  {:>8} {:>4} {:>8}  {:<16} {}",
             r.agent.as_deref().map(esc).unwrap_or_else(|| "(no id)".into()),
             r.kind.as_deref().map(esc).unwrap_or_else(|| "-".into()),
             join(&r.groups),
