@@ -55,6 +55,15 @@ fn identity_comes_from_the_registry_the_environment_and_defaults() {
     relay_once(&f.env, &Dest::File, &[], Duration::from_secs(60));
     let (spans, logs) = read_otlp(&f.env.data, (0, 0));
     assert_eq!(logs.len(), 36);
+    // A subagent's records: the entry's role (as a configured role would be), else `subagent`.
+    f.payloads("subagent.jsonl", "proj-a", "id-proj-a-0");
+    f.payloads("subagent.jsonl", "proj-c", "id-proj-c-0");
+    let subs: Vec<Value> = journal_lines(&f.env.data).into_iter().filter(|r| r["hook_event"] == "SubagentStart").collect();
+    assert_eq!(subs.len(), 2);
+    for r in &subs {
+        let want = if r["project_name"] == "proj-a" { "coordinator" } else { "subagent" };
+        assert_eq!(r["agent_context"]["agent_role"], want, "{}", r["project_name"]);
+    }
     for l in &logs {
         let res = &l.resource;
         match res.get("project.name").map(String::as_str) {
@@ -225,6 +234,11 @@ fn the_collector_fragment_has_a_filtered_pipeline_per_group() {
     let out = f.env.command(&["fleet", "collector-config"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no fleet registry"));
+    let groupless = f.env.dir.path().join("groupless.toml");
+    std::fs::write(&groupless, "[agents.solo]\nprojects = [\"p\"]\n").unwrap();
+    let out = f.env.command(&["fleet", "collector-config", "--registry", groupless.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("defines no [groups.NAME]"));
     // -o writes the same text.
     let file = f.env.dir.path().join("fleet-collector.yaml");
     let out = f.command(&["fleet", "collector-config", "--backends", "victorialogs,loki,jaeger,tempo", "-o", file.to_str().unwrap()]).output().unwrap();

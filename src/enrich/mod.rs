@@ -369,7 +369,9 @@ impl Enricher<'_> {
         r.session_context.source = p.str("source").or_else(|| p.str("reason")).map(str::to_string);
         if let Some(agent_id) = p.str("agent_id") {
             r.agent_context.agent_id = Some(agent_id.to_string());
-            r.agent_context.agent_role = self.config.agent.role.clone().or(Some("subagent".into()));
+            // A subagent's role: the configured one, else its registry entry's, else `subagent`.
+            let registry_role = self.config.fleet.registry.as_deref().zip(r.agent_context.registry_entry.as_deref()).and_then(|(reg, e)| reg.agents.get(e)?.role.clone());
+            r.agent_context.agent_role = self.config.agent.role.clone().or(registry_role).or(Some("subagent".into()));
         }
         r.agent_context.agent_type = p.str("agent_type").map(str::to_string);
         r.agent_context.parent_tool_use_id = facts.agent_context.parent_tool_use_id.take();

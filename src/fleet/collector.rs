@@ -44,6 +44,9 @@ pub fn run(config: &Config, a: &CollectorConfigArgs) -> anyhow::Result<i32> {
     let Some(registry) = registry else {
         anyhow::bail!("no fleet registry at {} (write one, or name it with --registry FILE)", path.display());
     };
+    if registry.groups.is_empty() {
+        anyhow::bail!("{} defines no [groups.NAME]: every record goes to the default tenant, no fragment is needed", path.display());
+    }
     let backends = a.backends.clone().or_else(|| std::env::var("AGENT_TELEMETRY_BACKENDS").ok().filter(|v| !v.is_empty())).unwrap_or_else(|| "victorialogs,jaeger".into());
     let backends = Backends::parse(&backends).map_err(|e| anyhow::anyhow!("--backends: {e}"))?;
     let text = fragment(&registry, &backends, &path.display().to_string());
@@ -91,7 +94,7 @@ fn q(s: &str) -> String {
 
 const GROUP_ATTR: &str = "resource.attributes[\"agent.group\"]";
 
-/// The collector config fragment for `registry`'s groups.
+/// The collector config fragment for `registry`'s groups (at least one: [`run`] refuses none).
 pub fn fragment(registry: &Registry, b: &Backends, source: &str) -> String {
     let mut y = String::new();
     let w = &mut y;
@@ -104,11 +107,6 @@ pub fn fragment(registry: &Registry, b: &Backends, source: &str) -> String {
     let _ = writeln!(w, "  filter/fleet_default:");
     let _ = writeln!(w, "    error_mode: ignore");
     for signal in ["log_conditions", "trace_conditions"] {
-        if registry.groups.is_empty() {
-            // Nothing to drop: a condition that is never true keeps the filter valid.
-            let _ = writeln!(w, "    {signal}: [{}]", q("false"));
-            continue;
-        }
         let _ = writeln!(w, "    {signal}:");
         for g in registry.groups.keys() {
             let _ = writeln!(w, "      - {}", q(&format!("{GROUP_ATTR} == {}", q(g))));
@@ -149,9 +147,6 @@ pub fn fragment(registry: &Registry, b: &Backends, source: &str) -> String {
         let _ = writeln!(w, "    compression: gzip");
         let _ = writeln!(w, "    timeout: 10s");
         queue(w, "bytes", 1048576, 4194304);
-    }
-    if registry.groups.is_empty() {
-        let _ = writeln!(w, "  {{}}");
     }
     let list = |items: Vec<String>| format!("[{}]", items.join(", "));
     let mut processors: Vec<String> = BASE_PROCESSORS.iter().map(|p| p.to_string()).collect();

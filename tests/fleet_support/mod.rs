@@ -57,6 +57,19 @@ impl Fleet {
         }
     }
 
+    /// Runs the payloads of `file` (tests/data/fleet) in `project` through the hook.
+    pub fn payloads(&self, file: &str, project: &str, session: &str) {
+        let dir = self.project(project);
+        let text = std::fs::read_to_string(data_file(file)).unwrap();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let line = line.replace("@SESSION@", session).replace("@PROJECT@", &dir.display().to_string());
+            let mut cmd = self.command(&["hook"]);
+            cmd.env("CLAUDE_PROJECT_DIR", &dir);
+            let (code, err) = run_with_stdin(cmd, line.as_bytes(), Duration::from_secs(20));
+            assert_eq!(code, Some(0), "hook exited {code:?}: {err}");
+        }
+    }
+
     /// Two sessions in each project.
     pub fn run_all(&self, tag: &str) {
         for (p, id) in PROJECTS {
