@@ -97,6 +97,11 @@ stack-validate: (stack-build "collector")
     AGENT_TELEMETRY_TRACES_EXPORTERS='[otlp_grpc/jaeger, otlp_grpc/tempo, file/archive, debug]' \
       "$OTELCOL_BIN" validate --config otel-collector.yaml
     echo "otel-collector.yaml: valid"
+    # The tenants-per-group fragment (agent-telemetry fleet collector-config), when one is used.
+    if [[ -n "${AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG:-}" ]]; then
+      "$OTELCOL_BIN" validate --config otel-collector.yaml --config "$AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG"
+      echo "otel-collector.yaml + $AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG: valid"
+    fi
 
 # ---- bench-hook (owner: hook tests/bench; fuzz: scripts/bench/fuzz.sh) -----------------
 # Time the whole hook process on the fixture payloads vs a do-nothing binary: median, p95,
