@@ -101,8 +101,8 @@ struct Acc {
     matched_none: bool,
 }
 
-/// Every agent with a session active at or after `since`, then (when `since` is absent or
-/// nothing narrows it) the registry's agents never seen. Agents sorted by id.
+/// Every agent with a session active at or after `since` (sorted by id), then the registry's
+/// agents not among them (`seen: false`).
 pub fn list(index: &Index, registry: Option<&Registry>, since: Option<u64>, now: u64, open_for: u64) -> anyhow::Result<Vec<AgentRow>> {
     let mut st = index.conn.prepare(
         "SELECT s.agent, s.agent_group, s.project, s.project_name, s.worktree, s.start, s.last, s.ended, s.records, g.name, e.off, e.len
