@@ -45,7 +45,7 @@ test-slow: stack-build
     CLAUDE_CODE_VERSION=$newest scripts/claude/install-cli.sh >/dev/null
     scripts/grafana/tools.sh >/dev/null
     log=$(mktemp) && trap 'rm -f "$log"' EXIT
-    cargo test --test stack --test relay_stack --test faults --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    cargo test --test stack --test relay_stack --test fleet_tenants --test faults --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     echo "== the real-CLI tests again on the newest Claude Code: $newest"
     CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     cargo test --test grafana_offline --test stack_config --test forensics_report -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
@@ -97,6 +97,11 @@ stack-validate: (stack-build "collector")
     AGENT_TELEMETRY_TRACES_EXPORTERS='[otlp_grpc/jaeger, otlp_grpc/tempo, file/archive, debug]' \
       "$OTELCOL_BIN" validate --config otel-collector.yaml
     echo "otel-collector.yaml: valid"
+    # The tenants-per-group fragment (agent-telemetry fleet collector-config), when one is used.
+    if [[ -n "${AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG:-}" ]]; then
+      "$OTELCOL_BIN" validate --config otel-collector.yaml --config "$AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG"
+      echo "otel-collector.yaml + $AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG: valid"
+    fi
 
 # ---- bench-hook (owner: hook tests/bench; fuzz: scripts/bench/fuzz.sh) -----------------
 # Time the whole hook process on the fixture payloads vs a do-nothing binary: median, p95,

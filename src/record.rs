@@ -250,13 +250,24 @@ pub struct AgentContext {
     /// This agent's identity in a fleet, from config or `AGENT_TELEMETRY_AGENT_*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet_agent_id: Option<String>,
+    /// The fleet agent's type (`agent.type`): config/env, else the registry entry's, else `claude-code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_agent_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_group: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_role: Option<String>,
-    /// The Claude process (host + pid) this event came from.
+    /// The instance: the Claude Code process (host + pid) this event came from. One agent id
+    /// may run as several instances at once; a resumed session is a new instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
+    /// The fleet registry entry this agent matched (`fleet.toml`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_entry: Option<String>,
+    /// How: `agent_id` (the configured id is an entry), `project` (an entry lists the project),
+    /// or `none` (no registry, or no entry matched).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_match: Option<String>,
     /// For a subagent: the `Agent` tool call that spawned it (from the subagent's `meta.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_tool_use_id: Option<String>,

@@ -298,27 +298,13 @@ impl Drop for Collector {
     }
 }
 
-fn lib_const(var: &str) -> String {
-    let lib = read("scripts/stack/lib.sh");
-    let needle = format!("\n{var}=\"");
-    let i = lib.find(&needle).unwrap_or_else(|| panic!("{var} in lib.sh"));
-    let rest = &lib[i + needle.len()..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn start_collector(s: &stack::Stack) -> Collector {
-    let cache = std::env::var("AGENT_TELEMETRY_CACHE").map(PathBuf::from).unwrap_or_else(|_| {
-        std::env::var("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache"))
-            .join("agent-telemetry")
-    });
-    let v = lib_const("OTELCOL_VERSION");
-    let bin = cache.join(format!("bin/otelcol-agent-telemetry-{v}/otelcol-agent-telemetry"));
+    // The path scripts/stack/lib.sh computes (its cache key holds the component list's digest).
+    let bin = stack::collector_bin(&root());
     assert!(bin.exists(), "slow stage prerequisite missing: {} (just stack-build)", bin.display());
     let dir = tempfile::tempdir().unwrap();
     let (grpc, http, health, metrics) = (free_port(), free_port(), free_port(), free_port());

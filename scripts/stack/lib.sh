@@ -24,7 +24,10 @@ VICTORIAMETRICS_LIB_VERSION="v1.148.8"
 AT_CACHE="${AGENT_TELEMETRY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/agent-telemetry}"
 AT_BIN="$AT_CACHE/bin"
 OCB_BIN="$AT_BIN/ocb-$OCB_VERSION/builder"
-OTELCOL_BIN="$AT_BIN/otelcol-agent-telemetry-$OTELCOL_VERSION/otelcol-agent-telemetry"
+# The collector's cache key also holds a digest of builder-config.yaml's component lines, so
+# adding or removing a component (or changing a version) builds a new binary, on CI too.
+OTELCOL_COMPONENTS_DIGEST="$(grep -E '^[[:space:]]*-[[:space:]]*gomod:' "$AT_ROOT/builder-config.yaml" | tr -s '[:space:]' ' ' | sha256sum | cut -c1-12)"
+OTELCOL_BIN="$AT_BIN/otelcol-agent-telemetry-$OTELCOL_VERSION-$OTELCOL_COMPONENTS_DIGEST/otelcol-agent-telemetry"
 JAEGER_BIN="$AT_BIN/jaeger-$JAEGER_VERSION/jaeger"
 VICTORIALOGS_BIN="$AT_BIN/victoria-logs-$VICTORIALOGS_VERSION+vm$VICTORIAMETRICS_LIB_VERSION/victoria-logs"
 
@@ -167,7 +170,13 @@ service_cmd() {
   case "$1" in
     collector)
       collector_env
-      CMD=("$OTELCOL_BIN" --config "$AT_COLLECTOR_CONFIG") ;;
+      CMD=("$OTELCOL_BIN" --config "$AT_COLLECTOR_CONFIG")
+      # Tenants per agent group: the fragment `agent-telemetry fleet collector-config` writes,
+      # merged over the main config (a pipeline per group; see docs/stack.md).
+      if [[ -n "${AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG:-}" ]]; then
+        [[ -f "$AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG" ]] || die "AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG: no file $AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG"
+        CMD+=(--config "$AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG")
+      fi ;;
     jaeger)
       export AGENT_TELEMETRY_JAEGER_DATA_DIR="$(service_data_dir jaeger)"
       CMD=("$JAEGER_BIN" --config "$AT_JAEGER_CONFIG") ;;

@@ -11,6 +11,12 @@ pub const SESSION_ID: &str = "session.id";
 pub const AGENT_ID: &str = "agent.id";
 pub const AGENT_GROUP: &str = "agent.group";
 pub const AGENT_ROLE: &str = "agent.role";
+/// The fleet agent's type (`fleet.toml` `type`, `[agent] type`; default `claude-code`).
+pub const AGENT_TYPE: &str = "agent.type";
+/// The running instance: the Claude Code process, `host:pid`.
+pub const AGENT_INSTANCE_ID: &str = "agent.instance.id";
+/// The fleet registry entry the agent matched (absent: none).
+pub const REGISTRY_ENTRY: &str = "agent_telemetry.registry.entry";
 pub const PROJECT_NAME: &str = "project.name";
 pub const PROJECT_PATH: &str = "project.path";
 pub const USER_ID: &str = "user.id";

@@ -610,6 +610,9 @@ fn resource_of(r: &JournalRecord, sid: &str) -> ResourceKey {
         agent_role: r.agent_context.agent_role.clone().filter(|role| role != "subagent"),
         host_name: r.metadata.host_name.clone(),
         user_id: r.metadata.user_id.clone(),
+        agent_type: r.agent_context.fleet_agent_type.clone(),
+        instance_id: r.agent_context.instance_id.clone(),
+        registry_entry: r.agent_context.registry_entry.clone(),
     }
 }
 

@@ -42,6 +42,13 @@ pub struct ResourceKey {
     pub agent_role: Option<String>,
     pub host_name: Option<String>,
     pub user_id: Option<String>,
+    /// Fleet identity beyond id/group/role (absent in checkpoints written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_entry: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

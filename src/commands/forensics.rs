@@ -180,6 +180,11 @@ pub enum IndexCommand {
     Tree(SessionArgs),
     /// One session as a self-contained HTML report (waterfall, tree, findings, files, commands, tokens).
     Report(ReportArgs),
+    /// Fleet mode: agents seen and their registry entries, the collector config for tenants per group.
+    Fleet {
+        #[command(subcommand)]
+        command: crate::fleet::FleetCommand,
+    },
 }
 
 /// Runs an index command (in [`BINARY`]); the exit code, or an error for the command edge.
@@ -191,6 +196,7 @@ pub fn run(config: &Config, command: &IndexCommand) -> anyhow::Result<i32> {
         IndexCommand::Timeline(a) => timeline(config, a),
         IndexCommand::Tree(a) => tree(config, a),
         IndexCommand::Report(a) => report(config, a),
+        IndexCommand::Fleet { command } => crate::fleet::run(config, command),
     }
 }
 

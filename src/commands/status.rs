@@ -33,6 +33,9 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     if let Some(e) = &config.error {
         problems.push(format!("config error: {e}"));
     }
+    if let Some(e) = &config.fleet.error {
+        problems.push(e.clone());
+    }
     if let Some(e) = writable(&config.data_dir) {
         problems.push(format!("data dir {} is not writable ({e}): the hook cannot record anything", config.data_dir.display()));
     }

@@ -18,6 +18,14 @@ pub struct FileConfig {
     pub export: ExportSection,
     pub cost: CostSection,
     pub hook: HookSection,
+    pub fleet: FleetSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FleetSection {
+    /// The fleet registry (`fleet.toml`); default: beside the config file.
+    pub registry: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,6 +68,8 @@ pub struct JournalSection {
 #[serde(default, deny_unknown_fields)]
 pub struct AgentSection {
     pub id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
     pub group: Option<String>,
     pub role: Option<String>,
 }
@@ -115,6 +125,8 @@ mod tests {
             ("[journal]\nfsync = true", "fsync"),
             ("[exprot]\nendpoint = \"file\"", "exprot"),
             ("[export]\nheaders = { a = 1 }", "headers"),
+            ("[fleet]\nregistery = \"f.toml\"", "registery"),
+            ("[fleet]\nregistry = 1", "registry"),
         ] {
             let e = parse(text).expect_err(text);
             assert!(e.contains(want) || e.contains("line 2"), "{text}: {e}");

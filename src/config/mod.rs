@@ -93,8 +93,24 @@ impl Default for JournalConfig {
 #[derive(Debug, Clone, Default)]
 pub struct AgentConfig {
     pub id: Option<String>,
+    /// `agent.type` (`[agent] type`, `AGENT_TELEMETRY_AGENT_TYPE`); else the registry's, else `claude-code`.
+    pub kind: Option<String>,
     pub group: Option<String>,
     pub role: Option<String>,
+}
+
+/// The fleet registry (see `crate::fleet::registry`): where it is and what it says.
+#[derive(Debug, Clone, Default)]
+pub struct FleetConfig {
+    /// `[fleet] registry`, `AGENT_TELEMETRY_FLEET`, else `fleet.toml` beside the config file.
+    pub registry_path: PathBuf,
+    /// The registry when the file exists and is valid (read once per process: one failed
+    /// `open` when there is none).
+    pub registry: Option<std::sync::Arc<crate::fleet::registry::Registry>>,
+    /// Why the registry could not be used. Kept apart from [`Config::error`]: a broken registry
+    /// changes only who the records say they are from (they say so in `metadata.config_error`),
+    /// it never stops the relay.
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -159,6 +175,7 @@ pub struct Config {
     pub export: ExportConfig,
     pub cost: CostConfig,
     pub hook: HookConfig,
+    pub fleet: FleetConfig,
     /// Set when the file could not be read or parsed, or a value was invalid; the defaults were
     /// used for what was wrong (the whole file, when it does not parse).
     pub error: Option<String>,
@@ -180,6 +197,7 @@ impl Default for Config {
             export: ExportConfig::defaults(&data_dir),
             cost: CostConfig::default(),
             hook: HookConfig::default(),
+            fleet: FleetConfig::default(),
             error: None,
             config_path: data_dir.join("config.toml"),
             data_dir,
@@ -231,6 +249,7 @@ impl Config {
             ("journal.fsync", format!("{:?}", self.journal.fsync).to_lowercase()),
             ("journal.segment_max_bytes", self.journal.segment_max_bytes.to_string()),
             ("agent.id", opt(&self.agent.id)),
+            ("agent.type", opt(&self.agent.kind)),
             ("agent.group", opt(&self.agent.group)),
             ("agent.role", opt(&self.agent.role)),
             ("policy.file", self.policy_path().display().to_string()),
@@ -249,6 +268,14 @@ impl Config {
             ("export.autostart", e.autostart.to_string()),
             ("cost.prices", path(&self.cost.prices)),
             ("hook.listen", self.hook.listen.map(|a| a.to_string()).unwrap_or_else(|| "-".into())),
+            (
+                "fleet.registry",
+                match (&self.fleet.registry, &self.fleet.error) {
+                    (_, Some(_)) => format!("{} (broken)", self.fleet.registry_path.display()),
+                    (Some(r), None) => format!("{} ({} agent(s), {} group(s))", self.fleet.registry_path.display(), r.agents.len(), r.groups.len()),
+                    (None, None) => format!("{} (none)", self.fleet.registry_path.display()),
+                },
+            ),
         ];
         out.drain(..).map(|(k, v)| (k, v, src(k))).collect()
     }
@@ -292,6 +319,7 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
     };
     let agent = AgentConfig {
         id: r.pick_opt("agent.id", "AGENT_TELEMETRY_AGENT_ID", file.agent.id, |v| Ok(v.to_string())),
+        kind: r.pick_opt("agent.type", "AGENT_TELEMETRY_AGENT_TYPE", file.agent.kind, |v| Ok(v.to_string())),
         group: r.pick_opt("agent.group", "AGENT_TELEMETRY_AGENT_GROUP", file.agent.group, |v| Ok(v.to_string())),
         role: r.pick_opt("agent.role", "AGENT_TELEMETRY_AGENT_ROLE", file.agent.role, |v| Ok(v.to_string())),
     };
@@ -336,10 +364,18 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
         }
     };
     let hook = HookConfig { listen: r.pick_opt("hook.listen", "AGENT_TELEMETRY_HOOK_LISTEN", file_listen, parse_listen) };
+    let registry_path = r
+        .pick_opt("fleet.registry", "AGENT_TELEMETRY_FLEET", file.fleet.registry, |v| Ok(PathBuf::from(v)))
+        .unwrap_or_else(|| config_path.parent().unwrap_or(Path::new(".")).join("fleet.toml"));
+    let fleet = match crate::fleet::registry::Registry::load(&registry_path) {
+        Ok(registry) => FleetConfig { registry_path, registry: registry.map(std::sync::Arc::new), error: None },
+        Err(e) => FleetConfig { registry_path, registry: None, error: Some(format!("fleet registry {e}; agent identity from the environment and defaults")) },
+    };
     Config {
         scope,
         cost,
         hook,
+        fleet,
         capture,
         journal,
         agent,
@@ -581,7 +617,7 @@ mod tests {
         assert_eq!(c.export.poll.as_millis(), 100);
         assert_eq!(c.sources["export.poll_ms"], Source::Default);
         assert!(c.error.is_none(), "{:?}", c.error);
-        assert_eq!(c.settings().len(), 29);
+        assert_eq!(c.settings().len(), 31);
     }
 
     #[test]
@@ -615,6 +651,34 @@ mod tests {
         let c = with(&[("HOME", h), ("AGENT_TELEMETRY_RELAY", "off")]);
         assert!(!c.export.autostart);
         assert_eq!(c.sources["export.autostart"], Source::Env("AGENT_TELEMETRY_RELAY"));
+    }
+
+    #[test]
+    fn the_fleet_registry_is_beside_the_config_file_unless_named_and_broken_is_not_a_config_error() {
+        let home = home_with_config("[agent]\ntype = \"batch\"\n");
+        let h = home.path().to_str().unwrap();
+        let dir = home.path().join(".config/agent-telemetry");
+        let c = with(&[("HOME", h)]);
+        assert_eq!(c.fleet.registry_path, dir.join("fleet.toml"));
+        assert_eq!(c.sources["fleet.registry"], Source::Default);
+        assert!(c.fleet.registry.is_none() && c.fleet.error.is_none());
+        assert_eq!(c.agent.kind.as_deref(), Some("batch"));
+        std::fs::write(dir.join("fleet.toml"), "[groups.g]\ntenant = \"t\"\nvictorialogs_account_id = 5\n[agents.a]\ngroup = \"g\"\n").unwrap();
+        let c = with(&[("HOME", h)]);
+        assert_eq!(c.fleet.registry.as_ref().map(|r| r.agents.len()), Some(1));
+        // Named by the file, then by the variable (which wins).
+        std::fs::write(dir.join("config.toml"), "[fleet]\nregistry = \"/nonexistent/f.toml\"\n").unwrap();
+        let c = with(&[("HOME", h)]);
+        assert_eq!((c.fleet.registry_path.to_str(), c.sources["fleet.registry"].clone()), (Some("/nonexistent/f.toml"), Source::File));
+        assert!(c.fleet.registry.is_none() && c.fleet.error.is_none(), "absent is not an error");
+        let other = home.path().join("other.toml");
+        std::fs::write(&other, "[agents.a]\nrole = 1\n").unwrap();
+        let c = with(&[("HOME", h), ("AGENT_TELEMETRY_FLEET", other.to_str().unwrap())]);
+        assert_eq!(c.sources["fleet.registry"], Source::Env("AGENT_TELEMETRY_FLEET"));
+        let e = c.fleet.error.clone().unwrap();
+        assert!(e.contains("other.toml") && e.contains("line 2") && e.contains("fleet registry"), "{e}");
+        // The relay refuses a broken config, not a broken registry.
+        assert!(c.error.is_none(), "{:?}", c.error);
     }
 
     #[test]

@@ -218,24 +218,36 @@ impl Enricher<'_> {
             entrypoint: env.entrypoint.clone(),
             permission_mode: None,
             content_captured: cfg.capture.content,
-            config_error: match (&cfg.error, &self.policy_error) {
-                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-                (a, b) => a.clone().or_else(|| b.clone()),
+            config_error: {
+                let errors: Vec<&str> = [&cfg.error, &self.policy_error, &cfg.fleet.error].into_iter().flatten().map(String::as_str).collect();
+                (!errors.is_empty()).then(|| errors.join("; "))
             },
             events_lost: None,
             transport: None,
         };
         let parent_session = env.parent_session.clone().filter(|p| Some(p) != session_id.as_ref());
+        let who = crate::fleet::registry::identify(
+            cfg.fleet.registry.as_deref(),
+            &crate::fleet::registry::Known {
+                explicit_id: cfg.agent.id.as_deref(),
+                explicit_type: cfg.agent.kind.as_deref(),
+                explicit_group: cfg.agent.group.as_deref(),
+                explicit_role: cfg.agent.role.as_deref(),
+                project_name: r.project_name.as_deref(),
+                project_path: r.project_path.as_deref(),
+                user: env.user.as_deref(),
+                host: env.host.as_deref(),
+                delegated: parent_session.is_some(),
+            },
+        );
         r.agent_context = AgentContext {
-            fleet_agent_id: cfg.agent.id.clone().or_else(|| match (&env.user, &env.host) {
-                (Some(u), Some(h)) => Some(format!("{u}@{h}")),
-                _ => None,
-            }),
-            agent_group: cfg.agent.group.clone(),
-            agent_role: cfg.agent.role.clone().or_else(|| {
-                Some(if parent_session.is_some() { "delegate" } else { "primary" }.into())
-            }),
+            fleet_agent_id: who.id,
+            fleet_agent_type: who.kind,
+            agent_group: who.group,
+            agent_role: who.role,
             instance_id: env.claude_pid.map(|pid| format!("{}:{pid}", env.host.as_deref().unwrap_or("localhost"))),
+            registry_match: Some(who.entry.as_ref().map_or("none", |(_, m)| m.as_str()).into()),
+            registry_entry: who.entry.map(|(name, _)| name),
             ..AgentContext::default()
         };
         r.session_context = SessionContext {
@@ -357,7 +369,9 @@ impl Enricher<'_> {
         r.session_context.source = p.str("source").or_else(|| p.str("reason")).map(str::to_string);
         if let Some(agent_id) = p.str("agent_id") {
             r.agent_context.agent_id = Some(agent_id.to_string());
-            r.agent_context.agent_role = self.config.agent.role.clone().or(Some("subagent".into()));
+            // A subagent's role: the configured one, else its registry entry's, else `subagent`.
+            let registry_role = self.config.fleet.registry.as_deref().zip(r.agent_context.registry_entry.as_deref()).and_then(|(reg, e)| reg.agents.get(e)?.role.clone());
+            r.agent_context.agent_role = self.config.agent.role.clone().or(registry_role).or(Some("subagent".into()));
         }
         r.agent_context.agent_type = p.str("agent_type").map(str::to_string);
         r.agent_context.parent_tool_use_id = facts.agent_context.parent_tool_use_id.take();
@@ -477,6 +491,7 @@ impl Enricher<'_> {
             &mut m.entrypoint,
             &mut m.config_error,
             &mut a.fleet_agent_id,
+            &mut a.fleet_agent_type,
             &mut a.agent_group,
             &mut a.agent_role,
             &mut a.instance_id,

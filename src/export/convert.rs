@@ -65,6 +65,9 @@ pub fn resource(k: &ResourceKey) -> Resource {
     opt(attrs::AGENT_ID, &k.agent_id);
     opt(attrs::AGENT_GROUP, &k.agent_group);
     opt(attrs::AGENT_ROLE, &k.agent_role);
+    opt(attrs::AGENT_TYPE, &k.agent_type);
+    opt(attrs::AGENT_INSTANCE_ID, &k.instance_id);
+    opt(attrs::REGISTRY_ENTRY, &k.registry_entry);
     opt(attrs::USER_ID, &k.user_id);
     Resource::builder_empty().with_attributes(a).build()
 }

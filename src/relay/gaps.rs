@@ -59,6 +59,7 @@ pub struct GapWatch {
 struct Identity {
     project_name: Option<String>,
     fleet_agent_id: Option<String>,
+    fleet_agent_type: Option<String>,
     agent_group: Option<String>,
     agent_role: Option<String>,
     host_name: Option<String>,
@@ -152,6 +153,7 @@ impl GapWatch {
             w.identity = Identity {
                 project_name: r.project_name.clone(),
                 fleet_agent_id: r.agent_context.fleet_agent_id.clone(),
+                fleet_agent_type: r.agent_context.fleet_agent_type.clone(),
                 agent_group: r.agent_context.agent_group.clone(),
                 agent_role: r.agent_context.agent_role.clone().filter(|role| role != "subagent"),
                 host_name: r.metadata.host_name.clone(),
@@ -354,6 +356,7 @@ fn base_record(now: u64, ev: HookEvent, project: Option<&str>, session: Option<&
     r.metadata.host_name = identity.host_name.clone();
     r.metadata.user_id = identity.user_id.clone();
     r.agent_context.fleet_agent_id = identity.fleet_agent_id.clone();
+    r.agent_context.fleet_agent_type = identity.fleet_agent_type.clone();
     r.agent_context.agent_group = identity.agent_group.clone();
     r.agent_context.agent_role = identity.agent_role.clone();
     r

@@ -78,6 +78,12 @@ impl Stack {
     /// Build (if not cached) and start collector + Jaeger + VictoriaLogs; panics with the
     /// services' logs if they do not come up.
     pub fn start() -> Stack {
+        Stack::start_with(&[])
+    }
+
+    /// `start` with more settings for the scripts (they win over the defaults above), e.g.
+    /// `AGENT_TELEMETRY_BACKENDS` or `AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG`.
+    pub fn start_with(extra: &[(&str, &str)]) -> Stack {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         ensure_built(&root);
         let dir = tempfile::Builder::new().prefix("agent-telemetry-stack-").tempdir().expect("tempdir");
@@ -104,6 +110,9 @@ impl Stack {
         set("AGENT_TELEMETRY_RETRY_MAX_INTERVAL", "1s".into());
         set("AGENT_TELEMETRY_START_TIMEOUT", "60".into());
         set("AGENT_TELEMETRY_STOP_TIMEOUT", "20".into());
+        for (k, v) in extra {
+            set(k, v.to_string());
+        }
         let stack = Stack { root, ports, dir: Some(dir), env };
         if let Err(e) = stack.script("up.sh", &[]) {
             let logs = stack.logs();
