@@ -20,6 +20,7 @@ pub mod cost;
 pub mod enrich;
 pub mod event;
 pub mod export;
+pub mod fleet;
 pub mod forensics;
 pub mod hook;
 pub mod ids;

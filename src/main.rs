@@ -109,6 +109,11 @@ enum Command {
     Tree(forensics::SessionArgs),
     /// One session as a self-contained HTML report (waterfall, tree, findings, files, commands, tokens).
     Report(forensics::ReportArgs),
+    /// Questions across agents: conflicts (files touched by several agents), tree (delegation), compare.
+    Fleet {
+        #[command(subcommand)]
+        command: agent_telemetry::fleet::FleetCommand,
+    },
     /// Whether telemetry is on here, the data dir, the journal's size and last event.
     Status {
         /// The directory to judge (default: the current directory).
@@ -235,6 +240,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
         Command::Timeline(a) => forensics::timeline(&Config::load(), &a),
         Command::Tree(a) => forensics::tree(&Config::load(), &a),
         Command::Report(a) => forensics::report(&Config::load(), &a),
+        Command::Fleet { command } => agent_telemetry::fleet::run(&Config::load(), command),
         Command::Status { project, json } => status::run(&Config::load(), &project_dir(project)?, json),
     }
 }
