@@ -209,12 +209,43 @@ fn planted_conflicts_are_found_and_nothing_else() {
 
     // compare: every number against the journal.
     check_compare(&data, &records);
+    // --json is what docs/forensics-schema.json documents.
+    check_schema("fleet_conflict", &default);
+    check_schema("fleet_tree_node", &tree);
+    check_schema("fleet_agent", &json_lines(&ok(&data, &["fleet", "compare", "--json"])));
     // Bad input: clear errors, exit 2.
     assert!(fail(&data, &["fleet", "conflicts", "--window", "10"]).contains("--window 10: want a duration"));
     assert!(fail(&data, &["fleet", "conflicts", "--since", "yesterday"]).contains("--since"));
     assert!(fail(&data, &["fleet", "compare", "--since", "2h", "--until", "3h"]).contains("--since is after --until"));
     let empty = tempfile::tempdir().unwrap();
     assert!(fail(empty.path(), &["fleet", "compare"]).contains("no journal at"));
+}
+
+/// Every field of `lines` (and of their arrays' objects) is documented in the schema's `def`,
+/// and every required one is there.
+fn check_schema(def: &str, lines: &[Value]) {
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/forensics-schema.json")).unwrap()).unwrap();
+    fn walk(path: &str, d: &Value, v: &Value) {
+        let props = d["properties"].as_object().unwrap_or_else(|| panic!("{path}: no properties"));
+        let o = v.as_object().unwrap_or_else(|| panic!("{path}: not an object: {v}"));
+        for k in o.keys() {
+            assert!(props.contains_key(k), "{path}: field {k} is not documented in docs/forensics-schema.json");
+        }
+        for k in d["required"].as_array().into_iter().flatten() {
+            assert!(o.contains_key(k.as_str().unwrap()), "{path}: required field {k} missing");
+        }
+        for (k, pd) in props {
+            if let (Some(items), Some(arr)) = (pd.get("items").filter(|i| i.get("properties").is_some()), o.get(k).and_then(Value::as_array)) {
+                for x in arr {
+                    walk(&format!("{path}.{k}[]"), items, x);
+                }
+            }
+        }
+    }
+    assert!(!lines.is_empty(), "{def}: nothing to check");
+    for l in lines {
+        walk(def, &schema["$defs"][def], l);
+    }
 }
 
 /// `fleet compare --json` against counts made here from the journal's records.

@@ -86,7 +86,7 @@ pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow
     let mut rows: BTreeMap<Option<String>, AgentRow> = BTreeMap::new();
     {
         let mut st = tx.prepare(
-            "SELECT s.agent, group_concat(DISTINCT s.agent_group), group_concat(DISTINCT COALESCE(s.project_name, s.project)), COUNT(*), MIN(s.start), MAX(s.last),
+            "SELECT s.agent, NULL, NULL, COUNT(*), MIN(s.start), MAX(s.last),
                SUM(s.records), SUM(s.turns), SUM(s.tools), SUM(s.errors), SUM(s.subagents),
                SUM(s.f_critical), SUM(s.f_high), SUM(s.f_medium), SUM(s.f_low),
                SUM(s.in_tok), SUM(s.out_tok), SUM(s.cache_read), SUM(s.cache_create), COUNT(s.in_tok) + COUNT(s.out_tok),
@@ -96,19 +96,14 @@ pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow
         let mut q = st.query([])?;
         while let Some(r) = q.next()? {
             let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0) as u64) };
-            let list = |i: usize| -> rusqlite::Result<Vec<String>> {
-                let mut v: Vec<String> = r.get::<_, Option<String>>(i)?.map(|s| s.split(',').map(String::from).collect()).unwrap_or_default();
-                v.sort();
-                Ok(v)
-            };
             let agent: Option<String> = r.get(0)?;
             let has_tokens = n(19)? > 0;
             rows.insert(
                 agent.clone(),
                 AgentRow {
                     agent,
-                    agent_groups: list(1)?,
-                    projects: list(2)?,
+                    agent_groups: Vec::new(),
+                    projects: Vec::new(),
                     sessions: n(3)?,
                     first: crate::timefmt::rfc3339_nanos(n(4)?),
                     last: crate::timefmt::rfc3339_nanos(n(5)?),
@@ -127,6 +122,20 @@ pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow
                     unpriced_calls: n(22)?,
                 },
             );
+        }
+    }
+    {
+        // Groups and projects, each once (names may hold any character: not concatenated).
+        let mut st = tx.prepare("SELECT DISTINCT s.agent, s.agent_group, COALESCE(s.project_name, s.project) FROM sessions s JOIN fleet_selected x ON x.sess = s.sess")?;
+        let mut q = st.query([])?;
+        while let Some(r) = q.next()? {
+            let agent: Option<String> = r.get(0)?;
+            let Some(row) = rows.get_mut(&agent) else { continue };
+            for (list, v) in [(&mut row.agent_groups, r.get::<_, Option<String>>(1)?), (&mut row.projects, r.get::<_, Option<String>>(2)?)] {
+                if let Some(v) = v.filter(|v| !list.contains(v)) {
+                    list.push(v);
+                }
+            }
         }
     }
     {
@@ -153,6 +162,8 @@ pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow
     tx.finish()?;
     let mut out: Vec<AgentRow> = rows.into_values().collect();
     for r in &mut out {
+        r.agent_groups.sort();
+        r.projects.sort();
         r.tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.tool.cmp(&b.tool)));
         r.error_rate = (r.tool_calls > 0).then(|| r.tool_failures as f64 / r.tool_calls as f64);
     }

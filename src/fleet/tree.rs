@@ -101,7 +101,12 @@ pub fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> anyhow
             // A member whose parent is not in the workflow starts a tree of it.
             members.iter().filter(|r| r.parent_session.as_deref().is_none_or(|p| workflows.get(p) != Some(w) || !by_id.contains_key(p))).map(|r| r.session_id.clone()).collect()
         }
-        (None, None) => rows.iter().filter(|r| r.parent_session.as_deref().is_none_or(|p| !by_id.contains_key(p) || p == r.session_id)).map(|r| r.session_id.clone()).collect(),
+        // Every session: those without a known parent first, then any left (a loop of parents).
+        (None, None) => {
+            let mut roots: Vec<String> = rows.iter().filter(|r| r.parent_session.as_deref().is_none_or(|p| !by_id.contains_key(p) || p == r.session_id)).map(|r| r.session_id.clone()).collect();
+            roots.extend(rows.iter().map(|r| top(&r.session_id)));
+            roots
+        }
     };
     let mut out = Vec::new();
     let mut done = BTreeSet::new();
