@@ -8,8 +8,8 @@
 //! Asserted: nothing lost (the journal's seq count = distinct `agent_telemetry.seq` at
 //! VictoriaLogs once a sentinel session hooked after everything has arrived; duplicates
 //! reported, none expected without a crash), per synthetic agent the same count by `agent.id`;
-//! every session's trace complete at Jaeger (its span count = session runs + turns + tool calls
-//! + subagents + model calls the journal implies); `fleet conflicts` finds exactly the planted
+//! every session's trace complete at Jaeger (its span count = the session runs, turns, tool
+//! calls, subagents and model calls the journal implies); `fleet conflicts` finds exactly the planted
 //! conflicts (write/write and read/write between synthetic agents, and one between a synthetic
 //! agent and a real Claude Code session) and none of the planted non-conflicts (two reads, one
 //! agent in two sessions, a failed write, every agent's private files); `fleet compare` counts
