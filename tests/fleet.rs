@@ -373,3 +373,24 @@ fn generated_fleet_journal_conflicts_and_compare() {
     }
     check_compare(&data, &records);
 }
+
+#[test]
+fn control_characters_from_records_are_escaped() {
+    let f = Fleet::new();
+    let evil = "\u{1b}]52;c;ZXZpbA==\u{7}\u{1b}[2J\nforged line";
+    let agent = format!("agent{evil}");
+    let file = format!("src/{evil}.rs");
+    f.start(&agent, "s-evil-1", &[("AGENT_TELEMETRY_WORKFLOW_ID", "wf-evil")]);
+    f.start("plain", "s-evil-2", &[("AGENT_TELEMETRY_WORKFLOW_ID", "wf-evil")]);
+    f.hook(&agent, &[], json!({"session_id": "s-evil-1", "hook_event_name": "SubagentStart", "agent_id": format!("sub{evil}"), "agent_type": format!("type{evil}"), "cwd": f.project}));
+    f.call(&agent, "s-evil-1", None, "Write", &file, true);
+    f.call("plain", "s-evil-2", None, "Edit", &file, true);
+    let data = f.data();
+    assert_eq!(json_lines(&ok(&data, &["fleet", "conflicts", "--json"])).len(), 1, "the conflict is found");
+    for args in [vec!["fleet", "conflicts"], vec!["fleet", "tree"], vec!["fleet", "tree", "--workflow", "wf-evil"], vec!["fleet", "compare"]] {
+        let text = ok(&data, &args);
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{args:?}: {text:?}");
+        assert!(!text.lines().any(|l| l.starts_with("forged line")), "{args:?}: {text}");
+    }
+    assert!(ok(&data, &["fleet", "conflicts"]).contains("\\u{1b}[2J\\nforged line.rs"));
+}
