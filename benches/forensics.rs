@@ -2,7 +2,7 @@
 //! realistic journal of RECORDS records (default 1,000,000; the issue's target is 10,000,000)
 //! with `forensics::synth`, then times the release binary as a user runs it: the first
 //! `sessions` (which builds the index), the index's size, and `sessions`, `search`, `timeline`
-//! and `tree` on the built index (best of 3 runs each). Set FORENSICS_BENCH_DIR to keep the data.
+//! and `tree`, and `fleet conflicts|compare|tree`, on the built index (best of 3 runs each). Set FORENSICS_BENCH_DIR to keep the data.
 
 use std::path::Path;
 use std::process::Command;
@@ -77,6 +77,11 @@ fn main() {
         ("search --path '*/src/m7/*' --tool Read", vec!["search", "--path", "*/src/m7/*", "--tool", "Read"]),
         ("timeline S", vec!["timeline", &sid]),
         ("tree S", vec!["tree", &sid]),
+        ("fleet conflicts (10m window)", vec!["fleet", "conflicts"]),
+        ("fleet conflicts --window 1h", vec!["fleet", "conflicts", "--window", "1h"]),
+        ("fleet compare", vec!["fleet", "compare"]),
+        ("fleet tree S", vec!["fleet", "tree", &sid]),
+        ("fleet tree (all)", vec!["fleet", "tree"]),
     ];
     for (name, args) in queries {
         let (d, n) = best(&data, &args);
