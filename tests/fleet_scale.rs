@@ -17,9 +17,10 @@
 //! load (median, p99), the relay's throughput (events/s, and per CPU second) and memory (VmRSS
 //! sampled from /proc every 250 ms).
 //!
-//! Time: 586 s for the default 100,000 on this project's 2 cores with other builds running (load
-//! average 12–22): the per-event hook processes are the limit (215 events/s here); the relay kept
-//! up (25 s behind the last hook). Numbers in the README (Numbers, "fleet scale").
+//! Time: 409 s for the default 100,000 on this project's 2 cores started quiet (586 s with other
+//! builds running, load average 12–22): the per-event hook processes are the limit (319 and 215
+//! events/s); the relay kept up (14 and 25 s behind the last hook). Numbers in the README
+//! (Numbers, "fleet scale").
 //!
 //! TODO(tenants, after the merge with the tenancy work): route two groups of these agents to
 //! two tenants and assert each tenant's VictoriaLogs/Jaeger sees only its own agents.
