@@ -23,7 +23,7 @@ pub struct Source {
 }
 
 impl Source {
-    fn open(&self, config: &Config) -> anyhow::Result<forensics::index::Index> {
+    pub fn open(&self, config: &Config) -> anyhow::Result<forensics::index::Index> {
         let data = self.data.clone().unwrap_or_else(|| config.data_dir.clone());
         DataDir::new(&data, self.index.as_deref())?.open()
     }
@@ -41,7 +41,7 @@ pub struct Window {
 }
 
 impl Window {
-    fn resolve(&self, now: u64) -> anyhow::Result<(Option<u64>, Option<u64>)> {
+    pub fn resolve(&self, now: u64) -> anyhow::Result<(Option<u64>, Option<u64>)> {
         let p = |w: &Option<String>, flag: &str| -> anyhow::Result<Option<u64>> {
             w.as_deref().map(|t| forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))).transpose()
         };

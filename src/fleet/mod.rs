@@ -1,15 +1,28 @@
-//! Fleet mode: many agents, one view. Who an agent is ([`registry`]: `fleet.toml`, the
-//! environment, defaults), which agents were seen ([`agents`], from the forensics index), and a
-//! tenant per agent group in the backends ([`collector`]: a collector config fragment with one
-//! pipeline per group).
+//! Fleet mode: many agents, one view.
 //!
-//! `agent-telemetry fleet <sub>`: [`FleetCommand`] holds the subcommands, [`run`] dispatches.
+//! - Who an agent is ([`registry`]: `fleet.toml`, the environment, defaults) and which agents
+//!   were seen ([`agents`], from the forensics index); a tenant per agent group in the backends
+//!   ([`collector`]: a collector config fragment with one pipeline per group).
+//! - Questions across agents, answered from the forensics index of a data dir that many agents
+//!   record into (`AGENT_TELEMETRY_AGENT_ID` names each): [`conflicts`] (files touched by more
+//!   than one agent within a window: write/write, read/write, with the agents, sessions, times
+//!   and tools), [`tree`] (delegation across processes — child sessions, subagents — by workflow
+//!   or session), [`compare`] (per agent: activity, tool failures, tool mix, findings, tokens, cost).
+//!
+//! `agent-telemetry fleet <sub>`: [`FleetCommand`] holds the subcommands, [`run`] dispatches. It
+//! runs in `agent-telemetry-forensics` (a variant of `IndexCommand`): most of it reads the index.
 
 pub mod agents;
 pub mod collector;
+pub mod compare;
+pub mod conflicts;
 pub mod registry;
+pub mod tree;
 
+use crate::commands::forensics::{Source, Window};
 use crate::config::Config;
+use crate::forensics::Style;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -22,13 +35,127 @@ pub enum FleetCommand {
     /// headers (use with otel-collector.yaml: a second --config, or
     /// AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG for `just stack-up`).
     CollectorConfig(collector::CollectorConfigArgs),
+    /// Files touched by more than one agent within a window: write/write and read/write.
+    Conflicts(ConflictsArgs),
+    /// Delegation trees across processes: child sessions and subagents, by workflow or session.
+    Tree(TreeArgs),
+    /// The agents side by side: activity, error rate, tool mix, findings, tokens and cost.
+    Compare(CompareArgs),
 }
 
-/// Runs `fleet <sub>`: the exit code (0 ok, 2 bad input or an unreadable registry).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ConflictsArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub window: Window,
+    /// Two agents' touches of a file conflict when at most this far apart (90s, 10m, 2h, 1d).
+    #[arg(long = "window", value_name = "DURATION", default_value = "10m")]
+    pub within: String,
+    /// Only sessions of this project (its path, its name, or a glob of the path).
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// One JSON object per conflict per line (docs/forensics-schema.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TreeArgs {
+    #[command(flatten)]
+    pub source: Source,
+    /// Only the sessions of this workflow (AGENT_TELEMETRY_WORKFLOW_ID) and the sessions they started.
+    #[arg(long, value_name = "W")]
+    pub workflow: Option<String>,
+    /// The tree this session (an id or a unique prefix) belongs to.
+    #[arg(conflicts_with = "workflow")]
+    pub session: Option<String>,
+    /// One JSON object per session per line, depth first (docs/forensics-schema.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub window: Window,
+    /// Only sessions of this project (its path, its name, or a glob of the path).
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// One JSON object per agent per line (docs/forensics-schema.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `agent-telemetry fleet …`: the exit code (0 ok; errors — bad input, an unreadable registry or
+/// index — are returned, printed by `main`, exit 2).
 pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
+    let now = crate::timefmt::now_unix_nanos();
+    let style = Style::for_stdout();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match command {
-        FleetCommand::Agents(a) => agents::run(config, a),
-        FleetCommand::CollectorConfig(a) => collector::run(config, a),
+        FleetCommand::Agents(a) => return agents::run(config, a),
+        FleetCommand::CollectorConfig(a) => return collector::run(config, a),
+        FleetCommand::Conflicts(a) => {
+            let window = conflicts::parse_window(&a.within)?;
+            let (since, until) = a.window.resolve(now)?;
+            let index = a.source.open(config)?;
+            let found = conflicts::find(&index, &conflicts::ConflictFilters { since, until, project: a.project.clone(), window })?;
+            if a.json {
+                json_lines(&mut out, &found)?;
+            } else {
+                out.write_all(conflicts::render(&found, window, style).as_bytes())?;
+            }
+        }
+        FleetCommand::Tree(a) => {
+            let index = a.source.open(config)?;
+            let sel = tree::TreeSelect { workflow: a.workflow.clone(), session: a.session.clone() };
+            let nodes = tree::trees(&index, &sel, now, config.export.span_timeout.as_nanos() as u64)?;
+            if a.json {
+                json_lines(&mut out, &nodes)?;
+            } else {
+                out.write_all(tree::render(&nodes, style).as_bytes())?;
+            }
+        }
+        FleetCommand::Compare(a) => {
+            let (since, until) = a.window.resolve(now)?;
+            let index = a.source.open(config)?;
+            let rows = compare::compare(&index, &compare::CompareFilters { since, until, project: a.project.clone() })?;
+            if a.json {
+                json_lines(&mut out, &rows)?;
+            } else {
+                out.write_all(compare::render(&rows, style).as_bytes())?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn json_lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> anyhow::Result<()> {
+    for i in items {
+        serde_json::to_writer(&mut *out, i)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// `2026-11-30 12:00:01` from an RFC 3339 time.
+fn short_time(rfc: &str) -> String {
+    crate::forensics::time::short_rfc(rfc)
+}
+
+/// `10m`, `90s`, `2h30m`.
+fn human_duration(nanos: u64) -> String {
+    let s = nanos / 1_000_000_000;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, 0) => format!("{m}m"),
+        (0, m, s) => format!("{m}m{s}s"),
+        (h, 0, 0) => format!("{h}h"),
+        (h, m, _) => format!("{h}h{m}m"),
     }
 }
 

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Bump when the tables change: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "4";
+const SCHEMA_VERSION: &str = "5";
 /// Records per transaction while indexing.
 const BATCH: usize = 50_000;
 
@@ -135,6 +135,7 @@ struct SessCtx {
     parent_session: Option<String>,
     prompt_id: Option<String>,
     worktree: Option<String>,
+    workflow_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -198,7 +199,7 @@ CREATE TABLE findings (seq INTEGER NOT NULL, sess INTEGER, rule INTEGER NOT NULL
 CREATE TABLE sessions (
   sess INTEGER PRIMARY KEY,
   sid TEXT NOT NULL UNIQUE,
-  project TEXT, project_name TEXT, agent TEXT, agent_group TEXT, parent_sid TEXT, worktree TEXT,
+  project TEXT, project_name TEXT, agent TEXT, agent_group TEXT, parent_sid TEXT, worktree TEXT, workflow TEXT,
   start INTEGER, last INTEGER, end_time INTEGER, ended INTEGER NOT NULL DEFAULT 0,
   records INTEGER NOT NULL DEFAULT 0, turns INTEGER NOT NULL DEFAULT 0, tools INTEGER NOT NULL DEFAULT 0,
   errors INTEGER NOT NULL DEFAULT 0, subagents INTEGER NOT NULL DEFAULT 0,
@@ -223,6 +224,7 @@ CREATE INDEX IF NOT EXISTS findings_seq ON findings(seq);
 CREATE INDEX IF NOT EXISTS findings_sess ON findings(sess, severity);
 CREATE INDEX IF NOT EXISTS sessions_start ON sessions(start);
 CREATE INDEX IF NOT EXISTS sessions_parent ON sessions(parent_sid);
+CREATE INDEX IF NOT EXISTS sessions_workflow ON sessions(workflow) WHERE workflow IS NOT NULL;
 ";
 
 fn sql<T>(path: &Path, r: rusqlite::Result<T>) -> Result<T, IndexError> {
@@ -539,17 +541,18 @@ impl Ids {
         Ok(id)
     }
 
-    /// Fills a session's project, agent, parent and worktree from the first record that has them.
+    /// Fills a session's project, agent, parent, worktree and workflow from the first record that has them.
     fn note_info(&mut self, tx: &Connection, path: &Path, sess: i64, l: &Line) -> Result<(), IndexError> {
         let mut st = sql(
             path,
             tx.prepare_cached(
                 "UPDATE sessions SET project = COALESCE(project, ?2), project_name = COALESCE(project_name, ?3), agent = COALESCE(agent, ?4),
-                   agent_group = COALESCE(agent_group, ?5), parent_sid = COALESCE(parent_sid, ?6), worktree = COALESCE(worktree, ?7)
+                   agent_group = COALESCE(agent_group, ?5), parent_sid = COALESCE(parent_sid, ?6), worktree = COALESCE(worktree, ?7),
+                   workflow = COALESCE(workflow, ?8)
                  WHERE sess = ?1",
             ),
         )?;
-        sql(path, st.execute(params![sess, l.project_path, l.project_name, l.agent_context.fleet_agent_id, l.agent_context.agent_group, l.session_context.parent_session, l.session_context.worktree]))?;
+        sql(path, st.execute(params![sess, l.project_path, l.project_name, l.agent_context.fleet_agent_id, l.agent_context.agent_group, l.session_context.parent_session, l.session_context.worktree, l.session_context.workflow_id]))?;
         Ok(())
     }
 

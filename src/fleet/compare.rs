@@ -1,0 +1,217 @@
+//! `fleet compare`: the agents of a fleet side by side — how much each did (sessions, records,
+//! turns, tool calls, subagents, active from/to), how often its tools failed, which tools it
+//! used most, what it was flagged for, and what it cost (tokens, model calls, estimated USD) —
+//! from the forensics index. An agent is a fleet agent id (`agent_context.fleet_agent_id`);
+//! sessions without one are one row, `agent: null`.
+//!
+//! Counted over whole sessions that overlap the time window (as `sessions --since/--until`
+//! selects them), so the rows add up to what `sessions` lists.
+//!
+//! Hook overhead is not here: a record carries no timing of the hook that wrote it (only the
+//! tool's own `duration_ms`), so it cannot be read back per agent — `just bench-hook` and the
+//! fleet scale test measure it from outside.
+
+use super::conflicts::project_condition;
+use crate::commands::show::escape_terminal;
+use crate::forensics::index::Index;
+use crate::forensics::sessions::{clip, count, Findings, Tokens};
+use crate::forensics::Style;
+use rusqlite::types::Value as SqlValue;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Clone)]
+pub struct CompareFilters {
+    pub since: Option<u64>,
+    pub until: Option<u64>,
+    pub project: Option<String>,
+}
+
+/// Tool calls of one tool.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ToolCount {
+    pub tool: String,
+    pub calls: u64,
+    pub failures: u64,
+}
+
+/// One agent's row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AgentRow {
+    /// The fleet agent id; null for sessions without one.
+    pub agent: Option<String>,
+    pub agent_groups: Vec<String>,
+    pub projects: Vec<String>,
+    pub sessions: u64,
+    pub first: String,
+    pub last: String,
+    pub records: u64,
+    pub turns: u64,
+    pub tool_calls: u64,
+    /// Calls that ended in PostToolUseFailure.
+    pub tool_failures: u64,
+    /// `tool_failures / tool_calls`; null without tool calls.
+    pub error_rate: Option<f64>,
+    /// PostToolUseFailure and StopFailure records (as `sessions` counts errors).
+    pub errors: u64,
+    pub subagents: u64,
+    /// Every tool, most calls first.
+    pub tools: Vec<ToolCount>,
+    pub findings: Findings,
+    /// Null when no session of the agent carries token usage.
+    pub tokens: Option<Tokens>,
+    pub model_calls: u64,
+    pub cost_usd: Option<f64>,
+    pub unpriced_calls: u64,
+}
+
+/// One row per agent, most tool calls first.
+pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow>> {
+    let mut conds = vec!["s.records > 0".to_string()];
+    let mut params: Vec<SqlValue> = Vec::new();
+    if let Some(s) = f.since {
+        params.push(SqlValue::Integer(s as i64));
+        conds.push(format!("s.last >= ?{}", params.len()));
+    }
+    if let Some(u) = f.until {
+        params.push(SqlValue::Integer(u as i64));
+        conds.push(format!("s.start <= ?{}", params.len()));
+    }
+    if let Some(p) = &f.project {
+        let c = project_condition(p, &mut params);
+        conds.push(c);
+    }
+    let tx = index.conn.unchecked_transaction()?;
+    tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS fleet_selected (sess INTEGER PRIMARY KEY); DELETE FROM fleet_selected;")?;
+    tx.execute(&format!("INSERT INTO fleet_selected SELECT s.sess FROM sessions s WHERE {}", conds.join(" AND ")), rusqlite::params_from_iter(params))?;
+    let mut rows: BTreeMap<Option<String>, AgentRow> = BTreeMap::new();
+    {
+        let mut st = tx.prepare(
+            "SELECT s.agent, NULL, NULL, COUNT(*), MIN(s.start), MAX(s.last),
+               SUM(s.records), SUM(s.turns), SUM(s.tools), SUM(s.errors), SUM(s.subagents),
+               SUM(s.f_critical), SUM(s.f_high), SUM(s.f_medium), SUM(s.f_low),
+               SUM(s.in_tok), SUM(s.out_tok), SUM(s.cache_read), SUM(s.cache_create), COUNT(s.in_tok) + COUNT(s.out_tok),
+               SUM(s.model_calls), SUM(s.cost), SUM(s.unpriced_calls)
+             FROM sessions s JOIN fleet_selected x ON x.sess = s.sess GROUP BY s.agent",
+        )?;
+        let mut q = st.query([])?;
+        while let Some(r) = q.next()? {
+            let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0) as u64) };
+            let agent: Option<String> = r.get(0)?;
+            let has_tokens = n(19)? > 0;
+            rows.insert(
+                agent.clone(),
+                AgentRow {
+                    agent,
+                    agent_groups: Vec::new(),
+                    projects: Vec::new(),
+                    sessions: n(3)?,
+                    first: crate::timefmt::rfc3339_nanos(n(4)?),
+                    last: crate::timefmt::rfc3339_nanos(n(5)?),
+                    records: n(6)?,
+                    turns: n(7)?,
+                    tool_calls: n(8)?,
+                    tool_failures: 0,
+                    error_rate: None,
+                    errors: n(9)?,
+                    subagents: n(10)?,
+                    tools: Vec::new(),
+                    findings: Findings { critical: n(11)?, high: n(12)?, medium: n(13)?, low: n(14)? },
+                    tokens: has_tokens.then(|| Tokens { input: n(15).unwrap_or(0), output: n(16).unwrap_or(0), cache_read: n(17).unwrap_or(0), cache_creation: n(18).unwrap_or(0) }),
+                    model_calls: n(20)?,
+                    cost_usd: r.get(21)?,
+                    unpriced_calls: n(22)?,
+                },
+            );
+        }
+    }
+    {
+        // Groups and projects, each once (names may hold any character: not concatenated).
+        let mut st = tx.prepare("SELECT DISTINCT s.agent, s.agent_group, COALESCE(s.project_name, s.project) FROM sessions s JOIN fleet_selected x ON x.sess = s.sess")?;
+        let mut q = st.query([])?;
+        while let Some(r) = q.next()? {
+            let agent: Option<String> = r.get(0)?;
+            let Some(row) = rows.get_mut(&agent) else { continue };
+            for (list, v) in [(&mut row.agent_groups, r.get::<_, Option<String>>(1)?), (&mut row.projects, r.get::<_, Option<String>>(2)?)] {
+                if let Some(v) = v.filter(|v| !list.contains(v)) {
+                    list.push(v);
+                }
+            }
+        }
+    }
+    {
+        // Tool calls per agent and tool: distinct tool_use ids per session (as `sessions`
+        // counts them), and those that failed.
+        let mut st = tx.prepare(
+            "SELECT s.agent, t.tool, COUNT(*), SUM(t.failed) FROM (
+               SELECT e.sess, e.tool, e.tool_use, MAX(e.event = 'PostToolUseFailure') AS failed
+               FROM events e JOIN fleet_selected x ON x.sess = e.sess
+               WHERE e.event IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure') AND e.tool_use IS NOT NULL
+               GROUP BY e.sess, e.tool_use) t
+             JOIN sessions s ON s.sess = t.sess GROUP BY s.agent, t.tool",
+        )?;
+        let mut q = st.query([])?;
+        while let Some(r) = q.next()? {
+            let agent: Option<String> = r.get(0)?;
+            let Some(row) = rows.get_mut(&agent) else { continue };
+            let failures = r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64;
+            row.tools.push(ToolCount { tool: r.get::<_, Option<String>>(1)?.unwrap_or_else(|| "-".into()), calls: r.get::<_, i64>(2)? as u64, failures });
+            row.tool_failures += failures;
+        }
+    }
+    tx.execute_batch("DROP TABLE fleet_selected;")?;
+    tx.finish()?;
+    let mut out: Vec<AgentRow> = rows.into_values().collect();
+    for r in &mut out {
+        r.agent_groups.sort();
+        r.projects.sort();
+        r.tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.tool.cmp(&b.tool)));
+        r.error_rate = (r.tool_calls > 0).then(|| r.tool_failures as f64 / r.tool_calls as f64);
+    }
+    out.sort_by(|a, b| b.tool_calls.cmp(&a.tool_calls).then_with(|| a.agent.cmp(&b.agent)));
+    Ok(out)
+}
+
+/// The human table; the tool mix shows the three most used tools.
+pub fn render(rows: &[AgentRow], style: Style) -> String {
+    let mut out = style.dim(&format!(
+        "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {:>6}  {:>4}  {:<36}  {:<15}  {:>9}  {:>8}  {:<16}  {:<16}\n",
+        "AGENT", "SESS", "RECORDS", "TURNS", "TOOLS", "ERR %", "SUB", "TOP TOOLS", "FINDINGS c/h/m/l", "TOKENS", "COST $", "FIRST (UTC)", "LAST"
+    ));
+    for r in rows {
+        let agent = r.agent.clone().unwrap_or_else(|| "(no fleet id)".into());
+        let rate = r.error_rate.map(|e| format!("{:.1}", e * 100.0)).unwrap_or_else(|| "-".into());
+        let rate = if r.tool_failures > 0 { style.red(&format!("{rate:>6}")) } else { format!("{rate:>6}") };
+        let top: Vec<String> = r.tools.iter().take(3).map(|t| format!("{} {}", t.tool, t.calls)).collect();
+        let f = &r.findings;
+        let findings = format!("{}/{}/{}/{}", f.critical, f.high, f.medium, f.low);
+        let findings = if f.critical + f.high > 0 { style.red(&format!("{findings:<15}")) } else { format!("{findings:<15}") };
+        let tokens = r.tokens.as_ref().map(|t| count(t.input + t.output)).unwrap_or_else(|| "-".into());
+        let cost = match (r.cost_usd, r.unpriced_calls) {
+            (Some(c), 0) => format!("{c:.4}"),
+            (Some(c), _) => format!("{c:.4}*"),
+            (None, 0) => "-".into(),
+            (None, _) => "*".into(),
+        };
+        out.push_str(&format!(
+            "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {}  {:>4}  {:<36}  {}  {:>9}  {:>8}  {:<16}  {:<16}\n",
+            escape_terminal(&clip(&agent, 18)),
+            r.sessions,
+            r.records,
+            r.turns,
+            r.tool_calls,
+            rate,
+            r.subagents,
+            escape_terminal(&clip(&top.join(", "), 36)),
+            findings,
+            tokens,
+            cost,
+            super::short_time(&r.first),
+            super::short_time(&r.last)
+        ));
+    }
+    out.push_str(&style.dim(&format!(
+        "{} agent(s); ERR % = failed tool calls / tool calls; hook overhead: not recorded in the records (just bench-hook measures it)\n",
+        rows.len()
+    )));
+    out
+}
