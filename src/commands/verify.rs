@@ -74,7 +74,7 @@ fn fetch_victorialogs(base: &str, query: &str) -> anyhow::Result<Vec<(u64, Strin
     let url = format!("{}/select/logsql/query?query={}", base.trim_end_matches('/'), percent_encode(query));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let body = rt.block_on(async {
-        let resp = reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build()?.get(&url).send().await?;
+        let resp = crate::export::otlp::http_client().timeout(std::time::Duration::from_secs(60)).build()?.get(&url).send().await?;
         let status = resp.status();
         let text = resp.text().await?;
         anyhow::ensure!(status.is_success(), "{base} answered {status}: {}", text.chars().take(300).collect::<String>());

@@ -58,7 +58,7 @@ impl OtlpExporters {
         };
         let http = match protocol {
             Protocol::HttpProtobuf => Some(
-                reqwest::Client::builder()
+                http_client()
                     .timeout(cfg.timeout)
                     .connect_timeout(cfg.connect_timeout)
                     .build()
@@ -172,5 +172,28 @@ impl OtlpExporters {
                 .map_err(|e| ExportError::from_export_text(format!("exporting logs to {}: {e}", self.endpoint)))?;
         }
         Ok(())
+    }
+}
+
+/// A reqwest client builder with TLS on ring. reqwest is built without a crypto provider (its
+/// default, aws-lc, would run its cpuid constructor in every process of this binary, the hook's
+/// included), so the process-wide default is installed here, once, before any client is built.
+pub fn http_client() -> reqwest::ClientBuilder {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means a provider is already installed: that one is used.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+}
+
+#[cfg(test)]
+mod tls_tests {
+    /// Without a provider reqwest panics when a client is built; this proves ring is installed.
+    #[test]
+    fn http_client_builds_with_the_ring_provider() {
+        let client = super::http_client().https_only(true).build();
+        assert!(client.is_ok(), "{client:?}");
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
     }
 }
