@@ -159,6 +159,20 @@ fn fleet_agents_lists_every_agent_seen_and_the_registry_s_unseen() {
     assert_eq!(idle["registry_match"], "never_seen");
     // Seen agents first, then the unseen.
     assert_eq!(rows.last().unwrap()["agent"], "agent-idle");
+    // --json is what docs/forensics-schema.json documents (fleet_registry_agent).
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/forensics-schema.json")).unwrap()).unwrap();
+    let def = &schema["$defs"]["fleet_registry_agent"];
+    let props = def["properties"].as_object().expect("fleet_registry_agent documented");
+    let matches: Vec<&str> = def["properties"]["registry_match"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    for r in &rows {
+        for k in r.as_object().unwrap().keys() {
+            assert!(props.contains_key(k), "fleet agents --json: field {k} is not documented in docs/forensics-schema.json");
+        }
+        for k in def["required"].as_array().unwrap() {
+            assert!(r.get(k.as_str().unwrap()).is_some(), "fleet agents --json: required {k} missing in {r}");
+        }
+        assert!(matches.contains(&r["registry_match"].as_str().unwrap()), "{r}");
+    }
 
     // The text table has a line per agent and the header.
     let out = f.command(&["fleet", "agents"]).output().unwrap();
