@@ -8,7 +8,7 @@
 
 use super::registry::Registry;
 use crate::config::Config;
-use crate::forensics::{index::Index, DataDir};
+use crate::forensics::index::Index;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -24,12 +24,8 @@ pub struct AgentsArgs {
     /// The registry to compare with (default: the configured one).
     #[arg(long, value_name = "FILE")]
     pub registry: Option<PathBuf>,
-    /// A data dir (e.g. one copied from another machine); default: the configured one.
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
-    /// Keep the index here instead of <data>/index (for a read-only copy).
-    #[arg(long, value_name = "DIR")]
-    pub index: Option<PathBuf>,
+    #[command(flatten)]
+    pub source: crate::commands::forensics::Source,
 }
 
 /// One agent, as `--json` prints it.
@@ -212,8 +208,7 @@ pub fn run(config: &Config, a: &AgentsArgs) -> anyhow::Result<i32> {
     let now = crate::timefmt::now_unix_nanos();
     let since = a.since.as_deref().map(|t| crate::forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--since: {e}"))).transpose()?;
     let (_, registry) = super::registry_for_command(config, a.registry.as_ref())?;
-    let data = a.data.clone().unwrap_or_else(|| config.data_dir.clone());
-    let index = DataDir::new(&data, a.index.as_deref())?.open()?;
+    let index = a.source.open(config)?;
     let rows = list(&index, registry.as_ref(), since, now, config.export.span_timeout.as_nanos() as u64)?;
     use std::io::Write;
     let mut out = std::io::stdout().lock();
