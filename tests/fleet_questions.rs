@@ -7,9 +7,13 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agent-telemetry");
+
+#[path = "common/index_cli.rs"]
+mod index_cli;
+use index_cli::{journal, json_lines, ok, run};
 
 struct Fleet {
     _tmp: tempfile::TempDir,
@@ -91,30 +95,10 @@ impl Fleet {
 
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn run(data: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).arg("--data").arg(data).env_clear().env("HOME", data.join("no-home")).env("PATH", std::env::var_os("PATH").unwrap_or_default()).output().unwrap()
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = run(data, args);
-    assert!(out.status.success(), "{args:?}: exit {:?}\n{}\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn fail(data: &Path, args: &[&str]) -> String {
     let out = run(data, args);
     assert_eq!(out.status.code(), Some(2), "{args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8(out.stderr).unwrap()
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
-}
-
-fn journal(data: &Path) -> Vec<Value> {
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
-    segs.sort();
-    segs.iter().flat_map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()).collect()
 }
 
 /// (path, kind, agents) of each conflict `fleet conflicts --json` printed.

@@ -14,6 +14,10 @@ use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agent-telemetry");
 
+#[path = "common/index_cli.rs"]
+mod index_cli;
+use index_cli::{journal, json_lines, ok, run};
+
 /// A recording's hooks run through the binary, the relay never started: the journal only.
 struct HooksOnly {
     _tmp: tempfile::TempDir,
@@ -57,31 +61,9 @@ fn hooks_only(name: &str) -> HooksOnly {
     HooksOnly { _tmp: tmp, root }
 }
 
-/// Runs the binary on `data` with `args`; a clean environment (no AGENT_TELEMETRY_*).
-fn run(data: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).arg("--data").arg(data).env_clear().env("HOME", data.join("no-home")).env("PATH", std::env::var_os("PATH").unwrap_or_default()).output().unwrap()
-}
-
 /// `verify --file`: no data dir.
 fn verify_file(file: &Path) -> Output {
     Command::new(BIN).args(["verify", "--file"]).arg(file).env_clear().output().unwrap()
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = run(data, args);
-    assert!(out.status.success(), "{args:?}: exit {:?}\n{}\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
-}
-
-/// The journal's records of a data dir, in order.
-fn journal(data: &Path) -> Vec<Value> {
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
-    segs.sort();
-    segs.iter().flat_map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect::<Vec<_>>()).collect()
 }
 
 

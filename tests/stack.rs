@@ -119,19 +119,7 @@ fn send_sentinel_and_wait(stack: &Stack, run: &str) {
 
 /// (total rows, distinct test.seq values) in VictoriaLogs for this run.
 fn count_run(stack: &Stack, run: &str) -> Option<(u64, u64)> {
-    let q = format!(
-        "\"test.run\":=\"{run}\" | stats count() as total, count_uniq(\"test.seq\") as uniq"
-    );
-    let rows = stack.victorialogs_query(&q);
-    let row = rows.first()?;
-    let num = |k: &str| -> Option<u64> {
-        match row.get(k)? {
-            serde_json::Value::String(s) => s.parse().ok(),
-            serde_json::Value::Number(n) => n.as_u64(),
-            _ => None,
-        }
-    };
-    Some((num("total")?, num("uniq")?))
+    stack.vl_count_by(&format!("\"test.run\":=\"{run}\""), "test.seq")
 }
 
 /// Wait until VictoriaLogs has `n` rows for the run, then (after a sentinel record sent behind

@@ -210,7 +210,13 @@ impl Stack {
     /// (rows, distinct `agent_telemetry.seq`) at VictoriaLogs for a LogsQL `filter` (`*`: all);
     /// `None` while VictoriaLogs does not answer.
     pub fn vl_count(&self, filter: &str) -> Option<(u64, u64)> {
-        let rows = self.victorialogs_rows(&format!("{filter} | stats count() as total, count_uniq(\"agent_telemetry.seq\") as uniq")).ok()?;
+        self.vl_count_by(filter, "agent_telemetry.seq")
+    }
+
+    /// (rows, distinct values of the `seq` field) at VictoriaLogs for a LogsQL `filter`; `None`
+    /// while VictoriaLogs does not answer.
+    pub fn vl_count_by(&self, filter: &str, seq: &str) -> Option<(u64, u64)> {
+        let rows = self.victorialogs_rows(&format!("{filter} | stats count() as total, count_uniq(\"{seq}\") as uniq")).ok()?;
         let row = rows.first()?;
         let num = |k: &str| -> Option<u64> {
             match row.get(k)? {
