@@ -29,9 +29,10 @@ pub fn run() -> i32 {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
+    let started = std::time::Instant::now();
     let now = crate::timefmt::now_unix_nanos();
     let (input, read_error) = read_stdin();
-    match std::panic::catch_unwind(|| run_with(&input, read_error.as_deref(), now)) {
+    match std::panic::catch_unwind(|| run_with(&input, read_error.as_deref(), now, started)) {
         Ok(code) => code,
         Err(panic) => {
             let msg = panic
@@ -61,9 +62,9 @@ fn read_stdin() -> (Vec<u8>, Option<String>) {
 }
 
 /// The hook for given input; separated from `run` so tests and the panic path share it.
-pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64) -> i32 {
+pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64, started: std::time::Instant) -> i32 {
     let config = Config::load();
-    match handle(&config, &HookEnv::from_process(), input, read_error, now, Transport::Command) {
+    match handle(&config, &HookEnv::from_process(), input, read_error, now, started, Transport::Command) {
         Some(reason) => {
             let _ = writeln!(std::io::stderr(), "{reason}");
             2
@@ -83,8 +84,10 @@ pub enum Transport {
 }
 
 /// One event, whatever its transport: the record is built and journaled; returns the reason to
-/// refuse the tool call (enforce mode), if any.
-pub fn handle(config: &Config, env: &HookEnv, input: &[u8], read_error: Option<&str>, now: u64, transport: Transport) -> Option<String> {
+/// refuse the tool call (enforce mode), if any. `started`: when the hook began on this event
+/// (the record's `metadata.hook_us` is measured from it).
+#[allow(clippy::too_many_arguments)]
+pub fn handle(config: &Config, env: &HookEnv, input: &[u8], read_error: Option<&str>, now: u64, started: std::time::Instant, transport: Transport) -> Option<String> {
     if config.scope.enabled == Scope::Off {
         return None;
     }
@@ -94,7 +97,7 @@ pub fn handle(config: &Config, env: &HookEnv, input: &[u8], read_error: Option<&
         // (not JSON, no cwd) came to our own endpoint all the same — recorded, with no project.
         None if transport == Transport::Http && cwd_from_input(input).is_none() => None,
         None => {
-            record_gap(config, env, input, now);
+            record_gap(config, env, input, now, started);
             return None;
         }
     };
@@ -121,6 +124,7 @@ pub fn handle(config: &Config, env: &HookEnv, input: &[u8], read_error: Option<&
     if transport == Transport::Http {
         record.metadata.transport = Some("http".into());
     }
+    record.started = Some(started);
     // Remembered where a session or a prompt starts (not on every tool call: cost), in the
     // journal directory the append has open and checked.
     let starts = matches!(record.hook_event.as_str(), "SessionStart" | "UserPromptSubmit");
@@ -146,7 +150,7 @@ pub fn handle(config: &Config, env: &HookEnv, input: &[u8], read_error: Option<&
 
 /// Telemetry is off here: if this is a project whose marker was there before (it is gone now),
 /// say so once with a `telemetry_gap` record — the agent may have removed it to go dark.
-fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64) {
+fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64, started: std::time::Instant) {
     if config.scope.enabled != Scope::Project {
         return;
     }
@@ -157,6 +161,7 @@ fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64) {
     let mut record = enricher.record(input, now);
     record.event_type = "telemetry_gap".into();
     record.level = crate::record::Level::Error;
+    record.started = Some(started);
     let mut s = crate::enrich::redact::Redactor::new();
     let root_text = root.display().to_string();
     let root_text = s.redact(&root_text).unwrap_or(root_text);

@@ -125,6 +125,10 @@ pub struct JournalRecord {
     /// Chain hash of this record; written last on the line (see `journal::chain`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hash: String,
+    /// When the hook (or the relay's http endpoint) started on this event: the journal turns it
+    /// into `metadata.hook_us` as it writes the line. Not serialised.
+    #[serde(skip)]
+    pub started: Option<std::time::Instant>,
 }
 
 impl JournalRecord {
@@ -237,6 +241,13 @@ pub struct Metadata {
     /// command hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<String>,
+    /// The hook's own time on this event, in µs: from the hook process's start (for the http
+    /// transport: the request's arrival) to the moment this line was encoded under the journal
+    /// lock — reading stdin, the configuration, the analysis and the wait for the lock. Not in
+    /// it: the process start before `main` (exec, loading; ~0.9 ms for a do-nothing binary) and
+    /// the write itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_us: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -230,6 +230,7 @@ impl Replay {
             "metadata/user_id",
             "metadata/host_name",
             "metadata/telemetry_version",
+            "metadata/hook_us",
             "agent_context/fleet_agent_id",
             "agent_context/instance_id",
             "resource_usage",

@@ -73,14 +73,14 @@ impl Conn {
 
 /// A record with what differs between two runs of the same event taken out: times and the
 /// chain (they follow from the times), the temporary directory, what only a process has (its
-/// environment, its own resource use) and the transport itself.
+/// environment, its own resource use, its own time on the event) and the transport itself.
 fn normalised(r: &Value, dir: &str) -> Value {
     let mut r: Value = serde_json::from_str(&r.to_string().replace(dir, "@DIR@")).unwrap();
     let o = r.as_object_mut().unwrap();
     for k in ["timestamp", "time_unix_nano", "prev_hash", "hash", "resource_usage"] {
         o.remove(k);
     }
-    for k in ["transport", "entrypoint", "claude_version"] {
+    for k in ["transport", "entrypoint", "claude_version", "hook_us"] {
         o["metadata"].as_object_mut().unwrap().remove(k);
     }
     for k in ["traceparent", "parent_session"] {
@@ -117,6 +117,8 @@ fn the_same_events_make_the_same_records_as_the_command_hook() {
         assert_eq!(normalised(x, &da), normalised(y, &db), "command vs http record of seq {}", x["seq"]);
         assert_eq!(y["metadata"]["transport"], "http");
         assert!(x["metadata"].get("transport").is_none(), "the command hook's records name no transport");
+        // Both carry the hook's own time on the event (for http: from the request's arrival).
+        assert!(x["metadata"]["hook_us"].is_u64() && y["metadata"]["hook_us"].is_u64(), "hook_us on both: {x} / {y}");
     }
     let v = b.command(&["verify"]).output().unwrap();
     assert!(v.status.success(), "the http records chain: {}", String::from_utf8_lossy(&v.stdout));

@@ -59,6 +59,8 @@ pub const COMMAND: &str = "agent_telemetry.command";
 pub const URL: &str = "agent_telemetry.url";
 pub const SEARCH_PATTERN: &str = "agent_telemetry.search_pattern";
 pub const DURATION_MS: &str = "agent_telemetry.duration_ms";
+/// The hook's own time on the event it recorded (`metadata.hook_us`), in µs.
+pub const HOOK_DURATION_US: &str = "agent_telemetry.hook.duration_us";
 /// Where a span's token totals come from: `transcript` (the model calls) or `hook`.
 pub const USAGE_SOURCE: &str = "agent_telemetry.usage.source";
 pub const USAGE_REQUESTS: &str = "agent_telemetry.usage.requests";

@@ -51,6 +51,9 @@ pub fn log_item(r: &JournalRecord, line: Option<&str>, trace_id: TraceId, span_i
     if let Some(c) = &r.command_context {
         push_str(&mut a, attrs::SLASH_COMMAND, Some(&c.slash_command));
     }
+    if let Some(us) = r.metadata.hook_us {
+        set(&mut a, attrs::HOOK_DURATION_US, AttrValue::Int(us as i64));
+    }
     let body = match line {
         Some(l) => l.to_string(),
         None => serde_json::to_string(r).unwrap_or_default(),

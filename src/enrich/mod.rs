@@ -224,6 +224,7 @@ impl Enricher<'_> {
             },
             events_lost: None,
             transport: None,
+            hook_us: None,
         };
         let parent_session = env.parent_session.clone().filter(|p| Some(p) != session_id.as_ref());
         let who = crate::fleet::registry::identify(

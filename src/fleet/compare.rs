@@ -7,9 +7,10 @@
 //! Counted over whole sessions that overlap the time window (as `sessions --since/--until`
 //! selects them), so the rows add up to what `sessions` lists.
 //!
-//! Hook overhead is not here: a record carries no timing of the hook that wrote it (only the
-//! tool's own `duration_ms`), so it cannot be read back per agent — `just bench-hook` and the
-//! fleet scale test measure it from outside.
+//! Hook overhead: every record the hook writes carries its own time on the event
+//! (`metadata.hook_us`: from the hook's start to the line's encoding under the journal lock;
+//! not the process start before `main` nor the write), summarised per agent as median, p99
+//! and max over its records. `just bench-hook` measures the whole process from outside.
 
 use super::conflicts::project_condition;
 use crate::commands::show::escape_terminal;
@@ -62,6 +63,31 @@ pub struct AgentRow {
     pub model_calls: u64,
     pub cost_usd: Option<f64>,
     pub unpriced_calls: u64,
+    /// The hook's own time on the agent's events; null when no record carries it (records the
+    /// relay wrote, or journals from before it was recorded).
+    pub hook: Option<HookTiming>,
+}
+
+/// The hook's time on an agent's events (`metadata.hook_us`), in µs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HookTiming {
+    /// Records that carry the timing.
+    pub events: u64,
+    pub median_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+impl HookTiming {
+    /// Nearest-rank percentiles of the timings (sorted here); `None` for none.
+    pub fn of(mut us: Vec<u64>) -> Option<HookTiming> {
+        if us.is_empty() {
+            return None;
+        }
+        us.sort_unstable();
+        let rank = |p: f64| us[((p * us.len() as f64).ceil() as usize).clamp(1, us.len()) - 1];
+        Some(HookTiming { events: us.len() as u64, median_us: rank(0.5), p99_us: rank(0.99), max_us: us[us.len() - 1] })
+    }
 }
 
 /// One row per agent, most tool calls first.
@@ -120,6 +146,7 @@ pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow
                     model_calls: n(20)?,
                     cost_usd: r.get(21)?,
                     unpriced_calls: n(22)?,
+                    hook: None,
                 },
             );
         }
@@ -158,6 +185,20 @@ pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow
             row.tool_failures += failures;
         }
     }
+    {
+        // The hook's timings per agent, sorted here (a sort in SQL would build a temp b-tree).
+        let mut st = tx.prepare("SELECT s.agent, e.hook_us FROM events e JOIN fleet_selected x ON x.sess = e.sess JOIN sessions s ON s.sess = e.sess WHERE e.hook_us IS NOT NULL")?;
+        let mut q = st.query([])?;
+        let mut by_agent: BTreeMap<Option<String>, Vec<u64>> = BTreeMap::new();
+        while let Some(r) = q.next()? {
+            by_agent.entry(r.get(0)?).or_default().push(r.get::<_, i64>(1)?.max(0) as u64);
+        }
+        for (agent, us) in by_agent {
+            if let Some(row) = rows.get_mut(&agent) {
+                row.hook = HookTiming::of(us);
+            }
+        }
+    }
     tx.execute_batch("DROP TABLE fleet_selected;")?;
     tx.finish()?;
     let mut out: Vec<AgentRow> = rows.into_values().collect();
@@ -174,8 +215,8 @@ pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow
 /// The human table; the tool mix shows the three most used tools.
 pub fn render(rows: &[AgentRow], style: Style) -> String {
     let mut out = style.dim(&format!(
-        "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {:>6}  {:>4}  {:<36}  {:<15}  {:>9}  {:>8}  {:<16}  {:<16}\n",
-        "AGENT", "SESS", "RECORDS", "TURNS", "TOOLS", "ERR %", "SUB", "TOP TOOLS", "FINDINGS c/h/m/l", "TOKENS", "COST $", "FIRST (UTC)", "LAST"
+        "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {:>6}  {:>4}  {:<36}  {:<15}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
+        "AGENT", "SESS", "RECORDS", "TURNS", "TOOLS", "ERR %", "SUB", "TOP TOOLS", "FINDINGS c/h/m/l", "TOKENS", "COST $", "HOOK ms p50/99", "FIRST (UTC)", "LAST"
     ));
     for r in rows {
         let agent = r.agent.clone().unwrap_or_else(|| "(no fleet id)".into());
@@ -192,8 +233,9 @@ pub fn render(rows: &[AgentRow], style: Style) -> String {
             (None, 0) => "-".into(),
             (None, _) => "*".into(),
         };
+        let hook = r.hook.as_ref().map(|h| format!("{:.2}/{:.2}", h.median_us as f64 / 1000.0, h.p99_us as f64 / 1000.0)).unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {}  {:>4}  {:<36}  {}  {:>9}  {:>8}  {:<16}  {:<16}\n",
+            "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {}  {:>4}  {:<36}  {}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
             escape_terminal(&clip(&agent, 18)),
             r.sessions,
             r.records,
@@ -205,13 +247,31 @@ pub fn render(rows: &[AgentRow], style: Style) -> String {
             findings,
             tokens,
             cost,
+            hook,
             super::short_time(&r.first),
             super::short_time(&r.last)
         ));
     }
     out.push_str(&style.dim(&format!(
-        "{} agent(s); ERR % = failed tool calls / tool calls; hook overhead: not recorded in the records (just bench-hook measures it)\n",
+        "{} agent(s); ERR % = failed tool calls / tool calls; HOOK = the hook's own time per event (start to journal write; process start not included)\n",
         rows.len()
     )));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HookTiming;
+
+    #[test]
+    fn hook_timing_is_nearest_rank() {
+        assert_eq!(HookTiming::of(Vec::new()), None);
+        let t = HookTiming::of((1..=100).rev().collect()).unwrap();
+        assert_eq!((t.events, t.median_us, t.p99_us, t.max_us), (100, 50, 99, 100));
+        let one = HookTiming::of(vec![7]).unwrap();
+        assert_eq!((one.median_us, one.p99_us, one.max_us), (7, 7, 7));
+        // p99 of 1,000: the 990th value, not the largest.
+        let t = HookTiming::of((1..=1000).collect()).unwrap();
+        assert_eq!((t.median_us, t.p99_us), (500, 990));
+    }
 }

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Bump when the tables change: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "5";
+const SCHEMA_VERSION: &str = "6";
 /// Records per transaction while indexing.
 const BATCH: usize = 50_000;
 
@@ -78,7 +78,14 @@ struct Line {
     tool_context: Option<ToolCtx>,
     token_usage: Option<crate::record::TokenUsage>,
     model_call: Option<Call>,
+    metadata: Meta,
     hash: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Meta {
+    hook_us: Option<u64>,
 }
 
 /// A `model_call` record's request (written by the relay from the transcript).
@@ -192,7 +199,9 @@ CREATE TABLE events (
   success INTEGER,
   duration_ms INTEGER,
   in_tok INTEGER, out_tok INTEGER, cache_read INTEGER, cache_create INTEGER,
-  cost REAL
+  cost REAL,
+  -- The hook's own time on the event, µs (metadata.hook_us): absent on records the relay wrote and on older ones.
+  hook_us INTEGER
 );
 CREATE TABLE findings (seq INTEGER NOT NULL, sess INTEGER, rule INTEGER NOT NULL, severity INTEGER NOT NULL);
 -- One row per session: who and where from its records, the counts from its events.
@@ -319,7 +328,7 @@ impl Index {
             }
             let tx = sql(&path, self.conn.transaction())?;
             {
-                let mut ins = sql(&path, tx.prepare_cached("INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)"))?;
+                let mut ins = sql(&path, tx.prepare_cached("INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)"))?;
                 let mut fins = sql(&path, tx.prepare_cached("INSERT INTO findings VALUES (?1,?2,?3,?4)"))?;
                 let mut touched = HashSet::new();
                 let mut last_hash = None;
@@ -382,6 +391,7 @@ impl Index {
                             tu.map(|u| u.cache_read_input_tokens as i64),
                             tu.map(|u| u.cache_creation_input_tokens as i64),
                             l.model_call.as_ref().and_then(|c| c.cost_usd),
+                            l.metadata.hook_us.map(|v| v as i64),
                         ]),
                     )?;
                     for f in &l.security.findings {

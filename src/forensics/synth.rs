@@ -80,6 +80,10 @@ impl Writer<'_> {
         r.timestamp = crate::timefmt::rfc3339_nanos(r.time_unix_nano);
         r.metadata.telemetry_version = TELEMETRY_VERSION.into();
         r.metadata.scope = "project".into();
+        if r.hook_event != "ModelCall" {
+            // The hook's own time: ~0.4–2 ms, a slow one now and then (deterministic by seq).
+            r.metadata.hook_us = Some(400 + self.seq.wrapping_mul(2_654_435_761) % 1_600 + if self.seq % 97 == 0 { 6_000 } else { 0 });
+        }
         r.telemetry_enabled = true;
         let (line, hash) = chain::encode(&r).map_err(std::io::Error::other)?;
         if self.file.is_none() || self.seg_bytes + line.len() as u64 > self.seg_max {

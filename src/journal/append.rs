@@ -182,6 +182,9 @@ impl Journal {
         record.seq = seq;
         record.prev_hash = prev;
         record.hash.clear();
+        if let Some(t) = record.started {
+            record.metadata.hook_us = Some(t.elapsed().as_micros() as u64);
+        }
         let (line, hash) = chain::encode(record)?;
         let mut opened;
         let f = match open {

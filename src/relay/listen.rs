@@ -61,6 +61,7 @@ async fn answer(req: Request<Incoming>, shared: Arc<Shared>, env: Arc<HookEnv>) 
     if req.method() != Method::POST {
         return Ok(reply(StatusCode::METHOD_NOT_ALLOWED, "{\"error\":\"POST the hook payload\"}".into()));
     }
+    let started = std::time::Instant::now();
     let now = crate::timefmt::now_unix_nanos();
     let (body, read_error) = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => (b.to_bytes(), None),
@@ -70,7 +71,7 @@ async fn answer(req: Request<Incoming>, shared: Arc<Shared>, env: Arc<HookEnv>) 
     shared.events.fetch_add(1, Ordering::Relaxed);
     // The journal append locks and writes files: off the async threads.
     let deny = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(|| hook::handle(&config, &env, &body, read_error.as_deref(), now, Transport::Http)).ok().flatten()
+        std::panic::catch_unwind(|| hook::handle(&config, &env, &body, read_error.as_deref(), now, started, Transport::Http)).ok().flatten()
     })
     .await
     .ok()

@@ -51,7 +51,7 @@ fn identity_from(c: &mut JournalRecord, r: &JournalRecord) {
     c.project_path = r.project_path.clone();
     c.project_name = r.project_name.clone();
     c.cwd = r.cwd.clone();
-    c.metadata = crate::record::Metadata { config_error: None, events_lost: None, ..r.metadata.clone() };
+    c.metadata = crate::record::Metadata { config_error: None, events_lost: None, hook_us: None, ..r.metadata.clone() };
     let agent = c.agent_context.agent_id.take();
     let same_agent = agent == r.agent_context.agent_id;
     c.agent_context = r.agent_context.clone();
