@@ -191,6 +191,33 @@ fn planted_conflicts_are_found_and_nothing_else() {
     assert!(fail(&data, &["fleet", "tree", "--workflow", "nope"]).contains("no session of workflow nope"));
     assert!(fail(&data, &["fleet", "tree", "s-zz"]).contains("no session s-zz"));
 
+    // overlaps: the three agents were in the project at once from builder-2's first record (the
+    // second agent to arrive) until builder-1's sessions went quiet (reviewer was done before);
+    // builder-2's late write after that is alone.
+    let overlaps = json_lines(&ok(&data, &["fleet", "overlaps", "--json"]));
+    assert_eq!(overlaps_of(&overlaps), brute_overlaps(&records), "fleet overlaps vs brute force");
+    assert_eq!(overlaps.len(), 1, "{overlaps:#?}");
+    let o = &overlaps[0];
+    let time_of = |sid: &str, last: bool| {
+        let t = records.iter().filter(|r| r["session_id"] == sid).map(|r| r["time_unix_nano"].as_u64().unwrap());
+        if last { t.max() } else { t.min() }.unwrap()
+    };
+    assert_eq!(o["agents"], json!(["builder-1", "builder-2", "reviewer"]));
+    assert_eq!(o["max_agents"], 3);
+    assert_eq!(o["project"], json!(f.project.display().to_string()));
+    assert_eq!(o["from_unix_nano"].as_u64().unwrap(), time_of("s-b1", false));
+    assert_eq!(o["to_unix_nano"].as_u64().unwrap(), time_of("s-a1", true).max(time_of("s-a2", true)));
+    assert!(o["to_unix_nano"].as_u64().unwrap() < time_of("s-b1", true), "builder-2's late write is after the overlap");
+    assert_eq!(o["sessions"].as_array().unwrap().iter().map(|s| s["session_id"].as_str().unwrap()).collect::<Vec<_>>(), ["s-a1", "s-b1", "s-r1", "s-a2"]);
+    assert!(o["sessions"].as_array().unwrap().iter().all(|s| s["status"] == "open"));
+    assert!(ok(&data, &["fleet", "overlaps", "--json", "--project", "no-such-project"]).is_empty());
+    assert!(ok(&data, &["fleet", "overlaps", "--json", "--since", "2099-01-01"]).is_empty());
+    let text = ok(&data, &["fleet", "overlaps"]);
+    assert!(text.contains("3 agents, at most 3 at once: builder-1, builder-2, reviewer") && text.ends_with("1 overlap(s) in 1 project(s): two or more agents active in the same project at once\n"), "{text}");
+    check_schema("fleet_overlap", &overlaps);
+    // Every record the hook wrote carries the hook's own time on it.
+    assert!(records.iter().all(|r| r["metadata"]["hook_us"].as_u64().is_some_and(|us| us > 0 && us < 60_000_000)), "metadata.hook_us on every hook record");
+
     // compare: every number against the journal.
     check_compare(&data, &records);
     // --json is what docs/forensics-schema.json documents.
@@ -277,6 +304,16 @@ fn check_compare(data: &Path, records: &[Value]) {
         for s in ["critical", "high", "medium", "low"] {
             assert_eq!(row["findings"][s].as_u64().unwrap(), sev(s), "{agent}: {s} findings");
         }
+        // The hook's own time, nearest-rank over the records that carry it.
+        let mut us: Vec<u64> = recs.iter().filter_map(|r| r["metadata"]["hook_us"].as_u64()).collect();
+        us.sort_unstable();
+        if us.is_empty() {
+            assert!(row["hook"].is_null(), "{agent}: no hook timing recorded, none reported");
+        } else {
+            let rank = |p: f64| us[((p * us.len() as f64).ceil() as usize).max(1) - 1];
+            let want = json!({"events": us.len(), "median_us": rank(0.5), "p99_us": rank(0.99), "max_us": us[us.len() - 1]});
+            assert_eq!(row["hook"], want, "{agent}: hook timing");
+        }
         if row["tokens"].is_object() {
             assert_eq!(row["tokens"]["input"].as_u64().unwrap(), tokens("input_tokens"), "{agent}: input tokens");
             assert_eq!(row["tokens"]["output"].as_u64().unwrap(), tokens("output_tokens"), "{agent}: output tokens");
@@ -289,7 +326,86 @@ fn check_compare(data: &Path, records: &[Value]) {
     assert!(order.windows(2).all(|w| w[0] >= w[1]));
     let text = ok(data, &["fleet", "compare"]);
     assert_eq!(text.lines().count(), rows.len() + 2, "{text}");
-    assert!(text.contains("hook overhead: not recorded"));
+    assert!(text.contains("HOOK = the hook's own time per event"), "{text}");
+}
+
+/// Every overlap (agents in one project at once), by brute force: each session active from its
+/// first record to its SessionEnd (when that is what it did last) or its last record; the
+/// closed intersections of every two sessions of different agents in a project, merged where
+/// they meet; the sessions active within each; the most agents active at one of its instants.
+/// As (project, from, to, agents, max agents, sessions).
+fn brute_overlaps(records: &[Value]) -> Vec<(String, u64, u64, Vec<String>, u64, Vec<String>)> {
+    struct S {
+        project: String,
+        agent: String,
+        start: u64,
+        last: u64,
+        end: Option<u64>,
+        ended: bool,
+    }
+    let mut sessions: BTreeMap<String, S> = BTreeMap::new();
+    for r in records {
+        let (Some(sid), Some(project)) = (r["session_id"].as_str(), r["project_path"].as_str()) else { continue };
+        let t = r["time_unix_nano"].as_u64().unwrap();
+        let ev = r["hook_event"].as_str().unwrap();
+        let agent = r["agent_context"]["fleet_agent_id"].as_str().map(String::from).unwrap_or_else(|| format!("session:{sid}"));
+        let s = sessions.entry(sid.to_string()).or_insert(S { project: project.into(), agent, start: t, last: t, end: None, ended: false });
+        s.start = s.start.min(t);
+        s.last = s.last.max(t);
+        if ev == "SessionEnd" {
+            s.end = Some(s.end.unwrap_or(0).max(t));
+        }
+        if !["ModelCall", "TelemetryGap", "TelemetryRestored"].contains(&ev) {
+            s.ended = ev == "SessionEnd";
+        }
+    }
+    let span = |s: &S| (s.start, if s.ended { s.end.unwrap() } else { s.last });
+    let mut out = Vec::new();
+    let projects: BTreeSet<&str> = sessions.values().map(|s| s.project.as_str()).collect();
+    for p in projects {
+        let here: Vec<(&String, &S)> = sessions.iter().filter(|(_, s)| s.project == p).collect();
+        let mut cuts: Vec<(u64, u64)> = Vec::new();
+        for (i, (_, a)) in here.iter().enumerate() {
+            for (_, b) in &here[i + 1..] {
+                let ((a0, a1), (b0, b1)) = (span(a), span(b));
+                if a.agent != b.agent && a0.max(b0) <= a1.min(b1) {
+                    cuts.push((a0.max(b0), a1.min(b1)));
+                }
+            }
+        }
+        cuts.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (x, y) in cuts {
+            match merged.last_mut() {
+                Some(m) if x <= m.1 => m.1 = m.1.max(y),
+                _ => merged.push((x, y)),
+            }
+        }
+        for (from, to) in merged {
+            let members: Vec<(&String, &S)> = here.iter().filter(|(_, s)| span(s).0 <= to && span(s).1 >= from).copied().collect();
+            let agents: BTreeSet<String> = members.iter().map(|(_, s)| s.agent.clone()).collect();
+            let mut instants: Vec<u64> = members.iter().flat_map(|(_, s)| [span(s).0, span(s).1]).filter(|t| (from..=to).contains(t)).collect();
+            instants.push(from);
+            let max = instants.iter().map(|t| members.iter().filter(|(_, s)| span(s).0 <= *t && *t <= span(s).1).map(|(_, s)| s.agent.as_str()).collect::<BTreeSet<_>>().len() as u64).max().unwrap();
+            let mut sids: Vec<String> = members.iter().map(|(id, _)| id.to_string()).collect();
+            sids.sort();
+            out.push((p.to_string(), from, to, agents.into_iter().collect(), max, sids));
+        }
+    }
+    out
+}
+
+/// `fleet overlaps --json` as (project, from, to, agents, max agents, sorted session ids).
+fn overlaps_of(lines: &[Value]) -> Vec<(String, u64, u64, Vec<String>, u64, Vec<String>)> {
+    lines
+        .iter()
+        .map(|o| {
+            let mut sids: Vec<String> = o["sessions"].as_array().unwrap().iter().map(|s| s["session_id"].as_str().unwrap().to_string()).collect();
+            sids.sort();
+            let agents = o["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+            (o["project"].as_str().unwrap().to_string(), o["from_unix_nano"].as_u64().unwrap(), o["to_unix_nano"].as_u64().unwrap(), agents, o["max_agents"].as_u64().unwrap(), sids)
+        })
+        .collect()
 }
 
 /// Every conflict, by brute force: all pairs of touches (completed Read/Write/Edit/… calls),
@@ -358,6 +474,97 @@ fn generated_fleet_journal_conflicts_and_compare() {
     check_compare(&data, &records);
 }
 
+/// A journal of `n` sessions spread over a day in three projects (six agents, some sessions
+/// with no fleet id): each a SessionStart, a tool call, then a SessionEnd (ended), nothing more
+/// (open), or a SessionEnd and a later prompt (resumed); plus two sessions of different agents
+/// where one starts the instant the other ends. Chained as the hook chains.
+fn overlapping_fleet(journal_dir: &Path, n: u64) {
+    use agent_telemetry::journal::chain;
+    use agent_telemetry::record::{AgentContext, JournalRecord};
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let base = 1_796_000_000_000_000_000u64;
+    let s = 1_000_000_000u64;
+    let mut recs: Vec<JournalRecord> = Vec::new();
+    let mut session = |sid: String, agent: Option<String>, project: &str, start: u64, end: u64, shape: u64| {
+        let mk = |ev: &str, t: u64| JournalRecord {
+            time_unix_nano: t,
+            hook_event: ev.into(),
+            event_type: "session".into(),
+            session_id: Some(sid.clone()),
+            project_path: Some(format!("/srv/{project}")),
+            project_name: Some(project.into()),
+            agent_context: AgentContext { fleet_agent_id: agent.clone(), ..Default::default() },
+            ..Default::default()
+        };
+        recs.push(mk("SessionStart", start));
+        recs.push(mk("PreToolUse", start + (end - start) / 2));
+        match shape {
+            0 => {}
+            1 => {
+                recs.push(mk("SessionEnd", end));
+                recs.push(mk("UserPromptSubmit", end + 90 * s));
+            }
+            _ => recs.push(mk("SessionEnd", end)),
+        }
+    };
+    for i in 0..n {
+        let start = base + rnd(86_400) * s;
+        let end = start + (1 + rnd(1200)) * s;
+        let agent = (rnd(8) < 7).then(|| format!("agent-{}", rnd(6)));
+        session(format!("gen-{i:04}"), agent, ["api", "web", "infra"][rnd(3) as usize], start, end, rnd(4));
+    }
+    session("touch-a".into(), Some("toucher-1".into()), "lonely", base + 90_000 * s, base + 90_100 * s, 2);
+    session("touch-b".into(), Some("toucher-2".into()), "lonely", base + 90_100 * s, base + 90_200 * s, 2);
+    recs.sort_by_key(|r| r.time_unix_nano);
+    std::fs::create_dir_all(journal_dir).unwrap();
+    let mut out = Vec::new();
+    let mut prev = chain::GENESIS.to_string();
+    for (seq, mut r) in recs.into_iter().enumerate() {
+        r.seq = seq as u64;
+        r.prev_hash = std::mem::take(&mut prev);
+        r.timestamp = agent_telemetry::timefmt::rfc3339_nanos(r.time_unix_nano);
+        r.metadata.telemetry_version = "test".into();
+        r.metadata.scope = "project".into();
+        r.telemetry_enabled = true;
+        let (line, hash) = chain::encode(&r).unwrap();
+        out.extend_from_slice(&line);
+        prev = hash;
+    }
+    std::fs::write(journal_dir.join("20261201-000000.jsonl"), out).unwrap();
+}
+
+#[test]
+fn overlaps_against_a_brute_force_over_every_pair_of_sessions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    overlapping_fleet(&data.join("journal"), 240);
+    let records = journal(&data);
+    let got = json_lines(&ok(&data, &["fleet", "overlaps", "--json"]));
+    let want = brute_overlaps(&records);
+    assert!(want.len() > 10, "the generated fleet's agents overlap: {}", want.len());
+    assert_eq!(overlaps_of(&got), want, "fleet overlaps vs brute force");
+    // The two sessions that touch (one starts as the other ends) are one overlap of an instant.
+    let lonely: Vec<&Value> = got.iter().filter(|o| o["project"] == "/srv/lonely").collect();
+    assert_eq!(lonely.len(), 1);
+    assert_eq!(lonely[0]["from_unix_nano"], lonely[0]["to_unix_nano"]);
+    assert_eq!(lonely[0]["agents"], json!(["toucher-1", "toucher-2"]));
+    // Sessions without a fleet id are agents of their own; resumed ones are open.
+    assert!(got.iter().any(|o| o["agents"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().starts_with("session:gen-"))));
+    assert!(got.iter().flat_map(|o| o["sessions"].as_array().unwrap()).any(|s| s["status"] == "open"));
+    check_schema("fleet_overlap", &got);
+    // --project and --since/--until select sessions; every overlap found then is one of these.
+    let api = json_lines(&ok(&data, &["fleet", "overlaps", "--json", "--project", "api"]));
+    assert!(!api.is_empty() && api.iter().all(|o| o["project"] == "/srv/api"));
+    assert_eq!(overlaps_of(&api), want.iter().filter(|o| o.0 == "/srv/api").cloned().collect::<Vec<_>>());
+    assert!(ok(&data, &["fleet", "overlaps", "--json", "--until", "2020-01-01"]).is_empty());
+}
+
 #[test]
 fn control_characters_from_records_are_escaped() {
     let f = Fleet::new();
@@ -371,7 +578,7 @@ fn control_characters_from_records_are_escaped() {
     f.call("plain", "s-evil-2", None, "Edit", &file, true);
     let data = f.data();
     assert_eq!(json_lines(&ok(&data, &["fleet", "conflicts", "--json"])).len(), 1, "the conflict is found");
-    for args in [vec!["fleet", "conflicts"], vec!["fleet", "tree"], vec!["fleet", "tree", "--workflow", "wf-evil"], vec!["fleet", "compare"]] {
+    for args in [vec!["fleet", "conflicts"], vec!["fleet", "overlaps"], vec!["fleet", "tree"], vec!["fleet", "tree", "--workflow", "wf-evil"], vec!["fleet", "compare"]] {
         let text = ok(&data, &args);
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{args:?}: {text:?}");
         assert!(!text.lines().any(|l| l.starts_with("forged line")), "{args:?}: {text}");

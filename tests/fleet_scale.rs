@@ -13,7 +13,14 @@
 //! conflicts (write/write and read/write between synthetic agents, and one between a synthetic
 //! agent and a real Claude Code session) and none of the planted non-conflicts (two reads, one
 //! agent in two sessions, a failed write, every agent's private files); `fleet compare` counts
-//! each synthetic agent's sessions and tool calls as planned. Printed: hook latency under this
+//! each synthetic agent's sessions and tool calls as planned, and the hook's own time per event
+//! (`metadata.hook_us`) for each; `fleet overlaps` finds the agents together in the shared
+//! project. Tenants at scale: the agents are in two groups of the registry
+//! (tests/data/fleet/tenants.toml: alpha → VictoriaLogs tenant 21:0, beta → 22:3; even synthetic
+//! agents and claude-1 alpha, odd ones and claude-2 beta, claude-3 and the sentinel no group →
+//! 0:0), the collector runs with the fragment `fleet collector-config` writes for it, and each
+//! tenant must hold exactly its group's records, per agent, by seq — none in another tenant, the
+//! union of the tenants (`/select/tenant_ids`) the whole journal. Printed: hook latency under this
 //! load (median, p99), the relay's throughput (events/s, and per CPU second) and memory (VmRSS
 //! sampled from /proc every 250 ms).
 //!
@@ -21,9 +28,6 @@
 //! builds running, load average 12–22): the per-event hook processes are the limit (319 and 215
 //! events/s); the relay kept up (14 and 25 s behind the last hook). Numbers in the README
 //! (Numbers, "fleet scale").
-//!
-//! TODO(tenants, after the merge with the tenancy work): route two groups of these agents to
-//! two tenants and assert each tenant's VictoriaLogs/Jaeger sees only its own agents.
 //!
 //!     cargo test --test fleet_scale -- --include-ignored --nocapture
 
@@ -47,11 +51,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const SYNTHETIC_AGENTS: usize = 17;
-/// Real Claude Code sessions: (agent id, scenario file, prompt).
-const CLAUDE_AGENTS: [(&str, &str, &str); 3] = [
-    ("claude-1", "tools", "TOOLS-SCENARIO: look at the project and make notes"),
-    ("claude-2", "subagents", "SUBAGENTS-SCENARIO: delegate some work"),
-    ("claude-3", "parallel", "PARALLEL-SCENARIO: inspect the project in parallel"),
+/// Real Claude Code sessions: (agent id, group, scenario file, prompt).
+const CLAUDE_AGENTS: [(&str, Option<&str>, &str, &str); 3] = [
+    ("claude-1", Some("alpha"), "tools", "TOOLS-SCENARIO: look at the project and make notes"),
+    ("claude-2", Some("beta"), "subagents", "SUBAGENTS-SCENARIO: delegate some work"),
+    ("claude-3", None, "parallel", "PARALLEL-SCENARIO: inspect the project in parallel"),
 ];
 /// Tool calls per turn and turns per session of a synthetic agent: 2 + 2×(2 + 2×12) + ... ≈ 80 events.
 const CALLS_PER_TURN: usize = 12;
@@ -59,6 +63,19 @@ const TURNS: usize = 3;
 
 fn synth_agent(i: usize) -> String {
     format!("synth-{i:02}")
+}
+
+/// The registry group of a synthetic agent: two groups, half each.
+fn synth_group(i: usize) -> Option<&'static str> {
+    Some(if i % 2 == 0 { "alpha" } else { "beta" })
+}
+
+/// VictoriaLogs tenant (AccountID, ProjectID) of each group in tests/data/fleet/tenants.toml;
+/// "" = no group (the default tenant).
+const TENANTS: [(&str, (u32, u32)); 3] = [("alpha", (21, 0)), ("beta", (22, 3)), ("", (0, 0))];
+
+fn tenant_of(group: &str) -> (u32, u32) {
+    TENANTS.iter().find(|(g, _)| *g == group).map(|(_, t)| *t).unwrap_or_else(|| panic!("group {group:?} is not in the registry"))
 }
 
 /// One planned file-tool call: (path, tool, succeeds).
@@ -119,10 +136,13 @@ struct Stream {
 }
 
 /// One `agent-telemetry hook` process: the payload on stdin; its wall time in µs.
-fn hook(env: &Env, agent: &str, payload: &Value) -> u64 {
+fn hook(env: &Env, agent: &str, group: Option<&str>, payload: &Value) -> u64 {
     let bytes = serde_json::to_vec(payload).unwrap();
     let mut cmd = env.command(&["hook"]);
-    cmd.env("CLAUDE_PROJECT_DIR", &env.project).env("AGENT_TELEMETRY_AGENT_ID", agent).env("AGENT_TELEMETRY_AGENT_GROUP", "fleet-scale").current_dir(&env.project).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.env("CLAUDE_PROJECT_DIR", &env.project).env("AGENT_TELEMETRY_AGENT_ID", agent).current_dir(&env.project).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    if let Some(g) = group {
+        cmd.env("AGENT_TELEMETRY_AGENT_GROUP", g);
+    }
     let t = Instant::now();
     let mut child = cmd.spawn().expect("spawn hook");
     child.stdin.take().unwrap().write_all(&bytes).unwrap();
@@ -145,7 +165,7 @@ fn stream(env: &Env, i: usize, quota: usize, plan: &Plan) -> Stream {
         let send = |s: &mut Stream, mut p: Value| {
             p["session_id"] = json!(sid);
             p["cwd"] = json!(cwd);
-            s.latencies_us.push(hook(env, &agent, &p));
+            s.latencies_us.push(hook(env, &agent, synth_group(i), &p));
             s.events += 1;
         };
         s.sessions.insert(sid.clone());
@@ -201,10 +221,14 @@ fn stream(env: &Env, i: usize, quota: usize, plan: &Plan) -> Stream {
 }
 
 /// A real Claude Code session in its own project, recording into the shared data dir as `agent`.
-fn claude_session(cli: &ClaudeCli, env: &Env, project: &Project, agent: &str, scenario: &str, prompt: &str) -> Option<String> {
+fn claude_session(cli: &ClaudeCli, env: &Env, project: &Project, agent: &str, group: Option<&str>, scenario: &str, prompt: &str) -> Option<String> {
     let model = ScriptedModel::start(scenario_path(scenario));
     let data = env.data.display().to_string();
-    let run = run_claude(cli, &model, project, prompt, &[], &[("AGENT_TELEMETRY_HOME", &data), ("AGENT_TELEMETRY_RELAY", "off"), ("AGENT_TELEMETRY_AGENT_ID", agent), ("AGENT_TELEMETRY_AGENT_GROUP", "fleet-scale")]);
+    let mut vars = vec![("AGENT_TELEMETRY_HOME", data.as_str()), ("AGENT_TELEMETRY_RELAY", "off"), ("AGENT_TELEMETRY_AGENT_ID", agent)];
+    if let Some(g) = group {
+        vars.push(("AGENT_TELEMETRY_AGENT_GROUP", g));
+    }
+    let run = run_claude(cli, &model, project, prompt, &[], &vars);
     run.assert_success();
     run.session_id.clone()
 }
@@ -248,8 +272,14 @@ fn num(v: &Value) -> u64 {
 fn twenty_agents_one_hundred_thousand_events() {
     let total: usize = std::env::var("AT_FLEET_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let cli = ClaudeCli::require();
-    let stack = Stack::start();
     let env = Env::new("fleet-scale-");
+    // Tenants per group: the collector gets the fragment `fleet collector-config` writes from the
+    // registry (one pipeline per group, filtered by agent.group, with the group's tenant).
+    let registry = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fleet/tenants.toml");
+    let fragment = env.dir.path().join("fleet-collector.yaml");
+    let o = env.command(&["fleet", "collector-config", "--registry", registry.to_str().unwrap(), "--backends", "victorialogs,jaeger", "-o", fragment.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "fleet collector-config: {}", String::from_utf8_lossy(&o.stderr));
+    let stack = Stack::start_with(&[("AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG", fragment.to_str().unwrap())]);
     let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
     let relay = RelayProc::start(&env, &dest, &[]);
     let relay_pid = relay.child.id();
@@ -289,9 +319,9 @@ fn twenty_agents_one_hundred_thousand_events() {
         let claude_handles: Vec<_> = CLAUDE_AGENTS
             .iter()
             .zip(&projects)
-            .map(|((agent, scenario, prompt), project)| {
+            .map(|((agent, group, scenario, prompt), project)| {
                 let cli = cli.clone();
-                scope.spawn(move || (agent.to_string(), claude_session(&cli, env, project, agent, scenario, prompt)))
+                scope.spawn(move || (agent.to_string(), claude_session(&cli, env, project, agent, *group, scenario, prompt)))
             })
             .collect();
         let streams: Vec<Stream> = handles.into_iter().map(|h| h.join().expect("a synthetic agent failed")).collect();
@@ -303,7 +333,7 @@ fn twenty_agents_one_hundred_thousand_events() {
     // After everything: a sentinel session; once the backends show it, the counts are final.
     let sentinel = sentinel_session_id();
     for line in sentinel_payloads(&sentinel, &env.project) {
-        hook(&env, "sentinel", &serde_json::from_str(&line).unwrap());
+        hook(&env, "sentinel", None, &serde_json::from_str(&line).unwrap());
     }
     let n_hooked = relay_support::journal_lines(&env.data).len() as u64;
     let drain = stack::wait_for(Duration::from_secs(600), || (exported(&env.data) >= n_hooked).then(|| t0.elapsed()));
@@ -354,31 +384,53 @@ fn twenty_agents_one_hundred_thousand_events() {
         println!("  t {:>7.1} s  exported {:>7}  VmRSS {:>7} KiB", r.0, r.2, r.1);
     }
 
-    // ---- nothing lost: every journal record at VictoriaLogs, by seq
-    let count = || {
-        let rows = stack.victorialogs_rows("service.name:=\"claude-code\" | stats count() as total, count_uniq(agent_telemetry.seq) as uniq").expect("VictoriaLogs answers");
-        (num(&rows[0]["total"]), num(&rows[0]["uniq"]))
+    // ---- nothing lost, and each group in its own tenant: every journal record at VictoriaLogs,
+    // by seq, in its group's tenant and no other; the tenants VictoriaLogs holds are exactly ours.
+    let per_tenant = || -> BTreeMap<((u32, u32), String, String), (u64, u64)> {
+        let mut m = BTreeMap::new();
+        for (_, t) in TENANTS {
+            let rows = stack.victorialogs_rows_in(t, "service.name:=\"claude-code\" | stats by (agent.group, agent.id) count() as total, count_uniq(agent_telemetry.seq) as uniq").expect("VictoriaLogs answers");
+            for r in rows {
+                let key = (t, r["agent.group"].as_str().unwrap_or("").to_string(), r["agent.id"].as_str().unwrap_or("").to_string());
+                m.insert(key, (num(&r["total"]), num(&r["uniq"])));
+            }
+        }
+        m
     };
-    // Records the relay exported after the sentinel (its own, read late) may still be on the way.
-    let (total_rows, uniq) = stack::wait_for(Duration::from_secs(60), || Some(count()).filter(|c| c.1 >= n)).unwrap_or_else(count);
-    println!("VictoriaLogs: {total_rows} rows, {uniq} distinct seq; journal {n} records (seq 0..{}): {} lost, {} duplicate(s)", n - 1, n.saturating_sub(uniq), total_rows - uniq);
+    let mut want_rows: BTreeMap<((u32, u32), String, String), (u64, u64)> = BTreeMap::new();
+    for r in &journal {
+        let g = r["agent_context"]["agent_group"].as_str().unwrap_or("").to_string();
+        let e = want_rows.entry((tenant_of(&g), g, r["agent_context"]["fleet_agent_id"].as_str().unwrap_or("").to_string())).or_default();
+        e.0 += 1;
+        e.1 += 1;
+    }
+    let sum = |m: &BTreeMap<((u32, u32), String, String), (u64, u64)>| m.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+    // Each group's pipeline has its own queue: wait until every tenant has caught up.
+    let got_rows = stack::wait_for(Duration::from_secs(90), || Some(per_tenant()).filter(|m| sum(m).1 >= n)).unwrap_or_else(per_tenant);
+    let (total_rows, uniq) = sum(&got_rows);
+    println!("VictoriaLogs: {total_rows} rows, {uniq} distinct seq over the tenants; journal {n} records (seq 0..{}): {} lost, {} duplicate(s)", n - 1, n.saturating_sub(uniq), total_rows - uniq);
+    for (_, t) in TENANTS {
+        let (rows, agents) = got_rows.iter().filter(|(k, _)| k.0 == t).fold((0, 0), |a, (_, v)| (a.0 + v.1, a.1 + 1));
+        println!("  tenant {}:{}  {rows} records of {agents} agent(s)", t.0, t.1);
+    }
+    assert_eq!(got_rows, want_rows, "per tenant, group and agent: (rows, distinct seq) at VictoriaLogs vs the journal — a record in a wrong tenant, a lost one or a duplicate shows here");
     assert_eq!(uniq, n, "distinct seq at VictoriaLogs vs the journal's records");
-    assert_eq!(total_rows, uniq, "duplicates at VictoriaLogs (no crash happened)");
-    let by_agent = stack.victorialogs_rows("service.name:=\"claude-code\" | stats by (agent.id) count_uniq(agent_telemetry.seq) as n").expect("VictoriaLogs answers");
-    let at_backend: BTreeMap<String, u64> = by_agent.iter().map(|r| (r["agent.id"].as_str().unwrap_or("").to_string(), num(&r["n"]))).collect();
+    let tenant_ids = stack.vl_tenant_ids().expect("/select/tenant_ids");
+    assert_eq!(tenant_ids, TENANTS.iter().map(|(_, t)| *t).collect::<BTreeSet<_>>(), "the tenants VictoriaLogs holds data for");
     for (i, s) in streams.iter().enumerate() {
         let a = synth_agent(i);
         let in_journal = journal.iter().filter(|r| r["agent_context"]["fleet_agent_id"] == a.as_str()).count();
         assert_eq!(in_journal, s.events, "{a}: journal records vs events sent");
-        assert_eq!(at_backend.get(&a).copied(), Some(s.events as u64), "{a}: records at VictoriaLogs");
     }
 
-    // ---- every session's trace complete at Jaeger
-    let traces = stack.victorialogs_rows("service.name:=\"claude-code\" | stats by (gen_ai.conversation.id, trace_id) count() as n").expect("VictoriaLogs answers");
+    // ---- every session's trace complete at Jaeger (no tenants: one store for every group)
     let mut trace_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for r in &traces {
-        if let (Some(s), Some(t)) = (r["gen_ai.conversation.id"].as_str(), r["trace_id"].as_str()) {
-            trace_of.entry(s.to_string()).or_default().insert(t.to_string());
+    for (_, t) in TENANTS {
+        let traces = stack.victorialogs_rows_in(t, "service.name:=\"claude-code\" | stats by (gen_ai.conversation.id, trace_id) count() as n").expect("VictoriaLogs answers");
+        for r in &traces {
+            if let (Some(s), Some(t)) = (r["gen_ai.conversation.id"].as_str(), r["trace_id"].as_str()) {
+                trace_of.entry(s.to_string()).or_default().insert(t.to_string());
+            }
         }
     }
     let mut want_spans: BTreeMap<String, usize> = BTreeMap::new();
@@ -446,9 +498,34 @@ fn twenty_agents_one_hundred_thousand_events() {
         assert_eq!(r["tool_calls"].as_u64(), Some(s.tool_calls as u64), "{}: tool calls", synth_agent(i));
         assert_eq!(r["records"].as_u64(), Some(s.events as u64), "{}: records", synth_agent(i));
     }
-    for (agent, _, _) in CLAUDE_AGENTS {
+    for (agent, _, _, _) in CLAUDE_AGENTS {
         assert_eq!(rows[agent]["sessions"].as_u64(), Some(1), "{agent}: one Claude Code session");
     }
+    // The hook's own time per event, as each record carries it: every synthetic agent has it on
+    // every record it sent.
+    for (i, s) in streams.iter().enumerate() {
+        let h = &rows[&synth_agent(i)]["hook"];
+        assert_eq!(h["events"].as_u64(), Some(s.events as u64), "{}: hook timing on every record", synth_agent(i));
+        assert!(h["median_us"].as_u64().unwrap() <= h["p99_us"].as_u64().unwrap(), "{}: {h}", synth_agent(i));
+    }
+    let mut own: Vec<u64> = journal.iter().filter_map(|r| r["metadata"]["hook_us"].as_u64()).collect();
+    own.sort_unstable();
+    println!(
+        "hook's own time (metadata.hook_us, start to journal write, {} records): median {:.2} ms, p99 {:.2} ms",
+        own.len(),
+        percentile(&own, 0.5),
+        percentile(&own, 0.99)
+    );
+
+    // ---- fleet overlaps: every agent's sessions in the shared project overlap
+    let out = env.command(&["fleet", "overlaps", "--json", "--project", env.project.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "fleet overlaps: {}", String::from_utf8_lossy(&out.stderr));
+    let overlaps: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let together: BTreeSet<String> = overlaps.iter().flat_map(|o| o["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string())).collect();
+    for i in 0..SYNTHETIC_AGENTS {
+        assert!(together.contains(&synth_agent(i)), "{}: in the shared project with the others: {overlaps:?}", synth_agent(i));
+    }
+    println!("fleet overlaps (shared project): {} stretch(es), at most {} agents at once", overlaps.len(), overlaps.iter().filter_map(|o| o["max_agents"].as_u64()).max().unwrap_or(0));
     let text = env.command(&["fleet", "compare"]).output().unwrap();
     println!("{}", String::from_utf8_lossy(&text.stdout));
     let _ = relay.stop(Duration::from_secs(20));

@@ -59,15 +59,6 @@ fn tenant_rows(s: &stack::Stack, t: Tenant) -> BTreeMap<u64, String> {
     out
 }
 
-/// The tenants VictoriaLogs holds data for (asked with no tenant header).
-fn tenant_ids(s: &stack::Stack) -> BTreeSet<Tenant> {
-    let url = format!("{}/select/tenant_ids", s.victorialogs_url());
-    let (status, body) = stack::http_get(&url, &[]).unwrap();
-    assert_eq!(status, 200, "{url}: {}", String::from_utf8_lossy(&body));
-    let v: Value = serde_json::from_slice(&body).unwrap();
-    v.as_array().unwrap().iter().map(|t| (t["account_id"].as_u64().unwrap() as u32, t["project_id"].as_u64().unwrap() as u32)).collect()
-}
-
 #[test]
 #[ignore = "slow stage: builds/starts the collector and VictoriaLogs (just test-slow)"]
 fn each_group_lands_in_its_own_tenant_and_a_cross_tenant_view_sees_all() {
@@ -131,7 +122,7 @@ fn each_group_lands_in_its_own_tenant_and_a_cross_tenant_view_sees_all() {
     assert!(tenant_rows(&s, (0, 0)).values().all(String::is_empty), "the default tenant: no grouped record");
 
     // The cross-tenant view: the tenants that hold data, one query each, unioned.
-    let ids = tenant_ids(&s);
+    let ids = s.vl_tenant_ids().unwrap();
     assert_eq!(ids, want.keys().copied().collect::<BTreeSet<_>>(), "tenant_ids");
     let mut union: BTreeMap<u64, String> = BTreeMap::new();
     for t in &ids {

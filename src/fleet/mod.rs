@@ -6,8 +6,9 @@
 //! - Questions across agents, answered from the forensics index of a data dir that many agents
 //!   record into (`AGENT_TELEMETRY_AGENT_ID` names each): [`conflicts`] (files touched by more
 //!   than one agent within a window: write/write, read/write, with the agents, sessions, times
-//!   and tools), [`tree`] (delegation across processes — child sessions, subagents — by workflow
-//!   or session), [`compare`] (per agent: activity, tool failures, tool mix, findings, tokens, cost).
+//!   and tools), [`overlaps`] (agents active in the same project at once), [`tree`] (delegation
+//!   across processes — child sessions, subagents — by workflow or session), [`compare`] (per
+//!   agent: activity, tool failures, tool mix, findings, tokens, cost, the hook's own time).
 //!
 //! `agent-telemetry fleet <sub>`: [`FleetCommand`] holds the subcommands, [`run`] dispatches. It
 //! runs in `agent-telemetry-forensics` (a variant of `IndexCommand`): most of it reads the index.
@@ -16,6 +17,7 @@ pub mod agents;
 pub mod collector;
 pub mod compare;
 pub mod conflicts;
+pub mod overlaps;
 pub mod registry;
 pub mod tree;
 
@@ -37,9 +39,13 @@ pub enum FleetCommand {
     CollectorConfig(collector::CollectorConfigArgs),
     /// Files touched by more than one agent within a window: write/write and read/write.
     Conflicts(ConflictsArgs),
+    /// Agents working in the same project at once: each stretch of time with two or more
+    /// agents' sessions active in one project (worktrees count as their project).
+    Overlaps(OverlapsArgs),
     /// Delegation trees across processes: child sessions and subagents, by workflow or session.
     Tree(TreeArgs),
-    /// The agents side by side: activity, error rate, tool mix, findings, tokens and cost.
+    /// The agents side by side: activity, error rate, tool mix, findings, tokens, cost and the
+    /// hook's own time per event.
     Compare(CompareArgs),
 }
 
@@ -56,6 +62,20 @@ pub struct ConflictsArgs {
     #[arg(long, value_name = "P")]
     pub project: Option<String>,
     /// One JSON object per conflict per line (docs/forensics-schema.json).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct OverlapsArgs {
+    #[command(flatten)]
+    pub source: Source,
+    #[command(flatten)]
+    pub window: Window,
+    /// Only sessions of this project (its path, its name, or a glob of the path).
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// One JSON object per overlap per line (docs/forensics-schema.json).
     #[arg(long)]
     pub json: bool,
 }
@@ -107,6 +127,16 @@ pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
                 json_lines(&mut out, &found)?;
             } else {
                 out.write_all(conflicts::render(&found, window, style).as_bytes())?;
+            }
+        }
+        FleetCommand::Overlaps(a) => {
+            let (since, until) = a.window.resolve(now)?;
+            let index = a.source.open(config)?;
+            let found = overlaps::find(&index, &overlaps::OverlapFilters { since, until, project: a.project.clone() })?;
+            if a.json {
+                json_lines(&mut out, &found)?;
+            } else {
+                out.write_all(overlaps::render(&found, style).as_bytes())?;
             }
         }
         FleetCommand::Tree(a) => {

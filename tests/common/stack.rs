@@ -228,14 +228,21 @@ impl Stack {
         Some((num("total")?, num("uniq")?))
     }
 
-    /// Rows of a LogsQL query, or why VictoriaLogs did not answer it.
+    /// Rows of a LogsQL query (tenant 0:0), or why VictoriaLogs did not answer it.
     pub fn victorialogs_rows(&self, logsql: &str) -> Result<Vec<serde_json::Value>, String> {
+        self.victorialogs_rows_in((0, 0), logsql)
+    }
+
+    /// Rows of a LogsQL query in one tenant (AccountID, ProjectID), or why VictoriaLogs did not
+    /// answer it.
+    pub fn victorialogs_rows_in(&self, tenant: (u32, u32), logsql: &str) -> Result<Vec<serde_json::Value>, String> {
         let url = format!(
             "{}/select/logsql/query?query={}&limit=100000",
             self.victorialogs_url(),
             percent_encode(logsql)
         );
-        let (status, body) = http_get(&url, &[("AccountID", "0"), ("ProjectID", "0")])?;
+        let (account, project) = (tenant.0.to_string(), tenant.1.to_string());
+        let (status, body) = http_get(&url, &[("AccountID", &account), ("ProjectID", &project)])?;
         if status != 200 {
             return Err(format!("LogsQL {logsql:?}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
         }
@@ -244,6 +251,19 @@ impl Stack {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).map_err(|e| format!("LogsQL {logsql:?}: bad row {l:?}: {e}")))
             .collect()
+    }
+
+    /// The tenants (AccountID, ProjectID) VictoriaLogs holds data for: `/select/tenant_ids`,
+    /// asked with no tenant header (the operator's cross-tenant endpoint).
+    pub fn vl_tenant_ids(&self) -> Result<std::collections::BTreeSet<(u32, u32)>, String> {
+        let url = format!("{}/select/tenant_ids", self.victorialogs_url());
+        let (status, body) = http_get(&url, &[])?;
+        if status != 200 {
+            return Err(format!("{url}: HTTP {status}: {}", String::from_utf8_lossy(&body)));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("{url}: {e}"))?;
+        let ids = v.as_array().ok_or_else(|| format!("{url}: not an array: {v}"))?;
+        ids.iter().map(|t| Ok((t["account_id"].as_u64().ok_or("no account_id")? as u32, t["project_id"].as_u64().ok_or("no project_id")? as u32))).collect()
     }
 
     /// Sum of the collector's `otelcol_exporter_queue_size` over its exporters, if readable.
