@@ -94,14 +94,7 @@ impl HookTiming {
 pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
-    if let Some(s) = f.since {
-        params.push(SqlValue::Integer(s as i64));
-        conds.push(format!("s.last >= ?{}", params.len()));
-    }
-    if let Some(u) = f.until {
-        params.push(SqlValue::Integer(u as i64));
-        conds.push(format!("s.start <= ?{}", params.len()));
-    }
+    super::window_conditions(f.since, f.until, "s.start", "s.last", &mut params, &mut conds);
     if let Some(p) = &f.project {
         let c = project_condition(p, &mut params);
         conds.push(c);

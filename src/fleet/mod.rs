@@ -41,12 +41,12 @@ pub enum FleetCommand {
     Conflicts(ConflictsArgs),
     /// Agents working in the same project at once: each stretch of time with two or more
     /// agents' sessions active in one project (worktrees count as their project).
-    Overlaps(OverlapsArgs),
+    Overlaps(SessionsArgs),
     /// Delegation trees across processes: child sessions and subagents, by workflow or session.
     Tree(TreeArgs),
     /// The agents side by side: activity, error rate, tool mix, findings, tokens, cost and the
     /// hook's own time per event.
-    Compare(CompareArgs),
+    Compare(SessionsArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -67,20 +67,6 @@ pub struct ConflictsArgs {
 }
 
 #[derive(clap::Args, Debug, Clone)]
-pub struct OverlapsArgs {
-    #[command(flatten)]
-    pub source: Source,
-    #[command(flatten)]
-    pub window: Window,
-    /// Only sessions of this project (its path, its name, or a glob of the path).
-    #[arg(long, value_name = "P")]
-    pub project: Option<String>,
-    /// One JSON object per overlap per line (docs/forensics-schema.json).
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(clap::Args, Debug, Clone)]
 pub struct TreeArgs {
     #[command(flatten)]
     pub source: Source,
@@ -95,8 +81,9 @@ pub struct TreeArgs {
     pub json: bool,
 }
 
+/// The sessions `overlaps` and `compare` look at.
 #[derive(clap::Args, Debug, Clone)]
-pub struct CompareArgs {
+pub struct SessionsArgs {
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
@@ -104,9 +91,22 @@ pub struct CompareArgs {
     /// Only sessions of this project (its path, its name, or a glob of the path).
     #[arg(long, value_name = "P")]
     pub project: Option<String>,
-    /// One JSON object per agent per line (docs/forensics-schema.json).
+    /// One JSON object per line: an overlap, an agent (docs/forensics-schema.json).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `since`/`until` as conditions on sessions: active at some moment of the window, i.e. it ends
+/// (`end`, an SQL expression) after `since` and starts (`start`) before `until`.
+pub(crate) fn window_conditions(since: Option<u64>, until: Option<u64>, start: &str, end: &str, params: &mut Vec<rusqlite::types::Value>, conds: &mut Vec<String>) {
+    if let Some(s) = since {
+        params.push(rusqlite::types::Value::Integer(s as i64));
+        conds.push(format!("{end} >= ?{}", params.len()));
+    }
+    if let Some(u) = until {
+        params.push(rusqlite::types::Value::Integer(u as i64));
+        conds.push(format!("{start} <= ?{}", params.len()));
+    }
 }
 
 /// `agent-telemetry fleet …`: the exit code (0 ok; errors — bad input, an unreadable registry or

@@ -76,14 +76,7 @@ const END: &str = "(CASE WHEN s.ended = 1 THEN s.end_time ELSE s.last END)";
 pub fn find(index: &Index, f: &OverlapFilters) -> anyhow::Result<Vec<Overlap>> {
     let mut conds = vec!["s.records > 0".to_string(), "s.project IS NOT NULL".to_string(), "s.start IS NOT NULL".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
-    if let Some(s) = f.since {
-        params.push(SqlValue::Integer(s as i64));
-        conds.push(format!("{END} >= ?{}", params.len()));
-    }
-    if let Some(u) = f.until {
-        params.push(SqlValue::Integer(u as i64));
-        conds.push(format!("s.start <= ?{}", params.len()));
-    }
+    super::window_conditions(f.since, f.until, "s.start", END, &mut params, &mut conds);
     if let Some(p) = &f.project {
         let c = super::conflicts::project_condition(p, &mut params);
         conds.push(c);
