@@ -20,13 +20,6 @@ use crate::forensics::Style;
 use rusqlite::types::Value as SqlValue;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Default, Clone)]
-pub struct CompareFilters {
-    pub since: Option<u64>,
-    pub until: Option<u64>,
-    pub project: Option<String>,
-}
-
 /// Tool calls of one tool.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ToolCount {
@@ -91,7 +84,7 @@ impl HookTiming {
 }
 
 /// One row per agent, most tool calls first.
-pub fn compare(index: &Index, f: &CompareFilters) -> anyhow::Result<Vec<AgentRow>> {
+pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<AgentRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
     super::window_conditions(f.since, f.until, "s.start", "s.last", &mut params, &mut conds);

@@ -96,6 +96,15 @@ pub struct SessionsArgs {
     pub json: bool,
 }
 
+/// Which sessions: active within since..until (Unix nanoseconds), of a project (path, name or
+/// glob of the path).
+#[derive(Debug, Default, Clone)]
+pub struct SessionFilters {
+    pub since: Option<u64>,
+    pub until: Option<u64>,
+    pub project: Option<String>,
+}
+
 /// `since`/`until` as conditions on sessions: active at some moment of the window, i.e. it ends
 /// (`end`, an SQL expression) after `since` and starts (`start`) before `until`.
 pub(crate) fn window_conditions(since: Option<u64>, until: Option<u64>, start: &str, end: &str, params: &mut Vec<rusqlite::types::Value>, conds: &mut Vec<String>) {
@@ -132,7 +141,7 @@ pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
         FleetCommand::Overlaps(a) => {
             let (since, until) = a.window.resolve(now)?;
             let index = a.source.open(config)?;
-            let found = overlaps::find(&index, &overlaps::OverlapFilters { since, until, project: a.project.clone() })?;
+            let found = overlaps::find(&index, &SessionFilters { since, until, project: a.project.clone() })?;
             if a.json {
                 json_lines(&mut out, &found)?;
             } else {
@@ -152,7 +161,7 @@ pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
         FleetCommand::Compare(a) => {
             let (since, until) = a.window.resolve(now)?;
             let index = a.source.open(config)?;
-            let rows = compare::compare(&index, &compare::CompareFilters { since, until, project: a.project.clone() })?;
+            let rows = compare::compare(&index, &SessionFilters { since, until, project: a.project.clone() })?;
             if a.json {
                 json_lines(&mut out, &rows)?;
             } else {

@@ -21,13 +21,6 @@ use crate::forensics::Style;
 use rusqlite::types::Value as SqlValue;
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Default, Clone)]
-pub struct OverlapFilters {
-    pub since: Option<u64>,
-    pub until: Option<u64>,
-    pub project: Option<String>,
-}
-
 /// One session taking part in an overlap.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OverlapSession {
@@ -73,7 +66,7 @@ const END: &str = "(CASE WHEN s.ended = 1 THEN s.end_time ELSE s.last END)";
 
 /// Every overlap among the sessions `f` selects (sessions active within --since/--until), by
 /// project, then time.
-pub fn find(index: &Index, f: &OverlapFilters) -> anyhow::Result<Vec<Overlap>> {
+pub fn find(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<Overlap>> {
     let mut conds = vec!["s.records > 0".to_string(), "s.project IS NOT NULL".to_string(), "s.start IS NOT NULL".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
     super::window_conditions(f.since, f.until, "s.start", END, &mut params, &mut conds);
