@@ -172,13 +172,33 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
         }
     }
     {
-        // The hook's timings per agent, sorted here (a sort in SQL would build a temp b-tree).
-        let mut st = tx.prepare("SELECT s.agent, e.hook_us FROM events e JOIN fleet_selected x ON x.sess = e.sess JOIN sessions s ON s.sess = e.sess WHERE e.hook_us IS NOT NULL")?;
-        let mut q = st.query([])?;
-        let mut by_agent: BTreeMap<Option<String>, Vec<u64>> = BTreeMap::new();
-        while let Some(r) = q.next()? {
-            by_agent.entry(r.get(0)?).or_default().push(r.get::<_, i64>(1)?.max(0) as u64);
+        // The hook's timings per agent: one scan of the events (joining sessions per row would
+        // walk the events by session index: slower), sessions mapped to agents here, each
+        // agent's timings sorted here (a sort in SQL would build a temp b-tree).
+        let mut agent_of: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
+        let mut index_of: std::collections::HashMap<Option<String>, usize> = std::collections::HashMap::new();
+        {
+            let mut st = tx.prepare("SELECT x.sess, s.agent FROM fleet_selected x JOIN sessions s ON s.sess = x.sess")?;
+            let mut q = st.query([])?;
+            while let Some(r) = q.next()? {
+                let next = index_of.len();
+                let i = *index_of.entry(r.get(1)?).or_insert(next);
+                agent_of.insert(r.get(0)?, i);
+            }
         }
+        let mut agents: Vec<Option<String>> = vec![None; index_of.len()];
+        for (a, i) in index_of {
+            agents[i] = a;
+        }
+        let mut timings: Vec<Vec<u64>> = vec![Vec::new(); agents.len()];
+        let mut st = tx.prepare("SELECT e.sess, e.hook_us FROM events e JOIN fleet_selected x ON x.sess = e.sess WHERE e.hook_us IS NOT NULL")?;
+        let mut q = st.query([])?;
+        while let Some(r) = q.next()? {
+            if let Some(&i) = agent_of.get(&r.get::<_, i64>(0)?) {
+                timings[i].push(r.get::<_, i64>(1)?.max(0) as u64);
+            }
+        }
+        let by_agent = agents.into_iter().zip(timings);
         for (agent, us) in by_agent {
             if let Some(row) = rows.get_mut(&agent) {
                 row.hook = HookTiming::of(us);
