@@ -26,8 +26,9 @@
 //!
 //! Time: 409 s for the default 100,000 on this project's 2 cores started quiet (586 s with other
 //! builds running, load average 12–22): the per-event hook processes are the limit (319 and 215
-//! events/s); the relay kept up (14 and 25 s behind the last hook). Numbers in the README
-//! (Numbers, "fleet scale").
+//! events/s); the relay kept up (14 and 25 s behind the last hook). With the tenants (two groups
+//! through the collector fragment): 393 s on a quiet machine. Numbers in the README (Numbers,
+//! "fleet scale" and "fleet scale with tenants").
 //!
 //!     cargo test --test fleet_scale -- --include-ignored --nocapture
 
