@@ -329,12 +329,14 @@ fn check_compare(data: &Path, records: &[Value]) {
     assert!(text.contains("HOOK = the hook's own time per event"), "{text}");
 }
 
+/// An overlap as compared: (project, from, to, agents, max agents, sorted session ids).
+type Overlap = (String, u64, u64, Vec<String>, u64, Vec<String>);
+
 /// Every overlap (agents in one project at once), by brute force: each session active from its
 /// first record to its SessionEnd (when that is what it did last) or its last record; the
 /// closed intersections of every two sessions of different agents in a project, merged where
 /// they meet; the sessions active within each; the most agents active at one of its instants.
-/// As (project, from, to, agents, max agents, sessions).
-fn brute_overlaps(records: &[Value]) -> Vec<(String, u64, u64, Vec<String>, u64, Vec<String>)> {
+fn brute_overlaps(records: &[Value]) -> Vec<Overlap> {
     struct S {
         project: String,
         agent: String,
@@ -396,7 +398,7 @@ fn brute_overlaps(records: &[Value]) -> Vec<(String, u64, u64, Vec<String>, u64,
 }
 
 /// `fleet overlaps --json` as (project, from, to, agents, max agents, sorted session ids).
-fn overlaps_of(lines: &[Value]) -> Vec<(String, u64, u64, Vec<String>, u64, Vec<String>)> {
+fn overlaps_of(lines: &[Value]) -> Vec<Overlap> {
     lines
         .iter()
         .map(|o| {

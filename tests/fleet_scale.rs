@@ -68,12 +68,15 @@ fn synth_agent(i: usize) -> String {
 
 /// The registry group of a synthetic agent: two groups, half each.
 fn synth_group(i: usize) -> Option<&'static str> {
-    Some(if i % 2 == 0 { "alpha" } else { "beta" })
+    Some(if i.is_multiple_of(2) { "alpha" } else { "beta" })
 }
 
 /// VictoriaLogs tenant (AccountID, ProjectID) of each group in tests/data/fleet/tenants.toml;
 /// "" = no group (the default tenant).
 const TENANTS: [(&str, (u32, u32)); 3] = [("alpha", (21, 0)), ("beta", (22, 3)), ("", (0, 0))];
+
+/// (rows, distinct seq) per (tenant, group, agent id).
+type TenantCounts = BTreeMap<((u32, u32), String, String), (u64, u64)>;
 
 fn tenant_of(group: &str) -> (u32, u32) {
     TENANTS.iter().find(|(g, _)| *g == group).map(|(_, t)| *t).unwrap_or_else(|| panic!("group {group:?} is not in the registry"))
@@ -387,7 +390,7 @@ fn twenty_agents_one_hundred_thousand_events() {
 
     // ---- nothing lost, and each group in its own tenant: every journal record at VictoriaLogs,
     // by seq, in its group's tenant and no other; the tenants VictoriaLogs holds are exactly ours.
-    let per_tenant = || -> BTreeMap<((u32, u32), String, String), (u64, u64)> {
+    let per_tenant = || -> TenantCounts {
         let mut m = BTreeMap::new();
         for (_, t) in TENANTS {
             let rows = stack.victorialogs_rows_in(t, "service.name:=\"claude-code\" | stats by (agent.group, agent.id) count() as total, count_uniq(agent_telemetry.seq) as uniq").expect("VictoriaLogs answers");
@@ -398,14 +401,14 @@ fn twenty_agents_one_hundred_thousand_events() {
         }
         m
     };
-    let mut want_rows: BTreeMap<((u32, u32), String, String), (u64, u64)> = BTreeMap::new();
+    let mut want_rows: TenantCounts = BTreeMap::new();
     for r in &journal {
         let g = r["agent_context"]["agent_group"].as_str().unwrap_or("").to_string();
         let e = want_rows.entry((tenant_of(&g), g, r["agent_context"]["fleet_agent_id"].as_str().unwrap_or("").to_string())).or_default();
         e.0 += 1;
         e.1 += 1;
     }
-    let sum = |m: &BTreeMap<((u32, u32), String, String), (u64, u64)>| m.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
+    let sum = |m: &TenantCounts| m.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
     // Each group's pipeline has its own queue: wait until every tenant has caught up.
     let got_rows = stack::wait_for(Duration::from_secs(90), || Some(per_tenant()).filter(|m| sum(m).1 >= n)).unwrap_or_else(per_tenant);
     let (total_rows, uniq) = sum(&got_rows);

@@ -82,7 +82,7 @@ impl Writer<'_> {
         r.metadata.scope = "project".into();
         if r.hook_event != "ModelCall" {
             // The hook's own time: ~0.4–2 ms, a slow one now and then (deterministic by seq).
-            r.metadata.hook_us = Some(400 + self.seq.wrapping_mul(2_654_435_761) % 1_600 + if self.seq % 97 == 0 { 6_000 } else { 0 });
+            r.metadata.hook_us = Some(400 + self.seq.wrapping_mul(2_654_435_761) % 1_600 + if self.seq.is_multiple_of(97) { 6_000 } else { 0 });
         }
         r.telemetry_enabled = true;
         let (line, hash) = chain::encode(&r).map_err(std::io::Error::other)?;
