@@ -172,9 +172,9 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
         }
     }
     {
-        // The hook's timings per agent: one scan of the events (joining sessions per row would
-        // walk the events by session index: slower), sessions mapped to agents here, each
-        // agent's timings sorted here (a sort in SQL would build a temp b-tree).
+        // The hook's timings per agent: one scan of the events, sessions mapped to agents here
+        // (no per-row join), each agent's timings sorted here (a sort in SQL would build a temp
+        // b-tree).
         let mut agent_of: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
         let mut index_of: std::collections::HashMap<Option<String>, usize> = std::collections::HashMap::new();
         {
