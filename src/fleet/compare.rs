@@ -175,20 +175,17 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
         // The hook's timings per agent: one scan of the events, sessions mapped to agents here
         // (no per-row join), each agent's timings sorted here (a sort in SQL would build a temp
         // b-tree).
+        let agents: Vec<Option<String>> = rows.keys().cloned().collect();
+        let slot: std::collections::HashMap<&Option<String>, usize> = agents.iter().enumerate().map(|(i, a)| (a, i)).collect();
         let mut agent_of: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-        let mut index_of: std::collections::HashMap<Option<String>, usize> = std::collections::HashMap::new();
         {
             let mut st = tx.prepare("SELECT x.sess, s.agent FROM fleet_selected x JOIN sessions s ON s.sess = x.sess")?;
             let mut q = st.query([])?;
             while let Some(r) = q.next()? {
-                let next = index_of.len();
-                let i = *index_of.entry(r.get(1)?).or_insert(next);
-                agent_of.insert(r.get(0)?, i);
+                if let Some(&i) = slot.get(&r.get::<_, Option<String>>(1)?) {
+                    agent_of.insert(r.get(0)?, i);
+                }
             }
-        }
-        let mut agents: Vec<Option<String>> = vec![None; index_of.len()];
-        for (a, i) in index_of {
-            agents[i] = a;
         }
         let mut timings: Vec<Vec<u64>> = vec![Vec::new(); agents.len()];
         let mut st = tx.prepare("SELECT e.sess, e.hook_us FROM events e JOIN fleet_selected x ON x.sess = e.sess WHERE e.hook_us IS NOT NULL")?;
@@ -198,9 +195,8 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
                 timings[i].push(r.get::<_, i64>(1)?.max(0) as u64);
             }
         }
-        let by_agent = agents.into_iter().zip(timings);
-        for (agent, us) in by_agent {
-            if let Some(row) = rows.get_mut(&agent) {
+        for (agent, us) in agents.iter().zip(timings) {
+            if let Some(row) = rows.get_mut(agent) {
                 row.hook = HookTiming::of(us);
             }
         }

@@ -138,14 +138,7 @@ pub fn find(index: &Index, f: &ConflictFilters) -> anyhow::Result<Vec<Conflict>>
     let tools: Vec<&str> = READ_TOOLS.iter().chain(WRITE_TOOLS).copied().collect();
     let mut params: Vec<SqlValue> = tools.iter().map(|t| SqlValue::Text(t.to_string())).collect();
     let mut conds = vec![format!("e.tool IN ({})", (1..=tools.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")), "e.event = 'PostToolUse'".to_string(), "e.path IS NOT NULL".into()];
-    if let Some(s) = f.since {
-        params.push(SqlValue::Integer(s as i64));
-        conds.push(format!("e.time >= ?{}", params.len()));
-    }
-    if let Some(u) = f.until {
-        params.push(SqlValue::Integer(u as i64));
-        conds.push(format!("e.time <= ?{}", params.len()));
-    }
+    super::window_conditions(f.since, f.until, "e.time", "e.time", &mut params, &mut conds);
     if let Some(p) = &f.project {
         let c = project_condition(p, &mut params);
         conds.push(c);

@@ -105,8 +105,9 @@ pub struct SessionFilters {
     pub project: Option<String>,
 }
 
-/// `since`/`until` as conditions on sessions: active at some moment of the window, i.e. it ends
-/// (`end`, an SQL expression) after `since` and starts (`start`) before `until`.
+/// `since`/`until` as SQL conditions on an interval from `start` to `end` (SQL expressions): it
+/// meets the window — a session active at some moment of it (start and end of the session), a
+/// record inside it (its time for both).
 pub(crate) fn window_conditions(since: Option<u64>, until: Option<u64>, start: &str, end: &str, params: &mut Vec<rusqlite::types::Value>, conds: &mut Vec<String>) {
     if let Some(s) = since {
         params.push(rusqlite::types::Value::Integer(s as i64));
@@ -132,45 +133,38 @@ pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
             let (since, until) = a.window.resolve(now)?;
             let index = a.source.open(config)?;
             let found = conflicts::find(&index, &conflicts::ConflictFilters { since, until, project: a.project.clone(), window })?;
-            if a.json {
-                json_lines(&mut out, &found)?;
-            } else {
-                out.write_all(conflicts::render(&found, window, style).as_bytes())?;
-            }
+            emit(&mut out, a.json, &found, || conflicts::render(&found, window, style))?;
         }
         FleetCommand::Overlaps(a) => {
             let (since, until) = a.window.resolve(now)?;
             let index = a.source.open(config)?;
             let found = overlaps::find(&index, &SessionFilters { since, until, project: a.project.clone() })?;
-            if a.json {
-                json_lines(&mut out, &found)?;
-            } else {
-                out.write_all(overlaps::render(&found, style).as_bytes())?;
-            }
+            emit(&mut out, a.json, &found, || overlaps::render(&found, style))?;
         }
         FleetCommand::Tree(a) => {
             let index = a.source.open(config)?;
             let sel = tree::TreeSelect { workflow: a.workflow.clone(), session: a.session.clone() };
             let nodes = tree::trees(&index, &sel, now, config.export.span_timeout.as_nanos() as u64)?;
-            if a.json {
-                json_lines(&mut out, &nodes)?;
-            } else {
-                out.write_all(tree::render(&nodes, style).as_bytes())?;
-            }
+            emit(&mut out, a.json, &nodes, || tree::render(&nodes, style))?;
         }
         FleetCommand::Compare(a) => {
             let (since, until) = a.window.resolve(now)?;
             let index = a.source.open(config)?;
             let rows = compare::compare(&index, &SessionFilters { since, until, project: a.project.clone() })?;
-            if a.json {
-                json_lines(&mut out, &rows)?;
-            } else {
-                out.write_all(compare::render(&rows, style).as_bytes())?;
-            }
+            emit(&mut out, a.json, &rows, || compare::render(&rows, style))?;
         }
     }
     out.flush()?;
     Ok(0)
+}
+
+/// The answer as JSON lines (`--json`) or as the human text `render` makes.
+fn emit<T: serde::Serialize>(out: &mut impl Write, json: bool, items: &[T], render: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if json {
+        json_lines(out, items)
+    } else {
+        Ok(out.write_all(render().as_bytes())?)
+    }
 }
 
 fn json_lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> anyhow::Result<()> {

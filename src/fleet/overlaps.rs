@@ -142,14 +142,14 @@ fn sweep(sessions: &[Sess]) -> Vec<(u64, u64, u64, BTreeSet<usize>)> {
         if kind == 0 {
             active.insert(i);
             *per_agent.entry(agent).or_default() += 1;
-        }
-        let agents = per_agent.len() as u64;
-        if agents >= 2 {
-            let c = current.get_or_insert_with(|| (t, 0, BTreeSet::new()));
-            c.1 = c.1.max(agents);
-            c.2.extend(active.iter().copied());
-        }
-        if kind == 1 {
+            let agents = per_agent.len() as u64;
+            // A stretch opens with every session then active; later ones join as they start.
+            if agents >= 2 {
+                let c = current.get_or_insert_with(|| (t, 0, active.clone()));
+                c.1 = c.1.max(agents);
+                c.2.insert(i);
+            }
+        } else {
             active.remove(&i);
             if let Some(n) = per_agent.get_mut(agent) {
                 *n -= 1;
