@@ -19,7 +19,8 @@ fn main() {
     let bin = Path::new(env!("CARGO_BIN_EXE_agent-telemetry"));
     let noop = bin.parent().unwrap().join("examples/noop");
     assert!(noop.exists(), "missing {}: run `just bench-claude`", noop.display());
-    let cli = ClaudeCli::find_or_install().unwrap_or_else(|why| panic!("the Claude Code CLI is needed (scripts/claude/install-cli.sh): {why:?}"));
+    let cli = ClaudeCli::find_or_install()
+        .unwrap_or_else(|why| panic!("the Claude Code CLI is needed (scripts/claude/install-cli.sh): {why:?}"));
     let model = ScriptedModel::start(scenario_path("long"));
     let prompt = "LONG-SCENARIO: run many small commands";
     let ours = |p: &Project, args: &[&str]| {
@@ -31,18 +32,25 @@ fn main() {
     type Setup<'a> = (&'a str, Box<dyn Fn(&Project) + 'a>);
     let setups: Vec<Setup> = vec![
         ("no hook", Box::new(|_p: &Project| {})),
-        ("do-nothing hook", Box::new(|p: &Project| p.register_hook_for_all_events(&format!("{} hook", noop.display())))),
+        (
+            "do-nothing hook",
+            Box::new(|p: &Project| p.register_hook_for_all_events(&format!("{} hook", noop.display()))),
+        ),
         ("agent-telemetry (command)", Box::new(|p: &Project| ours(p, &[]))),
-        ("agent-telemetry (http hooks)", Box::new(|p: &Project| {
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-            ours(p, &["--transport", "http", "--listen", &format!("127.0.0.1:{port}")]);
-        })),
+        (
+            "agent-telemetry (http hooks)",
+            Box::new(|p: &Project| {
+                let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+                ours(p, &["--transport", "http", "--listen", &format!("127.0.0.1:{port}")]);
+            }),
+        ),
     ];
     println!("claude_session: Claude Code {}, {reps} run(s) of each, 216 tool calls per session", cli.version());
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
     let mut events = vec![0usize; setups.len()];
     for r in 0..reps {
-        let order: Vec<usize> = if r % 2 == 0 { (0..setups.len()).collect() } else { (0..setups.len()).rev().collect() };
+        let order: Vec<usize> =
+            if r % 2 == 0 { (0..setups.len()).collect() } else { (0..setups.len()).rev().collect() };
         for i in order {
             let project = Project::new().git_init();
             (setups[i].1)(&project);
@@ -52,7 +60,17 @@ fn main() {
             let journal = project.home().join(".local/share/agent-telemetry/journal");
             events[i] = std::fs::read_dir(&journal)
                 // The hooks' records (not the model calls the relay adds when it has read them).
-                .map(|d| d.flatten().map(|e| std::fs::read_to_string(e.path()).unwrap_or_default().lines().filter(|l| !l.contains("\"hook_event\":\"ModelCall\"")).count()).sum())
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| {
+                            std::fs::read_to_string(e.path())
+                                .unwrap_or_default()
+                                .lines()
+                                .filter(|l| !l.contains("\"hook_event\":\"ModelCall\""))
+                                .count()
+                        })
+                        .sum()
+                })
                 .unwrap_or(0);
             let _ = Command::new(bin).args(["relay", "--stop"]).env("HOME", project.home()).output();
         }

@@ -51,19 +51,44 @@ fn main() {
     let sum = agent_telemetry::forensics::synth::generate(&journal, records, start, 42).unwrap();
     let gen = t.elapsed();
     let jbytes = dir_size(&journal);
-    println!("generated {} records, {} sessions ({} child), {} subagents, {:.0} MB journal in {:.1}s", sum.records, sum.sessions, sum.child_sessions, sum.subagents, jbytes as f64 / 1e6, gen.as_secs_f64());
+    println!(
+        "generated {} records, {} sessions ({} child), {} subagents, {:.0} MB journal in {:.1}s",
+        sum.records,
+        sum.sessions,
+        sum.child_sessions,
+        sum.subagents,
+        jbytes as f64 / 1e6,
+        gen.as_secs_f64()
+    );
     let m = sum.records as f64 / 1e6;
 
     let cpu0 = children_cpu();
     let (build, n) = time(&data, &["sessions"]);
     let cpu = children_cpu() - cpu0;
     let ibytes = dir_size(&data.join("index"));
-    println!("| index build (first `sessions`) | {:.1} s wall, {:.1} s CPU | {:.0} records/s wall, {:.0} per CPU second |", build.as_secs_f64(), cpu, sum.records as f64 / build.as_secs_f64(), sum.records as f64 / cpu);
-    println!("| index size | {:.0} MB | {:.0} MB per million records (journal: {:.0} MB per million) |", ibytes as f64 / 1e6, ibytes as f64 / 1e6 / m, jbytes as f64 / 1e6 / m);
+    println!(
+        "| index build (first `sessions`) | {:.1} s wall, {:.1} s CPU | {:.0} records/s wall, {:.0} per CPU second |",
+        build.as_secs_f64(),
+        cpu,
+        sum.records as f64 / build.as_secs_f64(),
+        sum.records as f64 / cpu
+    );
+    println!(
+        "| index size | {:.0} MB | {:.0} MB per million records (journal: {:.0} MB per million) |",
+        ibytes as f64 / 1e6,
+        ibytes as f64 / 1e6 / m,
+        jbytes as f64 / 1e6 / m
+    );
     println!("| sessions rows | {n} | |");
 
     // A session in the middle, and one of its ids' prefix.
-    let sessions = Command::new(bin()).args(["sessions", "--json", "--data"]).arg(&data).env_clear().env("HOME", &data).output().unwrap();
+    let sessions = Command::new(bin())
+        .args(["sessions", "--json", "--data"])
+        .arg(&data)
+        .env_clear()
+        .env("HOME", &data)
+        .output()
+        .unwrap();
     let lines: Vec<&str> = std::str::from_utf8(&sessions.stdout).unwrap().lines().collect();
     let mid: serde_json::Value = serde_json::from_str(lines[lines.len() / 2]).unwrap();
     let sid = mid["session_id"].as_str().unwrap().to_string();
@@ -71,11 +96,23 @@ fn main() {
     let queries: Vec<(&str, Vec<&str>)> = vec![
         ("sessions (all)", vec!["sessions"]),
         ("sessions --flag sensitive_file.ssh_key", vec!["sessions", "--flag", "sensitive_file.ssh_key"]),
-        ("sessions --project billing --agent reviewer", vec!["sessions", "--project", "billing", "--agent", "reviewer"]),
-        ("search --flag risky_command.curl_pipe_shell --limit 1000", vec!["search", "--flag", "risky_command.curl_pipe_shell", "--limit", "1000"]),
+        (
+            "sessions --project billing --agent reviewer",
+            vec!["sessions", "--project", "billing", "--agent", "reviewer"],
+        ),
+        (
+            "search --flag risky_command.curl_pipe_shell --limit 1000",
+            vec!["search", "--flag", "risky_command.curl_pipe_shell", "--limit", "1000"],
+        ),
         ("search --outside --until +1h", vec!["search", "--outside", "--until", &until]),
-        ("search --tool Write,Edit --event PostToolUse --until +1h", vec!["search", "--tool", "Write,Edit", "--event", "PostToolUse", "--until", &until]),
-        ("search --command 'push --force' --limit 1000", vec!["search", "--command", "push --force", "--limit", "1000"]),
+        (
+            "search --tool Write,Edit --event PostToolUse --until +1h",
+            vec!["search", "--tool", "Write,Edit", "--event", "PostToolUse", "--until", &until],
+        ),
+        (
+            "search --command 'push --force' --limit 1000",
+            vec!["search", "--command", "push --force", "--limit", "1000"],
+        ),
         ("search --path '*/.ssh/*' --limit 1000", vec!["search", "--path", "*/.ssh/*", "--limit", "1000"]),
         ("search --session S", vec!["search", "--session", &sid]),
         ("search --path '*/src/m7/*' --tool Read", vec!["search", "--path", "*/src/m7/*", "--tool", "Read"]),
@@ -94,14 +131,32 @@ fn main() {
     }
     let out = data.join("export.jsonl");
     let t = Instant::now();
-    let o = Command::new(bin()).args(["export", "--format", "jsonl", "--flag", "risky_command", "-o"]).arg(&out).arg("--data").arg(&data).env_clear().env("HOME", &data).output().unwrap();
+    let o = Command::new(bin())
+        .args(["export", "--format", "jsonl", "--flag", "risky_command", "-o"])
+        .arg(&out)
+        .arg("--data")
+        .arg(&data)
+        .env_clear()
+        .env("HOME", &data)
+        .output()
+        .unwrap();
     assert!(o.status.success());
     let d = t.elapsed().as_secs_f64();
     let ebytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-    println!("| export --format jsonl --flag risky_command | {:.0} ms | {} records, {:.0} records/s, {:.1} MB/s |", d * 1000.0, sum.risky_records, sum.risky_records as f64 / d, ebytes as f64 / 1e6 / d);
+    println!(
+        "| export --format jsonl --flag risky_command | {:.0} ms | {} records, {:.0} records/s, {:.1} MB/s |",
+        d * 1000.0,
+        sum.risky_records,
+        sum.risky_records as f64 / d,
+        ebytes as f64 / 1e6 / d
+    );
     let _ = std::fs::remove_file(out);
     let html = data.join("report.html");
     let (d, _) = best(&data, &["report", &sid, "-o", html.to_str().unwrap()]);
-    println!("| report S -o FILE | {:.0} ms | {:.0} KB of HTML |", d.as_secs_f64() * 1000.0, std::fs::metadata(&html).map(|m| m.len()).unwrap_or(0) as f64 / 1e3);
+    println!(
+        "| report S -o FILE | {:.0} ms | {:.0} KB of HTML |",
+        d.as_secs_f64() * 1000.0,
+        std::fs::metadata(&html).map(|m| m.len()).unwrap_or(0) as f64 / 1e3
+    );
     let _ = std::fs::remove_file(html);
 }

@@ -47,13 +47,18 @@ fn main() {
     let conc: usize = env_or("AT_BENCH_CONCURRENCY", "16").parse().unwrap();
     let per: usize = env_or("AT_BENCH_PER_SESSION", "100").parse().unwrap();
     let hook = PathBuf::from(env_or("AT_BENCH_HOOK_BIN", env!("CARGO_BIN_EXE_agent-telemetry")));
-    let noop = std::env::var_os("AT_BENCH_NOOP_BIN").map(PathBuf::from).unwrap_or_else(|| hook.parent().unwrap().join("examples/noop"));
+    let noop = std::env::var_os("AT_BENCH_NOOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| hook.parent().unwrap().join("examples/noop"));
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/seed-hook.sh");
     for b in [&hook, &noop, &seed] {
         assert!(b.exists(), "missing {}: run `just bench-compare`", b.display());
     }
     for tool in ["bash", "jq", "curl"] {
-        assert!(Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok(), "the seed hook needs {tool}");
+        assert!(
+            Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok(),
+            "the seed hook needs {tool}"
+        );
     }
     let b = Bench::new();
     let (root, home, project, payloads) = (&b.root, &b.home, b.project.clone(), &b.payloads);
@@ -72,7 +77,10 @@ fn main() {
 
     // 1. One at a time.
     let n_seed = (n / 5).max(20);
-    println!("hook_compare: {} payloads; single: {n} runs of ours and the noop, {n_seed} of the seed hook", payloads.len());
+    println!(
+        "hook_compare: {} payloads; single: {n} runs of ours and the noop, {n_seed} of the seed hook",
+        payloads.len()
+    );
     let (mut ours, mut zero, mut bash) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         let p = &payloads[i % payloads.len()];
@@ -88,11 +96,18 @@ fn main() {
         }
     }
     let (o, z, b) = (Stats::of(&mut ours), Stats::of(&mut zero), Stats::of(&mut bash));
-    println!("{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}", "one at a time", "min", "median", "mean", "p95", "p99", "max");
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "one at a time", "min", "median", "mean", "p95", "p99", "max"
+    );
     o.print("agent-telemetry hook");
     z.print("do-nothing process");
     b.print("seed bash+jq+curl");
-    println!("median: ours {:.2}x a do-nothing process; the seed's hook {:.1}x ours", o.median / z.median, b.median / o.median);
+    println!(
+        "median: ours {:.2}x a do-nothing process; the seed's hook {:.1}x ours",
+        o.median / z.median,
+        b.median / o.median
+    );
 
     // 2. Sessions at once.
     let concurrent = |bin: &Path| -> (Vec<Duration>, Duration) {
@@ -101,7 +116,11 @@ fn main() {
             let hs: Vec<_> = (0..conc)
                 .map(|k| {
                     let (setup, payloads) = (&setup, &payloads);
-                    sc.spawn(move || (0..per).map(|i| run(setup, bin, Some("hook"), &payloads[(k * 7 + i) % payloads.len()])).collect::<Vec<_>>())
+                    sc.spawn(move || {
+                        (0..per)
+                            .map(|i| run(setup, bin, Some("hook"), &payloads[(k * 7 + i) % payloads.len()]))
+                            .collect::<Vec<_>>()
+                    })
                 })
                 .collect();
             hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
@@ -112,7 +131,16 @@ fn main() {
     let (mut cz, tz) = concurrent(&noop);
     let events = (conc * per) as f64;
     let (co_s, cz_s) = (Stats::of(&mut co), Stats::of(&mut cz));
-    println!("{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}", format!("{conc} sessions at once"), "min", "median", "mean", "p95", "p99", "max");
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        format!("{conc} sessions at once"),
+        "min",
+        "median",
+        "mean",
+        "p95",
+        "p99",
+        "max"
+    );
     co_s.print("agent-telemetry hook");
     cz_s.print("do-nothing process");
     println!(
@@ -121,7 +149,8 @@ fn main() {
         co_s.median / cz_s.median,
         events / tz.as_secs_f64()
     );
-    let out = Command::new(&hook).arg("verify").env_clear().envs(setup.env.iter().map(|(k, v)| (k, v))).output().unwrap();
+    let out =
+        Command::new(&hook).arg("verify").env_clear().envs(setup.env.iter().map(|(k, v)| (k, v))).output().unwrap();
     assert!(out.status.success(), "verify after {conc} concurrent sessions: {}", String::from_utf8_lossy(&out.stdout));
     println!("journal: {}", String::from_utf8_lossy(&out.stdout).trim());
 }

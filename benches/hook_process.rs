@@ -20,10 +20,10 @@
 mod support;
 
 use std::fs::File;
-use support::{env_or, Bench, Payload, Stats};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{env_or, Bench, Payload, Stats};
 
 fn main() {
     // `cargo bench` passes `--bench`; ignore arguments.
@@ -35,7 +35,10 @@ fn main() {
         .unwrap_or_else(|| hook_bin.parent().unwrap().join("examples/noop"));
     for b in [&hook_bin, &noop_bin] {
         if !b.exists() {
-            eprintln!("missing {}: run scripts/bench/hook.sh (or cargo build --release --bin agent-telemetry --example noop)", b.display());
+            eprintln!(
+                "missing {}: run scripts/bench/hook.sh (or cargo build --release --bin agent-telemetry --example noop)",
+                b.display()
+            );
             std::process::exit(2);
         }
     }
@@ -94,7 +97,8 @@ fn main() {
     }
 
     // The journal holds every hook run and still verifies.
-    let out = Command::new(&hook_bin).arg("verify").env_clear().envs(base_env.iter().map(|(k, v)| (k, v))).output().unwrap();
+    let out =
+        Command::new(&hook_bin).arg("verify").env_clear().envs(base_env.iter().map(|(k, v)| (k, v))).output().unwrap();
     let verify = String::from_utf8_lossy(&out.stdout).trim().to_string();
     assert!(out.status.success(), "verify after the benchmark: {verify}");
 
@@ -111,7 +115,12 @@ fn main() {
     );
     println!("p95 ratio {:.2}x, p99 ratio {:.2}x", h.p95 / z.p95, h.p99 / z.p99);
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    println!("binary size: agent-telemetry {} bytes ({:.1} MiB), noop {} bytes", size(&hook_bin), size(&hook_bin) as f64 / 1048576.0, size(&noop_bin));
+    println!(
+        "binary size: agent-telemetry {} bytes ({:.1} MiB), noop {} bytes",
+        size(&hook_bin),
+        size(&hook_bin) as f64 / 1048576.0,
+        size(&noop_bin)
+    );
     println!("journal: {verify}");
     if let Ok(path) = std::env::var("AT_BENCH_JSON") {
         let json = format!(

@@ -45,7 +45,9 @@ fn main() {
     let n: usize = env_or("AT_BENCH_N", "1000").parse().expect("AT_BENCH_N");
     let warmup: usize = env_or("AT_BENCH_WARMUP", "50").parse().expect("AT_BENCH_WARMUP");
     let hook_bin = PathBuf::from(env_or("AT_BENCH_HOOK_BIN", env!("CARGO_BIN_EXE_agent-telemetry")));
-    let noop_bin = std::env::var_os("AT_BENCH_NOOP_BIN").map(PathBuf::from).unwrap_or_else(|| hook_bin.parent().unwrap().join("examples/noop"));
+    let noop_bin = std::env::var_os("AT_BENCH_NOOP_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| hook_bin.parent().unwrap().join("examples/noop"));
     for b in [&hook_bin, &noop_bin] {
         if !b.exists() {
             eprintln!("missing {}: run `just bench-http-hook`", b.display());
@@ -107,7 +109,11 @@ fn main() {
         post(&mut conn, &bodies[i % bodies.len()]);
         t.elapsed()
     };
-    println!("http_hook: {} payloads from {}, {n} timed runs each (+{warmup} warm-up)", payloads.len(), fixtures.display());
+    println!(
+        "http_hook: {} payloads from {}, {n} timed runs each (+{warmup} warm-up)",
+        payloads.len(),
+        fixtures.display()
+    );
     for i in 0..warmup {
         http_one(i);
         run(&hook_bin, i);
@@ -128,7 +134,8 @@ fn main() {
     let _ = relay.kill();
     let _ = relay.wait();
     for (name, e) in [("command", &cmd_env), ("http", &http_env)] {
-        let out = Command::new(&hook_bin).arg("verify").env_clear().envs(e.iter().map(|(k, v)| (k, v))).output().unwrap();
+        let out =
+            Command::new(&hook_bin).arg("verify").env_clear().envs(e.iter().map(|(k, v)| (k, v))).output().unwrap();
         assert!(out.status.success(), "verify ({name}): {}", String::from_utf8_lossy(&out.stdout));
         println!("journal ({name}): {}", String::from_utf8_lossy(&out.stdout).trim());
     }

@@ -49,7 +49,9 @@ fn main() {
     let rss = |field: &str| -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", relay.child.id()))
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
             .unwrap_or(0)
     };
     let rss_start = rss("VmRSS:");
@@ -71,7 +73,14 @@ fn main() {
         let (mut span_at, mut row_at) = (None, None);
         let row_query = format!("agent_telemetry.hook_event:=PostToolUse gen_ai.tool.call.id:=\"{id}\"");
         loop {
-            if span_at.is_none() && stack.jaeger_trace(&trace).map(|t| t["spans"].as_array().map(|s| s.iter().any(|s| s["spanID"] == want.as_str())).unwrap_or(false)).unwrap_or(false) {
+            if span_at.is_none()
+                && stack
+                    .jaeger_trace(&trace)
+                    .map(|t| {
+                        t["spans"].as_array().map(|s| s.iter().any(|s| s["spanID"] == want.as_str())).unwrap_or(false)
+                    })
+                    .unwrap_or(false)
+            {
                 span_at = Some(exited.elapsed());
             }
             if row_at.is_none() && !stack.victorialogs_query(&row_query).is_empty() {
@@ -82,7 +91,12 @@ fn main() {
                 lat_logs.push(b);
                 break;
             }
-            assert!(Instant::now() < deadline, "span {i} not in Jaeger within 30 s\n{}\n{}", relay.stderr(), stack.logs());
+            assert!(
+                Instant::now() < deadline,
+                "span {i} not in Jaeger within 30 s\n{}\n{}",
+                relay.stderr(),
+                stack.logs()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -100,6 +114,11 @@ fn main() {
         ms(*lat.last().unwrap())
     );
     let pl = |p: f64| lat_logs[((lat_logs.len() as f64 * p).ceil() as usize).clamp(1, lat_logs.len()) - 1];
-    println!("hook exit → log row in VictoriaLogs: median {:.0} ms, p95 {:.0} ms, max {:.0} ms", ms(pl(0.5)), ms(pl(0.95)), ms(*lat_logs.last().unwrap()));
+    println!(
+        "hook exit → log row in VictoriaLogs: median {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        ms(pl(0.5)),
+        ms(pl(0.95)),
+        ms(*lat_logs.last().unwrap())
+    );
     println!("relay memory: RSS {} KiB at the start, {} KiB at the end, peak {} KiB", rss_start, rss_end, rss_peak);
 }

@@ -42,7 +42,9 @@ fn copy_journal(from: &Env, to: &Env) {
 }
 
 fn journal_bytes(data: &Path) -> u64 {
-    std::fs::read_dir(data.join("journal")).map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0)
+    std::fs::read_dir(data.join("journal"))
+        .map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0)
 }
 
 /// One `relay --once` run: wall seconds, CPU seconds (user + system), its status.json.
@@ -80,10 +82,14 @@ fn timed_once(env: &Env, dest: &Dest, n: usize, label: &str, bin: Option<&Path>)
     // SAFETY: waits for our own child; `status` and `ru` are valid for the call.
     let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
     let wall = t.elapsed().as_secs_f64();
-    assert!(r > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{label}: relay --once failed ({status})");
+    assert!(
+        r > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{label}: relay --once failed ({status})"
+    );
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let cpu = tv(ru.ru_utime) + tv(ru.ru_stime);
-    let st: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(env.data.join("relay/status.json")).unwrap()).unwrap();
+    let st: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.data.join("relay/status.json")).unwrap()).unwrap();
     assert_eq!(st["exported_records"].as_u64(), Some(n as u64), "{label}: status {st}");
     println!("{label:<40} {n} events in {wall:.2} s = {:>8.0} events/s ({} spans; relay CPU {cpu:.2} s = {:.0} events/s per core)", n as f64 / wall, st["exported_spans"], n as f64 / cpu);
     Run { wall, cpu, status: st }
@@ -121,7 +127,8 @@ fn grpc_stages(seed: &Env, stack: &stack::Stack, n: usize, label: &str, bin: Opt
     let idle_rate: Vec<f64> = idle0.iter().zip(&idle1).map(|(a, b)| (b - a) / 2.0).collect();
     let cpu0 = services_cpu(stack);
     let t0 = Instant::now();
-    let run = timed_once(&env, &Dest::Grpc(stack.otlp_grpc_endpoint()), n, &format!("relay --once (gRPC) {label}"), bin);
+    let run =
+        timed_once(&env, &Dest::Grpc(stack.otlp_grpc_endpoint()), n, &format!("relay --once (gRPC) {label}"), bin);
     let all = stack::wait_for(Duration::from_secs(600), || (vl_total(stack) >= before_total + n as u64).then_some(()));
     let e2e = t0.elapsed().as_secs_f64();
     if all.is_none() {
@@ -141,15 +148,31 @@ fn grpc_stages(seed: &Env, stack: &stack::Stack, n: usize, label: &str, bin: Opt
         }
     }
     let span = t0.elapsed().as_secs_f64();
-    let used: Vec<f64> = last.iter().zip(&cpu0).zip(&idle_rate).map(|((b, a), idle)| (b - a - idle * span).max(0.0)).collect();
+    let used: Vec<f64> =
+        last.iter().zip(&cpu0).zip(&idle_rate).map(|((b, a), idle)| (b - a - idle * span).max(0.0)).collect();
     let ms = |k: &str| run.status["stages"][k].as_u64().unwrap_or(0) as f64 / 1000.0;
     let per = |secs: f64| if secs > 0.0 { format!("{:>9.0}", n as f64 / secs) } else { "        -".into() };
     println!("  stages, {n} events ({label}): time, events/s (per core where the stage is CPU)");
     println!("    {:<52} {:>8.2} s {}", "relay: journal read + parse", ms("read_parse"), per(ms("read_parse")));
-    println!("    {:<52} {:>8.2} s {}", "relay: assembly (spans, logs, transcripts, gaps)", ms("assemble"), per(ms("assemble")));
-    println!("    {:<52} {:>8.2} s {}", "relay: checkpoint encode", ms("checkpoint_encode"), per(ms("checkpoint_encode")));
+    println!(
+        "    {:<52} {:>8.2} s {}",
+        "relay: assembly (spans, logs, transcripts, gaps)",
+        ms("assemble"),
+        per(ms("assemble"))
+    );
+    println!(
+        "    {:<52} {:>8.2} s {}",
+        "relay: checkpoint encode",
+        ms("checkpoint_encode"),
+        per(ms("checkpoint_encode"))
+    );
     println!("    {:<52} {:>8.2} s {}", "relay: SDK convert", ms("convert"), per(ms("convert")));
-    println!("    {:<52} {:>8.2} s {}", "relay: OTLP encode + send until the collector acks (wall)", ms("export_until_ack"), per(ms("export_until_ack")));
+    println!(
+        "    {:<52} {:>8.2} s {}",
+        "relay: OTLP encode + send until the collector acks (wall)",
+        ms("export_until_ack"),
+        per(ms("export_until_ack"))
+    );
     println!("    {:<52} {:>8.2} s {}", "relay process CPU (user + sys)", run.cpu, per(run.cpu));
     for (s, c) in SERVICES.iter().zip(&used) {
         println!("    {:<52} {:>8.2} s {}", format!("{s} CPU (user + sys, idle taken out)"), c, per(*c));
@@ -180,7 +203,12 @@ fn main() {
 
     // For profiling: keep a copy of the seed journal (AGENT_TELEMETRY_HOME=<dir> relay --once).
     if let Ok(dir) = std::env::var("RELAY_BENCH_KEEP_SEED") {
-        let keep = Env { dir: tempfile::TempDir::new().unwrap(), data: Path::new(&dir).to_path_buf(), project: seed.project.clone(), home: seed.home.clone() };
+        let keep = Env {
+            dir: tempfile::TempDir::new().unwrap(),
+            data: Path::new(&dir).to_path_buf(),
+            project: seed.project.clone(),
+            home: seed.home.clone(),
+        };
         copy_journal(&seed, &keep);
         println!("seed journal copied to {dir}/journal");
     }
@@ -200,6 +228,12 @@ fn main() {
     for (label, bin) in &bins {
         let http = Env::new("relay-bench-http-");
         copy_journal(&seed, &http);
-        timed_once(&http, &Dest::Http(stack.otlp_http_endpoint()), n, &format!("relay --once (http/protobuf) {label}"), *bin);
+        timed_once(
+            &http,
+            &Dest::Http(stack.otlp_http_endpoint()),
+            n,
+            &format!("relay --once (http/protobuf) {label}"),
+            *bin,
+        );
     }
 }

@@ -127,7 +127,12 @@ fn main() {
             while !stop.load(Ordering::Relaxed) {
                 let Some(rss) = rss_kib(pid) else { break };
                 let exported = relay_status(&data_dir)["exported_records"].as_u64().unwrap_or(0);
-                out.push(Sample { secs: start.elapsed().as_secs_f64(), rss_kib: rss, exported, journaled: journaled.load(Ordering::Relaxed) });
+                out.push(Sample {
+                    secs: start.elapsed().as_secs_f64(),
+                    rss_kib: rss,
+                    exported,
+                    journaled: journaled.load(Ordering::Relaxed),
+                });
                 std::thread::sleep(Duration::from_secs(1));
             }
             out
@@ -145,7 +150,12 @@ fn main() {
         (c.1 >= journal_n).then_some(c)
     });
     let delivered_in = t0.elapsed();
-    assert!(got.is_some(), "{journal_n} distinct seq expected at VictoriaLogs, have {:?}\n{}", stack.vl_count("*"), stack.logs());
+    assert!(
+        got.is_some(),
+        "{journal_n} distinct seq expected at VictoriaLogs, have {:?}\n{}",
+        stack.vl_count("*"),
+        stack.logs()
+    );
     let sid = sentinel_session_id();
     hook_lines(&env, &sentinel_payloads(&sid, &env.project));
     stack.wait_for_sentinel(&sid);
@@ -211,16 +221,30 @@ fn main() {
     let start = samples.iter().map(|s| s.rss_kib).find(|k| *k > 1024).unwrap_or(samples[0].rss_kib);
     let peak = samples.iter().map(|s| s.rss_kib).max().unwrap();
     let end = end_rss.unwrap_or(samples.last().unwrap().rss_kib);
-    let out_path = std::env::var("AT_SOAK_OUT").unwrap_or_else(|_| format!("{}/target/soak-rss.csv", env!("CARGO_MANIFEST_DIR")));
+    let out_path =
+        std::env::var("AT_SOAK_OUT").unwrap_or_else(|_| format!("{}/target/soak-rss.csv", env!("CARGO_MANIFEST_DIR")));
     let mut csv = String::from("secs,rss_kib,exported,journaled\n");
     for s in &samples {
         csv.push_str(&format!("{:.1},{},{},{}\n", s.secs, s.rss_kib, s.exported, s.journaled));
     }
     let _ = std::fs::write(&out_path, csv);
-    println!("relay RSS: start {:.1} MiB, peak {:.1} MiB, end {:.1} MiB ({} samples, {out_path})", mib(start), mib(peak), mib(end), samples.len());
+    println!(
+        "relay RSS: start {:.1} MiB, peak {:.1} MiB, end {:.1} MiB ({} samples, {out_path})",
+        mib(start),
+        mib(peak),
+        mib(end),
+        samples.len()
+    );
     let rows_out = 16usize;
     let step = (samples.len() / rows_out).max(1);
-    println!("{:>7} {:>9} {:>9} {:>10}  RSS (each # = {:.1} MiB)", "t (s)", "journaled", "exported", "RSS (MiB)", mib(peak) / 50.0);
+    println!(
+        "{:>7} {:>9} {:>9} {:>10}  RSS (each # = {:.1} MiB)",
+        "t (s)",
+        "journaled",
+        "exported",
+        "RSS (MiB)",
+        mib(peak) / 50.0
+    );
     for s in samples.iter().step_by(step).chain(std::iter::once(samples.last().unwrap())) {
         let bar = "#".repeat(((s.rss_kib as f64 / peak as f64) * 50.0).round() as usize);
         println!("{:>7.0} {:>9} {:>9} {:>10.1}  {bar}", s.secs, s.journaled, s.exported, mib(s.rss_kib));

@@ -8,8 +8,12 @@ use std::time::Instant;
 
 fn main() {
     let rounds: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hostile/commands.jsonl")).unwrap();
-    let cmds: Vec<String> = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["cmd"].as_str().unwrap().to_string()).collect();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hostile/commands.jsonl")).unwrap();
+    let cmds: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["cmd"].as_str().unwrap().to_string())
+        .collect();
     let policy = Policy::builtin();
     let (cwd, home) = (Path::new("/tmp"), Path::new("/root"));
     // A benign command first, cold (what most hook processes pay: no rule's keyword occurs).

@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "agent-telemetry", version, about = "Security audit and monitoring for AI coding agents (Claude Code hooks → journal → OpenTelemetry)")]
+#[command(
+    name = "agent-telemetry",
+    version,
+    about = "Security audit and monitoring for AI coding agents (Claude Code hooks → journal → OpenTelemetry)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -115,7 +115,14 @@ impl HookEvent {
     /// Events about one tool call (they carry `tool_name`, `tool_input`, `tool_use_id`, and take
     /// a tool-name matcher in `settings.json`).
     pub fn is_tool_event(&self) -> bool {
-        matches!(self, HookEvent::PreToolUse | HookEvent::PostToolUse | HookEvent::PostToolUseFailure | HookEvent::PermissionRequest | HookEvent::PermissionDenied)
+        matches!(
+            self,
+            HookEvent::PreToolUse
+                | HookEvent::PostToolUse
+                | HookEvent::PostToolUseFailure
+                | HookEvent::PermissionRequest
+                | HookEvent::PermissionDenied
+        )
     }
 
     /// The events that end a tool call's span.
@@ -127,7 +134,15 @@ impl HookEvent {
     /// *replaces* Claude Code's own `git worktree` creation, so a recorder would break
     /// `--worktree`.
     pub fn registered(&self) -> bool {
-        !matches!(self, HookEvent::WorktreeCreate | HookEvent::JournalRepair | HookEvent::ModelCall | HookEvent::TelemetryGap | HookEvent::TelemetryRestored | HookEvent::Other(_))
+        !matches!(
+            self,
+            HookEvent::WorktreeCreate
+                | HookEvent::JournalRepair
+                | HookEvent::ModelCall
+                | HookEvent::TelemetryGap
+                | HookEvent::TelemetryRestored
+                | HookEvent::Other(_)
+        )
     }
 
     /// Records the relay writes about a project or session (not events of a session's work):

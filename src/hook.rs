@@ -87,7 +87,15 @@ pub enum Transport {
 /// refuse the tool call (enforce mode), if any. `started`: when the hook began on this event
 /// (the record's `metadata.hook_us` is measured from it).
 #[allow(clippy::too_many_arguments)]
-pub fn handle(config: &Config, env: &HookEnv, input: &[u8], read_error: Option<&str>, now: u64, started: std::time::Instant, transport: Transport) -> Option<String> {
+pub fn handle(
+    config: &Config,
+    env: &HookEnv,
+    input: &[u8],
+    read_error: Option<&str>,
+    now: u64,
+    started: std::time::Instant,
+    transport: Transport,
+) -> Option<String> {
     if config.scope.enabled == Scope::Off {
         return None;
     }
@@ -154,7 +162,11 @@ fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64, started: s
     if config.scope.enabled != Scope::Project {
         return;
     }
-    let Some(start) = config.scope.project_root.clone().or_else(|| env.project_dir.clone()).or_else(|| cwd_from_input(input)) else { return };
+    let Some(start) =
+        config.scope.project_root.clone().or_else(|| env.project_dir.clone()).or_else(|| cwd_from_input(input))
+    else {
+        return;
+    };
     let Some(root) = crate::journal::projects::take_gone(&config.journal_dir(), &start, MARKER) else { return };
     let (policy, policy_error) = Policy::load(&config.policy_path());
     let enricher = Enricher { config, policy: &policy, policy_error, env, project_root: Some(root.clone()) };
@@ -171,7 +183,8 @@ fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64, started: s
         severity: crate::record::Severity::High,
         action: "alert".into(),
         matched: format!("{root_text}/{MARKER}"),
-        description: "the project's .telemetry-enabled marker is gone: nothing more is recorded here until it is back".into(),
+        description: "the project's .telemetry-enabled marker is gone: nothing more is recorded here until it is back"
+            .into(),
     });
     record.security.risk = record.security.findings.iter().map(|f| f.severity).max();
     record.gap = Some(crate::record::Gap {
@@ -212,11 +225,7 @@ fn cwd_from_input(input: &[u8]) -> Option<PathBuf> {
     struct Cwd {
         cwd: Option<String>,
     }
-    serde_json::from_slice::<Cwd>(input)
-        .ok()
-        .and_then(|c| c.cwd)
-        .filter(|c| c.starts_with('/'))
-        .map(PathBuf::from)
+    serde_json::from_slice::<Cwd>(input).ok().and_then(|c| c.cwd).filter(|c| c.starts_with('/')).map(PathBuf::from)
 }
 
 /// At SessionStart, Claude Code hands hooks `CLAUDE_ENV_FILE`; lines written there are exported to
@@ -232,7 +241,9 @@ fn hand_trace_context_to_children(record: &JournalRecord, env: &HookEnv) {
     let mut lines = format!("export TRACEPARENT={}\nexport AGENT_PARENT_SESSION={session}\n", tp.render());
     // The workflow goes on to the sessions this one starts (a shell-safe id only: the line is
     // sourced by Claude Code's shell).
-    if let Some(w) = record.session_context.workflow_id.as_deref().filter(|w| !w.is_empty() && w.len() <= 128 && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))) {
+    if let Some(w) = record.session_context.workflow_id.as_deref().filter(|w| {
+        !w.is_empty() && w.len() <= 128 && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+    }) {
         lines.push_str(&format!("export AGENT_TELEMETRY_WORKFLOW_ID={w}\n"));
     }
     // The path comes from the environment: never block on a FIFO, never write through to a device.

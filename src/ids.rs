@@ -162,10 +162,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
 }
 
 /// The `traceparent` of a session's span: in the inherited trace when the session was started by
@@ -173,9 +170,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 /// or an SDK would drop the children.
 pub fn session_traceparent(session_id: &str, parent: Option<&TraceParent>) -> TraceParent {
     TraceParent {
-        trace_id: parent
-            .map(|p| p.trace_id)
-            .unwrap_or_else(|| trace_id_for_session(session_id)),
+        trace_id: parent.map(|p| p.trace_id).unwrap_or_else(|| trace_id_for_session(session_id)),
         span_id: span_id(SpanKind::Session, session_id),
         flags: 1,
     }

@@ -60,8 +60,12 @@ fn run(command: Command) -> anyhow::Result<i32> {
             let exe = std::env::current_exe()?;
             let transport = match transport.as_str() {
                 "http" => {
-                    let addr: std::net::SocketAddr = listen.parse().map_err(|_| anyhow::anyhow!("--listen {listen}: not an ip:port"))?;
-                    anyhow::ensure!(addr.ip().is_loopback(), "--listen {listen}: not a loopback address (the endpoint takes events from this machine only)");
+                    let addr: std::net::SocketAddr =
+                        listen.parse().map_err(|_| anyhow::anyhow!("--listen {listen}: not an ip:port"))?;
+                    anyhow::ensure!(
+                        addr.ip().is_loopback(),
+                        "--listen {listen}: not a loopback address (the endpoint takes events from this machine only)"
+                    );
                     install::Transport::Http(addr)
                 }
                 _ => install::Transport::Command,
@@ -79,7 +83,9 @@ fn run(command: Command) -> anyhow::Result<i32> {
             let config = Config::load();
             if print_unit {
                 if let Some(e) = &config.error {
-                    eprintln!("agent-telemetry: warning: the configuration has errors (the relay will refuse to start): {e}");
+                    eprintln!(
+                        "agent-telemetry: warning: the configuration has errors (the relay will refuse to start): {e}"
+                    );
                 }
                 print!("{}", relay::control::unit(&std::env::current_exe()?, &config));
                 return Ok(0);
@@ -115,7 +121,9 @@ fn run(command: Command) -> anyhow::Result<i32> {
             let why = relay::checkpoint::load_status(&relay::checkpoint::relay_dir(&config.data_dir))
                 .filter(|s| s.state == "failed")
                 .and_then(|s| s.last_error)
-                .unwrap_or_else(|| format!("see {}", relay::checkpoint::relay_dir(&config.data_dir).join("relay.log").display()));
+                .unwrap_or_else(|| {
+                    format!("see {}", relay::checkpoint::relay_dir(&config.data_dir).join("relay.log").display())
+                });
             anyhow::bail!("the relay did not start: {why}")
         }
         Command::Uninstall { user, project } => {

@@ -6,10 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Nanoseconds since the Unix epoch, from the system clock (0 if the clock is before 1970).
 pub fn now_unix_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
 /// `2026-11-23T21:03:25.123456789Z` for a nanosecond Unix time.
@@ -19,12 +16,7 @@ pub fn rfc3339_nanos(unix_nanos: u64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        sod / 3600,
-        (sod % 3600) / 60,
-        sod % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", sod / 3600, (sod % 3600) / 60, sod % 60)
 }
 
 /// `YYYYMMDD` (UTC) of a nanosecond Unix time: the day part of a journal segment's name.
@@ -56,10 +48,7 @@ mod tests {
     fn formats_known_instants() {
         assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00.000000000Z");
         // 2000-02-29 (leap day) 12:34:56.000000789
-        assert_eq!(
-            rfc3339_nanos(951_827_696_000_000_789),
-            "2000-02-29T12:34:56.000000789Z"
-        );
+        assert_eq!(rfc3339_nanos(951_827_696_000_000_789), "2000-02-29T12:34:56.000000789Z");
         assert_eq!(yyyymmdd(1_795_465_573_000_000_000), "20261123");
     }
 }

@@ -186,7 +186,8 @@ impl Tail {
     /// that are complete. An incomplete last line is left for the next call.
     pub fn read(&mut self, path: &Path, max_bytes: u64) -> std::io::Result<Vec<ModelCall>> {
         use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+        let file =
+            std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
@@ -227,7 +228,11 @@ impl Tail {
     fn line(&mut self, bytes: &[u8], out: &mut Vec<ModelCall>) {
         // Cheap filter: only these line types matter.
         let interesting = |t: &[u8]| bytes.windows(t.len()).any(|w| w == t);
-        if !(interesting(b"\"type\":\"assistant\"") || interesting(b"\"type\":\"user\"") || interesting(b"\"type\":\"api-request\"") || interesting(b"\"compact_boundary\"")) {
+        if !(interesting(b"\"type\":\"assistant\"")
+            || interesting(b"\"type\":\"user\"")
+            || interesting(b"\"type\":\"api-request\"")
+            || interesting(b"\"compact_boundary\""))
+        {
             return;
         }
         let Ok(line) = serde_json::from_slice::<Line>(bytes) else { return };
@@ -351,7 +356,10 @@ mod tests {
     fn times_parse() {
         assert_eq!(parse_time("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
         assert_eq!(parse_time("2026-11-30T18:13:45.063Z"), Some(1_796_062_425_063_000_000));
-        assert_eq!(crate::timefmt::rfc3339_nanos(parse_time("2024-02-29T23:59:59.123456789Z").unwrap()), "2024-02-29T23:59:59.123456789Z");
+        assert_eq!(
+            crate::timefmt::rfc3339_nanos(parse_time("2024-02-29T23:59:59.123456789Z").unwrap()),
+            "2024-02-29T23:59:59.123456789Z"
+        );
         assert_eq!(parse_time("2026-11-30 18:13:45Z"), None);
         assert_eq!(parse_time("2026-11-30T18:13:45+01:00"), None);
     }
@@ -360,8 +368,12 @@ mod tests {
     fn a_replaced_transcript_is_not_counted_twice() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("t.jsonl");
-        let ask = |id: &str, t: &str| format!("{{\"type\":\"assistant\",\"timestamp\":\"{t}\",\"requestId\":\"{id}\",\"message\":{{\"id\":\"m{id}\",\"model\":\"x\",\"stop_reason\":\"end_turn\",\"usage\":{{\"input_tokens\":1,\"output_tokens\":2}}}}}}\n");
-        let user = |t: &str| format!("{{\"type\":\"user\",\"timestamp\":\"{t}\",\"promptId\":\"p\",\"message\":{{\"content\":\"secret words\"}}}}\n");
+        let ask = |id: &str, t: &str| {
+            format!("{{\"type\":\"assistant\",\"timestamp\":\"{t}\",\"requestId\":\"{id}\",\"message\":{{\"id\":\"m{id}\",\"model\":\"x\",\"stop_reason\":\"end_turn\",\"usage\":{{\"input_tokens\":1,\"output_tokens\":2}}}}}}\n")
+        };
+        let user = |t: &str| {
+            format!("{{\"type\":\"user\",\"timestamp\":\"{t}\",\"promptId\":\"p\",\"message\":{{\"content\":\"secret words\"}}}}\n")
+        };
         std::fs::write(&p, [user("2026-01-01T00:00:00Z"), ask("r1", "2026-01-01T00:00:01Z")].concat()).unwrap();
         let mut tail = Tail::default();
         let mut calls = tail.read(&p, 1 << 20).unwrap();
@@ -372,7 +384,17 @@ mod tests {
         assert!(tail.at_final);
         // The file is replaced by one holding the old answer again and a new one.
         let q = d.path().join("t2.jsonl");
-        std::fs::write(&q, [user("2026-01-01T00:00:00Z"), ask("r1", "2026-01-01T00:00:01Z"), user("2026-01-01T00:00:02Z"), ask("r2", "2026-01-01T00:00:03Z")].concat()).unwrap();
+        std::fs::write(
+            &q,
+            [
+                user("2026-01-01T00:00:00Z"),
+                ask("r1", "2026-01-01T00:00:01Z"),
+                user("2026-01-01T00:00:02Z"),
+                ask("r2", "2026-01-01T00:00:03Z"),
+            ]
+            .concat(),
+        )
+        .unwrap();
         std::fs::rename(&q, &p).unwrap();
         let mut calls = tail.read(&p, 1 << 20).unwrap();
         calls.extend(tail.flush());

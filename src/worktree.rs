@@ -48,14 +48,36 @@ fn small_file(path: &Path) -> Option<String> {
 /// Why worktree sessions of `project` would go unrecorded, if they would: a git work tree whose
 /// `.claude/settings.json` is not tracked, with no hook of ours in the user's settings.
 pub fn uncovered(project: &Path, user_settings: Option<&Path>) -> Option<String> {
-    let git = |args: &[&str]| Command::new("git").arg("-C").arg(project).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(project)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
     // Only a project that is its repository's top level has worktrees of its own.
-    let top = Command::new("git").arg("-C").arg(project).args(["rev-parse", "--show-toplevel"]).stdin(Stdio::null()).stderr(Stdio::null()).output().ok().filter(|o| o.status.success());
-    let is_top = top.is_some_and(|o| std::fs::canonicalize(String::from_utf8_lossy(&o.stdout).trim()).ok() == std::fs::canonicalize(project).ok());
+    let top = Command::new("git")
+        .arg("-C")
+        .arg(project)
+        .args(["rev-parse", "--show-toplevel"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    let is_top = top.is_some_and(|o| {
+        std::fs::canonicalize(String::from_utf8_lossy(&o.stdout).trim()).ok() == std::fs::canonicalize(project).ok()
+    });
     if !is_top || git(&["ls-files", "--error-unmatch", ".claude/settings.json"]) {
         return None;
     }
-    let user_has_hook = user_settings.and_then(|p| std::fs::read_to_string(p).ok()).is_some_and(|t| t.contains("agent-telemetry") && t.contains(" hook"));
+    let user_has_hook = user_settings
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|t| t.contains("agent-telemetry") && t.contains(" hook"));
     if user_has_hook {
         return None;
     }

@@ -105,9 +105,15 @@ fn event_list_is_the_references_and_the_library_knows_it() {
         events.len()
     );
     for e in &events {
-        let word = |i: usize| reference[..i].chars().last().is_none_or(|c| !c.is_ascii_alphanumeric())
-            && reference[i + e.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric());
-        assert!(reference.match_indices(e.as_str()).any(|(i, _)| word(i)), "{e} is not in {}", reference_path.display());
+        let word = |i: usize| {
+            reference[..i].chars().last().is_none_or(|c| !c.is_ascii_alphanumeric())
+                && reference[i + e.len()..].chars().next().is_none_or(|c| !c.is_ascii_alphanumeric())
+        };
+        assert!(
+            reference.match_indices(e.as_str()).any(|(i, _)| word(i)),
+            "{e} is not in {}",
+            reference_path.display()
+        );
     }
     let library: BTreeSet<&str> = agent_telemetry::event::CLAUDE_CODE_EVENTS.iter().copied().collect();
     let unknown: Vec<&str> = distinct.difference(&library).copied().collect();
@@ -132,9 +138,10 @@ fn install_registers_every_claude_code_event() {
         .output()
         .expect("run agent-telemetry install");
     assert!(out.status.success(), "install failed: {}", String::from_utf8_lossy(&out.stderr));
-    let settings: Value =
-        serde_json::from_str(&std::fs::read_to_string(project.path().join(".claude/settings.json")).expect("settings.json written"))
-            .expect("settings.json is JSON");
+    let settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path().join(".claude/settings.json")).expect("settings.json written"),
+    )
+    .expect("settings.json is JSON");
     let hooks = settings["hooks"].as_object().expect("a hooks object");
     let events = claude_code_events();
     let missing: Vec<&str> = events.iter().map(String::as_str).filter(|e| !hooks.contains_key(*e)).collect();
@@ -182,8 +189,7 @@ fn scripted_model_protocol() {
         &json!({"model": "m", "stream": true, "tools": tools, "messages": [user("LONG-SCENARIO: go")]}),
     );
     assert_eq!(status, 200);
-    let events: Vec<&str> =
-        body.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
+    let events: Vec<&str> = body.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
     assert_eq!(events.first(), Some(&"message_start"), "{body}");
     assert_eq!(events.last(), Some(&"message_stop"));
     assert!(events.contains(&"content_block_delta") && events.contains(&"message_delta"));
@@ -212,8 +218,7 @@ fn scripted_model_protocol() {
     assert_eq!(model.get("/v1/models").0, 200);
     assert_eq!(model.post("/api/whatever", &json!({})).0, 200);
 
-    let kinds: Vec<String> =
-        model.requests().iter().filter_map(|r| r["kind"].as_str().map(String::from)).collect();
+    let kinds: Vec<String> = model.requests().iter().filter_map(|r| r["kind"].as_str().map(String::from)).collect();
     assert_eq!(kinds, ["turn", "turn", "turn", "side", "side-with-marker"]);
 }
 
@@ -319,8 +324,16 @@ fn scenario_parallel() {
         })
         .collect();
     assert_eq!(batches.len(), 2, "two PostToolBatch calls; {ctx}");
-    assert_eq!(batches[0].iter().map(String::as_str).collect::<BTreeSet<_>>(), ids[..4].iter().copied().collect(), "first batch");
-    assert_eq!(batches[1].iter().map(String::as_str).collect::<BTreeSet<_>>(), ids[4..].iter().copied().collect(), "second batch");
+    assert_eq!(
+        batches[0].iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        ids[..4].iter().copied().collect(),
+        "first batch"
+    );
+    assert_eq!(
+        batches[1].iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        ids[4..].iter().copied().collect(),
+        "second batch"
+    );
 }
 
 #[test]
@@ -396,8 +409,7 @@ fn scenario_child_process() {
     let child = &sessions[1];
     assert_ne!(child, &parent);
 
-    let starts: Vec<&str> =
-        records.iter().filter(|r| r.event() == "SessionStart").map(|r| r.session_id()).collect();
+    let starts: Vec<&str> = records.iter().filter(|r| r.event() == "SessionStart").map(|r| r.session_id()).collect();
     assert_eq!(starts, [parent.as_str(), child.as_str()], "{ctx}");
     let child_echo = tool_events(&records, "PostToolUse", "Bash")
         .into_iter()
@@ -447,14 +459,15 @@ fn scenario_multi_turn() {
     assert_eq!(prompts[1].payload["prompt"], "and now the second question");
     let prompt_ids: BTreeSet<&str> = prompts
         .iter()
-        .map(|r| r.payload["prompt_id"].as_str().unwrap_or_else(|| panic!("UserPromptSubmit without prompt_id: {}", r.payload)))
+        .map(|r| {
+            r.payload["prompt_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("UserPromptSubmit without prompt_id: {}", r.payload))
+        })
         .collect();
     assert_eq!(prompt_ids.len(), 2, "a new prompt_id per prompt");
     assert_eq!(tool_events(&records, "PostToolUse", "Read").len(), 1, "{ctx}");
-    assert!(
-        tool_events(&records, "PostToolUse", "Bash").iter().any(|r| r.command() == Some("echo second")),
-        "{ctx}"
-    );
+    assert!(tool_events(&records, "PostToolUse", "Bash").iter().any(|r| r.command() == Some("echo second")), "{ctx}");
 }
 
 #[test]
@@ -528,10 +541,8 @@ fn scenario_unknown_tool() {
     );
     // Observed in 2.1.328: unknown tools, MCP tools without a server and invalid inputs are
     // refused before any Pre/PostToolUse hook; they show up only in PostToolBatch.tool_calls.
-    let unknown_hooks = records
-        .iter()
-        .filter(|r| matches!(r.tool_name(), Some("NoSuchTool" | "mcp__ghost__lookup")))
-        .count();
+    let unknown_hooks =
+        records.iter().filter(|r| matches!(r.tool_name(), Some("NoSuchTool" | "mcp__ghost__lookup"))).count();
     let in_batches = records
         .iter()
         .filter(|r| r.event() == "PostToolBatch")

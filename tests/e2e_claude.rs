@@ -42,7 +42,10 @@ use std::collections::BTreeSet;
 /// that with "Done.", which `claude -p` then reports as its result (observed with 2.1.328).
 fn assert_result(run: &claude::ClaudeRun, main_answer: &str) {
     let got = run.result();
-    assert!(got == main_answer || got == "Done.", "result {got:?}, want {main_answer:?} (or \"Done.\" after a notification)");
+    assert!(
+        got == main_answer || got == "Done.",
+        "result {got:?}, want {main_answer:?} (or \"Done.\" after a notification)"
+    );
 }
 
 fn rows_flag(rows: &[&Value], field: &str) -> BTreeSet<String> {
@@ -76,11 +79,18 @@ fn e2e_tools() {
     let host = t.one_tool("toolu_tools_read_hostname");
     assert_eq!(host.tag("agent_telemetry.outside_project_scope").as_deref(), Some("true"), "{:?}", host.tags);
     assert_eq!(host.tag("agent_telemetry.file_path").as_deref(), Some("/etc/hostname"));
-    assert!(host.tag("agent_telemetry.security.rules").unwrap_or_default().contains("outside_project"), "{:?}", host.tags);
+    assert!(
+        host.tag("agent_telemetry.security.rules").unwrap_or_default().contains("outside_project"),
+        "{:?}",
+        host.tags
+    );
     let host_rows = rows_of_call(&c.rows, "toolu_tools_read_hostname");
     assert_eq!(host_rows.len(), 2, "PreToolUse + PostToolUse rows");
     assert_eq!(rows_flag(&host_rows, "agent_telemetry.outside_project_scope"), BTreeSet::from(["true".to_string()]));
-    assert!(host_rows.iter().all(|r| row_field(r, "severity_text").as_deref() != Some("INFO")), "outside reads are not INFO: {host_rows:?}");
+    assert!(
+        host_rows.iter().all(|r| row_field(r, "severity_text").as_deref() != Some("INFO")),
+        "outside reads are not INFO: {host_rows:?}"
+    );
     let readme = t.one_tool("toolu_tools_read_readme");
     assert_eq!(readme.tag("agent_telemetry.outside_project_scope"), None);
     let readme_rows = rows_of_call(&c.rows, "toolu_tools_read_readme");
@@ -89,7 +99,11 @@ fn e2e_tools() {
     // The AWS keys in the command: redacted everywhere, counted on span and log rows.
     let bash = t.one_tool("toolu_tools_bash_secret");
     assert!(bash.tag("agent_telemetry.command").unwrap_or_default().contains("[REDACTED:"), "{:?}", bash.tags);
-    assert!(bash.tag("agent_telemetry.redactions").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) >= 2, "{:?}", bash.tags);
+    assert!(
+        bash.tag("agent_telemetry.redactions").and_then(|n| n.parse::<u64>().ok()).unwrap_or(0) >= 2,
+        "{:?}",
+        bash.tags
+    );
     let bash_rows = rows_of_call(&c.rows, "toolu_tools_bash_secret");
     assert_eq!(bash_rows.len(), 2, "PreToolUse + PostToolUse rows of the secret Bash");
     assert!(bash_rows.iter().all(|r| row_field(r, "agent_telemetry.redactions").is_some()), "{bash_rows:?}");
@@ -119,14 +133,23 @@ fn e2e_parallel() {
     let first_end = spans[..4].iter().map(|s| s.start_us + s.duration_us).max().unwrap();
     let second_start = spans[4..].iter().map(|s| s.start_us).min().unwrap();
     assert!(first_end <= second_start, "batch 1 ends at {first_end} us, batch 2 starts at {second_start} us");
-    let overlap = spans[..4].iter().map(|s| s.start_us).max().unwrap() < spans[..4].iter().map(|s| s.start_us + s.duration_us).min().unwrap();
+    let overlap = spans[..4].iter().map(|s| s.start_us).max().unwrap()
+        < spans[..4].iter().map(|s| s.start_us + s.duration_us).min().unwrap();
     // PostToolBatch log rows sit on the turn span.
-    let batches: Vec<&Value> = c.rows.iter().filter(|r| row_field(r, "agent_telemetry.hook_event").as_deref() == Some("PostToolBatch")).collect();
+    let batches: Vec<&Value> = c
+        .rows
+        .iter()
+        .filter(|r| row_field(r, "agent_telemetry.hook_event").as_deref() == Some("PostToolBatch"))
+        .collect();
     assert_eq!(batches.len(), 2, "one PostToolBatch row per batch of parallel calls");
     for b in &batches {
         assert_eq!(row_field(b, "span_id"), spans[0].parent.clone(), "PostToolBatch row's span");
     }
-    s.report(&format!("({} spans, first batch overlapping in time: {overlap}, {} PostToolBatch rows)", t.spans.len(), batches.len()));
+    s.report(&format!(
+        "({} spans, first batch overlapping in time: {overlap}, {} PostToolBatch rows)",
+        t.spans.len(),
+        batches.len()
+    ));
 }
 
 /// Foreground (with a nested one inside) and background subagents, launched in one message.
@@ -145,7 +168,13 @@ fn e2e_subagents() {
     let agents = assert_subagents_under_agent_spans(t, &c.journal);
     assert_eq!(agents.len(), 3, "foreground, nested, background: {}", t.summary());
     let spawners = agent_spawners(&c.journal);
-    let agent_of = |call: &str| spawners.iter().find(|(_, v)| v.as_str() == call).map(|(k, _)| k.clone()).unwrap_or_else(|| panic!("no subagent of {call}"));
+    let agent_of = |call: &str| {
+        spawners
+            .iter()
+            .find(|(_, v)| v.as_str() == call)
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| panic!("no subagent of {call}"))
+    };
     let fg = agent_of("toolu_sub_fg");
     let bg = agent_of("toolu_sub_bg");
     let nested = spawners.keys().find(|k| **k != fg && **k != bg).cloned().expect("nested agent");
@@ -157,14 +186,22 @@ fn e2e_subagents() {
         assert_eq!(t.parent_of(span).map(|p| p.name.as_str()), Some("turn"), "{call}");
     }
     let nested_call = t.one_tool(&spawners[&nested]);
-    assert_eq!(nested_call.parent.as_deref(), Some(agents[&fg].id.as_str()), "the nested Agent call is inside the foreground subagent");
+    assert_eq!(
+        nested_call.parent.as_deref(),
+        Some(agents[&fg].id.as_str()),
+        "the nested Agent call is inside the foreground subagent"
+    );
     let bg_call = t.one_tool("toolu_sub_bg");
     assert_eq!(bg_call.tag("agent_telemetry.subagent.background").as_deref(), Some("true"), "{:?}", bg_call.tags);
     assert_ne!(t.one_tool("toolu_sub_fg").tag("agent_telemetry.subagent.background").as_deref(), Some("true"));
 
     // Tool calls inside each subagent are under that subagent (checked for all in collect); name them.
     let under = |agent: &str| -> Vec<String> {
-        t.tools().into_iter().filter(|s| s.parent.as_deref() == Some(agents[agent].id.as_str())).map(|s| s.name.clone()).collect()
+        t.tools()
+            .into_iter()
+            .filter(|s| s.parent.as_deref() == Some(agents[agent].id.as_str()))
+            .map(|s| s.name.clone())
+            .collect()
     };
     assert!(under(&fg).contains(&"execute_tool Read".to_string()), "{:?}", under(&fg));
     assert!(under(&fg).contains(&"execute_tool Agent".to_string()), "{:?}", under(&fg));
@@ -173,10 +210,14 @@ fn e2e_subagents() {
 
     // SubagentStart / SubagentStop log rows carry their subagent's span id.
     for (a, span) in &agents {
-        let rows: Vec<&Value> = c.rows.iter().filter(|r| {
-            matches!(row_field(r, "agent_telemetry.hook_event").as_deref(), Some("SubagentStart" | "SubagentStop"))
-                && row_field(r, "gen_ai.agent.id").as_deref() == Some(a.as_str())
-        }).collect();
+        let rows: Vec<&Value> = c
+            .rows
+            .iter()
+            .filter(|r| {
+                matches!(row_field(r, "agent_telemetry.hook_event").as_deref(), Some("SubagentStart" | "SubagentStop"))
+                    && row_field(r, "gen_ai.agent.id").as_deref() == Some(a.as_str())
+            })
+            .collect();
         assert_eq!(rows.len(), 2, "SubagentStart + SubagentStop rows of {a}");
         assert!(rows.iter().all(|r| row_field(r, "span_id").as_deref() == Some(span.id.as_str())), "{rows:?}");
     }
@@ -197,24 +238,48 @@ fn e2e_child_process() {
     assert_eq!(run.result(), "Parent done.");
     let parent = run.session_id.clone().expect("session id");
     let journal = s.journal();
-    let sessions: Vec<String> = journal.iter().map(|r| r.session().to_string()).filter(|x| !x.is_empty()).collect::<BTreeSet<_>>().into_iter().collect();
+    let sessions: Vec<String> = journal
+        .iter()
+        .map(|r| r.session().to_string())
+        .filter(|x| !x.is_empty())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     assert_eq!(sessions.len(), 2, "parent and child sessions: {}", events_summary(&journal));
     let child = sessions.iter().find(|x| **x != parent).cloned().expect("child session");
     let c = s.collect(&parent, &[&parent, &child]);
     let t = &c.trace;
-    let runs_of = |sid: &str| -> Vec<&Span> { t.runs().into_iter().filter(|r| r.tag("gen_ai.conversation.id").as_deref() == Some(sid)).collect() };
+    let runs_of = |sid: &str| -> Vec<&Span> {
+        t.runs().into_iter().filter(|r| r.tag("gen_ai.conversation.id").as_deref() == Some(sid)).collect()
+    };
     let (p_runs, c_runs) = (runs_of(&parent), runs_of(&child));
     assert_eq!((p_runs.len(), c_runs.len()), (1, 1), "{}", t.summary());
     assert_eq!(p_runs[0].parent, None, "the parent session is the root");
-    assert_eq!(c_runs[0].parent.as_deref(), Some(p_runs[0].id.as_str()), "the child session's span is under the parent's session span");
-    assert_eq!(c_runs[0].tag("agent_telemetry.parent_session").as_deref(), Some(parent.as_str()), "{:?}", c_runs[0].tags);
+    assert_eq!(
+        c_runs[0].parent.as_deref(),
+        Some(p_runs[0].id.as_str()),
+        "the child session's span is under the parent's session span"
+    );
+    assert_eq!(
+        c_runs[0].tag("agent_telemetry.parent_session").as_deref(),
+        Some(parent.as_str()),
+        "{:?}",
+        c_runs[0].tags
+    );
     assert_eq!(c_runs[0].process_tags.get("agent.role").and_then(|v| v.as_str()), Some("delegate"));
     // The child ran inside the parent's Bash call (5 ms slack for clock rounding).
     let spawn = t.one_tool("toolu_child_spawn");
     let child_end = c_runs[0].start_us + c_runs[0].duration_us;
-    assert!(spawn.start_us <= c_runs[0].start_us + 5_000 && child_end <= spawn.start_us + spawn.duration_us + 5_000, "child run not within the Bash call");
+    assert!(
+        spawn.start_us <= c_runs[0].start_us + 5_000 && child_end <= spawn.start_us + spawn.duration_us + 5_000,
+        "child run not within the Bash call"
+    );
     // The child's own tool call, under the child's turn, in the parent's trace.
-    let echo = t.tools().into_iter().find(|x| x.tag("agent_telemetry.command").as_deref() == Some("echo hello from the child")).expect("child's Bash span");
+    let echo = t
+        .tools()
+        .into_iter()
+        .find(|x| x.tag("agent_telemetry.command").as_deref() == Some("echo hello from the child"))
+        .expect("child's Bash span");
     assert_eq!(echo.tag("gen_ai.conversation.id").as_deref(), Some(child.as_str()));
     assert_eq!(t.parent_of(t.parent_of(echo).unwrap()).map(|r| r.id.as_str()), Some(c_runs[0].id.as_str()));
     // The child's span is the one named in the TRACEPARENT the child's own SessionStart handed on,
@@ -224,10 +289,14 @@ fn e2e_child_process() {
     assert_eq!(c_runs[0].id, child_span, "the child's session span is the one its TRACEPARENT names");
     // Nothing of the child went to a trace of its own: every trace Jaeger has with the child's
     // conversation id is the parent's (counted after the sentinel, so nothing is still coming).
-    let found = s.stack.jaeger_find_traces("claude-code", &[("gen_ai.conversation.id", &child)]).unwrap_or_else(|e| panic!("Jaeger search: {e}"));
+    let found = s
+        .stack
+        .jaeger_find_traces("claude-code", &[("gen_ai.conversation.id", &child)])
+        .unwrap_or_else(|e| panic!("Jaeger search: {e}"));
     let ids: BTreeSet<String> = found.iter().map(|t| t["traceID"].as_str().unwrap_or_default().to_string()).collect();
     assert_eq!(ids, BTreeSet::from([c.trace_id.clone()]), "traces holding the child's spans");
-    let child_rows = c.rows.iter().filter(|r| row_field(r, "gen_ai.conversation.id").as_deref() == Some(child.as_str())).count();
+    let child_rows =
+        c.rows.iter().filter(|r| row_field(r, "gen_ai.conversation.id").as_deref() == Some(child.as_str())).count();
     assert!(child_rows > 0);
     s.report(&format!("({} spans, {child_rows} of {} log rows from the child)", t.spans.len(), c.rows.len()));
 }
@@ -250,7 +319,10 @@ fn e2e_multi_turn() {
     runs.sort_by_key(|r| r.start_us);
     assert_eq!(runs.len(), 2, "{}", t.summary());
     let tag = |r: &Span, k: &str| r.tag(k).unwrap_or_default();
-    assert_eq!([tag(runs[0], "agent_telemetry.session.source"), tag(runs[1], "agent_telemetry.session.source")], ["startup", "resume"]);
+    assert_eq!(
+        [tag(runs[0], "agent_telemetry.session.source"), tag(runs[1], "agent_telemetry.session.source")],
+        ["startup", "resume"]
+    );
     assert_eq!([tag(runs[0], "agent_telemetry.session.run"), tag(runs[1], "agent_telemetry.session.run")], ["1", "2"]);
     assert!(runs[0].start_us + runs[0].duration_us <= runs[1].start_us, "run 1 ends before run 2 starts");
     let turns = t.turns();
@@ -288,7 +360,10 @@ fn e2e_long_session() {
         }
     }
     let warnings = t.raw["warnings"].clone();
-    assert!(warnings.is_null() || warnings.as_array().is_some_and(|w| w.is_empty()), "Jaeger's warnings on the trace: {warnings}");
+    assert!(
+        warnings.is_null() || warnings.as_array().is_some_and(|w| w.is_empty()),
+        "Jaeger's warnings on the trace: {warnings}"
+    );
     s.report(&format!(
         "({} spans, {} KiB of trace JSON from Jaeger, warnings {warnings}; {} log rows, {} journal records)",
         t.spans.len(),
@@ -334,7 +409,11 @@ fn e2e_secrets() {
         ],
     );
     let rules: BTreeSet<String> = t.tools().iter().filter_map(|s| s.tag("agent_telemetry.security.rules")).collect();
-    assert!(bash.tag("agent_telemetry.security.rules").unwrap_or_default().contains("secret"), "rules on the secret Bash span: {:?}", bash.tags);
+    assert!(
+        bash.tag("agent_telemetry.security.rules").unwrap_or_default().contains("secret"),
+        "rules on the secret Bash span: {:?}",
+        bash.tags
+    );
     s.report(&format!("({} spans; rules on tool spans: {rules:?})", t.spans.len()));
 }
 
@@ -354,7 +433,11 @@ fn e2e_unknown_tool() {
     assert!(!t.one_tool("toolu_unknown_ok").is_error());
     // The calls Claude Code refused (no Pre/PostToolUse, only in PostToolBatch) are spans too.
     let refused = batch_only_calls(&c.journal, &[&sid]);
-    assert_eq!(refused, BTreeSet::from(["toolu_unknown_plain", "toolu_unknown_mcp", "toolu_unknown_badinput"]), "calls only in PostToolBatch");
+    assert_eq!(
+        refused,
+        BTreeSet::from(["toolu_unknown_plain", "toolu_unknown_mcp", "toolu_unknown_badinput"]),
+        "calls only in PostToolBatch"
+    );
     let names: BTreeSet<&str> = t.tools().iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains("execute_tool Read") && names.contains("execute_tool Bash"), "tool spans {names:?}");
     s.report(&format!("({} spans; tool spans {names:?})", t.spans.len()));
@@ -377,7 +460,13 @@ fn e2e_mixed_parallel_outside_secrets() {
     let sid = run.session_id.clone().expect("session id");
     let c = s.collect(&sid, &[&sid]);
     let t = &c.trace;
-    let batch = ["toolu_mixed_read_readme", "toolu_mixed_read_dotdot", "toolu_mixed_read_symlink", "toolu_mixed_read_missing", "toolu_mixed_bash_token"];
+    let batch = [
+        "toolu_mixed_read_readme",
+        "toolu_mixed_read_dotdot",
+        "toolu_mixed_read_symlink",
+        "toolu_mixed_read_missing",
+        "toolu_mixed_bash_token",
+    ];
     let spans: Vec<&Span> = batch.iter().map(|id| t.one_tool(id)).collect();
     let parents: BTreeSet<Option<&str>> = spans.iter().map(|s| s.parent.as_deref()).collect();
     assert_eq!(parents.len(), 1, "the five parallel calls are siblings: {parents:?}");
@@ -388,10 +477,18 @@ fn e2e_mixed_parallel_outside_secrets() {
         let sp = t.one_tool(id);
         assert_eq!(sp.tag("agent_telemetry.outside_project_scope").as_deref(), Some("true"), "{id}: {:?}", sp.tags);
         assert_eq!(sp.tag("agent_telemetry.file_path").as_deref(), Some(outside_notes.as_str()), "{id}: path resolved");
-        assert_eq!(rows_flag(&rows_of_call(&c.rows, id), "agent_telemetry.outside_project_scope"), BTreeSet::from(["true".to_string()]), "{id}");
+        assert_eq!(
+            rows_flag(&rows_of_call(&c.rows, id), "agent_telemetry.outside_project_scope"),
+            BTreeSet::from(["true".to_string()]),
+            "{id}"
+        );
     }
     assert_eq!(t.one_tool("toolu_mixed_read_readme").tag("agent_telemetry.outside_project_scope"), None);
-    assert!(t.one_tool("toolu_mixed_bash_token").tag("agent_telemetry.command").unwrap_or_default().contains("[REDACTED:"));
+    assert!(t
+        .one_tool("toolu_mixed_bash_token")
+        .tag("agent_telemetry.command")
+        .unwrap_or_default()
+        .contains("[REDACTED:"));
 
     // The subagent: under its Agent call, its two parallel calls siblings under it.
     let agents = assert_subagents_under_agent_spans(t, &c.journal);
@@ -405,7 +502,10 @@ fn e2e_mixed_parallel_outside_secrets() {
     assert_eq!(host.tag("gen_ai.agent.id"), helper.tag("gen_ai.agent.id"));
     let echo = inner.iter().find(|x| x.name == "execute_tool Bash").expect("helper's Bash");
     assert!(echo.tag("agent_telemetry.command").unwrap_or_default().contains("[REDACTED:"), "{:?}", echo.tags);
-    s.assert_secrets_nowhere(&c, &["ghp_e2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2e9", "e2eE2eE2eE2eE2eE2e", "Pa55-e2e-Hidden-77"]);
+    s.assert_secrets_nowhere(
+        &c,
+        &["ghp_e2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2eE2e9", "e2eE2eE2eE2eE2eE2e", "Pa55-e2e-Hidden-77"],
+    );
     s.report(&format!("({} spans, {} log rows)", t.spans.len(), c.rows.len()));
 }
 

@@ -53,7 +53,11 @@ struct Rig {
 }
 
 /// Small batches and a fast poll so faults land in the middle of things.
-const RELAY_SETTINGS: [(&str, &str); 3] = [("AGENT_TELEMETRY_BATCH_SIZE", "200"), ("AGENT_TELEMETRY_POLL_MS", "50"), ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "3000")];
+const RELAY_SETTINGS: [(&str, &str); 3] = [
+    ("AGENT_TELEMETRY_BATCH_SIZE", "200"),
+    ("AGENT_TELEMETRY_POLL_MS", "50"),
+    ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "3000"),
+];
 const BATCH: u64 = 200;
 
 /// What a fault did to delivery, as measured at the end.
@@ -106,7 +110,14 @@ impl Rig {
     fn wait_all_logs(&self, relay: &RelayProc) {
         let want = self.journal_len();
         let got = wait_for(ARRIVAL_WAIT, || self.stack.vl_count("*").filter(|c| c.1 >= want));
-        assert!(got.is_some(), "{want} distinct seq expected at VictoriaLogs, have {:?}; relay status {}\nrelay: {}\n{}", self.stack.vl_count("*"), relay_status(&self.env.data), tail(&relay.stderr()), self.stack.logs());
+        assert!(
+            got.is_some(),
+            "{want} distinct seq expected at VictoriaLogs, have {:?}; relay status {}\nrelay: {}\n{}",
+            self.stack.vl_count("*"),
+            relay_status(&self.env.data),
+            tail(&relay.stderr()),
+            self.stack.logs()
+        );
     }
 
     /// The end of a fault: a sentinel session hooked after everything, exported by the running
@@ -121,8 +132,13 @@ impl Rig {
         let (rows, distinct_seq) = self.stack.vl_count("*").expect("VictoriaLogs answers the count");
         assert_eq!(distinct_seq, journal, "every journaled record at VictoriaLogs once at least (rows {rows})");
         // And they are the journal's seqs: the highest seq at the backend is the journal's last.
-        let max = self.stack.victorialogs_rows("* | stats max(\"agent_telemetry.seq\") as m").expect("VictoriaLogs answers");
-        assert_eq!(max[0]["m"].as_str().and_then(|s| s.parse::<u64>().ok()), Some(journal - 1), "highest seq at VictoriaLogs");
+        let max =
+            self.stack.victorialogs_rows("* | stats max(\"agent_telemetry.seq\") as m").expect("VictoriaLogs answers");
+        assert_eq!(
+            max[0]["m"].as_str().and_then(|s| s.parse::<u64>().ok()),
+            Some(journal - 1),
+            "highest seq at VictoriaLogs"
+        );
         let (spans, traces) = self.check_jaeger();
         let code = relay.stop(Duration::from_secs(30));
         assert_eq!(code, Some(0), "relay exits 0 on SIGTERM");
@@ -147,7 +163,14 @@ impl Rig {
                 let have: BTreeSet<String> = spans_from_jaeger(&t).into_iter().map(|s| s.span_id).collect();
                 (have.len() >= ids.len()).then_some(have)
             });
-            let have = got.unwrap_or_else(|| panic!("trace {trace}: {} spans expected at Jaeger, have {:?}\n{}", ids.len(), self.stack.jaeger_trace(trace).map(|t| spans_from_jaeger(&t).len()), self.stack.logs()));
+            let have = got.unwrap_or_else(|| {
+                panic!(
+                    "trace {trace}: {} spans expected at Jaeger, have {:?}\n{}",
+                    ids.len(),
+                    self.stack.jaeger_trace(trace).map(|t| spans_from_jaeger(&t).len()),
+                    self.stack.logs()
+                )
+            });
             assert_eq!(&have, ids, "trace {trace}: span ids at Jaeger vs the reference export");
         }
         (want.values().map(BTreeSet::len).sum(), want.len())
@@ -176,7 +199,10 @@ impl Rig {
         assert!(out.starts_with(&format!("journal OK: {n} record(s)")), "verify names the count: {out}");
         let (code, out) = self.verify_remote();
         assert_eq!(code, Some(0), "verify --remote: {out}");
-        assert!(out.contains(&format!("{n} record(s) match, 0 not exported yet")) && out.contains("remote OK"), "verify --remote: {out}");
+        assert!(
+            out.contains(&format!("{n} record(s) match, 0 not exported yet")) && out.contains("remote OK"),
+            "verify --remote: {out}"
+        );
     }
 
     fn report(&self, fault: &str, d: &Delivery) {
@@ -228,7 +254,11 @@ fn collector_down_for_two_minutes() {
     let down = Instant::now();
     // The agent goes on working through the outage: records at 0 s, ~60 s and ~110 s.
     rig.write(c * 10, "b", now_ns());
-    assert!(wait_state(&rig, "retrying", Duration::from_secs(30)), "relay status while the collector is down: {}", relay_status(&rig.env.data));
+    assert!(
+        wait_state(&rig, "retrying", Duration::from_secs(30)),
+        "relay status while the collector is down: {}",
+        relay_status(&rig.env.data)
+    );
     std::thread::sleep(Duration::from_secs(60).saturating_sub(down.elapsed()));
     rig.write(c * 10, "c", now_ns());
     std::thread::sleep(Duration::from_secs(110).saturating_sub(down.elapsed()));
@@ -243,7 +273,11 @@ fn collector_down_for_two_minutes() {
     println!("after the collector came back, all records at VictoriaLogs in {:?}", back.elapsed());
     let d = rig.settle(relay);
     rig.report("collector down 120 s", &d);
-    assert!(d.duplicates() <= BATCH, "duplicates bounded by the batch refused as the collector stopped: {}", d.duplicates());
+    assert!(
+        d.duplicates() <= BATCH,
+        "duplicates bounded by the batch refused as the collector stopped: {}",
+        d.duplicates()
+    );
     rig.assert_verified();
 }
 
@@ -263,9 +297,20 @@ fn backend_down(service: &str) {
     rig.write(c * 20, "b", now_ns());
     // The relay delivers to the collector as usual.
     let want = rig.journal_len();
-    let acked = wait_for(Duration::from_secs(60), || (relay_status(&rig.env.data)["exported_records"].as_u64()? >= want).then_some(()));
-    assert!(acked.is_some(), "the relay exports to the collector while {service} is down: {}", relay_status(&rig.env.data));
-    assert_ne!(relay_status(&rig.env.data)["state"], "retrying", "the relay never sees {service}'s outage: {}", relay_status(&rig.env.data));
+    let acked = wait_for(Duration::from_secs(60), || {
+        (relay_status(&rig.env.data)["exported_records"].as_u64()? >= want).then_some(())
+    });
+    assert!(
+        acked.is_some(),
+        "the relay exports to the collector while {service} is down: {}",
+        relay_status(&rig.env.data)
+    );
+    assert_ne!(
+        relay_status(&rig.env.data)["state"],
+        "retrying",
+        "the relay never sees {service}'s outage: {}",
+        relay_status(&rig.env.data)
+    );
     // The collector holds what it cannot deliver.
     let queued = wait_for(Duration::from_secs(30), || rig.stack.collector_queue_size().filter(|q| *q > 0.0));
     assert!(queued.is_some(), "the collector queues for {service}: queue size {:?}", rig.stack.collector_queue_size());
@@ -276,7 +321,10 @@ fn backend_down(service: &str) {
         // Traces are unaffected: the last session written is at Jaeger while VictoriaLogs is down.
         let sid = sentinel_session_id();
         hook_lines(&rig.env, &sentinel_payloads(&sid, &rig.env.project));
-        let at_jaeger = wait_for(Duration::from_secs(60), || (!rig.stack.jaeger_find_traces("claude-code", &[("gen_ai.conversation.id", &sid)]).ok()?.is_empty()).then_some(()));
+        let at_jaeger = wait_for(Duration::from_secs(60), || {
+            (!rig.stack.jaeger_find_traces("claude-code", &[("gen_ai.conversation.id", &sid)]).ok()?.is_empty())
+                .then_some(())
+        });
         assert!(at_jaeger.is_some(), "spans reach Jaeger while VictoriaLogs is down\n{}", rig.stack.logs());
     }
     std::thread::sleep(Duration::from_secs(30).saturating_sub(down.elapsed()));
@@ -326,7 +374,10 @@ fn relay_sigkilled_mid_batch_five_times() {
         std::thread::sleep(Duration::from_millis(15 * i));
         relay.kill9();
         let at = relay_status(&rig.env.data)["exported_records"].as_u64().unwrap_or(0);
-        assert!(moved.is_some() && at < total, "kill {i}: the relay had to be in the middle (exported {at} of {total})");
+        assert!(
+            moved.is_some() && at < total,
+            "kill {i}: the relay had to be in the middle (exported {at} of {total})"
+        );
         kills.push(at);
         last = at;
         // The checkpoint a SIGKILL left behind is whole.
@@ -373,8 +424,16 @@ fn journal_cut_mid_line() {
     let torn = br#"{"timestamp":"2026-11-30T21:00:00.000000000Z","time_unix_nano":1,"level":"INFO","event_type":"tool_call","hook_event":"PreToolUse","raw_input":{"command":"rm -rf bu"#;
     append_bytes(&segment, torn);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(relay_status(&rig.env.data)["exported_records"].as_u64(), exported, "the relay exports nothing of a torn line");
-    assert_eq!(rig.stack.vl_count("*").map(|c| c.1), Some(rig.journal_len()), "nothing of the torn line at VictoriaLogs");
+    assert_eq!(
+        relay_status(&rig.env.data)["exported_records"].as_u64(),
+        exported,
+        "the relay exports nothing of a torn line"
+    );
+    assert_eq!(
+        rig.stack.vl_count("*").map(|c| c.1),
+        Some(rig.journal_len()),
+        "nothing of the torn line at VictoriaLogs"
+    );
     let (code, out) = rig.verify();
     assert_eq!(code, Some(1), "verify on a torn tail: {out}");
     assert!(out.contains("incomplete last line") && out.contains("the journal was cut"), "verify names the cut: {out}");
@@ -390,7 +449,10 @@ fn journal_cut_mid_line() {
     assert!(rows[0]["_msg"].as_str().unwrap_or("").contains("journal_repair"), "{}", rows[0]);
     rig.assert_verified();
     let (_, out) = rig.verify();
-    assert!(out.contains(&format!("1 torn write(s) were cut and kept in repair records (seq [{}])", repair_seq[0])), "{out}");
+    assert!(
+        out.contains(&format!("1 torn write(s) were cut and kept in repair records (seq [{}])", repair_seq[0])),
+        "{out}"
+    );
 
     // 2. The crash window: an exported line cut in the middle.
     let relay = rig.relay();
@@ -419,16 +481,26 @@ fn journal_cut_mid_line() {
     let (rows, distinct) = rig.stack.vl_count("*").unwrap();
     println!("FAULT exported line lost (crash window): journal {} records; VictoriaLogs {rows} rows, {distinct} distinct seq, {} duplicate(s) by seq; the cut record was seq {lost_seq}; {:.0} s", rig.journal_len(), rows - distinct, rig.started.elapsed().as_secs_f64());
     assert_eq!(distinct, rig.journal_len());
-    assert!(rows - distinct >= 1 && rows - distinct <= BATCH + 1, "the original and its repair at seq {lost_seq}, and at most a batch sent again: {} duplicate(s)", rows - distinct);
+    assert!(
+        rows - distinct >= 1 && rows - distinct <= BATCH + 1,
+        "the original and its repair at seq {lost_seq}, and at most a batch sent again: {} duplicate(s)",
+        rows - distinct
+    );
     let said = relay.stderr();
     assert!(!said.contains("skipping unreadable journal line"), "the relay read a line from its middle: {said}");
     assert!(said.contains("does not end at the record it last exported"), "the relay says why it goes back: {said}");
     let at_backend = rig.stack.victorialogs_rows(&format!("agent_telemetry.seq:={lost_seq}")).unwrap();
     assert_eq!(at_backend.len(), 2, "the original record and its repair at seq {lost_seq}: {at_backend:?}");
-    assert!(at_backend.iter().any(|r| r["_msg"].as_str().unwrap_or("").contains("journal_repair")), "the repair record at the backend: {at_backend:?}");
+    assert!(
+        at_backend.iter().any(|r| r["_msg"].as_str().unwrap_or("").contains("journal_repair")),
+        "the repair record at the backend: {at_backend:?}"
+    );
     let (code, out) = rig.verify_remote();
     assert_eq!(code, Some(1), "verify --remote: {out}");
-    assert!(out.contains(&format!("altered: seq {lost_seq} is ")) && out.contains("journal_repair keeping its torn bytes"), "verify --remote names the seq and the repair: {out}");
+    assert!(
+        out.contains(&format!("altered: seq {lost_seq} is ")) && out.contains("journal_repair keeping its torn bytes"),
+        "verify --remote names the seq and the repair: {out}"
+    );
     // Once the relay's checkpoint has moved past the repair, the local anchor holds again: the
     // chain goes on from the record before the cut (the lost bytes are in the repair record),
     // and only the backend's copy still shows what the crash took.
@@ -439,7 +511,11 @@ fn journal_cut_mid_line() {
 }
 
 fn last_segment(data: &Path) -> std::path::PathBuf {
-    let mut segs: Vec<_> = std::fs::read_dir(data.join("journal")).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+    let mut segs: Vec<_> = std::fs::read_dir(data.join("journal"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
     segs.sort();
     segs.pop().expect("a segment")
 }
@@ -450,7 +526,11 @@ fn append_bytes(path: &Path, bytes: &[u8]) {
 }
 
 fn repair_seqs(data: &Path) -> Vec<u64> {
-    journal_lines(data).iter().filter(|r| r["event_type"] == "journal_repair").map(|r| r["seq"].as_u64().unwrap()).collect()
+    journal_lines(data)
+        .iter()
+        .filter(|r| r["event_type"] == "journal_repair")
+        .map(|r| r["seq"].as_u64().unwrap())
+        .collect()
 }
 
 /// The data dir full while the agent works: the real `agent-telemetry hook` run with a file-size
@@ -502,7 +582,11 @@ fn disk_full_on_the_data_dir() {
     assert_eq!(d.duplicates(), 0);
     let rows = rig.stack.victorialogs_rows(&format!("agent_telemetry.seq:={}", reporter["seq"])).unwrap();
     assert_eq!(rows.len(), 1);
-    assert!(rows[0]["_msg"].as_str().unwrap_or("").contains(&format!("\"events_lost\":{lost}")), "the loss count at VictoriaLogs: {}", rows[0]);
+    assert!(
+        rows[0]["_msg"].as_str().unwrap_or("").contains(&format!("\"events_lost\":{lost}")),
+        "the loss count at VictoriaLogs: {}",
+        rows[0]
+    );
     rig.assert_verified();
 }
 
@@ -562,12 +646,24 @@ fn clock_jumps_backwards_and_forwards() {
     rig.write(c * 3, "back", now - 2 * DAY);
     rig.write(c * 3, "ahead", now + DAY);
     rig.write(c * 3, "again", now_ns());
-    let segments: Vec<String> = std::fs::read_dir(rig.env.data.join("journal")).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.ends_with(".jsonl")).collect();
+    let segments: Vec<String> = std::fs::read_dir(rig.env.data.join("journal"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".jsonl"))
+        .collect();
     let days: BTreeSet<&str> = segments.iter().map(|n| &n[..8]).collect();
     println!("segments after the jumps: {} ({} day(s): {days:?})", segments.len(), days.len());
-    assert_eq!(segments.len(), days.len(), "one segment per day the clock showed ahead, not one per record: {segments:?}");
+    assert_eq!(
+        segments.len(),
+        days.len(),
+        "one segment per day the clock showed ahead, not one per record: {segments:?}"
+    );
     let times: Vec<u64> = journal_lines(&rig.env.data).iter().map(|r| r["time_unix_nano"].as_u64().unwrap()).collect();
-    assert!(times.iter().any(|t| *t < now - DAY) && times.iter().any(|t| *t > now + DAY / 2), "the journal holds the jumped times");
+    assert!(
+        times.iter().any(|t| *t < now - DAY) && times.iter().any(|t| *t > now + DAY / 2),
+        "the journal holds the jumped times"
+    );
     let d = rig.settle(relay);
     rig.report("clock jumps (-2 d, +1 d, back to now)", &d);
     assert_eq!(d.duplicates(), 0);
@@ -594,7 +690,12 @@ fn checkpoint_lost_between_runs() {
     std::fs::remove_file(rig.env.data.join("relay/checkpoint.json")).expect("the relay wrote a checkpoint");
     let (code, out) = rig.verify();
     assert_eq!(code, Some(1), "verify without the checkpoint: {out}");
-    assert!(out.contains("chain intact, anchor MISSING") && out.contains(&format!("the relay reports {first} exported record(s)")) && out.contains("it was deleted"), "{out}");
+    assert!(
+        out.contains("chain intact, anchor MISSING")
+            && out.contains(&format!("the relay reports {first} exported record(s)"))
+            && out.contains("it was deleted"),
+        "{out}"
+    );
     rig.write(c * 5, "b", now_ns());
     let relay = rig.relay();
     let d = rig.settle(relay);

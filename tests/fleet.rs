@@ -3,10 +3,10 @@
 //! attributes the relay exports (file exporter), and the collector fragment's shape. That the
 //! fragment is valid for the real collector and isolates tenants: tests/fleet_tenants.rs (slow).
 
-#[path = "relay_support/mod.rs"]
-mod relay_support;
 #[path = "fleet_support/mod.rs"]
 mod fleet_support;
+#[path = "relay_support/mod.rs"]
+mod relay_support;
 
 use fleet_support::*;
 use relay_support::*;
@@ -58,7 +58,8 @@ fn identity_comes_from_the_registry_the_environment_and_defaults() {
     // A subagent's records: the entry's role (as a configured role would be), else `subagent`.
     f.payloads("subagent.jsonl", "proj-a", "id-proj-a-0");
     f.payloads("subagent.jsonl", "proj-c", "id-proj-c-0");
-    let subs: Vec<Value> = journal_lines(&f.env.data).into_iter().filter(|r| r["hook_event"] == "SubagentStart").collect();
+    let subs: Vec<Value> =
+        journal_lines(&f.env.data).into_iter().filter(|r| r["hook_event"] == "SubagentStart").collect();
     assert_eq!(subs.len(), 2);
     for r in &subs {
         let want = if r["project_name"] == "proj-a" { "coordinator" } else { "subagent" };
@@ -92,7 +93,8 @@ fn identity_comes_from_the_registry_the_environment_and_defaults() {
 #[test]
 fn a_broken_registry_never_stops_the_hook_and_says_why_on_every_record() {
     let f = Fleet::new("fleet-broken-");
-    std::fs::write(&f.registry, "[agents.agent-a]\ngroup = \"alpha\"\nprojects = [\"proj-a\"]\ncolour = \"red\"\n").unwrap();
+    std::fs::write(&f.registry, "[agents.agent-a]\ngroup = \"alpha\"\nprojects = [\"proj-a\"]\ncolour = \"red\"\n")
+        .unwrap();
     f.session("proj-a", None, "broken-1");
     let recs = journal_lines(&f.env.data);
     assert_eq!(recs.len(), 6);
@@ -121,7 +123,8 @@ fn status_reports_where_the_registry_comes_from() {
     assert_eq!(s["source"], "env AGENT_TELEMETRY_FLEET");
     assert!(s["value"].as_str().unwrap().contains("3 agent(s), 2 group(s)"), "{s}");
     // Without the variable: fleet.toml beside the config file, absent.
-    let out = f.env.command(&["status", "--json", "--project", f.project("proj-a").to_str().unwrap()]).output().unwrap();
+    let out =
+        f.env.command(&["status", "--json", "--project", f.project("proj-a").to_str().unwrap()]).output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let s = v["settings"].as_array().unwrap().iter().find(|s| s["key"] == "fleet.registry").cloned().unwrap();
     assert_eq!(s["source"], "default");
@@ -134,7 +137,8 @@ fn fleet_agents_lists_every_agent_seen_and_the_registry_s_unseen() {
     f.run_all("ag");
     let out = f.command(&["fleet", "agents", "--json"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 4, "{rows:#?}");
     let row = |id: &str| rows.iter().find(|r| r["agent"] == id).unwrap_or_else(|| panic!("{id} in {rows:#?}"));
     let a = row("agent-a");
@@ -150,7 +154,8 @@ fn fleet_agents_lists_every_agent_seen_and_the_registry_s_unseen() {
     let b = row("agent-b");
     assert_eq!(b["registry_match"], "agent_id");
     assert_eq!(b["groups"], serde_json::json!(["beta"]));
-    let lone = rows.iter().find(|r| r["agent"].as_str().is_some_and(|s| s.contains('@'))).expect("the default-id agent");
+    let lone =
+        rows.iter().find(|r| r["agent"].as_str().is_some_and(|s| s.contains('@'))).expect("the default-id agent");
     assert_eq!(lone["registry_entry"], Value::Null);
     assert_eq!(lone["registry_match"], "none");
     assert_eq!(lone["events"], 12);
@@ -160,13 +165,21 @@ fn fleet_agents_lists_every_agent_seen_and_the_registry_s_unseen() {
     // Seen agents first, then the unseen.
     assert_eq!(rows.last().unwrap()["agent"], "agent-idle");
     // --json is what docs/forensics-schema.json documents (fleet_registry_agent).
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/forensics-schema.json")).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/forensics-schema.json"))
+            .unwrap(),
+    )
+    .unwrap();
     let def = &schema["$defs"]["fleet_registry_agent"];
     let props = def["properties"].as_object().expect("fleet_registry_agent documented");
-    let matches: Vec<&str> = def["properties"]["registry_match"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let matches: Vec<&str> =
+        def["properties"]["registry_match"]["enum"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     for r in &rows {
         for k in r.as_object().unwrap().keys() {
-            assert!(props.contains_key(k), "fleet agents --json: field {k} is not documented in docs/forensics-schema.json");
+            assert!(
+                props.contains_key(k),
+                "fleet agents --json: field {k} is not documented in docs/forensics-schema.json"
+            );
         }
         for k in def["required"].as_array().unwrap() {
             assert!(r.get(k.as_str().unwrap()).is_some(), "fleet agents --json: required {k} missing in {r}");
@@ -182,7 +195,8 @@ fn fleet_agents_lists_every_agent_seen_and_the_registry_s_unseen() {
 
     // A window after everything: only the registry's agents, none seen.
     let out = f.command(&["fleet", "agents", "--json", "--since", "2999-01-01T00:00:00Z"]).output().unwrap();
-    let rows: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(rows.iter().all(|r| r["seen"] == false), "{rows:#?}");
     // Bad input: a clear error, exit 2.
     let out = f.command(&["fleet", "agents", "--since", "yesterdayish"]).output().unwrap();
@@ -198,17 +212,24 @@ fn yaml(text: &str) -> serde_yaml::Value {
 }
 
 fn strings(v: &serde_yaml::Value) -> Vec<String> {
-    v.as_sequence().unwrap_or_else(|| panic!("not a list: {v:?}")).iter().map(|s| s.as_str().unwrap().to_string()).collect()
+    v.as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {v:?}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
 fn the_collector_fragment_has_a_filtered_pipeline_per_group() {
     let f = Fleet::new("fleet-collector-");
-    let out = f.command(&["fleet", "collector-config", "--backends", "victorialogs,loki,jaeger,tempo"]).output().unwrap();
+    let out =
+        f.command(&["fleet", "collector-config", "--backends", "victorialogs,loki,jaeger,tempo"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let y = yaml(&text);
-    let base = yaml(&std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("otel-collector.yaml")).unwrap());
+    let base = yaml(
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("otel-collector.yaml")).unwrap(),
+    );
     // The fragment's processor lists replace the main config's on merge: they must repeat them.
     let base_procs = strings(&base["service"]["pipelines"]["logs"]["processors"]);
     assert_eq!(base_procs, strings(&base["service"]["pipelines"]["traces"]["processors"]));
@@ -220,24 +241,41 @@ fn the_collector_fragment_has_a_filtered_pipeline_per_group() {
         assert!(pipes[main].get("exporters").is_none(), "{main}: the main exporters stay those of the environment");
     }
     let dflt = &y["processors"]["filter/fleet_default"];
-    assert_eq!(strings(&dflt["log_conditions"]), vec![r#"resource.attributes["agent.group"] == "alpha""#, r#"resource.attributes["agent.group"] == "beta""#]);
+    assert_eq!(
+        strings(&dflt["log_conditions"]),
+        vec![r#"resource.attributes["agent.group"] == "alpha""#, r#"resource.attributes["agent.group"] == "beta""#]
+    );
     assert_eq!(strings(&dflt["trace_conditions"]), strings(&dflt["log_conditions"]));
     for (g, account, project, tenant) in [("alpha", "21", "0", "team-alpha"), ("beta", "22", "3", "team-beta")] {
         let filt = &y["processors"][format!("filter/fleet_{g}").as_str()];
-        assert_eq!(strings(&filt["log_conditions"]), vec![format!(r#"resource.attributes["agent.group"] == nil or resource.attributes["agent.group"] != "{g}""#)]);
+        assert_eq!(
+            strings(&filt["log_conditions"]),
+            vec![format!(
+                r#"resource.attributes["agent.group"] == nil or resource.attributes["agent.group"] != "{g}""#
+            )]
+        );
         let vl = &y["exporters"][format!("otlp_http/victorialogs_{g}").as_str()];
         assert_eq!(vl["headers"]["AccountID"].as_str(), Some(account), "{g}");
         assert_eq!(vl["headers"]["ProjectID"].as_str(), Some(project), "{g}");
         assert_eq!(vl["sending_queue"]["storage"].as_str(), Some("file_storage/queue"));
         assert_eq!(vl["retry_on_failure"]["max_elapsed_time"].as_i64(), Some(0));
-        assert_eq!(y["exporters"][format!("otlp_http/loki_{g}").as_str()]["headers"]["X-Scope-OrgID"].as_str(), Some(tenant));
-        assert_eq!(y["exporters"][format!("otlp_grpc/tempo_{g}").as_str()]["headers"]["X-Scope-OrgID"].as_str(), Some(tenant));
+        assert_eq!(
+            y["exporters"][format!("otlp_http/loki_{g}").as_str()]["headers"]["X-Scope-OrgID"].as_str(),
+            Some(tenant)
+        );
+        assert_eq!(
+            y["exporters"][format!("otlp_grpc/tempo_{g}").as_str()]["headers"]["X-Scope-OrgID"].as_str(),
+            Some(tenant)
+        );
         let logs = &pipes[format!("logs/fleet_{g}").as_str()];
         assert_eq!(strings(&logs["receivers"]), vec!["otlp"]);
         let mut want = base_procs.clone();
         want.push(format!("filter/fleet_{g}"));
         assert_eq!(strings(&logs["processors"]), want);
-        assert_eq!(strings(&logs["exporters"]), vec![format!("otlp_http/victorialogs_{g}"), format!("otlp_http/loki_{g}")]);
+        assert_eq!(
+            strings(&logs["exporters"]),
+            vec![format!("otlp_http/victorialogs_{g}"), format!("otlp_http/loki_{g}")]
+        );
         let traces = &pipes[format!("traces/fleet_{g}").as_str()];
         assert_eq!(strings(&traces["exporters"]), vec!["otlp_grpc/jaeger".to_string(), format!("otlp_grpc/tempo_{g}")]);
     }
@@ -250,12 +288,23 @@ fn the_collector_fragment_has_a_filtered_pipeline_per_group() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no fleet registry"));
     let groupless = f.env.dir.path().join("groupless.toml");
     std::fs::write(&groupless, "[agents.solo]\nprojects = [\"p\"]\n").unwrap();
-    let out = f.env.command(&["fleet", "collector-config", "--registry", groupless.to_str().unwrap()]).output().unwrap();
+    let out =
+        f.env.command(&["fleet", "collector-config", "--registry", groupless.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("defines no [groups.NAME]"));
     // -o writes the same text.
     let file = f.env.dir.path().join("fleet-collector.yaml");
-    let out = f.command(&["fleet", "collector-config", "--backends", "victorialogs,loki,jaeger,tempo", "-o", file.to_str().unwrap()]).output().unwrap();
+    let out = f
+        .command(&[
+            "fleet",
+            "collector-config",
+            "--backends",
+            "victorialogs,loki,jaeger,tempo",
+            "-o",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
 }

@@ -61,7 +61,11 @@ impl Fleet {
     }
 
     fn start(&self, agent: &str, sid: &str, env: &[(&str, &str)]) {
-        self.hook(agent, env, json!({"session_id": sid, "hook_event_name": "SessionStart", "source": "startup", "cwd": self.project}));
+        self.hook(
+            agent,
+            env,
+            json!({"session_id": sid, "hook_event_name": "SessionStart", "source": "startup", "cwd": self.project}),
+        );
     }
 
     /// A tool call (Pre, then Post or PostToolUseFailure) on `file` (relative to the project, or absolute).
@@ -73,7 +77,8 @@ impl Fleet {
             "Write" => json!({"file_path": path, "content": "x\n"}),
             _ => json!({"file_path": path, "old_string": "x", "new_string": "y"}),
         };
-        let mut base = json!({"session_id": sid, "cwd": self.project, "tool_name": tool, "tool_input": input, "tool_use_id": id});
+        let mut base =
+            json!({"session_id": sid, "cwd": self.project, "tool_name": tool, "tool_input": input, "tool_use_id": id});
         if let Some(a) = subagent {
             base["agent_id"] = json!(a);
             base["agent_type"] = json!("general-purpose");
@@ -103,7 +108,16 @@ fn fail(data: &Path, args: &[&str]) -> String {
 
 /// (path, kind, agents) of each conflict `fleet conflicts --json` printed.
 fn found(lines: &[Value]) -> BTreeSet<(String, String, Vec<String>)> {
-    lines.iter().map(|c| (c["path"].as_str().unwrap().to_string(), c["kind"].as_str().unwrap().to_string(), c["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect())).collect()
+    lines
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+                c["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -150,7 +164,13 @@ fn planted_conflicts_are_found_and_nothing_else() {
     let ww = within_2s.iter().find(|c| c["kind"] == "write/write").unwrap();
     assert_eq!(ww["pairs"], 1);
     let touches = ww["touches"].as_array().unwrap();
-    assert_eq!(touches.iter().map(|t| (t["session_id"].as_str().unwrap(), t["tool"].as_str().unwrap(), t["access"].as_str().unwrap())).collect::<Vec<_>>(), vec![("s-a1", "Write", "write"), ("s-b1", "Edit", "write")]);
+    assert_eq!(
+        touches
+            .iter()
+            .map(|t| (t["session_id"].as_str().unwrap(), t["tool"].as_str().unwrap(), t["access"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        vec![("s-a1", "Write", "write"), ("s-b1", "Edit", "write")]
+    );
     // Each touch is the PostToolUse record at that seq in the journal.
     let records = journal(&data);
     for t in touches {
@@ -179,7 +199,10 @@ fn planted_conflicts_are_found_and_nothing_else() {
     let ids: Vec<&str> = tree.iter().map(|n| n["session_id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["s-a1", "s-a2", "s-b1"]);
     assert_eq!(tree[1]["parent_session"], "s-a1");
-    assert_eq!((tree[0]["depth"].as_u64(), tree[1]["depth"].as_u64(), tree[2]["depth"].as_u64()), (Some(0), Some(1), Some(0)));
+    assert_eq!(
+        (tree[0]["depth"].as_u64(), tree[1]["depth"].as_u64(), tree[2]["depth"].as_u64()),
+        (Some(0), Some(1), Some(0))
+    );
     assert_eq!(tree[0]["subagents"][0]["agent_id"], "sub-1");
     assert_eq!(tree[0]["subagents"][0]["agent_type"], "Explore");
     assert_eq!(tree[0]["subagents"][0]["tool_calls"], 1);
@@ -187,7 +210,10 @@ fn planted_conflicts_are_found_and_nothing_else() {
     let of_child = json_lines(&ok(&data, &["fleet", "tree", "s-a2", "--json"]));
     assert_eq!(of_child.iter().map(|n| n["session_id"].as_str().unwrap()).collect::<Vec<_>>(), ["s-a1", "s-a2"]);
     let text = ok(&data, &["fleet", "tree"]);
-    assert!(text.contains("subagent Explore sub-1") && text.ends_with("3 tree(s), 4 session(s), 1 subagent(s)\n"), "{text}");
+    assert!(
+        text.contains("subagent Explore sub-1") && text.ends_with("3 tree(s), 4 session(s), 1 subagent(s)\n"),
+        "{text}"
+    );
     assert!(fail(&data, &["fleet", "tree", "--workflow", "nope"]).contains("no session of workflow nope"));
     assert!(fail(&data, &["fleet", "tree", "s-zz"]).contains("no session s-zz"));
 
@@ -208,15 +234,25 @@ fn planted_conflicts_are_found_and_nothing_else() {
     assert_eq!(o["from_unix_nano"].as_u64().unwrap(), time_of("s-b1", false));
     assert_eq!(o["to_unix_nano"].as_u64().unwrap(), time_of("s-a1", true).max(time_of("s-a2", true)));
     assert!(o["to_unix_nano"].as_u64().unwrap() < time_of("s-b1", true), "builder-2's late write is after the overlap");
-    assert_eq!(o["sessions"].as_array().unwrap().iter().map(|s| s["session_id"].as_str().unwrap()).collect::<Vec<_>>(), ["s-a1", "s-b1", "s-r1", "s-a2"]);
+    assert_eq!(
+        o["sessions"].as_array().unwrap().iter().map(|s| s["session_id"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["s-a1", "s-b1", "s-r1", "s-a2"]
+    );
     assert!(o["sessions"].as_array().unwrap().iter().all(|s| s["status"] == "open"));
     assert!(ok(&data, &["fleet", "overlaps", "--json", "--project", "no-such-project"]).is_empty());
     assert!(ok(&data, &["fleet", "overlaps", "--json", "--since", "2099-01-01"]).is_empty());
     let text = ok(&data, &["fleet", "overlaps"]);
-    assert!(text.contains("3 agents, at most 3 at once: builder-1, builder-2, reviewer") && text.ends_with("1 overlap(s) in 1 project(s): two or more agents active in the same project at once\n"), "{text}");
+    assert!(
+        text.contains("3 agents, at most 3 at once: builder-1, builder-2, reviewer")
+            && text.ends_with("1 overlap(s) in 1 project(s): two or more agents active in the same project at once\n"),
+        "{text}"
+    );
     check_schema("fleet_overlap", &overlaps);
     // Every record the hook wrote carries the hook's own time on it.
-    assert!(records.iter().all(|r| r["metadata"]["hook_us"].as_u64().is_some_and(|us| us > 0 && us < 60_000_000)), "metadata.hook_us on every hook record");
+    assert!(
+        records.iter().all(|r| r["metadata"]["hook_us"].as_u64().is_some_and(|us| us > 0 && us < 60_000_000)),
+        "metadata.hook_us on every hook record"
+    );
 
     // compare: every number against the journal.
     check_compare(&data, &records);
@@ -235,7 +271,10 @@ fn planted_conflicts_are_found_and_nothing_else() {
 /// Every field of `lines` (and of their arrays' objects) is documented in the schema's `def`,
 /// and every required one is there.
 fn check_schema(def: &str, lines: &[Value]) {
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/forensics-schema.json")).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/forensics-schema.json")).unwrap(),
+    )
+    .unwrap();
     fn walk(path: &str, d: &Value, v: &Value) {
         let props = d["properties"].as_object().unwrap_or_else(|| panic!("{path}: no properties"));
         let o = v.as_object().unwrap_or_else(|| panic!("{path}: not an object: {v}"));
@@ -246,7 +285,9 @@ fn check_schema(def: &str, lines: &[Value]) {
             assert!(o.contains_key(k.as_str().unwrap()), "{path}: required field {k} missing");
         }
         for (k, pd) in props {
-            if let (Some(items), Some(arr)) = (pd.get("items").filter(|i| i.get("properties").is_some()), o.get(k).and_then(Value::as_array)) {
+            if let (Some(items), Some(arr)) =
+                (pd.get("items").filter(|i| i.get("properties").is_some()), o.get(k).and_then(Value::as_array))
+            {
                 for x in arr {
                     walk(&format!("{path}.{k}[]"), items, x);
                 }
@@ -275,7 +316,9 @@ fn check_compare(data: &Path, records: &[Value]) {
         let mut calls: BTreeMap<(String, String), (String, bool)> = BTreeMap::new();
         for r in recs.iter().filter(|r| ["PreToolUse", "PostToolUse", "PostToolUseFailure"].contains(&ev(r).as_str())) {
             let Some(id) = r["tool_context"]["tool_use_id"].as_str() else { continue };
-            let e = calls.entry((r["session_id"].as_str().unwrap().into(), id.into())).or_insert((r["tool_name"].as_str().unwrap_or("-").into(), false));
+            let e = calls
+                .entry((r["session_id"].as_str().unwrap().into(), id.into()))
+                .or_insert((r["tool_name"].as_str().unwrap_or("-").into(), false));
             e.1 |= ev(&r) == "PostToolUseFailure";
         }
         let failures = calls.values().filter(|c| c.1).count() as u64;
@@ -283,21 +326,42 @@ fn check_compare(data: &Path, records: &[Value]) {
         for (tool, _) in calls.values() {
             *mix.entry(tool.clone()).or_default() += 1;
         }
-        let sev = |s: &str| recs.iter().flat_map(|r| r["security"]["findings"].as_array().cloned().unwrap_or_default()).filter(|f| f["severity"] == s).count() as u64;
+        let sev = |s: &str| {
+            recs.iter()
+                .flat_map(|r| r["security"]["findings"].as_array().cloned().unwrap_or_default())
+                .filter(|f| f["severity"] == s)
+                .count() as u64
+        };
         let tokens = |k: &str| -> u64 {
-            recs.iter().filter(|r| (ev(r) == "Stop" && r["agent_context"]["agent_id"].is_null()) || ev(r) == "SubagentStop").filter_map(|r| r["token_usage"][k].as_u64()).sum()
+            recs.iter()
+                .filter(|r| (ev(r) == "Stop" && r["agent_context"]["agent_id"].is_null()) || ev(r) == "SubagentStop")
+                .filter_map(|r| r["token_usage"][k].as_u64())
+                .sum()
         };
         assert_eq!(row["sessions"].as_u64().unwrap(), sessions.len() as u64, "{agent}: sessions");
         assert_eq!(row["records"].as_u64().unwrap(), recs.len() as u64, "{agent}: records");
-        assert_eq!(row["turns"].as_u64().unwrap(), recs.iter().filter(|r| ev(r) == "UserPromptSubmit" && r["agent_context"]["agent_id"].is_null()).count() as u64, "{agent}: turns");
+        assert_eq!(
+            row["turns"].as_u64().unwrap(),
+            recs.iter().filter(|r| ev(r) == "UserPromptSubmit" && r["agent_context"]["agent_id"].is_null()).count()
+                as u64,
+            "{agent}: turns"
+        );
         assert_eq!(row["tool_calls"].as_u64().unwrap(), calls.len() as u64, "{agent}: tool calls");
         assert_eq!(row["tool_failures"].as_u64().unwrap(), failures, "{agent}: failures");
         if calls.is_empty() {
             assert!(row["error_rate"].is_null());
         } else {
-            assert!((row["error_rate"].as_f64().unwrap() - failures as f64 / calls.len() as f64).abs() < 1e-12, "{agent}: error rate");
+            assert!(
+                (row["error_rate"].as_f64().unwrap() - failures as f64 / calls.len() as f64).abs() < 1e-12,
+                "{agent}: error rate"
+            );
         }
-        let got_mix: BTreeMap<String, u64> = row["tools"].as_array().unwrap().iter().map(|t| (t["tool"].as_str().unwrap().to_string(), t["calls"].as_u64().unwrap())).collect();
+        let got_mix: BTreeMap<String, u64> = row["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["tool"].as_str().unwrap().to_string(), t["calls"].as_u64().unwrap()))
+            .collect();
         assert_eq!(got_mix, mix, "{agent}: tool mix");
         let counts: Vec<u64> = row["tools"].as_array().unwrap().iter().map(|t| t["calls"].as_u64().unwrap()).collect();
         assert!(counts.windows(2).all(|w| w[0] >= w[1]), "{agent}: most used first");
@@ -311,7 +375,8 @@ fn check_compare(data: &Path, records: &[Value]) {
             assert!(row["hook"].is_null(), "{agent}: no hook timing recorded, none reported");
         } else {
             let rank = |p: f64| us[((p * us.len() as f64).ceil() as usize).max(1) - 1];
-            let want = json!({"events": us.len(), "median_us": rank(0.5), "p99_us": rank(0.99), "max_us": us[us.len() - 1]});
+            let want =
+                json!({"events": us.len(), "median_us": rank(0.5), "p99_us": rank(0.99), "max_us": us[us.len() - 1]});
             assert_eq!(row["hook"], want, "{agent}: hook timing");
         }
         if row["tokens"].is_object() {
@@ -350,8 +415,16 @@ fn brute_overlaps(records: &[Value]) -> Vec<Overlap> {
         let (Some(sid), Some(project)) = (r["session_id"].as_str(), r["project_path"].as_str()) else { continue };
         let t = r["time_unix_nano"].as_u64().unwrap();
         let ev = r["hook_event"].as_str().unwrap();
-        let agent = r["agent_context"]["fleet_agent_id"].as_str().map(String::from).unwrap_or_else(|| format!("session:{sid}"));
-        let s = sessions.entry(sid.to_string()).or_insert(S { project: project.into(), agent, start: t, last: t, end: None, ended: false });
+        let agent =
+            r["agent_context"]["fleet_agent_id"].as_str().map(String::from).unwrap_or_else(|| format!("session:{sid}"));
+        let s = sessions.entry(sid.to_string()).or_insert(S {
+            project: project.into(),
+            agent,
+            start: t,
+            last: t,
+            end: None,
+            ended: false,
+        });
         s.start = s.start.min(t);
         s.last = s.last.max(t);
         if ev == "SessionEnd" {
@@ -384,11 +457,24 @@ fn brute_overlaps(records: &[Value]) -> Vec<Overlap> {
             }
         }
         for (from, to) in merged {
-            let members: Vec<(&String, &S)> = here.iter().filter(|(_, s)| span(s).0 <= to && span(s).1 >= from).copied().collect();
+            let members: Vec<(&String, &S)> =
+                here.iter().filter(|(_, s)| span(s).0 <= to && span(s).1 >= from).copied().collect();
             let agents: BTreeSet<String> = members.iter().map(|(_, s)| s.agent.clone()).collect();
-            let mut instants: Vec<u64> = members.iter().flat_map(|(_, s)| [span(s).0, span(s).1]).filter(|t| (from..=to).contains(t)).collect();
+            let mut instants: Vec<u64> =
+                members.iter().flat_map(|(_, s)| [span(s).0, span(s).1]).filter(|t| (from..=to).contains(t)).collect();
             instants.push(from);
-            let max = instants.iter().map(|t| members.iter().filter(|(_, s)| span(s).0 <= *t && *t <= span(s).1).map(|(_, s)| s.agent.as_str()).collect::<BTreeSet<_>>().len() as u64).max().unwrap();
+            let max = instants
+                .iter()
+                .map(|t| {
+                    members
+                        .iter()
+                        .filter(|(_, s)| span(s).0 <= *t && *t <= span(s).1)
+                        .map(|(_, s)| s.agent.as_str())
+                        .collect::<BTreeSet<_>>()
+                        .len() as u64
+                })
+                .max()
+                .unwrap();
             let mut sids: Vec<String> = members.iter().map(|(id, _)| id.to_string()).collect();
             sids.sort();
             out.push((p.to_string(), from, to, agents.into_iter().collect(), max, sids));
@@ -402,10 +488,22 @@ fn overlaps_of(lines: &[Value]) -> Vec<Overlap> {
     lines
         .iter()
         .map(|o| {
-            let mut sids: Vec<String> = o["sessions"].as_array().unwrap().iter().map(|s| s["session_id"].as_str().unwrap().to_string()).collect();
+            let mut sids: Vec<String> = o["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["session_id"].as_str().unwrap().to_string())
+                .collect();
             sids.sort();
             let agents = o["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
-            (o["project"].as_str().unwrap().to_string(), o["from_unix_nano"].as_u64().unwrap(), o["to_unix_nano"].as_u64().unwrap(), agents, o["max_agents"].as_u64().unwrap(), sids)
+            (
+                o["project"].as_str().unwrap().to_string(),
+                o["from_unix_nano"].as_u64().unwrap(),
+                o["to_unix_nano"].as_u64().unwrap(),
+                agents,
+                o["max_agents"].as_u64().unwrap(),
+                sids,
+            )
         })
         .collect()
 }
@@ -422,8 +520,16 @@ fn brute_force(records: &[Value], window: u64) -> BTreeSet<(String, String, u64,
         }
         let d = &r["action_details"];
         let Some(path) = d["resolved_path"].as_str().or(d["file_path"].as_str()) else { continue };
-        let agent = r["agent_context"]["fleet_agent_id"].as_str().map(String::from).unwrap_or_else(|| format!("session:{}", r["session_id"].as_str().unwrap()));
-        by_path.entry(path.to_string()).or_default().push((r["time_unix_nano"].as_u64().unwrap(), agent, write, r["seq"].as_u64().unwrap()));
+        let agent = r["agent_context"]["fleet_agent_id"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| format!("session:{}", r["session_id"].as_str().unwrap()));
+        by_path.entry(path.to_string()).or_default().push((
+            r["time_unix_nano"].as_u64().unwrap(),
+            agent,
+            write,
+            r["seq"].as_u64().unwrap(),
+        ));
     }
     let mut out = BTreeSet::new();
     for (path, ts) in by_path {
@@ -452,7 +558,12 @@ fn brute_force(records: &[Value], window: u64) -> BTreeSet<(String, String, u64,
             g.2 |= ww;
         }
         for (_, (seqs, pairs, ww)) in groups {
-            out.insert((path.clone(), if ww { "write/write" } else { "read/write" }.to_string(), pairs, seqs.into_iter().collect()));
+            out.insert((
+                path.clone(),
+                if ww { "write/write" } else { "read/write" }.to_string(),
+                pairs,
+                seqs.into_iter().collect(),
+            ));
         }
     }
     out
@@ -465,10 +576,18 @@ fn generated_fleet_journal_conflicts_and_compare() {
     agent_telemetry::forensics::synth::generate(&data.join("journal"), 6_000, 1_796_000_000_000_000_000, 11).unwrap();
     let records = journal(&data);
     for (flag, nanos) in [("30s", 30_000_000_000u64), ("10m", 600_000_000_000)] {
-        let got: BTreeSet<(String, String, u64, Vec<u64>)> = json_lines(&ok(&data, &["fleet", "conflicts", "--json", "--window", flag]))
-            .iter()
-            .map(|c| (c["path"].as_str().unwrap().to_string(), c["kind"].as_str().unwrap().to_string(), c["pairs"].as_u64().unwrap(), c["touches"].as_array().unwrap().iter().map(|t| t["seq"].as_u64().unwrap()).collect()))
-            .collect();
+        let got: BTreeSet<(String, String, u64, Vec<u64>)> =
+            json_lines(&ok(&data, &["fleet", "conflicts", "--json", "--window", flag]))
+                .iter()
+                .map(|c| {
+                    (
+                        c["path"].as_str().unwrap().to_string(),
+                        c["kind"].as_str().unwrap().to_string(),
+                        c["pairs"].as_u64().unwrap(),
+                        c["touches"].as_array().unwrap().iter().map(|t| t["seq"].as_u64().unwrap()).collect(),
+                    )
+                })
+                .collect();
         let want = brute_force(&records, nanos);
         assert!(!want.is_empty(), "the generated fleet has conflicts at {flag}");
         assert_eq!(got, want, "--window {flag}");
@@ -557,7 +676,11 @@ fn overlaps_against_a_brute_force_over_every_pair_of_sessions() {
     assert_eq!(lonely[0]["from_unix_nano"], lonely[0]["to_unix_nano"]);
     assert_eq!(lonely[0]["agents"], json!(["toucher-1", "toucher-2"]));
     // Sessions without a fleet id are agents of their own; resumed ones are open.
-    assert!(got.iter().any(|o| o["agents"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().starts_with("session:gen-"))));
+    assert!(got.iter().any(|o| o["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a.as_str().unwrap().starts_with("session:gen-"))));
     assert!(got.iter().flat_map(|o| o["sessions"].as_array().unwrap()).any(|s| s["status"] == "open"));
     check_schema("fleet_overlap", &got);
     // --project and --since/--until select sessions; every overlap found then is one of these.
@@ -580,7 +703,13 @@ fn control_characters_from_records_are_escaped() {
     f.call("plain", "s-evil-2", None, "Edit", &file, true);
     let data = f.data();
     assert_eq!(json_lines(&ok(&data, &["fleet", "conflicts", "--json"])).len(), 1, "the conflict is found");
-    for args in [vec!["fleet", "conflicts"], vec!["fleet", "overlaps"], vec!["fleet", "tree"], vec!["fleet", "tree", "--workflow", "wf-evil"], vec!["fleet", "compare"]] {
+    for args in [
+        vec!["fleet", "conflicts"],
+        vec!["fleet", "overlaps"],
+        vec!["fleet", "tree"],
+        vec!["fleet", "tree", "--workflow", "wf-evil"],
+        vec!["fleet", "compare"],
+    ] {
         let text = ok(&data, &args);
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{args:?}: {text:?}");
         assert!(!text.lines().any(|l| l.starts_with("forged line")), "{args:?}: {text}");

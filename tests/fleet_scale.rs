@@ -34,10 +34,10 @@
 
 #[path = "common/claude.rs"]
 mod claude;
-#[path = "common/stack.rs"]
-mod stack;
 #[path = "relay_support/mod.rs"]
 mod relay_support;
+#[path = "common/stack.rs"]
+mod stack;
 
 use claude::{run_claude, scenario_path, ClaudeCli, Project, ScriptedModel};
 use relay_support::{Dest, Env, RelayProc};
@@ -79,7 +79,11 @@ const TENANTS: [(&str, (u32, u32)); 3] = [("alpha", (21, 0)), ("beta", (22, 3)),
 type TenantCounts = BTreeMap<((u32, u32), String, String), (u64, u64)>;
 
 fn tenant_of(group: &str) -> (u32, u32) {
-    TENANTS.iter().find(|(g, _)| *g == group).map(|(_, t)| *t).unwrap_or_else(|| panic!("group {group:?} is not in the registry"))
+    TENANTS
+        .iter()
+        .find(|(g, _)| *g == group)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("group {group:?} is not in the registry"))
 }
 
 /// One planned file-tool call: (path, tool, succeeds).
@@ -143,7 +147,12 @@ struct Stream {
 fn hook(env: &Env, agent: &str, group: Option<&str>, payload: &Value) -> u64 {
     let bytes = serde_json::to_vec(payload).unwrap();
     let mut cmd = env.command(&["hook"]);
-    cmd.env("CLAUDE_PROJECT_DIR", &env.project).env("AGENT_TELEMETRY_AGENT_ID", agent).current_dir(&env.project).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    cmd.env("CLAUDE_PROJECT_DIR", &env.project)
+        .env("AGENT_TELEMETRY_AGENT_ID", agent)
+        .current_dir(&env.project)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     if let Some(g) = group {
         cmd.env("AGENT_TELEMETRY_AGENT_GROUP", g);
     }
@@ -181,7 +190,10 @@ fn stream(env: &Env, i: usize, quota: usize, plan: &Plan) -> Stream {
         };
         for turn in 0..TURNS {
             let prompt = format!("{sid}-p{turn}");
-            send(&mut s, json!({"hook_event_name": "UserPromptSubmit", "prompt": format!("task {turn}"), "prompt_id": prompt}));
+            send(
+                &mut s,
+                json!({"hook_event_name": "UserPromptSubmit", "prompt": format!("task {turn}"), "prompt_id": prompt}),
+            );
             for c in 0..CALLS_PER_TURN {
                 let id = format!("toolu_{sid}_{turn}_{c}");
                 let (tool, input, ok) = if let Some((path, tool, ok)) = planted.pop() {
@@ -197,7 +209,11 @@ fn stream(env: &Env, i: usize, quota: usize, plan: &Plan) -> Stream {
                         1 => ("Edit", json!({"file_path": own(c + 1), "old_string": "a", "new_string": "b"}), true),
                         2 => ("Write", json!({"file_path": own(c + 2), "content": "x\n"}), true),
                         3 => ("Grep", json!({"pattern": "TODO", "path": cwd}), true),
-                        _ => ("Bash", json!({"command": format!("cargo test -p m{c}"), "description": "test"}), c % 3 != 0),
+                        _ => (
+                            "Bash",
+                            json!({"command": format!("cargo test -p m{c}"), "description": "test"}),
+                            c % 3 != 0,
+                        ),
                     }
                 };
                 let base = json!({"tool_name": tool, "tool_input": input, "tool_use_id": id, "prompt_id": prompt});
@@ -225,10 +241,22 @@ fn stream(env: &Env, i: usize, quota: usize, plan: &Plan) -> Stream {
 }
 
 /// A real Claude Code session in its own project, recording into the shared data dir as `agent`.
-fn claude_session(cli: &ClaudeCli, env: &Env, project: &Project, agent: &str, group: Option<&str>, scenario: &str, prompt: &str) -> Option<String> {
+fn claude_session(
+    cli: &ClaudeCli,
+    env: &Env,
+    project: &Project,
+    agent: &str,
+    group: Option<&str>,
+    scenario: &str,
+    prompt: &str,
+) -> Option<String> {
     let model = ScriptedModel::start(scenario_path(scenario));
     let data = env.data.display().to_string();
-    let mut vars = vec![("AGENT_TELEMETRY_HOME", data.as_str()), ("AGENT_TELEMETRY_RELAY", "off"), ("AGENT_TELEMETRY_AGENT_ID", agent)];
+    let mut vars = vec![
+        ("AGENT_TELEMETRY_HOME", data.as_str()),
+        ("AGENT_TELEMETRY_RELAY", "off"),
+        ("AGENT_TELEMETRY_AGENT_ID", agent),
+    ];
     if let Some(g) = group {
         vars.push(("AGENT_TELEMETRY_AGENT_GROUP", g));
     }
@@ -252,7 +280,11 @@ fn cpu_secs(pid: u32) -> Option<f64> {
 }
 
 fn exported(data: &Path) -> u64 {
-    std::fs::read(data.join("relay/checkpoint.json")).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok()).and_then(|v| v["exported_records"].as_u64()).unwrap_or(0)
+    std::fs::read(data.join("relay/checkpoint.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v["exported_records"].as_u64())
+        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -281,7 +313,19 @@ fn twenty_agents_one_hundred_thousand_events() {
     // registry (one pipeline per group, filtered by agent.group, with the group's tenant).
     let registry = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fleet/tenants.toml");
     let fragment = env.dir.path().join("fleet-collector.yaml");
-    let o = env.command(&["fleet", "collector-config", "--registry", registry.to_str().unwrap(), "--backends", "victorialogs,jaeger", "-o", fragment.to_str().unwrap()]).output().unwrap();
+    let o = env
+        .command(&[
+            "fleet",
+            "collector-config",
+            "--registry",
+            registry.to_str().unwrap(),
+            "--backends",
+            "victorialogs,jaeger",
+            "-o",
+            fragment.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "fleet collector-config: {}", String::from_utf8_lossy(&o.stderr));
     let stack = Stack::start_with(&[("AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG", fragment.to_str().unwrap())]);
     let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
@@ -290,7 +334,10 @@ fn twenty_agents_one_hundred_thousand_events() {
     let projects: Vec<Project> = CLAUDE_AGENTS.iter().map(|_| Project::new().git_init()).collect();
     for p in &projects {
         std::fs::write(p.path().join(".telemetry-enabled"), "").unwrap();
-        p.register_hook_for_all_events(&format!("{} hook", claude::shell_quote(relay_support::bin().to_str().unwrap())));
+        p.register_hook_for_all_events(&format!(
+            "{} hook",
+            claude::shell_quote(relay_support::bin().to_str().unwrap())
+        ));
     }
     let plan = Arc::new(plan(&env.project, projects[0].path()));
 
@@ -325,11 +372,14 @@ fn twenty_agents_one_hundred_thousand_events() {
             .zip(&projects)
             .map(|((agent, group, scenario, prompt), project)| {
                 let cli = cli.clone();
-                scope.spawn(move || (agent.to_string(), claude_session(&cli, env, project, agent, *group, scenario, prompt)))
+                scope.spawn(move || {
+                    (agent.to_string(), claude_session(&cli, env, project, agent, *group, scenario, prompt))
+                })
             })
             .collect();
         let streams: Vec<Stream> = handles.into_iter().map(|h| h.join().expect("a synthetic agent failed")).collect();
-        let claude: Vec<(String, Option<String>)> = claude_handles.into_iter().map(|h| h.join().expect("a Claude Code session failed")).collect();
+        let claude: Vec<(String, Option<String>)> =
+            claude_handles.into_iter().map(|h| h.join().expect("a Claude Code session failed")).collect();
         (streams, claude)
     });
     let hooked_at = t0.elapsed();
@@ -341,7 +391,13 @@ fn twenty_agents_one_hundred_thousand_events() {
     }
     let n_hooked = relay_support::journal_lines(&env.data).len() as u64;
     let drain = stack::wait_for(Duration::from_secs(600), || (exported(&env.data) >= n_hooked).then(|| t0.elapsed()));
-    let drained_at = drain.unwrap_or_else(|| panic!("the relay exported {} of {n_hooked} records within 10 min after the last hook\n{}", exported(&env.data), relay.stderr()));
+    let drained_at = drain.unwrap_or_else(|| {
+        panic!(
+            "the relay exported {} of {n_hooked} records within 10 min after the last hook\n{}",
+            exported(&env.data),
+            relay.stderr()
+        )
+    });
     let cpu = cpu_secs(relay_pid).unwrap_or(0.0) - cpu0;
     stack.wait_for_sentinel(&sentinel);
     // The relay may still append records of its own (model calls read late): the journal as it
@@ -395,7 +451,11 @@ fn twenty_agents_one_hundred_thousand_events() {
         for (_, t) in TENANTS {
             let rows = stack.victorialogs_rows_in(t, "service.name:=\"claude-code\" | stats by (agent.group, agent.id) count() as total, count_uniq(agent_telemetry.seq) as uniq").expect("VictoriaLogs answers");
             for r in rows {
-                let key = (t, r["agent.group"].as_str().unwrap_or("").to_string(), r["agent.id"].as_str().unwrap_or("").to_string());
+                let key = (
+                    t,
+                    r["agent.group"].as_str().unwrap_or("").to_string(),
+                    r["agent.id"].as_str().unwrap_or("").to_string(),
+                );
                 m.insert(key, (num(&r["total"]), num(&r["uniq"])));
             }
         }
@@ -404,13 +464,16 @@ fn twenty_agents_one_hundred_thousand_events() {
     let mut want_rows: TenantCounts = BTreeMap::new();
     for r in &journal {
         let g = r["agent_context"]["agent_group"].as_str().unwrap_or("").to_string();
-        let e = want_rows.entry((tenant_of(&g), g, r["agent_context"]["fleet_agent_id"].as_str().unwrap_or("").to_string())).or_default();
+        let e = want_rows
+            .entry((tenant_of(&g), g, r["agent_context"]["fleet_agent_id"].as_str().unwrap_or("").to_string()))
+            .or_default();
         e.0 += 1;
         e.1 += 1;
     }
     let sum = |m: &TenantCounts| m.values().fold((0, 0), |a, v| (a.0 + v.0, a.1 + v.1));
     // Each group's pipeline has its own queue: wait until every tenant has caught up.
-    let got_rows = stack::wait_for(Duration::from_secs(90), || Some(per_tenant()).filter(|m| sum(m).1 >= n)).unwrap_or_else(per_tenant);
+    let got_rows = stack::wait_for(Duration::from_secs(90), || Some(per_tenant()).filter(|m| sum(m).1 >= n))
+        .unwrap_or_else(per_tenant);
     let (total_rows, uniq) = sum(&got_rows);
     println!("VictoriaLogs: {total_rows} rows, {uniq} distinct seq over the tenants; journal {n} records (seq 0..{}): {} lost, {} duplicate(s)", n - 1, n.saturating_sub(uniq), total_rows - uniq);
     for (_, t) in TENANTS {
@@ -420,7 +483,11 @@ fn twenty_agents_one_hundred_thousand_events() {
     assert_eq!(got_rows, want_rows, "per tenant, group and agent: (rows, distinct seq) at VictoriaLogs vs the journal — a record in a wrong tenant, a lost one or a duplicate shows here");
     assert_eq!(uniq, n, "distinct seq at VictoriaLogs vs the journal's records");
     let tenant_ids = stack.vl_tenant_ids().expect("/select/tenant_ids");
-    assert_eq!(tenant_ids, TENANTS.iter().map(|(_, t)| *t).collect::<BTreeSet<_>>(), "the tenants VictoriaLogs holds data for");
+    assert_eq!(
+        tenant_ids,
+        TENANTS.iter().map(|(_, t)| *t).collect::<BTreeSet<_>>(),
+        "the tenants VictoriaLogs holds data for"
+    );
     for (i, s) in streams.iter().enumerate() {
         let a = synth_agent(i);
         let in_journal = journal.iter().filter(|r| r["agent_context"]["fleet_agent_id"] == a.as_str()).count();
@@ -430,7 +497,12 @@ fn twenty_agents_one_hundred_thousand_events() {
     // ---- every session's trace complete at Jaeger (no tenants: one store for every group)
     let mut trace_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (_, t) in TENANTS {
-        let traces = stack.victorialogs_rows_in(t, "service.name:=\"claude-code\" | stats by (gen_ai.conversation.id, trace_id) count() as n").expect("VictoriaLogs answers");
+        let traces = stack
+            .victorialogs_rows_in(
+                t,
+                "service.name:=\"claude-code\" | stats by (gen_ai.conversation.id, trace_id) count() as n",
+            )
+            .expect("VictoriaLogs answers");
         for r in &traces {
             if let (Some(s), Some(t)) = (r["gen_ai.conversation.id"].as_str(), r["trace_id"].as_str()) {
                 trace_of.entry(s.to_string()).or_default().insert(t.to_string());
@@ -448,13 +520,25 @@ fn twenty_agents_one_hundred_thousand_events() {
         let runs = recs.iter().filter(|r| r["hook_event"] == "SessionStart").count();
         let turns: BTreeSet<&str> = recs.iter().filter_map(|r| r["session_context"]["prompt_id"].as_str()).collect();
         let tools: BTreeSet<&str> = recs.iter().filter_map(|r| r["tool_context"]["tool_use_id"].as_str()).collect();
-        let agents: BTreeSet<&str> = recs.iter().filter(|r| r["hook_event"] == "SubagentStart").filter_map(|r| r["agent_context"]["agent_id"].as_str()).collect();
+        let agents: BTreeSet<&str> = recs
+            .iter()
+            .filter(|r| r["hook_event"] == "SubagentStart")
+            .filter_map(|r| r["agent_context"]["agent_id"].as_str())
+            .collect();
         // The relay journals each model request at least once: distinct request ids.
-        let calls: BTreeSet<&str> = recs.iter().filter(|r| r["hook_event"] == "ModelCall").filter_map(|r| r["model_call"]["request_id"].as_str()).collect();
+        let calls: BTreeSet<&str> = recs
+            .iter()
+            .filter(|r| r["hook_event"] == "ModelCall")
+            .filter_map(|r| r["model_call"]["request_id"].as_str())
+            .collect();
         want_spans.insert(sid.to_string(), runs + turns.len() + tools.len() + agents.len() + calls.len());
     }
     let claude_sids: BTreeSet<String> = claude_sessions.iter().filter_map(|(_, s)| s.clone()).collect();
-    assert_eq!(claude_sids.len(), CLAUDE_AGENTS.len(), "each Claude Code run reported its session id: {claude_sessions:?}");
+    assert_eq!(
+        claude_sids.len(),
+        CLAUDE_AGENTS.len(),
+        "each Claude Code run reported its session id: {claude_sessions:?}"
+    );
     let checked_at = Instant::now();
     let mut incomplete = Vec::new();
     let mut spans_seen = 0;
@@ -467,7 +551,12 @@ fn twenty_agents_one_hundred_thousand_events() {
         let tid = tids.iter().next().unwrap();
         let got = stack::wait_for(Duration::from_secs(30), || {
             let t = stack.jaeger_trace(tid)?;
-            let ids: BTreeSet<String> = t["spans"].as_array()?.iter().filter(|s| s["processID"].as_str().is_some()).filter_map(|s| s["spanID"].as_str().map(String::from)).collect();
+            let ids: BTreeSet<String> = t["spans"]
+                .as_array()?
+                .iter()
+                .filter(|s| s["processID"].as_str().is_some())
+                .filter_map(|s| s["spanID"].as_str().map(String::from))
+                .collect();
             // A trace holds its own session's spans (and a child session's, none here).
             (ids.len() >= *want).then_some(ids.len())
         });
@@ -476,8 +565,18 @@ fn twenty_agents_one_hundred_thousand_events() {
             other => incomplete.push(format!("{sid}: {other:?} span(s) at Jaeger, the journal implies {want}")),
         }
     }
-    println!("Jaeger: {} session traces complete ({spans_seen} spans, {} of them real Claude Code sessions) in {:.1} s", want_spans.len() - incomplete.len(), claude_sids.len(), checked_at.elapsed().as_secs_f64());
-    assert!(incomplete.is_empty(), "{} incomplete trace(s):\n{}", incomplete.len(), incomplete.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    println!(
+        "Jaeger: {} session traces complete ({spans_seen} spans, {} of them real Claude Code sessions) in {:.1} s",
+        want_spans.len() - incomplete.len(),
+        claude_sids.len(),
+        checked_at.elapsed().as_secs_f64()
+    );
+    assert!(
+        incomplete.is_empty(),
+        "{} incomplete trace(s):\n{}",
+        incomplete.len(),
+        incomplete.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
 
     // ---- fleet conflicts: exactly the planted ones (the whole run is well inside an hour)
     let out = env.command(&["fleet", "conflicts", "--json", "--window", "1h"]).output().unwrap();
@@ -485,7 +584,13 @@ fn twenty_agents_one_hundred_thousand_events() {
     let found: BTreeSet<(String, String, Vec<String>)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|c| (c["path"].as_str().unwrap().to_string(), c["kind"].as_str().unwrap().to_string(), c["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect()))
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+                c["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+            )
+        })
         .collect();
     println!("fleet conflicts: {} found, {} planted", found.len(), plan.conflicts.len());
     assert_eq!(found, plan.conflicts, "fleet conflicts vs the planted conflicts");
@@ -495,7 +600,11 @@ fn twenty_agents_one_hundred_thousand_events() {
     // ---- fleet compare: each synthetic agent's sessions and tool calls as sent
     let out = env.command(&["fleet", "compare", "--json"]).output().unwrap();
     assert!(out.status.success(), "fleet compare: {}", String::from_utf8_lossy(&out.stderr));
-    let rows: BTreeMap<String, Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).map(|r| (r["agent"].as_str().unwrap_or("").to_string(), r)).collect();
+    let rows: BTreeMap<String, Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|r| (r["agent"].as_str().unwrap_or("").to_string(), r))
+        .collect();
     for (i, s) in streams.iter().enumerate() {
         let r = &rows[&synth_agent(i)];
         assert_eq!(r["sessions"].as_u64(), Some(s.sessions.len() as u64), "{}: sessions", synth_agent(i));
@@ -524,8 +633,12 @@ fn twenty_agents_one_hundred_thousand_events() {
     // ---- fleet overlaps: the synthetic agents share one project, all at once
     let out = env.command(&["fleet", "overlaps", "--json"]).output().unwrap();
     assert!(out.status.success(), "fleet overlaps: {}", String::from_utf8_lossy(&out.stderr));
-    let overlaps: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let together: BTreeSet<String> = overlaps.iter().flat_map(|o| o["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string())).collect();
+    let overlaps: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let together: BTreeSet<String> = overlaps
+        .iter()
+        .flat_map(|o| o["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()))
+        .collect();
     for i in 0..SYNTHETIC_AGENTS {
         assert!(together.contains(&synth_agent(i)), "{}: in no overlap ({} found)", synth_agent(i), overlaps.len());
     }

@@ -9,12 +9,12 @@
 //! is `/select/tenant_ids` (asked with no tenant header, the operator's endpoint) and one query
 //! per tenant it lists, unioned — which must be every record of the journal, each once.
 
-#[path = "common/stack.rs"]
-mod stack;
-#[path = "relay_support/mod.rs"]
-mod relay_support;
 #[path = "fleet_support/mod.rs"]
 mod fleet_support;
+#[path = "relay_support/mod.rs"]
+mod relay_support;
+#[path = "common/stack.rs"]
+mod stack;
 
 use fleet_support::*;
 use relay_support::*;
@@ -27,7 +27,10 @@ use std::time::Duration;
 type Tenant = (u32, u32);
 
 fn fragment(f: &Fleet, backends: &str, out: &Path) {
-    let o = f.command(&["fleet", "collector-config", "--backends", backends, "-o", out.to_str().unwrap()]).output().unwrap();
+    let o = f
+        .command(&["fleet", "collector-config", "--backends", backends, "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "fleet collector-config: {}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -40,19 +43,33 @@ fn validate(bin: &Path, fragment: &Path, env: &[(&str, &str)]) {
     }
     cmd.envs(env.iter().copied());
     let o = cmd.output().unwrap();
-    assert!(o.status.success(), "otelcol validate {} failed:\n{}{}", fragment.display(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "otelcol validate {} failed:\n{}{}",
+        fragment.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// Every row of one tenant: `agent_telemetry.seq` → `agent.group` ("" when none).
 fn tenant_rows(s: &stack::Stack, t: Tenant) -> BTreeMap<u64, String> {
-    let url = format!("{}/select/logsql/query?query={}", s.victorialogs_url(), stack::percent_encode("* | fields agent_telemetry.seq, agent.group"));
+    let url = format!(
+        "{}/select/logsql/query?query={}",
+        s.victorialogs_url(),
+        stack::percent_encode("* | fields agent_telemetry.seq, agent.group")
+    );
     let (a, p) = (t.0.to_string(), t.1.to_string());
-    let (status, body) = stack::http_get(&url, &[("AccountID", &a), ("ProjectID", &p)]).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let (status, body) =
+        stack::http_get(&url, &[("AccountID", &a), ("ProjectID", &p)]).unwrap_or_else(|e| panic!("{url}: {e}"));
     assert_eq!(status, 200, "{url}: {}", String::from_utf8_lossy(&body));
     let mut out = BTreeMap::new();
     for line in String::from_utf8_lossy(&body).lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).unwrap();
-        let seq: u64 = v["agent_telemetry.seq"].as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("a row without seq in {t:?}: {line}"));
+        let seq: u64 = v["agent_telemetry.seq"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("a row without seq in {t:?}: {line}"));
         let group = v["agent.group"].as_str().unwrap_or("").to_string();
         assert!(out.insert(seq, group).is_none(), "seq {seq} twice in tenant {t:?}");
     }
@@ -82,12 +99,26 @@ fn each_group_lands_in_its_own_tenant_and_a_cross_tenant_view_sees_all() {
     validate(&bin, &frag, &[("AGENT_TELEMETRY_TRACES_EXPORTERS", "[debug]")]);
     // And a fragment that is wrong is refused: the check can fail.
     let broken = f.env.dir.path().join("fleet-broken.yaml");
-    std::fs::write(&broken, std::fs::read_to_string(&frag).unwrap().replace("filter/fleet_alpha]", "filter/fleet_gamma]")).unwrap();
-    let o = Command::new(&bin).arg("validate").arg("--config").arg(root.join("otel-collector.yaml")).arg("--config").arg(&broken).output().unwrap();
+    std::fs::write(
+        &broken,
+        std::fs::read_to_string(&frag).unwrap().replace("filter/fleet_alpha]", "filter/fleet_gamma]"),
+    )
+    .unwrap();
+    let o = Command::new(&bin)
+        .arg("validate")
+        .arg("--config")
+        .arg(root.join("otel-collector.yaml"))
+        .arg("--config")
+        .arg(&broken)
+        .output()
+        .unwrap();
     assert!(!o.status.success(), "a pipeline naming an undefined filter must not validate");
 
     let frag_s = frag.display().to_string();
-    let s = stack::Stack::start_with(&[("AGENT_TELEMETRY_BACKENDS", "victorialogs"), ("AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG", &frag_s)]);
+    let s = stack::Stack::start_with(&[
+        ("AGENT_TELEMETRY_BACKENDS", "victorialogs"),
+        ("AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG", &frag_s),
+    ]);
 
     f.run_all("tn");
     relay_once(&f.env, &Dest::Grpc(s.otlp_grpc_endpoint()), &[], Duration::from_secs(120));
@@ -107,8 +138,15 @@ fn each_group_lands_in_its_own_tenant_and_a_cross_tenant_view_sees_all() {
 
     // Wait until every tenant has as many rows as it should, then once more after a pause:
     // a record sent to a wrong tenant would show as an extra row or a missing one.
-    let settled = stack::wait_for(Duration::from_secs(90), || want.iter().all(|(t, rows)| tenant_rows(&s, *t).len() >= rows.len()).then_some(()));
-    assert!(settled.is_some(), "not every tenant got its records: {:?}\n{}", want.keys().map(|t| (t, tenant_rows(&s, *t).len())).collect::<Vec<_>>(), s.logs());
+    let settled = stack::wait_for(Duration::from_secs(90), || {
+        want.iter().all(|(t, rows)| tenant_rows(&s, *t).len() >= rows.len()).then_some(())
+    });
+    assert!(
+        settled.is_some(),
+        "not every tenant got its records: {:?}\n{}",
+        want.keys().map(|t| (t, tenant_rows(&s, *t).len())).collect::<Vec<_>>(),
+        s.logs()
+    );
     std::thread::sleep(Duration::from_secs(3));
     for (t, rows) in &want {
         let got = tenant_rows(&s, *t);
@@ -131,7 +169,11 @@ fn each_group_lands_in_its_own_tenant_and_a_cross_tenant_view_sees_all() {
         }
     }
     let all_seqs: BTreeSet<u64> = journal.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
-    assert_eq!(union.keys().copied().collect::<BTreeSet<_>>(), all_seqs, "the union of the tenants is the whole journal");
+    assert_eq!(
+        union.keys().copied().collect::<BTreeSet<_>>(),
+        all_seqs,
+        "the union of the tenants is the whole journal"
+    );
     eprintln!(
         "tenants: alpha 21:0 {} rows, beta 22:3 {} rows, default 0:0 {} rows; union {} = journal {}",
         alpha.len(),

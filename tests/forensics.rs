@@ -66,7 +66,6 @@ fn verify_file(file: &Path) -> Output {
     Command::new(BIN).args(["verify", "--file"]).arg(file).env_clear().output().unwrap()
 }
 
-
 fn fail(data: &Path, args: &[&str]) -> String {
     let out = run(data, args);
     assert!(!out.status.success(), "{args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
@@ -85,7 +84,11 @@ fn expected_session(records: &[&Value]) -> Value {
         .filter_map(|r| r["tool_context"]["tool_use_id"].as_str())
         .collect();
     let errors = records.iter().filter(|r| ["PostToolUseFailure", "StopFailure"].contains(&ev(r).as_str())).count();
-    let subagents: BTreeSet<&str> = records.iter().filter(|r| ev(r).starts_with("Subagent")).filter_map(|r| r["agent_context"]["agent_id"].as_str()).collect();
+    let subagents: BTreeSet<&str> = records
+        .iter()
+        .filter(|r| ev(r).starts_with("Subagent"))
+        .filter_map(|r| r["agent_context"]["agent_id"].as_str())
+        .collect();
     let mut findings = BTreeMap::new();
     for r in records {
         for f in r["security"]["findings"].as_array().into_iter().flatten() {
@@ -134,16 +137,41 @@ fn check_sessions(data: &Path, name: &str) -> Vec<Value> {
         assert_eq!(s["model_calls"].as_u64(), Some(calls.len() as u64), "{name}: session {sid}: model calls");
         if !calls.is_empty() {
             let sum = |k: &str| calls.iter().map(|c| c["model_call"][k].as_u64().unwrap()).sum::<u64>();
-            assert_eq!(s["tokens"]["input"].as_u64(), Some(sum("input_tokens")), "{name}: {sid}: input tokens of the model calls");
-            assert_eq!(s["tokens"]["output"].as_u64(), Some(sum("output_tokens")), "{name}: {sid}: output tokens of the model calls");
+            assert_eq!(
+                s["tokens"]["input"].as_u64(),
+                Some(sum("input_tokens")),
+                "{name}: {sid}: input tokens of the model calls"
+            );
+            assert_eq!(
+                s["tokens"]["output"].as_u64(),
+                Some(sum("output_tokens")),
+                "{name}: {sid}: output tokens of the model calls"
+            );
             let cost: f64 = calls.iter().filter_map(|c| c["model_call"]["cost_usd"].as_f64()).sum();
-            assert!((s["cost_usd"].as_f64().unwrap_or(0.0) - cost).abs() < 1e-9, "{name}: {sid}: cost {} vs {cost}", s["cost_usd"]);
-            assert_eq!(s["unpriced_calls"].as_u64(), Some(calls.iter().filter(|c| c["model_call"]["cost_usd"].is_null()).count() as u64));
+            assert!(
+                (s["cost_usd"].as_f64().unwrap_or(0.0) - cost).abs() < 1e-9,
+                "{name}: {sid}: cost {} vs {cost}",
+                s["cost_usd"]
+            );
+            assert_eq!(
+                s["unpriced_calls"].as_u64(),
+                Some(calls.iter().filter(|c| c["model_call"]["cost_usd"].is_null()).count() as u64)
+            );
             continue;
         }
-        if let Some(end) = by_session[sid].iter().rev().find(|r| r["hook_event"] == "SessionEnd" && !r["token_usage"].is_null()) {
-            let subs: u64 = by_session[sid].iter().filter(|r| r["hook_event"] == "SubagentStop").filter_map(|r| r["token_usage"]["input_tokens"].as_u64()).sum();
-            assert_eq!(s["tokens"]["input"].as_u64().unwrap(), end["token_usage"]["input_tokens"].as_u64().unwrap() + subs, "{name}: input tokens: the session's end plus its subagents'");
+        if let Some(end) =
+            by_session[sid].iter().rev().find(|r| r["hook_event"] == "SessionEnd" && !r["token_usage"].is_null())
+        {
+            let subs: u64 = by_session[sid]
+                .iter()
+                .filter(|r| r["hook_event"] == "SubagentStop")
+                .filter_map(|r| r["token_usage"]["input_tokens"].as_u64())
+                .sum();
+            assert_eq!(
+                s["tokens"]["input"].as_u64().unwrap(),
+                end["token_usage"]["input_tokens"].as_u64().unwrap() + subs,
+                "{name}: input tokens: the session's end plus its subagents'"
+            );
         }
     }
     // Oldest first.
@@ -156,21 +184,35 @@ fn check_sessions(data: &Path, name: &str) -> Vec<Value> {
 
 #[test]
 fn sessions_on_every_recording_match_their_journals() {
-    for name in ["tools", "subagents", "parallel", "multi-turn", "compact-2.1.332", "revive-2.1.332", "tasks-2.1.332", "unknown-tool-2.1.332"] {
+    for name in [
+        "tools",
+        "subagents",
+        "parallel",
+        "multi-turn",
+        "compact-2.1.332",
+        "revive-2.1.332",
+        "tasks-2.1.332",
+        "unknown-tool-2.1.332",
+    ] {
         let rep = recording_support::replay(name);
         let data = rep.root().join("home/.local/share/agent-telemetry");
         let listed = check_sessions(&data, name);
-        let want: BTreeSet<&str> = rep.meta["sessions"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        let want: BTreeSet<&str> =
+            rep.meta["sessions"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
         let got: BTreeSet<&str> = listed.iter().map(|s| s["session_id"].as_str().unwrap()).collect();
         assert_eq!(got, want, "{name}: the recorded sessions");
         // What the sessions cost, summed, is what Claude Code itself reported for the recording
         // (its `total_cost_usd`; a resumed run reports the whole session so far: the last).
-        let claude: f64 = rep.meta["total_cost_usd"].as_array().and_then(|a| a.last()).and_then(|c| c.as_f64()).unwrap_or(0.0);
+        let claude: f64 =
+            rep.meta["total_cost_usd"].as_array().and_then(|a| a.last()).and_then(|c| c.as_f64()).unwrap_or(0.0);
         let ours: f64 = listed.iter().filter_map(|s| s["cost_usd"].as_f64()).sum();
         if name.starts_with("compact") {
             // The compaction's summary request is in no transcript (only its compact_boundary
             // line, with no usage): the one cost no reader of the transcripts can see.
-            assert!(ours > 0.0 && ours < claude, "{name}: sessions' cost {ours} vs Claude Code's {claude} (with a compaction)");
+            assert!(
+                ours > 0.0 && ours < claude,
+                "{name}: sessions' cost {ours} vs Claude Code's {claude} (with a compaction)"
+            );
         } else {
             assert!((ours - claude).abs() < 1e-6, "{name}: sessions' cost {ours} vs Claude Code's {claude}");
         }
@@ -209,7 +251,10 @@ fn a_session_whose_relay_never_ran() {
     // The tree from the journal: the subagent's span sits under its Agent call.
     let spans = json_lines(&ok(&data, &["tree", sid, "--json"]));
     let by_id: BTreeMap<&str, &Value> = spans.iter().map(|s| (s["span_id"].as_str().unwrap(), s)).collect();
-    let sub = spans.iter().find(|s| s["name"].as_str().unwrap().starts_with("invoke_agent") && s["name"] != "invoke_agent claude-code").expect("a subagent span");
+    let sub = spans
+        .iter()
+        .find(|s| s["name"].as_str().unwrap().starts_with("invoke_agent") && s["name"] != "invoke_agent claude-code")
+        .expect("a subagent span");
     let parent = by_id[sub["parent_span_id"].as_str().unwrap()];
     assert_eq!(parent["name"], "execute_tool Agent");
     let tree = ok(&data, &["tree", sid]);
@@ -222,8 +267,18 @@ fn tree_is_the_relays_tree() {
     let data = rep.root().join("home/.local/share/agent-telemetry");
     let sid = rep.meta["sessions"][0].as_str().unwrap();
     let spans = json_lines(&ok(&data, &["tree", sid, "--json"]));
-    let mine: BTreeSet<(String, String, Option<String>)> = spans.iter().map(|s| (s["span_id"].as_str().unwrap().into(), s["name"].as_str().unwrap().into(), s["parent_span_id"].as_str().map(String::from))).collect();
-    let relay: BTreeSet<(String, String, Option<String>)> = rep.spans.iter().map(|s| (s.span_id.clone(), s.name.clone(), s.parent.clone())).collect();
+    let mine: BTreeSet<(String, String, Option<String>)> = spans
+        .iter()
+        .map(|s| {
+            (
+                s["span_id"].as_str().unwrap().into(),
+                s["name"].as_str().unwrap().into(),
+                s["parent_span_id"].as_str().map(String::from),
+            )
+        })
+        .collect();
+    let relay: BTreeSet<(String, String, Option<String>)> =
+        rep.spans.iter().map(|s| (s.span_id.clone(), s.name.clone(), s.parent.clone())).collect();
     assert_eq!(mine, relay, "the same spans, names and parents as the relay exported");
 }
 
@@ -254,10 +309,24 @@ fn model_calls_come_from_the_journal_when_transcripts_are_gone() {
                 assert_eq!(with.len(), spans.len(), "{name}: as many spans without the transcripts as with them");
             }
             let traces: BTreeSet<&str> = spans.iter().map(|s| s["trace_id"].as_str().unwrap()).collect();
-            let relay: Vec<&recording_support::Span> = rep.spans.iter().filter(|s| traces.contains(s.trace_id.as_str())).collect();
-            let mine: BTreeSet<(String, String, Option<String>)> = spans.iter().map(|s| (s["span_id"].as_str().unwrap().into(), s["name"].as_str().unwrap().into(), s["parent_span_id"].as_str().map(String::from))).collect();
-            let theirs: BTreeSet<(String, String, Option<String>)> = relay.iter().map(|s| (s.span_id.clone(), s.name.clone(), s.parent.clone())).collect();
-            assert_eq!(mine, theirs, "{name} {sid}: the relay's spans, names and parents, chat spans included, without a transcript");
+            let relay: Vec<&recording_support::Span> =
+                rep.spans.iter().filter(|s| traces.contains(s.trace_id.as_str())).collect();
+            let mine: BTreeSet<(String, String, Option<String>)> = spans
+                .iter()
+                .map(|s| {
+                    (
+                        s["span_id"].as_str().unwrap().into(),
+                        s["name"].as_str().unwrap().into(),
+                        s["parent_span_id"].as_str().map(String::from),
+                    )
+                })
+                .collect();
+            let theirs: BTreeSet<(String, String, Option<String>)> =
+                relay.iter().map(|s| (s.span_id.clone(), s.name.clone(), s.parent.clone())).collect();
+            assert_eq!(
+                mine, theirs,
+                "{name} {sid}: the relay's spans, names and parents, chat spans included, without a transcript"
+            );
             let by_id: BTreeMap<&str, &Value> = spans.iter().map(|s| (s["span_id"].as_str().unwrap(), s)).collect();
             for r in relay {
                 let s = by_id[r.span_id.as_str()];
@@ -265,8 +334,23 @@ fn model_calls_come_from_the_journal_when_transcripts_are_gone() {
                 let is_chat = r.name.starts_with("chat ");
                 chats += usize::from(is_chat);
                 // Tokens and cost: the chat spans' own, and the totals of what holds calls.
-                let totals = ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens", "agent_telemetry.usage.requests", "agent_telemetry.usage.source"];
-                let own = ["gen_ai.request.model", "gen_ai.response.model", "gen_ai.response.id", "agent_telemetry.request_id", "gen_ai.agent.id", "prompt.id", "agent_telemetry.cost.price_table"];
+                let totals = [
+                    "gen_ai.usage.input_tokens",
+                    "gen_ai.usage.output_tokens",
+                    "gen_ai.usage.cache_read.input_tokens",
+                    "gen_ai.usage.cache_creation.input_tokens",
+                    "agent_telemetry.usage.requests",
+                    "agent_telemetry.usage.source",
+                ];
+                let own = [
+                    "gen_ai.request.model",
+                    "gen_ai.response.model",
+                    "gen_ai.response.id",
+                    "agent_telemetry.request_id",
+                    "gen_ai.agent.id",
+                    "prompt.id",
+                    "agent_telemetry.cost.price_table",
+                ];
                 for k in totals.iter().chain(if is_chat { own.iter() } else { [].iter() }) {
                     if is_chat || r.attr("agent_telemetry.usage.source") == Some("transcript") {
                         assert_eq!(attr(k).as_deref(), r.attr(k), "{name}: {} {k}", r.name);
@@ -280,8 +364,17 @@ fn model_calls_come_from_the_journal_when_transcripts_are_gone() {
             // The text tree shows each call, with its tokens and cost, under its turn or agent.
             let text = ok(&data, &["tree", sid]);
             let chat_lines: Vec<&str> = text.lines().filter(|l| l.contains("chat claude")).collect();
-            assert_eq!(chat_lines.len(), spans.iter().filter(|s| s["name"].as_str().unwrap().starts_with("chat ")).count(), "{text}");
-            assert!(chat_lines.iter().all(|l| l.contains("input_tokens=") && l.contains('$') && (l.starts_with("   ") || l.starts_with("│  "))), "{text}");
+            assert_eq!(
+                chat_lines.len(),
+                spans.iter().filter(|s| s["name"].as_str().unwrap().starts_with("chat ")).count(),
+                "{text}"
+            );
+            assert!(
+                chat_lines.iter().all(|l| l.contains("input_tokens=")
+                    && l.contains('$')
+                    && (l.starts_with("   ") || l.starts_with("│  "))),
+                "{text}"
+            );
             // The report: one bar per span (chat bars included), each call's tokens and cost.
             let dir = tempfile::tempdir().unwrap();
             let (html, n) = report_of(&data, sid, &dir.path().join("r.html"));
@@ -307,11 +400,18 @@ fn search_answers_the_audit_questions() {
         a.extend_from_slice(args);
         json_lines(&ok(&data, &a)).iter().map(|r| r["seq"].as_u64().unwrap()).collect()
     };
-    let want = |pred: &dyn Fn(&Value) -> bool| -> Vec<u64> { journal.iter().filter(|r| pred(r)).map(|r| r["seq"].as_u64().unwrap()).collect() };
+    let want = |pred: &dyn Fn(&Value) -> bool| -> Vec<u64> {
+        journal.iter().filter(|r| pred(r)).map(|r| r["seq"].as_u64().unwrap()).collect()
+    };
     let ev = |r: &Value, e: &str| r["hook_event"] == e;
     // File access outside the project.
     let outside = seqs(&["--outside"]);
-    assert_eq!(outside, want(&|r| r["action_details"]["outside_project_scope"] == true || r["security"]["outside_project_scope"] == true));
+    assert_eq!(
+        outside,
+        want(
+            &|r| r["action_details"]["outside_project_scope"] == true || r["security"]["outside_project_scope"] == true
+        )
+    );
     assert!(!outside.is_empty());
     assert!(json_lines(&ok(&data, &["search", "--json", "--outside"])).iter().all(|r| r["path"] == "/etc/hostname"));
     // Every modification.
@@ -324,16 +424,27 @@ fn search_answers_the_audit_questions() {
     assert_eq!(exits.len(), 2);
     // Findings of a rule, and of its category.
     let rule = seqs(&["--flag", "secret_exposure.redacted"]);
-    assert_eq!(rule, want(&|r| r["security"]["findings"].as_array().into_iter().flatten().any(|f| f["rule"] == "secret_exposure.redacted")));
+    assert_eq!(
+        rule,
+        want(&|r| r["security"]["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f["rule"] == "secret_exposure.redacted"))
+    );
     assert!(!rule.is_empty());
     assert_eq!(seqs(&["--flag", "secret_exposure"]), rule);
     // Paths by glob; a time window; a session prefix; a limit.
-    assert_eq!(seqs(&["--path", "*/notes.txt"]), want(&|r| r["action_details"]["file_path"].as_str().is_some_and(|p| p.ends_with("/notes.txt"))));
+    assert_eq!(
+        seqs(&["--path", "*/notes.txt"]),
+        want(&|r| r["action_details"]["file_path"].as_str().is_some_and(|p| p.ends_with("/notes.txt")))
+    );
     assert!(seqs(&["--since", "2099-01-01"]).is_empty());
     assert_eq!(seqs(&["--until", "2099-01-01"]).len(), journal.len());
     // The relay's model_call records carry the request's time from the transcript (the
     // recording's, hours ago); the hooks' records are this replay's.
-    let hour_ago = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 - 3_600_000_000_000;
+    let hour_ago = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+        - 3_600_000_000_000;
     assert_eq!(seqs(&["--since", "1h"]), want(&|r| r["time_unix_nano"].as_u64().unwrap() >= hour_ago));
     let sid = rep.meta["sessions"][0].as_str().unwrap();
     assert_eq!(seqs(&["--session", &sid[..6]]).len(), journal.len());
@@ -377,7 +488,11 @@ fn export_is_verifiable_and_gaps_are_reported() {
     ok(&data, &["export", "--format", "jsonl", "-o", all.to_str().unwrap()]);
     // Byte for byte the journal's lines.
     let mut raw = String::new();
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
     segs.sort();
     for s in segs {
         raw.push_str(&std::fs::read_to_string(s).unwrap());
@@ -430,7 +545,10 @@ fn export_is_verifiable_and_gaps_are_reported() {
     assert_eq!(rows.len(), bash.len() + 1);
     for (row, r) in rows[1..].iter().zip(&bash) {
         assert!(row.starts_with(&format!("{},", r["seq"])));
-        assert!(row.ends_with(&format!(",{},{}", r["prev_hash"].as_str().unwrap(), r["hash"].as_str().unwrap())), "{row}");
+        assert!(
+            row.ends_with(&format!(",{},{}", r["prev_hash"].as_str().unwrap(), r["hash"].as_str().unwrap())),
+            "{row}"
+        );
     }
 }
 
@@ -454,7 +572,14 @@ fn a_data_dir_copied_elsewhere_works() {
     // Without the index, read-only: the index goes elsewhere.
     std::fs::remove_dir_all(copy.join("index")).unwrap();
     let idx = other.path().join("idx");
-    let out = Command::new(BIN).args(["sessions", "--json", "--data"]).arg(&copy).arg("--index").arg(&idx).env_clear().output().unwrap();
+    let out = Command::new(BIN)
+        .args(["sessions", "--json", "--data"])
+        .arg(&copy)
+        .arg("--index")
+        .arg(&idx)
+        .env_clear()
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), before);
     assert!(idx.join("forensics.sqlite").exists() && !copy.join("index").exists());
 }
@@ -467,7 +592,9 @@ fn the_index_follows_the_journal_and_is_rebuilt_when_stale() {
     assert_eq!(first[0]["records"], 22);
     // More records: the index catches up.
     let g = tempfile::tempdir().unwrap();
-    let extra = agent_telemetry::forensics::synth::generate(&g.path().join("journal"), 500, 1_700_000_000_000_000_000, 7).unwrap();
+    let extra =
+        agent_telemetry::forensics::synth::generate(&g.path().join("journal"), 500, 1_700_000_000_000_000_000, 7)
+            .unwrap();
     // Another journal in its place (its chain starts at 0 too): the indexed head is gone, so
     // the index is rebuilt rather than extended with records that do not follow.
     std::fs::remove_dir_all(data.join("journal")).unwrap();
@@ -487,11 +614,19 @@ fn the_index_follows_the_journal_and_is_rebuilt_when_stale() {
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(br#"{"session_id":"late-one","hook_event_name":"UserPromptSubmit","prompt":"hi","cwd":"/"}"#).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"session_id":"late-one","hook_event_name":"UserPromptSubmit","prompt":"hi","cwd":"/"}"#)
+        .unwrap();
     assert!(child.wait().unwrap().success());
     let listed = json_lines(&ok(&data, &["sessions", "--json"]));
     assert_eq!(listed.len(), before + 1);
-    assert!(listed.iter().all(|s| s["session_id"] != "ec1a998a-c3ea-4455-83dd-aecdf62b70ce"), "nothing of the replaced journal is left");
+    assert!(
+        listed.iter().all(|s| s["session_id"] != "ec1a998a-c3ea-4455-83dd-aecdf62b70ce"),
+        "nothing of the replaced journal is left"
+    );
     assert_eq!(listed.last().unwrap()["session_id"], "late-one");
     assert_eq!(listed.last().unwrap()["turns"], 1);
     assert_eq!(listed.last().unwrap()["status"], "open");
@@ -501,9 +636,16 @@ fn the_index_follows_the_journal_and_is_rebuilt_when_stale() {
 fn generated_fleet_journal() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let sum = agent_telemetry::forensics::synth::generate(&data.join("journal"), 20_000, 1_796_000_000_000_000_000, 3).unwrap();
+    let sum = agent_telemetry::forensics::synth::generate(&data.join("journal"), 20_000, 1_796_000_000_000_000_000, 3)
+        .unwrap();
     // The generator writes the real format: the journal's own verify holds.
-    let v = Command::new(BIN).arg("verify").env_clear().env("HOME", tmp.path()).env("AGENT_TELEMETRY_HOME", &data).output().unwrap();
+    let v = Command::new(BIN)
+        .arg("verify")
+        .env_clear()
+        .env("HOME", tmp.path())
+        .env("AGENT_TELEMETRY_HOME", &data)
+        .output()
+        .unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
     let listed = check_sessions(&data, "generated");
     assert_eq!(listed.len() as u64, sum.sessions);
@@ -551,12 +693,26 @@ fn control_characters_from_records_are_escaped() {
         serde_json::json!({"session_id": "s-evil", "hook_event_name": "UserPromptSubmit", "prompt": evil, "prompt_id": "p1", "cwd": project}),
         serde_json::json!({"session_id": "s-evil", "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": "t1", "tool_input": {"command": format!("echo {evil}")}, "cwd": project}),
     ] {
-        let mut child = Command::new(BIN).arg("hook").env_clear().env("HOME", &home).env("CLAUDE_PROJECT_DIR", &project).current_dir(&project).stdin(Stdio::piped()).spawn().unwrap();
+        let mut child = Command::new(BIN)
+            .arg("hook")
+            .env_clear()
+            .env("HOME", &home)
+            .env("CLAUDE_PROJECT_DIR", &project)
+            .current_dir(&project)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(&serde_json::to_vec(&payload).unwrap()).unwrap();
         assert!(child.wait().unwrap().success());
     }
     let data = home.join(".local/share/agent-telemetry");
-    for args in [vec!["sessions"], vec!["search"], vec!["search", "--command", "echo"], vec!["timeline", "s-evil"], vec!["tree", "s-evil"]] {
+    for args in [
+        vec!["sessions"],
+        vec!["search"],
+        vec!["search", "--command", "echo"],
+        vec!["timeline", "s-evil"],
+        vec!["tree", "s-evil"],
+    ] {
         let text = ok(&data, &args);
         assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{args:?}: {text:?}");
         assert!(!text.lines().any(|l| l.starts_with("forged line")), "{args:?}: {text}");
@@ -566,7 +722,10 @@ fn control_characters_from_records_are_escaped() {
 
 #[test]
 fn json_output_is_what_the_schema_documents() {
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/forensics-schema.json")).unwrap()).unwrap();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/forensics-schema.json")).unwrap(),
+    )
+    .unwrap();
     let h = hooks_only("subagents");
     let data = h.data();
     let sessions = json_lines(&ok(&data, &["sessions", "--json"]));
@@ -616,15 +775,23 @@ fn report_is_self_contained_and_complete() {
     assert!(html.contains("default-src 'none'"));
     let journal = journal(&data);
     let findings: usize = journal.iter().map(|r| r["security"]["findings"].as_array().map_or(0, Vec::len)).sum();
-    let section = |id: &str| html.split(&format!("id=\"{id}\"")).nth(1).unwrap().split("</table>").next().unwrap().to_string();
+    let section =
+        |id: &str| html.split(&format!("id=\"{id}\"")).nth(1).unwrap().split("</table>").next().unwrap().to_string();
     assert_eq!(section("findings").matches("<tr><td>").count(), findings);
-    let commands = journal.iter().filter(|r| r["hook_event"].as_str().unwrap().starts_with("PostToolUse") && !r["action_details"]["command"].is_null()).count();
+    let commands = journal
+        .iter()
+        .filter(|r| {
+            r["hook_event"].as_str().unwrap().starts_with("PostToolUse") && !r["action_details"]["command"].is_null()
+        })
+        .count();
     assert_eq!(section("commands").matches("<tr><td>").count(), commands);
     assert!(section("commands").contains("✗ Exit code 3"));
     let files = section("files");
     assert!(files.contains("/etc/hostname") && files.contains("notes.txt"));
     assert!(html.contains("secret_exposure.redacted"));
-    assert!(fail(&data, &["report", "nope", "-o", dir.path().join("x.html").to_str().unwrap()]).contains("no session nope"));
+    assert!(
+        fail(&data, &["report", "nope", "-o", dir.path().join("x.html").to_str().unwrap()]).contains("no session nope")
+    );
 }
 
 #[test]
@@ -640,7 +807,15 @@ fn report_escapes_what_records_hold() {
         serde_json::json!({"session_id": "s-html", "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": "t1", "tool_input": {"command": format!("echo '{evil}'")}, "cwd": project, "prompt_id": "p1"}),
         serde_json::json!({"session_id": "s-html", "hook_event_name": "PostToolUse", "tool_name": "Bash", "tool_use_id": "t1", "tool_input": {"command": format!("echo '{evil}'")}, "tool_response": {"stdout": ""}, "cwd": project, "prompt_id": "p1"}),
     ] {
-        let mut child = Command::new(BIN).arg("hook").env_clear().env("HOME", &home).env("CLAUDE_PROJECT_DIR", &project).current_dir(&project).stdin(Stdio::piped()).spawn().unwrap();
+        let mut child = Command::new(BIN)
+            .arg("hook")
+            .env_clear()
+            .env("HOME", &home)
+            .env("CLAUDE_PROJECT_DIR", &project)
+            .current_dir(&project)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
         child.stdin.take().unwrap().write_all(&serde_json::to_vec(&payload).unwrap()).unwrap();
         assert!(child.wait().unwrap().success());
     }

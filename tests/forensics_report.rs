@@ -23,7 +23,16 @@ fn chromium() -> PathBuf {
 
 fn headless(profile: &Path) -> Command {
     let mut c = Command::new(chromium());
-    c.args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run", "--enable-logging=stderr", "--v=0"]).arg(format!("--user-data-dir={}", profile.display()));
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
     c
 }
 
@@ -43,7 +52,14 @@ fn report_renders_in_chromium() {
         let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("forensics-report");
         std::fs::create_dir_all(&out_dir).unwrap();
         let html = out_dir.join(format!("{name}.html"));
-        let o = Command::new(BIN).args(["report", sid, "-o"]).arg(&html).arg("--data").arg(&data).env_clear().output().unwrap();
+        let o = Command::new(BIN)
+            .args(["report", sid, "-o"])
+            .arg(&html)
+            .arg("--data")
+            .arg(&data)
+            .env_clear()
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let tree = Command::new(BIN).args(["tree", sid, "--json", "--data"]).arg(&data).env_clear().output().unwrap();
         let tree = String::from_utf8(tree.stdout).unwrap();
@@ -61,13 +77,21 @@ fn report_renders_in_chromium() {
         assert_eq!(dom_text.matches("class=\"bar chat").count(), chats, "{name}: one rendered bar per model call");
         let log = String::from_utf8_lossy(&dom.stderr);
         for bad in ["Uncaught", "Refused to", "ERR_", "Content Security Policy"] {
-            assert!(!log.lines().any(|l| l.contains("CONSOLE") && l.contains(bad)) && !log.contains(&format!("\"{bad}")), "{name}: console: {log}");
+            assert!(
+                !log.lines().any(|l| l.contains("CONSOLE") && l.contains(bad)) && !log.contains(&format!("\"{bad}")),
+                "{name}: console: {log}"
+            );
         }
         assert!(!log.contains(":CONSOLE("), "{name}: a console message: {log}");
 
         let png = out_dir.join(format!("{name}.png"));
         let _ = std::fs::remove_file(&png);
-        let shot = headless(profile.path()).arg(format!("--screenshot={}", png.display())).arg("--window-size=1280,1600").arg(&url).output().unwrap();
+        let shot = headless(profile.path())
+            .arg(format!("--screenshot={}", png.display()))
+            .arg("--window-size=1280,1600")
+            .arg(&url)
+            .output()
+            .unwrap();
         assert!(shot.status.success(), "{}", String::from_utf8_lossy(&shot.stderr));
         let bytes = std::fs::read(&png).unwrap();
         assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{name}: a real screenshot");

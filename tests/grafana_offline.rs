@@ -153,9 +153,15 @@ fn shipped_queries() -> Vec<Query> {
         for v in d["templating"]["list"].as_array().unwrap() {
             let id = format!("{uid} / variable {}", v["name"].as_str().unwrap());
             match v["datasource"]["type"].as_str().unwrap() {
-                "loki" => out.push(Query { id, lang: "logql", query: v["query"]["stream"].as_str().unwrap().to_string() }),
+                "loki" => {
+                    out.push(Query { id, lang: "logql", query: v["query"]["stream"].as_str().unwrap().to_string() })
+                }
                 // a Tempo tag-values variable names an attribute: parse it as a TraceQL filter
-                "tempo" => out.push(Query { id, lang: "traceql", query: format!("{{ {} != nil }}", v["query"]["label"].as_str().unwrap()) }),
+                "tempo" => out.push(Query {
+                    id,
+                    lang: "traceql",
+                    query: format!("{{ {} != nil }}", v["query"]["label"].as_str().unwrap()),
+                }),
                 other => panic!("{id}: unexpected datasource type {other}"),
             }
         }
@@ -163,7 +169,11 @@ fn shipped_queries() -> Vec<Query> {
     let rules = yaml_json("loki/rules/agent-telemetry.yaml");
     for g in rules["groups"].as_array().unwrap() {
         for r in g["rules"].as_array().unwrap() {
-            out.push(Query { id: format!("rule {}", r["alert"].as_str().unwrap()), lang: "logql", query: r["expr"].as_str().unwrap().to_string() });
+            out.push(Query {
+                id: format!("rule {}", r["alert"].as_str().unwrap()),
+                lang: "logql",
+                query: r["expr"].as_str().unwrap().to_string(),
+            });
         }
     }
     out
@@ -203,7 +213,8 @@ fn assert_all_parse(t: &Tools, queries: &[Query]) -> BTreeMap<String, Value> {
 fn every_query_parses_with_grafanas_parsers_and_broken_ones_do_not() {
     let t = tools();
     let shipped = shipped_queries();
-    let mut qs: Vec<Query> = shipped.iter().map(|q| Query { query: substitute(&q.query, &Vars::all()), ..q.clone() }).collect();
+    let mut qs: Vec<Query> =
+        shipped.iter().map(|q| Query { query: substitute(&q.query, &Vars::all()), ..q.clone() }).collect();
     for (ty, tpl) in link_templates() {
         qs.push(Query {
             id: format!("{ty} trace->logs link"),
@@ -218,18 +229,37 @@ fn every_query_parses_with_grafanas_parsers_and_broken_ones_do_not() {
     let first_metric = shipped.iter().find(|q| q.lang == "logql" && q.query.contains("[$__range]")).unwrap();
     let first_traceql = shipped.iter().find(|q| q.lang == "traceql" && q.query.contains("name =")).unwrap();
     let broken = vec![
-        Query { id: "no range".into(), lang: "logql", query: substitute(&first_metric.query.replace(" [$__range]", ""), &Vars::all()) },
+        Query {
+            id: "no range".into(),
+            lang: "logql",
+            query: substitute(&first_metric.query.replace(" [$__range]", ""), &Vars::all()),
+        },
         Query { id: "dotted label".into(), lang: "logql", query: "{service.name=\"claude-code\"}".into() },
-        Query { id: "unclosed selector".into(), lang: "logql", query: substitute(&qs[0].query.replacen('}', "", 1), &Vars::all()) },
-        Query { id: "the old ${VAR:-default}".into(), lang: "logql", query: "{service_name=\"claude-code\"} | x=\"${A:-b}\" [5m]".into() },
-        Query { id: "traceql: value missing".into(), lang: "traceql", query: substitute(&first_traceql.query.replace("\"invoke_agent claude-code\"", ""), &Vars::all()) },
+        Query {
+            id: "unclosed selector".into(),
+            lang: "logql",
+            query: substitute(&qs[0].query.replacen('}', "", 1), &Vars::all()),
+        },
+        Query {
+            id: "the old ${VAR:-default}".into(),
+            lang: "logql",
+            query: "{service_name=\"claude-code\"} | x=\"${A:-b}\" [5m]".into(),
+        },
+        Query {
+            id: "traceql: value missing".into(),
+            lang: "traceql",
+            query: substitute(&first_traceql.query.replace("\"invoke_agent claude-code\"", ""), &Vars::all()),
+        },
         Query { id: "empty".into(), lang: "logql", query: "".into() },
     ];
     let res = parse_all(&t, &broken);
     for b in &broken {
         assert_eq!(res[&b.id]["ok"], false, "{}: Grafana's parser accepts a broken query: {}", b.id, b.query);
     }
-    println!("parsed {n_logql} LogQL and {n_traceql} TraceQL expressions with Grafana's parsers; {} broken ones rejected", broken.len());
+    println!(
+        "parsed {n_logql} LogQL and {n_traceql} TraceQL expressions with Grafana's parsers; {} broken ones rejected",
+        broken.len()
+    );
 }
 
 #[test]
@@ -267,7 +297,11 @@ fn every_dashboard_strict_decodes_with_the_foundation_sdk() {
         let p = dir.path().join(format!("{}.json", name.replace(' ', "-")));
         std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
         let out = Command::new(&t.dashcheck).arg(&p).output().unwrap();
-        assert!(!out.status.success(), "dashcheck accepts a dashboard with {name}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "dashcheck accepts a dashboard with {name}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 }
 
@@ -332,7 +366,11 @@ fn start_collector(s: &stack::Stack) -> Collector {
         stack::http_get(&format!("http://127.0.0.1:{health}/"), &[]).ok().filter(|(st, _)| *st == 200)
     });
     let c = Collector { child, archive: dir.path().join("archive/otlp.jsonl"), grpc, _dir: dir };
-    assert!(ok.is_some(), "collector not healthy: {}", std::fs::read_to_string(c._dir.path().join("collector.err")).unwrap_or_default());
+    assert!(
+        ok.is_some(),
+        "collector not healthy: {}",
+        std::fs::read_to_string(c._dir.path().join("collector.err")).unwrap_or_default()
+    );
     c
 }
 
@@ -356,9 +394,19 @@ fn tool(sid: &str, project: &Path, n: usize, name: &str, input: Value, fail: boo
     let id = format!("toolu_{sid}_{n}");
     let pre = call(sid, project, "PreToolUse", json!({"tool_name": name, "tool_input": input, "tool_use_id": id}));
     let post = if fail {
-        call(sid, project, "PostToolUseFailure", json!({"tool_name": name, "tool_input": input, "tool_use_id": id, "error": "Exit code 1"}))
+        call(
+            sid,
+            project,
+            "PostToolUseFailure",
+            json!({"tool_name": name, "tool_input": input, "tool_use_id": id, "error": "Exit code 1"}),
+        )
     } else {
-        call(sid, project, "PostToolUse", json!({"tool_name": name, "tool_input": input, "tool_use_id": id, "tool_response": {"stdout": "ok"}, "duration_ms": 12}))
+        call(
+            sid,
+            project,
+            "PostToolUse",
+            json!({"tool_name": name, "tool_input": input, "tool_use_id": id, "tool_response": {"stdout": "ok"}, "duration_ms": 12}),
+        )
     };
     vec![pre, post]
 }
@@ -368,7 +416,8 @@ fn run_hooks(env: &relay_support::Env, project: &Path, payloads: &[Value]) {
     for p in payloads {
         let mut cmd = env.command(&["hook"]);
         cmd.env("CLAUDE_PROJECT_DIR", project).env("CLAUDE_CODE_ENTRYPOINT", "sdk-cli");
-        let (code, err) = relay_support::run_with_stdin(cmd, serde_json::to_string(p).unwrap().as_bytes(), Duration::from_secs(20));
+        let (code, err) =
+            relay_support::run_with_stdin(cmd, serde_json::to_string(p).unwrap().as_bytes(), Duration::from_secs(20));
         assert_eq!(code, Some(0), "hook: {err}");
     }
 }
@@ -387,23 +436,47 @@ fn security_session(env: &relay_support::Env, sid: &str, project: &Path) {
     let agent = format!("sub{}", &sid[..6]);
     // The transcripts the relay reads the model calls from: the main agent's (two requests of a
     // priced model) and the subagent's (two of a model no price table knows: tokens, no cost).
-    let usage = |i: u64, o: u64| format!("{{\"input_tokens\":{i},\"output_tokens\":{o},\"cache_read_input_tokens\":10,\"cache_creation_input_tokens\":5}}");
+    let usage = |i: u64, o: u64| {
+        format!("{{\"input_tokens\":{i},\"output_tokens\":{o},\"cache_read_input_tokens\":10,\"cache_creation_input_tokens\":5}}")
+    };
     let answer = |t: &str, req: &str, model: &str, stop: &str, u: String| {
         format!("{{\"type\":\"assistant\",\"timestamp\":\"{t}\",\"requestId\":\"{req}\",\"message\":{{\"id\":\"msg_{req}\",\"model\":\"{model}\",\"stop_reason\":\"{stop}\",\"usage\":{u}}}}}\n")
     };
     let prompt = format!("{{\"type\":\"user\",\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"promptId\":\"{sid}-p1\",\"message\":{{\"role\":\"user\",\"content\":\"deploy\"}}}}\n");
-    let main = [prompt.clone(), answer("2026-01-01T00:00:01.000Z", &format!("req_{sid}_1"), "claude-opus-5-5", "tool_use", usage(1000, 50)), answer("2026-01-01T00:00:09.000Z", &format!("req_{sid}_2"), "claude-opus-5-5", "end_turn", usage(2000, 120))].concat();
+    let main = [
+        prompt.clone(),
+        answer("2026-01-01T00:00:01.000Z", &format!("req_{sid}_1"), "claude-opus-5-5", "tool_use", usage(1000, 50)),
+        answer("2026-01-01T00:00:09.000Z", &format!("req_{sid}_2"), "claude-opus-5-5", "end_turn", usage(2000, 120)),
+    ]
+    .concat();
     std::fs::write(project.join(format!(".transcripts/{sid}.jsonl")), main).unwrap();
     std::fs::create_dir_all(project.join(format!(".transcripts/{sid}/subagents"))).unwrap();
-    let sub = [prompt, answer("2026-01-01T00:00:03.000Z", &format!("req_{sid}_s1"), "claude-x", "tool_use", usage(400, 30)), answer("2026-01-01T00:00:05.000Z", &format!("req_{sid}_s2"), "claude-x", "end_turn", usage(500, 40))].concat();
+    let sub = [
+        prompt,
+        answer("2026-01-01T00:00:03.000Z", &format!("req_{sid}_s1"), "claude-x", "tool_use", usage(400, 30)),
+        answer("2026-01-01T00:00:05.000Z", &format!("req_{sid}_s2"), "claude-x", "end_turn", usage(500, 40)),
+    ]
+    .concat();
     std::fs::write(project.join(format!(".transcripts/{sid}/subagents/agent-{agent}.jsonl")), sub).unwrap();
     let mut p = vec![
         call(sid, project, "SessionStart", json!({"source": "startup"})),
-        call(sid, project, "UserPromptSubmit", json!({"prompt": "deploy with GITHUB_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"})),
+        call(
+            sid,
+            project,
+            "UserPromptSubmit",
+            json!({"prompt": "deploy with GITHUB_TOKEN=ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"}),
+        ),
     ];
     p.extend(tool(sid, project, 1, "Bash", json!({"command": "chmod 777 notes.txt"}), false));
     p.extend(tool(sid, project, 2, "Read", json!({"file_path": home.join(".ssh/id_rsa")}), false));
-    p.extend(tool(sid, project, 3, "Write", json!({"file_path": project.join(".claude/settings.json"), "content": "{}"}), false));
+    p.extend(tool(
+        sid,
+        project,
+        3,
+        "Write",
+        json!({"file_path": project.join(".claude/settings.json"), "content": "{}"}),
+        false,
+    ));
     p.extend(tool(sid, project, 4, "Read", json!({"file_path": project.join("README.md")}), false));
     p.extend(tool(sid, project, 5, "Bash", json!({"command": "false"}), true));
     let agent_call = format!("toolu_{sid}_agent");
@@ -430,7 +503,8 @@ fn config_file(env: &relay_support::Env) -> PathBuf {
 }
 
 fn write_agent_config(env: &relay_support::Env, id: &str, group: &str, role: &str) {
-    std::fs::write(config_file(env), format!("[agent]\nid = \"{id}\"\ngroup = \"{group}\"\nrole = \"{role}\"\n")).unwrap();
+    std::fs::write(config_file(env), format!("[agent]\nid = \"{id}\"\ngroup = \"{group}\"\nrole = \"{role}\"\n"))
+        .unwrap();
 }
 
 /// The records of every journal, as JSON.
@@ -453,10 +527,23 @@ fn loki_name(attr: &str) -> String {
 /// Loki's default index-label list (pkg/loghttp/push/otlp_config.go), prepended unless
 /// `ignore_defaults`.
 const LOKI_BLESSED: [&str; 17] = [
-    "service.name", "service.namespace", "service.instance.id", "deployment.environment", "cloud.region",
-    "cloud.availability_zone", "k8s.cluster.name", "k8s.namespace.name", "k8s.pod.name", "k8s.container.name",
-    "container.name", "k8s.replicaset.name", "k8s.deployment.name", "k8s.statefulset.name", "k8s.daemonset.name",
-    "k8s.cronjob.name", "k8s.job.name",
+    "service.name",
+    "service.namespace",
+    "service.instance.id",
+    "deployment.environment",
+    "cloud.region",
+    "cloud.availability_zone",
+    "k8s.cluster.name",
+    "k8s.namespace.name",
+    "k8s.pod.name",
+    "k8s.container.name",
+    "container.name",
+    "k8s.replicaset.name",
+    "k8s.deployment.name",
+    "k8s.statefulset.name",
+    "k8s.daemonset.name",
+    "k8s.cronjob.name",
+    "k8s.job.name",
 ];
 
 /// The action loki.yaml's otlp_config takes for an attribute: the first matching entry
@@ -476,7 +563,10 @@ fn loki_cfgs(v: &Value) -> Vec<(String, Option<regex_lite::Regex>, Vec<String>)>
             a.iter()
                 .map(|c| {
                     let re = c["regex"].as_str().map(|r| regex_lite::Regex::new(&format!("^(?:{r})$")).unwrap());
-                    let names = c["attributes"].as_array().map(|x| x.iter().map(|n| n.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+                    let names = c["attributes"]
+                        .as_array()
+                        .map(|x| x.iter().map(|n| n.as_str().unwrap().to_string()).collect())
+                        .unwrap_or_default();
                     (c["action"].as_str().unwrap_or("structured_metadata").to_string(), re, names)
                 })
                 .collect()
@@ -485,7 +575,12 @@ fn loki_cfgs(v: &Value) -> Vec<(String, Option<regex_lite::Regex>, Vec<String>)>
 }
 
 /// What Loki would build from the collector's real output: (index labels, structured metadata).
-fn loki_view(resource_attrs: &BTreeSet<String>, log_attrs: &BTreeSet<String>, scope: bool, has_trace: bool) -> (BTreeSet<String>, BTreeSet<String>) {
+fn loki_view(
+    resource_attrs: &BTreeSet<String>,
+    log_attrs: &BTreeSet<String>,
+    scope: bool,
+    has_trace: bool,
+) -> (BTreeSet<String>, BTreeSet<String>) {
     let loki = yaml_json("loki/loki.yaml");
     let otlp = &loki["limits_config"]["otlp_config"];
     let mut res_cfg = loki_cfgs(&otlp["resource_attributes"]["attributes_config"]);
@@ -526,9 +621,13 @@ fn loki_view(resource_attrs: &BTreeSet<String>, log_attrs: &BTreeSet<String>, sc
 }
 
 /// (resource attrs of logs, log attrs, resource attrs of spans, span attrs) in the collector's output.
-fn archive_attrs(path: &Path) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>, BTreeSet<String>, usize, usize) {
+fn archive_attrs(
+    path: &Path,
+) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>, BTreeSet<String>, usize, usize) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let keys = |a: &Value| -> Vec<String> { a.as_array().map(|x| x.iter().map(|kv| kv["key"].as_str().unwrap().to_string()).collect()).unwrap_or_default() };
+    let keys = |a: &Value| -> Vec<String> {
+        a.as_array().map(|x| x.iter().map(|kv| kv["key"].as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    };
     let (mut lr, mut la, mut sr, mut sa) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     let (mut nlogs, mut nspans) = (0, 0);
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -642,10 +741,19 @@ fn num(v: &Value) -> f64 {
 }
 
 /// The twin's answer and the journal's, as comparable maps.
-fn twin_vs_journal(rows: &[Value], expect: &Value, records: &[Value], vars: &Vars) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+fn twin_vs_journal(
+    rows: &[Value],
+    expect: &Value,
+    records: &[Value],
+    vars: &Vars,
+) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
     let (kind, e) = expect.as_object().unwrap().iter().next().unwrap();
-    let group: Vec<(String, String)> = e["group"].as_object().map(|g| g.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect()).unwrap_or_default();
-    let row_key = |r: &Value| group.iter().map(|(f, _)| r.get(f).map(scalar).unwrap_or_default()).collect::<Vec<_>>().join(" | ");
+    let group: Vec<(String, String)> = e["group"]
+        .as_object()
+        .map(|g| g.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect())
+        .unwrap_or_default();
+    let row_key =
+        |r: &Value| group.iter().map(|(f, _)| r.get(f).map(scalar).unwrap_or_default()).collect::<Vec<_>>().join(" | ");
     let rec_key = |r: &Value| group.iter().map(|(_, p)| journal_key(r, p)).collect::<Vec<_>>().join(" | ");
     let mut got: BTreeMap<String, f64> = BTreeMap::new();
     let mut want: BTreeMap<String, f64> = BTreeMap::new();
@@ -656,7 +764,11 @@ fn twin_vs_journal(rows: &[Value], expect: &Value, records: &[Value], vars: &Var
                 *got.entry(row_key(r)).or_default() += num(&r[value]);
             }
             for r in selected(records, vars, &e["where"]) {
-                let add = if kind == "sum_by" { values_at(r, e["sum"].as_str().unwrap()).first().map(num).unwrap_or(0.0) } else { 1.0 };
+                let add = if kind == "sum_by" {
+                    values_at(r, e["sum"].as_str().unwrap()).first().map(num).unwrap_or(0.0)
+                } else {
+                    1.0
+                };
                 *want.entry(rec_key(r)).or_default() += add;
             }
         }
@@ -686,7 +798,11 @@ fn twin_vs_journal(rows: &[Value], expect: &Value, records: &[Value], vars: &Var
             }
             let all = selected(records, vars, &json!({}));
             let sessions: BTreeSet<String> = all.iter().map(|r| journal_key(r, "/session_id")).collect();
-            let ended: BTreeSet<String> = all.iter().filter(|r| journal_key(r, "/hook_event") == e["event"].as_str().unwrap()).map(|r| journal_key(r, "/session_id")).collect();
+            let ended: BTreeSet<String> = all
+                .iter()
+                .filter(|r| journal_key(r, "/hook_event") == e["event"].as_str().unwrap())
+                .map(|r| journal_key(r, "/session_id"))
+                .collect();
             want = sessions.difference(&ended).map(|s| (s.clone(), 1.0)).collect();
         }
         other => panic!("expect kind {other}"),
@@ -717,7 +833,8 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
     let a = relay_support::Env::new("grafana-a-");
     write_agent_config(&a, "builder-1", "team-alpha", "primary");
     std::fs::write(a.project.join("README.md"), "# demo\n").unwrap();
-    let replays: Vec<relay_support::Replayed> = ["tools", "subagents", "multi-turn"].iter().map(|f| relay_support::replay(&a, f, &tag)).collect();
+    let replays: Vec<relay_support::Replayed> =
+        ["tools", "subagents", "multi-turn"].iter().map(|f| relay_support::replay(&a, f, &tag)).collect();
     let sec_sid = format!("5ec0a11d-0000-4000-8000-{:012}", std::process::id());
     security_session(&a, &sec_sid, &a.project.clone());
     let b = relay_support::Env::new("grafana-b-");
@@ -727,9 +844,21 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
     std::fs::write(config_file(&c), "[agent\nid = ").unwrap();
     let c_sid = format!("c0c0c0c0-0000-4000-8000-{:012}", std::process::id());
     let cp = c.project.clone();
-    run_hooks(&c, &cp, &[call(&c_sid, &cp, "SessionStart", json!({"source": "startup"})), call(&c_sid, &cp, "UserPromptSubmit", json!({"prompt": "hello"}))]);
-    let seg = std::fs::read_dir(c.data.join("journal")).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|x| x == "jsonl")).unwrap();
-    std::io::Write::write_all(&mut std::fs::OpenOptions::new().append(true).open(&seg).unwrap(), b"{\"seq\":99,\"torn").unwrap();
+    run_hooks(
+        &c,
+        &cp,
+        &[
+            call(&c_sid, &cp, "SessionStart", json!({"source": "startup"})),
+            call(&c_sid, &cp, "UserPromptSubmit", json!({"prompt": "hello"})),
+        ],
+    );
+    let seg = std::fs::read_dir(c.data.join("journal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut std::fs::OpenOptions::new().append(true).open(&seg).unwrap(), b"{\"seq\":99,\"torn")
+        .unwrap();
     run_hooks(&c, &cp, &tool(&c_sid, &cp, 1, "Bash", json!({"command": "ls"}), false));
     // The relay refuses a broken config (the hook runs on defaults): C's relay gets a good one.
     // C's session never ends: after its span timeout the relay closes its spans, incomplete.
@@ -737,7 +866,11 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
     std::fs::write(&good, "").unwrap();
     std::thread::sleep(Duration::from_secs(3));
     // And it went quiet mid-turn: the relay says so (a telemetry_gap, the "Telemetry gaps" panel).
-    let c_env = vec![("AGENT_TELEMETRY_CONFIG", good.to_str().unwrap()), ("AGENT_TELEMETRY_SPAN_TIMEOUT_SECS", "1"), ("AGENT_TELEMETRY_SESSION_SILENCE_SECS", "1")];
+    let c_env = vec![
+        ("AGENT_TELEMETRY_CONFIG", good.to_str().unwrap()),
+        ("AGENT_TELEMETRY_SPAN_TIMEOUT_SECS", "1"),
+        ("AGENT_TELEMETRY_SESSION_SILENCE_SECS", "1"),
+    ];
     for (e, extra) in [(&a, vec![]), (&b, vec![]), (&c, c_env)] {
         relay_support::relay_once(e, &endpoint, &extra, Duration::from_secs(120));
     }
@@ -763,10 +896,15 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
     println!("Loki index labels from the real output: {labels:?}\nstructured metadata: {} keys", sm.len());
     let vars_all = Vars::all();
     let shipped = shipped_queries();
-    let mut qs: Vec<Query> = shipped.iter().map(|q| Query { query: substitute(&q.query, &vars_all), ..q.clone() }).collect();
+    let mut qs: Vec<Query> =
+        shipped.iter().map(|q| Query { query: substitute(&q.query, &vars_all), ..q.clone() }).collect();
     let templates = link_templates();
     for (ty, tpl) in &templates {
-        qs.push(Query { id: format!("{ty} link"), lang: "logql", query: link_query(tpl, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331") });
+        qs.push(Query {
+            id: format!("{ty} link"),
+            lang: "logql",
+            query: link_query(tpl, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+        });
     }
     let parsed = assert_all_parse(&tools, &qs);
     let tmpl_re = regex_lite::Regex::new(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}").unwrap();
@@ -775,7 +913,11 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
     for q in &qs {
         for nm in parsed[&q.id]["names"].as_array().unwrap() {
             let (kind, name) = (nm["kind"].as_str().unwrap(), nm["name"].as_str().unwrap());
-            let names: Vec<String> = if kind == "template" { tmpl_re.captures_iter(name).map(|c| c[1].to_string()).collect() } else { vec![name.to_string()] };
+            let names: Vec<String> = if kind == "template" {
+                tmpl_re.captures_iter(name).map(|c| c[1].to_string()).collect()
+            } else {
+                vec![name.to_string()]
+            };
             for name in names {
                 checked += 1;
                 let ok = match kind {
@@ -823,13 +965,19 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
     for t in twins["panels"].as_array().unwrap().iter().chain(twins["rules"].as_array().unwrap()) {
         let name = t["panel"].as_str().or(t["rule"].as_str()).unwrap();
         // alert rules have no variables: they are checked over everything
-        let settings: Vec<(&str, &Vars)> = if t.get("rule").is_some() { vec![("All", &vars_all)] } else { vec![("All", &vars_all), ("one session", &one)] };
+        let settings: Vec<(&str, &Vars)> = if t.get("rule").is_some() {
+            vec![("All", &vars_all)]
+        } else {
+            vec![("All", &vars_all), ("one session", &one)]
+        };
         for (label, vars) in settings {
             let q = twin_query(t["logsql"].as_str().unwrap(), vars);
             let rows = stack.victorialogs_query(&q);
             let (got, want) = twin_vs_journal(&rows, &t["expect"], &records, vars);
             // Sums of decimal fractions (costs) may differ in the last bits by the order added.
-            let round = |m: BTreeMap<String, f64>| m.into_iter().map(|(k, v)| (k, (v * 1e9).round() / 1e9)).collect::<BTreeMap<_, _>>();
+            let round = |m: BTreeMap<String, f64>| {
+                m.into_iter().map(|(k, v)| (k, (v * 1e9).round() / 1e9)).collect::<BTreeMap<_, _>>()
+            };
             let (got, want) = (round(got), round(want));
             assert_eq!(got, want, "{name} ({label}): VictoriaLogs `{q}` vs the journal");
             if label == "All" {
@@ -848,12 +996,15 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
     let mut spans_checked = 0;
     let mut spans_with_logs = 0;
     for tid in &traces {
-        let trace = stack::wait_for(Duration::from_secs(30), || stack.jaeger_trace(tid)).unwrap_or_else(|| panic!("a log's trace link: trace {tid} not in Jaeger"));
+        let trace = stack::wait_for(Duration::from_secs(30), || stack.jaeger_trace(tid))
+            .unwrap_or_else(|| panic!("a log's trace link: trace {tid} not in Jaeger"));
         let jaeger_tid = trace["traceID"].as_str().unwrap().to_string();
         for sp in trace["spans"].as_array().unwrap() {
             let sid = sp["spanID"].as_str().unwrap();
             // the logs of that span, as the collector exported them (VictoriaLogs' own rows)
-            let want = stack.victorialogs_query(&format!("trace_id:=\"{tid}\" span_id:=\"{sid}\" | fields agent_telemetry.hash")).len();
+            let want = stack
+                .victorialogs_query(&format!("trace_id:=\"{tid}\" span_id:=\"{sid}\" | fields agent_telemetry.hash"))
+                .len();
             if want > 0 {
                 spans_with_logs += 1;
             }
@@ -866,7 +1017,11 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
                 } else {
                     format!("trace_id:=\"{tid_as_grafana_has_it}\"")
                 };
-                let got = stack.victorialogs_query(&format!("service.name:=\"claude-code\" {tid_filter} span_id:=\"{sid}\" | fields agent_telemetry.hash")).len();
+                let got = stack
+                    .victorialogs_query(&format!(
+                        "service.name:=\"claude-code\" {tid_filter} span_id:=\"{sid}\" | fields agent_telemetry.hash"
+                    ))
+                    .len();
                 assert_eq!(got, want, "{ty} span {sid} of {tid}: the link `{link}` finds {got} of its {want} log(s)");
             }
             spans_checked += 1;

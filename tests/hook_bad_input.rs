@@ -56,7 +56,19 @@ const EXPECT: &[(&str, Expect, Option<&str>, &[&str])] = &[
         "wrong-types-everywhere.json",
         Kind("unexpected_types"),
         Some("PostToolUse"),
-        &["session_id", "cwd", "tool_name", "transcript_path", "duration_ms", "is_interrupt", "permission_mode", "prompt_id", "agent_id", "agent_type", "tool_use_id"],
+        &[
+            "session_id",
+            "cwd",
+            "tool_name",
+            "transcript_path",
+            "duration_ms",
+            "is_interrupt",
+            "permission_mode",
+            "prompt_id",
+            "agent_id",
+            "agent_type",
+            "tool_use_id",
+        ],
     ),
     ("duration-negative-huge.json", Any, Some("PostToolUse"), &[]),
     ("number-out-of-range.json", Kind("repaired"), Some("PostToolUse"), &[]),
@@ -83,14 +95,31 @@ const EXPECT: &[(&str, Expect, Option<&str>, &[&str])] = &[
     ("crlf-pretty.json", Clean, Some("Stop"), &[]),
 ];
 
-const KINDS: &[&str] = &["empty", "invalid_json", "invalid_utf8", "not_an_object", "unexpected_types", "repaired", "too_large", "read_error", "internal"];
+const KINDS: &[&str] = &[
+    "empty",
+    "invalid_json",
+    "invalid_utf8",
+    "not_an_object",
+    "unexpected_types",
+    "repaired",
+    "too_large",
+    "read_error",
+    "internal",
+];
 
 fn corpus_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad-inputs")
 }
 
 /// Runs one input through the hook in `sb`; returns the new record, or every problem found.
-fn check(sb: &Sandbox, name: &str, input: &[u8], expect: Expect, event: Option<&str>, fields: &[&str]) -> Result<Value, Vec<String>> {
+fn check(
+    sb: &Sandbox,
+    name: &str,
+    input: &[u8],
+    expect: Expect,
+    event: Option<&str>,
+    fields: &[&str],
+) -> Result<Value, Vec<String>> {
     let mut errs = Vec::new();
     let before = journal_lines(&sb.journal_dir()).len();
     let out = sb.hook(input);
@@ -126,7 +155,10 @@ fn check(sb: &Sandbox, name: &str, input: &[u8], expect: Expect, event: Option<&
             return Err(errs);
         }
     };
-    if r["telemetry_enabled"] != json!(true) || str_at(&r, "event_type").is_none_or(str::is_empty) || str_at(&r, "hook_event").is_none_or(str::is_empty) {
+    if r["telemetry_enabled"] != json!(true)
+        || str_at(&r, "event_type").is_none_or(str::is_empty)
+        || str_at(&r, "hook_event").is_none_or(str::is_empty)
+    {
         errs.push(format!("record lacks its basic fields: {r}"));
     }
     let kind = str_at(&r, "input_error/kind");
@@ -142,7 +174,9 @@ fn check(sb: &Sandbox, name: &str, input: &[u8], expect: Expect, event: Option<&
         }
     }
     match expect {
-        Kind(want) if kind != Some(want) => errs.push(format!("input_error.kind = {kind:?}, want {want:?} (input_error: {})", r["input_error"])),
+        Kind(want) if kind != Some(want) => {
+            errs.push(format!("input_error.kind = {kind:?}, want {want:?} (input_error: {})", r["input_error"]))
+        }
         Clean if kind.is_some() => errs.push(format!("unexpected input_error: {}", r["input_error"])),
         _ => {}
     }
@@ -163,7 +197,8 @@ fn check(sb: &Sandbox, name: &str, input: &[u8], expect: Expect, event: Option<&
             errs.push(format!("hook_event = {:?}, want {e:?}", r["hook_event"]));
         }
     }
-    let got_fields: Vec<&str> = r["input_error"]["fields"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let got_fields: Vec<&str> =
+        r["input_error"]["fields"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     for f in fields {
         if !got_fields.contains(f) {
             errs.push(format!("input_error.fields {got_fields:?} lacks {f:?}"));
@@ -202,11 +237,8 @@ fn corpus() {
     for path in &files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let input = std::fs::read(path).unwrap();
-        let (expect, event, fields) = EXPECT
-            .iter()
-            .find(|(n, ..)| *n == name)
-            .map(|(_, e, ev, f)| (*e, *ev, *f))
-            .unwrap_or((Any, None, &[][..]));
+        let (expect, event, fields) =
+            EXPECT.iter().find(|(n, ..)| *n == name).map(|(_, e, ev, f)| (*e, *ev, *f)).unwrap_or((Any, None, &[][..]));
         match check(&sb, &name, &input, expect, event, fields) {
             Ok(r) => {
                 records.insert(name, r);
@@ -233,7 +265,9 @@ fn corpus() {
         }
     }
     if let Some(r) = records.get("unknown-fields-known-event.json") {
-        if r["raw_input"]["x_new_top"] != json!([null, true]) || r["raw_input"]["tool_input"]["future_option"] != json!({"a": 1}) {
+        if r["raw_input"]["x_new_top"] != json!([null, true])
+            || r["raw_input"]["tool_input"]["future_option"] != json!({"a": 1})
+        {
             failures.push(format!("unknown-fields-known-event.json: unknown fields not kept: {}", r["raw_input"]));
         }
     }
@@ -245,11 +279,15 @@ fn corpus() {
     if let Some(r) = records.get("invalid-utf8-in-string.json") {
         let cmd = str_at(r, "action_details/command").unwrap_or("");
         if !cmd.contains('\u{FFFD}') || str_at(r, "event_type") != Some("command_execution") {
-            failures.push(format!("invalid-utf8-in-string.json: the payload was not read with replacement characters: {r}"));
+            failures.push(format!(
+                "invalid-utf8-in-string.json: the payload was not read with replacement characters: {r}"
+            ));
         }
     }
     if let Some(r) = records.get("path-traversal.json") {
-        if r["action_details"]["outside_project_scope"] != json!(true) || str_at(r, "action_details/resolved_path") != Some("/etc/shadow") {
+        if r["action_details"]["outside_project_scope"] != json!(true)
+            || str_at(r, "action_details/resolved_path") != Some("/etc/shadow")
+        {
             failures.push(format!("path-traversal.json: ../ escape not seen: {}", r["action_details"]));
         }
     }
@@ -266,7 +304,13 @@ fn corpus() {
         failures.push(format!("truncated.json: the excerpt should show the start of the input: {excerpt:?}"));
     }
     sb.assert_verified();
-    assert!(failures.is_empty(), "{} of {} corpus file(s) failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} corpus file(s) failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }
 
 const MB20: usize = 20 * 1024 * 1024;
@@ -299,7 +343,11 @@ fn huge_inputs() {
     if let Some(r) = run("20MB command", p, Clean, Some("PreToolUse")) {
         let cmd = str_at(&r, "action_details/command").unwrap_or("");
         if cmd.len() > 128 * 1024 || !cmd.contains(&format!("[truncated: {} bytes", MB20 + 5)) {
-            failures.borrow_mut().push(format!("20MB command: stored {} bytes: {}", cmd.len(), &cmd[cmd.len().saturating_sub(120)..]));
+            failures.borrow_mut().push(format!(
+                "20MB command: stored {} bytes: {}",
+                cmd.len(),
+                &cmd[cmd.len().saturating_sub(120)..]
+            ));
         }
     }
     // 20 MB of tool output: size + hash only.
@@ -311,7 +359,8 @@ fn huge_inputs() {
         }
     }
     // A 20 MB prompt (prompts are kept by default, capped).
-    let p = serde_json::to_vec(&json!({"session_id": "huge", "hook_event_name": "UserPromptSubmit", "prompt": big})).unwrap();
+    let p = serde_json::to_vec(&json!({"session_id": "huge", "hook_event_name": "UserPromptSubmit", "prompt": big}))
+        .unwrap();
     run("20MB prompt", p, Clean, Some("UserPromptSubmit"));
     // 20 MB that is not JSON, and 20 MB that is not UTF-8.
     let mut junk = b"{\"hook_event_name\":\"Stop\",".to_vec();
@@ -341,7 +390,9 @@ fn bad_input_without_marker_writes_nothing() {
 #[test]
 fn garbled_cwd_without_project_dir() {
     let sb = Sandbox::new();
-    for input in [&br#"{"cwd": 5}"#[..], br#"{"cwd": "relative/path"}"#, br#"{"cwd": "/\u0000/x"}"#, b"{\"cwd\": \"/\xff\"}"] {
+    for input in
+        [&br#"{"cwd": 5}"#[..], br#"{"cwd": "relative/path"}"#, br#"{"cwd": "/\u0000/x"}"#, b"{\"cwd\": \"/\xff\"}"]
+    {
         let out = sb.hook_env(input, &[("CLAUDE_PROJECT_DIR", "")]);
         out.ok();
     }

@@ -29,7 +29,12 @@ fn run_hook(data: &std::path::Path, project: &std::path::Path, enforce: bool, co
 
 fn last_record(data: &std::path::Path) -> serde_json::Value {
     let dir = data.join("journal");
-    let mut segs: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+    let mut segs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
     segs.sort();
     let text = std::fs::read_to_string(segs.last().unwrap()).unwrap();
     serde_json::from_str(text.lines().last().unwrap()).unwrap()
@@ -57,6 +62,10 @@ fn deny_rules_block_only_in_enforce_mode() {
     assert_eq!(code, 0, "an alert rule never blocks");
     assert_eq!(last_record(&data)["security"]["findings"][0]["rule"], "risky_command.privilege_escalation");
 
-    let verify = Command::new(env!("CARGO_BIN_EXE_agent-telemetry")).arg("verify").env("AGENT_TELEMETRY_HOME", &data).output().unwrap();
+    let verify = Command::new(env!("CARGO_BIN_EXE_agent-telemetry"))
+        .arg("verify")
+        .env("AGENT_TELEMETRY_HOME", &data)
+        .output()
+        .unwrap();
     assert!(verify.status.success());
 }

@@ -10,13 +10,26 @@ use support::*;
 #[test]
 fn a_removed_marker_leaves_one_gap_record() {
     let sb = Sandbox::new();
-    let ev = |cmd: &str| json!({"session_id": "s-gap", "cwd": sb.project, "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": "t", "tool_input": {"command": cmd}}).to_string().into_bytes();
-    let prompt = |p: &str| json!({"session_id": "s-gap", "cwd": sb.project, "hook_event_name": "UserPromptSubmit", "prompt": p}).to_string().into_bytes();
+    let ev = |cmd: &str| {
+        json!({"session_id": "s-gap", "cwd": sb.project, "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": "t", "tool_input": {"command": cmd}}).to_string().into_bytes()
+    };
+    let prompt = |p: &str| {
+        json!({"session_id": "s-gap", "cwd": sb.project, "hook_event_name": "UserPromptSubmit", "prompt": p})
+            .to_string()
+            .into_bytes()
+    };
     // Projects are remembered where a session or a prompt starts.
     sb.hook(&prompt("tidy up")).ok();
     sb.hook(&ev("rm .telemetry-enabled")).ok();
     let first = sb.records().pop().unwrap();
-    assert!(first["security"]["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "telemetry_tampering.config_write"), "{first}");
+    assert!(
+        first["security"]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "telemetry_tampering.config_write"),
+        "{first}"
+    );
     std::fs::remove_file(sb.project.join(".telemetry-enabled")).unwrap();
     sb.hook(&ev("ls")).ok();
     sb.hook(&ev("ls again")).ok();
@@ -26,7 +39,10 @@ fn a_removed_marker_leaves_one_gap_record() {
     assert_eq!(gap["event_type"], "telemetry_gap");
     assert_eq!(gap["level"], "ERROR");
     assert_eq!(gap["action_details"]["command"], "ls");
-    assert!(gap["security"]["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "telemetry_tampering.gap"), "{gap}");
+    assert!(
+        gap["security"]["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "telemetry_tampering.gap"),
+        "{gap}"
+    );
     // The marker back: recording resumes, and a later removal is reported again.
     std::fs::write(sb.project.join(".telemetry-enabled"), "").unwrap();
     sb.hook(&prompt("back")).ok();

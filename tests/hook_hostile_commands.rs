@@ -27,10 +27,25 @@ fn load(name: &str) -> Vec<Value> {
 pub fn hostile_sandbox() -> Sandbox {
     let mut sb = Sandbox::new();
     let (p, h) = (sb.project.clone(), sb.home.clone());
-    for d in [h.join(".ssh"), h.join(".aws"), h.join(".kube"), h.join(".gnupg"), h.join(".config/agent-telemetry"), p.join(".claude"), p.join("src")] {
+    for d in [
+        h.join(".ssh"),
+        h.join(".aws"),
+        h.join(".kube"),
+        h.join(".gnupg"),
+        h.join(".config/agent-telemetry"),
+        p.join(".claude"),
+        p.join("src"),
+    ] {
         std::fs::create_dir_all(d).unwrap();
     }
-    for f in [h.join(".ssh/id_rsa"), h.join(".aws/credentials"), h.join(".kube/config"), h.join(".bash_history"), p.join(".env"), p.join("notes.md")] {
+    for f in [
+        h.join(".ssh/id_rsa"),
+        h.join(".aws/credentials"),
+        h.join(".kube/config"),
+        h.join(".bash_history"),
+        p.join(".env"),
+        p.join("notes.md"),
+    ] {
         std::fs::write(f, "x").unwrap();
     }
     std::fs::write(p.join(".claude/settings.json"), r#"{"hooks":{}}"#).unwrap();
@@ -61,7 +76,10 @@ fn run_corpus(rows: &[Value]) -> (u32, u32, u32, u32, Vec<String>) {
         let out = sb.hook(payload.to_string().as_bytes());
         out.no_panic();
         let r = sb.records().pop().unwrap();
-        let rules: Vec<&str> = r["security"]["findings"].as_array().map(|a| a.iter().filter_map(|f| f["rule"].as_str()).collect()).unwrap_or_default();
+        let rules: Vec<&str> = r["security"]["findings"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["rule"].as_str()).collect())
+            .unwrap_or_default();
         let denies = r["security"]["findings"].as_array().is_some_and(|a| a.iter().any(|f| f["action"] == "deny"));
         let want_exit = if denies { 2 } else { 0 };
         if out.code != want_exit {
@@ -72,7 +90,10 @@ fn run_corpus(rows: &[Value]) -> (u32, u32, u32, u32, Vec<String>) {
             let redactions = r["security"]["redactions"].as_u64().unwrap_or(0);
             if !rules.is_empty() || redactions > 0 {
                 false_alarms += 1;
-                failures.push(format!("benign {cmd:?}: flagged {rules:?}, {redactions} redaction(s): {}", r["action_details"]["command"]));
+                failures.push(format!(
+                    "benign {cmd:?}: flagged {rules:?}, {redactions} redaction(s): {}",
+                    r["action_details"]["command"]
+                ));
             }
         } else {
             tried += 1;
@@ -106,7 +127,8 @@ fn hostile_sequences() {
     let (mut tried, mut caught, mut benign, mut false_alarms) = (0, 0, 0, 0);
     let mut failures = Vec::new();
     for (i, row) in load("sequences.jsonl").iter().enumerate() {
-        let cmds: Vec<String> = row["cmds"].as_array().unwrap().iter().map(|c| fill(&sb, c.as_str().unwrap())).collect();
+        let cmds: Vec<String> =
+            row["cmds"].as_array().unwrap().iter().map(|c| fill(&sb, c.as_str().unwrap())).collect();
         let expect: Vec<&str> = row["expect"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
         for (k, cmd) in cmds.iter().enumerate() {
             let payload = json!({
@@ -117,7 +139,10 @@ fn hostile_sequences() {
             sb.hook(payload.to_string().as_bytes()).no_panic();
         }
         let r = sb.records().pop().unwrap();
-        let rules: Vec<&str> = r["security"]["findings"].as_array().map(|a| a.iter().filter_map(|f| f["rule"].as_str()).collect()).unwrap_or_default();
+        let rules: Vec<&str> = r["security"]["findings"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["rule"].as_str()).collect())
+            .unwrap_or_default();
         if expect.is_empty() {
             benign += 1;
             if !rules.is_empty() {
@@ -158,7 +183,11 @@ fn held_out_commands() {
     for f in &failures {
         println!("  known: {f}");
     }
-    assert!(caught >= HELD_OUT_CAUGHT && false_alarms <= HELD_OUT_FALSE_ALARMS, "worse than recorded: {}", failures.join("\n"));
+    assert!(
+        caught >= HELD_OUT_CAUGHT && false_alarms <= HELD_OUT_FALSE_ALARMS,
+        "worse than recorded: {}",
+        failures.join("\n")
+    );
 }
 
 /// First run (before any fix): 20 of 25 caught, 0 of 24 false alarms. After the download /
@@ -180,7 +209,11 @@ fn prefilters_are_supersets() {
     for row in corpus() {
         let n = normalise(&fill(&sb, row["cmd"].as_str().unwrap()), &sb.project, Some(&sb.home));
         units.extend(n.units);
-        paths.extend(n.paths.into_iter().map(|p| agent_telemetry::enrich::scope::resolve(std::path::Path::new(&p.path), &p.cwd, Some(&sb.home)).display().to_string()));
+        paths.extend(n.paths.into_iter().map(|p| {
+            agent_telemetry::enrich::scope::resolve(std::path::Path::new(&p.path), &p.cwd, Some(&sb.home))
+                .display()
+                .to_string()
+        }));
     }
     for text in units.iter().chain(paths.iter()) {
         for id in policy.rule_ids() {

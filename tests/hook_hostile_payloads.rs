@@ -20,18 +20,27 @@ use std::time::{Duration, Instant};
 use support::*;
 
 fn corpus() -> Vec<Value> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hostile/payloads.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hostile/payloads.jsonl")).unwrap();
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 fn fill(sb: &Sandbox, s: &str) -> String {
-    s.replace("$P", &sb.project.display().to_string()).replace("$H", &sb.home.display().to_string()).replace("$DATA", &sb.data.display().to_string())
+    s.replace("$P", &sb.project.display().to_string())
+        .replace("$H", &sb.home.display().to_string())
+        .replace("$DATA", &sb.data.display().to_string())
 }
 
 /// Runs the hook with a deadline: a hook that blocks is a failure, not a hung test.
 fn hook_with_deadline(sb: &Sandbox, input: &[u8], env: &[(String, String)]) -> Result<(i32, String), String> {
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut child = sb.command(&["hook"], &extra).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = sb
+        .command(&["hook"], &extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let _ = stdin.write_all(input);
     drop(stdin);
@@ -67,7 +76,13 @@ fn hostile_payloads() {
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
     let gh = "ghp_QQQQQQQQabcdefghijklmnopqrstuvwx12";
     std::fs::write(h.join("bad-config.toml"), format!("[export]\nendpont = \"{gh}\"\n")).unwrap();
-    std::fs::write(h.join("bad-policy.toml"), format!("[[rules]]\nid = \"{gh}\"\ntarget = \"command\"\npattern = \"x\"\nseverity = \"low\"\naction = \"Deny\"\n")).unwrap();
+    std::fs::write(
+        h.join("bad-policy.toml"),
+        format!(
+            "[[rules]]\nid = \"{gh}\"\ntarget = \"command\"\npattern = \"x\"\nseverity = \"low\"\naction = \"Deny\"\n"
+        ),
+    )
+    .unwrap();
     sb.set("AGENT_TELEMETRY_ENFORCE", "1");
 
     let mut per_class: BTreeMap<String, (u32, u32)> = BTreeMap::new();
@@ -76,7 +91,10 @@ fn hostile_payloads() {
         let name = row["name"].as_str().unwrap();
         let class = row["class"].as_str().unwrap().to_string();
         let raw = fill(&sb, row["raw"].as_str().unwrap());
-        let env: Vec<(String, String)> = row["env"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), fill(&sb, v.as_str().unwrap()))).collect()).unwrap_or_default();
+        let env: Vec<(String, String)> = row["env"]
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), fill(&sb, v.as_str().unwrap()))).collect())
+            .unwrap_or_default();
         let before = sb.records().len();
         let mut errs = Vec::new();
         match hook_with_deadline(&sb, raw.as_bytes(), &env) {
@@ -96,7 +114,10 @@ fn hostile_payloads() {
             None => errs.push("no record appended".into()),
             Some(new) => {
                 let r = new.last().unwrap();
-                let rules: Vec<&str> = r["security"]["findings"].as_array().map(|a| a.iter().filter_map(|f| f["rule"].as_str()).collect()).unwrap_or_default();
+                let rules: Vec<&str> = r["security"]["findings"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|f| f["rule"].as_str()).collect())
+                    .unwrap_or_default();
                 for e in row["expect"].as_array().unwrap().iter().filter_map(Value::as_str) {
                     if !rules.contains(&e) {
                         errs.push(format!("missed {e} (got {rules:?})"));

@@ -7,7 +7,8 @@ use agent_telemetry::enrich::redact::{self, Redactor, RULES};
 use serde_json::Value;
 
 fn corpus() -> Vec<Value> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hostile/secrets.jsonl")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/hostile/secrets.jsonl")).unwrap();
     text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
@@ -17,7 +18,12 @@ fn every_kind_positive_and_near_miss() {
     let (mut held, mut quiet) = (0, 0);
     let mut failures = Vec::new();
     for row in &rows {
-        let (kind, pos, secret, neg) = (row["kind"].as_str().unwrap(), row["positive"].as_str().unwrap(), row["secret"].as_str().unwrap(), row["negative"].as_str().unwrap());
+        let (kind, pos, secret, neg) = (
+            row["kind"].as_str().unwrap(),
+            row["positive"].as_str().unwrap(),
+            row["secret"].as_str().unwrap(),
+            row["negative"].as_str().unwrap(),
+        );
         let mut r = Redactor::new();
         let out = r.redact(pos).unwrap_or_else(|| pos.to_string());
         if out.contains(secret) || !r.kinds.contains(&kind) {
@@ -32,7 +38,12 @@ fn every_kind_positive_and_near_miss() {
         }
     }
     let kinds: std::collections::BTreeSet<&str> = rows.iter().filter_map(|r| r["kind"].as_str()).collect();
-    println!("secrets: {held}/{} positives redacted, {quiet}/{} near misses left alone, {} kinds", rows.len(), rows.len(), kinds.len());
+    println!(
+        "secrets: {held}/{} positives redacted, {quiet}/{} near misses left alone, {} kinds",
+        rows.len(),
+        rows.len(),
+        kinds.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(kinds.len() >= 40, "{} kinds", kinds.len());
     // Every rule has a positive example.
@@ -71,7 +82,11 @@ fn secrets_straddling_the_cap_never_survive() {
             let out = strip_markers(&out);
             // No run of 8 bytes of the secret may be stored.
             for w in secret.as_bytes().windows(8.min(secret.len())) {
-                assert!(!out.as_bytes().windows(w.len()).any(|x| x == w), "cap {cut} of {pos:?} kept {:?} in {out:?}", String::from_utf8_lossy(w));
+                assert!(
+                    !out.as_bytes().windows(w.len()).any(|x| x == w),
+                    "cap {cut} of {pos:?} kept {:?} in {out:?}",
+                    String::from_utf8_lossy(w)
+                );
             }
             tried += 1;
         }

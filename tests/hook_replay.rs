@@ -135,11 +135,19 @@ impl Replay {
             assert_eq!(str_at(r, "project_name"), Some("demo"), "{at_line}");
             assert_eq!(r["telemetry_enabled"], json!(true), "{at_line}");
             assert_eq!(str_at(r, "metadata/scope"), Some("project"), "{at_line}");
-            assert_eq!(str_at(r, "metadata/entrypoint"), line.env.get("CLAUDE_CODE_ENTRYPOINT").map(String::as_str), "{at_line}");
+            assert_eq!(
+                str_at(r, "metadata/entrypoint"),
+                line.env.get("CLAUDE_CODE_ENTRYPOINT").map(String::as_str),
+                "{at_line}"
+            );
             assert_eq!(str_at(r, "metadata/permission_mode"), line.p("permission_mode"), "{at_line}");
             assert_eq!(str_at(r, "session_context/prompt_id"), line.p("prompt_id"), "{at_line}");
             assert_eq!(str_at(r, "session_context/transcript_path"), line.p("transcript_path"), "{at_line}");
-            assert!(r.get("input_error").is_none(), "{at_line}: a recorded payload is not an input error: {}", r["input_error"]);
+            assert!(
+                r.get("input_error").is_none(),
+                "{at_line}: a recorded payload is not an input error: {}",
+                r["input_error"]
+            );
             assert_eq!(r["raw_input"]["hook_event_name"], line.payload["hook_event_name"], "{at_line}");
             assert_eq!(r["hash"].as_str().map(str::len), Some(64), "{at_line}");
             // Timestamps are the hook's own clock, RFC 3339 UTC.
@@ -168,9 +176,19 @@ impl Replay {
                 assert_eq!(str_at(r, "agent_context/agent_role"), Some("subagent"), "{at_line}");
             }
             // Tool output and file text are never stored (metadata only by default).
-            for path in ["raw_input/tool_response/stdout", "raw_input/tool_response/file/content", "raw_input/tool_input/content", "raw_input/tool_input/old_string", "raw_input/tool_input/new_string", "raw_input/last_assistant_message"] {
+            for path in [
+                "raw_input/tool_response/stdout",
+                "raw_input/tool_response/file/content",
+                "raw_input/tool_input/content",
+                "raw_input/tool_input/old_string",
+                "raw_input/tool_input/new_string",
+                "raw_input/last_assistant_message",
+            ] {
                 if let Some(s) = str_at(r, path) {
-                    assert!(s.starts_with("[content omitted: ") && s.contains(" bytes sha256="), "{at_line}: {path} = {s:?}");
+                    assert!(
+                        s.starts_with("[content omitted: ") && s.contains(" bytes sha256="),
+                        "{at_line}: {path} = {s:?}"
+                    );
                 }
             }
         }
@@ -263,18 +281,24 @@ fn tools() {
     rp.common_checks();
 
     // The read outside the project: both the PreToolUse and the PostToolUse are flagged.
-    for (i, _, r) in rp.select("the /etc/hostname read", |l| l.tool() == Some("Read") && l.payload["tool_input"]["file_path"] == "/etc/hostname") {
+    for (i, _, r) in rp.select("the /etc/hostname read", |l| {
+        l.tool() == Some("Read") && l.payload["tool_input"]["file_path"] == "/etc/hostname"
+    }) {
         assert_eq!(r["action_details"]["outside_project_scope"], json!(true), "line {}", i + 1);
         assert_eq!(r["security"]["outside_project_scope"], json!(true), "line {}", i + 1);
         assert_eq!(str_at(r, "level"), Some("WARN"), "line {}", i + 1);
         assert_eq!(r["action_details"]["outside_paths"], json!(["/etc/hostname"]), "line {}", i + 1);
-        let rules: Vec<&str> = r["security"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+        let rules: Vec<&str> =
+            r["security"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
         assert!(rules.contains(&"outside_project.read"), "line {}: {rules:?}", i + 1);
         assert_eq!(str_at(r, "security/risk"), Some("medium"));
     }
     // The README read is inside.
     let readme = rp.sb.project.join("README.md");
-    for (i, _, r) in rp.select("the README read", |l| l.tool() == Some("Read") && l.payload["tool_input"]["file_path"].as_str().is_some_and(|p| p.ends_with("README.md"))) {
+    for (i, _, r) in rp.select("the README read", |l| {
+        l.tool() == Some("Read")
+            && l.payload["tool_input"]["file_path"].as_str().is_some_and(|p| p.ends_with("README.md"))
+    }) {
         assert_eq!(r["action_details"]["outside_project_scope"], json!(false), "line {}", i + 1);
         assert_eq!(str_at(r, "action_details/resolved_path"), readme.to_str(), "line {}", i + 1);
         assert_eq!(r["action_details"]["size_bytes"], json!(15), "line {}", i + 1);
@@ -295,13 +319,20 @@ fn tools() {
     assert_ne!(str_at(r, "level"), Some("INFO"));
 
     // The fake AWS key: redacted on both Bash records, and nowhere in any file under the data dir.
-    for (i, _, r) in rp.select("the Bash call with the key", |l| l.tool() == Some("Bash") && l.payload["tool_input"]["command"].as_str().is_some_and(|c| c.contains(AWS_KEY))) {
+    for (i, _, r) in rp.select("the Bash call with the key", |l| {
+        l.tool() == Some("Bash") && l.payload["tool_input"]["command"].as_str().is_some_and(|c| c.contains(AWS_KEY))
+    }) {
         assert!(r["security"]["redactions"].as_u64().unwrap_or(0) >= 1, "line {}: {}", i + 1, r["security"]);
-        assert!(r["security"]["redaction_kinds"].as_array().unwrap().iter().any(|k| k == "aws_access_key_id"), "line {}", i + 1);
+        assert!(
+            r["security"]["redaction_kinds"].as_array().unwrap().iter().any(|k| k == "aws_access_key_id"),
+            "line {}",
+            i + 1
+        );
         let cmd = str_at(r, "action_details/command").unwrap();
         assert!(cmd.contains("[REDACTED:aws_access_key_id]"), "line {}: {cmd}", i + 1);
         assert!(str_at(r, "raw_input/tool_input/command").unwrap().contains("[REDACTED:aws_access_key_id]"));
-        let rules: Vec<&str> = r["security"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+        let rules: Vec<&str> =
+            r["security"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
         assert!(rules.contains(&"secret_exposure.redacted"), "{rules:?}");
     }
     for f in all_files(&rp.sb.data) {
@@ -316,15 +347,27 @@ fn tools() {
     assert_eq!(str_at(w, "change/kind"), Some("create"));
     assert_eq!(w["action_details"]["size_bytes"], json!(6));
     // sha256("hello\n")
-    assert_eq!(str_at(w, "action_details/content_sha256"), Some("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"));
-    assert!(str_at(w, "raw_input/tool_input/content").unwrap().starts_with("[content omitted: 6 bytes sha256=5891b5b5"));
+    assert_eq!(
+        str_at(w, "action_details/content_sha256"),
+        Some("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03")
+    );
+    assert!(str_at(w, "raw_input/tool_input/content")
+        .unwrap()
+        .starts_with("[content omitted: 6 bytes sha256=5891b5b5"));
     assert!(str_at(w, "raw_input/tool_response/content").unwrap().starts_with("[content omitted: 6 bytes"));
     assert!(w["change"].get("diff").is_none(), "no diff without content capture");
     let (_, _, e) = rp.select("PostToolUse Edit", |l| l.event() == "PostToolUse" && l.tool() == Some("Edit"))[0];
     assert_eq!(e["change"]["lines_added"], json!(1));
     assert_eq!(e["change"]["lines_removed"], json!(1));
     assert_eq!(e["change"]["hunks"], json!(1));
-    for path in ["raw_input/tool_input/old_string", "raw_input/tool_input/new_string", "raw_input/tool_response/originalFile", "raw_input/tool_response/oldString", "raw_input/tool_response/newString", "raw_input/tool_response/structuredPatch"] {
+    for path in [
+        "raw_input/tool_input/old_string",
+        "raw_input/tool_input/new_string",
+        "raw_input/tool_response/originalFile",
+        "raw_input/tool_response/oldString",
+        "raw_input/tool_response/newString",
+        "raw_input/tool_response/structuredPatch",
+    ] {
         let s = str_at(e, path).unwrap_or_else(|| panic!("{path} missing: {}", e["raw_input"]));
         assert!(s.starts_with("[content omitted: "), "{path} = {s}");
     }
@@ -351,7 +394,9 @@ fn tools() {
     rp.snapshot("pre_bash_secret", |l| l.event() == "PreToolUse" && l.tool() == Some("Bash"));
     rp.snapshot("post_bash_secret", |l| l.event() == "PostToolUse" && l.tool() == Some("Bash"));
     rp.snapshot("post_read_readme", |l| l.event() == "PostToolUse" && l.tool() == Some("Read"));
-    rp.snapshot("post_read_outside", |l| l.event() == "PostToolUse" && l.payload["tool_input"]["file_path"] == "/etc/hostname");
+    rp.snapshot("post_read_outside", |l| {
+        l.event() == "PostToolUse" && l.payload["tool_input"]["file_path"] == "/etc/hostname"
+    });
     rp.snapshot("pre_write", |l| l.event() == "PreToolUse" && l.tool() == Some("Write"));
     rp.snapshot("post_write", |l| l.event() == "PostToolUse" && l.tool() == Some("Write"));
     rp.snapshot("post_edit", |l| l.event() == "PostToolUse" && l.tool() == Some("Edit"));
@@ -399,7 +444,11 @@ fn subagents() {
     });
     rp.common_checks();
 
-    let started: BTreeSet<&str> = rp.select("SubagentStart", |l| l.event() == "SubagentStart").iter().map(|(_, l, _)| l.p("agent_id").unwrap()).collect();
+    let started: BTreeSet<&str> = rp
+        .select("SubagentStart", |l| l.event() == "SubagentStart")
+        .iter()
+        .map(|(_, l, _)| l.p("agent_id").unwrap())
+        .collect();
     assert_eq!(started.len(), 3, "foreground, nested and background subagents");
     // Every Agent PostToolUse names the subagent it started; together they cover all three.
     let mut spawned = BTreeSet::new();
@@ -411,7 +460,8 @@ fn subagents() {
         spawned.insert(want);
     }
     assert_eq!(spawned, started);
-    let (_, _, bg) = rp.select("the background launch", |l| l.payload["tool_response"]["status"] == "async_launched")[0];
+    let (_, _, bg) =
+        rp.select("the background launch", |l| l.payload["tool_response"]["status"] == "async_launched")[0];
     assert_eq!(str_at(bg, "tool_context/status"), Some("async_launched"));
     // The Agent tool's prompt (under tool_input) is a prompt: kept; the subagent's report (tool_response) is content.
     for (_, _, r) in rp.select("PostToolUse Agent", |l| l.event() == "PostToolUse" && l.tool() == Some("Agent")) {
@@ -433,9 +483,18 @@ fn subagents() {
     rp.snapshot("subagent_start", |l| l.event() == "SubagentStart");
     rp.snapshot("pre_agent", |l| l.event() == "PreToolUse" && l.tool() == Some("Agent") && l.p("agent_id").is_none());
     rp.snapshot("post_agent_background", |l| l.payload["tool_response"]["status"] == "async_launched");
-    rp.snapshot("post_agent_foreground", |l| l.event() == "PostToolUse" && l.tool() == Some("Agent") && l.p("agent_id").is_none() && l.payload["tool_response"]["status"] == "completed");
-    rp.snapshot("subagent_bash", |l| l.event() == "PostToolUse" && l.tool() == Some("Bash") && l.p("agent_id").is_some());
-    rp.snapshot("subagent_stop_nested", |l| l.event() == "SubagentStop" && l.p("agent_id") == Some("a70c289becd5bd04f"));
+    rp.snapshot("post_agent_foreground", |l| {
+        l.event() == "PostToolUse"
+            && l.tool() == Some("Agent")
+            && l.p("agent_id").is_none()
+            && l.payload["tool_response"]["status"] == "completed"
+    });
+    rp.snapshot("subagent_bash", |l| {
+        l.event() == "PostToolUse" && l.tool() == Some("Bash") && l.p("agent_id").is_some()
+    });
+    rp.snapshot("subagent_stop_nested", |l| {
+        l.event() == "SubagentStop" && l.p("agent_id") == Some("a70c289becd5bd04f")
+    });
 }
 
 /// Which Agent call spawned each subagent of the `subagents` recording (from its tool_use ids).
@@ -453,7 +512,8 @@ fn child_process() {
     let rp = replay("child-process");
     rp.common_checks();
     let parent = rp.lines[0].p("session_id").unwrap().to_string();
-    let children: BTreeSet<String> = rp.lines.iter().filter_map(|l| l.p("session_id")).filter(|s| *s != parent).map(str::to_string).collect();
+    let children: BTreeSet<String> =
+        rp.lines.iter().filter_map(|l| l.p("session_id")).filter(|s| *s != parent).map(str::to_string).collect();
     assert_eq!(children.len(), 1, "one child session");
     let child = children.into_iter().next().unwrap();
     let mut n_child = 0;
@@ -497,7 +557,11 @@ fn multi_turn() {
     assert_eq!(sessions.len(), 1, "one session, two runs");
     let ends = rp.select("SessionEnd", |l| l.event() == "SessionEnd");
     assert_eq!(ends.len(), 2);
-    let prompts: BTreeSet<&str> = rp.select("prompt", |l| l.event() == "UserPromptSubmit").iter().map(|(_, _, r)| str_at(r, "session_context/prompt_id").unwrap()).collect();
+    let prompts: BTreeSet<&str> = rp
+        .select("prompt", |l| l.event() == "UserPromptSubmit")
+        .iter()
+        .map(|(_, _, r)| str_at(r, "session_context/prompt_id").unwrap())
+        .collect();
     assert_eq!(prompts.len(), 2, "two prompt ids");
     // Both SessionStarts append the same trace context (same session, same span).
     let session = *sessions.iter().next().unwrap();

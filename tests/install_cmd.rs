@@ -11,11 +11,36 @@ use support::*;
 /// The 31 events of Claude Code 2.1.x less WorktreeCreate (a hook there replaces Claude's own
 /// worktree creation), written out independently of src/payload.rs.
 const EVENTS: [&str; 30] = [
-    "SessionStart", "SessionEnd", "Setup", "UserPromptSubmit", "UserPromptExpansion", "PreToolUse", "PostToolUse",
-    "PostToolUseFailure", "PostToolBatch", "PermissionRequest", "PermissionDenied", "Notification", "MessageDisplay",
-    "Stop", "StopFailure", "SubagentStart", "SubagentStop", "PreCompact", "PostCompact", "TaskCreated", "TaskCompleted",
-    "TeammateIdle", "CwdChanged", "FileChanged", "DirectoryAdded", "InstructionsLoaded", "ConfigChange",
-    "WorktreeRemove", "Elicitation", "ElicitationResult",
+    "SessionStart",
+    "SessionEnd",
+    "Setup",
+    "UserPromptSubmit",
+    "UserPromptExpansion",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "PostToolBatch",
+    "PermissionRequest",
+    "PermissionDenied",
+    "Notification",
+    "MessageDisplay",
+    "Stop",
+    "StopFailure",
+    "SubagentStart",
+    "SubagentStop",
+    "PreCompact",
+    "PostCompact",
+    "TaskCreated",
+    "TaskCompleted",
+    "TeammateIdle",
+    "CwdChanged",
+    "FileChanged",
+    "DirectoryAdded",
+    "InstructionsLoaded",
+    "ConfigChange",
+    "WorktreeRemove",
+    "Elicitation",
+    "ElicitationResult",
 ];
 
 fn settings_path(project: &Path) -> PathBuf {
@@ -28,7 +53,11 @@ fn read_json(p: &Path) -> Value {
 
 fn backups(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("settings.json.bak")).collect())
+        .map(|rd| {
+            rd.map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("settings.json.bak"))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -56,11 +85,17 @@ fn assert_installed(settings: &Value) {
     let hooks = settings["hooks"].as_object().expect("hooks object");
     assert!(!commands(settings, "WorktreeCreate").iter().any(|c| ours(c)), "WorktreeCreate must not be hooked by us");
     let _ = hooks;
-    let ours_on: Vec<&str> = EVENTS.iter().copied().filter(|e| commands(settings, e).iter().filter(|c| ours(c)).count() == 1).collect();
+    let ours_on: Vec<&str> =
+        EVENTS.iter().copied().filter(|e| commands(settings, e).iter().filter(|c| ours(c)).count() == 1).collect();
     assert_eq!(ours_on.len(), 30, "our hook exactly once on each of 30 events; on: {ours_on:?}\n{settings:#}");
     // Tool events take a matcher for every tool; the hook entry is a command with a timeout.
     for ev in ["PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest", "PermissionDenied"] {
-        let group = settings["hooks"][ev].as_array().unwrap().iter().find(|g| g["hooks"].as_array().unwrap().iter().any(|h| h["command"].as_str().is_some_and(ours))).unwrap();
+        let group = settings["hooks"][ev]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["hooks"].as_array().unwrap().iter().any(|h| h["command"].as_str().is_some_and(ours)))
+            .unwrap();
         assert_eq!(group["matcher"], json!("*"), "{ev}");
     }
     let entry = settings["hooks"]["Stop"]
@@ -89,7 +124,11 @@ fn install_into_a_fresh_project_is_idempotent() {
     let out2 = sb.run(&["install", "--project", p], &[], b"");
     out2.ok();
     assert_eq!(std::fs::read(&path).unwrap(), first, "a second install changes nothing");
-    assert!(backups(&sb.project.join(".claude")).is_empty(), "a second install makes no backup: {:?}", backups(&sb.project.join(".claude")));
+    assert!(
+        backups(&sb.project.join(".claude")).is_empty(),
+        "a second install makes no backup: {:?}",
+        backups(&sb.project.join(".claude"))
+    );
     // From inside the project (no --project) it is the same file.
     sb.run(&["install"], &[], b"").ok();
     assert_eq!(std::fs::read(&path).unwrap(), first);
@@ -158,7 +197,12 @@ fn install_replaces_a_moved_binary_and_uninstall_removes_empty_events() {
     let dir = sb.project.join(".claude");
     std::fs::create_dir_all(&dir).unwrap();
     let path = settings_path(&sb.project);
-    std::fs::write(&path, json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "/old/place/agent-telemetry hook"}]}]}}).to_string()).unwrap();
+    std::fs::write(
+        &path,
+        json!({"hooks": {"Stop": [{"hooks": [{"type": "command", "command": "/old/place/agent-telemetry hook"}]}]}})
+            .to_string(),
+    )
+    .unwrap();
     sb.run(&["install", "--project", sb.project.to_str().unwrap()], &[], b"").ok();
     let s = read_json(&path);
     assert_installed(&s);
@@ -188,7 +232,11 @@ fn invalid_settings_are_left_untouched() {
                 continue;
             }
             assert_ne!(out.code, 0, "{cmd} on {bad:?} must fail");
-            assert!(out.stderr.contains(why) && out.stderr.contains("settings.json"), "{cmd}: a clear message naming the file: {}", out.stderr);
+            assert!(
+                out.stderr.contains(why) && out.stderr.contains("settings.json"),
+                "{cmd}: a clear message naming the file: {}",
+                out.stderr
+            );
             assert_eq!(std::fs::read_to_string(&path).unwrap(), bad, "{cmd} left the file as it was");
             assert!(backups(&sb.project.join(".claude")).is_empty());
         }

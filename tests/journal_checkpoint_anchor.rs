@@ -15,7 +15,11 @@ fn setup() -> Sandbox {
     let last = sb.records().pop().unwrap();
     let relay = sb.data.join("relay");
     std::fs::create_dir_all(&relay).unwrap();
-    std::fs::write(relay.join("checkpoint.json"), json!({"version": 2, "last_seq": last["seq"], "last_hash": last["hash"]}).to_string()).unwrap();
+    std::fs::write(
+        relay.join("checkpoint.json"),
+        json!({"version": 2, "last_seq": last["seq"], "last_hash": last["hash"]}).to_string(),
+    )
+    .unwrap();
     std::fs::write(relay.join("status.json"), json!({"exported_records": 3, "exported_spans": 1}).to_string()).unwrap();
     sb
 }
@@ -42,7 +46,11 @@ fn an_edited_checkpoint_is_reported() {
     assert_eq!(v.code, 1, "{}", v.stdout);
     assert!(v.stdout.contains("cannot be read"), "{}", v.stdout);
     // A well-formed checkpoint naming another record for its seq: the journal was rewritten.
-    std::fs::write(sb.data.join("relay/checkpoint.json"), json!({"version": 2, "last_seq": 2, "last_hash": "0".repeat(64)}).to_string()).unwrap();
+    std::fs::write(
+        sb.data.join("relay/checkpoint.json"),
+        json!({"version": 2, "last_seq": 2, "last_hash": "0".repeat(64)}).to_string(),
+    )
+    .unwrap();
     let v = sb.verify();
     assert_eq!(v.code, 1, "{}", v.stdout);
     assert!(v.stdout.contains("not the record the relay exported"), "{}", v.stdout);

@@ -59,7 +59,11 @@ fn segments_rotate_and_the_chain_continues() {
     let mut sb = Sandbox::new();
     sb.set("AGENT_TELEMETRY_SEGMENT_MAX_BYTES", "3000");
     for i in 0..12 {
-        let p = sb.payload("UserPromptSubmit", "rotate", json!({"prompt": format!("prompt number {i}"), "prompt_id": format!("p{i}")}));
+        let p = sb.payload(
+            "UserPromptSubmit",
+            "rotate",
+            json!({"prompt": format!("prompt number {i}"), "prompt_id": format!("p{i}")}),
+        );
         sb.hook(&p).ok();
     }
     let segs = sb.segments();

@@ -35,7 +35,11 @@ fn a_symlinked_segment_is_never_followed() {
     let planted = sb.journal_dir().join(next_name(&sb, 1));
     std::os::unix::fs::symlink(&vault, &planted).unwrap();
     sb.hook(&pre_bash(&sb, "ls -la")).ok();
-    assert_eq!(std::fs::read_to_string(&vault).unwrap(), "hvs.SECRETVAULTTOKENVALUE0123456789abcdef", "the symlink target was written");
+    assert_eq!(
+        std::fs::read_to_string(&vault).unwrap(),
+        "hvs.SECRETVAULTTOKENVALUE0123456789abcdef",
+        "the symlink target was written"
+    );
     let records = sb.records();
     let recovery = records.iter().find(|r| r["event_type"] == "journal_recovery").expect("a journal_recovery record");
     assert!(recovery["raw_input"]["reason"].as_str().unwrap().contains("a symlink"), "{recovery}");
@@ -61,7 +65,11 @@ fn a_directory_or_fifo_named_like_the_next_segment_does_not_stop_journaling() {
     let records = sb.records();
     let commands: Vec<&str> = records.iter().filter_map(|r| r["action_details"]["command"].as_str()).collect();
     assert_eq!(commands, vec!["ls", "echo 0", "echo 1", "echo 2"]);
-    assert_eq!(records.iter().filter(|r| r["event_type"] == "journal_recovery").count(), 1, "one recovery record, then the new segment is used");
+    assert_eq!(
+        records.iter().filter(|r| r["event_type"] == "journal_recovery").count(),
+        1,
+        "one recovery record, then the new segment is used"
+    );
     sb.assert_verified();
 }
 
@@ -96,7 +104,8 @@ fn a_data_dir_others_can_write_or_that_is_not_ours_is_refused() {
     std::os::unix::fs::symlink(&elsewhere, sb.journal_dir()).unwrap();
     let out = sb.hook(&pre_bash(&sb, "echo via link"));
     assert!(out.stderr.contains("not a directory"), "{}", out.stderr);
-    let commands: Vec<String> = journal_lines(&elsewhere).iter().map(|(_, _, l)| String::from_utf8_lossy(l).into_owned()).collect();
+    let commands: Vec<String> =
+        journal_lines(&elsewhere).iter().map(|(_, _, l)| String::from_utf8_lossy(l).into_owned()).collect();
     assert_eq!(commands.len(), 1);
 }
 

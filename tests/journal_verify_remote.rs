@@ -40,15 +40,22 @@ fn journal(sb: &Sandbox) -> Vec<(u64, String)> {
         let p = json!({"session_id": "s", "cwd": sb.project, "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_use_id": format!("t{i}"), "tool_input": {"command": "ls"}});
         sb.hook(p.to_string().as_bytes()).ok();
     }
-    let recs: Vec<(u64, String)> = sb.records().iter().map(|r| (r["seq"].as_u64().unwrap(), r["hash"].as_str().unwrap().to_string())).collect();
+    let recs: Vec<(u64, String)> =
+        sb.records().iter().map(|r| (r["seq"].as_u64().unwrap(), r["hash"].as_str().unwrap().to_string())).collect();
     let relay = sb.data.join("relay");
     std::fs::create_dir_all(&relay).unwrap();
-    std::fs::write(relay.join("checkpoint.json"), json!({"version": 2, "last_seq": 2, "last_hash": recs[2].1}).to_string()).unwrap();
+    std::fs::write(
+        relay.join("checkpoint.json"),
+        json!({"version": 2, "last_seq": 2, "last_hash": recs[2].1}).to_string(),
+    )
+    .unwrap();
     recs
 }
 
 fn lines(v: &[(u64, &str)]) -> String {
-    v.iter().map(|(s, h)| format!("{}\n", json!({"agent_telemetry.seq": s.to_string(), "agent_telemetry.hash": h}))).collect()
+    v.iter()
+        .map(|(s, h)| format!("{}\n", json!({"agent_telemetry.seq": s.to_string(), "agent_telemetry.hash": h})))
+        .collect()
 }
 
 #[test]
@@ -58,7 +65,11 @@ fn the_backend_agrees() {
     let (url, seen) = fake_victorialogs(lines(&[(0, &r[0].1), (1, &r[1].1), (1, &r[1].1), (2, &r[2].1)]));
     let out = sb.run(&["verify", "--remote", &url, "--remote-filter", "agent.id:=x"], &[], b"");
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("3 record(s) match, 1 not exported yet") && out.stdout.contains("remote OK"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("3 record(s) match, 1 not exported yet") && out.stdout.contains("remote OK"),
+        "{}",
+        out.stdout
+    );
     let req = seen.lock().unwrap()[0].clone();
     assert!(req.starts_with("GET /select/logsql/query?query=agent.id%3A%3Dx%20agent_telemetry.hash%3A%2A"), "{req}");
 }
@@ -72,7 +83,11 @@ fn missing_altered_and_removed_records_are_named() {
     let (url, _) = fake_victorialogs(lines(&[(0, &r[0].1), (1, &forged), (9, &forged.replace('f', "e"))]));
     let out = sb.run(&["verify", "--remote", &url], &[], b"");
     assert_eq!(out.code, 1, "{}", out.stdout);
-    for want in ["altered: seq 1", "missing at the backend (exported, then removed there, or never delivered): seq 2", "missing from the journal (removed locally after export): seq 9"] {
+    for want in [
+        "altered: seq 1",
+        "missing at the backend (exported, then removed there, or never delivered): seq 2",
+        "missing from the journal (removed locally after export): seq 9",
+    ] {
         assert!(out.stdout.contains(want), "{want:?} not in:\n{}", out.stdout);
     }
 }
@@ -104,7 +119,11 @@ fn a_journal_rewritten_and_rehashed_is_caught_by_the_backend() {
     }
     std::fs::write(&seg, out_lines.concat()).unwrap();
     // Local checks pass if the checkpoint is rewritten too.
-    std::fs::write(sb.data.join("relay/checkpoint.json"), json!({"version": 2, "last_seq": 2, "last_hash": sb.records()[2]["hash"]}).to_string()).unwrap();
+    std::fs::write(
+        sb.data.join("relay/checkpoint.json"),
+        json!({"version": 2, "last_seq": 2, "last_hash": sb.records()[2]["hash"]}).to_string(),
+    )
+    .unwrap();
     assert_eq!(sb.verify().code, 0, "the local chain alone cannot see a consistent rewrite");
     let out = sb.run(&["verify", "--remote", &url], &[], b"");
     assert_eq!(out.code, 1, "{}", out.stdout);

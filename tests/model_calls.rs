@@ -40,10 +40,20 @@ fn check_replay(name: &str, r: Replay, late: Option<&str>) -> Replay {
         assert!(c.attr("gen_ai.response.id").is_some_and(|m| m.starts_with("msg_")), "{c:?}");
         assert!(c.attr("gen_ai.response.finish_reasons").is_some(), "{c:?}");
         assert_eq!(c.name, format!("chat {}", c.attr("gen_ai.request.model").unwrap()));
-        let got: Vec<u64> = ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens"].iter().map(|k| int(c, k)).collect();
+        let got: Vec<u64> = [
+            "gen_ai.usage.input_tokens",
+            "gen_ai.usage.output_tokens",
+            "gen_ai.usage.cache_read.input_tokens",
+            "gen_ai.usage.cache_creation.input_tokens",
+        ]
+        .iter()
+        .map(|k| int(c, k))
+        .collect();
         assert_eq!(got, req.tokens(), "{name}: tokens of {}", c.name);
         assert!(c.start <= c.end && c.start > 0, "{c:?}");
-        let parent = by_id.get(c.parent.as_deref().expect("a chat span has a parent")).unwrap_or_else(|| panic!("{name}: parent of {} not exported", c.name));
+        let parent = by_id
+            .get(c.parent.as_deref().expect("a chat span has a parent"))
+            .unwrap_or_else(|| panic!("{name}: parent of {} not exported", c.name));
         match &req.agent {
             Some(a) => {
                 assert!(parent.name.starts_with("invoke_agent "), "{name}: subagent call under {}", parent.name);
@@ -56,26 +66,54 @@ fn check_replay(name: &str, r: Replay, late: Option<&str>) -> Replay {
         }
     }
     // Totals, last message included: every turn and subagent sums its calls.
-    for s in r.spans.iter().filter(|s| s.name == "turn" || s.name.starts_with("invoke_agent ") && s.attr("gen_ai.agent.id").is_some()) {
+    for s in r
+        .spans
+        .iter()
+        .filter(|s| s.name == "turn" || s.name.starts_with("invoke_agent ") && s.attr("gen_ai.agent.id").is_some())
+    {
         let mine: Vec<&Request> = match s.attr("gen_ai.agent.id") {
             Some(a) => r.requests.values().filter(|q| q.agent.as_deref() == Some(a)).collect(),
-            None => r.requests.values().filter(|q| q.agent.is_none() && q.prompt.as_deref() == s.attr("prompt.id")).collect(),
+            None => r
+                .requests
+                .values()
+                .filter(|q| q.agent.is_none() && q.prompt.as_deref() == s.attr("prompt.id"))
+                .collect(),
         };
         if mine.is_empty() {
             continue;
         }
         if late.is_some() && s.attr("gen_ai.agent.id") == late {
-            assert_eq!(s.attr("agent_telemetry.usage.source"), None, "{name}: totals on a span closed before its transcript was read");
+            assert_eq!(
+                s.attr("agent_telemetry.usage.source"),
+                None,
+                "{name}: totals on a span closed before its transcript was read"
+            );
             continue;
         }
-        assert_eq!(int(s, "gen_ai.usage.input_tokens"), mine.iter().map(|q| q.input).sum::<u64>(), "{name}: {} {:?}", s.name, s.attrs);
-        assert_eq!(int(s, "gen_ai.usage.output_tokens"), mine.iter().map(|q| q.output).sum::<u64>(), "{name}: {}", s.name);
+        assert_eq!(
+            int(s, "gen_ai.usage.input_tokens"),
+            mine.iter().map(|q| q.input).sum::<u64>(),
+            "{name}: {} {:?}",
+            s.name,
+            s.attrs
+        );
+        assert_eq!(
+            int(s, "gen_ai.usage.output_tokens"),
+            mine.iter().map(|q| q.output).sum::<u64>(),
+            "{name}: {}",
+            s.name
+        );
         assert_eq!(s.attr("agent_telemetry.usage.source"), Some("transcript"), "{name}: {} {:?}", s.name, s.attrs);
     }
     // The session: every request of the main agent and of every subagent.
     let runs: Vec<&Span> = r.spans.iter().filter(|s| s.name == "invoke_agent claude-code").collect();
     assert!(!runs.is_empty());
-    let keys = ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens"];
+    let keys = [
+        "gen_ai.usage.input_tokens",
+        "gen_ai.usage.output_tokens",
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_creation.input_tokens",
+    ];
     for (i, k) in keys.iter().enumerate() {
         let ours: u64 = runs.iter().map(|s| int(s, k)).sum();
         let theirs: u64 = r.requests.values().map(|q| q.tokens()[i]).sum();
@@ -97,15 +135,32 @@ fn check_replay(name: &str, r: Replay, late: Option<&str>) -> Replay {
 fn journal_calls(name: &str, r: &Replay, claude_cost: f64) {
     let calls: Vec<&serde_json::Value> = r.journal.iter().filter(|j| j["hook_event"] == "ModelCall").collect();
     let ids: Vec<&str> = calls.iter().map(|c| c["model_call"]["request_id"].as_str().unwrap()).collect();
-    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>().len(), ids.len(), "{name}: a request journaled twice: {ids:?}");
-    assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), r.requests.keys().map(String::as_str).collect(), "{name}: model_call records ≠ the transcripts' requests");
-    let chat_of: BTreeMap<&str, &Span> = r.spans.iter().filter(|s| s.name.starts_with("chat ")).map(|s| (s.attr("agent_telemetry.request_id").unwrap(), s)).collect();
+    assert_eq!(
+        ids.iter().copied().collect::<BTreeSet<_>>().len(),
+        ids.len(),
+        "{name}: a request journaled twice: {ids:?}"
+    );
+    assert_eq!(
+        ids.iter().copied().collect::<BTreeSet<_>>(),
+        r.requests.keys().map(String::as_str).collect(),
+        "{name}: model_call records ≠ the transcripts' requests"
+    );
+    let chat_of: BTreeMap<&str, &Span> = r
+        .spans
+        .iter()
+        .filter(|s| s.name.starts_with("chat "))
+        .map(|s| (s.attr("agent_telemetry.request_id").unwrap(), s))
+        .collect();
     let mut cost = 0.0;
     for c in &calls {
         let m = &c["model_call"];
         let id = m["request_id"].as_str().unwrap();
         let req = &r.requests[id];
-        let tokens: Vec<u64> = ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"].iter().map(|k| m[k].as_u64().unwrap()).collect();
+        let tokens: Vec<u64> =
+            ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"]
+                .iter()
+                .map(|k| m[k].as_u64().unwrap())
+                .collect();
         assert_eq!(tokens, req.tokens(), "{name}: tokens of {id}");
         assert_eq!(c["agent_context"]["agent_id"].as_str(), req.agent.as_deref(), "{name}: agent of {id}");
         assert_eq!(c["event_type"], "model_call");
@@ -114,12 +169,26 @@ fn journal_calls(name: &str, r: &Replay, claude_cost: f64) {
         let span = chat_of[id];
         let logs: Vec<_> = r.logs.iter().filter(|l| l.attr("agent_telemetry.request_id") == Some(id)).collect();
         assert_eq!(logs.len(), 1, "{name}: log records of {id}");
-        assert_eq!((logs[0].trace_id.as_str(), logs[0].span_id.as_str()), (span.trace_id.as_str(), span.span_id.as_str()), "{name}: {id}'s log links to its chat span");
+        assert_eq!(
+            (logs[0].trace_id.as_str(), logs[0].span_id.as_str()),
+            (span.trace_id.as_str(), span.span_id.as_str()),
+            "{name}: {id}'s log links to its chat span"
+        );
         assert_eq!(logs[0].attr("agent_telemetry.seq"), c["seq"].as_u64().map(|s| s.to_string()).as_deref());
     }
     assert!((cost - claude_cost).abs() < 1e-6, "{name}: journaled cost {cost} ≠ Claude Code's {claude_cost}");
-    let v = std::process::Command::new(env!("CARGO_BIN_EXE_agent-telemetry")).arg("verify").env_clear().env("HOME", r.root().join("home")).output().unwrap();
-    assert!(v.status.success(), "{name}: verify after the relay journaled calls: {}{}", String::from_utf8_lossy(&v.stdout), String::from_utf8_lossy(&v.stderr));
+    let v = std::process::Command::new(env!("CARGO_BIN_EXE_agent-telemetry"))
+        .arg("verify")
+        .env_clear()
+        .env("HOME", r.root().join("home"))
+        .output()
+        .unwrap();
+    assert!(
+        v.status.success(),
+        "{name}: verify after the relay journaled calls: {}{}",
+        String::from_utf8_lossy(&v.stdout),
+        String::from_utf8_lossy(&v.stderr)
+    );
 }
 
 #[test]
@@ -163,5 +232,8 @@ fn a_subagent_transcript_written_after_its_stop_is_read() {
     p.hooks(stop + 1..p.lines.len());
     p.relay_once();
     let r = check_replay(name, p.finish(Dest::Files), Some(&agent));
-    assert!(r.requests.values().any(|q| q.agent.as_deref() == Some(agent.as_str())), "the hidden transcript had requests");
+    assert!(
+        r.requests.values().any(|q| q.agent.as_deref() == Some(agent.as_str())),
+        "the hidden transcript had requests"
+    );
 }

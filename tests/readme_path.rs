@@ -51,11 +51,19 @@ fn status_json(home: &Path, project: &Path) -> (i32, Value) {
 /// The journal's records (every segment, in order).
 fn journal(data_dir: &Path) -> Vec<Value> {
     let dir = data_dir.join("journal");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect()).unwrap_or_default();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect())
+        .unwrap_or_default();
     files.sort();
     files
         .iter()
-        .flat_map(|f| std::fs::read_to_string(f).unwrap_or_default().lines().map(|l| serde_json::from_str::<Value>(l).expect("journal line")).collect::<Vec<_>>())
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str::<Value>(l).expect("journal line"))
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -64,25 +72,40 @@ fn wait_rows(stack: &Stack, session: &str, n: usize) -> Vec<Value> {
     let q = format!("gen_ai.conversation.id:\"{session}\"");
     wait_for(Duration::from_secs(60), || {
         let rows = stack.victorialogs_query(&q);
-        let seqs: std::collections::BTreeSet<String> = rows.iter().filter_map(|r| r["agent_telemetry.seq"].as_str().map(String::from)).collect();
+        let seqs: std::collections::BTreeSet<String> =
+            rows.iter().filter_map(|r| r["agent_telemetry.seq"].as_str().map(String::from)).collect();
         (seqs.len() >= n).then_some(rows)
     })
-    .unwrap_or_else(|| panic!("VictoriaLogs never held {n} rows of session {session}: {:?}", stack.victorialogs_query(&q).len()))
+    .unwrap_or_else(|| {
+        panic!("VictoriaLogs never held {n} rows of session {session}: {:?}", stack.victorialogs_query(&q).len())
+    })
 }
 
 /// A session's trace at Jaeger with at least `min_spans` spans, all carrying the session id.
 fn wait_trace(stack: &Stack, trace_id: &str, session: &str, min_spans: usize) -> Value {
     // The session span ends last (SessionEnd): once it is there, the trace is whole.
-    let whole = |t: &Value| t["spans"].as_array().is_some_and(|s| s.len() >= min_spans && s.iter().any(|s| s["operationName"] == "invoke_agent claude-code"));
+    let whole = |t: &Value| {
+        t["spans"]
+            .as_array()
+            .is_some_and(|s| s.len() >= min_spans && s.iter().any(|s| s["operationName"] == "invoke_agent claude-code"))
+    };
     let t = wait_for(Duration::from_secs(60), || stack.jaeger_trace(trace_id).filter(whole))
         .unwrap_or_else(|| panic!("Jaeger never held {min_spans} spans of trace {trace_id}"));
     let spans = t["spans"].as_array().unwrap();
     for s in spans {
-        let conv = s["tags"].as_array().unwrap().iter().find(|t| t["key"] == "gen_ai.conversation.id").map(|t| t["value"].clone());
+        let conv = s["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["key"] == "gen_ai.conversation.id")
+            .map(|t| t["value"].clone());
         assert_eq!(conv, Some(Value::String(session.into())), "span without the session id: {s}");
     }
     let names: Vec<&str> = spans.iter().filter_map(|s| s["operationName"].as_str()).collect();
-    assert!(names.contains(&"execute_tool Bash") && names.contains(&"turn") && names.contains(&"invoke_agent claude-code"), "{names:?}");
+    assert!(
+        names.contains(&"execute_tool Bash") && names.contains(&"turn") && names.contains(&"invoke_agent claude-code"),
+        "{names:?}"
+    );
     t
 }
 
@@ -97,7 +120,14 @@ fn transcript_requests(home: &Path, session: &str) -> std::collections::BTreeMap
         if main.exists() {
             files.push(main);
             let subs = p.path().join(session).join("subagents");
-            files.extend(std::fs::read_dir(subs).into_iter().flatten().flatten().map(|e| e.path()).filter(|f| f.extension().is_some_and(|x| x == "jsonl")));
+            files.extend(
+                std::fs::read_dir(subs)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|f| f.extension().is_some_and(|x| x == "jsonl")),
+            );
         }
     }
     assert!(!files.is_empty(), "no transcript of session {session} under {}", projects.display());
@@ -106,7 +136,10 @@ fn transcript_requests(home: &Path, session: &str) -> std::collections::BTreeMap
             let v: Value = serde_json::from_str(line).unwrap();
             if v["type"] == "assistant" {
                 let u = &v["message"]["usage"];
-                out.insert(v["requestId"].as_str().unwrap().to_string(), (u["input_tokens"].as_u64().unwrap(), u["output_tokens"].as_u64().unwrap()));
+                out.insert(
+                    v["requestId"].as_str().unwrap().to_string(),
+                    (u["input_tokens"].as_u64().unwrap(), u["output_tokens"].as_u64().unwrap()),
+                );
             }
         }
     }
@@ -118,16 +151,30 @@ fn transcript_requests(home: &Path, session: &str) -> std::collections::BTreeMap
 fn check_model_calls(trace: &Value, home: &Path, session: &str) {
     let want = transcript_requests(home, session);
     let spans = trace["spans"].as_array().unwrap();
-    let tag = |s: &Value, k: &str| s["tags"].as_array().unwrap().iter().find(|t| t["key"] == k).map(|t| t["value"].clone());
-    let chats: Vec<&Value> = spans.iter().filter(|s| s["operationName"].as_str().is_some_and(|n| n.starts_with("chat "))).collect();
+    let tag =
+        |s: &Value, k: &str| s["tags"].as_array().unwrap().iter().find(|t| t["key"] == k).map(|t| t["value"].clone());
+    let chats: Vec<&Value> =
+        spans.iter().filter(|s| s["operationName"].as_str().is_some_and(|n| n.starts_with("chat "))).collect();
     let got: std::collections::BTreeMap<String, (u64, u64)> = chats
         .iter()
-        .map(|s| (tag(s, "agent_telemetry.request_id").unwrap().as_str().unwrap().to_string(), (tag(s, "gen_ai.usage.input_tokens").unwrap().as_u64().unwrap(), tag(s, "gen_ai.usage.output_tokens").unwrap().as_u64().unwrap())))
+        .map(|s| {
+            (
+                tag(s, "agent_telemetry.request_id").unwrap().as_str().unwrap().to_string(),
+                (
+                    tag(s, "gen_ai.usage.input_tokens").unwrap().as_u64().unwrap(),
+                    tag(s, "gen_ai.usage.output_tokens").unwrap().as_u64().unwrap(),
+                ),
+            )
+        })
         .collect();
     assert_eq!(chats.len(), want.len(), "one chat span per request");
     assert_eq!(got, want, "chat spans at Jaeger ≠ the transcript's requests");
     let run = spans.iter().find(|s| s["operationName"] == "invoke_agent claude-code").unwrap();
-    assert_eq!(tag(run, "gen_ai.usage.input_tokens").and_then(|v| v.as_u64()), Some(want.values().map(|w| w.0).sum::<u64>()), "session total");
+    assert_eq!(
+        tag(run, "gen_ai.usage.input_tokens").and_then(|v| v.as_u64()),
+        Some(want.values().map(|w| w.0).sum::<u64>()),
+        "session total"
+    );
 }
 
 /// The collector's count of log records it accepted over OTLP/HTTP (its own metrics).
@@ -144,7 +191,14 @@ fn collector_http_log_records(stack: &Stack) -> f64 {
 
 /// `Environment="K=V"` lines and the `ExecStart=` command of a systemd unit.
 fn parse_unit(unit: &str) -> (Vec<(String, String)>, Vec<String>) {
-    let unquote = |s: &str| s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s).replace("\\\"", "\"").replace("\\\\", "\\").replace("%%", "%");
+    let unquote = |s: &str| {
+        s.strip_prefix('"')
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or(s)
+            .replace("\\\"", "\"")
+            .replace("\\\\", "\\")
+            .replace("%%", "%")
+    };
     let mut env = Vec::new();
     let mut exec = Vec::new();
     for line in unit.lines() {
@@ -167,7 +221,8 @@ fn parse_unit(unit: &str) -> (Vec<(String, String)>, Vec<String>) {
 #[ignore = "slow stage: the collector, Jaeger, VictoriaLogs and the real Claude Code CLI (just test-slow)"]
 fn a_new_user_following_the_readme() {
     as_a_new_user();
-    let cli = ClaudeCli::find_or_install().unwrap_or_else(|why| panic!("the Claude Code CLI is needed (scripts/claude/install-cli.sh): {why}"));
+    let cli = ClaudeCli::find_or_install()
+        .unwrap_or_else(|why| panic!("the Claude Code CLI is needed (scripts/claude/install-cli.sh): {why}"));
     note(format!("readme_path: Claude Code {}", cli.version()));
     let stack = Stack::start();
     let model = ScriptedModel::start(claude::scenario_path("readme-path"));
@@ -176,10 +231,15 @@ fn a_new_user_following_the_readme() {
     let data_dir = home.join(".local/share/agent-telemetry");
 
     // 1. install with the collector's gRPC endpoint; one session.
-    let (code, out) = ours(home, &["install", "--project", p.to_str().unwrap(), "--endpoint", &stack.otlp_grpc_endpoint()]);
+    let (code, out) =
+        ours(home, &["install", "--project", p.to_str().unwrap(), "--endpoint", &stack.otlp_grpc_endpoint()]);
     assert_eq!(code, 0, "install: {out}");
     let config_file = home.join(".config/agent-telemetry/config.toml");
-    assert!(std::fs::read_to_string(&config_file).unwrap().contains(&stack.otlp_grpc_endpoint()), "install wrote no endpoint to {}", config_file.display());
+    assert!(
+        std::fs::read_to_string(&config_file).unwrap().contains(&stack.otlp_grpc_endpoint()),
+        "install wrote no endpoint to {}",
+        config_file.display()
+    );
     let run = run_claude(&cli, &model, &project, "README-PATH-GRPC: list the files", &[], &[]);
     assert!(run.status.success(), "claude failed: {}", run.stderr);
     let s1 = run.session_id.clone().expect("claude printed a session id");
@@ -199,9 +259,23 @@ fn a_new_user_following_the_readme() {
     let http_before = collector_http_log_records(&stack);
 
     // 2. switch to HTTP/protobuf: the running relay takes it, no restart by hand.
-    let (code, out) = ours(home, &["install", "--project", p.to_str().unwrap(), "--endpoint", &stack.otlp_http_endpoint(), "--protocol", "http/protobuf"]);
+    let (code, out) = ours(
+        home,
+        &[
+            "install",
+            "--project",
+            p.to_str().unwrap(),
+            "--endpoint",
+            &stack.otlp_http_endpoint(),
+            "--protocol",
+            "http/protobuf",
+        ],
+    );
     assert_eq!(code, 0, "install --protocol: {out}");
-    assert!(out.contains(&format!("now exports to {} (http/protobuf)", stack.otlp_http_endpoint())), "install did not confirm the running relay's switch:\n{out}");
+    assert!(
+        out.contains(&format!("now exports to {} (http/protobuf)", stack.otlp_http_endpoint())),
+        "install did not confirm the running relay's switch:\n{out}"
+    );
     let run = run_claude(&cli, &model, &project, "README-PATH-HTTP: list the files again", &[], &[]);
     assert!(run.status.success(), "claude failed: {}", run.stderr);
     let s2 = run.session_id.clone().expect("session id");
@@ -216,7 +290,11 @@ fn a_new_user_following_the_readme() {
     note(format!("readme_path: collector OTLP/HTTP log records {http_before} → {http_after}"));
     let (code, st) = status_json(home, p);
     assert_eq!(code, 0, "status after the switch: {st:#}");
-    assert_eq!(st["relay"]["in_use"]["destination"], format!("{} (http/protobuf)", stack.otlp_http_endpoint()), "{st:#}");
+    assert_eq!(
+        st["relay"]["in_use"]["destination"],
+        format!("{} (http/protobuf)", stack.otlp_http_endpoint()),
+        "{st:#}"
+    );
 
     // 3. the systemd unit resolves to the same config as the user's shell.
     let (code, unit) = ours(home, &["relay", "--print-unit"]);
@@ -232,18 +310,28 @@ fn a_new_user_following_the_readme() {
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .output()
         .unwrap();
-    let unit_view: Value = serde_json::from_slice(&unit_status.stdout).expect("status --json under the unit's environment");
+    let unit_view: Value =
+        serde_json::from_slice(&unit_status.stdout).expect("status --json under the unit's environment");
     for key in ["config_path", "data_dir", "export_fingerprint"] {
         assert_eq!(unit_view[key], st[key], "the unit resolves {key} differently:\n{unit}");
     }
     // Every setting the same, from the same source — except the data dir and config file, which
     // the unit names by variable where the user's shell takes the defaults.
     let settings = |v: &Value| -> Vec<(String, String, String)> {
-        v["settings"].as_array().expect("settings").iter().map(|s| {
-            let key = s["key"].as_str().unwrap().to_string();
-            let source = if key == "data_dir" || key == "config_path" { String::new() } else { s["source"].as_str().unwrap().to_string() };
-            (key, s["value"].as_str().unwrap().to_string(), source)
-        }).collect()
+        v["settings"]
+            .as_array()
+            .expect("settings")
+            .iter()
+            .map(|s| {
+                let key = s["key"].as_str().unwrap().to_string();
+                let source = if key == "data_dir" || key == "config_path" {
+                    String::new()
+                } else {
+                    s["source"].as_str().unwrap().to_string()
+                };
+                (key, s["value"].as_str().unwrap().to_string(), source)
+            })
+            .collect()
     };
     assert_eq!(settings(&unit_view), settings(&st), "the unit's environment resolves other settings:\n{unit}");
 

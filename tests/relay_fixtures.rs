@@ -26,19 +26,35 @@ fn replay_and_check(fixture: &str) -> (Env, Replayed, Vec<Span>, Vec<Log>) {
     check_fixture_spans(&r, &spans, Source::File);
     check_fixture_logs(&r, &spans, &logs);
     for l in &logs {
-        assert_eq!(l.resource.get("service.name").map(String::as_str), Some("claude-code"), "{fixture}: log resource service.name");
+        assert_eq!(
+            l.resource.get("service.name").map(String::as_str),
+            Some("claude-code"),
+            "{fixture}: log resource service.name"
+        );
         assert!(l.body.contains("\"hook_event\""), "{fixture}: log body is the journal record");
-        assert!(l.event_name.starts_with("claude_code.hook.") || l.event_name.starts_with("agent_telemetry."), "{fixture}: event name {}", l.event_name);
+        assert!(
+            l.event_name.starts_with("claude_code.hook.") || l.event_name.starts_with("agent_telemetry."),
+            "{fixture}: event name {}",
+            l.event_name
+        );
     }
     (env, r, spans, logs)
 }
 
 fn by_call_id<'a>(spans: &'a [Span], id: &str) -> &'a Span {
-    spans.iter().find(|s| s.attr("gen_ai.tool.call.id") == Some(id)).unwrap_or_else(|| panic!("no span for tool call {id}"))
+    spans
+        .iter()
+        .find(|s| s.attr("gen_ai.tool.call.id") == Some(id))
+        .unwrap_or_else(|| panic!("no span for tool call {id}"))
 }
 
 fn call_id(r: &Replayed, pred: impl Fn(&serde_json::Value) -> bool) -> String {
-    r.calls.iter().find(|c| pred(&c.payload)).and_then(|c| c.payload["tool_use_id"].as_str()).expect("a matching tool call").to_string()
+    r.calls
+        .iter()
+        .find(|c| pred(&c.payload))
+        .and_then(|c| c.payload["tool_use_id"].as_str())
+        .expect("a matching tool call")
+        .to_string()
 }
 
 #[test]
@@ -58,7 +74,8 @@ fn tools_fixture_spans_and_logs() {
     let inside = call_id(&r, |p| p["tool_name"] == "Read" && p["tool_input"]["file_path"] != "/etc/hostname");
     assert_eq!(by_call_id(&spans, &inside).attr("agent_telemetry.outside_project_scope"), None);
     // The Bash command with a fake AWS key: redacted, counted, ruled; the key reaches no output.
-    let secret = call_id(&r, |p| p["tool_name"] == "Bash" && p["tool_input"]["command"].as_str().unwrap_or("").contains("AKIA"));
+    let secret =
+        call_id(&r, |p| p["tool_name"] == "Bash" && p["tool_input"]["command"].as_str().unwrap_or("").contains("AKIA"));
     let sp = by_call_id(&spans, &secret);
     assert!(sp.attr("agent_telemetry.redactions").and_then(|n| n.parse::<u32>().ok()).unwrap_or(0) >= 1, "{sp:?}");
     assert!(sp.attr("agent_telemetry.security.rules").unwrap_or("").contains("secret"), "{sp:?}");
@@ -71,7 +88,8 @@ fn tools_fixture_spans_and_logs() {
     }
     assert!(files >= 2, "OTLP trace and log files under {}: {files}", env.data.join("otlp").display());
     // Logs of the outside read are flagged too.
-    assert!(logs.iter().any(|l| l.attr("gen_ai.tool.call.id") == Some(outside.as_str()) && l.attr("agent_telemetry.outside_project_scope") == Some("true")));
+    assert!(logs.iter().any(|l| l.attr("gen_ai.tool.call.id") == Some(outside.as_str())
+        && l.attr("agent_telemetry.outside_project_scope") == Some("true")));
     // Write and Edit carry the file path inside the project.
     for tool in ["Write", "Edit"] {
         let id = call_id(&r, |p| p["tool_name"] == tool);
@@ -84,20 +102,42 @@ fn tools_fixture_spans_and_logs() {
 fn subagents_fixture_foreground_background_nested() {
     let (_env, r, spans, _logs) = replay_and_check("subagents");
     // Spelled out (check_fixture_spans derives the same from tool_response.agentId):
-    let agent = |a: &str| spans.iter().find(|s| s.attr("gen_ai.agent.id") == Some(a) && s.name == "invoke_agent general-purpose").unwrap();
+    let agent = |a: &str| {
+        spans.iter().find(|s| s.attr("gen_ai.agent.id") == Some(a) && s.name == "invoke_agent general-purpose").unwrap()
+    };
     let fg = agent("afa2f023a1e29b438");
     let bg = agent("a3ce21d7ce40e735d");
     let nested = agent("a70c289becd5bd04f");
-    assert_eq!(fg.parent.as_deref(), Some(by_call_id(&spans, "toolu_352bc64f38b14ed59b37e06c").span_id.as_str()), "foreground agent under its Agent call");
-    assert_eq!(bg.parent.as_deref(), Some(by_call_id(&spans, "toolu_56f6df41ad4f4a09a2b5834c").span_id.as_str()), "background agent under its Agent call");
+    assert_eq!(
+        fg.parent.as_deref(),
+        Some(by_call_id(&spans, "toolu_352bc64f38b14ed59b37e06c").span_id.as_str()),
+        "foreground agent under its Agent call"
+    );
+    assert_eq!(
+        bg.parent.as_deref(),
+        Some(by_call_id(&spans, "toolu_56f6df41ad4f4a09a2b5834c").span_id.as_str()),
+        "background agent under its Agent call"
+    );
     let nested_call = by_call_id(&spans, "toolu_5d8b533b24c6418cb2e1168c");
-    assert_eq!(nested.parent.as_deref(), Some(nested_call.span_id.as_str()), "nested agent under the Agent call made inside the foreground agent");
-    assert_eq!(nested_call.parent.as_deref(), Some(fg.span_id.as_str()), "the nested Agent call is inside the foreground agent");
+    assert_eq!(
+        nested.parent.as_deref(),
+        Some(nested_call.span_id.as_str()),
+        "nested agent under the Agent call made inside the foreground agent"
+    );
+    assert_eq!(
+        nested_call.parent.as_deref(),
+        Some(fg.span_id.as_str()),
+        "the nested Agent call is inside the foreground agent"
+    );
     // Tool calls inside subagents hang under the subagent (the fixture has some in each).
     let mut inside: Vec<(&str, &str)> = Vec::new();
     for c in &r.calls {
         if let (Some(id), Some(a)) = (c.payload["tool_use_id"].as_str(), c.payload["agent_id"].as_str()) {
-            assert_eq!(by_call_id(&spans, id).parent.as_deref(), Some(agent(a).span_id.as_str()), "tool {id} under agent {a}");
+            assert_eq!(
+                by_call_id(&spans, id).parent.as_deref(),
+                Some(agent(a).span_id.as_str()),
+                "tool {id} under agent {a}"
+            );
             assert_eq!(by_call_id(&spans, id).attr("gen_ai.agent.id"), Some(a));
             inside.push((a, id));
         }
@@ -114,7 +154,11 @@ fn child_process_fixture_two_sessions_one_trace() {
     let parent = sessions.iter().find(|s| s.parent.is_none()).expect("the parent session is the root");
     let child = sessions.iter().find(|s| s.parent.is_some()).expect("the child session has a parent");
     assert_eq!(child.parent.as_deref(), Some(parent.span_id.as_str()));
-    assert!(child.parent_remote(), "the child's parent came from TRACEPARENT: flagged remote (flags {:?})", child.flags);
+    assert!(
+        child.parent_remote(),
+        "the child's parent came from TRACEPARENT: flagged remote (flags {:?})",
+        child.flags
+    );
     assert!(!parent.parent_remote());
     assert_eq!(child.trace_id, parent.trace_id);
     assert_eq!(child.attr("agent_telemetry.parent_session"), parent.attr("gen_ai.conversation.id"));
@@ -142,13 +186,18 @@ fn multi_turn_fixture_two_runs_of_one_session() {
     assert_eq!(runs[0].attr("gen_ai.conversation.id"), runs[1].attr("gen_ai.conversation.id"));
     let sid = runs[0].attr("gen_ai.conversation.id").unwrap();
     let handed = r.handed_traceparent.get(sid).expect("the hook handed a TRACEPARENT at SessionStart");
-    assert_eq!(handed, &format!("00-{}-{}-01", runs[0].trace_id, runs[0].span_id), "first run is the span named in the TRACEPARENT handed to the session");
+    assert_eq!(
+        handed,
+        &format!("00-{}-{}-01", runs[0].trace_id, runs[0].span_id),
+        "first run is the span named in the TRACEPARENT handed to the session"
+    );
     assert_ne!(runs[1].span_id, runs[0].span_id, "the resumed run is a span of its own");
     assert_eq!(runs[1].attr("agent_telemetry.session.source"), Some("resume"));
     assert_eq!(runs[0].attr("agent_telemetry.session.source"), Some("startup"));
     assert!(runs[0].end <= runs[1].start);
     for run in &runs {
-        let turns: Vec<&Span> = spans.iter().filter(|s| s.name == "turn" && s.parent.as_deref() == Some(run.span_id.as_str())).collect();
+        let turns: Vec<&Span> =
+            spans.iter().filter(|s| s.name == "turn" && s.parent.as_deref() == Some(run.span_id.as_str())).collect();
         assert_eq!(turns.len(), 1, "one turn per run");
     }
 }
@@ -167,8 +216,10 @@ fn all_fixtures_once_then_nothing_new_then_identical_replay() {
     let mut traces = BTreeSet::new();
     for r in &replays {
         let sids: BTreeSet<&str> = r.calls.iter().filter_map(|c| c.payload["session_id"].as_str()).collect();
-        let mine: Vec<Span> = spans.iter().filter(|s| sids.contains(s.attr("gen_ai.conversation.id").unwrap_or(""))).cloned().collect();
-        let my_logs: Vec<Log> = logs.iter().filter(|l| sids.contains(l.attr("gen_ai.conversation.id").unwrap_or(""))).cloned().collect();
+        let mine: Vec<Span> =
+            spans.iter().filter(|s| sids.contains(s.attr("gen_ai.conversation.id").unwrap_or(""))).cloned().collect();
+        let my_logs: Vec<Log> =
+            logs.iter().filter(|l| sids.contains(l.attr("gen_ai.conversation.id").unwrap_or(""))).cloned().collect();
         let c = check_fixture_spans(r, &mine, Source::File);
         check_fixture_logs(r, &mine, &my_logs);
         traces.extend(c.trace_ids);
@@ -203,7 +254,8 @@ fn status_after_once_counts_everything() {
     let env = Env::new("relay-fixtures-status-");
     let r = replay(&env, "tools", "");
     relay_once(&env, &Dest::File, &[], RELAY_TIMEOUT);
-    let status: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(env.data.join("relay/status.json")).unwrap()).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.data.join("relay/status.json")).unwrap()).unwrap();
     assert_eq!(status["exported_records"], r.calls.len() as u64, "{status}");
     assert_eq!(status["open_spans"], 0, "{status}");
     assert_eq!(status["state"], "stopped", "{status}");
@@ -228,13 +280,22 @@ fn an_exported_line_lost_in_a_crash_its_repair_record_is_exported() {
     relay_once(&env, &Dest::File, &small, RELAY_TIMEOUT);
     let (_, before) = otlp_line_counts(&env.data);
     let seg = {
-        let mut s: Vec<_> = std::fs::read_dir(env.data.join("journal")).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+        let mut s: Vec<_> = std::fs::read_dir(env.data.join("journal"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
         s.sort();
         s.pop().unwrap()
     };
     let text = std::fs::read(&seg).unwrap();
     let last_start = text[..text.len() - 1].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len((last_start + (text.len() - last_start) / 2) as u64).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .unwrap()
+        .set_len((last_start + (text.len() - last_start) / 2) as u64)
+        .unwrap();
     synth_journal(&env.data, &env.project, 8, "b", now_ns());
     let records = journal_lines(&env.data);
     let repair = records.iter().find(|r| r["event_type"] == "journal_repair").expect("a journal_repair record");
@@ -246,7 +307,9 @@ fn an_exported_line_lost_in_a_crash_its_repair_record_is_exported() {
     let seqs: BTreeSet<u64> = logs.iter().filter_map(|l| l.attr("agent_telemetry.seq")?.parse().ok()).collect();
     let want: BTreeSet<u64> = (n as u64 - 1..records.len() as u64).collect();
     assert!(want.is_subset(&seqs), "the repair record and everything after it exported: {want:?} not all in {seqs:?}");
-    let exported_repair = logs.iter().find(|l| l.attr("agent_telemetry.seq") == Some(&(n - 1).to_string()) && l.body.contains("journal_repair"));
+    let exported_repair = logs
+        .iter()
+        .find(|l| l.attr("agent_telemetry.seq") == Some(&(n - 1).to_string()) && l.body.contains("journal_repair"));
     assert!(exported_repair.is_some(), "the repair record itself is exported");
     // Going back is bounded by one of the relay's recent checkpoints (a batch here).
     assert!(seqs.len() <= want.len() + 30, "re-sent at most a batch: {} exported for {} new", seqs.len(), want.len());

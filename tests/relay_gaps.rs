@@ -34,7 +34,10 @@ fn settings_path(sb: &Sandbox) -> std::path::PathBuf {
 
 /// The gap records' (event_type, reason), in order.
 fn kinds(sb: &Sandbox) -> Vec<(String, String)> {
-    gaps(sb).iter().map(|g| (g["event_type"].as_str().unwrap().to_string(), g["gap"]["reason"].as_str().unwrap().to_string())).collect()
+    gaps(sb)
+        .iter()
+        .map(|g| (g["event_type"].as_str().unwrap().to_string(), g["gap"]["reason"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 fn pair(t: &str, r: &str) -> (String, String) {
@@ -47,7 +50,11 @@ fn a_removed_settings_entry_is_one_gap_and_its_return_one_restored() {
     sb.run(&["uninstall", "--project", sb.project.to_str().unwrap()], &[], b"").ok();
     relay_once(&sb);
     relay_once(&sb);
-    assert_eq!(kinds(&sb), vec![pair("telemetry_gap", "settings_entry_removed")], "one record per transition, not per check");
+    assert_eq!(
+        kinds(&sb),
+        vec![pair("telemetry_gap", "settings_entry_removed")],
+        "one record per transition, not per check"
+    );
     let g = &gaps(&sb)[0];
     assert_eq!(g["hook_event"], "TelemetryGap");
     assert_eq!(g["level"], "ERROR");
@@ -61,7 +68,10 @@ fn a_removed_settings_entry_is_one_gap_and_its_return_one_restored() {
     sb.run(&["install", "--project", sb.project.to_str().unwrap()], &[], b"").ok();
     relay_once(&sb);
     relay_once(&sb);
-    assert_eq!(kinds(&sb), vec![pair("telemetry_gap", "settings_entry_removed"), pair("telemetry_restored", "settings_entry_removed")]);
+    assert_eq!(
+        kinds(&sb),
+        vec![pair("telemetry_gap", "settings_entry_removed"), pair("telemetry_restored", "settings_entry_removed")]
+    );
 
     // The sed of the issue: our command replaced on one event only; then a matcher narrowed.
     let text = std::fs::read_to_string(settings_path(&sb)).unwrap();
@@ -80,8 +90,16 @@ fn a_removed_settings_entry_is_one_gap_and_its_return_one_restored() {
     assert_eq!(gaps(&sb).len(), 3, "the same gap: no new record");
     sb.assert_verified();
     // The records reached the exporter like every record (the file exporter's OTLP logs).
-    let logs: String = std::fs::read_dir(sb.data.join("otlp")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("logs-")).map(|p| std::fs::read_to_string(p).unwrap()).collect();
-    assert!(logs.contains("agent_telemetry.telemetry_gap") && logs.contains("agent_telemetry.telemetry_restored"), "gap records not exported");
+    let logs: String = std::fs::read_dir(sb.data.join("otlp"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("logs-"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        logs.contains("agent_telemetry.telemetry_gap") && logs.contains("agent_telemetry.telemetry_restored"),
+        "gap records not exported"
+    );
 }
 
 #[test]
@@ -129,7 +147,13 @@ fn a_removed_marker_is_one_gap_whoever_notices_first() {
 fn a_session_silent_mid_turn_is_one_gap_and_restored_when_it_speaks() {
     let mut sb = installed();
     sb.set("AGENT_TELEMETRY_SESSION_SILENCE_SECS", "1");
-    let pre = |id: &str| sb.payload("PreToolUse", "s-busy", json!({"prompt_id": "b1", "tool_name": "Bash", "tool_use_id": id, "tool_input": {"command": "ls"}}));
+    let pre = |id: &str| {
+        sb.payload(
+            "PreToolUse",
+            "s-busy",
+            json!({"prompt_id": "b1", "tool_name": "Bash", "tool_use_id": id, "tool_input": {"command": "ls"}}),
+        )
+    };
     sb.hook(&sb.payload("UserPromptSubmit", "s-busy", json!({"prompt": "work", "prompt_id": "b1"}))).ok();
     sb.hook(&pre("t1")).ok();
     // s-1 waits for the user (its last record is a Stop): silence there is not a gap yet.
@@ -174,7 +198,12 @@ fn http_hooks_to_our_endpoint_are_ours_and_a_redirect_is_a_gap() {
     let sb = installed();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let listen = format!("127.0.0.1:{port}");
-    sb.run(&["install", "--project", sb.project.to_str().unwrap(), "--transport", "http", "--listen", &listen], &[], b"").ok();
+    sb.run(
+        &["install", "--project", sb.project.to_str().unwrap(), "--transport", "http", "--listen", &listen],
+        &[],
+        b"",
+    )
+    .ok();
     relay_once(&sb);
     relay_once(&sb);
     assert!(gaps(&sb).is_empty(), "switching to http hooks is no gap: {:?}", gaps(&sb));

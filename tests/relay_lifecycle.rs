@@ -63,7 +63,11 @@ impl User {
 
     fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         let out: Output = self.command(args, env).stdin(Stdio::null()).output().unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
     }
 
     /// Runs the hook as Claude Code does (in the project, CLAUDE_PROJECT_DIR set) with one event.
@@ -138,10 +142,19 @@ impl Drop for RelayProcess {
 }
 
 fn start_relay(u: &User, env: &[(&str, &str)]) -> RelayProcess {
-    let child = u.command(&["relay", "--foreground"], env).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = u
+        .command(&["relay", "--foreground"], env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let relay = RelayProcess(child);
     wait_until("the relay's status", Duration::from_secs(10), || {
-        std::fs::read(u.data_dir().join("relay/status.json")).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok()).is_some_and(|s| s["state"] == "running")
+        std::fs::read(u.data_dir().join("relay/status.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|s| s["state"] == "running")
     });
     relay
 }
@@ -176,7 +189,11 @@ fn a_config_with_errors_is_a_failed_start_that_status_shows() {
 #[test]
 fn policy_and_config_choices_are_enums() {
     let u = User::new();
-    for (text, key) in [("[export]\ntimeout_ms = 1.5\n", "line 2"), ("[export]\nautostart = \"false\"\n", "line 2"), ("[export]\nprotocol = \"GRPC\"\n", "GRPC")] {
+    for (text, key) in [
+        ("[export]\ntimeout_ms = 1.5\n", "line 2"),
+        ("[export]\nautostart = \"false\"\n", "line 2"),
+        ("[export]\nprotocol = \"GRPC\"\n", "GRPC"),
+    ] {
         u.write_config(text);
         let (code, out, _) = u.run(&["status"], &[]);
         assert_eq!(code, 1, "{text}: {out}");
@@ -217,7 +234,11 @@ fn relay_once_gives_up_with_a_clear_message_when_it_cannot_export() {
     let (code, _, err) = u.run(&["relay", "--once", "--timeout", "2"], &[]);
     assert_eq!(code, 1, "relay --once did not fail: {err}");
     assert!(started.elapsed() < Duration::from_secs(20), "relay --once took {:?}", started.elapsed());
-    assert!(err.contains(&format!("could not export to {endpoint} (grpc) within 2s")) && err.contains("stay in the journal"), "{err}");
+    assert!(
+        err.contains(&format!("could not export to {endpoint} (grpc) within 2s"))
+            && err.contains("stay in the journal"),
+        "{err}"
+    );
     let (_, out, _) = u.run(&["status", "--json"], &[]);
     let st: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(st["relay"]["backlog"], 1, "the record was counted as exported: {st:#}");
@@ -233,9 +254,15 @@ fn a_running_relay_takes_a_changed_endpoint_and_install_confirms_it() {
     let _relay = start_relay(&u, &[]);
     u.hook("PreToolUse", 1);
     wait_until("records in a", Duration::from_secs(10), || std::fs::read_dir(&a).is_ok_and(|mut d| d.next().is_some()));
-    let (code, out, err) = u.run(&["install", "--project", u.project.to_str().unwrap(), "--endpoint", &format!("file://{}", b.display())], &[]);
+    let (code, out, err) = u.run(
+        &["install", "--project", u.project.to_str().unwrap(), "--endpoint", &format!("file://{}", b.display())],
+        &[],
+    );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("now exports to file {}", b.display())), "install did not confirm the switch:\n{out}");
+    assert!(
+        out.contains(&format!("now exports to file {}", b.display())),
+        "install did not confirm the switch:\n{out}"
+    );
     u.hook("PostToolUse", 2);
     wait_until("records in b", Duration::from_secs(10), || std::fs::read_dir(&b).is_ok_and(|mut d| d.next().is_some()));
     let (code, out, _) = u.run(&["status"], &[]);
@@ -254,8 +281,12 @@ fn status_says_when_the_relay_uses_other_settings() {
     let _relay = start_relay(&u, &[("AGENT_TELEMETRY_OTLP_ENDPOINT", &format!("file://{}", elsewhere.display()))]);
     let (code, out, _) = u.run(&["status"], &[]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("the running relay uses other settings") && out.contains(elsewhere.to_str().unwrap()), "{out}");
-    let (code, out, _) = u.run(&["status"], &[("AGENT_TELEMETRY_OTLP_ENDPOINT", &format!("file://{}", elsewhere.display()))]);
+    assert!(
+        out.contains("the running relay uses other settings") && out.contains(elsewhere.to_str().unwrap()),
+        "{out}"
+    );
+    let (code, out, _) =
+        u.run(&["status"], &[("AGENT_TELEMETRY_OTLP_ENDPOINT", &format!("file://{}", elsewhere.display()))]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("export.endpoint") && out.contains("[env AGENT_TELEMETRY_OTLP_ENDPOINT]"), "{out}");
 }

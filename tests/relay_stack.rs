@@ -67,7 +67,12 @@ fn fixtures_through_stack(stack: &Stack, env: &Env, dest: &Dest, tag: &str) -> V
         let trace = fixture_trace_id(r);
         let want = expected_span_count(r);
         jaeger_spans(stack, &trace, want).unwrap_or_else(|| {
-            panic!("{}: trace {trace} with {want} spans not in Jaeger within {BACKEND_WAIT:?}: {:?}\n{}", r.name, stack.jaeger_trace(&trace).map(|t| spans_from_jaeger(&t).len()), stack.logs())
+            panic!(
+                "{}: trace {trace} with {want} spans not in Jaeger within {BACKEND_WAIT:?}: {:?}\n{}",
+                r.name,
+                stack.jaeger_trace(&trace).map(|t| spans_from_jaeger(&t).len()),
+                stack.logs()
+            )
         });
         waited.push(trace);
     }
@@ -76,16 +81,26 @@ fn fixtures_through_stack(stack: &Stack, env: &Env, dest: &Dest, tag: &str) -> V
     assert_eq!(waited.len(), FIXTURES.len());
     for r in replays {
         let trace = fixture_trace_id(&r);
-        let spans = spans_from_jaeger(&stack.jaeger_trace_checked(&trace).expect("Jaeger answers").expect("the trace is at Jaeger"));
+        let spans = spans_from_jaeger(
+            &stack.jaeger_trace_checked(&trace).expect("Jaeger answers").expect("the trace is at Jaeger"),
+        );
         check_fixture_spans(&r, &spans, Source::Jaeger);
         vl_logs(stack, &trace, r.calls.len()).unwrap_or_else(|| {
-            panic!("{}: {} log records of trace {trace} not in VictoriaLogs within {BACKEND_WAIT:?}\n{}", r.name, r.calls.len(), stack.logs())
+            panic!(
+                "{}: {} log records of trace {trace} not in VictoriaLogs within {BACKEND_WAIT:?}\n{}",
+                r.name,
+                r.calls.len(),
+                stack.logs()
+            )
         });
         let rows = stack.victorialogs_rows(&format!("trace_id:\"{trace}\"")).expect("VictoriaLogs answers");
         if !printed {
             printed = true;
             println!("a VictoriaLogs row: {}", serde_json::to_string(&rows[0]).unwrap());
-            println!("a Jaeger span: {}", serde_json::to_string(&stack.jaeger_trace(&trace).unwrap()["spans"][0]).unwrap());
+            println!(
+                "a Jaeger span: {}",
+                serde_json::to_string(&stack.jaeger_trace(&trace).unwrap()["spans"][0]).unwrap()
+            );
         }
         let logs = logs_from_victorialogs(&rows);
         check_fixture_logs(&r, &spans, &logs);
@@ -97,13 +112,28 @@ fn fixtures_through_stack(stack: &Stack, env: &Env, dest: &Dest, tag: &str) -> V
         // The failing tool's error status made it through as Jaeger's error tag.
         if r.name == "tools" {
             // (The fixture's Glob and Grep calls were never run: error spans of their own.)
-            let failed: Vec<&Span> = spans.iter().filter(|s| s.status_code == 2 && s.attr("agent_telemetry.tool.not_run").is_none()).collect();
+            let failed: Vec<&Span> = spans
+                .iter()
+                .filter(|s| s.status_code == 2 && s.attr("agent_telemetry.tool.not_run").is_none())
+                .collect();
             assert_eq!(failed.len(), 1, "tools: one error span of a call that ran (the failing Bash)");
-            let not_run: BTreeSet<&str> = spans.iter().filter(|s| s.status_code == 2 && s.attr("agent_telemetry.tool.not_run") == Some("true")).map(|s| s.name.as_str()).collect();
-            assert_eq!(not_run, BTreeSet::from(["execute_tool Glob", "execute_tool Grep"]), "tools: the calls never run");
+            let not_run: BTreeSet<&str> = spans
+                .iter()
+                .filter(|s| s.status_code == 2 && s.attr("agent_telemetry.tool.not_run") == Some("true"))
+                .map(|s| s.name.as_str())
+                .collect();
+            assert_eq!(
+                not_run,
+                BTreeSet::from(["execute_tool Glob", "execute_tool Grep"]),
+                "tools: the calls never run"
+            );
             let failed = failed[0];
             assert_eq!(failed.status_message, "Exit code 3");
-            assert_eq!(failed.attrs.get("error").map(String::as_str), Some("true"), "Jaeger marks the span with error=true");
+            assert_eq!(
+                failed.attrs.get("error").map(String::as_str),
+                Some("true"),
+                "Jaeger marks the span with error=true"
+            );
         }
         out.push((r, trace));
     }
@@ -118,11 +148,15 @@ fn backend_counts(stack: &Stack, traces: &[(Replayed, String)]) -> (usize, usize
     let mut distinct = 0;
     let mut logs = 0;
     for (r, t) in traces {
-        let trace = stack.jaeger_trace_checked(t).unwrap_or_else(|e| panic!("Jaeger: {e}")).unwrap_or_else(|| panic!("{}: trace {t} not at Jaeger", r.name));
+        let trace = stack
+            .jaeger_trace_checked(t)
+            .unwrap_or_else(|e| panic!("Jaeger: {e}"))
+            .unwrap_or_else(|| panic!("{}: trace {t} not at Jaeger", r.name));
         let s = spans_from_jaeger(&trace);
         spans += s.len();
         distinct += s.iter().map(|s| s.span_id.clone()).collect::<BTreeSet<_>>().len();
-        logs += stack.victorialogs_rows(&format!("trace_id:\"{t}\"")).unwrap_or_else(|e| panic!("VictoriaLogs: {e}")).len();
+        logs +=
+            stack.victorialogs_rows(&format!("trace_id:\"{t}\"")).unwrap_or_else(|e| panic!("VictoriaLogs: {e}")).len();
     }
     (spans, distinct, logs)
 }
@@ -161,7 +195,11 @@ fn fixtures_through_grpc_to_jaeger_and_victorialogs_and_no_duplicates_on_restart
     let resent = backend_counts(&stack, &traces);
     println!("after re-sending the whole journal: (spans returned by Jaeger, distinct span ids, VictoriaLogs rows) = {resent:?}, before {before:?}");
     assert_eq!(resent.1, want_spans, "re-sent spans keep their ids: no new span ids in Jaeger");
-    assert_eq!(resent, (want_spans, want_spans, 2 * want_logs), "(spans returned by Jaeger, distinct span ids, VictoriaLogs rows) after re-sending the journal");
+    assert_eq!(
+        resent,
+        (want_spans, want_spans, 2 * want_logs),
+        "(spans returned by Jaeger, distinct span ids, VictoriaLogs rows) after re-sending the journal"
+    );
 }
 
 #[test]
@@ -173,7 +211,11 @@ fn fixtures_through_http_protobuf() {
     let traces = fixtures_through_stack(&stack, &env, &Dest::Http(stack.otlp_http_endpoint()), "-h");
     let want_spans: usize = traces.iter().map(|(r, _)| expected_span_count(r)).sum();
     let want_logs: usize = traces.iter().map(|(r, _)| r.calls.len()).sum();
-    assert_eq!(backend_counts(&stack, &traces), (want_spans, want_spans, want_logs), "(spans, distinct spans, log rows) at the backends");
+    assert_eq!(
+        backend_counts(&stack, &traces),
+        (want_spans, want_spans, want_logs),
+        "(spans, distinct spans, log rows) at the backends"
+    );
 }
 
 /// 10,000 events; the collector stopped in the middle and restarted: all arrive, distinct
@@ -187,7 +229,11 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     let env = Env::new("relay-stack-fault-");
     let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
     let batch = 250usize;
-    let settings = [("AGENT_TELEMETRY_BATCH_SIZE", "250"), ("AGENT_TELEMETRY_POLL_MS", "50"), ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "3000")];
+    let settings = [
+        ("AGENT_TELEMETRY_BATCH_SIZE", "250"),
+        ("AGENT_TELEMETRY_POLL_MS", "50"),
+        ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "3000"),
+    ];
     // Every row but the sentinels' (two rows each, counted apart).
     let count_all = || {
         let (t, u) = stack.vl_count("*")?;
@@ -199,7 +245,8 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     // written while it is down; collector back.
     synth_journal(&env.data, &env.project, 5_000, "f", now_ns());
     let relay = RelayProc::start(&env, &dest, &settings);
-    wait_for(Duration::from_secs(60), || count_all().filter(|c| c.0 > 0)).unwrap_or_else(|| panic!("nothing reached VictoriaLogs: {}\n{}", relay.stderr(), stack.logs()));
+    wait_for(Duration::from_secs(60), || count_all().filter(|c| c.0 > 0))
+        .unwrap_or_else(|| panic!("nothing reached VictoriaLogs: {}\n{}", relay.stderr(), stack.logs()));
     stack.stop("collector");
     let t0 = now_ns();
     let delivered_before_outage = count_all();
@@ -212,7 +259,11 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     sentinel(&stack, &env, &dest, true);
     let (total, uniq) = count_all().expect("VictoriaLogs answers the count");
     println!("collector outage: delivered before the outage {delivered_before_outage:?}; after: total {total}, distinct seq {uniq}; relay stderr tail: {}", relay.stderr().lines().rev().take(3).collect::<Vec<_>>().join(" | "));
-    assert!(got.is_some(), "10,000 distinct records expected after the collector came back, got total {total} distinct {uniq}\n{}", stack.logs());
+    assert!(
+        got.is_some(),
+        "10,000 distinct records expected after the collector came back, got total {total} distinct {uniq}\n{}",
+        stack.logs()
+    );
     assert_eq!(uniq, 10_000);
     assert!(total <= 10_000 + 2 * batch as u64, "re-sent records bounded by a batch or two: total {total}");
     assert_eq!(relay.stop(Duration::from_secs(30)), Some(0));
@@ -220,7 +271,8 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     // Phase 2: 10,000 more; a relay SIGKILLed part-way; a new one finishes.
     synth_journal(&env.data, &env.project, 10_000, "h", now_ns());
     let exported_at_start = relay_status(&env.data)["exported_records"].as_u64().unwrap_or(0);
-    let relay = RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50")]);
+    let relay =
+        RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50")]);
     let progressed = wait_for(Duration::from_secs(60), || {
         let n = relay_status(&env.data)["exported_records"].as_u64().unwrap_or(0);
         (n >= exported_at_start + 2_000).then_some(n)
@@ -229,12 +281,14 @@ fn ten_thousand_events_survive_collector_outage_and_relay_kill() {
     let killed_at = relay_status(&env.data)["exported_records"].as_u64().unwrap_or(0);
     println!("relay SIGKILLed at exported_records {killed_at} (of {}; progressed {progressed:?})", 20_000);
     assert!(killed_at < 20_000, "the kill came too late to be in the middle ({killed_at})");
-    let relay = RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50")]);
+    let relay =
+        RelayProc::start(&env, &dest, &[("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50")]);
     let got = wait_for(Duration::from_secs(120), || count_all().filter(|c| c.1 >= 20_000));
     // Re-sent batches still on their way land before a sentinel hooked after everything; its
     // own two rows are not counted.
     let sid = sentinel(&stack, &env, &dest, true);
-    let (s_total, s_uniq) = stack.vl_count(&format!("\"gen_ai.conversation.id\":=\"{sid}\"")).expect("VictoriaLogs counts the sentinel");
+    let (s_total, s_uniq) =
+        stack.vl_count(&format!("\"gen_ai.conversation.id\":=\"{sid}\"")).expect("VictoriaLogs counts the sentinel");
     assert_eq!((s_total, s_uniq), (2, 2), "the sentinel's rows");
     let (total, uniq) = count_all().expect("VictoriaLogs answers the count");
     println!("relay kill: total {total}, distinct seq {uniq} (duplicates {})", total.saturating_sub(uniq));
@@ -255,15 +309,24 @@ fn the_relay_reports_its_own_batches_and_failures_as_its_own_service() {
     let stack = Stack::start();
     let env = Env::new("relay-self-");
     let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
-    let settings = [("AGENT_TELEMETRY_BATCH_SIZE", "100"), ("AGENT_TELEMETRY_POLL_MS", "50"), ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "2000"), ("AGENT_TELEMETRY_OTLP_CONNECT_TIMEOUT_MS", "1000")];
+    let settings = [
+        ("AGENT_TELEMETRY_BATCH_SIZE", "100"),
+        ("AGENT_TELEMETRY_POLL_MS", "50"),
+        ("AGENT_TELEMETRY_OTLP_TIMEOUT_MS", "2000"),
+        ("AGENT_TELEMETRY_OTLP_CONNECT_TIMEOUT_MS", "1000"),
+    ];
     stack.stop("collector");
     synth_journal(&env.data, &env.project, 300, "self", now_ns());
     let relay = RelayProc::start(&env, &dest, &settings);
-    wait_for(Duration::from_secs(30), || (relay_status(&env.data)["failed_exports"].as_u64().unwrap_or(0) >= 2).then_some(()))
-        .unwrap_or_else(|| panic!("no failed export counted while the collector is down: {}", relay_status(&env.data)));
+    wait_for(Duration::from_secs(30), || {
+        (relay_status(&env.data)["failed_exports"].as_u64().unwrap_or(0) >= 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no failed export counted while the collector is down: {}", relay_status(&env.data)));
     stack.start_service("collector");
-    wait_for(Duration::from_secs(60), || (relay_status(&env.data)["exported_records"].as_u64() == Some(300)).then_some(()))
-        .unwrap_or_else(|| panic!("300 records not exported after the collector came back: {}", relay_status(&env.data)));
+    wait_for(Duration::from_secs(60), || {
+        (relay_status(&env.data)["exported_records"].as_u64() == Some(300)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("300 records not exported after the collector came back: {}", relay_status(&env.data)));
     // One more batch after everything: its round sends the spans of the last ones.
     sentinel(&stack, &env, &dest, true);
     let st = relay_status(&env.data);
@@ -291,17 +354,23 @@ fn the_relay_reports_its_own_batches_and_failures_as_its_own_service() {
         (errors as u64 >= 2 && spans.iter().filter(|s| s["operationName"] == "relay.batch").count() as u64 >= 3).then_some(spans)
     })
     .unwrap_or_else(|| panic!("Jaeger has no relay.batch spans with failed relay.export attempts of relay {pid}; status {st}; Jaeger: {}; relay stderr: {}", last.borrow(), relay.stderr()));
-    let tag = |s: &Value, k: &str| s["tags"].as_array().unwrap().iter().find(|t| t["key"] == k).map(|t| t["value"].clone());
-    let batch_records: u64 = spans.iter().filter(|s| s["operationName"] == "relay.batch").filter_map(|s| tag(s, "records")?.as_u64()).sum();
+    let tag =
+        |s: &Value, k: &str| s["tags"].as_array().unwrap().iter().find(|t| t["key"] == k).map(|t| t["value"].clone());
+    let batch_records: u64 =
+        spans.iter().filter(|s| s["operationName"] == "relay.batch").filter_map(|s| tag(s, "records")?.as_u64()).sum();
     assert!(batch_records >= 300, "the batches' records sum to what was exported: {batch_records}");
     for s in spans.iter().filter(|s| s["operationName"] == "relay.export") {
         let parent = s["references"].as_array().and_then(|r| r.first()).map(|r| r["spanID"].clone());
-        let p = spans.iter().find(|b| Some(&b["spanID"]) == parent.as_ref()).unwrap_or_else(|| panic!("relay.export without its batch: {s}"));
+        let p = spans
+            .iter()
+            .find(|b| Some(&b["spanID"]) == parent.as_ref())
+            .unwrap_or_else(|| panic!("relay.export without its batch: {s}"));
         assert_eq!(p["operationName"], "relay.batch");
     }
     // `status --json` shows the same figures.
     let out = env.command(&["status", "--json", "--project", env.project.to_str().unwrap()]).output().unwrap();
-    let sj: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status --json: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let sj: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("status --json: {e}: {}", String::from_utf8_lossy(&out.stdout)));
     assert!(sj["relay"]["batches"].as_u64().is_some_and(|b| b >= batches), "{sj:#}");
     assert!(sj["relay"]["failed_exports"].as_u64().is_some_and(|f| f >= 2), "{sj:#}");
     println!("relay self-observation: {} own spans at Jaeger; status: {batches} batches, {failed} failed exports, last lag {} ms", spans.len(), st["last_lag_ms"]);
@@ -322,8 +391,17 @@ fn gap_records_reach_victorialogs_and_open_no_span() {
     let run = |args: &[&str]| assert!(env.command(args).output().unwrap().status.success(), "{args:?}");
     run(&["install", "--project", &project]);
     let sid = format!("s-gap-{}", now_ns());
-    let ev = |name: &str, extra: &str| format!(r#"{{"session_id":"{sid}","cwd":"{project}","hook_event_name":"{name}"{extra}}}"#);
-    hook_lines(&env, &[ev("SessionStart", r#","source":"startup""#), ev("UserPromptSubmit", r#","prompt":"hi","prompt_id":"p-gap""#), ev("Stop", r#","prompt_id":"p-gap""#)]);
+    let ev = |name: &str, extra: &str| {
+        format!(r#"{{"session_id":"{sid}","cwd":"{project}","hook_event_name":"{name}"{extra}}}"#)
+    };
+    hook_lines(
+        &env,
+        &[
+            ev("SessionStart", r#","source":"startup""#),
+            ev("UserPromptSubmit", r#","prompt":"hi","prompt_id":"p-gap""#),
+            ev("Stop", r#","prompt_id":"p-gap""#),
+        ],
+    );
     relay_once(&env, &dest, &[], RELAY_TIMEOUT);
     run(&["uninstall", "--project", &project]);
     relay_once(&env, &dest, &[], RELAY_TIMEOUT);
@@ -331,7 +409,9 @@ fn gap_records_reach_victorialogs_and_open_no_span() {
     relay_once(&env, &dest, &[], RELAY_TIMEOUT);
     hook_lines(&env, &[ev("SessionEnd", r#","reason":"exit""#)]);
     sentinel(&stack, &env, &dest, false);
-    let q = |kind: &str| format!("gen_ai.conversation.id:=\"{sid}\" agent_telemetry.event_type:={kind} agent_telemetry.gap.reason:=settings_entry_removed");
+    let q = |kind: &str| {
+        format!("gen_ai.conversation.id:=\"{sid}\" agent_telemetry.event_type:={kind} agent_telemetry.gap.reason:=settings_entry_removed")
+    };
     assert_eq!(stack.vl_count(&q("telemetry_gap")).map(|c| c.0), Some(1), "one gap record at VictoriaLogs");
     assert_eq!(stack.vl_count(&q("telemetry_restored")).map(|c| c.0), Some(1), "one restored record at VictoriaLogs");
     // The gap record sits in the session's trace; the trace has only the session's own spans

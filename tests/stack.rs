@@ -113,8 +113,10 @@ fn send_sentinel_and_wait(stack: &Stack, run: &str) {
     logger.emit(rec);
     provider.force_flush().expect("flush the sentinel to the collector");
     provider.shutdown().expect("shutdown logger provider");
-    wait_for(Duration::from_secs(90), || (stack.victorialogs_query(&format!("\"test.run\":=\"{sentinel}\"")).len() == 1).then_some(()))
-        .unwrap_or_else(|| panic!("the sentinel record {sentinel} never reached VictoriaLogs\n{}", stack.logs()));
+    wait_for(Duration::from_secs(90), || {
+        (stack.victorialogs_query(&format!("\"test.run\":=\"{sentinel}\"")).len() == 1).then_some(())
+    })
+    .unwrap_or_else(|| panic!("the sentinel record {sentinel} never reached VictoriaLogs\n{}", stack.logs()));
 }
 
 /// (total rows, distinct test.seq values) in VictoriaLogs for this run.
@@ -150,7 +152,10 @@ fn assert_exactly_once(stack: &Stack, run: &str, n: u64, within: Duration) {
     let seqs: HashSet<u64> = rows
         .iter()
         .map(|r| {
-            r.get("test.seq").and_then(|v| v.as_str()).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("row without a numeric test.seq: {r}"))
+            r.get("test.seq")
+                .and_then(|v| v.as_str())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("row without a numeric test.seq: {r}"))
         })
         .collect();
     assert_eq!(seqs, (0..n).collect::<HashSet<u64>>(), "sequence numbers of run {run}");
@@ -267,7 +272,11 @@ fn log_backend_outage_loses_nothing() {
     send_logs(&stack, &run, n);
     // The collector holds them in its persistent queue while VictoriaLogs is down.
     let queued = wait_for(Duration::from_secs(10), || stack.collector_queue_size().filter(|q| *q > 0.0));
-    assert!(queued.is_some(), "the collector should hold the records in its queue while VictoriaLogs is down\n{}", stack.logs());
+    assert!(
+        queued.is_some(),
+        "the collector should hold the records in its queue while VictoriaLogs is down\n{}",
+        stack.logs()
+    );
     println!("queued while VictoriaLogs was down: {queued:?}");
     stack.start_service("victorialogs");
     assert_exactly_once(&stack, &run, n as u64, Duration::from_secs(90));
@@ -316,7 +325,10 @@ fn collector_validates_the_shipped_config() {
             cmd.env("AGENT_TELEMETRY_TRACES_EXPORTERS", t);
         }
         let out = cmd.output().expect("run collector validate");
-        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
     };
     let (ok, err) = validate(None, None);
     assert!(ok, "defaults: {err}");

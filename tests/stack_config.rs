@@ -153,7 +153,12 @@ fn grafana_expand(value: &str, env: &BTreeMap<String, String>) -> String {
 }
 
 /// Every string in a provisioning file, expanded, with its path.
-fn grafana_expanded_strings(v: &Value, env: &BTreeMap<String, String>, path: String, out: &mut Vec<(String, String, String)>) {
+fn grafana_expanded_strings(
+    v: &Value,
+    env: &BTreeMap<String, String>,
+    path: String,
+    out: &mut Vec<(String, String, String)>,
+) {
     match v {
         Value::String(raw) => out.push((path, raw.clone(), grafana_expand(raw, env))),
         Value::Mapping(m) => {
@@ -281,16 +286,12 @@ fn every_backend_exporter_has_a_persistent_queue_and_never_gives_up() {
     let c = collector();
     let exporters = at(&c, &["exporters"]).as_mapping().unwrap();
     let extensions = at(&c, &["extensions"]).as_mapping().unwrap();
-    let enabled_ext: Vec<String> =
-        at(&c, &["service", "extensions"]).as_sequence().unwrap().iter().map(s).collect();
+    let enabled_ext: Vec<String> = at(&c, &["service", "extensions"]).as_sequence().unwrap().iter().map(s).collect();
     let mut network = 0;
     for (name, cfg) in exporters {
         let name = s(name);
         let ty = name.split('/').next().unwrap();
-        assert!(
-            !matches!(ty, "otlp" | "otlphttp"),
-            "{name}: use the current type names otlp_grpc / otlp_http"
-        );
+        assert!(!matches!(ty, "otlp" | "otlphttp"), "{name}: use the current type names otlp_grpc / otlp_http");
         if !matches!(ty, "otlp_grpc" | "otlp_http") {
             continue; // debug, file: local sinks, nothing to queue
         }
@@ -324,7 +325,9 @@ fn every_backend_exporter_has_a_persistent_queue_and_never_gives_up() {
 fn pipelines_route_logs_and_traces_to_switchable_backends() {
     let c = collector();
     let exporters = at(&c, &["exporters"]).as_mapping().unwrap();
-    for id in ["otlp_http/victorialogs", "otlp_http/loki", "otlp_grpc/jaeger", "otlp_grpc/tempo", "debug", "file/archive"] {
+    for id in
+        ["otlp_http/victorialogs", "otlp_http/loki", "otlp_grpc/jaeger", "otlp_grpc/tempo", "debug", "file/archive"]
+    {
         assert!(exporters.contains_key(Value::from(id)), "exporter {id} defined");
     }
     let pipes = at(&c, &["service", "pipelines"]);
@@ -337,7 +340,8 @@ fn pipelines_route_logs_and_traces_to_switchable_backends() {
         for pr in &procs {
             assert!(at(&c, &["processors"]).get(pr.as_str()).is_some(), "processor {pr} defined");
         }
-        let ex: Vec<String> = p["exporters"].as_sequence().expect("exporters default is a list").iter().map(s).collect();
+        let ex: Vec<String> =
+            p["exporters"].as_sequence().expect("exporters default is a list").iter().map(s).collect();
         assert_eq!(ex, default, "{pipe} default exporters (the local stack)");
     }
     // The switches: the raw file takes the exporter lists from the environment.
@@ -407,8 +411,14 @@ fn default_ports_do_not_clash() {
     add("loki grpc", s(at(&loki, &["server", "grpc_listen_port"])).parse().unwrap());
     add("tempo http", s(at(&tempo, &["server", "http_listen_port"])).parse().unwrap());
     add("tempo grpc", s(at(&tempo, &["server", "grpc_listen_port"])).parse().unwrap());
-    add("tempo otlp grpc", port_of(&s(at(&tempo, &["distributor", "receivers", "otlp", "protocols", "grpc", "endpoint"]))));
-    add("tempo otlp http", port_of(&s(at(&tempo, &["distributor", "receivers", "otlp", "protocols", "http", "endpoint"]))));
+    add(
+        "tempo otlp grpc",
+        port_of(&s(at(&tempo, &["distributor", "receivers", "otlp", "protocols", "grpc", "endpoint"]))),
+    );
+    add(
+        "tempo otlp http",
+        port_of(&s(at(&tempo, &["distributor", "receivers", "otlp", "protocols", "http", "endpoint"]))),
+    );
     assert_eq!(ports.get(&16686).map(String::as_str), Some("jaeger query http"));
     assert_eq!(ports.get(&9428).map(String::as_str), Some("victorialogs"));
     // and every listener is loopback by default
@@ -459,8 +469,16 @@ fn builder_config_is_one_consistent_version_set() {
     // The build cache is keyed by the component list: the collector's directory name carries
     // a digest of the gomod lines (scripts/stack/lib.sh), so CI rebuilds when they change.
     let lib = read("scripts/stack/lib.sh");
-    assert!(lib.contains("OTELCOL_COMPONENTS_DIGEST=\"$(grep -E '^[[:space:]]*-[[:space:]]*gomod:' \"$AT_ROOT/builder-config.yaml\""), "lib.sh digests the gomod lines");
-    assert!(lib.contains("otelcol-agent-telemetry-$OTELCOL_VERSION-$OTELCOL_COMPONENTS_DIGEST/"), "the cache key holds the digest");
+    assert!(
+        lib.contains(
+            "OTELCOL_COMPONENTS_DIGEST=\"$(grep -E '^[[:space:]]*-[[:space:]]*gomod:' \"$AT_ROOT/builder-config.yaml\""
+        ),
+        "lib.sh digests the gomod lines"
+    );
+    assert!(
+        lib.contains("otelcol-agent-telemetry-$OTELCOL_VERSION-$OTELCOL_COMPONENTS_DIGEST/"),
+        "the cache key holds the digest"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -530,7 +548,11 @@ fn relay_body_cap() -> u64 {
 fn collector_batch_bytes(exporter: &str) -> u64 {
     let c = collector();
     let b = at(&c, &["exporters", exporter, "sending_queue", "batch"]);
-    assert_eq!(s(&b["sizer"]), "bytes", "{exporter}: batches cut by bytes, so they can be held to the backend's limits");
+    assert_eq!(
+        s(&b["sizer"]),
+        "bytes",
+        "{exporter}: batches cut by bytes, so they can be held to the backend's limits"
+    );
     s(&b["max_size"]).parse().unwrap()
 }
 
@@ -568,7 +590,11 @@ fn loki_label_set_is_low_cardinality() {
     let otlp = at(&l, &["limits_config", "otlp_config"]);
     // Loki's default list (service.instance.id = our agent id again, service.namespace, k8s/cloud
     // names) is prepended unless ignore_defaults: the label set would not be the one below.
-    assert_eq!(at(otlp, &["resource_attributes", "ignore_defaults"]), &Value::Bool(true), "ignore Loki's default index labels");
+    assert_eq!(
+        at(otlp, &["resource_attributes", "ignore_defaults"]),
+        &Value::Bool(true),
+        "ignore Loki's default index labels"
+    );
     let cfgs = at(otlp, &["resource_attributes", "attributes_config"]).as_sequence().unwrap();
     let labels: BTreeSet<String> = cfgs
         .iter()
@@ -579,9 +605,18 @@ fn loki_label_set_is_low_cardinality() {
         })
         .map(|v| s(&v))
         .collect();
-    let want: BTreeSet<String> = ["service.name", "project.name", "agent.group", "agent.id"].iter().map(|x| x.to_string()).collect();
+    let want: BTreeSet<String> =
+        ["service.name", "project.name", "agent.group", "agent.id"].iter().map(|x| x.to_string()).collect();
     assert_eq!(labels, want, "index labels: service, project, agent group, agent id");
-    for per_record in ["session.id", "gen_ai.conversation.id", "service.instance.id", "host.name", "project.path", "agent.role", "user.id"] {
+    for per_record in [
+        "session.id",
+        "gen_ai.conversation.id",
+        "service.instance.id",
+        "host.name",
+        "project.path",
+        "agent.role",
+        "user.id",
+    ] {
         assert!(!labels.contains(per_record), "{per_record} must not be an index label");
     }
     // everything else becomes structured metadata, never dropped
@@ -639,10 +674,22 @@ fn loki_rules_are_prometheus_rule_files() {
             let expr = s(&rule["expr"]);
             assert!(expr.contains("{service_name=\"claude-code\"}"), "{name}: selects the relay's service: {expr}");
             assert!(rule["labels"].get("severity").is_some(), "{name}: severity label");
-            assert!(rule["annotations"].get("summary").is_some() && rule["annotations"].get("description").is_some(), "{name}: annotations");
+            assert!(
+                rule["annotations"].get("summary").is_some() && rule["annotations"].get("description").is_some(),
+                "{name}: annotations"
+            );
         }
     }
-    for must in ["AgentHighRiskFinding", "AgentOutsideProject", "AgentSensitiveFile", "AgentRiskyCommand", "AgentSecretRedacted", "AgentTelemetryTampering", "AgentJournalRepaired", "AgentConfigError"] {
+    for must in [
+        "AgentHighRiskFinding",
+        "AgentOutsideProject",
+        "AgentSensitiveFile",
+        "AgentRiskyCommand",
+        "AgentSecretRedacted",
+        "AgentTelemetryTampering",
+        "AgentJournalRepaired",
+        "AgentConfigError",
+    ] {
         assert!(names.contains(must), "alert rule {must}");
     }
 }
@@ -653,8 +700,20 @@ fn loki_rules_are_prometheus_rule_files() {
 /// Top-level blocks of Tempo 2.x's configuration that this file may use (2.8), and the ones
 /// Tempo 3 removed.
 const TEMPO2_BLOCKS: [&str; 14] = [
-    "stream_over_http_enabled", "multitenancy_enabled", "server", "distributor", "ingester", "compactor", "storage",
-    "overrides", "usage_report", "querier", "query_frontend", "metrics_generator", "memberlist", "target",
+    "stream_over_http_enabled",
+    "multitenancy_enabled",
+    "server",
+    "distributor",
+    "ingester",
+    "compactor",
+    "storage",
+    "overrides",
+    "usage_report",
+    "querier",
+    "query_frontend",
+    "metrics_generator",
+    "memberlist",
+    "target",
 ];
 
 #[test]
@@ -693,7 +752,8 @@ fn tempo_config_is_sane() {
     assert!(max >= 5_000_000, "long sessions need a larger trace limit");
     // a whole collector batch fits the receiver and the burst
     let batch = collector_batch_bytes("otlp_grpc/tempo");
-    let recv_mib = at(&t, &["distributor", "receivers", "otlp", "protocols", "grpc", "max_recv_msg_size_mib"]).as_u64().unwrap();
+    let recv_mib =
+        at(&t, &["distributor", "receivers", "otlp", "protocols", "grpc", "max_recv_msg_size_mib"]).as_u64().unwrap();
     assert!(recv_mib * 1048576 > batch, "Tempo's OTLP gRPC receive limit {recv_mib} MiB <= batch {batch} B");
     let burst = at(&t, &["overrides", "defaults", "ingestion", "burst_size_bytes"]).as_u64().unwrap();
     assert!(burst >= batch, "Tempo ingestion burst {burst} < batch {batch}");
@@ -736,7 +796,8 @@ fn expand_json(v: &mut serde_json::Value, env: &BTreeMap<String, String>) {
 
 #[test]
 fn grafana_expansion_follows_grafanas_rules() {
-    let env: BTreeMap<String, String> = [("A", "x"), ("B_1", "y")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: BTreeMap<String, String> =
+        [("A", "x"), ("B_1", "y")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert_eq!(grafana_expand("$A ${B_1}", &env), "x y");
     assert_eq!(grafana_expand("${A:-default}", &env), "", "no defaults: the name `A:-default` is unset");
     assert_eq!(grafana_expand("${MISSING}", &env), "");
@@ -769,7 +830,8 @@ fn grafana_provisioning_expands_to_non_empty_values() {
             }
             assert!(!expanded.trim().is_empty(), "{f}{path}: {raw:?} expands to the empty string");
             // what is left of `$` after expansion must be one of Grafana's own link variables
-            let leftover = expanded.replace("${__span.traceId}", "").replace("${__span.spanId}", "").replace("${__value.raw}", "");
+            let leftover =
+                expanded.replace("${__span.traceId}", "").replace("${__span.spanId}", "").replace("${__value.raw}", "");
             assert!(!leftover.contains('$'), "{f}{path}: {raw:?} -> {expanded:?} keeps a `$`");
             // and with an empty environment the variables really are needed (no hidden default)
             if raw.contains("${AGENT_TELEMETRY_") {
@@ -811,7 +873,12 @@ fn grafana_tenants_are_the_collectors() {
     assert_eq!(header(&vl, "ProjectID"), s(at(&c, &["exporters", "otlp_http/victorialogs", "headers", "ProjectID"])));
     // and the same variable names: setting one variable moves both sides
     let raw = read("otel-collector.yaml");
-    for var in ["AGENT_TELEMETRY_LOKI_TENANT", "AGENT_TELEMETRY_TEMPO_TENANT", "AGENT_TELEMETRY_VICTORIALOGS_ACCOUNT_ID", "AGENT_TELEMETRY_VICTORIALOGS_PROJECT_ID"] {
+    for var in [
+        "AGENT_TELEMETRY_LOKI_TENANT",
+        "AGENT_TELEMETRY_TEMPO_TENANT",
+        "AGENT_TELEMETRY_VICTORIALOGS_ACCOUNT_ID",
+        "AGENT_TELEMETRY_VICTORIALOGS_PROJECT_ID",
+    ] {
         assert!(raw.contains(&format!("${{env:{var}:-")), "collector reads {var}");
         assert!(env.contains_key(var), "agent-telemetry.env sets {var}");
         assert!(read(GRAFANA_PROVISIONING[0]).contains(&format!("${{{var}}}")), "datasources read {var}");
@@ -841,7 +908,9 @@ fn grafana_datasources_link_traces_and_logs() {
         let uid = d["uid"].as_str().unwrap().to_string();
         assert!(by_uid.insert(uid.clone(), d.clone()).is_none(), "duplicate uid {uid}");
     }
-    for uid in ["agent-telemetry-loki", "agent-telemetry-tempo", "agent-telemetry-jaeger", "agent-telemetry-victorialogs"] {
+    for uid in
+        ["agent-telemetry-loki", "agent-telemetry-tempo", "agent-telemetry-jaeger", "agent-telemetry-victorialogs"]
+    {
         assert!(by_uid.contains_key(uid), "datasource uid {uid}");
     }
     let mut trace_to_logs = 0;
@@ -855,7 +924,10 @@ fn grafana_datasources_link_traces_and_logs() {
             assert!(by_uid.contains_key(target), "{ty}: tracesToLogsV2 target {target} exists");
             assert_eq!(t2l["customQuery"], true);
             let q = t2l["query"].as_str().unwrap();
-            assert!(q.contains("${__span.traceId}") && q.contains("${__span.spanId}"), "{ty}: by trace and span id: {q}");
+            assert!(
+                q.contains("${__span.traceId}") && q.contains("${__span.spanId}"),
+                "{ty}: by trace and span id: {q}"
+            );
             assert!(!q.contains("__span.tags"), "{ty}: a span tag the span may not carry hides the link: {q}");
             assert!(q.starts_with("{service_name=\"claude-code\"}"), "{ty}: the relay's service.name: {q}");
             trace_to_logs += 1;
@@ -867,7 +939,10 @@ fn grafana_datasources_link_traces_and_logs() {
                 assert_eq!(f["matcherRegex"], "trace_id");
                 assert_eq!(f["url"], "${__value.raw}");
                 let target = f["datasourceUid"].as_str().unwrap();
-                let target_ty = by_uid.get(target).unwrap_or_else(|| panic!("{ty}: derived field target {target} exists"))["type"].as_str().unwrap();
+                let target_ty =
+                    by_uid.get(target).unwrap_or_else(|| panic!("{ty}: derived field target {target} exists"))["type"]
+                        .as_str()
+                        .unwrap();
                 assert!(matches!(target_ty, "tempo" | "jaeger"), "logs link to a trace datasource");
                 logs_to.insert(format!("{ty}->{target_ty}"));
             }
@@ -900,15 +975,24 @@ fn grafana_dashboards_are_complete() {
     let uids: BTreeSet<String> = datasources().iter().map(|d| s(&d["uid"])).collect();
     let ds = dashboards();
     let titles: BTreeSet<String> = ds.iter().map(|(_, v)| v["uid"].as_str().unwrap().to_string()).collect();
-    for want in ["agent-telemetry-activity", "agent-telemetry-security", "agent-telemetry-session", "agent-telemetry-fleet"] {
+    for want in
+        ["agent-telemetry-activity", "agent-telemetry-security", "agent-telemetry-session", "agent-telemetry-fleet"]
+    {
         assert!(titles.contains(want), "dashboard {want}");
     }
     for (f, v) in &ds {
-        assert!(v["title"].is_string() && v["description"].as_str().is_some_and(|d| !d.is_empty()), "{f}: title and description");
+        assert!(
+            v["title"].is_string() && v["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{f}: title and description"
+        );
         let from = v["time"]["from"].as_str().unwrap_or_else(|| panic!("{f}: a default time range"));
         assert!(from.starts_with("now-"), "{f}: relative default time range, got {from}");
-        let vars: BTreeSet<String> =
-            v["templating"]["list"].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap().to_string()).collect();
+        let vars: BTreeSet<String> = v["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_string())
+            .collect();
         for want in ["project", "agent", "group", "session"] {
             assert!(vars.contains(want), "{f}: template variable {want}");
         }
@@ -944,11 +1028,12 @@ fn justfile_has_the_stack_recipes() {
     for r in ["stack-build", "stack-up", "stack-down", "stack-status", "stack-logs"] {
         assert!(j.lines().any(|l| l.starts_with(r)), "justfile recipe {r}");
         let script = r.trim_start_matches("stack-");
-        let script = if script == "build" || script == "up" || script == "down" || script == "status" || script == "logs" {
-            format!("scripts/stack/{script}.sh")
-        } else {
-            unreachable!()
-        };
+        let script =
+            if script == "build" || script == "up" || script == "down" || script == "status" || script == "logs" {
+                format!("scripts/stack/{script}.sh")
+            } else {
+                unreachable!()
+            };
         assert!(j.contains(&script), "{r} runs {script}");
         assert!(Path::new(&root().join(&script)).exists(), "{script} exists");
     }

@@ -33,8 +33,16 @@ fn session(env: &Env, vars: &BTreeMap<String, String>, sid: &str) -> BTreeMap<St
     let env_file = env.dir.path().join(format!("env-{sid}.sh"));
     let mut with_file = vars.clone();
     with_file.insert("CLAUDE_ENV_FILE".into(), env_file.display().to_string());
-    hook(env, &with_file, json!({"session_id": sid, "hook_event_name": "SessionStart", "source": "startup", "cwd": cwd}));
-    hook(env, vars, json!({"session_id": sid, "hook_event_name": "UserPromptSubmit", "prompt": "go", "prompt_id": format!("{sid}-p"), "cwd": cwd}));
+    hook(
+        env,
+        &with_file,
+        json!({"session_id": sid, "hook_event_name": "SessionStart", "source": "startup", "cwd": cwd}),
+    );
+    hook(
+        env,
+        vars,
+        json!({"session_id": sid, "hook_event_name": "UserPromptSubmit", "prompt": "go", "prompt_id": format!("{sid}-p"), "cwd": cwd}),
+    );
     hook(env, vars, json!({"session_id": sid, "hook_event_name": "Stop", "prompt_id": format!("{sid}-p"), "cwd": cwd}));
     hook(env, vars, json!({"session_id": sid, "hook_event_name": "SessionEnd", "reason": "other", "cwd": cwd}));
     exported(&env_file)
@@ -58,21 +66,34 @@ fn a_workflow_id_reaches_every_record_and_the_sessions_a_session_starts() {
     }
     relay_once(&env, &Dest::File, &[], Duration::from_secs(60));
     let (spans, logs) = read_otlp(&env.data, (0, 0));
-    let runs: BTreeMap<&str, &relay_support::Span> = spans.iter().filter(|s| s.name == "invoke_agent claude-code").map(|s| (s.attr("gen_ai.conversation.id").unwrap(), s)).collect();
+    let runs: BTreeMap<&str, &relay_support::Span> = spans
+        .iter()
+        .filter(|s| s.name == "invoke_agent claude-code")
+        .map(|s| (s.attr("gen_ai.conversation.id").unwrap(), s))
+        .collect();
     assert_eq!(runs["wf-parent"].attr("agent_telemetry.workflow.id"), Some("release-42"));
     assert_eq!(runs["wf-child"].attr("agent_telemetry.workflow.id"), Some("release-42"));
     assert_eq!(runs["wf-none"].attr("agent_telemetry.workflow.id"), None);
     assert_eq!(runs["wf-child"].trace_id, runs["wf-parent"].trace_id, "the child joins the parent's trace");
-    assert!(logs.iter().filter(|l| l.attr("gen_ai.conversation.id") == Some("wf-child")).all(|l| l.attr("agent_telemetry.workflow.id") == Some("release-42")));
+    assert!(logs
+        .iter()
+        .filter(|l| l.attr("gen_ai.conversation.id") == Some("wf-child"))
+        .all(|l| l.attr("agent_telemetry.workflow.id") == Some("release-42")));
 }
 
 #[test]
 fn a_workflow_id_that_is_not_a_plain_id_is_recorded_but_never_handed_to_a_shell() {
     let env = Env::new("workflow-bad-");
-    let evil = BTreeMap::from([("AGENT_TELEMETRY_WORKFLOW_ID".to_string(), "x; touch /tmp/pwned-by-workflow $(id)".to_string())]);
+    let evil = BTreeMap::from([(
+        "AGENT_TELEMETRY_WORKFLOW_ID".to_string(),
+        "x; touch /tmp/pwned-by-workflow $(id)".to_string(),
+    )]);
     let handed = session(&env, &evil, "wf-evil");
     assert!(!handed.contains_key("AGENT_TELEMETRY_WORKFLOW_ID"), "{handed:?}");
     assert!(handed.contains_key("TRACEPARENT"), "the trace context is still handed on");
     let j = journal_lines(&env.data);
-    assert!(j.iter().all(|r| r["session_context"]["workflow_id"] == "x; touch /tmp/pwned-by-workflow $(id)"), "recorded as it came");
+    assert!(
+        j.iter().all(|r| r["session_context"]["workflow_id"] == "x; touch /tmp/pwned-by-workflow $(id)"),
+        "recorded as it came"
+    );
 }

@@ -19,20 +19,47 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_agent-telemetry");
 
 fn ours(home: &Path, dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(BIN).args(args).env_clear().env("HOME", home).env("PATH", std::env::var_os("PATH").unwrap()).current_dir(dir).output().unwrap();
-    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    let out = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
 }
 
 fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git").args(["-c", "user.email=t@example.com", "-c", "user.name=t"]).args(args).current_dir(dir).status().unwrap().success();
+    let ok = Command::new("git")
+        .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .unwrap()
+        .success();
     assert!(ok, "git {args:?}");
 }
 
 fn journal(home: &Path) -> Vec<Value> {
     let dir = home.join(".local/share/agent-telemetry/journal");
-    let mut files: Vec<_> = std::fs::read_dir(dir).map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect()).unwrap_or_default();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect())
+        .unwrap_or_default();
     files.sort();
-    files.iter().flat_map(|f| std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect::<Vec<Value>>()).collect()
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
 }
 
 fn cli() -> ClaudeCli {
@@ -65,14 +92,24 @@ fn project(track_settings: bool) -> Project {
 }
 
 fn worktree_session(p: &Project, cli: &ClaudeCli, model: &ScriptedModel, name: &str) -> Vec<Value> {
-    let run = run_claude(cli, model, p, "WORKTREE-SCENARIO: look around", &["--worktree", name], &[("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")]);
+    let run = run_claude(
+        cli,
+        model,
+        p,
+        "WORKTREE-SCENARIO: look around",
+        &["--worktree", name],
+        &[("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")],
+    );
     assert!(run.status.success(), "claude --worktree failed: {}\n{}", run.stderr, run.stdout);
     let session = run.session_id.clone().expect("session id");
     journal(p.home()).into_iter().filter(|r| r["session_id"] == session.as_str()).collect()
 }
 
 fn check_recorded(p: &Project, records: &[Value], name: &str) {
-    assert!(records.iter().any(|r| r["hook_event"] == "SessionStart"), "the worktree session's start is not recorded: {records:?}");
+    assert!(
+        records.iter().any(|r| r["hook_event"] == "SessionStart"),
+        "the worktree session's start is not recorded: {records:?}"
+    );
     assert!(records.iter().any(|r| r["hook_event"] == "PostToolUse"), "its tool calls are not recorded");
     for r in records {
         assert_eq!(r["session_context"]["worktree"], name, "{r}");
@@ -90,7 +127,10 @@ fn untracked_settings_warned_then_covered_by_the_user_hook() {
     let model = ScriptedModel::start(claude::scenario_path("worktree"));
     let p = project(false);
     let (_, out) = ours(p.home(), p.path(), &["status"]);
-    assert!(out.contains("WARNING") && out.contains("will NOT be recorded"), "status does not report the worktree gap:\n{out}");
+    assert!(
+        out.contains("WARNING") && out.contains("will NOT be recorded"),
+        "status does not report the worktree gap:\n{out}"
+    );
     let (code, out) = ours(p.home(), p.path(), &["install", "--user"]);
     assert_eq!(code, 0, "{out}");
     let (code, out) = ours(p.home(), p.path(), &["status"]);
@@ -110,7 +150,10 @@ fn tracked_settings_record_the_worktree_through_the_project() {
     let model = ScriptedModel::start(claude::scenario_path("worktree"));
     let p = project(true);
     let user = p.home().join(".claude/settings.json");
-    assert!(!std::fs::read_to_string(&user).unwrap_or_default().contains("agent-telemetry"), "no user-level hook in this case");
+    assert!(
+        !std::fs::read_to_string(&user).unwrap_or_default().contains("agent-telemetry"),
+        "no user-level hook in this case"
+    );
     let records = worktree_session(&p, &cli, &model, "wt2");
     check_recorded(&p, &records, "wt2");
 }

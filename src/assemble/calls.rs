@@ -19,7 +19,15 @@ use serde::{Deserialize, Serialize};
 
 /// The `model_call` journal record of one call: what identifies the session and the call; the
 /// relay fills in the rest (project, host, agent identity) from the record that read it.
-fn call_record(sid: &str, agent_id: Option<&str>, call: &ModelCall, model_name: &str, t: &Tally, trace_id: TraceId, span_id: SpanId) -> JournalRecord {
+fn call_record(
+    sid: &str,
+    agent_id: Option<&str>,
+    call: &ModelCall,
+    model_name: &str,
+    t: &Tally,
+    trace_id: TraceId,
+    span_id: SpanId,
+) -> JournalRecord {
     let mut r = JournalRecord {
         timestamp: crate::timefmt::rfc3339_nanos(call.end),
         time_unix_nano: call.end,
@@ -86,7 +94,13 @@ pub struct Tally {
 
 impl Tally {
     fn of(call: &ModelCall, cost: Option<f64>, prices: &PriceTable) -> Tally {
-        Tally { usage: call.usage, requests: 1, cost_usd: cost.unwrap_or(0.0), unpriced: u64::from(cost.is_none()), price_table: prices.version.clone() }
+        Tally {
+            usage: call.usage,
+            requests: 1,
+            cost_usd: cost.unwrap_or(0.0),
+            unpriced: u64::from(cost.is_none()),
+            price_table: prices.version.clone(),
+        }
     }
 
     fn add(&mut self, o: &Tally) {
@@ -100,7 +114,14 @@ impl Tally {
 
 impl Assembler {
     /// One model request of session `sid` (of subagent `agent_id`, if given).
-    pub fn process_model_call(&mut self, sid: &str, agent_id: Option<&str>, call: &ModelCall, prices: &PriceTable, out: &mut Output) {
+    pub fn process_model_call(
+        &mut self,
+        sid: &str,
+        agent_id: Option<&str>,
+        call: &ModelCall,
+        prices: &PriceTable,
+        out: &mut Output,
+    ) {
         let Some(session) = self.sessions.get(sid) else { return };
         let (trace_id, resource) = (session.trace_id, session.resource.clone().unwrap_or_default());
         let run = session.run_key.clone();
@@ -188,7 +209,9 @@ impl Assembler {
     /// names a turn, `agent` a subagent, neither the session run.
     pub fn totals_read(&mut self, sid: &str, prompt: Option<&str>, agent: Option<&str>) {
         let k = match (agent, prompt) {
-            (Some(a), _) => key(SpanRole::Subagent, &super::agent_run_key(a, self.agent_runs.get(a).copied().unwrap_or(0))),
+            (Some(a), _) => {
+                key(SpanRole::Subagent, &super::agent_run_key(a, self.agent_runs.get(a).copied().unwrap_or(0)))
+            }
             (None, Some(p)) => key(SpanRole::Turn, p),
             (None, None) => match self.sessions.get(sid).and_then(|s| s.run_key.clone()) {
                 Some(r) => key(SpanRole::Session, &r),
@@ -223,7 +246,8 @@ impl Assembler {
     }
 
     fn turn_known(&self, sid: &str, prompt: &str) -> bool {
-        self.open.contains_key(&key(SpanRole::Turn, prompt)) || self.sessions.get(sid).is_some_and(|s| s.closed_turns.contains(prompt))
+        self.open.contains_key(&key(SpanRole::Turn, prompt))
+            || self.sessions.get(sid).is_some_and(|s| s.closed_turns.contains(prompt))
     }
 
     /// The session run's totals (the whole session's: main agent and subagents).
@@ -244,13 +268,23 @@ pub(super) fn totals_from_transcript(span: &SpanItem) -> bool {
 fn accumulate(span: &mut SpanItem, t: &Tally) {
     if !totals_from_transcript(span) {
         // The first call: totals start from zero, whatever the hook read before.
-        let hooks = [attrs::GEN_AI_INPUT_TOKENS, attrs::GEN_AI_OUTPUT_TOKENS, attrs::GEN_AI_CACHE_READ_TOKENS, attrs::GEN_AI_CACHE_CREATION_TOKENS, "agent_telemetry.usage.messages"];
+        let hooks = [
+            attrs::GEN_AI_INPUT_TOKENS,
+            attrs::GEN_AI_OUTPUT_TOKENS,
+            attrs::GEN_AI_CACHE_READ_TOKENS,
+            attrs::GEN_AI_CACHE_CREATION_TOKENS,
+            "agent_telemetry.usage.messages",
+        ];
         span.attrs.retain(|(k, _)| !hooks.contains(&k.as_str()));
         model::set(&mut span.attrs, attrs::USAGE_SOURCE, AttrValue::Str("transcript".into()));
     }
     let a = &mut span.attrs;
     let add = |a: &mut Attrs, k: &str, n: u64| {
-        let old = a.iter().find(|(key, _)| key == k).and_then(|(_, v)| if let AttrValue::Int(i) = v { Some(*i) } else { None }).unwrap_or(0);
+        let old = a
+            .iter()
+            .find(|(key, _)| key == k)
+            .and_then(|(_, v)| if let AttrValue::Int(i) = v { Some(*i) } else { None })
+            .unwrap_or(0);
         model::set(a, k, AttrValue::Int(old + n as i64));
     };
     add(a, attrs::GEN_AI_INPUT_TOKENS, t.usage.input_tokens);
@@ -261,7 +295,11 @@ fn accumulate(span: &mut SpanItem, t: &Tally) {
     if t.unpriced > 0 {
         add(a, attrs::COST_UNPRICED_REQUESTS, t.unpriced);
     }
-    let old = a.iter().find(|(key, _)| key == attrs::COST_USD).and_then(|(_, v)| if let AttrValue::Float(f) = v { Some(*f) } else { None }).unwrap_or(0.0);
+    let old = a
+        .iter()
+        .find(|(key, _)| key == attrs::COST_USD)
+        .and_then(|(_, v)| if let AttrValue::Float(f) = v { Some(*f) } else { None })
+        .unwrap_or(0.0);
     model::set(a, attrs::COST_USD, AttrValue::Float(old + t.cost_usd));
     model::set(a, attrs::COST_PRICE_TABLE, AttrValue::Str(t.price_table.clone()));
 }

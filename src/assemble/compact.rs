@@ -20,8 +20,12 @@ impl Assembler {
     pub(super) fn is_compaction(&self, sid: &str, r: &JournalRecord) -> bool {
         match r.event() {
             HookEvent::PreCompact | HookEvent::PostCompact => true,
-            HookEvent::SessionStart => r.session_context.source.as_deref() == Some("compact") && self.compacting(sid).is_some(),
-            HookEvent::SubagentStop | HookEvent::SubagentStart => self.compacting(sid).is_some() && r.agent_context.agent_type.as_deref().unwrap_or("").is_empty(),
+            HookEvent::SessionStart => {
+                r.session_context.source.as_deref() == Some("compact") && self.compacting(sid).is_some()
+            }
+            HookEvent::SubagentStop | HookEvent::SubagentStart => {
+                self.compacting(sid).is_some() && r.agent_context.agent_type.as_deref().unwrap_or("").is_empty()
+            }
             _ => false,
         }
     }
@@ -31,7 +35,14 @@ impl Assembler {
     }
 
     /// Handles a compaction record; returns the span its log record belongs to.
-    pub(super) fn process_compaction(&mut self, sid: &str, r: &JournalRecord, run: SpanId, resource: &ResourceKey, out: &mut Output) -> SpanId {
+    pub(super) fn process_compaction(
+        &mut self,
+        sid: &str,
+        r: &JournalRecord,
+        run: SpanId,
+        resource: &ResourceKey,
+        out: &mut Output,
+    ) -> SpanId {
         let t = r.time_unix_nano;
         let trigger = r.raw_input.get("trigger").and_then(|v| v.as_str()).map(str::to_string);
         match r.event() {
@@ -54,7 +65,8 @@ impl Assembler {
                         // A summariser fork: it ran within the compaction, up to its stop.
                         let a = r.agent_context.agent_id.clone().unwrap_or_default();
                         let start = self.open.get(&k).map(|s| s.start).unwrap_or(t);
-                        let mut attrs_: Attrs = vec![(attrs::GEN_AI_CONVERSATION.to_string(), AttrValue::Str(sid.to_string()))];
+                        let mut attrs_: Attrs =
+                            vec![(attrs::GEN_AI_CONVERSATION.to_string(), AttrValue::Str(sid.to_string()))];
                         model::push_str(&mut attrs_, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
                         model::push_str(&mut attrs_, attrs::GEN_AI_AGENT_NAME, Some("compaction-summarizer"));
                         model::push_str(&mut attrs_, attrs::GEN_AI_AGENT_ID, Some(&a));
@@ -80,7 +92,11 @@ impl Assembler {
                     }
                     HookEvent::SessionStart => {
                         if let Some(span) = self.open.get_mut(&k) {
-                            span.events.push(model::SpanEventItem { name: "session_start.compact".into(), time: t, attrs: Vec::new() });
+                            span.events.push(model::SpanEventItem {
+                                name: "session_start.compact".into(),
+                                time: t,
+                                attrs: Vec::new(),
+                            });
                         }
                         compact
                     }
@@ -107,7 +123,11 @@ impl Assembler {
         let Some(natural) = self.compacting(sid) else { return };
         if let Some(span) = self.open.get_mut(&key(SpanRole::Compact, &natural)) {
             let a = &mut span.attrs;
-            for (k, v) in [(attrs::COMPACT_PRE_TOKENS, info.pre_tokens), (attrs::COMPACT_POST_TOKENS, info.post_tokens), (attrs::COMPACT_DURATION_MS, info.duration_ms)] {
+            for (k, v) in [
+                (attrs::COMPACT_PRE_TOKENS, info.pre_tokens),
+                (attrs::COMPACT_POST_TOKENS, info.post_tokens),
+                (attrs::COMPACT_DURATION_MS, info.duration_ms),
+            ] {
                 if let Some(v) = v {
                     model::set(a, k, AttrValue::Int(v as i64));
                 }

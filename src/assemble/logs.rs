@@ -7,7 +7,13 @@ use crate::record::JournalRecord;
 
 /// `line` is the record's journal line, used as the body when given (else the record is
 /// serialised: the same JSON).
-pub fn log_item(r: &JournalRecord, line: Option<&str>, trace_id: TraceId, span_id: SpanId, resource: ResourceKey) -> LogItem {
+pub fn log_item(
+    r: &JournalRecord,
+    line: Option<&str>,
+    trace_id: TraceId,
+    span_id: SpanId,
+    resource: ResourceKey,
+) -> LogItem {
     let mut a: Attrs = Vec::with_capacity(24);
     let sid = r.session_id.as_deref().unwrap_or("unknown-session");
     push_str(&mut a, attrs::GEN_AI_CONVERSATION, Some(sid));

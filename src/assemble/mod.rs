@@ -16,12 +16,12 @@
 pub mod attrs;
 mod calls;
 mod compact;
-mod tasks;
 pub mod logs;
 pub mod model;
+mod tasks;
 
-use crate::ids::{self, SpanId, SpanKind, TraceId, TraceParent};
 use crate::event::HookEvent;
+use crate::ids::{self, SpanId, SpanKind, TraceId, TraceParent};
 use crate::record::JournalRecord;
 use model::*;
 use serde::{Deserialize, Serialize};
@@ -113,7 +113,10 @@ impl Assembler {
             // Written by the relay after it made the call's span: a log record linked to that
             // span, nothing else (it opens no session: it may come after the SessionEnd).
             let m = r.model_call.clone().unwrap_or_default();
-            let (trace_id, span_id) = (TraceId::parse_hex(&m.trace_id).unwrap_or_default(), SpanId::parse_hex(&m.span_id).unwrap_or_default());
+            let (trace_id, span_id) = (
+                TraceId::parse_hex(&m.trace_id).unwrap_or_default(),
+                SpanId::parse_hex(&m.span_id).unwrap_or_default(),
+            );
             let mut item = logs::log_item(r, line, trace_id, span_id, resource);
             calls::call_log_attrs(&mut item.attrs, &m);
             out.logs.push(item);
@@ -154,9 +157,20 @@ impl Assembler {
             }
             let opened = !self.open.contains_key(&key(SpanRole::Turn, p));
             if ev == HookEvent::UserPromptSubmit && r.agent_context.agent_id.is_none() {
-                self.open_span(SpanRole::Turn, p, "turn".into(), &sid, Some(run_span.clone()), t, &resource, turn_attrs(r, p), false);
+                self.open_span(
+                    SpanRole::Turn,
+                    p,
+                    "turn".into(),
+                    &sid,
+                    Some(run_span.clone()),
+                    t,
+                    &resource,
+                    turn_attrs(r, p),
+                    false,
+                );
             }
-            let id = self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span.clone()), t, &resource, || turn_attrs(r, p));
+            let id =
+                self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span.clone()), t, &resource, || turn_attrs(r, p));
             if opened {
                 self.turn_opened(&sid, p);
             }
@@ -172,11 +186,16 @@ impl Assembler {
             self.agent_parents.entry(a.to_string()).or_insert_with(|| SpanId::of(SpanKind::Tool, parent_tool));
         }
         if let (Some(a), Some(ar)) = (agent_id.as_deref(), agent_run.as_deref()) {
-            let name = format!("invoke_agent {}", r.agent_context.agent_type.as_deref().filter(|t| !t.is_empty()).unwrap_or("subagent"));
+            let name = format!(
+                "invoke_agent {}",
+                r.agent_context.agent_type.as_deref().filter(|t| !t.is_empty()).unwrap_or("subagent")
+            );
             let parent = self.agent_parents.get(ar).cloned();
             let fallback_parent = turn_span.clone().unwrap_or(run_span.clone());
             let opened = !self.open.contains_key(&key(SpanRole::Subagent, ar));
-            self.ensure(SpanRole::Subagent, ar, &name, &sid, parent.or(Some(fallback_parent)), t, &resource, || subagent_attrs(r, a, ar));
+            self.ensure(SpanRole::Subagent, ar, &name, &sid, parent.or(Some(fallback_parent)), t, &resource, || {
+                subagent_attrs(r, a, ar)
+            });
             if opened {
                 self.subagent_opened(&sid, ar);
             }
@@ -208,7 +227,9 @@ impl Assembler {
                 Some(ms) if ev.ends_tool_call() => t.saturating_sub(ms * 1_000_000),
                 _ => t,
             };
-            let sp = self.ensure(SpanRole::Tool, id, &name, &sid, Some(tool_parent.clone()), start, &resource, || tool_attrs(r, tool, id));
+            let sp = self.ensure(SpanRole::Tool, id, &name, &sid, Some(tool_parent.clone()), start, &resource, || {
+                tool_attrs(r, tool, id)
+            });
             if let Some(s) = self.sessions.get_mut(&sid) {
                 s.saw_tool(id);
             }
@@ -224,7 +245,15 @@ impl Assembler {
                     span.end = t.max(span.start);
                     if ev == HookEvent::PostToolUseFailure {
                         let msg = tc.error.clone().unwrap_or_else(|| "tool call failed".into());
-                        model::set(&mut span.attrs, attrs::ERROR_TYPE, AttrValue::Str(if tc.is_interrupt == Some(true) { "interrupted".into() } else { "tool_error".into() }));
+                        model::set(
+                            &mut span.attrs,
+                            attrs::ERROR_TYPE,
+                            AttrValue::Str(if tc.is_interrupt == Some(true) {
+                                "interrupted".into()
+                            } else {
+                                "tool_error".into()
+                            }),
+                        );
                         span.error = Some(msg);
                     }
                     out.spans.push(span);
@@ -251,7 +280,12 @@ impl Assembler {
                         add_usage(&mut span, u);
                     }
                     if ev == HookEvent::StopFailure {
-                        span.error = Some(r.tool_context.as_ref().and_then(|c| c.error.clone()).unwrap_or_else(|| "the turn ended with an error".into()));
+                        span.error = Some(
+                            r.tool_context
+                                .as_ref()
+                                .and_then(|c| c.error.clone())
+                                .unwrap_or_else(|| "the turn ended with an error".into()),
+                        );
                     }
                     out.spans.push(span);
                 }
@@ -271,7 +305,11 @@ impl Assembler {
         }
 
         // Tasks: the creating and completing calls, linked.
-        let task_span = if matches!(ev, HookEvent::TaskCreated | HookEvent::TaskCompleted) { self.process_task(&sid, r) } else { None };
+        let task_span = if matches!(ev, HookEvent::TaskCreated | HookEvent::TaskCompleted) {
+            self.process_task(&sid, r)
+        } else {
+            None
+        };
 
         // The record's log item belongs to the most specific span it touches.
         let own_span = match ev {
@@ -289,7 +327,14 @@ impl Assembler {
     /// A `telemetry_gap` / `telemetry_restored` record: a log record in its session's trace (on
     /// the run span, which may have ended or been forgotten long ago), never a span of its own and
     /// no session state: a silent or ended session is not reopened by the record about it.
-    fn gap_record(&mut self, r: &JournalRecord, line: Option<&str>, sid: &str, resource: ResourceKey, out: &mut Output) {
+    fn gap_record(
+        &mut self,
+        r: &JournalRecord,
+        line: Option<&str>,
+        sid: &str,
+        resource: ResourceKey,
+        out: &mut Output,
+    ) {
         let (trace_id, span) = match self.sessions.get(sid) {
             Some(s) => (s.trace_id, SpanId::of(SpanKind::Session, s.run_key.as_deref().unwrap_or(sid))),
             None => (TraceId(ids::trace_id_for_session(sid)), SpanId::of(SpanKind::Session, sid)),
@@ -315,7 +360,8 @@ impl Assembler {
         // The first run keeps the session's own id (the span TRACEPARENT names); a resumed or
         // compacted run is keyed by its SessionStart's seq, so it never collides with the first,
         // even if this relay has forgotten the session in between.
-        let continued = r.event() == HookEvent::SessionStart && matches!(r.session_context.source.as_deref(), Some("resume" | "compact"));
+        let continued = r.event() == HookEvent::SessionStart
+            && matches!(r.session_context.source.as_deref(), Some("resume" | "compact"));
         let run_key = if s.runs == 1 && !continued { sid.to_string() } else { format!("{sid}#{}", r.seq) };
         s.run_key = Some(run_key.clone());
         let parent = s.parent_span_id.clone();
@@ -326,7 +372,17 @@ impl Assembler {
             model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
         }
         let remote = parent.is_some();
-        self.open_span(SpanRole::Session, &run_key, "invoke_agent claude-code".into(), sid, parent, r.time_unix_nano, resource, a, remote);
+        self.open_span(
+            SpanRole::Session,
+            &run_key,
+            "invoke_agent claude-code".into(),
+            sid,
+            parent,
+            r.time_unix_nano,
+            resource,
+            a,
+            remote,
+        );
         SpanId::of(SpanKind::Session, &run_key)
     }
 
@@ -340,7 +396,14 @@ impl Assembler {
         }
     }
 
-    fn close_run(&mut self, sid: &str, t: u64, reason: Option<&str>, usage: Option<&crate::record::TokenUsage>, out: &mut Output) {
+    fn close_run(
+        &mut self,
+        sid: &str,
+        t: u64,
+        reason: Option<&str>,
+        usage: Option<&crate::record::TokenUsage>,
+        out: &mut Output,
+    ) {
         let Some(run_key) = self.sessions.get(sid).and_then(|s| s.run_key.clone()) else { return };
         // Whatever is still open in this session ends with it, marked incomplete.
         let children: Vec<String> = self
@@ -363,7 +426,12 @@ impl Assembler {
                 out.spans.push(span);
             }
         }
-        let waiting: Vec<String> = self.waiting_for_parent.iter().filter(|(_, s)| s.resource.session_id == sid).map(|(k, _)| k.clone()).collect();
+        let waiting: Vec<String> = self
+            .waiting_for_parent
+            .iter()
+            .filter(|(_, s)| s.resource.session_id == sid)
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in waiting {
             if let Some(span) = self.waiting_for_parent.remove(&k) {
                 out.spans.push(span);
@@ -393,7 +461,8 @@ impl Assembler {
             None => 0,
             Some(n) => {
                 let k = agent_run_key(a, n);
-                let running = self.open.contains_key(&key(SpanRole::Subagent, &k)) || self.waiting_for_parent.contains_key(&k);
+                let running =
+                    self.open.contains_key(&key(SpanRole::Subagent, &k)) || self.waiting_for_parent.contains_key(&k);
                 if starting && !running {
                     n + 1
                 } else {
@@ -408,7 +477,9 @@ impl Assembler {
             let reviver = self
                 .open
                 .values()
-                .filter(|s| s.role == SpanRole::Tool && s.name == "execute_tool SendMessage" && s.resource.session_id == sid)
+                .filter(|s| {
+                    s.role == SpanRole::Tool && s.name == "execute_tool SendMessage" && s.resource.session_id == sid
+                })
                 .max_by_key(|s| s.start)
                 .map(|s| s.span_id);
             if let Some(p) = reviver {
@@ -423,8 +494,14 @@ impl Assembler {
         let Some(calls) = r.raw_input.get("tool_calls").and_then(|c| c.as_array()) else { return };
         let trace_id = self.sessions.get(sid).map(|s| s.trace_id).unwrap_or_default();
         for c in calls {
-            let (Some(id), Some(tool)) = (c.get("tool_use_id").and_then(|v| v.as_str()), c.get("tool_name").and_then(|v| v.as_str())) else { continue };
-            if self.open.contains_key(&key(SpanRole::Tool, id)) || self.sessions.get(sid).is_none_or(|s| s.recent_tools.iter().any(|t| t == id)) {
+            let (Some(id), Some(tool)) =
+                (c.get("tool_use_id").and_then(|v| v.as_str()), c.get("tool_name").and_then(|v| v.as_str()))
+            else {
+                continue;
+            };
+            if self.open.contains_key(&key(SpanRole::Tool, id))
+                || self.sessions.get(sid).is_none_or(|s| s.recent_tools.iter().any(|t| t == id))
+            {
                 continue;
             }
             if let Some(s) = self.sessions.get_mut(sid) {
@@ -444,7 +521,9 @@ impl Assembler {
                 end: r.time_unix_nano,
                 attrs: a,
                 events: Vec::new(),
-                error: Some("not run: no PreToolUse/PostToolUse fired for this call (an unknown or unavailable tool)".into()),
+                error: Some(
+                    "not run: no PreToolUse/PostToolUse fired for this call (an unknown or unavailable tool)".into(),
+                ),
                 links: Vec::new(),
                 resource: resource.clone(),
                 last_activity: r.time_unix_nano,
@@ -477,7 +556,18 @@ impl Assembler {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn open_span(&mut self, role: SpanRole, k: &str, name: String, sid: &str, parent: Option<SpanId>, t: u64, resource: &ResourceKey, a: Attrs, remote: bool) {
+    fn open_span(
+        &mut self,
+        role: SpanRole,
+        k: &str,
+        name: String,
+        sid: &str,
+        parent: Option<SpanId>,
+        t: u64,
+        resource: &ResourceKey,
+        a: Attrs,
+        remote: bool,
+    ) {
         let kind = match role {
             SpanRole::Session => SpanKind::Session,
             SpanRole::Turn => SpanKind::Turn,
@@ -507,7 +597,17 @@ impl Assembler {
 
     /// The span id of an open span, opening it (start inferred) if its start was not seen.
     #[allow(clippy::too_many_arguments)]
-    fn ensure(&mut self, role: SpanRole, k: &str, name: &str, sid: &str, parent: Option<SpanId>, t: u64, resource: &ResourceKey, a: impl FnOnce() -> Attrs) -> SpanId {
+    fn ensure(
+        &mut self,
+        role: SpanRole,
+        k: &str,
+        name: &str,
+        sid: &str,
+        parent: Option<SpanId>,
+        t: u64,
+        resource: &ResourceKey,
+        a: impl FnOnce() -> Attrs,
+    ) -> SpanId {
         let full = key(role, k);
         if !self.open.contains_key(&full) {
             self.open_span(role, k, name.to_string(), sid, parent, t, resource, a(), false);
@@ -542,16 +642,22 @@ impl Assembler {
         // [`MAX_ENDED_SESSIONS`] at once: their ids are derived, and a later resume is keyed by
         // its own SessionStart, so nothing needs them. Memory and the checkpoint hold what is
         // open, not the relay's whole history.
-        let mut ended: Vec<(u64, String)> = self.sessions.iter().filter(|(_, s)| s.ended).map(|(k, s)| (s.last_time, k.clone())).collect();
+        let mut ended: Vec<(u64, String)> =
+            self.sessions.iter().filter(|(_, s)| s.ended).map(|(k, s)| (s.last_time, k.clone())).collect();
         ended.sort();
         let over = ended.len().saturating_sub(MAX_ENDED_SESSIONS);
-        let forget: std::collections::BTreeSet<String> =
-            ended.iter().enumerate().filter(|(i, (t, _))| *i < over || t + 3600 * 1_000_000_000 <= now).map(|(_, (_, k))| k.clone()).collect();
+        let forget: std::collections::BTreeSet<String> = ended
+            .iter()
+            .enumerate()
+            .filter(|(i, (t, _))| *i < over || t + 3600 * 1_000_000_000 <= now)
+            .map(|(_, (_, k))| k.clone())
+            .collect();
         if forget.is_empty() {
             return;
         }
         self.sessions.retain(|k, _| !forget.contains(k));
-        let agents: Vec<String> = self.agent_sessions.iter().filter(|(_, s)| forget.contains(*s)).map(|(a, _)| a.clone()).collect();
+        let agents: Vec<String> =
+            self.agent_sessions.iter().filter(|(_, s)| forget.contains(*s)).map(|(a, _)| a.clone()).collect();
         for a in agents {
             self.agent_sessions.remove(&a);
             self.agent_runs.remove(&a);
@@ -629,7 +735,11 @@ fn session_attrs(r: &JournalRecord, sid: &str) -> Attrs {
     model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_NAME, Some("claude-code"));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(sid));
-    model::push_str(&mut a, attrs::SOURCE, r.session_context.source.as_deref().filter(|_| r.event() == HookEvent::SessionStart));
+    model::push_str(
+        &mut a,
+        attrs::SOURCE,
+        r.session_context.source.as_deref().filter(|_| r.event() == HookEvent::SessionStart),
+    );
     model::push_str(&mut a, attrs::PARENT_SESSION, r.session_context.parent_session.as_deref());
     model::push_str(&mut a, attrs::WORKFLOW, r.session_context.workflow_id.as_deref());
     model::push_str(&mut a, attrs::WORKTREE, r.session_context.worktree.as_deref());
@@ -684,7 +794,11 @@ fn tool_attrs(r: &JournalRecord, tool: &str, id: &str) -> Attrs {
     model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("execute_tool"));
     model::push_str(&mut a, attrs::GEN_AI_TOOL_NAME, Some(tool));
     model::push_str(&mut a, attrs::GEN_AI_TOOL_CALL_ID, Some(id));
-    model::push_str(&mut a, attrs::GEN_AI_TOOL_TYPE, Some(if tool.starts_with("mcp__") { "extension" } else { "function" }));
+    model::push_str(
+        &mut a,
+        attrs::GEN_AI_TOOL_TYPE,
+        Some(if tool.starts_with("mcp__") { "extension" } else { "function" }),
+    );
     model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, r.agent_context.agent_id.as_deref());
     model::push_str(&mut a, attrs::EVENT_TYPE, Some(&r.event_type));
     if r.event() != HookEvent::PreToolUse {
@@ -759,7 +873,12 @@ mod tests {
     use super::*;
 
     fn rec(sid: &str, ev: &str, t: u64, agent: Option<&str>) -> JournalRecord {
-        let mut r = JournalRecord { session_id: Some(sid.into()), hook_event: ev.into(), time_unix_nano: t, ..JournalRecord::default() };
+        let mut r = JournalRecord {
+            session_id: Some(sid.into()),
+            hook_event: ev.into(),
+            time_unix_nano: t,
+            ..JournalRecord::default()
+        };
         r.agent_context.agent_id = agent.map(str::to_string);
         r
     }
@@ -787,7 +906,11 @@ mod tests {
         let now = t0 + n as u64 * 1_000_000 + 10 * 1_000_000_000;
         a.sweep(now, 5 * 1_000_000_000, &mut out);
         assert!(a.sessions.len() <= MAX_ENDED_SESSIONS, "{} sessions kept", a.sessions.len());
-        assert!(a.agent_runs.len() <= MAX_ENDED_SESSIONS && a.agent_sessions.len() <= MAX_ENDED_SESSIONS, "{} agents kept", a.agent_runs.len());
+        assert!(
+            a.agent_runs.len() <= MAX_ENDED_SESSIONS && a.agent_sessions.len() <= MAX_ENDED_SESSIONS,
+            "{} agents kept",
+            a.agent_runs.len()
+        );
         assert_eq!(a.open_count(), 0, "everything closed");
         // The most recent are the ones kept.
         assert!(a.sessions.contains_key(&format!("s{}", n - 1)));

@@ -34,7 +34,11 @@ impl Assembler {
             .open
             .values_mut()
             .filter(|s| s.role == SpanRole::Tool && s.name == tool && s.resource.session_id == sid)
-            .filter(|s| agent.as_deref().is_none_or(|a| s.attrs.iter().any(|(k, v)| k == attrs::GEN_AI_AGENT_ID && *v == AttrValue::Str(a.to_string()))))
+            .filter(|s| {
+                agent.as_deref().is_none_or(|a| {
+                    s.attrs.iter().any(|(k, v)| k == attrs::GEN_AI_AGENT_ID && *v == AttrValue::Str(a.to_string()))
+                })
+            })
             .max_by_key(|s| s.start);
         let session = self.sessions.get_mut(sid)?;
         match ev {
@@ -52,9 +56,20 @@ impl Assembler {
                 let subject = subject.or(created.as_ref().and_then(|c| c.subject.clone()));
                 mark(span, "task.completed", r.time_unix_nano, &task_id, subject.as_deref());
                 if let Some(c) = created {
-                    model::push_str(&mut span.attrs, attrs::TASK_CREATED_BY_AGENT, Some(c.creator_agent.as_deref().unwrap_or("main")));
+                    model::push_str(
+                        &mut span.attrs,
+                        attrs::TASK_CREATED_BY_AGENT,
+                        Some(c.creator_agent.as_deref().unwrap_or("main")),
+                    );
                     if let Some(from) = c.created_by {
-                        span.links.push(SpanLinkItem { trace_id, span_id: from, attrs: vec![(attrs::TASK_ID.to_string(), AttrValue::Str(task_id.clone())), ("agent_telemetry.link".to_string(), AttrValue::Str("task.created".into()))] });
+                        span.links.push(SpanLinkItem {
+                            trace_id,
+                            span_id: from,
+                            attrs: vec![
+                                (attrs::TASK_ID.to_string(), AttrValue::Str(task_id.clone())),
+                                ("agent_telemetry.link".to_string(), AttrValue::Str("task.created".into())),
+                            ],
+                        });
                     }
                 }
                 Some(span.span_id)

@@ -43,7 +43,9 @@ pub struct Window {
 impl Window {
     pub fn resolve(&self, now: u64) -> anyhow::Result<(Option<u64>, Option<u64>)> {
         let p = |w: &Option<String>, flag: &str| -> anyhow::Result<Option<u64>> {
-            w.as_deref().map(|t| forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))).transpose()
+            w.as_deref()
+                .map(|t| forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+                .transpose()
         };
         let (s, u) = (p(&self.since, "since")?, p(&self.until, "until")?);
         if let (Some(s), Some(u)) = (s, u) {
@@ -207,7 +209,13 @@ fn now() -> u64 {
 pub fn sessions(config: &Config, a: &SessionsArgs) -> anyhow::Result<i32> {
     let (since, until) = a.window.resolve(now())?;
     let index = a.source.open(config)?;
-    let f = sessions::SessionFilters { since, until, project: a.project.clone(), agent: a.agent.clone(), flag: a.flag.clone() };
+    let f = sessions::SessionFilters {
+        since,
+        until,
+        project: a.project.clone(),
+        agent: a.agent.clone(),
+        flag: a.flag.clone(),
+    };
     let rows = sessions::list(&index, &f, now(), config.export.span_timeout.as_nanos() as u64)?;
     let mut out = std::io::stdout().lock();
     if a.json {
@@ -279,12 +287,18 @@ pub fn verify_file(path: &Path) -> anyhow::Result<i32> {
         println!("{}: no records", path.display());
         return Ok(1);
     }
-    println!("{}: {} record(s){range}: every record's hash holds; {} link(s) between neighbours hold", path.display(), rep.records, rep.links_checked);
+    println!(
+        "{}: {} record(s){range}: every record's hash holds; {} link(s) between neighbours hold",
+        path.display(),
+        rep.records,
+        rep.links_checked
+    );
     if rep.gaps.is_empty() {
         println!("contiguous: no seq is missing between the first and the last record");
     } else {
         let missing: u64 = rep.gaps.iter().map(|(a, b)| b - a + 1).sum();
-        let shown: Vec<String> = rep.gaps.iter().take(10).map(|(a, b)| if a == b { a.to_string() } else { format!("{a}..{b}") }).collect();
+        let shown: Vec<String> =
+            rep.gaps.iter().take(10).map(|(a, b)| if a == b { a.to_string() } else { format!("{a}..{b}") }).collect();
         println!(
             "{} gap(s), {missing} seq(s) not in the file: {}{} — a filtered export leaves these out; this file cannot show whether they existed unchanged",
             rep.gaps.len(),
@@ -319,10 +333,13 @@ pub fn tree(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.json {
         for s in &spans {
-            serde_json::to_writer(&mut out, &serde_json::json!({
-                "trace_id": s.trace_id, "span_id": s.span_id, "parent_span_id": s.parent, "name": s.name,
-                "start_unix_nano": s.start, "end_unix_nano": s.end, "error": s.error, "attributes": s.attrs,
-            }))?;
+            serde_json::to_writer(
+                &mut out,
+                &serde_json::json!({
+                    "trace_id": s.trace_id, "span_id": s.span_id, "parent_span_id": s.parent, "name": s.name,
+                    "start_unix_nano": s.start, "end_unix_nano": s.end, "error": s.error, "attributes": s.attrs,
+                }),
+            )?;
             out.write_all(b"\n")?;
         }
     } else {
@@ -347,7 +364,14 @@ pub fn report(config: &Config, a: &ReportArgs) -> anyhow::Result<i32> {
     let index = a.source.open(config)?;
     let (sid, records) = forensics::timeline::records(&index, &a.session)?;
     let spans = forensics::timeline::tree(&records);
-    let summary = sessions::list(&index, &sessions::SessionFilters::default(), now(), config.export.span_timeout.as_nanos() as u64)?.into_iter().find(|s| s.session_id == sid);
+    let summary = sessions::list(
+        &index,
+        &sessions::SessionFilters::default(),
+        now(),
+        config.export.span_timeout.as_nanos() as u64,
+    )?
+    .into_iter()
+    .find(|s| s.session_id == sid);
     let html = forensics::report::render(&sid, summary.as_ref(), &records, &spans);
     std::fs::write(&a.output, html).map_err(|e| anyhow::anyhow!("{}: {e}", a.output.display()))?;
     println!("wrote {} ({} span(s), {} record(s))", a.output.display(), spans.len(), records.len());

@@ -11,7 +11,6 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
-
 /// Seconds Claude Code waits for our hook before giving up on it (it normally takes ~1 ms).
 const HOOK_TIMEOUT_SECS: u64 = 10;
 
@@ -45,7 +44,10 @@ pub fn hook_command(exe: &Path) -> String {
 /// Whether a hook entry is one of ours (any version or location of the binary; or an http
 /// entry posting to the relay's hook path).
 fn is_ours(hook: &Value) -> bool {
-    let command = hook.get("command").and_then(Value::as_str).is_some_and(|c| c.trim_end().ends_with(" hook") && c.contains("agent-telemetry"));
+    let command = hook
+        .get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.trim_end().ends_with(" hook") && c.contains("agent-telemetry"));
     let http = hook.get("type").and_then(Value::as_str) == Some("http")
         && hook.get("url").and_then(Value::as_str).is_some_and(|u| u.ends_with(crate::relay::listen::PATH));
     command || http
@@ -85,7 +87,10 @@ pub fn registered_events(settings: &Value) -> Option<std::collections::BTreeSet<
 
 /// [`registered_events`], where an http entry posting to our endpoint at `listen` (the relay's
 /// `[hook] listen`) counts too — at another address it is not ours (a redirect is a gap).
-pub fn registered_events_with(settings: &Value, listen: Option<std::net::SocketAddr>) -> Option<std::collections::BTreeSet<String>> {
+pub fn registered_events_with(
+    settings: &Value,
+    listen: Option<std::net::SocketAddr>,
+) -> Option<std::collections::BTreeSet<String>> {
     if settings.get("disableAllHooks").and_then(Value::as_bool) == Some(true) {
         return None;
     }
@@ -93,7 +98,11 @@ pub fn registered_events_with(settings: &Value, listen: Option<std::net::SocketA
     let Some(hooks) = settings.get("hooks").and_then(Value::as_object) else { return Some(out) };
     for (event, groups) in hooks {
         let every_call = |g: &Value| g.get("matcher").is_none_or(|m| matches!(m.as_str(), Some("" | "*" | ".*")));
-        let ours = |g: &Value| g.get("hooks").and_then(Value::as_array).is_some_and(|l| l.iter().any(|h| is_recorder(h) || is_our_endpoint(h, listen)));
+        let ours = |g: &Value| {
+            g.get("hooks")
+                .and_then(Value::as_array)
+                .is_some_and(|l| l.iter().any(|h| is_recorder(h) || is_our_endpoint(h, listen)))
+        };
         if groups.as_array().is_some_and(|gs| gs.iter().any(|g| every_call(g) && ours(g))) {
             out.insert(event.clone());
         }
@@ -104,7 +113,8 @@ pub fn registered_events_with(settings: &Value, listen: Option<std::net::SocketA
 /// Whether a hook entry is an http hook posting to the relay's endpoint at `listen`, exactly.
 fn is_our_endpoint(hook: &Value, listen: Option<std::net::SocketAddr>) -> bool {
     let Some(addr) = listen else { return false };
-    hook.get("type").and_then(Value::as_str) == Some("http") && hook.get("url").and_then(Value::as_str) == Some(hook_url(addr).as_str())
+    hook.get("type").and_then(Value::as_str) == Some("http")
+        && hook.get("url").and_then(Value::as_str) == Some(hook_url(addr).as_str())
 }
 
 /// Whether a hook entry runs the recorder itself: a command hook whose command is exactly one
@@ -118,7 +128,9 @@ fn is_recorder(hook: &Value) -> bool {
     let Some(program) = c.strip_suffix(" hook").map(str::trim_end) else { return false };
     let program = match program.strip_prefix('\'').and_then(|p| p.strip_suffix('\'')) {
         Some(quoted) => quoted.replace(r"'\''", "'"),
-        None if !program.contains(|ch: char| ch.is_whitespace() || "'\"`$;&|<>()\\".contains(ch)) => program.to_string(),
+        None if !program.contains(|ch: char| ch.is_whitespace() || "'\"`$;&|<>()\\".contains(ch)) => {
+            program.to_string()
+        }
         None => return false,
     };
     Path::new(&program).file_name().is_some_and(|n| n == "agent-telemetry")
@@ -143,7 +155,9 @@ pub fn add_hooks_with(settings: &mut Map<String, Value>, command: &str, transpor
         let groups = hooks.entry(event.to_string()).or_insert_with(|| json!([]));
         let Some(groups) = groups.as_array_mut() else { bail!("hooks.{event} in settings.json is not an array") };
         let entry = match transport {
-            Transport::Http(addr) if !stays_command(&event) => json!({"type": "http", "url": hook_url(addr), "timeout": HOOK_TIMEOUT_SECS}),
+            Transport::Http(addr) if !stays_command(&event) => {
+                json!({"type": "http", "url": hook_url(addr), "timeout": HOOK_TIMEOUT_SECS})
+            }
             _ => json!({"type": "command", "command": command, "timeout": HOOK_TIMEOUT_SECS}),
         };
         let mut found = false;
@@ -309,9 +323,12 @@ pub fn set_hook_listen(config: &crate::config::Config, addr: std::net::SocketAdd
     let now = crate::config::Config::load();
     let mut out = format!("http hook endpoint set in {}: {}\n", config.config_path.display(), hook_url(addr));
     let relay_dir = crate::relay::checkpoint::relay_dir(&now.data_dir);
-    let listening = |s: Option<crate::relay::checkpoint::RelayStatus>| s.and_then(|s| s.hook_listen) == Some(addr_text.clone());
-    if crate::relay::control::is_running(&now.data_dir) && !listening(crate::relay::checkpoint::load_status(&relay_dir)) {
-        crate::relay::control::stop(&now.data_dir, std::time::Duration::from_secs(10)).map_err(|e| anyhow::anyhow!("the running relay does not listen there and could not be stopped: {e}"))?;
+    let listening =
+        |s: Option<crate::relay::checkpoint::RelayStatus>| s.and_then(|s| s.hook_listen) == Some(addr_text.clone());
+    if crate::relay::control::is_running(&now.data_dir) && !listening(crate::relay::checkpoint::load_status(&relay_dir))
+    {
+        crate::relay::control::stop(&now.data_dir, std::time::Duration::from_secs(10))
+            .map_err(|e| anyhow::anyhow!("the running relay does not listen there and could not be stopped: {e}"))?;
     }
     if !now.export.autostart {
         out.push_str("the relay is not started on demand (export.autostart = false): run it with `agent-telemetry relay --foreground` or its unit\n");
@@ -342,7 +359,8 @@ fn write_config_values(config: &crate::config::Config, values: &[(&str, &str, &s
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
     for (section, key, value) in values {
         let t = table.entry(section.to_string()).or_insert_with(|| toml::Value::Table(Default::default()));
         let Some(t) = t.as_table_mut() else { bail!("[{section}] in {} is not a table", path.display()) };
@@ -367,17 +385,19 @@ pub fn uninstall(target: &Target) -> Result<String> {
     if !path.exists() {
         return Ok(format!("nothing to do: {} does not exist\n", path.display()));
     }
-    Ok(match edit_settings(&path, |s| {
-        remove_hooks(s);
-        Ok(())
-    })? {
-        Change::Unchanged => format!("no agent-telemetry hook in {}\n", path.display()),
-        Change::Written { backup } => format!(
-            "hook removed from {}{}\n",
-            path.display(),
-            backup.map(|b| format!(" (previous file saved as {})", b.display())).unwrap_or_default()
-        ),
-    })
+    Ok(
+        match edit_settings(&path, |s| {
+            remove_hooks(s);
+            Ok(())
+        })? {
+            Change::Unchanged => format!("no agent-telemetry hook in {}\n", path.display()),
+            Change::Written { backup } => format!(
+                "hook removed from {}{}\n",
+                path.display(),
+                backup.map(|b| format!(" (previous file saved as {})", b.display())).unwrap_or_default()
+            ),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -79,14 +79,26 @@ pub struct SpanAssembly {
 
 impl Default for SpanAssembly {
     fn default() -> Self {
-        SpanAssembly { asm: Assembler::default(), out: Output::default(), tails: Default::default(), prices: crate::cost::PriceTable::shipped() }
+        SpanAssembly {
+            asm: Assembler::default(),
+            out: Output::default(),
+            tails: Default::default(),
+            prices: crate::cost::PriceTable::shipped(),
+        }
     }
 }
 
 impl SpanAssembly {
     pub fn feed(&mut self, r: &crate::record::JournalRecord) {
         // The relay's reading of transcripts (model calls, totals), never waiting.
-        crate::relay::transcripts::before_record(r, &mut self.tails, &mut self.asm, &self.prices, u64::MAX, &mut self.out);
+        crate::relay::transcripts::before_record(
+            r,
+            &mut self.tails,
+            &mut self.asm,
+            &self.prices,
+            u64::MAX,
+            &mut self.out,
+        );
         self.asm.process(r, &mut self.out);
         // Log items are not shown; drop them as they come (a long session has many).
         self.out.logs.clear();
@@ -107,7 +119,14 @@ impl SpanAssembly {
 /// Spans from OTLP JSON lines files (`ExportTraceServiceRequest` per line).
 pub fn spans_from_otlp_files(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
     let mut files: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("traces-") && n.ends_with(".jsonl"))).collect(),
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("traces-") && n.ends_with(".jsonl"))
+            })
+            .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
@@ -136,7 +155,13 @@ fn otlp_span(s: &Value) -> TreeSpan {
         let text = if let Some(x) = v.get("stringValue").and_then(Value::as_str) {
             x.to_string()
         } else if let Some(arr) = v.get("arrayValue") {
-            arr["values"].as_array().into_iter().flatten().filter_map(|x| x["stringValue"].as_str()).collect::<Vec<_>>().join(",")
+            arr["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x["stringValue"].as_str())
+                .collect::<Vec<_>>()
+                .join(",")
         } else if let Some(b) = v.get("boolValue") {
             b.to_string()
         } else if let Some(i) = v.get("intValue") {
@@ -211,7 +236,8 @@ fn flags(s: &TreeSpan) -> String {
         }
     }
     if let Some(usd) = a.get("agent_telemetry.cost.usd").and_then(|v| v.parse::<f64>().ok()) {
-        let unpriced = a.get("agent_telemetry.cost.unpriced_requests").map(|n| format!(" + {n} unpriced")).unwrap_or_default();
+        let unpriced =
+            a.get("agent_telemetry.cost.unpriced_requests").map(|n| format!(" + {n} unpriced")).unwrap_or_default();
         f.push(format!("${usd:.4}{unpriced}"));
     }
     f.join("  ")
@@ -266,12 +292,18 @@ pub fn render(spans: &[TreeSpan], session: Option<&str>) -> String {
         }
         roots.sort_by_key(|s| s.start);
         let sessions: Vec<&str> = {
-            let mut v: Vec<&str> = spans.iter().filter_map(|s| s.attrs.get("gen_ai.conversation.id").map(String::as_str)).collect();
+            let mut v: Vec<&str> =
+                spans.iter().filter_map(|s| s.attrs.get("gen_ai.conversation.id").map(String::as_str)).collect();
             v.sort();
             v.dedup();
             v
         };
-        out.push_str(&format!("trace {}  session(s) {}  {} span(s)\n", escape_terminal(trace), escape_terminal(&sessions.join(", ")), spans.len()));
+        out.push_str(&format!(
+            "trace {}  session(s) {}  {} span(s)\n",
+            escape_terminal(trace),
+            escape_terminal(&sessions.join(", ")),
+            spans.len()
+        ));
         for (i, r) in roots.iter().enumerate() {
             let remote = if r.parent.is_some() { "  (child of a span in another process)" } else { "" };
             walk(r, &children, "", i + 1 == roots.len(), &mut out, remote);
@@ -291,7 +323,9 @@ pub fn escape_terminal(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if c.is_control() || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+            c if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
                 out.push_str(&format!("\\u{{{:x}}}", c as u32))
             }
             c => out.push(c),
@@ -300,7 +334,14 @@ pub fn escape_terminal(s: &str) -> String {
     out
 }
 
-fn walk(s: &TreeSpan, children: &BTreeMap<&str, Vec<&TreeSpan>>, prefix: &str, last: bool, out: &mut String, note: &str) {
+fn walk(
+    s: &TreeSpan,
+    children: &BTreeMap<&str, Vec<&TreeSpan>>,
+    prefix: &str,
+    last: bool,
+    out: &mut String,
+    note: &str,
+) {
     let branch = if last { "└─ " } else { "├─ " };
     let line = format!("{}  {}{}  {}", s.name, duration(s.end.saturating_sub(s.start)), detail(s), flags(s));
     out.push_str(&format!("{prefix}{branch}{}{note}\n", escape_terminal(&line)).replace("   \n", "\n"));
@@ -314,11 +355,7 @@ fn walk(s: &TreeSpan, children: &BTreeMap<&str, Vec<&TreeSpan>>, prefix: &str, l
 
 pub fn run(config: &Config, from_journal: bool, session: Option<&str>) -> anyhow::Result<i32> {
     let otlp = config.data_dir.join("otlp");
-    let spans = if from_journal {
-        spans_from_journal(&config.journal_dir())?
-    } else {
-        spans_from_otlp_files(&otlp)?
-    };
+    let spans = if from_journal { spans_from_journal(&config.journal_dir())? } else { spans_from_otlp_files(&otlp)? };
     if spans.is_empty() {
         println!(
             "no spans yet in {} (is the relay exporting to files? `agent-telemetry show --journal` assembles them from the journal)",

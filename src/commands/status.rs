@@ -17,7 +17,8 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         (Scope::Project, None) => (false, format!("no {MARKER} marker at or above {}", dir.display())),
     };
     let journal_dir = config.journal_dir();
-    let s = summary(&journal_dir).map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", journal_dir.display()))?;
+    let s = summary(&journal_dir)
+        .map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", journal_dir.display()))?;
     let last = s.last.as_ref();
     let relay_dir = checkpoint::relay_dir(&config.data_dir);
     let cp = checkpoint::load(&relay_dir);
@@ -37,7 +38,10 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         problems.push(e.clone());
     }
     if let Some(e) = writable(&config.data_dir) {
-        problems.push(format!("data dir {} is not writable ({e}): the hook cannot record anything", config.data_dir.display()));
+        problems.push(format!(
+            "data dir {} is not writable ({e}): the hook cannot record anything",
+            config.data_dir.display()
+        ));
     }
     if let Some(e) = &cp_error {
         problems.push(format!("relay checkpoint: {e}"));
@@ -66,7 +70,10 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         ));
     }
     if relay_pid.is_some() && rs.as_ref().is_some_and(|r| r.state == "failing") {
-        problems.push(format!("the destination refuses the data: {}", rs.as_ref().and_then(|r| r.last_error.clone()).unwrap_or_default()));
+        problems.push(format!(
+            "the destination refuses the data: {}",
+            rs.as_ref().and_then(|r| r.last_error.clone()).unwrap_or_default()
+        ));
     }
     if let (Some(_), Some(e)) = (relay_pid, rs.as_ref().and_then(|r| r.checkpoint_error.as_deref())) {
         problems.push(format!("the relay cannot write its checkpoint (it exports on; a restart would send again what it exported since): {e}"));
@@ -88,9 +95,17 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         let branch = crate::worktree::branch(&crate::worktree::dir(&project, &name));
         (project, name, branch)
     });
-    let project = worktree.as_ref().map(|w| w.0.clone()).or_else(|| marker.as_ref().and_then(|m| m.parent().map(Path::to_path_buf)));
+    let project = worktree
+        .as_ref()
+        .map(|w| w.0.clone())
+        .or_else(|| marker.as_ref().and_then(|m| m.parent().map(Path::to_path_buf)));
     // A gap only for people who use worktrees: a warning, not a failure.
-    let warnings: Vec<String> = project.as_deref().filter(|_| enabled).and_then(|p| crate::worktree::uncovered(p, user_settings.as_deref())).into_iter().collect();
+    let warnings: Vec<String> = project
+        .as_deref()
+        .filter(|_| enabled)
+        .and_then(|p| crate::worktree::uncovered(p, user_settings.as_deref()))
+        .into_iter()
+        .collect();
     let settings = config.settings();
 
     if as_json {
@@ -186,16 +201,32 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     }
     if let Some(r) = rs.as_ref().filter(|_| relay_pid.is_some()) {
         if let Some(l) = &r.hook_listen {
-            println!("http hooks:  {} ({} event(s) taken)", crate::commands::install::hook_url(l.parse().unwrap_or(([127, 0, 0, 1], 0).into())), r.hook_events);
+            println!(
+                "http hooks:  {} ({} event(s) taken)",
+                crate::commands::install::hook_url(l.parse().unwrap_or(([127, 0, 0, 1], 0).into())),
+                r.hook_events
+            );
         }
     }
     println!(
         "backlog:     {backlog} record(s) not yet exported{}",
-        cp.as_ref().map(|c| format!("; {} exported, {} span(s), {} open", c.exported_records, c.exported_spans, c.assembler.open_count())).unwrap_or_default()
+        cp.as_ref()
+            .map(|c| format!(
+                "; {} exported, {} span(s), {} open",
+                c.exported_records,
+                c.exported_spans,
+                c.assembler.open_count()
+            ))
+            .unwrap_or_default()
     );
     if let Some(r) = &rs {
         if let Some(t) = &r.last_export_at {
-            println!("last export: {t} ({} batch(es), {} failed attempt(s), last lag {} ms)", r.batches, r.failed_exports, r.last_lag_ms.map(|l| l.to_string()).unwrap_or_else(|| "-".into()));
+            println!(
+                "last export: {t} ({} batch(es), {} failed attempt(s), last lag {} ms)",
+                r.batches,
+                r.failed_exports,
+                r.last_lag_ms.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
+            );
         }
         if let Some(e) = r.last_error.as_ref().filter(|_| r.state != "running" || relay_pid.is_none()) {
             println!("last error:  {} ({})", e, r.last_error_at.as_deref().unwrap_or("?"));

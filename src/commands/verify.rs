@@ -31,7 +31,12 @@ pub fn run_remote(config: &Config, url: &str, filter: Option<&str>) -> anyhow::R
         })
         .collect();
     let agent = crate::enrich::HookEnv::from_process();
-    let default_filter = config.agent.id.clone().or_else(|| Some(format!("{}@{}", agent.user.as_deref()?, agent.host.as_deref()?))).map(|id| format!("agent.id:={}", serde_json::Value::String(id)));
+    let default_filter = config
+        .agent
+        .id
+        .clone()
+        .or_else(|| Some(format!("{}@{}", agent.user.as_deref()?, agent.host.as_deref()?)))
+        .map(|id| format!("agent.id:={}", serde_json::Value::String(id)));
     let filter = filter.map(str::to_string).or(default_filter).unwrap_or_else(|| "*".into());
     let query = format!("{filter} agent_telemetry.hash:* | fields agent_telemetry.seq, agent_telemetry.hash");
     let remote = fetch_victorialogs(url, &query)?;
@@ -45,7 +50,10 @@ pub fn run_remote(config: &Config, url: &str, filter: Option<&str>) -> anyhow::R
     );
     let show = |v: &[u64]| v.iter().take(20).map(u64::to_string).collect::<Vec<_>>().join(", ");
     if !d.missing_remote.is_empty() {
-        println!("missing at the backend (exported, then removed there, or never delivered): seq {}", show(&d.missing_remote));
+        println!(
+            "missing at the backend (exported, then removed there, or never delivered): seq {}",
+            show(&d.missing_remote)
+        );
     }
     if !d.missing_local.is_empty() {
         println!("missing from the journal (removed locally after export): seq {}", show(&d.missing_local));
@@ -74,15 +82,25 @@ fn fetch_victorialogs(base: &str, query: &str) -> anyhow::Result<Vec<(u64, Strin
     let url = format!("{}/select/logsql/query?query={}", base.trim_end_matches('/'), percent_encode(query));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let body = rt.block_on(async {
-        let resp = crate::export::otlp::http_client().timeout(std::time::Duration::from_secs(60)).build()?.get(&url).send().await?;
+        let resp = crate::export::otlp::http_client()
+            .timeout(std::time::Duration::from_secs(60))
+            .build()?
+            .get(&url)
+            .send()
+            .await?;
         let status = resp.status();
         let text = resp.text().await?;
-        anyhow::ensure!(status.is_success(), "{base} answered {status}: {}", text.chars().take(300).collect::<String>());
+        anyhow::ensure!(
+            status.is_success(),
+            "{base} answered {status}: {}",
+            text.chars().take(300).collect::<String>()
+        );
         Ok::<_, anyhow::Error>(text)
     })?;
     let mut out = Vec::new();
     for line in body.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| anyhow::anyhow!("not a LogsQL result line ({e}): {line}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("not a LogsQL result line ({e}): {line}"))?;
         let seq = match &v["agent_telemetry.seq"] {
             serde_json::Value::String(s) => s.parse().ok(),
             n => n.as_u64(),
@@ -124,7 +142,8 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
             ));
         }
     }
-    let report = verify(&dir, anchor).map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?;
+    let report =
+        verify(&dir, anchor).map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?;
     match &report.first_break {
         Some(b) => {
             println!("journal BROKEN after {} good record(s): {b}", report.records);
@@ -143,7 +162,11 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
                 report.last_seq.map(|s| format!(", last seq {s}")).unwrap_or_default()
             );
             if !report.repairs.is_empty() {
-                println!("note: {} torn write(s) were cut and kept in repair records (seq {:?})", report.repairs.len(), report.repairs);
+                println!(
+                    "note: {} torn write(s) were cut and kept in repair records (seq {:?})",
+                    report.repairs.len(),
+                    report.repairs
+                );
             }
             for p in &problems {
                 println!("checkpoint: {p}");

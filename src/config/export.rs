@@ -34,7 +34,10 @@ pub enum Destination {
     /// OTLP JSON lines in `<dir>/traces-*.jsonl` and `<dir>/logs-*.jsonl` (the collector's file
     /// exporter format, readable by its `otlpjsonfile` receiver).
     File(PathBuf),
-    Otlp { endpoint: String, protocol: Protocol },
+    Otlp {
+        endpoint: String,
+        protocol: Protocol,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -116,7 +119,10 @@ impl ExportConfig {
     /// included, so a changed token shows as a change; the digest does not reveal it).
     pub fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
-        h.update(format!("{:?}\n{:?}\n{:?}\n{:?}\n{:?}", self.destination, self.headers, self.ca_file, self.timeout, self.connect_timeout));
+        h.update(format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            self.destination, self.headers, self.ca_file, self.timeout, self.connect_timeout
+        ));
         let d = h.finalize();
         d.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
@@ -235,8 +241,11 @@ mod tests {
     fn endpoints_are_checked() {
         let d = Path::new("/data");
         assert_eq!(destination("file", Protocol::Grpc, d).unwrap(), Destination::File("/data/otlp".into()));
-        assert!(matches!(destination("http://127.0.0.1:4317/", Protocol::Grpc, d).unwrap(), Destination::Otlp { endpoint, .. } if endpoint == "http://127.0.0.1:4317"));
-        for bad in ["127.0.0.1:4317", "http://", "http://h:99999", "grpc://h:4317", "file://relative", "https://u:pw@"] {
+        assert!(
+            matches!(destination("http://127.0.0.1:4317/", Protocol::Grpc, d).unwrap(), Destination::Otlp { endpoint, .. } if endpoint == "http://127.0.0.1:4317")
+        );
+        for bad in ["127.0.0.1:4317", "http://", "http://h:99999", "grpc://h:4317", "file://relative", "https://u:pw@"]
+        {
             let e = destination(bad, Protocol::Grpc, d).expect_err(bad);
             assert!(!e.contains("pw"), "{e}");
         }
@@ -245,7 +254,8 @@ mod tests {
     #[test]
     fn error_texts_are_scrubbed() {
         let mut c = ExportConfig::defaults(Path::new("/d"));
-        c.destination = Destination::Otlp { endpoint: "https://bob:pa55word@h:4318".into(), protocol: Protocol::HttpProtobuf };
+        c.destination =
+            Destination::Otlp { endpoint: "https://bob:pa55word@h:4318".into(), protocol: Protocol::HttpProtobuf };
         c.headers.insert("authorization".into(), "Bearer tok-123".into());
         c.headers.insert("x-scope-orgid".into(), "tenant".into());
         let t = c.scrub("error sending request for url (https://bob:pa55word@h:4318/v1/logs) with Bearer tok-123 for tenant; pa55word");

@@ -222,7 +222,10 @@ impl Config {
 
     /// The policy file: configured, or `policy.toml` beside the config file.
     pub fn policy_path(&self) -> PathBuf {
-        self.policy.file.clone().unwrap_or_else(|| self.config_path.parent().unwrap_or(Path::new(".")).join("policy.toml"))
+        self.policy
+            .file
+            .clone()
+            .unwrap_or_else(|| self.config_path.parent().unwrap_or(Path::new(".")).join("policy.toml"))
     }
 
     /// The variables that make another process of ours resolve exactly this data dir and config
@@ -272,7 +275,12 @@ impl Config {
                 "fleet.registry",
                 match (&self.fleet.registry, &self.fleet.error) {
                     (_, Some(_)) => format!("{} (broken)", self.fleet.registry_path.display()),
-                    (Some(r), None) => format!("{} ({} agent(s), {} group(s))", self.fleet.registry_path.display(), r.agents.len(), r.groups.len()),
+                    (Some(r), None) => format!(
+                        "{} ({} agent(s), {} group(s))",
+                        self.fleet.registry_path.display(),
+                        r.agents.len(),
+                        r.groups.len()
+                    ),
                     (None, None) => format!("{} (none)", self.fleet.registry_path.display()),
                 },
             ),
@@ -305,17 +313,31 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
     let d = ExportConfig::defaults(&data_dir);
     let scope = ScopeConfig {
         enabled: r.pick("scope.enabled", "AGENT_TELEMETRY_SCOPE", file.scope.enabled, Scope::Project, parse_enum),
-        project_root: r.pick_opt("scope.project_root", "AGENT_TELEMETRY_PROJECT_ROOT", file.scope.project_root, |v| Ok(PathBuf::from(v))),
+        project_root: r.pick_opt("scope.project_root", "AGENT_TELEMETRY_PROJECT_ROOT", file.scope.project_root, |v| {
+            Ok(PathBuf::from(v))
+        }),
         allow_paths: r.pick("scope.allow_paths", "", file.scope.allow_paths, Vec::new(), |_| Err(String::new())),
     };
     let capture = CaptureConfig {
         content: r.pick("capture.content", "AGENT_TELEMETRY_CAPTURE_CONTENT", file.capture.content, false, parse_bool),
-        max_bytes: r.pick("capture.max_bytes", "AGENT_TELEMETRY_CAPTURE_MAX_BYTES", file.capture.max_bytes, 64 * 1024, parse_num),
+        max_bytes: r.pick(
+            "capture.max_bytes",
+            "AGENT_TELEMETRY_CAPTURE_MAX_BYTES",
+            file.capture.max_bytes,
+            64 * 1024,
+            parse_num,
+        ),
         prompts: r.pick("capture.prompts", "AGENT_TELEMETRY_CAPTURE_PROMPTS", file.capture.prompts, true, parse_bool),
     };
     let journal = JournalConfig {
         fsync: r.pick("journal.fsync", "AGENT_TELEMETRY_FSYNC", file.journal.fsync, Fsync::Never, parse_enum),
-        segment_max_bytes: r.pick("journal.segment_max_bytes", "AGENT_TELEMETRY_SEGMENT_MAX_BYTES", file.journal.segment_max_bytes, 64 * 1024 * 1024, parse_num),
+        segment_max_bytes: r.pick(
+            "journal.segment_max_bytes",
+            "AGENT_TELEMETRY_SEGMENT_MAX_BYTES",
+            file.journal.segment_max_bytes,
+            64 * 1024 * 1024,
+            parse_num,
+        ),
     };
     let agent = AgentConfig {
         id: r.pick_opt("agent.id", "AGENT_TELEMETRY_AGENT_ID", file.agent.id, |v| Ok(v.to_string())),
@@ -329,11 +351,15 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
     };
     let f = file.export;
     let protocol = r.pick("export.protocol", "AGENT_TELEMETRY_OTLP_PROTOCOL", f.protocol, Protocol::Grpc, parse_enum);
-    let endpoint: String = r.pick_secret("export.endpoint", "AGENT_TELEMETRY_OTLP_ENDPOINT", f.endpoint, "file".to_string(), |v| Ok(v.to_string()));
+    let endpoint: String =
+        r.pick_secret("export.endpoint", "AGENT_TELEMETRY_OTLP_ENDPOINT", f.endpoint, "file".to_string(), |v| {
+            Ok(v.to_string())
+        });
     let destination = match export::destination(&endpoint, protocol, &data_dir) {
         Ok(d) => d,
         Err(e) => {
-            r.errors.push(format!("export.endpoint ({}): {e}; exporting to files instead", r.source_of("export.endpoint")));
+            r.errors
+                .push(format!("export.endpoint ({}): {e}; exporting to files instead", r.source_of("export.endpoint")));
             r.sources.insert("export.endpoint", Source::Default);
             d.destination.clone()
         }
@@ -346,16 +372,48 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
         headers,
         ca_file: r.pick_opt("export.ca_file", "AGENT_TELEMETRY_OTLP_CA_FILE", f.ca_file, |v| Ok(PathBuf::from(v))),
         timeout: ms(r.pick("export.timeout_ms", "AGENT_TELEMETRY_OTLP_TIMEOUT_MS", f.timeout_ms, 10_000, parse_num)),
-        connect_timeout: ms(r.pick("export.connect_timeout_ms", "AGENT_TELEMETRY_OTLP_CONNECT_TIMEOUT_MS", f.connect_timeout_ms, 3_000, parse_num)),
-        batch_size: r.pick("export.batch_size", "AGENT_TELEMETRY_BATCH_SIZE", f.batch_size, 2048, parse_num).max(1) as usize,
+        connect_timeout: ms(r.pick(
+            "export.connect_timeout_ms",
+            "AGENT_TELEMETRY_OTLP_CONNECT_TIMEOUT_MS",
+            f.connect_timeout_ms,
+            3_000,
+            parse_num,
+        )),
+        batch_size: r.pick("export.batch_size", "AGENT_TELEMETRY_BATCH_SIZE", f.batch_size, 2048, parse_num).max(1)
+            as usize,
         poll: ms(r.pick("export.poll_ms", "AGENT_TELEMETRY_POLL_MS", f.poll_ms, 100, parse_num).max(5)),
-        span_timeout: secs(r.pick("export.span_timeout_secs", "AGENT_TELEMETRY_SPAN_TIMEOUT_SECS", f.span_timeout_secs, 7200, parse_num)),
-        idle_exit: secs(r.pick("export.idle_exit_secs", "AGENT_TELEMETRY_RELAY_IDLE_EXIT_SECS", f.idle_exit_secs, 1800, parse_num)),
-        gap_check: secs(r.pick("export.gap_check_secs", "AGENT_TELEMETRY_GAP_CHECK_SECS", f.gap_check_secs, 30, parse_num).max(1)),
-        session_silence: secs(r.pick("export.session_silence_secs", "AGENT_TELEMETRY_SESSION_SILENCE_SECS", f.session_silence_secs, 900, parse_num).max(1)),
+        span_timeout: secs(r.pick(
+            "export.span_timeout_secs",
+            "AGENT_TELEMETRY_SPAN_TIMEOUT_SECS",
+            f.span_timeout_secs,
+            7200,
+            parse_num,
+        )),
+        idle_exit: secs(r.pick(
+            "export.idle_exit_secs",
+            "AGENT_TELEMETRY_RELAY_IDLE_EXIT_SECS",
+            f.idle_exit_secs,
+            1800,
+            parse_num,
+        )),
+        gap_check: secs(
+            r.pick("export.gap_check_secs", "AGENT_TELEMETRY_GAP_CHECK_SECS", f.gap_check_secs, 30, parse_num).max(1),
+        ),
+        session_silence: secs(
+            r.pick(
+                "export.session_silence_secs",
+                "AGENT_TELEMETRY_SESSION_SILENCE_SECS",
+                f.session_silence_secs,
+                900,
+                parse_num,
+            )
+            .max(1),
+        ),
         autostart: r.pick("export.autostart", "AGENT_TELEMETRY_RELAY", f.autostart, true, parse_bool),
     };
-    let cost = CostConfig { prices: r.pick_opt("cost.prices", "AGENT_TELEMETRY_PRICES", file.cost.prices, |v| Ok(PathBuf::from(v))) };
+    let cost = CostConfig {
+        prices: r.pick_opt("cost.prices", "AGENT_TELEMETRY_PRICES", file.cost.prices, |v| Ok(PathBuf::from(v))),
+    };
     let file_listen = match file.hook.listen.as_deref().map(parse_listen).transpose() {
         Ok(a) => a,
         Err(e) => {
@@ -363,13 +421,18 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
             None
         }
     };
-    let hook = HookConfig { listen: r.pick_opt("hook.listen", "AGENT_TELEMETRY_HOOK_LISTEN", file_listen, parse_listen) };
+    let hook =
+        HookConfig { listen: r.pick_opt("hook.listen", "AGENT_TELEMETRY_HOOK_LISTEN", file_listen, parse_listen) };
     let registry_path = r
         .pick_opt("fleet.registry", "AGENT_TELEMETRY_FLEET", file.fleet.registry, |v| Ok(PathBuf::from(v)))
         .unwrap_or_else(|| config_path.parent().unwrap_or(Path::new(".")).join("fleet.toml"));
     let fleet = match crate::fleet::registry::Registry::load(&registry_path) {
         Ok(registry) => FleetConfig { registry_path, registry: registry.map(std::sync::Arc::new), error: None },
-        Err(e) => FleetConfig { registry_path, registry: None, error: Some(format!("fleet registry {e}; agent identity from the environment and defaults")) },
+        Err(e) => FleetConfig {
+            registry_path,
+            registry: None,
+            error: Some(format!("fleet registry {e}; agent identity from the environment and defaults")),
+        },
     };
     Config {
         scope,
@@ -413,16 +476,38 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// The environment variable `var` (if set and valid), else the file's value, else `default`.
     /// An invalid variable is reported and skipped (the file or the default applies).
-    fn pick<T>(&mut self, key: &'static str, var: &'static str, file: Option<T>, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
+    fn pick<T>(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<T>,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
         self.pick_shown(key, var, file, default, parse, true)
     }
 
     /// Like `pick`, for a value that may hold a credential: an error never repeats it.
-    fn pick_secret<T>(&mut self, key: &'static str, var: &'static str, file: Option<T>, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
+    fn pick_secret<T>(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<T>,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
         self.pick_shown(key, var, file, default, parse, false)
     }
 
-    fn pick_shown<T>(&mut self, key: &'static str, var: &'static str, file: Option<T>, default: T, parse: impl Fn(&str) -> Result<T, String>, show: bool) -> T {
+    fn pick_shown<T>(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<T>,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+        show: bool,
+    ) -> T {
         if let Some(v) = (!var.is_empty()).then(|| (self.env)(var)).flatten() {
             match parse(&v) {
                 Ok(t) => {
@@ -445,7 +530,13 @@ impl Resolver<'_> {
         }
     }
 
-    fn pick_opt<T>(&mut self, key: &'static str, var: &'static str, file: Option<T>, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+    fn pick_opt<T>(
+        &mut self,
+        key: &'static str,
+        var: &'static str,
+        file: Option<T>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let has_file = file.is_some();
         let v = self.pick(key, var, file.map(Some), None, |s| parse(s).map(Some));
         if v.is_none() && !has_file {
@@ -606,9 +697,14 @@ mod tests {
 
     #[test]
     fn precedence_is_env_then_file_then_default() {
-        let home = home_with_config("[export]\nendpoint = \"http://a:4317\"\nbatch_size = 7\n[capture]\nmax_bytes = 9\n");
+        let home =
+            home_with_config("[export]\nendpoint = \"http://a:4317\"\nbatch_size = 7\n[capture]\nmax_bytes = 9\n");
         let h = home.path().to_str().unwrap();
-        let c = with(&[("HOME", h), ("AGENT_TELEMETRY_OTLP_ENDPOINT", "http://b:4318"), ("AGENT_TELEMETRY_OTLP_PROTOCOL", "http/protobuf")]);
+        let c = with(&[
+            ("HOME", h),
+            ("AGENT_TELEMETRY_OTLP_ENDPOINT", "http://b:4318"),
+            ("AGENT_TELEMETRY_OTLP_PROTOCOL", "http/protobuf"),
+        ]);
         assert_eq!(c.export.describe(), "http://b:4318 (http/protobuf)");
         assert_eq!(c.sources["export.endpoint"], Source::Env("AGENT_TELEMETRY_OTLP_ENDPOINT"));
         assert_eq!(c.export.batch_size, 7);
@@ -641,7 +737,12 @@ mod tests {
     fn bad_values_are_reported_without_their_secrets() {
         let home = tempfile::tempdir().unwrap();
         let h = home.path().to_str().unwrap();
-        let c = with(&[("HOME", h), ("AGENT_TELEMETRY_OTLP_ENDPOINT", "htp://u:hunter2@h"), ("AGENT_TELEMETRY_SCOPE", "everywhere"), ("AGENT_TELEMETRY_RELAY", "maybe")]);
+        let c = with(&[
+            ("HOME", h),
+            ("AGENT_TELEMETRY_OTLP_ENDPOINT", "htp://u:hunter2@h"),
+            ("AGENT_TELEMETRY_SCOPE", "everywhere"),
+            ("AGENT_TELEMETRY_RELAY", "maybe"),
+        ]);
         let e = c.error.unwrap();
         assert!(e.contains("AGENT_TELEMETRY_OTLP_ENDPOINT") || e.contains("export.endpoint"), "{e}");
         assert!(e.contains("AGENT_TELEMETRY_SCOPE=\"everywhere\""), "{e}");
@@ -663,13 +764,20 @@ mod tests {
         assert_eq!(c.sources["fleet.registry"], Source::Default);
         assert!(c.fleet.registry.is_none() && c.fleet.error.is_none());
         assert_eq!(c.agent.kind.as_deref(), Some("batch"));
-        std::fs::write(dir.join("fleet.toml"), "[groups.g]\ntenant = \"t\"\nvictorialogs_account_id = 5\n[agents.a]\ngroup = \"g\"\n").unwrap();
+        std::fs::write(
+            dir.join("fleet.toml"),
+            "[groups.g]\ntenant = \"t\"\nvictorialogs_account_id = 5\n[agents.a]\ngroup = \"g\"\n",
+        )
+        .unwrap();
         let c = with(&[("HOME", h)]);
         assert_eq!(c.fleet.registry.as_ref().map(|r| r.agents.len()), Some(1));
         // Named by the file, then by the variable (which wins).
         std::fs::write(dir.join("config.toml"), "[fleet]\nregistry = \"/nonexistent/f.toml\"\n").unwrap();
         let c = with(&[("HOME", h)]);
-        assert_eq!((c.fleet.registry_path.to_str(), c.sources["fleet.registry"].clone()), (Some("/nonexistent/f.toml"), Source::File));
+        assert_eq!(
+            (c.fleet.registry_path.to_str(), c.sources["fleet.registry"].clone()),
+            (Some("/nonexistent/f.toml"), Source::File)
+        );
         assert!(c.fleet.registry.is_none() && c.fleet.error.is_none(), "absent is not an error");
         let other = home.path().join("other.toml");
         std::fs::write(&other, "[agents.a]\nrole = 1\n").unwrap();

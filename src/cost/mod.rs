@@ -33,7 +33,11 @@ impl PriceTable {
 
     pub fn parse(text: &str) -> Result<PriceTable, String> {
         let t: PriceTable = toml::from_str(text).map_err(|e| e.message().to_string())?;
-        if let Some((m, _)) = t.models.iter().find(|(_, p)| [p.input, p.output, p.cache_read, p.cache_write].iter().any(|v| !v.is_finite() || *v < 0.0)) {
+        if let Some((m, _)) = t
+            .models
+            .iter()
+            .find(|(_, p)| [p.input, p.output, p.cache_read, p.cache_write].iter().any(|v| !v.is_finite() || *v < 0.0))
+        {
             return Err(format!("model {m}: a price is negative or not a number"));
         }
         Ok(t)
@@ -58,7 +62,13 @@ impl PriceTable {
     /// USD for `usage` on `model`, or `None` when the model is not in the table.
     pub fn cost(&self, model: &str, u: &Usage) -> Option<f64> {
         let p = self.price(model)?;
-        Some((u.input_tokens as f64 * p.input + u.output_tokens as f64 * p.output + u.cache_read_input_tokens as f64 * p.cache_read + u.cache_creation_input_tokens as f64 * p.cache_write) / 1e6)
+        Some(
+            (u.input_tokens as f64 * p.input
+                + u.output_tokens as f64 * p.output
+                + u.cache_read_input_tokens as f64 * p.cache_read
+                + u.cache_creation_input_tokens as f64 * p.cache_write)
+                / 1e6,
+        )
     }
 }
 
@@ -75,14 +85,22 @@ mod tests {
         assert_eq!(t.price("claude-opus-4-5").unwrap().output, 25.0);
         assert!(t.price("gpt-4o").is_none());
         assert!(t.price("claude-unknown-9").is_none());
-        let u = Usage { input_tokens: 1_000_000, output_tokens: 1_000_000, cache_read_input_tokens: 1_000_000, cache_creation_input_tokens: 1_000_000 };
+        let u = Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 1_000_000,
+            cache_read_input_tokens: 1_000_000,
+            cache_creation_input_tokens: 1_000_000,
+        };
         assert!((t.cost("claude-haiku-4-5", &u).unwrap() - (1.0 + 5.0 + 0.1 + 1.25)).abs() < 1e-9);
         assert!(t.cost("mystery", &u).is_none());
     }
 
     #[test]
     fn a_bad_table_is_an_error() {
-        assert!(PriceTable::parse("version = \"x\"\n[models.a]\ninput = -1.0\noutput = 1.0\ncache_read = 0.0\ncache_write = 0.0\n").is_err());
+        assert!(PriceTable::parse(
+            "version = \"x\"\n[models.a]\ninput = -1.0\noutput = 1.0\ncache_read = 0.0\ncache_write = 0.0\n"
+        )
+        .is_err());
         assert!(PriceTable::parse("version = \"x\"\n[models.a]\ninput = 1.0\n").is_err());
         assert!(PriceTable::parse("version = \"x\"\nmodels = {}\nextra = 1\n").is_err());
     }

@@ -40,7 +40,25 @@ pub fn writes(tool: &str) -> bool {
 }
 
 /// `tool_input` keys of MCP tools that usually hold a path.
-const MCP_PATH_KEYS: &[&str] = &["path", "paths", "file", "files", "file_path", "filePath", "filename", "directory", "dir", "root", "source", "destination", "target", "uri", "cwd", "workdir", "notebook_path"];
+const MCP_PATH_KEYS: &[&str] = &[
+    "path",
+    "paths",
+    "file",
+    "files",
+    "file_path",
+    "filePath",
+    "filename",
+    "directory",
+    "dir",
+    "root",
+    "source",
+    "destination",
+    "target",
+    "uri",
+    "cwd",
+    "workdir",
+    "notebook_path",
+];
 
 impl Analyser<'_> {
     /// Analyses a payload object. `cwd` is the raw `cwd` (or the project root).
@@ -57,7 +75,11 @@ impl Analyser<'_> {
 
         if let Some(fp) = file_path {
             let resolved = self.scope.resolve(fp, cwd);
-            let (id, sev) = if access == Access::Write { ("outside_project.write", Severity::High) } else { ("outside_project.read", Severity::Medium) };
+            let (id, sev) = if access == Access::Write {
+                ("outside_project.write", Severity::High)
+            } else {
+                ("outside_project.read", Severity::Medium)
+            };
             self.check_resolved(&resolved, access, Some((id, sev)), &mut a);
             a.resolved_path = Some(resolved);
         } else if matches!(tool, "Grep" | "Glob" | "LS") {
@@ -68,9 +90,17 @@ impl Analyser<'_> {
             // sensitive file (`**/.env`, `/home/u/.ssh/*`) is checked by name.
             for pat in [s("pattern").filter(|_| tool == "Glob"), s("glob")].into_iter().flatten() {
                 let prefix: String = pat.split(['*', '?', '[', '{']).next().unwrap_or("").to_string();
-                let base = if prefix.starts_with('/') || prefix.starts_with('~') { self.scope.resolve(&prefix, cwd) } else { resolved.join(&prefix) };
+                let base = if prefix.starts_with('/') || prefix.starts_with('~') {
+                    self.scope.resolve(&prefix, cwd)
+                } else {
+                    resolved.join(&prefix)
+                };
                 self.check_resolved(&base, Access::Any, Some(("outside_project.search", Severity::Medium)), &mut a);
-                let whole = if pat.starts_with('/') || pat.starts_with('~') { pat.to_string() } else { format!("{}/{pat}", resolved.display()) };
+                let whole = if pat.starts_with('/') || pat.starts_with('~') {
+                    pat.to_string()
+                } else {
+                    format!("{}/{pat}", resolved.display())
+                };
                 self.policy.check_path(&whole, Access::Any, &mut a.findings);
             }
         }
@@ -94,14 +124,20 @@ impl Analyser<'_> {
         }
         if tool.starts_with("mcp__") {
             let lower = tool.to_ascii_lowercase();
-            let write = ["write", "edit", "create", "delete", "remove", "move", "rename", "update", "put", "upload"].iter().any(|w| lower.contains(w));
+            let write = ["write", "edit", "create", "delete", "remove", "move", "rename", "update", "put", "upload"]
+                .iter()
+                .any(|w| lower.contains(w));
             if let Some(i) = input {
                 let mut found = Vec::new();
                 mcp_paths(i, None, 0, &mut found);
                 for p in found {
                     let resolved = self.scope.resolve(&p, cwd);
                     let access = if write { Access::Write } else { Access::Any };
-                    let id = if write { ("outside_project.write", Severity::High) } else { ("outside_project.read", Severity::Medium) };
+                    let id = if write {
+                        ("outside_project.write", Severity::High)
+                    } else {
+                        ("outside_project.read", Severity::Medium)
+                    };
                     self.check_resolved(&resolved, access, Some(id), &mut a);
                 }
             }
@@ -137,7 +173,10 @@ impl Analyser<'_> {
     fn check_resolved(&self, resolved: &Path, access: Access, outside: Option<(&str, Severity)>, a: &mut Analysis) {
         let text = resolved.display().to_string();
         self.policy.check_path(&text, access, &mut a.findings);
-        if access == Access::Write && self.is_own_file(resolved) && !a.findings.iter().any(|f| f.rule == "telemetry_tampering.own_files") {
+        if access == Access::Write
+            && self.is_own_file(resolved)
+            && !a.findings.iter().any(|f| f.rule == "telemetry_tampering.own_files")
+        {
             a.findings.push(Finding {
                 rule: "telemetry_tampering.own_files".into(),
                 category: "telemetry_tampering".into(),
@@ -166,7 +205,9 @@ impl Analyser<'_> {
 
     fn is_own_file(&self, p: &Path) -> bool {
         let canon = |x: &Path| self.scope.resolve_own(x);
-        let [data, config, policy] = self.own_resolved.get_or_init(|| [canon(self.own.data_dir), canon(self.own.config_path), canon(self.own.policy_path)]);
+        let [data, config, policy] = self
+            .own_resolved
+            .get_or_init(|| [canon(self.own.data_dir), canon(self.own.config_path), canon(self.own.policy_path)]);
         (!self.own.data_dir.as_os_str().is_empty() && (p.starts_with(data) || data.starts_with(p)))
             || p == config
             || p == policy
@@ -183,7 +224,9 @@ fn mcp_paths(v: &Value, key: Option<&str>, depth: usize, out: &mut Vec<String>) 
         Value::String(s) => {
             let s = s.strip_prefix("file://").unwrap_or(s);
             let keyed = key.is_some_and(|k| MCP_PATH_KEYS.contains(&k));
-            if (keyed && !s.is_empty() && !s.contains("://") && s.len() < 4096) || ((s.starts_with('/') || s.starts_with("~/")) && !s.contains(char::is_whitespace)) {
+            if (keyed && !s.is_empty() && !s.contains("://") && s.len() < 4096)
+                || ((s.starts_with('/') || s.starts_with("~/")) && !s.contains(char::is_whitespace))
+            {
                 out.push(s.to_string());
             }
         }

@@ -24,10 +24,7 @@ pub fn change_summary(tool_response: &Value, tool_input: Option<&Value>) -> Opti
         }
     }
     if summary.lines_added == 0 && summary.lines_removed == 0 && summary.kind.as_deref() == Some("create") {
-        let content = resp
-            .get("content")
-            .and_then(Value::as_str)
-            .or_else(|| tool_input?.get("content")?.as_str());
+        let content = resp.get("content").and_then(Value::as_str).or_else(|| tool_input?.get("content")?.as_str());
         if let Some(c) = content {
             summary.lines_added = c.lines().count() as u64;
             seen_patch = true;
@@ -73,13 +70,8 @@ pub fn slash_command(prompt: &str) -> Option<CommandContext> {
 
 /// UserPromptExpansion (and similar) payloads name the command in a field of their own.
 pub fn expansion_command(payload: &Value) -> Option<CommandContext> {
-    let name = ["command_name", "command", "slash_command", "name"]
-        .iter()
-        .find_map(|k| payload.get(*k)?.as_str())?;
-    let args = ["command_args", "arguments", "args"]
-        .iter()
-        .find_map(|k| payload.get(*k)?.as_str())
-        .unwrap_or("");
+    let name = ["command_name", "command", "slash_command", "name"].iter().find_map(|k| payload.get(*k)?.as_str())?;
+    let args = ["command_args", "arguments", "args"].iter().find_map(|k| payload.get(*k)?.as_str()).unwrap_or("");
     let name = if name.starts_with('/') { name.to_string() } else { format!("/{name}") };
     let bare = name.trim_start_matches('/');
     Some(CommandContext {

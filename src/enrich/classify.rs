@@ -36,7 +36,9 @@ pub fn event_type(hook_event: &str, tool: Option<&str>, prompt: Option<&str>) ->
     use crate::event::HookEvent;
     let ev = HookEvent::parse(hook_event);
     match ev {
-        HookEvent::PreToolUse | HookEvent::PostToolUse | HookEvent::PostToolUseFailure => tool.map(tool_event_type).unwrap_or("tool_usage"),
+        HookEvent::PreToolUse | HookEvent::PostToolUse | HookEvent::PostToolUseFailure => {
+            tool.map(tool_event_type).unwrap_or("tool_usage")
+        }
         HookEvent::UserPromptSubmit if prompt.is_some_and(|p| p.trim_start().starts_with('/')) => "slash_command",
         other => other.base_event_type(),
     }

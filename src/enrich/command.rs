@@ -56,7 +56,12 @@ pub struct PathArg {
 
 /// Parses and walks `command` run in `cwd` with `$HOME` = `home`.
 pub fn normalise(command: &str, cwd: &Path, home: Option<&Path>) -> Normalised {
-    let mut w = Walker { out: Normalised::default(), decoded: Vec::new(), home: home.map(Path::to_path_buf), vars: HashMap::new() };
+    let mut w = Walker {
+        out: Normalised::default(),
+        decoded: Vec::new(),
+        home: home.map(Path::to_path_buf),
+        vars: HashMap::new(),
+    };
     let mut cwd = cwd.to_path_buf();
     w.script(command, &mut cwd, 0);
     w.out
@@ -254,7 +259,10 @@ impl<'a> Lexer<'a> {
                         if let Tok::Heredoc { strip_tabs, delim } = &toks[idx] {
                             let (strip, delim) = (*strip_tabs, delim.clone());
                             let body = self.heredoc_body(&delim, strip);
-                            toks.push(Tok::Redir("<<body".into(), Some(Word { parts: vec![Part::Lit(body, true)], ..Word::default() })));
+                            toks.push(Tok::Redir(
+                                "<<body".into(),
+                                Some(Word { parts: vec![Part::Lit(body, true)], ..Word::default() }),
+                            ));
                         }
                     }
                     toks.push(Tok::Sep(Sep::Seq));
@@ -298,7 +306,10 @@ impl<'a> Lexer<'a> {
                 }
                 b'<' | b'>' if self.peek(1) != Some(b'(') => {
                     let start = self.i;
-                    while self.i < self.s.len() && matches!(self.s[self.i], b'<' | b'>' | b'&' | b'|' | b'-') && self.i - start < 3 {
+                    while self.i < self.s.len()
+                        && matches!(self.s[self.i], b'<' | b'>' | b'&' | b'|' | b'-')
+                        && self.i - start < 3
+                    {
                         self.i += 1;
                     }
                     let op = self.t.get(start..self.i).unwrap_or("").to_string();
@@ -363,7 +374,8 @@ impl<'a> Lexer<'a> {
         if self.peek(0) == Some(b'~') {
             self.i += 1;
             let us = self.i;
-            while self.i < self.s.len() && (is_name(self.s[self.i]) || self.s[self.i] == b'-' || self.s[self.i] == b'.') {
+            while self.i < self.s.len() && (is_name(self.s[self.i]) || self.s[self.i] == b'-' || self.s[self.i] == b'.')
+            {
                 self.i += 1;
             }
             if self.peek(0).is_none_or(|b| b == b'/' || b.is_ascii_whitespace() || b";|&)".contains(&b)) {
@@ -471,8 +483,10 @@ fn plain_text(w: &Word) -> String {
 }
 
 fn ansi_escape(s: &[u8]) -> (char, usize) {
-    let hex = |d: &[u8]| std::str::from_utf8(d).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32);
-    let oct = |d: &[u8]| std::str::from_utf8(d).ok().and_then(|h| u32::from_str_radix(h, 8).ok()).and_then(char::from_u32);
+    let hex =
+        |d: &[u8]| std::str::from_utf8(d).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32);
+    let oct =
+        |d: &[u8]| std::str::from_utf8(d).ok().and_then(|h| u32::from_str_radix(h, 8).ok()).and_then(char::from_u32);
     match s[0] {
         b'n' => ('\n', 1),
         b't' => ('\t', 1),
@@ -497,7 +511,8 @@ fn ansi_escape(s: &[u8]) -> (char, usize) {
                 0xC0..=0xDF => 2,
                 _ => 1,
             };
-            let ch = std::str::from_utf8(&s[..len.min(s.len())]).ok().and_then(|t| t.chars().next()).unwrap_or('\u{FFFD}');
+            let ch =
+                std::str::from_utf8(&s[..len.min(s.len())]).ok().and_then(|t| t.chars().next()).unwrap_or('\u{FFFD}');
             (ch, len.min(s.len()))
         }
     }
@@ -521,15 +536,66 @@ struct Simple {
 }
 
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"];
-const INTERPRETERS: &[&str] = &["python", "python2", "python3", "perl", "ruby", "node", "php", "deno", "bun", "osascript", "pwsh"];
+const INTERPRETERS: &[&str] =
+    &["python", "python2", "python3", "perl", "ruby", "node", "php", "deno", "bun", "osascript", "pwsh"];
 /// Programs whose first operand is a pattern or script, not a file.
-const PATTERN_FIRST: &[&str] = &["grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "jq", "yq", "git-grep"];
+const PATTERN_FIRST: &[&str] =
+    &["grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "jq", "yq", "git-grep"];
 /// Programs whose operands are text, not files.
-const TEXT_ONLY: &[&str] = &["echo", "printf", "print", "say", "notify-send", "logger", "true", "false", ":", "test", "[", "export", "alias", "read", "set", "unset", "type", "which", "command"];
+const TEXT_ONLY: &[&str] = &[
+    "echo",
+    "printf",
+    "print",
+    "say",
+    "notify-send",
+    "logger",
+    "true",
+    "false",
+    ":",
+    "test",
+    "[",
+    "export",
+    "alias",
+    "read",
+    "set",
+    "unset",
+    "type",
+    "which",
+    "command",
+];
 /// Programs that write or delete their file operands.
-const WRITERS: &[&str] = &["rm", "mv", "cp", "tee", "truncate", "touch", "shred", "unlink", "rmdir", "ln", "install", "chmod", "chown", "chgrp", "chattr", "dd", "rsync", "mkdir"];
+const WRITERS: &[&str] = &[
+    "rm", "mv", "cp", "tee", "truncate", "touch", "shred", "unlink", "rmdir", "ln", "install", "chmod", "chown",
+    "chgrp", "chattr", "dd", "rsync", "mkdir",
+];
 /// Wrappers that run the rest of their words as a command.
-const WRAPPERS: &[&str] = &["sudo", "doas", "env", "command", "builtin", "exec", "nice", "nohup", "time", "timeout", "stdbuf", "xargs", "ionice", "setsid", "torsocks", "proxychains", "unbuffer", "caffeinate", "run0", "pkexec", "busybox", "toybox", "flock", "chronic", "watch"];
+const WRAPPERS: &[&str] = &[
+    "sudo",
+    "doas",
+    "env",
+    "command",
+    "builtin",
+    "exec",
+    "nice",
+    "nohup",
+    "time",
+    "timeout",
+    "stdbuf",
+    "xargs",
+    "ionice",
+    "setsid",
+    "torsocks",
+    "proxychains",
+    "unbuffer",
+    "caffeinate",
+    "run0",
+    "pkexec",
+    "busybox",
+    "toybox",
+    "flock",
+    "chronic",
+    "watch",
+];
 
 fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
@@ -540,7 +606,9 @@ fn is_shell(p: &str) -> bool {
 }
 
 fn is_interpreter(p: &str) -> bool {
-    INTERPRETERS.iter().any(|i| p == *i || (p.starts_with(i) && p[i.len()..].bytes().all(|b| b.is_ascii_digit() || b == b'.')))
+    INTERPRETERS
+        .iter()
+        .any(|i| p == *i || (p.starts_with(i) && p[i.len()..].bytes().all(|b| b.is_ascii_digit() || b == b'.')))
 }
 
 impl Walker {
@@ -591,14 +659,22 @@ impl Walker {
     /// `echo <base64> | base64 -d | sh`, `xxd -r -p <<< <hex> | bash`: a literal payload decoded
     /// into a shell or interpreter is read as the code it hides.
     fn decoded_payloads(&mut self, cmds: &[Vec<Tok>], cwd: &Path, depth: usize) {
-        let texts: Vec<Vec<String>> = cmds.iter().map(|c| c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect()).collect();
+        let texts: Vec<Vec<String>> = cmds
+            .iter()
+            .map(|c| {
+                c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect()
+            })
+            .collect();
         let prog = |k: usize| texts[k].first().map(|p| basename(p).to_string()).unwrap_or_default();
         // The stage that runs code read on stdin: a shell or interpreter with no script operand
         // and no `-c`/`-e` (`sh`, `bash -s`, `python3 -`).
         let reads_stdin = |k: usize| {
             let p = prog(k);
             (is_shell(&p) || is_interpreter(&p))
-                && texts[k][1..].iter().all(|a| a == "-" || (a.starts_with('-') && !matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p")))
+                && texts[k][1..].iter().all(|a| {
+                    a == "-"
+                        || (a.starts_with('-') && !matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p"))
+                })
         };
         let Some(sink) = (0..texts.len()).rev().find(|&k| reads_stdin(k)) else { return };
         for k in 0..sink {
@@ -616,7 +692,9 @@ impl Walker {
                 Tok::Redir(op, Some(w)) if op == "<<<" => Some(self.expand(w, cwd)),
                 _ => None,
             });
-            let fed = (k > 0 && matches!(prog(k - 1).as_str(), "echo" | "printf")).then(|| texts[k - 1].iter().skip(1).rfind(|a| !a.starts_with('-')).cloned()).flatten();
+            let fed = (k > 0 && matches!(prog(k - 1).as_str(), "echo" | "printf"))
+                .then(|| texts[k - 1].iter().skip(1).rfind(|a| !a.starts_with('-')).cloned())
+                .flatten();
             if let Some(code) = here.or(fed).and_then(|lit| super::indirect::decode_literal(&p, &lit)) {
                 if is_interpreter(&prog(sink)) {
                     self.interpreter_code(&code, &mut cwd.to_path_buf(), depth + 1);
@@ -633,7 +711,8 @@ impl Walker {
         let mut after_download = false;
         let mut files = Vec::new();
         for c in cmds {
-            let texts: Vec<String> = c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect();
+            let texts: Vec<String> =
+                c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect();
             let prog = texts.first().map(|p| basename(p).to_string()).unwrap_or_default();
             if after_download {
                 if prog == "tee" {
@@ -655,7 +734,9 @@ impl Walker {
             match p {
                 Part::Lit(t, _) => s.push_str(t),
                 Part::Var(n) => match n.as_str() {
-                    "HOME" => s.push_str(&self.home.as_deref().map(|h| h.display().to_string()).unwrap_or_else(|| "$HOME".into())),
+                    "HOME" => s.push_str(
+                        &self.home.as_deref().map(|h| h.display().to_string()).unwrap_or_else(|| "$HOME".into()),
+                    ),
                     "PWD" => s.push_str(&cwd.display().to_string()),
                     _ => match self.vars.get(n) {
                         Some(v) => s.push_str(v),
@@ -731,7 +812,9 @@ impl Walker {
             .iter()
             .chain(simple.redirs.iter().map(|(_, w)| w))
             .flat_map(|w| w.out_procs.iter().filter_map(|&k| w.procs.get(k)))
-            .filter_map(|body| normalise(body, Path::new("/"), self.home.as_deref()).units.into_iter().find(|u| !u.contains(" | ")))
+            .filter_map(|body| {
+                normalise(body, Path::new("/"), self.home.as_deref()).units.into_iter().find(|u| !u.contains(" | "))
+            })
             .collect();
         for r in readers {
             rendered = format!("{rendered} | {r}");
@@ -743,7 +826,12 @@ impl Walker {
     /// Handles the command starting at word `from`; returns its rendering.
     fn command(&mut self, c: &Simple, from: usize, cwd: &mut PathBuf, depth: usize, in_pipeline: bool) -> String {
         let assigns: Vec<String> = c.texts[..from].iter().map(|t| self.render(t)).collect();
-        let redir_text: Vec<String> = c.redirs.iter().filter(|(op, _)| op != "<<body").map(|(op, w)| format!("{op} {}", self.render(&self.expand(w, cwd)))).collect();
+        let redir_text: Vec<String> = c
+            .redirs
+            .iter()
+            .filter(|(op, _)| op != "<<body")
+            .map(|(op, w)| format!("{op} {}", self.render(&self.expand(w, cwd))))
+            .collect();
         for (op, w) in &c.redirs {
             if op == "<<body" || op == "<<<" {
                 continue;
@@ -761,7 +849,13 @@ impl Walker {
         let program = basename(&c.texts[from]).to_string();
         let args = &c.texts[from + 1..];
         let arg_words = &c.words[from + 1..];
-        let written = || c.redirs.iter().filter(|(op, _)| op == ">" || op == ">>").map(|(_, w)| self.expand(w, cwd)).collect::<Vec<_>>();
+        let written = || {
+            c.redirs
+                .iter()
+                .filter(|(op, _)| op == ">" || op == ">>")
+                .map(|(_, w)| self.expand(w, cwd))
+                .collect::<Vec<_>>()
+        };
         if matches!(program.as_str(), "curl" | "wget") {
             let mut files = super::indirect::download_outputs(&program, args);
             files.extend(written());
@@ -769,7 +863,9 @@ impl Walker {
         } else if super::indirect::is_decoder(&program, args) {
             // `base64 -d p > x.sh; sh x.sh`: a decoded file run is obfuscated execution.
             let mut files = written();
-            files.extend(args.windows(2).filter(|w| matches!(w[0].as_str(), "-o" | "--output" | "-out")).map(|w| w[1].clone()));
+            files.extend(
+                args.windows(2).filter(|w| matches!(w[0].as_str(), "-o" | "--output" | "-out")).map(|w| w[1].clone()),
+            );
             for f in files {
                 let abs = super::indirect::absolute(cwd, &f).display().to_string();
                 if !self.decoded.contains(&abs) {
@@ -926,7 +1022,8 @@ impl Walker {
                     i += 1; // the duration
                 }
                 if i < args.len() {
-                    let inner = Simple { words: arg_words[i..].to_vec(), texts: args[i..].to_vec(), redirs: c.redirs.clone() };
+                    let inner =
+                        Simple { words: arg_words[i..].to_vec(), texts: args[i..].to_vec(), redirs: c.redirs.clone() };
                     let r = self.command(&inner, 0, cwd, depth + 1, in_pipeline);
                     if in_pipeline {
                         self.push_unit(r);
@@ -936,7 +1033,11 @@ impl Walker {
             "find" => {
                 // Start points are paths; `-exec … ;` runs a command.
                 let mut i = 0;
-                let deletes = args.iter().any(|a| a == "-delete") || args.windows(2).any(|w| w[0].starts_with("-exec") && matches!(basename(&w[1]), "rm" | "shred" | "unlink" | "truncate" | "mv" | "sed"));
+                let deletes = args.iter().any(|a| a == "-delete")
+                    || args.windows(2).any(|w| {
+                        w[0].starts_with("-exec")
+                            && matches!(basename(&w[1]), "rm" | "shred" | "unlink" | "truncate" | "mv" | "sed")
+                    });
                 let mut starts = Vec::new();
                 while i < args.len() && !args[i].starts_with('-') && args[i] != "(" && args[i] != "!" {
                     self.add_path(&args[i], cwd, deletes, true, &arg_words[i]);
@@ -950,15 +1051,33 @@ impl Walker {
                 for w in args.windows(2).filter(|w| matches!(w[0].as_str(), "-name" | "-iname" | "-path" | "-ipath")) {
                     for s in &starts {
                         let name = w[1].trim_start_matches("*/");
-                        let p = if w[0].ends_with("path") { name.to_string() } else { format!("{}/{name}", s.trim_end_matches('/')) };
-                        self.add_path(&p, cwd, deletes, false, &Word { parts: vec![Part::Lit(p.clone(), true)], ..Word::default() });
+                        let p = if w[0].ends_with("path") {
+                            name.to_string()
+                        } else {
+                            format!("{}/{name}", s.trim_end_matches('/'))
+                        };
+                        self.add_path(
+                            &p,
+                            cwd,
+                            deletes,
+                            false,
+                            &Word { parts: vec![Part::Lit(p.clone(), true)], ..Word::default() },
+                        );
                     }
                 }
                 while i < args.len() {
                     if matches!(args[i].as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
-                        let end = args[i + 1..].iter().position(|a| a == ";" || a == "+").map(|e| i + 1 + e).unwrap_or(args.len());
+                        let end = args[i + 1..]
+                            .iter()
+                            .position(|a| a == ";" || a == "+")
+                            .map(|e| i + 1 + e)
+                            .unwrap_or(args.len());
                         if i + 1 < end {
-                            let inner = Simple { words: arg_words[i + 1..end].to_vec(), texts: args[i + 1..end].to_vec(), redirs: Vec::new() };
+                            let inner = Simple {
+                                words: arg_words[i + 1..end].to_vec(),
+                                texts: args[i + 1..end].to_vec(),
+                                redirs: Vec::new(),
+                            };
                             self.command(&inner, 0, &mut cwd.clone(), depth + 1, false);
                         }
                         i = end;
@@ -967,12 +1086,34 @@ impl Walker {
                 }
             }
             p if PATTERN_FIRST.contains(&p) => {
-                let has_script_opt = args.iter().any(|a| matches!(a.as_str(), "-e" | "-f" | "--regexp" | "--file" | "--expression") || a.starts_with("--regexp=") || a.starts_with("--expression="));
+                let has_script_opt = args.iter().any(|a| {
+                    matches!(a.as_str(), "-e" | "-f" | "--regexp" | "--file" | "--expression")
+                        || a.starts_with("--regexp=")
+                        || a.starts_with("--expression=")
+                });
                 let mut skipped = has_script_opt;
                 let mut i = 0;
                 while i < args.len() {
                     let a = &args[i];
-                    if matches!(a.as_str(), "-e" | "-f" | "--regexp" | "--file" | "--expression" | "-v" | "--arg" | "--argjson" | "-m" | "-A" | "-B" | "-C" | "-g" | "--glob" | "-t" | "--type") && !(p == "awk" && a == "-v") {
+                    if matches!(
+                        a.as_str(),
+                        "-e" | "-f"
+                            | "--regexp"
+                            | "--file"
+                            | "--expression"
+                            | "-v"
+                            | "--arg"
+                            | "--argjson"
+                            | "-m"
+                            | "-A"
+                            | "-B"
+                            | "-C"
+                            | "-g"
+                            | "--glob"
+                            | "-t"
+                            | "--type"
+                    ) && !(p == "awk" && a == "-v")
+                    {
                         i += 2;
                         continue;
                     }
@@ -1097,9 +1238,30 @@ impl Walker {
     /// Interpreter code (`python -c`, `perl -e`, `node -e`): string literals that look like
     /// paths are paths; literals handed to `system`/`popen`/`exec`/… are shell commands.
     fn interpreter_code(&mut self, code: &str, cwd: &mut PathBuf, depth: usize) {
-        const RUNNERS: &[&str] = &["system", "popen", "exec", "execSync", "spawn", "spawnSync", "check_output", "check_call", "call", "run", "Popen", "getoutput", "getstatusoutput", "shell_exec", "passthru", "execv", "execvp"];
+        const RUNNERS: &[&str] = &[
+            "system",
+            "popen",
+            "exec",
+            "execSync",
+            "spawn",
+            "spawnSync",
+            "check_output",
+            "check_call",
+            "call",
+            "run",
+            "Popen",
+            "getoutput",
+            "getstatusoutput",
+            "shell_exec",
+            "passthru",
+            "execv",
+            "execvp",
+        ];
         let b = code.as_bytes();
-        let writes = code.contains("write") || ["'w'", "\"w\"", "'a'", "\"a\"", "'w+'", "unlink", "remove", "rename", "rmtree"].iter().any(|m| code.contains(m));
+        let writes = code.contains("write")
+            || ["'w'", "\"w\"", "'a'", "\"a\"", "'w+'", "unlink", "remove", "rename", "rmtree"]
+                .iter()
+                .any(|m| code.contains(m));
         let mut i = 0;
         while i < b.len() {
             let q = b[i];
@@ -1113,13 +1275,18 @@ impl Walker {
                     j += 1;
                 }
                 let lit = code.get(start..j.min(b.len())).unwrap_or("");
-                let before = code[..i].trim_end_matches(|c: char| c.is_whitespace() || c == '(' || c == '[' || c == ',');
+                let before =
+                    code[..i].trim_end_matches(|c: char| c.is_whitespace() || c == '(' || c == '[' || c == ',');
                 let runner = q == b'`' || RUNNERS.iter().any(|r| before.ends_with(r));
                 if runner {
                     self.script(lit, cwd, depth + 1);
                 }
                 let explicit = lit.starts_with('/') || lit.starts_with("~/") || lit.starts_with("../");
-                if !lit.is_empty() && lit.len() < 4096 && (explicit || lit.contains('/') || lit.starts_with('.')) && !lit.contains(char::is_whitespace) {
+                if !lit.is_empty()
+                    && lit.len() < 4096
+                    && (explicit || lit.contains('/') || lit.starts_with('.'))
+                    && !lit.contains(char::is_whitespace)
+                {
                     let w = Word { parts: vec![Part::Lit(lit.to_string(), true)], ..Word::default() };
                     let t = self.expand(&w, cwd);
                     self.add_path(&t, cwd, writes, explicit, &w);
@@ -1150,8 +1317,17 @@ impl Walker {
         if text.is_empty() || self.out.paths.len() >= MAX_UNITS || text.contains("://") || text.starts_with('$') {
             return;
         }
-        let looks = text.starts_with('/') || text.starts_with('~') || text == ".." || text.starts_with("../") || text.contains("/../") || text.ends_with("/..");
-        let expanded = if w.has_glob() && !w.quoted() || (w.parts.is_empty() && text.contains(['*', '?'])) { glob(text, cwd) } else { Vec::new() };
+        let looks = text.starts_with('/')
+            || text.starts_with('~')
+            || text == ".."
+            || text.starts_with("../")
+            || text.contains("/../")
+            || text.ends_with("/..");
+        let expanded = if w.has_glob() && !w.quoted() || (w.parts.is_empty() && text.contains(['*', '?'])) {
+            glob(text, cwd)
+        } else {
+            Vec::new()
+        };
         if expanded.is_empty() {
             let p = PathArg { path: text.to_string(), cwd: cwd.to_path_buf(), write, explicit: explicit || looks };
             if !self.out.paths.contains(&p) {

@@ -62,7 +62,11 @@ pub fn download_outputs(program: &str, args: &[String]) -> Vec<String> {
             }
             _ => {}
         }
-        if let Some(v) = a.strip_prefix("--output=").filter(|_| program == "curl").or_else(|| a.strip_prefix("--output-document=").filter(|_| program == "wget")) {
+        if let Some(v) = a
+            .strip_prefix("--output=")
+            .filter(|_| program == "curl")
+            .or_else(|| a.strip_prefix("--output-document=").filter(|_| program == "wget"))
+        {
             out.push(v.to_string());
         } else if let Some(v) = a.strip_prefix("--directory-prefix=").or_else(|| a.strip_prefix("--output-dir=")) {
             dir = Some(v.to_string());
@@ -99,11 +103,22 @@ pub fn download_outputs(program: &str, args: &[String]) -> Vec<String> {
 /// Programs that turn encoded or compressed text back into what it hides, when given these
 /// arguments.
 pub fn is_decoder(program: &str, args: &[String]) -> bool {
-    let has = |flags: &[&str]| args.iter().any(|a| flags.contains(&a.as_str()) || (a.starts_with('-') && !a.starts_with("--") && flags.iter().any(|f| f.len() == 2 && a[1..].contains(&f[1..]))));
+    let has = |flags: &[&str]| {
+        args.iter().any(|a| {
+            flags.contains(&a.as_str())
+                || (a.starts_with('-')
+                    && !a.starts_with("--")
+                    && flags.iter().any(|f| f.len() == 2 && a[1..].contains(&f[1..])))
+        })
+    };
     match program {
         "base64" | "base32" | "basenc" => has(&["-d", "--decode", "-D"]),
         "xxd" => has(&["-r", "--revert"]),
-        "openssl" => args.first().is_some_and(|s| s == "base64" || s == "enc" || s.starts_with("aes") || s.starts_with("des") || s.starts_with("chacha")) && args.iter().any(|a| a == "-d"),
+        "openssl" => {
+            args.first().is_some_and(|s| {
+                s == "base64" || s == "enc" || s.starts_with("aes") || s.starts_with("des") || s.starts_with("chacha")
+            }) && args.iter().any(|a| a == "-d")
+        }
         "uudecode" | "gunzip" | "zcat" | "bzcat" | "xzcat" | "unxz" | "bunzip2" | "zstdcat" | "unzstd" => true,
         "gzip" | "bzip2" | "xz" | "zstd" => has(&["-d", "--decompress"]),
         "gpg" => has(&["-d", "--decrypt"]),
@@ -161,15 +176,78 @@ fn hex(text: &str) -> Option<Vec<u8>> {
 
 /// Functions that run their arguments as a program and its arguments.
 const ARGV_RUNNERS: &[&str] = &[
-    "subprocess.run", "subprocess.call", "subprocess.Popen", "subprocess.check_call", "subprocess.check_output", "run", "call", "Popen", "check_call", "check_output",
-    "os.execvp", "os.execv", "os.execlp", "os.spawnvp", "os.spawnlp", "execvp", "execlp", "spawnSync", "spawn", "execFileSync", "execFile", "system", "exec", "Open3.capture2", "Open3.popen3", "IO.popen", "Process.spawn",
+    "subprocess.run",
+    "subprocess.call",
+    "subprocess.Popen",
+    "subprocess.check_call",
+    "subprocess.check_output",
+    "run",
+    "call",
+    "Popen",
+    "check_call",
+    "check_output",
+    "os.execvp",
+    "os.execv",
+    "os.execlp",
+    "os.spawnvp",
+    "os.spawnlp",
+    "execvp",
+    "execlp",
+    "spawnSync",
+    "spawn",
+    "execFileSync",
+    "execFile",
+    "system",
+    "exec",
+    "Open3.capture2",
+    "Open3.popen3",
+    "IO.popen",
+    "Process.spawn",
 ];
 
 /// Recursive-delete functions (their first argument is the target).
-const TREE_DELETERS: &[&str] = &["rmtree", "rm_rf", "rm_r", "remove_dir", "remove_entry", "remove_entry_secure", "remove_tree", "rmSync", "rmdirSync", "rimraf", "removedirs", "fs.rm", "promises.rm", "deleteRecursively", "RemoveAll", "remove_dir_all"];
+const TREE_DELETERS: &[&str] = &[
+    "rmtree",
+    "rm_rf",
+    "rm_r",
+    "remove_dir",
+    "remove_entry",
+    "remove_entry_secure",
+    "remove_tree",
+    "rmSync",
+    "rmdirSync",
+    "rimraf",
+    "removedirs",
+    "fs.rm",
+    "promises.rm",
+    "deleteRecursively",
+    "RemoveAll",
+    "remove_dir_all",
+];
 
 /// The home directory's spellings in interpreter code.
-const HOME_EXPRS: &[&str] = &["expanduser(\"~\")", "expanduser('~')", "expanduser(\"~/\")", "expanduser('~/')", "Path.home()", "Dir.home", "os.homedir()", "homedir()", "$ENV{HOME}", "$ENV{'HOME'}", "$ENV{\"HOME\"}", "ENV[\"HOME\"]", "ENV['HOME']", "os.environ[\"HOME\"]", "os.environ['HOME']", "getenv(\"HOME\")", "getenv('HOME')", "process.env.HOME", "File.expand_path(\"~\")", "File.expand_path('~')"];
+const HOME_EXPRS: &[&str] = &[
+    "expanduser(\"~\")",
+    "expanduser('~')",
+    "expanduser(\"~/\")",
+    "expanduser('~/')",
+    "Path.home()",
+    "Dir.home",
+    "os.homedir()",
+    "homedir()",
+    "$ENV{HOME}",
+    "$ENV{'HOME'}",
+    "$ENV{\"HOME\"}",
+    "ENV[\"HOME\"]",
+    "ENV['HOME']",
+    "os.environ[\"HOME\"]",
+    "os.environ['HOME']",
+    "getenv(\"HOME\")",
+    "getenv('HOME')",
+    "process.env.HOME",
+    "File.expand_path(\"~\")",
+    "File.expand_path('~')",
+];
 
 /// String literals in `s` (single, double or backtick quoted), with their byte ranges.
 fn literals(s: &str) -> Vec<(usize, usize, String)> {
@@ -231,7 +309,10 @@ fn calls<'a>(code: &'a str, names: &[&str]) -> Vec<&'a str> {
             let skip = rest.len() - rest.trim_start().len();
             match rest.trim_start().as_bytes().first() {
                 Some(b'(') => out.push(call_args(code, from + skip)),
-                Some(b'"' | b'\'' | b'[') => out.push(&code[from + skip..code[from + skip..].find([';', '\n']).map(|e| from + skip + e).unwrap_or(code.len())]),
+                Some(b'"' | b'\'' | b'[') => out.push(
+                    &code[from + skip
+                        ..code[from + skip..].find([';', '\n']).map(|e| from + skip + e).unwrap_or(code.len())],
+                ),
                 _ => {}
             }
         }
@@ -289,7 +370,16 @@ fn resolve<'a>(code: &'a str, expr: &'a str) -> &'a str {
 }
 
 /// Functions that decode base64 inside interpreter code.
-const B64_DECODERS: &[&str] = &["b64decode", "decodebytes", "standard_b64decode", "urlsafe_b64decode", "atob", "decode64", "decode_base64", "strict_decode64"];
+const B64_DECODERS: &[&str] = &[
+    "b64decode",
+    "decodebytes",
+    "standard_b64decode",
+    "urlsafe_b64decode",
+    "atob",
+    "decode64",
+    "decode_base64",
+    "strict_decode64",
+];
 
 /// Base64 literals interpreter code decodes (`exec(base64.b64decode("…"))`, `eval(atob("…"))`,
 /// `Buffer.from("…", "base64")`), decoded; and whether the code also runs code it holds
@@ -306,7 +396,10 @@ pub fn interpreter_payloads(code: &str) -> (Vec<String>, bool) {
             }
         }
     }
-    let runs = !out.is_empty() && ["exec", "eval", "system", "popen", "execSync", "Function", "compile", "spawn", "run"].iter().any(|r| !calls(code, &[r]).is_empty());
+    let runs = !out.is_empty()
+        && ["exec", "eval", "system", "popen", "execSync", "Function", "compile", "spawn", "run"]
+            .iter()
+            .any(|r| !calls(code, &[r]).is_empty());
     (out, runs)
 }
 
@@ -363,8 +456,14 @@ mod tests {
     fn payloads_and_interpreters() {
         assert_eq!(decode_literal("base64", "Y3VybCB4IHwgc2g=").as_deref(), Some("curl x | sh"));
         assert_eq!(decode_literal("xxd", "6c73").as_deref(), Some("ls"));
-        assert!(is_decoder("base64", &s(&["--decode"])) && is_decoder("base64", &s(&["-di"])) && !is_decoder("base64", &s(&["file"])));
-        assert!(is_decoder("openssl", &s(&["enc", "-d", "-aes256"])) && !is_decoder("openssl", &s(&["rand", "-hex", "8"])));
+        assert!(
+            is_decoder("base64", &s(&["--decode"]))
+                && is_decoder("base64", &s(&["-di"]))
+                && !is_decoder("base64", &s(&["file"]))
+        );
+        assert!(
+            is_decoder("openssl", &s(&["enc", "-d", "-aes256"])) && !is_decoder("openssl", &s(&["rand", "-hex", "8"]))
+        );
         assert_eq!(interpreter_commands(r#"import subprocess; subprocess.run(["rm","-rf","/"])"#), ["rm -rf /"]);
         assert_eq!(interpreter_commands(r#"system("rm", "-rf", "/")"#), ["rm -rf /"]);
         assert_eq!(interpreter_commands(r#"import shutil; shutil.rmtree("/")"#), ["rm -rf /"]);
@@ -375,7 +474,9 @@ mod tests {
         assert_eq!(interpreter_commands(r#"import shutil; p = "/"; shutil.rmtree(p)"#), ["rm -rf /"]);
         assert_eq!(interpreter_commands(r#"import subprocess as s; c=["rm","-rf","/"]; s.call(c)"#), ["rm -rf /"]);
         assert_eq!(interpreter_commands(r#"my $d = $ENV{HOME}; rmtree($d)"#), ["rm -rf ~"]);
-        let (texts, runs) = interpreter_payloads(r#"import base64; exec(base64.b64decode("aW1wb3J0IG9zOyBvcy5zeXN0ZW0oInJtIC1yZiAvIik="))"#);
+        let (texts, runs) = interpreter_payloads(
+            r#"import base64; exec(base64.b64decode("aW1wb3J0IG9zOyBvcy5zeXN0ZW0oInJtIC1yZiAvIik="))"#,
+        );
         assert_eq!(texts, [r#"import os; os.system("rm -rf /")"#]);
         assert!(runs);
         assert!(!interpreter_payloads(r#"print(base64.b64decode("aGk="))"#).1);

@@ -109,7 +109,6 @@ pub struct Enricher<'a> {
     pub project_root: Option<PathBuf>,
 }
 
-
 impl Enricher<'_> {
     /// Builds the record for raw stdin bytes. Never fails: what cannot be read becomes an
     /// `input_error` on a record that keeps what could be salvaged. The payload is read
@@ -135,7 +134,11 @@ impl Enricher<'_> {
                 }
                 if !notes.is_empty() {
                     let kind = if utf8_replaced { "invalid_utf8" } else { "repaired" };
-                    let err = r.input_error.get_or_insert_with(|| InputError { kind: kind.into(), bytes: input.len() as u64, ..InputError::default() });
+                    let err = r.input_error.get_or_insert_with(|| InputError {
+                        kind: kind.into(),
+                        bytes: input.len() as u64,
+                        ..InputError::default()
+                    });
                     if err.kind == "unexpected_types" || err.kind.is_empty() {
                         notes.push(std::mem::take(&mut err.reason));
                     }
@@ -147,14 +150,21 @@ impl Enricher<'_> {
                 r
             }
             Ok((other, _)) => {
-                let mut r = self.error_record(input, now, "not_an_object", format!("payload is a JSON {}, not an object", json_type(&other)));
+                let mut r = self.error_record(
+                    input,
+                    now,
+                    "not_an_object",
+                    format!("payload is a JSON {}, not an object", json_type(&other)),
+                );
                 let mut s = Sanitizer::new(&self.config.capture);
                 let mut raw = other;
                 s.payload(&mut raw);
                 r.raw_input = raw;
                 r
             }
-            Err(e) if utf8_replaced => self.error_record(input, now, "invalid_utf8", format!("not valid UTF-8 and not JSON: {e}")),
+            Err(e) if utf8_replaced => {
+                self.error_record(input, now, "invalid_utf8", format!("not valid UTF-8 and not JSON: {e}"))
+            }
             Err(e) => self.error_record(input, now, "invalid_json", format!("not valid JSON: {e}")),
         }
     }
@@ -187,7 +197,14 @@ impl Enricher<'_> {
         r
     }
 
-    fn base(&self, now: u64, hook_event: &str, session_id: Option<String>, cwd: Option<String>, tool_name: Option<String>) -> JournalRecord {
+    fn base(
+        &self,
+        now: u64,
+        hook_event: &str,
+        session_id: Option<String>,
+        cwd: Option<String>,
+        tool_name: Option<String>,
+    ) -> JournalRecord {
         let cfg = self.config;
         let env = self.env;
         let mut r = JournalRecord {
@@ -219,7 +236,11 @@ impl Enricher<'_> {
             permission_mode: None,
             content_captured: cfg.capture.content,
             config_error: {
-                let errors: Vec<&str> = [&cfg.error, &self.policy_error, &cfg.fleet.error].into_iter().flatten().map(String::as_str).collect();
+                let errors: Vec<&str> = [&cfg.error, &self.policy_error, &cfg.fleet.error]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
                 (!errors.is_empty()).then(|| errors.join("; "))
             },
             events_lost: None,
@@ -295,7 +316,11 @@ impl Enricher<'_> {
         let analyser = analyse::Analyser {
             policy: self.policy,
             scope: &scope,
-            own: analyse::OwnFiles { data_dir: &self.config.data_dir, config_path: &self.config.config_path, policy_path: &policy_path },
+            own: analyse::OwnFiles {
+                data_dir: &self.config.data_dir,
+                config_path: &self.config.config_path,
+                policy_path: &policy_path,
+            },
             own_resolved: Default::default(),
         };
         let mut analysis = analyser.run(&v, &cwd, has_tool_context);
@@ -343,7 +368,9 @@ impl Enricher<'_> {
             }
         }
         facts.token_usage = match hook_event.as_str() {
-            "Stop" | "StopFailure" => p.str("transcript_path").and_then(|t| usage::from_transcript(t, p.str("prompt_id"))),
+            "Stop" | "StopFailure" => {
+                p.str("transcript_path").and_then(|t| usage::from_transcript(t, p.str("prompt_id")))
+            }
             "SubagentStop" => p.str("agent_transcript_path").and_then(|t| usage::from_transcript(t, None)),
             // The whole session so far: complete, unlike Stop's (see usage.rs).
             "SessionEnd" => p.str("transcript_path").and_then(|t| usage::from_transcript(t, None)),
@@ -363,7 +390,13 @@ impl Enricher<'_> {
         let mut sanitizer = Sanitizer::new(&self.config.capture);
         sanitizer.payload(&mut v);
         let p = Payload::new(&v);
-        let mut r = self.base(now, &hook_event, p.str("session_id").map(str::to_string), p.str("cwd").map(str::to_string), p.str("tool_name").map(str::to_string));
+        let mut r = self.base(
+            now,
+            &hook_event,
+            p.str("session_id").map(str::to_string),
+            p.str("cwd").map(str::to_string),
+            p.str("tool_name").map(str::to_string),
+        );
         let tool = p.tool_name().map(str::to_string);
         r.metadata.permission_mode = p.str("permission_mode").map(str::to_string);
         r.session_context.prompt_id = p.str("prompt_id").map(str::to_string);
@@ -371,7 +404,13 @@ impl Enricher<'_> {
         if let Some(agent_id) = p.str("agent_id") {
             r.agent_context.agent_id = Some(agent_id.to_string());
             // A subagent's role: the configured one, else its registry entry's, else `subagent`.
-            let registry_role = self.config.fleet.registry.as_deref().zip(r.agent_context.registry_entry.as_deref()).and_then(|(reg, e)| reg.agents.get(e)?.role.clone());
+            let registry_role = self
+                .config
+                .fleet
+                .registry
+                .as_deref()
+                .zip(r.agent_context.registry_entry.as_deref())
+                .and_then(|(reg, e)| reg.agents.get(e)?.role.clone());
             r.agent_context.agent_role = self.config.agent.role.clone().or(registry_role).or(Some("subagent".into()));
         }
         r.agent_context.agent_type = p.str("agent_type").map(str::to_string);
@@ -383,7 +422,9 @@ impl Enricher<'_> {
             tc.tool_use_id = p.str("tool_use_id").map(str::to_string);
             tc.error = p.str("error").map(str::to_string);
             let resp = p.get("tool_response");
-            tc.spawned_agent_id = tc.spawned_agent_id.and(resp.and_then(|r| r.get("agentId")).and_then(Value::as_str).map(str::to_string));
+            tc.spawned_agent_id = tc
+                .spawned_agent_id
+                .and(resp.and_then(|r| r.get("agentId")).and_then(Value::as_str).map(str::to_string));
             tc.status = tc.status.and(resp.and_then(|r| r.get("status")).and_then(Value::as_str).map(str::to_string));
             tc
         });
@@ -463,7 +504,10 @@ impl Enricher<'_> {
             for (pointer, earlier) in &repairs.duplicates {
                 let mut shadow = shadow_at(pointer, earlier.clone());
                 sanitizer.payload(&mut shadow);
-                err.duplicates.push(DuplicateValue { pointer: stored(pointer.clone(), &mut copies), value: value_at(shadow, pointer) });
+                err.duplicates.push(DuplicateValue {
+                    pointer: stored(pointer.clone(), &mut copies),
+                    value: value_at(shadow, pointer),
+                });
             }
         }
         if hook_event == "PostToolUseFailure" {
@@ -540,11 +584,9 @@ fn content_facts(p: &Payload, tool: Option<&str>) -> (Option<u64>, Option<String
     let text = match tool {
         Some("Write") => p.input_str("content"),
         Some("Edit") => p.input_str("new_string"),
-        Some("Read") => p
-            .get("tool_response")
-            .and_then(|r| r.get("file"))
-            .and_then(|f| f.get("content"))
-            .and_then(Value::as_str),
+        Some("Read") => {
+            p.get("tool_response").and_then(|r| r.get("file")).and_then(|f| f.get("content")).and_then(Value::as_str)
+        }
         _ => None,
     };
     match text {

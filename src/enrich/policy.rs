@@ -7,8 +7,8 @@
 //! behind keyword prefilters: a regex is compiled only when one of its keywords occurs, which
 //! keeps the hook within its time budget.
 
-use crate::record::{Finding, Severity};
 use super::keywords::KeywordSet;
+use crate::record::{Finding, Severity};
 use regex_lite::Regex;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -120,7 +120,11 @@ impl PolicyFile {
         let raw: PolicyFileText = toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
         let mut rules = Vec::with_capacity(raw.rules.len());
         for (i, v) in raw.rules.into_iter().enumerate() {
-            let name = v.get("id").and_then(|x| x.as_str()).map(|id| format!("rule `{id}`")).unwrap_or_else(|| format!("rules[{i}]"));
+            let name = v
+                .get("id")
+                .and_then(|x| x.as_str())
+                .map(|id| format!("rule `{id}`"))
+                .unwrap_or_else(|| format!("rules[{i}]"));
             let spec = RuleSpec::deserialize(v).map_err(|e| format!("{name}: {}", e.message()))?;
             rules.push(spec);
         }
@@ -139,9 +143,7 @@ impl Rule {
         self.regex.get_or_init(|| Regex::new(&self.spec.pattern).ok()).as_ref()
     }
     fn unless(&self) -> Option<&Regex> {
-        self.unless
-            .get_or_init(|| self.spec.unless.as_deref().and_then(|u| Regex::new(u).ok()))
-            .as_ref()
+        self.unless.get_or_init(|| self.spec.unless.as_deref().and_then(|u| Regex::new(u).ok())).as_ref()
     }
 }
 
@@ -163,7 +165,12 @@ struct RuleSet {
 impl RuleSet {
     fn new(specs: Vec<RuleSpec>) -> RuleSet {
         // A rule without a usable keyword (none, or only one-byte ones) is always tried.
-        let unconditional = specs.iter().enumerate().filter(|(_, s)| !s.keywords.iter().any(|k| k.len() >= 2)).map(|(i, _)| i).collect();
+        let unconditional = specs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.keywords.iter().any(|k| k.len() >= 2))
+            .map(|(i, _)| i)
+            .collect();
         RuleSet {
             rules: specs
                 .into_iter()
@@ -209,9 +216,11 @@ impl RuleSet {
             }
             out.push(Finding {
                 rule: rule.spec.id.clone(),
-                category: rule.spec.category.clone().unwrap_or_else(|| {
-                    rule.spec.id.split('.').next().unwrap_or("custom").to_string()
-                }),
+                category: rule
+                    .spec
+                    .category
+                    .clone()
+                    .unwrap_or_else(|| rule.spec.id.split('.').next().unwrap_or("custom").to_string()),
                 severity: rule.spec.severity,
                 action: rule.spec.action.as_str().into(),
                 matched: excerpt(text, m.start(), m.end()),
@@ -315,9 +324,12 @@ impl Policy {
 
     /// Whether rule `id`'s pattern (and not its `unless`) matches `text`, prefilter bypassed.
     pub fn rule_matches_unfiltered(&self, id: &str, text: &str) -> bool {
-        self.path_rules.rules.iter().chain(&self.command_rules.rules).filter(|r| r.spec.id == id).any(|r| {
-            r.regex().is_some_and(|re| re.is_match(text)) && !r.unless().is_some_and(|u| u.is_match(text))
-        })
+        self.path_rules
+            .rules
+            .iter()
+            .chain(&self.command_rules.rules)
+            .filter(|r| r.spec.id == id)
+            .any(|r| r.regex().is_some_and(|re| re.is_match(text)) && !r.unless().is_some_and(|u| u.is_match(text)))
     }
 
     /// Ids of every rule.
@@ -399,7 +411,19 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
             Path,
             High,
             Alert,
-            &[".aws", ".azure", "gcloud", ".kube/", ".docker/", "credentials", ".boto", "service-account", "service_account", ".terraformrc", ".oci/"],
+            &[
+                ".aws",
+                ".azure",
+                "gcloud",
+                ".kube/",
+                ".docker/",
+                "credentials",
+                ".boto",
+                "service-account",
+                "service_account",
+                ".terraformrc",
+                ".oci/",
+            ],
             r"(?:^|/)\.aws(?:/(?:credentials|config|sso/)|$)|(?:^|/)\.azure(?:/|$)|(?:^|/)\.config/gcloud/|(?:^|/)\.kube/config$|(?:^|/)\.docker/config\.json$|(?:^|/)credentials\.json$|(?:^|/)\.boto$|service[-_]account[^/]*\.json$|(?:^|/)\.terraformrc$|(?:^|/)\.oci/",
             "cloud or cluster credentials",
         ),
@@ -466,7 +490,10 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
             Command,
             Critical,
             Deny,
-            &["base64", "base32", "basenc", "xxd", "openssl", "uudecode", "gunzip", "bunzip2", "zcat", "xz", "zstd", "gzip", "bzip2", "gpg"],
+            &[
+                "base64", "base32", "basenc", "xxd", "openssl", "uudecode", "gunzip", "bunzip2", "zcat", "xz", "zstd",
+                "gzip", "bzip2", "gpg",
+            ],
             r#"(?:^|\| )(?:(?:base64|base32|basenc) (?:[^|\s]+ )*?(?:-[A-Za-z]*[dD][A-Za-z]*|--decode)|xxd (?:[^|\s]+ )*?(?:-[A-Za-z]*r[A-Za-z]*|--revert)|openssl (?:[^|\s]+ )*?-d|uudecode|gunzip|bunzip2|zcat|bzcat|xzcat|unxz|zstdcat|unzstd|(?:gzip|bzip2|xz|zstd) (?:[^|\s]+ )*?(?:-[A-Za-z]*d[A-Za-z]*|--decompress)|gpg (?:[^|\s]+ )*?(?:-[A-Za-z]*d[A-Za-z]*|--decrypt))(?: [^|]*)?(?: \| [^|]*)*? \| (?:sudo (?:-\S+ )*)?(?:env (?:\S+=\S* )*)?(?:(?:ba|z|k|da|fi|a|mk)?sh|python[0-9.]*|perl|ruby|node|php)(?: -\S*)*(?: \||$)"#,
             "decoded or decrypted code piped into a shell or interpreter (obfuscated execution)",
         ),
@@ -512,7 +539,19 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
             Critical,
             Deny,
             // Not a bare `/dev/`: `2> /dev/null` is in many commands, and only a disk counts.
-            &["mkfs", "dd ", "wipefs", "shred", "> /dev/sd", "> /dev/nvme", "> /dev/hd", "> /dev/vd", "> /dev/xvd", "> /dev/disk", "> /dev/mmcblk"],
+            &[
+                "mkfs",
+                "dd ",
+                "wipefs",
+                "shred",
+                "> /dev/sd",
+                "> /dev/nvme",
+                "> /dev/hd",
+                "> /dev/vd",
+                "> /dev/xvd",
+                "> /dev/disk",
+                "> /dev/mmcblk",
+            ],
             r"^mkfs(?:\.\w+)?(?: |$)|^dd (?:\S+ )*of=/dev/(?:sd|nvme|hd|vd|xvd|disk|mmcblk)|^wipefs |^shred (?:\S+ )*/dev/(?:sd|nvme|hd|vd|xvd|disk|mmcblk)|> /dev/(?:sd|nvme|hd|vd|xvd|disk|mmcblk)",
             "filesystem or disk overwritten",
         ),
@@ -663,22 +702,30 @@ mod tests {
         let ids: Vec<_> = out.iter().map(|f| f.rule.as_str()).collect();
         assert_eq!(ids, vec!["custom.prod_cluster"]);
         assert_eq!(out[0].category, "custom");
-        let bad: PolicyFile = toml::from_str("[[rules]]\nid='x'\ntarget='command'\npattern='('\nseverity='low'").unwrap();
+        let bad: PolicyFile =
+            toml::from_str("[[rules]]\nid='x'\ntarget='command'\npattern='('\nseverity='low'").unwrap();
         assert!(Policy::from_file(bad).is_err());
     }
 
     #[test]
     fn policy_file_mistakes_name_the_rule() {
-        let e = PolicyFile::parse("[[rules]]\nid='custom.x'\ntarget='command'\npattern='x'\nseverity='low'\naction='Deny'").unwrap_err();
+        let e =
+            PolicyFile::parse("[[rules]]\nid='custom.x'\ntarget='command'\npattern='x'\nseverity='low'\naction='Deny'")
+                .unwrap_err();
         assert!(e.contains("custom.x") && e.contains("Deny"), "{e}");
-        let e = PolicyFile::parse("[[rules]]\nid='custom.y'\ntarget='Command'\npattern='x'\nseverity='low'").unwrap_err();
+        let e =
+            PolicyFile::parse("[[rules]]\nid='custom.y'\ntarget='Command'\npattern='x'\nseverity='low'").unwrap_err();
         assert!(e.contains("custom.y") && e.contains("Command"), "{e}");
-        let e = PolicyFile::parse("[[rules]]\nid='custom.z'\ntarget='path'\npattern='x'\nseverity='severe'").unwrap_err();
+        let e =
+            PolicyFile::parse("[[rules]]\nid='custom.z'\ntarget='path'\npattern='x'\nseverity='severe'").unwrap_err();
         assert!(e.contains("custom.z") && e.contains("severe"), "{e}");
-        let e = PolicyFile::parse("[[rules]]\nid='custom.w'\ntarget='path'\npattern='x'\nseverity='low'\nacton='deny'").unwrap_err();
+        let e = PolicyFile::parse("[[rules]]\nid='custom.w'\ntarget='path'\npattern='x'\nseverity='low'\nacton='deny'")
+            .unwrap_err();
         assert!(e.contains("custom.w") && e.contains("acton"), "{e}");
         assert!(PolicyFile::parse("disabel = []").unwrap_err().contains("disabel"));
-        let ok = PolicyFile::parse("[[rules]]\nid='custom.v'\ntarget='path'\npattern='x'\nseverity='low'\naction='deny'").unwrap();
+        let ok =
+            PolicyFile::parse("[[rules]]\nid='custom.v'\ntarget='path'\npattern='x'\nseverity='low'\naction='deny'")
+                .unwrap();
         assert_eq!(ok.rules[0].action, Action::Deny);
     }
 }

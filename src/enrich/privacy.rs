@@ -18,13 +18,51 @@ const INPUT_CONTENT_KEYS: &[&str] = &["content", "old_string", "new_string", "ne
 
 /// `tool_response` fields that are metadata, kept (redacted) when short.
 const OUTPUT_METADATA_KEYS: &[&str] = &[
-    "type", "filePath", "file_path", "status", "agentId", "agent_id", "description", "resolvedModel",
-    "kind", "interrupted", "isImage", "returnCodeInterpretation", "exitCode", "code", "url", "query",
-    "subagent_type", "model", "outputFile", "name", "mode", "operation", "backgroundTaskId",
-    "shellId", "totalDurationMs", "totalTokens", "totalToolUseCount", "durationMs", "noOutputExpected",
-    "isAsync", "canReadOutputFile", "canContinueAgent", "userModified", "replaceAll", "numFiles",
-    "numLines", "startLine", "totalLines", "truncated", "bytes", "codeText", "agentType", "toolsUsed",
-    "service_tier", "speed",
+    "type",
+    "filePath",
+    "file_path",
+    "status",
+    "agentId",
+    "agent_id",
+    "description",
+    "resolvedModel",
+    "kind",
+    "interrupted",
+    "isImage",
+    "returnCodeInterpretation",
+    "exitCode",
+    "code",
+    "url",
+    "query",
+    "subagent_type",
+    "model",
+    "outputFile",
+    "name",
+    "mode",
+    "operation",
+    "backgroundTaskId",
+    "shellId",
+    "totalDurationMs",
+    "totalTokens",
+    "totalToolUseCount",
+    "durationMs",
+    "noOutputExpected",
+    "isAsync",
+    "canReadOutputFile",
+    "canContinueAgent",
+    "userModified",
+    "replaceAll",
+    "numFiles",
+    "numLines",
+    "startLine",
+    "totalLines",
+    "truncated",
+    "bytes",
+    "codeText",
+    "agentType",
+    "toolsUsed",
+    "service_tier",
+    "speed",
 ];
 
 /// Payload nesting kept; deeper values become a digest.
@@ -90,7 +128,11 @@ impl<'c> Sanitizer<'c> {
             // Readers (the relay, serde_json's default limit of 128) must be able to read the
             // record back, which nests the payload a few levels deeper still.
             let text = v.to_string();
-            *v = Value::String(format!("[nesting deeper than {MAX_DEPTH} levels omitted: {} bytes sha256={}]", text.len(), sha256_hex(text.as_bytes())));
+            *v = Value::String(format!(
+                "[nesting deeper than {MAX_DEPTH} levels omitted: {} bytes sha256={}]",
+                text.len(),
+                sha256_hex(text.as_bytes())
+            ));
             self.omitted += 1;
             return;
         }

@@ -37,7 +37,12 @@ const fn r(kind: &'static str, keywords: &'static [&'static str], pattern: &'sta
 const fn g(kind: &'static str, keywords: &'static [&'static str], pattern: &'static str, group: usize) -> SecretRule {
     SecretRule { kind, keywords, pattern, secret_group: group, generic: false }
 }
-const fn generic(kind: &'static str, keywords: &'static [&'static str], pattern: &'static str, group: usize) -> SecretRule {
+const fn generic(
+    kind: &'static str,
+    keywords: &'static [&'static str],
+    pattern: &'static str,
+    group: usize,
+) -> SecretRule {
     SecretRule { kind, keywords, pattern, secret_group: group, generic: true }
 }
 
@@ -77,11 +82,20 @@ pub const RULES: &[SecretRule] = &[
     r("gcp_oauth_client_secret", &["gocspx-"], r"GOCSPX-[A-Za-z0-9_-]{28}"),
     r("google_oauth_token", &["ya29.", "1//0"], r"\bya29\.[0-9A-Za-z_-]{20,}|\b1//0[0-9A-Za-z_-]{40,}"),
     r("google_api_key", &["aiza"], r"AIza[0-9A-Za-z_-]{35}"),
-    g("azure_storage_key", &["accountkey=", "sharedaccesskey="], r"(?i)((?:AccountKey|SharedAccessKey)=)([A-Za-z0-9+/=]{20,})", 2),
+    g(
+        "azure_storage_key",
+        &["accountkey=", "sharedaccesskey="],
+        r"(?i)((?:AccountKey|SharedAccessKey)=)([A-Za-z0-9+/=]{20,})",
+        2,
+    ),
     r("azure_client_secret", &["q~"], r"\b[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"),
     r("digitalocean_token", &["dop_v1_", "doo_v1_", "dor_v1_"], r"\bdo[opr]_v1_[a-f0-9]{64}\b"),
     r("heroku_api_key", &["hrku-"], r"\bHRKU-[A-Za-z0-9_-]{60}"),
-    r("hashicorp_token", &["hvs.", "hvb.", "atlasv1"], r"\bhv[sb]\.[A-Za-z0-9_-]{24,}|\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,}"),
+    r(
+        "hashicorp_token",
+        &["hvs.", "hvb.", "atlasv1"],
+        r"\bhv[sb]\.[A-Za-z0-9_-]{24,}|\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_-]{60,}",
+    ),
     // --- VCS and CI ---------------------------------------------------------------------
     r("github_token", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], r"\bgh[pousr]_[A-Za-z0-9]{30,255}\b"),
     r("github_fine_grained_token", &["github_pat_"], r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"),
@@ -95,16 +109,36 @@ pub const RULES: &[SecretRule] = &[
     r("circleci_token", &["ccipat_"], r"\bCCIPAT_[A-Za-z0-9]{20,}_[a-f0-9]{40}\b"),
     r("linear_api_key", &["lin_api_"], r"\blin_api_[A-Za-z0-9]{40}\b"),
     // --- chat and webhooks --------------------------------------------------------------
-    r("slack_token", &["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-", "xoxo-", "xoxe"], r"\bxox(?:[abposr]|e(?:\.xox[bp])?-\d)-[A-Za-z0-9-]{10,}"),
-    r("slack_webhook", &["hooks.slack.com"], r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+"),
-    r("discord_webhook", &["/api/webhooks/"], r"https://(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]+"),
-    r("teams_webhook", &["webhook.office.com"], r#"https://[A-Za-z0-9.-]*webhook\.office\.com/webhook[A-Za-z0-9]*/[^\s"'<>]+"#),
+    r(
+        "slack_token",
+        &["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-", "xoxo-", "xoxe"],
+        r"\bxox(?:[abposr]|e(?:\.xox[bp])?-\d)-[A-Za-z0-9-]{10,}",
+    ),
+    r(
+        "slack_webhook",
+        &["hooks.slack.com"],
+        r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
+    ),
+    r(
+        "discord_webhook",
+        &["/api/webhooks/"],
+        r"https://(?:canary\.|ptb\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]+",
+    ),
+    r(
+        "teams_webhook",
+        &["webhook.office.com"],
+        r#"https://[A-Za-z0-9.-]*webhook\.office\.com/webhook[A-Za-z0-9]*/[^\s"'<>]+"#,
+    ),
     r("telegram_bot_token", &[":aa"], r"\d{8,10}:AA[A-Za-z0-9_-]{33}\b"),
     r("twilio_api_key", &["sk"], r"\bSK[0-9a-f]{32}\b"),
     r("sendgrid_api_key", &["sg."], r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
     r("mailgun_api_key", &["key-"], r"\bkey-[0-9a-f]{32}\b"),
     // --- payment ------------------------------------------------------------------------
-    r("stripe_key", &["sk_live_", "rk_live_", "sk_test_", "rk_test_", "pk_live_"], r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}"),
+    r(
+        "stripe_key",
+        &["sk_live_", "rk_live_", "sk_test_", "rk_test_", "pk_live_"],
+        r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}",
+    ),
     r("stripe_webhook_secret", &["whsec_"], r"\bwhsec_[A-Za-z0-9+/=]{24,}"),
     r("square_token", &["sq0atp-", "sq0csp-", "eaaa"], r"\bsq0(?:atp|csp)-[A-Za-z0-9_-]{22,}|\bEAAA[A-Za-z0-9_-]{60}"),
     r("braintree_token", &["access_token$production$"], r"access_token\$production\$[a-z0-9]{16}\$[a-f0-9]{32}"),
@@ -142,9 +176,24 @@ pub const RULES: &[SecretRule] = &[
     g(
         "basic_auth",
         &[
-            " -u", "\t-u", "\n-u", "\r-u", "\x0b-u", "\x0c-u",
-            " --user", "\t--user", "\n--user", "\r--user", "\x0b--user", "\x0c--user",
-            " --proxy-user", "\t--proxy-user", "\n--proxy-user", "\r--proxy-user", "\x0b--proxy-user", "\x0c--proxy-user",
+            " -u",
+            "\t-u",
+            "\n-u",
+            "\r-u",
+            "\x0b-u",
+            "\x0c-u",
+            " --user",
+            "\t--user",
+            "\n--user",
+            "\r--user",
+            "\x0b--user",
+            "\x0c--user",
+            " --proxy-user",
+            "\t--proxy-user",
+            "\n--proxy-user",
+            "\r--proxy-user",
+            "\x0b--proxy-user",
+            "\x0c--proxy-user",
         ],
         r#"((?:^|\s)(?:-u|--user|--proxy-user|-U)(?:\s+|=)?["']?[^\s:'"]+:)([^\s'"/][^\s'"]*)"#,
         2,
@@ -153,7 +202,17 @@ pub const RULES: &[SecretRule] = &[
     g("bearer_token", &["bearer", "token"], r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})", 2),
     generic(
         "cli_flag_secret",
-        &["--password", "--passwd", "--token", "--api-key", "--apikey", "--secret", "--client-secret", "--access-token", "--auth-token"],
+        &[
+            "--password",
+            "--passwd",
+            "--token",
+            "--api-key",
+            "--apikey",
+            "--secret",
+            "--client-secret",
+            "--access-token",
+            "--auth-token",
+        ],
         r#"(?i)(--(?:password|passwd|token|api-?key|secret|client-secret|access-token|auth-token)(?:=|\s+)["']?)([^\s"'-][^\s"']{3,})"#,
         2,
     ),
@@ -165,8 +224,21 @@ pub const RULES: &[SecretRule] = &[
         // prefilter must let through everything the regex can match (the fuzzer found that
         // `access_key` alone missed `AccessKey`).
         &[
-            "passw", "pwd", "secret", "token", "apikey", "api_key", "api-key", "accesskey", "access_key", "access-key", "privatekey", "private_key", "private-key",
-            "credential", "auth",
+            "passw",
+            "pwd",
+            "secret",
+            "token",
+            "apikey",
+            "api_key",
+            "api-key",
+            "accesskey",
+            "access_key",
+            "access-key",
+            "privatekey",
+            "private_key",
+            "private-key",
+            "credential",
+            "auth",
         ],
         r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*["']?)([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,})"#,
         2,
@@ -175,7 +247,9 @@ pub const RULES: &[SecretRule] = &[
 
 /// `[REDACTED:kind]`: what we wrote, never a secret (redacting twice changes nothing).
 fn is_marker(s: &str) -> bool {
-    s.strip_prefix("[REDACTED:").and_then(|r| r.strip_suffix(']')).is_some_and(|k| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    s.strip_prefix("[REDACTED:")
+        .and_then(|r| r.strip_suffix(']'))
+        .is_some_and(|k| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
 }
 
 /// Values the generic rules leave alone: they are not secrets.
@@ -241,7 +315,9 @@ pub fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
         }
         let re = c.regexes[i].get_or_init(|| Regex::new(rule.pattern).expect("static pattern"));
         if rule.secret_group == 0 {
-            found.extend(re.find_iter(text).filter(|m| !m.is_empty() && !is_marker(m.as_str())).map(|m| (m.start(), m.end(), i)));
+            found.extend(
+                re.find_iter(text).filter(|m| !m.is_empty() && !is_marker(m.as_str())).map(|m| (m.start(), m.end(), i)),
+            );
             continue;
         }
         for caps in re.captures_iter(text) {

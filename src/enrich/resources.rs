@@ -12,12 +12,7 @@ pub fn claude_process(pid: u32) -> Option<ResourceUsage> {
     let num = |field: usize| f.get(field - 3)?.parse::<u64>().ok();
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64;
-    let uptime: f64 = std::fs::read_to_string("/proc/uptime")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
+    let uptime: f64 = std::fs::read_to_string("/proc/uptime").ok()?.split_whitespace().next()?.parse().ok()?;
     let cpu_secs = (num(14)? + num(15)?) as f64 / ticks;
     let age = uptime - num(22)? as f64 / ticks;
     Some(ResourceUsage {

@@ -21,7 +21,13 @@ pub struct ProjectScope {
 
 impl ProjectScope {
     pub fn new(root: Option<&Path>, allow: &[PathBuf], home: Option<PathBuf>) -> Self {
-        ProjectScope { root_given: root.map(Path::to_path_buf), allow_given: allow.to_vec(), resolved: OnceCell::new(), home, known: Lstats::from_cwd() }
+        ProjectScope {
+            root_given: root.map(Path::to_path_buf),
+            allow_given: allow.to_vec(),
+            resolved: OnceCell::new(),
+            home,
+            known: Lstats::from_cwd(),
+        }
     }
 
     fn boundary(&self) -> &(Option<PathBuf>, Vec<PathBuf>) {
@@ -151,15 +157,11 @@ fn resolve_kernel(p: &Path, known: &Lstats) -> PathBuf {
                 if target.is_absolute() {
                     out = PathBuf::from("/");
                 }
-                for t in target
-                    .components()
-                    .rev()
-                    .filter_map(|c| match c {
-                        Component::Normal(n) => Some(n.to_os_string()),
-                        Component::ParentDir => Some(OsString::from("..")),
-                        _ => None,
-                    })
-                {
+                for t in target.components().rev().filter_map(|c| match c {
+                    Component::Normal(n) => Some(n.to_os_string()),
+                    Component::ParentDir => Some(OsString::from("..")),
+                    _ => None,
+                }) {
                     pending.push_front(t);
                 }
             }
@@ -172,8 +174,17 @@ fn resolve_kernel(p: &Path, known: &Lstats) -> PathBuf {
 
 /// Device files every shell uses (`2>/dev/null`): not worth a finding.
 pub fn is_shell_device(w: &str) -> bool {
-    matches!(w, "/dev/null" | "/dev/stdin" | "/dev/stdout" | "/dev/stderr" | "/dev/tty" | "/dev/zero" | "/dev/urandom" | "/dev/random")
-        || w.starts_with("/dev/fd/")
+    matches!(
+        w,
+        "/dev/null"
+            | "/dev/stdin"
+            | "/dev/stdout"
+            | "/dev/stderr"
+            | "/dev/tty"
+            | "/dev/zero"
+            | "/dev/urandom"
+            | "/dev/random"
+    ) || w.starts_with("/dev/fd/")
 }
 
 #[cfg(test)]

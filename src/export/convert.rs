@@ -2,7 +2,7 @@
 //! `Resource`), which the OTLP exporters take. Pure functions.
 
 use crate::assemble::attrs;
-use crate::assemble::model::{SpanRole, AttrValue, Attrs, LogItem, ResourceKey, SpanItem};
+use crate::assemble::model::{AttrValue, Attrs, LogItem, ResourceKey, SpanItem, SpanRole};
 use crate::record::Level;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
@@ -30,7 +30,9 @@ fn value(v: &AttrValue) -> Value {
         AttrValue::Int(i) => Value::I64(*i),
         AttrValue::Float(f) => Value::F64(*f),
         AttrValue::Str(s) => Value::String(s.clone().into()),
-        AttrValue::StrArray(a) => Value::Array(opentelemetry::Array::String(a.iter().map(|s| StringValue::from(s.clone())).collect())),
+        AttrValue::StrArray(a) => {
+            Value::Array(opentelemetry::Array::String(a.iter().map(|s| StringValue::from(s.clone())).collect()))
+        }
     }
 }
 
@@ -73,7 +75,8 @@ pub fn resource(k: &ResourceKey) -> Resource {
 }
 
 pub fn span_data(s: &SpanItem) -> SpanData {
-    let ctx = SpanContext::new(trace_id(&s.trace_id), span_id(&s.span_id), TraceFlags::SAMPLED, false, TraceState::default());
+    let ctx =
+        SpanContext::new(trace_id(&s.trace_id), span_id(&s.span_id), TraceFlags::SAMPLED, false, TraceState::default());
     let mut events = SpanEvents::default();
     for e in &s.events {
         events.events.push(opentelemetry::trace::Event::new(e.name.clone(), time(e.time), key_values(&e.attrs), 0));
@@ -92,7 +95,13 @@ pub fn span_data(s: &SpanItem) -> SpanData {
         links: {
             let mut links = SpanLinks::default();
             for l in &s.links {
-                let ctx = SpanContext::new(trace_id(&l.trace_id), span_id(&l.span_id), TraceFlags::SAMPLED, false, TraceState::default());
+                let ctx = SpanContext::new(
+                    trace_id(&l.trace_id),
+                    span_id(&l.span_id),
+                    TraceFlags::SAMPLED,
+                    false,
+                    TraceState::default(),
+                );
                 links.links.push(opentelemetry::trace::Link::new(ctx, key_values(&l.attrs), 0));
             }
             links
@@ -149,7 +158,9 @@ impl LogFactory {
                 AttrValue::Int(i) => AnyValue::Int(*i),
                 AttrValue::Float(f) => AnyValue::Double(*f),
                 AttrValue::Str(s) => AnyValue::String(s.clone().into()),
-                AttrValue::StrArray(a) => AnyValue::ListAny(Box::new(a.iter().map(|s| AnyValue::String(s.clone().into())).collect())),
+                AttrValue::StrArray(a) => {
+                    AnyValue::ListAny(Box::new(a.iter().map(|s| AnyValue::String(s.clone().into())).collect()))
+                }
             };
             r.add_attribute(k.clone(), any);
         }

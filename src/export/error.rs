@@ -71,8 +71,11 @@ mod tests {
 
     #[test]
     fn refusals_are_told_from_outages() {
-        assert!(!ExportError::from_export_text("grpc status: Unauthenticated, message: bad token".into()).is_retryable());
-        assert!(!ExportError::from_export_text("HTTP export failed. Url: x, Status Code: 404, Response: ".into()).is_retryable());
+        assert!(
+            !ExportError::from_export_text("grpc status: Unauthenticated, message: bad token".into()).is_retryable()
+        );
+        assert!(!ExportError::from_export_text("HTTP export failed. Url: x, Status Code: 404, Response: ".into())
+            .is_retryable());
         assert!(ExportError::from_export_text("transport error: connection refused".into()).is_retryable());
         assert!(ExportError::from_export_text("Status Code: 503".into()).is_retryable());
         assert!(!ExportError::Setup("x".into()).is_retryable());

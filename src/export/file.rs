@@ -41,16 +41,21 @@ impl FileExporter {
             let res = ResourceAttributesWithSchema::from(&b.resource);
             if !b.spans.is_empty() {
                 let req = ExportTraceServiceRequest {
-                    resource_spans: opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(b.spans, &res),
+                    resource_spans: opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
+                        b.spans, &res,
+                    ),
                 };
                 serde_json::to_writer(&mut traces, &req).map_err(|e| e.to_string())?;
                 traces.push(b'\n');
             }
             if !b.logs.is_empty() {
-                let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> = b.logs.iter().map(|l| (l, &s)).collect();
+                let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> =
+                    b.logs.iter().map(|l| (l, &s)).collect();
                 let batch = LogBatch::new(&pairs);
                 let req = ExportLogsServiceRequest {
-                    resource_logs: opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope(&batch, &res),
+                    resource_logs: opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope(
+                        &batch, &res,
+                    ),
                 };
                 serde_json::to_writer(&mut logs, &req).map_err(|e| e.to_string())?;
                 logs.push(b'\n');

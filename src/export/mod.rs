@@ -8,9 +8,9 @@ mod error;
 mod file;
 pub mod otlp;
 
-use convert::LogFactory;
 use crate::assemble::model::{Output, ResourceKey};
 pub use crate::config::{Destination, ExportConfig, Protocol};
+use convert::LogFactory;
 pub use error::ExportError;
 use std::collections::BTreeMap;
 
@@ -33,7 +33,9 @@ impl Exporter {
     pub fn new(cfg: &ExportConfig) -> Result<Exporter, ExportError> {
         let inner = match &cfg.destination {
             Destination::File(dir) => Inner::File(file::FileExporter::new(dir.clone())),
-            Destination::Otlp { .. } => Inner::Otlp(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?),
+            Destination::Otlp { .. } => {
+                Inner::Otlp(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?)
+            }
         };
         Ok(Exporter { inner, logs: LogFactory::default(), scrub: cfg.clone(), convert_time: Default::default() })
     }
@@ -64,7 +66,12 @@ impl Exporter {
                 batches.push(file::ResourceBatch {
                     key: key.clone(),
                     resource: convert::resource(key),
-                    spans: span_chunks.get(n).into_iter().flatten().map(|&i| convert::span_data(&out.spans[i])).collect(),
+                    spans: span_chunks
+                        .get(n)
+                        .into_iter()
+                        .flatten()
+                        .map(|&i| convert::span_data(&out.spans[i]))
+                        .collect(),
                     logs: log_chunks.get(n).into_iter().flatten().map(|&i| self.logs.record(&out.logs[i])).collect(),
                 });
             }
@@ -116,7 +123,10 @@ fn log_size(l: &crate::assemble::model::LogItem) -> usize {
 }
 
 fn span_size(s: &crate::assemble::model::SpanItem) -> usize {
-    s.name.len() + attrs_size(&s.attrs) + s.events.iter().map(|e| e.name.len() + attrs_size(&e.attrs) + 32).sum::<usize>() + 128
+    s.name.len()
+        + attrs_size(&s.attrs)
+        + s.events.iter().map(|e| e.name.len() + attrs_size(&e.attrs) + 32).sum::<usize>()
+        + 128
 }
 
 #[cfg(test)]

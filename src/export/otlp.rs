@@ -5,11 +5,11 @@
 //! An exporter carries one resource, and our resource names the session, project and agent; so
 //! there is one exporter pair per resource, created on demand and sharing the transport.
 
-use crate::config::{Destination, ExportConfig, Protocol};
 use super::convert::scope;
 use super::file::ResourceBatch;
 use super::ExportError;
 use crate::assemble::model::ResourceKey;
+use crate::config::{Destination, ExportConfig, Protocol};
 use futures_util::StreamExt;
 use opentelemetry_otlp::{LogExporter, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
@@ -47,7 +47,8 @@ impl OtlpExporters {
                 if endpoint.starts_with("https://") {
                     let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
                     if let Some(ca) = &cfg.ca_file {
-                        let pem = std::fs::read(ca).map_err(|e| format!("cannot read CA file {}: {e}", ca.display()))?;
+                        let pem =
+                            std::fs::read(ca).map_err(|e| format!("cannot read CA file {}: {e}", ca.display()))?;
                         tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
                     }
                     ep = ep.tls_config(tls).map_err(|e| format!("TLS setup: {e}"))?;
@@ -87,7 +88,8 @@ impl OtlpExporters {
             Protocol::Grpc => {
                 let mut md = tonic::metadata::MetadataMap::new();
                 for (k, v) in &self.headers {
-                    let key = tonic::metadata::MetadataKey::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
+                    let key = tonic::metadata::MetadataKey::from_bytes(k.as_bytes())
+                        .map_err(|e| format!("header {k}: {e}"))?;
                     md.insert(key, v.parse().map_err(|e| format!("header {k}: {e}"))?);
                 }
                 let channel = self.channel.clone().expect("grpc channel");
@@ -151,21 +153,26 @@ impl OtlpExporters {
             }
         }
         let this = &*self;
-        let results: Vec<Result<(), ExportError>> = futures_util::stream::iter(batches.into_iter().map(|b| this.export_one(b)))
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let results: Vec<Result<(), ExportError>> =
+            futures_util::stream::iter(batches.into_iter().map(|b| this.export_one(b)))
+                .buffer_unordered(CONCURRENCY)
+                .collect()
+                .await;
         results.into_iter().collect()
     }
 
     async fn export_one(&self, b: ResourceBatch) -> Result<(), ExportError> {
         let (span_exporter, log_exporter) = &self.by_resource[&b.key];
         if !b.spans.is_empty() {
-            span_exporter.export(b.spans).await.map_err(|e| ExportError::from_export_text(format!("exporting spans to {}: {e}", self.endpoint)))?;
+            span_exporter
+                .export(b.spans)
+                .await
+                .map_err(|e| ExportError::from_export_text(format!("exporting spans to {}: {e}", self.endpoint)))?;
         }
         if !b.logs.is_empty() {
             let s = scope();
-            let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> = b.logs.iter().map(|l| (l, &s)).collect();
+            let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> =
+                b.logs.iter().map(|l| (l, &s)).collect();
             log_exporter
                 .export(LogBatch::new(&pairs))
                 .await

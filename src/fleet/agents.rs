@@ -99,7 +99,13 @@ struct Acc {
 
 /// Every agent with a session active at or after `since` (sorted by id), then the registry's
 /// agents not among them (`seen: false`).
-pub fn list(index: &Index, registry: Option<&Registry>, since: Option<u64>, now: u64, open_for: u64) -> anyhow::Result<Vec<AgentRow>> {
+pub fn list(
+    index: &Index,
+    registry: Option<&Registry>,
+    since: Option<u64>,
+    now: u64,
+    open_for: u64,
+) -> anyhow::Result<Vec<AgentRow>> {
     let mut st = index.conn.prepare(
         "SELECT s.agent, s.agent_group, s.project, s.project_name, s.worktree, s.start, s.last, s.ended, s.records, g.name, e.off, e.len
          FROM sessions s LEFT JOIN events e ON e.seq = s.first_seq LEFT JOIN segments g ON g.id = e.seg
@@ -131,7 +137,11 @@ pub fn list(index: &Index, registry: Option<&Registry>, since: Option<u64>, now:
         a.events += n(r.get(8)?);
         let place: (Option<String>, Option<i64>, Option<i64>) = (r.get(9)?, r.get(10)?, r.get(11)?);
         if let (Some(seg), Some(off), Some(len)) = place {
-            let first: FirstRecord = index.line(&seg, off as u64, len as u64).ok().and_then(|l| serde_json::from_slice(&l).ok()).unwrap_or_default();
+            let first: FirstRecord = index
+                .line(&seg, off as u64, len as u64)
+                .ok()
+                .and_then(|l| serde_json::from_slice(&l).ok())
+                .unwrap_or_default();
             a.hosts.extend(first.metadata.host_name);
             a.kinds.extend(first.agent_context.fleet_agent_type);
             a.roles.extend(first.agent_context.agent_role);
@@ -155,7 +165,9 @@ pub fn list(index: &Index, registry: Option<&Registry>, since: Option<u64>, now:
                 None => (None, "none".to_string()),
             };
             AgentRow {
-                kind: a.kinds.iter().next_back().cloned().or_else(|| registry.zip(registry_entry.as_deref()).and_then(|(r, e)| r.agents.get(e)?.kind.clone())),
+                kind: a.kinds.iter().next_back().cloned().or_else(|| {
+                    registry.zip(registry_entry.as_deref()).and_then(|(r, e)| r.agents.get(e)?.kind.clone())
+                }),
                 agent,
                 seen: true,
                 groups: a.groups.into_iter().collect(),
@@ -175,7 +187,8 @@ pub fn list(index: &Index, registry: Option<&Registry>, since: Option<u64>, now:
         })
         .collect();
     if let Some(r) = registry {
-        let seen: BTreeSet<String> = out.iter().flat_map(|a| a.registry_entry.iter().chain(a.agent.iter()).cloned()).collect();
+        let seen: BTreeSet<String> =
+            out.iter().flat_map(|a| a.registry_entry.iter().chain(a.agent.iter()).cloned()).collect();
         for (name, e) in &r.agents {
             if seen.contains(name) {
                 continue;
@@ -206,7 +219,11 @@ pub fn list(index: &Index, registry: Option<&Registry>, since: Option<u64>, now:
 
 pub fn run(config: &Config, a: &AgentsArgs) -> anyhow::Result<i32> {
     let now = crate::timefmt::now_unix_nanos();
-    let since = a.since.as_deref().map(|t| crate::forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--since: {e}"))).transpose()?;
+    let since = a
+        .since
+        .as_deref()
+        .map(|t| crate::forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--since: {e}")))
+        .transpose()?;
     let (_, registry) = super::registry_for_command(config, a.registry.as_ref())?;
     let index = a.source.open(config)?;
     let rows = list(&index, registry.as_ref(), since, now, config.export.span_timeout.as_nanos() as u64)?;
@@ -221,7 +238,21 @@ pub fn run(config: &Config, a: &AgentsArgs) -> anyhow::Result<i32> {
     let esc = |s: &str| crate::commands::show::escape_terminal(s);
     let join = |v: &[String]| if v.is_empty() { "-".to_string() } else { esc(&v.join(",")) };
     let day = |t: &Option<String>| t.as_deref().map(crate::forensics::time::short_rfc).unwrap_or_else(|| "-".into());
-    writeln!(out, "{:<24} {:<12} {:<12} {:<12} {:<24} {:<19}  {:<19}  {:>8} {:>4} {:>8}  {:<16} PROJECTS / WORKTREES", "AGENT", "TYPE", "GROUP", "ROLE", "REGISTRY", "FIRST SEEN (UTC)", "LAST SEEN", "SESSIONS", "OPEN", "EVENTS", "HOSTS")?;
+    writeln!(
+        out,
+        "{:<24} {:<12} {:<12} {:<12} {:<24} {:<19}  {:<19}  {:>8} {:>4} {:>8}  {:<16} PROJECTS / WORKTREES",
+        "AGENT",
+        "TYPE",
+        "GROUP",
+        "ROLE",
+        "REGISTRY",
+        "FIRST SEEN (UTC)",
+        "LAST SEEN",
+        "SESSIONS",
+        "OPEN",
+        "EVENTS",
+        "HOSTS"
+    )?;
     for r in &rows {
         let registry = match (&r.registry_entry, r.registry_match.as_str()) {
             (Some(e), m) => format!("{} ({m})", esc(e)),

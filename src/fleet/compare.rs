@@ -93,8 +93,13 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
         conds.push(c);
     }
     let tx = index.conn.unchecked_transaction()?;
-    tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS fleet_selected (sess INTEGER PRIMARY KEY); DELETE FROM fleet_selected;")?;
-    tx.execute(&format!("INSERT INTO fleet_selected SELECT s.sess FROM sessions s WHERE {}", conds.join(" AND ")), rusqlite::params_from_iter(params))?;
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS fleet_selected (sess INTEGER PRIMARY KEY); DELETE FROM fleet_selected;",
+    )?;
+    tx.execute(
+        &format!("INSERT INTO fleet_selected SELECT s.sess FROM sessions s WHERE {}", conds.join(" AND ")),
+        rusqlite::params_from_iter(params),
+    )?;
     let mut rows: BTreeMap<Option<String>, AgentRow> = BTreeMap::new();
     {
         let mut st = tx.prepare(
@@ -128,7 +133,12 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
                     subagents: n(10)?,
                     tools: Vec::new(),
                     findings: Findings { critical: n(11)?, high: n(12)?, medium: n(13)?, low: n(14)? },
-                    tokens: has_tokens.then(|| Tokens { input: n(15).unwrap_or(0), output: n(16).unwrap_or(0), cache_read: n(17).unwrap_or(0), cache_creation: n(18).unwrap_or(0) }),
+                    tokens: has_tokens.then(|| Tokens {
+                        input: n(15).unwrap_or(0),
+                        output: n(16).unwrap_or(0),
+                        cache_read: n(17).unwrap_or(0),
+                        cache_creation: n(18).unwrap_or(0),
+                    }),
                     model_calls: n(20)?,
                     cost_usd: r.get(21)?,
                     unpriced_calls: n(22)?,
@@ -144,7 +154,10 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
         while let Some(r) = q.next()? {
             let agent: Option<String> = r.get(0)?;
             let Some(row) = rows.get_mut(&agent) else { continue };
-            for (list, v) in [(&mut row.agent_groups, r.get::<_, Option<String>>(1)?), (&mut row.projects, r.get::<_, Option<String>>(2)?)] {
+            for (list, v) in [
+                (&mut row.agent_groups, r.get::<_, Option<String>>(1)?),
+                (&mut row.projects, r.get::<_, Option<String>>(2)?),
+            ] {
                 if let Some(v) = v.filter(|v| !list.contains(v)) {
                     list.push(v);
                 }
@@ -167,7 +180,11 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
             let agent: Option<String> = r.get(0)?;
             let Some(row) = rows.get_mut(&agent) else { continue };
             let failures = r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64;
-            row.tools.push(ToolCount { tool: r.get::<_, Option<String>>(1)?.unwrap_or_else(|| "-".into()), calls: r.get::<_, i64>(2)? as u64, failures });
+            row.tools.push(ToolCount {
+                tool: r.get::<_, Option<String>>(1)?.unwrap_or_else(|| "-".into()),
+                calls: r.get::<_, i64>(2)? as u64,
+                failures,
+            });
             row.tool_failures += failures;
         }
     }
@@ -176,10 +193,12 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
         // (no per-row join), each agent's timings sorted here (a sort in SQL would build a temp
         // b-tree).
         let agents: Vec<Option<String>> = rows.keys().cloned().collect();
-        let slot: std::collections::HashMap<&Option<String>, usize> = agents.iter().enumerate().map(|(i, a)| (a, i)).collect();
+        let slot: std::collections::HashMap<&Option<String>, usize> =
+            agents.iter().enumerate().map(|(i, a)| (a, i)).collect();
         let mut agent_of: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
         {
-            let mut st = tx.prepare("SELECT x.sess, s.agent FROM fleet_selected x JOIN sessions s ON s.sess = x.sess")?;
+            let mut st =
+                tx.prepare("SELECT x.sess, s.agent FROM fleet_selected x JOIN sessions s ON s.sess = x.sess")?;
             let mut q = st.query([])?;
             while let Some(r) = q.next()? {
                 if let Some(&i) = slot.get(&r.get::<_, Option<String>>(1)?) {
@@ -218,7 +237,20 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<A
 pub fn render(rows: &[AgentRow], style: Style) -> String {
     let mut out = style.dim(&format!(
         "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {:>6}  {:>4}  {:<36}  {:<15}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
-        "AGENT", "SESS", "RECORDS", "TURNS", "TOOLS", "ERR %", "SUB", "TOP TOOLS", "FINDINGS c/h/m/l", "TOKENS", "COST $", "HOOK ms p50/99", "FIRST (UTC)", "LAST"
+        "AGENT",
+        "SESS",
+        "RECORDS",
+        "TURNS",
+        "TOOLS",
+        "ERR %",
+        "SUB",
+        "TOP TOOLS",
+        "FINDINGS c/h/m/l",
+        "TOKENS",
+        "COST $",
+        "HOOK ms p50/99",
+        "FIRST (UTC)",
+        "LAST"
     ));
     for r in rows {
         let agent = r.agent.clone().unwrap_or_else(|| "(no fleet id)".into());
@@ -227,7 +259,8 @@ pub fn render(rows: &[AgentRow], style: Style) -> String {
         let top: Vec<String> = r.tools.iter().take(3).map(|t| format!("{} {}", t.tool, t.calls)).collect();
         let f = &r.findings;
         let findings = format!("{}/{}/{}/{}", f.critical, f.high, f.medium, f.low);
-        let findings = if f.critical + f.high > 0 { style.red(&format!("{findings:<15}")) } else { format!("{findings:<15}") };
+        let findings =
+            if f.critical + f.high > 0 { style.red(&format!("{findings:<15}")) } else { format!("{findings:<15}") };
         let tokens = r.tokens.as_ref().map(|t| count(t.input + t.output)).unwrap_or_else(|| "-".into());
         let cost = match (r.cost_usd, r.unpriced_calls) {
             (Some(c), 0) => format!("{c:.4}"),
@@ -235,7 +268,11 @@ pub fn render(rows: &[AgentRow], style: Style) -> String {
             (None, 0) => "-".into(),
             (None, _) => "*".into(),
         };
-        let hook = r.hook.as_ref().map(|h| format!("{:.2}/{:.2}", h.median_us as f64 / 1000.0, h.p99_us as f64 / 1000.0)).unwrap_or_else(|| "-".into());
+        let hook = r
+            .hook
+            .as_ref()
+            .map(|h| format!("{:.2}/{:.2}", h.median_us as f64 / 1000.0, h.p99_us as f64 / 1000.0))
+            .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
             "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {}  {:>4}  {:<36}  {}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
             escape_terminal(&clip(&agent, 18)),

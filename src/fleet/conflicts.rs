@@ -137,7 +137,11 @@ pub fn project_condition(project: &str, params: &mut Vec<SqlValue>) -> String {
 pub fn find(index: &Index, f: &ConflictFilters) -> anyhow::Result<Vec<Conflict>> {
     let tools: Vec<&str> = READ_TOOLS.iter().chain(WRITE_TOOLS).copied().collect();
     let mut params: Vec<SqlValue> = tools.iter().map(|t| SqlValue::Text(t.to_string())).collect();
-    let mut conds = vec![format!("e.tool IN ({})", (1..=tools.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")), "e.event = 'PostToolUse'".to_string(), "e.path IS NOT NULL".into()];
+    let mut conds = vec![
+        format!("e.tool IN ({})", (1..=tools.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")),
+        "e.event = 'PostToolUse'".to_string(),
+        "e.path IS NOT NULL".into(),
+    ];
     super::window_conditions(f.since, f.until, "e.time", "e.time", &mut params, &mut conds);
     if let Some(p) = &f.project {
         let c = project_condition(p, &mut params);
@@ -264,7 +268,11 @@ fn conflicts_of(path: &str, touches: Vec<Touch>, window: u64) -> Vec<Conflict> {
 pub fn render(conflicts: &[Conflict], window: u64, style: Style) -> String {
     let mut out = String::new();
     for c in conflicts {
-        let kind = if c.kind == "write/write" { style.red(&format!("{:<11}", c.kind)) } else { style.yellow(&format!("{:<11}", c.kind)) };
+        let kind = if c.kind == "write/write" {
+            style.red(&format!("{:<11}", c.kind))
+        } else {
+            style.yellow(&format!("{:<11}", c.kind))
+        };
         out.push_str(&format!(
             "{kind}  {}  {}  {} pair(s)  {}\n",
             style.bold(&escape_terminal(&c.path)),
@@ -326,10 +334,24 @@ mod tests {
         let c = conflicts_of("/p", vec![touch("a", 0, "read", 1), touch("b", 599, "write", 2)], w);
         assert_eq!((c.len(), c[0].kind, c[0].pairs), (1, "read/write", 1));
         // A chain a-write, b-write, c-read: one conflict, write/write, three pairs.
-        let c = conflicts_of("/p", vec![touch("a", 0, "write", 1), touch("b", 10, "write", 2), touch("c", 20, "read", 3)], w);
+        let c = conflicts_of(
+            "/p",
+            vec![touch("a", 0, "write", 1), touch("b", 10, "write", 2), touch("c", 20, "read", 3)],
+            w,
+        );
         assert_eq!((c.len(), c[0].kind, c[0].pairs, c[0].agents.len()), (1, "write/write", 3, 3));
         // Two episodes an hour apart: two conflicts; a lone read between them is not listed.
-        let c = conflicts_of("/p", vec![touch("a", 0, "write", 1), touch("b", 5, "write", 2), touch("c", 1800, "read", 3), touch("a", 3600, "write", 4), touch("b", 3605, "read", 5)], w);
+        let c = conflicts_of(
+            "/p",
+            vec![
+                touch("a", 0, "write", 1),
+                touch("b", 5, "write", 2),
+                touch("c", 1800, "read", 3),
+                touch("a", 3600, "write", 4),
+                touch("b", 3605, "read", 5),
+            ],
+            w,
+        );
         assert_eq!(c.len(), 2);
         assert_eq!(c.iter().map(|c| c.touches.len()).sum::<usize>(), 4);
         assert_eq!((c[0].kind, c[1].kind), ("write/write", "read/write"));

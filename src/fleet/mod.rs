@@ -108,7 +108,14 @@ pub struct SessionFilters {
 /// `since`/`until` as SQL conditions on an interval from `start` to `end` (SQL expressions): it
 /// meets the window — a session active at some moment of it (start and end of the session), a
 /// record inside it (its time for both).
-pub(crate) fn window_conditions(since: Option<u64>, until: Option<u64>, start: &str, end: &str, params: &mut Vec<rusqlite::types::Value>, conds: &mut Vec<String>) {
+pub(crate) fn window_conditions(
+    since: Option<u64>,
+    until: Option<u64>,
+    start: &str,
+    end: &str,
+    params: &mut Vec<rusqlite::types::Value>,
+    conds: &mut Vec<String>,
+) {
     if let Some(s) = since {
         params.push(rusqlite::types::Value::Integer(s as i64));
         conds.push(format!("{end} >= ?{}", params.len()));
@@ -132,7 +139,10 @@ pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
             let window = conflicts::parse_window(&a.within)?;
             let (since, until) = a.window.resolve(now)?;
             let index = a.source.open(config)?;
-            let found = conflicts::find(&index, &conflicts::ConflictFilters { since, until, project: a.project.clone(), window })?;
+            let found = conflicts::find(
+                &index,
+                &conflicts::ConflictFilters { since, until, project: a.project.clone(), window },
+            )?;
             emit(&mut out, a.json, &found, || conflicts::render(&found, window, style))?;
         }
         FleetCommand::Overlaps(a) => {
@@ -159,7 +169,12 @@ pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
 }
 
 /// The answer as JSON lines (`--json`) or as the human text `render` makes.
-fn emit<T: serde::Serialize>(out: &mut impl Write, json: bool, items: &[T], render: impl FnOnce() -> String) -> anyhow::Result<()> {
+fn emit<T: serde::Serialize>(
+    out: &mut impl Write,
+    json: bool,
+    items: &[T],
+    render: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
     if json {
         json_lines(out, items)
     } else {
@@ -194,7 +209,10 @@ fn human_duration(nanos: u64) -> String {
 
 /// The registry a command uses: `--registry FILE` (must exist), else the configured one (absent
 /// is fine: no registry). A broken registry is an error here, not a warning.
-pub fn registry_for_command(config: &Config, given: Option<&PathBuf>) -> anyhow::Result<(PathBuf, Option<registry::Registry>)> {
+pub fn registry_for_command(
+    config: &Config,
+    given: Option<&PathBuf>,
+) -> anyhow::Result<(PathBuf, Option<registry::Registry>)> {
     match given {
         Some(p) => match registry::Registry::load(p).map_err(anyhow::Error::msg)? {
             Some(r) => Ok((p.clone(), Some(r))),

@@ -67,7 +67,8 @@ const END: &str = "(CASE WHEN s.ended = 1 THEN s.end_time ELSE s.last END)";
 /// Every overlap among the sessions `f` selects (sessions active within --since/--until), by
 /// project, then time.
 pub fn find(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<Overlap>> {
-    let mut conds = vec!["s.records > 0".to_string(), "s.project IS NOT NULL".to_string(), "s.start IS NOT NULL".to_string()];
+    let mut conds =
+        vec!["s.records > 0".to_string(), "s.project IS NOT NULL".to_string(), "s.start IS NOT NULL".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
     super::window_conditions(f.since, f.until, "s.start", END, &mut params, &mut conds);
     if let Some(p) = &f.project {
@@ -131,7 +132,8 @@ pub fn find(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<Over
 /// come first, so touching sessions overlap.
 fn sweep(sessions: &[Sess]) -> Vec<(u64, u64, u64, BTreeSet<usize>)> {
     // (time, 0 = start / 1 = end, session)
-    let mut points: Vec<(u64, u8, usize)> = sessions.iter().enumerate().flat_map(|(i, s)| [(s.start, 0, i), (s.end, 1, i)]).collect();
+    let mut points: Vec<(u64, u8, usize)> =
+        sessions.iter().enumerate().flat_map(|(i, s)| [(s.start, 0, i), (s.end, 1, i)]).collect();
     points.sort_unstable();
     let mut active: BTreeSet<usize> = BTreeSet::new();
     let mut per_agent: BTreeMap<&str, u32> = BTreeMap::new();
@@ -194,7 +196,11 @@ pub fn render(found: &[Overlap], style: Style) -> String {
         }
     }
     let projects: BTreeSet<&str> = found.iter().map(|o| o.project.as_str()).collect();
-    out.push_str(&style.dim(&format!("{} overlap(s) in {} project(s): two or more agents active in the same project at once\n", found.len(), projects.len())));
+    out.push_str(&style.dim(&format!(
+        "{} overlap(s) in {} project(s): two or more agents active in the same project at once\n",
+        found.len(),
+        projects.len()
+    )));
     out
 }
 
@@ -210,16 +216,29 @@ mod tests {
     fn sweep_finds_the_stretches_of_two_or_more_agents() {
         // a: 0–10, b: 5–20, a again (second session) 12–30, c: 25–26, d: 40–50 alone; between
         // 10 and 12 only b is active.
-        let v = vec![s("a", "a1", 0, 10), s("b", "b1", 5, 20), s("a", "a2", 12, 30), s("c", "c1", 25, 26), s("d", "d1", 40, 50)];
+        let v = vec![
+            s("a", "a1", 0, 10),
+            s("b", "b1", 5, 20),
+            s("a", "a2", 12, 30),
+            s("c", "c1", 25, 26),
+            s("d", "d1", 40, 50),
+        ];
         let got = sweep(&v);
-        let want: Vec<(u64, u64, u64, BTreeSet<usize>)> = vec![(5, 10, 2, [0, 1].into_iter().collect()), (12, 20, 2, [1, 2].into_iter().collect()), (25, 26, 2, [2, 3].into_iter().collect())];
+        let want: Vec<(u64, u64, u64, BTreeSet<usize>)> = vec![
+            (5, 10, 2, [0, 1].into_iter().collect()),
+            (12, 20, 2, [1, 2].into_iter().collect()),
+            (25, 26, 2, [2, 3].into_iter().collect()),
+        ];
         assert_eq!(got, want);
     }
 
     #[test]
     fn one_agent_in_two_sessions_is_no_overlap_and_touching_sessions_are() {
         assert!(sweep(&[s("a", "a1", 0, 10), s("a", "a2", 5, 20)]).is_empty());
-        assert_eq!(sweep(&[s("a", "a1", 0, 10), s("b", "b1", 10, 20)]), vec![(10, 10, 2, [0, 1].into_iter().collect())]);
+        assert_eq!(
+            sweep(&[s("a", "a1", 0, 10), s("b", "b1", 10, 20)]),
+            vec![(10, 10, 2, [0, 1].into_iter().collect())]
+        );
         // Three at once at the peak.
         assert_eq!(sweep(&[s("a", "a1", 0, 10), s("b", "b1", 2, 8), s("c", "c1", 4, 6)])[0].2, 3);
     }

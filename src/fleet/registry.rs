@@ -94,11 +94,12 @@ impl Registry {
     pub fn load(path: &Path) -> Result<Option<Registry>, String> {
         use std::io::Read;
         use std::os::unix::fs::OpenOptionsExt;
-        let file = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("{}: {e}", path.display())),
-        };
+        let file =
+            match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            };
         let meta = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?;
         if !meta.is_file() {
             return Err(format!("{}: not a regular file", path.display()));
@@ -116,14 +117,23 @@ impl Registry {
         let mut accounts: BTreeMap<(u32, u32), &str> = BTreeMap::new();
         for (name, g) in &self.groups {
             check_name("group", name)?;
-            if g.tenant.is_empty() || g.tenant.len() > 150 || !g.tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-                return Err(format!("group `{name}`: tenant {:?} must be 1-150 of A-Z a-z 0-9 - _ . (a Loki/Tempo tenant id)", g.tenant));
+            if g.tenant.is_empty()
+                || g.tenant.len() > 150
+                || !g.tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(format!(
+                    "group `{name}`: tenant {:?} must be 1-150 of A-Z a-z 0-9 - _ . (a Loki/Tempo tenant id)",
+                    g.tenant
+                ));
             }
             if (g.victorialogs_account_id, g.victorialogs_project_id) == (0, 0) {
                 return Err(format!("group `{name}`: VictoriaLogs tenant 0:0 is the default tenant (records with no group); give the group its own victorialogs_account_id"));
             }
             if let Some(other) = accounts.insert((g.victorialogs_account_id, g.victorialogs_project_id), name) {
-                return Err(format!("groups `{other}` and `{name}` share VictoriaLogs tenant {}:{}", g.victorialogs_account_id, g.victorialogs_project_id));
+                return Err(format!(
+                    "groups `{other}` and `{name}` share VictoriaLogs tenant {}:{}",
+                    g.victorialogs_account_id, g.victorialogs_project_id
+                ));
             }
             if let Some(other) = tenants.insert(g.tenant.as_str(), name) {
                 return Err(format!("groups `{other}` and `{name}` share tenant `{}`", g.tenant));
@@ -133,7 +143,9 @@ impl Registry {
             check_name("agent", name)?;
             if let Some(g) = &a.group {
                 if !self.groups.contains_key(g) {
-                    return Err(format!("agent `{name}`: group `{g}` is not defined (add [groups.{g}] with its tenant)"));
+                    return Err(format!(
+                        "agent `{name}`: group `{g}` is not defined (add [groups.{g}] with its tenant)"
+                    ));
                 }
             }
             if a.projects.iter().any(|p| p.is_empty()) {
@@ -145,14 +157,23 @@ impl Registry {
 
     /// The entry for this agent: by its explicit id, else the first entry (by name) that lists
     /// the project by name or path.
-    pub fn find(&self, explicit_id: Option<&str>, project_name: Option<&str>, project_path: Option<&str>) -> Option<(&str, &AgentEntry, MatchedBy)> {
+    pub fn find(
+        &self,
+        explicit_id: Option<&str>,
+        project_name: Option<&str>,
+        project_path: Option<&str>,
+    ) -> Option<(&str, &AgentEntry, MatchedBy)> {
         if let Some(id) = explicit_id {
             return self.agents.get_key_value(id).map(|(k, e)| (k.as_str(), e, MatchedBy::AgentId));
         }
         let path = project_path.map(|p| p.trim_end_matches('/'));
         self.agents
             .iter()
-            .find(|(_, e)| e.projects.iter().any(|p| Some(p.as_str()) == project_name || (p.starts_with('/') && Some(p.trim_end_matches('/')) == path)))
+            .find(|(_, e)| {
+                e.projects.iter().any(|p| {
+                    Some(p.as_str()) == project_name || (p.starts_with('/') && Some(p.trim_end_matches('/')) == path)
+                })
+            })
             .map(|(k, e)| (k.as_str(), e, MatchedBy::Project))
     }
 }
@@ -247,7 +268,10 @@ mod tests {
         let r = fixture();
         // An explicit id matches its entry, whatever the project.
         let i = identify(Some(&r), &known(Some("agent-002"), Some("project-a"), None));
-        assert_eq!((i.id.as_deref(), i.group.as_deref(), i.role.as_deref()), (Some("agent-002"), Some("frontend"), Some("participant")));
+        assert_eq!(
+            (i.id.as_deref(), i.group.as_deref(), i.role.as_deref()),
+            (Some("agent-002"), Some("frontend"), Some("participant"))
+        );
         assert_eq!(i.entry, Some(("agent-002".into(), MatchedBy::AgentId)));
         assert_eq!(i.kind.as_deref(), Some("secondary"));
         // An explicit id not in the registry: no entry, even if the project is listed.
@@ -267,7 +291,16 @@ mod tests {
         assert_eq!(i.entry, None);
         // Nothing matches: the lone-agent defaults.
         let i = identify(Some(&r), &known(None, Some("other"), Some("/x/other")));
-        assert_eq!(i, Identity { id: Some("ann@box".into()), kind: Some("claude-code".into()), group: None, role: Some("primary".into()), entry: None });
+        assert_eq!(
+            i,
+            Identity {
+                id: Some("ann@box".into()),
+                kind: Some("claude-code".into()),
+                group: None,
+                role: Some("primary".into()),
+                entry: None
+            }
+        );
         assert_eq!(identify(None, &known(None, Some("project-a"), None)).id.as_deref(), Some("ann@box"));
     }
 
@@ -279,7 +312,10 @@ mod tests {
         k.explicit_role = Some("reviewer");
         k.explicit_type = Some("batch");
         let i = identify(Some(&r), &k);
-        assert_eq!((i.group.as_deref(), i.role.as_deref(), i.kind.as_deref()), (Some("frontend"), Some("reviewer"), Some("batch")));
+        assert_eq!(
+            (i.group.as_deref(), i.role.as_deref(), i.kind.as_deref()),
+            (Some("frontend"), Some("reviewer"), Some("batch"))
+        );
         assert_eq!(i.entry, Some(("agent-001".into(), MatchedBy::AgentId)));
     }
 

@@ -95,15 +95,29 @@ pub fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> anyhow
                     "no session of workflow {} in the journal at {} (workflows: {})",
                     escape_terminal(w),
                     index.journal_dir.display(),
-                    if known.is_empty() { "none recorded".into() } else { known.iter().map(|k| escape_terminal(k)).collect::<Vec<_>>().join(", ") }
+                    if known.is_empty() {
+                        "none recorded".into()
+                    } else {
+                        known.iter().map(|k| escape_terminal(k)).collect::<Vec<_>>().join(", ")
+                    }
                 );
             }
             // A member whose parent is not in the workflow starts a tree of it.
-            members.iter().filter(|r| r.parent_session.as_deref().is_none_or(|p| workflows.get(p) != Some(w) || !by_id.contains_key(p))).map(|r| r.session_id.clone()).collect()
+            members
+                .iter()
+                .filter(|r| {
+                    r.parent_session.as_deref().is_none_or(|p| workflows.get(p) != Some(w) || !by_id.contains_key(p))
+                })
+                .map(|r| r.session_id.clone())
+                .collect()
         }
         // Every session: those without a known parent first, then any left (a loop of parents).
         (None, None) => {
-            let mut roots: Vec<String> = rows.iter().filter(|r| r.parent_session.as_deref().is_none_or(|p| !by_id.contains_key(p) || p == r.session_id)).map(|r| r.session_id.clone()).collect();
+            let mut roots: Vec<String> = rows
+                .iter()
+                .filter(|r| r.parent_session.as_deref().is_none_or(|p| !by_id.contains_key(p) || p == r.session_id))
+                .map(|r| r.session_id.clone())
+                .collect();
             roots.extend(rows.iter().map(|r| top(&r.session_id)));
             roots
         }
@@ -164,13 +178,23 @@ fn subagents(index: &Index, sid: &str) -> anyhow::Result<Vec<Subagent>> {
         seq: u64,
         agent_context: crate::record::AgentContext,
     }
-    let sess: Option<i64> = index.conn.query_row("SELECT sess FROM sessions WHERE sid = ?1", [sid], |r| r.get(0)).optional()?;
+    let sess: Option<i64> =
+        index.conn.query_row("SELECT sess FROM sessions WHERE sid = ?1", [sid], |r| r.get(0)).optional()?;
     let Some(sess) = sess else { return Ok(Vec::new()) };
     let mut st = index.conn.prepare(
         "SELECT e.seq, g.name, e.off, e.len, e.agent FROM events e JOIN segments g ON g.id = e.seg WHERE e.sess = ?1 AND e.event = 'SubagentStart' AND e.agent IS NOT NULL ORDER BY e.seq",
     )?;
-    let starts: Vec<(u64, String, u64, u64, String)> =
-        st.query_map([sess], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get::<_, i64>(2)? as u64, r.get::<_, i64>(3)? as u64, r.get(4)?)))?.collect::<Result<_, _>>()?;
+    let starts: Vec<(u64, String, u64, u64, String)> = st
+        .query_map([sess], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get(1)?,
+                r.get::<_, i64>(2)? as u64,
+                r.get::<_, i64>(3)? as u64,
+                r.get(4)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
     let mut calls_st = index.conn.prepare("SELECT COUNT(DISTINCT tool_use) FROM events WHERE sess = ?1 AND agent = ?2 AND event IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure')")?;
     let mut out: Vec<Subagent> = Vec::new();
     let mut at: BTreeMap<String, usize> = BTreeMap::new();
@@ -237,12 +261,22 @@ fn session_line(n: &Node, style: Style) -> String {
 /// Prints `tree[at]` and, under it, its subagents and child sessions.
 fn walk(tree: &[Node], at: usize, prefix: &str, last: bool, out: &mut String, style: Style) {
     let n = &tree[at];
-    let (branch, next) = if n.depth == 0 { ("", String::new()) } else if last { ("└─ ", format!("{prefix}   ")) } else { ("├─ ", format!("{prefix}│  ")) };
+    let (branch, next) = if n.depth == 0 {
+        ("", String::new())
+    } else if last {
+        ("└─ ", format!("{prefix}   "))
+    } else {
+        ("├─ ", format!("{prefix}│  "))
+    };
     out.push_str(&format!("{prefix}{branch}{}\n", session_line(n, style)));
-    let children: Vec<usize> = (at + 1..tree.len()).take_while(|&j| tree[j].depth > n.depth).filter(|&j| tree[j].depth == n.depth + 1).collect();
+    let children: Vec<usize> = (at + 1..tree.len())
+        .take_while(|&j| tree[j].depth > n.depth)
+        .filter(|&j| tree[j].depth == n.depth + 1)
+        .collect();
     // Subagents: roots are those whose parent is not a subagent of this session.
     let ids: BTreeSet<&str> = n.subagents.iter().map(|s| s.agent_id.as_str()).collect();
-    let top: Vec<&Subagent> = n.subagents.iter().filter(|s| s.parent_agent_id.as_deref().is_none_or(|p| !ids.contains(p))).collect();
+    let top: Vec<&Subagent> =
+        n.subagents.iter().filter(|s| s.parent_agent_id.as_deref().is_none_or(|p| !ids.contains(p))).collect();
     for (k, s) in top.iter().enumerate() {
         sub_walk(n, s, &next, k + 1 == top.len() && children.is_empty(), out, 0);
     }
@@ -264,7 +298,11 @@ fn sub_walk(n: &Node, s: &Subagent, prefix: &str, last: bool, out: &mut String, 
         return;
     }
     let next = format!("{prefix}{}", if last { "   " } else { "│  " });
-    let kids: Vec<&Subagent> = n.subagents.iter().filter(|k| k.parent_agent_id.as_deref() == Some(s.agent_id.as_str()) && k.agent_id != s.agent_id).collect();
+    let kids: Vec<&Subagent> = n
+        .subagents
+        .iter()
+        .filter(|k| k.parent_agent_id.as_deref() == Some(s.agent_id.as_str()) && k.agent_id != s.agent_id)
+        .collect();
     for (k, c) in kids.iter().enumerate() {
         sub_walk(n, c, &next, k + 1 == kids.len(), out, depth + 1);
     }

@@ -29,7 +29,11 @@ pub fn add_recorded(spans: &mut Vec<TreeSpan>, records: &[JournalRecord]) -> usi
         if r.hook_event != "ModelCall" {
             continue;
         }
-        let span_id = if m.span_id.is_empty() { SpanId::of(SpanKind::Chat, &m.request_id).to_string() } else { m.span_id.clone() };
+        let span_id = if m.span_id.is_empty() {
+            SpanId::of(SpanKind::Chat, &m.request_id).to_string()
+        } else {
+            m.span_id.clone()
+        };
         if at.contains_key(&span_id) {
             // The transcripts were readable: the assembly made this call's span already.
             continue;
@@ -81,8 +85,16 @@ pub fn add_recorded(spans: &mut Vec<TreeSpan>, records: &[JournalRecord]) -> usi
 /// The run of session `sid` a call at `t` belongs to: the last one started by then (else the
 /// first).
 fn session_run(spans: &[TreeSpan], sid: &str, t: u64) -> Option<usize> {
-    let runs: Vec<usize> = (0..spans.len()).filter(|&i| spans[i].name == SESSION_SPAN && spans[i].attrs.get(attrs::GEN_AI_CONVERSATION).is_some_and(|c| c == sid)).collect();
-    runs.iter().copied().filter(|&i| spans[i].start <= t).max_by_key(|&i| spans[i].start).or_else(|| runs.iter().copied().min_by_key(|&i| spans[i].start))
+    let runs: Vec<usize> = (0..spans.len())
+        .filter(|&i| {
+            spans[i].name == SESSION_SPAN && spans[i].attrs.get(attrs::GEN_AI_CONVERSATION).is_some_and(|c| c == sid)
+        })
+        .collect();
+    runs.iter()
+        .copied()
+        .filter(|&i| spans[i].start <= t)
+        .max_by_key(|&i| spans[i].start)
+        .or_else(|| runs.iter().copied().min_by_key(|&i| spans[i].start))
 }
 
 /// The session run span of `sid` at or above span `id`.
@@ -142,7 +154,13 @@ fn call_attrs(sid: &str, agent: Option<&str>, prompt: Option<&str>, m: &ModelCal
 fn accumulate(a: &mut BTreeMap<String, String>, m: &ModelCallInfo) {
     let from_calls = a.get(attrs::USAGE_SOURCE).is_some_and(|v| v == "transcript");
     if !from_calls {
-        for k in [attrs::GEN_AI_INPUT_TOKENS, attrs::GEN_AI_OUTPUT_TOKENS, attrs::GEN_AI_CACHE_READ_TOKENS, attrs::GEN_AI_CACHE_CREATION_TOKENS, "agent_telemetry.usage.messages"] {
+        for k in [
+            attrs::GEN_AI_INPUT_TOKENS,
+            attrs::GEN_AI_OUTPUT_TOKENS,
+            attrs::GEN_AI_CACHE_READ_TOKENS,
+            attrs::GEN_AI_CACHE_CREATION_TOKENS,
+            "agent_telemetry.usage.messages",
+        ] {
             a.remove(k);
         }
         a.insert(attrs::USAGE_SOURCE.into(), "transcript".into());

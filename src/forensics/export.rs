@@ -47,7 +47,8 @@ impl<'a> LineReader<'a> {
     pub fn line(&mut self, row: &EventRow) -> anyhow::Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
         if !self.files.contains_key(&row.segment) {
-            let f = super::index::open_segment(&self.index.journal_dir, &row.segment).map_err(|e| anyhow::anyhow!("segment {}: {e}", row.segment))?;
+            let f = super::index::open_segment(&self.index.journal_dir, &row.segment)
+                .map_err(|e| anyhow::anyhow!("segment {}: {e}", row.segment))?;
             self.files.insert(row.segment.clone(), f);
         }
         let f = &self.files[&row.segment];
@@ -55,7 +56,12 @@ impl<'a> LineReader<'a> {
         f.read_exact_at(&mut buf, row.offset)?;
         let want = format!("{{\"seq\":{},", row.seq);
         if !buf.starts_with(want.as_bytes()) {
-            anyhow::bail!("the journal changed under the index at {}:{} (seq {}); run the command again to rebuild the index", row.segment, row.offset, row.seq);
+            anyhow::bail!(
+                "the journal changed under the index at {}:{} (seq {}); run the command again to rebuild the index",
+                row.segment,
+                row.offset,
+                row.seq
+            );
         }
         Ok(buf)
     }
@@ -129,7 +135,8 @@ pub fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -
 /// RFC 4180 quoting; a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) is
 /// prefixed with `'` — the agent wrote these strings.
 fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) && !s.parse::<f64>().is_ok() { format!("'{s}") } else { s.to_string() };
+    let s =
+        if s.starts_with(['=', '+', '-', '@']) && !s.parse::<f64>().is_ok() { format!("'{s}") } else { s.to_string() };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -193,7 +200,8 @@ pub fn verify_file(path: &Path) -> anyhow::Result<FileReport> {
         };
         if let Some((pseq, phash)) = &prev {
             if link.seq <= *pseq {
-                rep.problem = Some(fail(format!("seq {} after seq {pseq}: records out of order or repeated", link.seq)));
+                rep.problem =
+                    Some(fail(format!("seq {} after seq {pseq}: records out of order or repeated", link.seq)));
                 return Ok(rep);
             }
             if link.seq == pseq + 1 {

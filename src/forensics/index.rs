@@ -244,7 +244,8 @@ impl Index {
     /// Opens the index for `journal_dir` at `index_dir`, brought up to date with the journal
     /// (built from scratch when missing or stale).
     pub fn open(journal_dir: &Path, index_dir: &Path) -> Result<Index, IndexError> {
-        std::fs::create_dir_all(index_dir).map_err(|source| IndexError::Create { path: index_dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(index_dir)
+            .map_err(|source| IndexError::Create { path: index_dir.to_path_buf(), source })?;
         let path = index_dir.join("forensics.sqlite");
         let mut refresh = Refresh::default();
         let mut conn = sql(&path, Connection::open(&path))?;
@@ -275,22 +276,36 @@ impl Index {
         if fresh {
             sql(&index.path, index.conn.execute_batch(INDEXES))?;
             // A sampled ANALYZE: a full one reads every index again.
-            sql(&index.path, index.conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA analysis_limit=1000; ANALYZE;"))?;
+            sql(
+                &index.path,
+                index.conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA analysis_limit=1000; ANALYZE;"),
+            )?;
         }
         Ok(index)
     }
 
     /// Why the index must be rebuilt, or `None` when it can be extended.
     fn why_stale(conn: &Connection, journal_dir: &Path) -> Option<String> {
-        let meta = |k: &str| conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get::<_, String>(0)).optional().ok().flatten();
+        let meta = |k: &str| {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", [k], |r| r.get::<_, String>(0))
+                .optional()
+                .ok()
+                .flatten()
+        };
         match meta("schema") {
             None => return Some("no index yet".into()),
-            Some(v) if v != SCHEMA_VERSION => return Some(format!("index schema {v}, this version writes {SCHEMA_VERSION}")),
+            Some(v) if v != SCHEMA_VERSION => {
+                return Some(format!("index schema {v}, this version writes {SCHEMA_VERSION}"))
+            }
             _ => {}
         }
         // The last indexed record must still be at its place, with its hash.
         let last = conn
-            .query_row("SELECT s.name, e.off, e.len FROM events e JOIN segments s ON s.id = e.seg ORDER BY e.seq DESC LIMIT 1", [], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)))
+            .query_row(
+                "SELECT s.name, e.off, e.len FROM events e JOIN segments s ON s.id = e.seg ORDER BY e.seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64)),
+            )
             .optional()
             .ok()?;
         let Some((seg, off, len)) = last else {
@@ -300,7 +315,9 @@ impl Index {
         let Some(want) = meta("last_hash") else { return Some("the index has no head".into()) };
         match read_line(journal_dir, &seg, off, len) {
             Ok(line) if chain::split_line(&line).is_ok_and(|(_, h)| h == want) => None,
-            Ok(_) => Some(format!("the record at {seg}:{off} is not the one indexed (the journal was replaced or rewritten)")),
+            Ok(_) => Some(format!(
+                "the record at {seg}:{off} is not the one indexed (the journal was replaced or rewritten)"
+            )),
             Err(_) => Some(format!("segment {seg} is gone or shorter than indexed")),
         }
     }
@@ -309,8 +326,13 @@ impl Index {
     fn catch_up(&mut self, fresh: bool) -> Result<(), IndexError> {
         let path = self.path.clone();
         let jdir = self.journal_dir.clone();
-        let position: Option<Position> = sql(&path, self.conn.query_row("SELECT value FROM meta WHERE key = 'position'", [], |r| r.get::<_, String>(0)).optional())?
-            .and_then(|p| serde_json::from_str(&p).ok());
+        let position: Option<Position> = sql(
+            &path,
+            self.conn
+                .query_row("SELECT value FROM meta WHERE key = 'position'", [], |r| r.get::<_, String>(0))
+                .optional(),
+        )?
+        .and_then(|p| serde_json::from_str(&p).ok());
         // Cheap check first: nothing new since the position.
         if let Some(p) = &position {
             let segs = segment::list(&jdir).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
@@ -320,9 +342,11 @@ impl Index {
             }
         }
         let mut ids = Ids::load(&self.conn, &path)?;
-        let mut lines = Lines::new(&jdir, position.as_ref()).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
+        let mut lines = Lines::new(&jdir, position.as_ref())
+            .map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
         loop {
-            let batch = next_batch(&mut lines, BATCH).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
+            let batch =
+                next_batch(&mut lines, BATCH).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
             if batch.is_empty() {
                 break;
             }
@@ -346,7 +370,13 @@ impl Index {
                         touched.insert(s);
                     }
                     let d = &l.action_details;
-                    let p = match d.resolved_path.as_ref().or(d.file_path.as_ref()).or(d.search_path.as_ref()).or(d.url.as_ref()) {
+                    let p = match d
+                        .resolved_path
+                        .as_ref()
+                        .or(d.file_path.as_ref())
+                        .or(d.search_path.as_ref())
+                        .or(d.url.as_ref())
+                    {
                         Some(p) => Some(ids.text(&tx, &path, Dict::Path, p)?),
                         None => None,
                     };
@@ -360,7 +390,13 @@ impl Index {
                     // A model call's tokens are its own (exact, every request once); a Stop's or
                     // SubagentStop's are the hook's reading of the transcript.
                     let tu = match &l.model_call {
-                        Some(c) => Some(crate::record::TokenUsage { input_tokens: c.input_tokens, output_tokens: c.output_tokens, cache_read_input_tokens: c.cache_read_input_tokens, cache_creation_input_tokens: c.cache_creation_input_tokens, ..Default::default() }),
+                        Some(c) => Some(crate::record::TokenUsage {
+                            input_tokens: c.input_tokens,
+                            output_tokens: c.output_tokens,
+                            cache_read_input_tokens: c.cache_read_input_tokens,
+                            cache_creation_input_tokens: c.cache_creation_input_tokens,
+                            ..Default::default()
+                        }),
                         None => l.token_usage.clone(),
                     };
                     let tu = tu.as_ref();
@@ -562,7 +598,19 @@ impl Ids {
                  WHERE sess = ?1",
             ),
         )?;
-        sql(path, st.execute(params![sess, l.project_path, l.project_name, l.agent_context.fleet_agent_id, l.agent_context.agent_group, l.session_context.parent_session, l.session_context.worktree, l.session_context.workflow_id]))?;
+        sql(
+            path,
+            st.execute(params![
+                sess,
+                l.project_path,
+                l.project_name,
+                l.agent_context.fleet_agent_id,
+                l.agent_context.agent_group,
+                l.session_context.parent_session,
+                l.session_context.worktree,
+                l.session_context.workflow_id
+            ]),
+        )?;
         Ok(())
     }
 
@@ -574,7 +622,10 @@ impl Ids {
         if let Some(id) = map.get(text) {
             return Ok(*id);
         }
-        sql(path, tx.prepare_cached(&format!("INSERT INTO {table} (text) VALUES (?1)")).and_then(|mut st| st.execute([text])))?;
+        sql(
+            path,
+            tx.prepare_cached(&format!("INSERT INTO {table} (text) VALUES (?1)")).and_then(|mut st| st.execute([text])),
+        )?;
         let id = tx.last_insert_rowid();
         map.insert(text.to_string(), id);
         Ok(id)
@@ -584,7 +635,13 @@ impl Ids {
         if let Some(id) = self.rules.get(&f.rule) {
             return Ok(*id);
         }
-        sql(path, tx.execute("INSERT INTO rules (rule, category, description) VALUES (?1, ?2, ?3)", params![f.rule, f.category, f.description]))?;
+        sql(
+            path,
+            tx.execute(
+                "INSERT INTO rules (rule, category, description) VALUES (?1, ?2, ?3)",
+                params![f.rule, f.category, f.description],
+            ),
+        )?;
         let id = tx.last_insert_rowid();
         self.rules.insert(f.rule.clone(), id);
         Ok(id)

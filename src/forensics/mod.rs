@@ -39,7 +39,11 @@ impl DataDir {
     pub fn new(data: &Path, index: Option<&Path>) -> anyhow::Result<DataDir> {
         let journal = data.join("journal");
         if !journal.is_dir() {
-            anyhow::bail!("no journal at {} (is {} an agent-telemetry data dir? --data DIR names one)", journal.display(), data.display());
+            anyhow::bail!(
+                "no journal at {} (is {} an agent-telemetry data dir? --data DIR names one)",
+                journal.display(),
+                data.display()
+            );
         }
         Ok(DataDir { journal, index: index.map(Path::to_path_buf).unwrap_or_else(|| data.join("index")) })
     }

@@ -57,17 +57,25 @@ pub struct EventRow {
 
 /// A session id as given: the whole id, or a prefix of exactly one (as `git` takes commits).
 pub fn resolve_session(index: &Index, given: &str) -> anyhow::Result<String> {
-    let exact: Option<String> = index.conn.query_row("SELECT sid FROM sessions WHERE sid = ?1", [given], |r| r.get(0)).optional()?;
+    let exact: Option<String> =
+        index.conn.query_row("SELECT sid FROM sessions WHERE sid = ?1", [given], |r| r.get(0)).optional()?;
     if let Some(s) = exact {
         return Ok(s);
     }
-    let mut st = index.conn.prepare("SELECT sid FROM sessions WHERE substr(sid, 1, length(?1)) = ?1 ORDER BY sid LIMIT 3")?;
+    let mut st =
+        index.conn.prepare("SELECT sid FROM sessions WHERE substr(sid, 1, length(?1)) = ?1 ORDER BY sid LIMIT 3")?;
     let found: Vec<String> = st.query_map([given], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let shown = crate::commands::show::escape_terminal(given);
     match found.len() {
-        0 => anyhow::bail!("no session {shown} in the journal at {} (`agent-telemetry sessions` lists them)", index.journal_dir.display()),
+        0 => anyhow::bail!(
+            "no session {shown} in the journal at {} (`agent-telemetry sessions` lists them)",
+            index.journal_dir.display()
+        ),
         1 => Ok(found.into_iter().next().expect("one")),
-        _ => anyhow::bail!("session {shown} is ambiguous: {}, … (give more of the id)", found.iter().map(|s| crate::commands::show::escape_terminal(s)).collect::<Vec<_>>().join(", ")),
+        _ => anyhow::bail!(
+            "session {shown} is ambiguous: {}, … (give more of the id)",
+            found.iter().map(|s| crate::commands::show::escape_terminal(s)).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -102,7 +110,11 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
         conds.push("e.outside = 1".into());
     }
     if let Some(flag) = &f.flag {
-        let known: bool = index.conn.query_row(&format!("SELECT EXISTS (SELECT 1 FROM rules r WHERE {})", RULE_MATCH.replace("?F", "?1")), [flag], |r| r.get(0))?;
+        let known: bool = index.conn.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM rules r WHERE {})", RULE_MATCH.replace("?F", "?1")),
+            [flag],
+            |r| r.get(0),
+        )?;
         if !known {
             let mut st = index.conn.prepare("SELECT rule FROM rules ORDER BY rule")?;
             let all: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
@@ -113,18 +125,30 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
             );
         }
         let ph = p(SqlValue::Text(flag.clone()), &mut params);
-        conds.push(format!("e.seq IN (SELECT f.seq FROM findings f JOIN rules r ON r.id = f.rule WHERE {})", RULE_MATCH.replace("?F", &ph)));
+        conds.push(format!(
+            "e.seq IN (SELECT f.seq FROM findings f JOIN rules r ON r.id = f.rule WHERE {})",
+            RULE_MATCH.replace("?F", &ph)
+        ));
     }
     if let Some(g) = &f.path {
-        conds.push(format!("e.seq IN (SELECT x.seq FROM events x WHERE x.path IN (SELECT id FROM paths WHERE text GLOB {}))", p(SqlValue::Text(g.clone()), &mut params)));
+        conds.push(format!(
+            "e.seq IN (SELECT x.seq FROM events x WHERE x.path IN (SELECT id FROM paths WHERE text GLOB {}))",
+            p(SqlValue::Text(g.clone()), &mut params)
+        ));
     }
     if let Some(re) = &f.command {
-        let compiled = regex_lite::Regex::new(re).map_err(|e| anyhow::anyhow!("bad --command regex {}: {e}", crate::commands::show::escape_terminal(re)))?;
+        let compiled = regex_lite::Regex::new(re)
+            .map_err(|e| anyhow::anyhow!("bad --command regex {}: {e}", crate::commands::show::escape_terminal(re)))?;
         let compiled = std::panic::AssertUnwindSafe(compiled);
-        index.conn.create_scalar_function("command_matches", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, move |ctx| {
-            let text: Option<String> = ctx.get(0)?;
-            Ok(text.is_some_and(|t| compiled.is_match(&t)))
-        })?;
+        index.conn.create_scalar_function(
+            "command_matches",
+            1,
+            FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+            move |ctx| {
+                let text: Option<String> = ctx.get(0)?;
+                Ok(text.is_some_and(|t| compiled.is_match(&t)))
+            },
+        )?;
         conds.push("e.seq IN (SELECT x.seq FROM events x WHERE x.command IN (SELECT id FROM commands WHERE command_matches(text)))".into());
     }
     let w = if conds.is_empty() { String::new() } else { format!("WHERE {}", conds.join(" AND ")) };
@@ -132,7 +156,11 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
 }
 
 /// Runs `f` and hands each row, in journal order, to `each` (rows are streamed, never collected).
-pub fn for_each_event(index: &Index, f: &Filters, mut each: impl FnMut(EventRow) -> anyhow::Result<()>) -> anyhow::Result<u64> {
+pub fn for_each_event(
+    index: &Index,
+    f: &Filters,
+    mut each: impl FnMut(EventRow) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
     let (w, params) = where_clause(index, f)?;
     let limit = f.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     let q = format!(

@@ -85,7 +85,12 @@ fn kind(s: &TreeSpan) -> &'static str {
 fn usage(s: &TreeSpan) -> String {
     let a = &s.attrs;
     let mut parts = Vec::new();
-    for (k, label) in [("gen_ai.usage.input_tokens", "in"), ("gen_ai.usage.output_tokens", "out"), ("gen_ai.usage.cache_read.input_tokens", "cache read"), ("gen_ai.usage.cache_creation.input_tokens", "cache write")] {
+    for (k, label) in [
+        ("gen_ai.usage.input_tokens", "in"),
+        ("gen_ai.usage.output_tokens", "out"),
+        ("gen_ai.usage.cache_read.input_tokens", "cache read"),
+        ("gen_ai.usage.cache_creation.input_tokens", "cache write"),
+    ] {
         if let Some(v) = a.get(k) {
             parts.push(format!("{label} {v}"));
         }
@@ -94,7 +99,8 @@ fn usage(s: &TreeSpan) -> String {
         parts.push(format!("{n} call(s)"));
     }
     if let Some(usd) = a.get("agent_telemetry.cost.usd").and_then(|v| v.parse::<f64>().ok()) {
-        let unpriced = a.get("agent_telemetry.cost.unpriced_requests").map(|n| format!(" + {n} unpriced")).unwrap_or_default();
+        let unpriced =
+            a.get("agent_telemetry.cost.unpriced_requests").map(|n| format!(" + {n} unpriced")).unwrap_or_default();
         parts.push(format!("${usd:.4}{unpriced}"));
     }
     parts.join(" · ")
@@ -102,7 +108,12 @@ fn usage(s: &TreeSpan) -> String {
 
 fn detail(s: &TreeSpan) -> String {
     let a = &s.attrs;
-    a.get("agent_telemetry.command").or_else(|| a.get("agent_telemetry.file_path")).or_else(|| a.get("agent_telemetry.url")).or_else(|| a.get("agent_telemetry.prompt")).map(|d| super::sessions::clip(d, 120)).unwrap_or_default()
+    a.get("agent_telemetry.command")
+        .or_else(|| a.get("agent_telemetry.file_path"))
+        .or_else(|| a.get("agent_telemetry.url"))
+        .or_else(|| a.get("agent_telemetry.prompt"))
+        .map(|d| super::sessions::clip(d, 120))
+        .unwrap_or_default()
 }
 
 /// The whole page.
@@ -131,13 +142,20 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
         row(&mut h, "turns / tool calls / errors", format!("{} / {} / {}", s.turns, s.tool_calls, s.errors));
         row(&mut h, "subagents / child sessions", format!("{} / {}", s.subagents, s.child_sessions));
         let f = &s.findings;
-        row(&mut h, "findings (critical / high / medium / low)", format!("{} / {} / {} / {}", f.critical, f.high, f.medium, f.low));
+        row(
+            &mut h,
+            "findings (critical / high / medium / low)",
+            format!("{} / {} / {} / {}", f.critical, f.high, f.medium, f.low),
+        );
         row(
             &mut h,
             "model calls / cost",
             match (s.model_calls, s.cost_usd) {
                 (0, _) => "none recorded".into(),
-                (n, Some(c)) => format!("{n} / ${c:.4}{}", if s.unpriced_calls > 0 { format!(" (+ {} unpriced)", s.unpriced_calls) } else { String::new() }),
+                (n, Some(c)) => format!(
+                    "{n} / ${c:.4}{}",
+                    if s.unpriced_calls > 0 { format!(" (+ {} unpriced)", s.unpriced_calls) } else { String::new() }
+                ),
                 (n, None) => format!("{n} / not priced"),
             },
         );
@@ -145,7 +163,10 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
             &mut h,
             "tokens",
             match &s.tokens {
-                Some(t) => format!("input {} · output {} · cache read {} · cache creation {}", t.input, t.output, t.cache_read, t.cache_creation),
+                Some(t) => format!(
+                    "input {} · output {} · cache read {} · cache creation {}",
+                    t.input, t.output, t.cache_read, t.cache_creation
+                ),
                 None => "not recorded".into(),
             },
         );
@@ -159,7 +180,12 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
     let t0 = roots.iter().map(|s| s.start).min().unwrap_or(0);
     let t1 = roots.iter().map(|s| s.end.max(s.start)).max().unwrap_or(t0).max(t0 + 1);
     let total = (t1 - t0) as f64;
-    let _ = write!(h, "<h2>Waterfall</h2>\n<p class=\"dim\">{} span(s) over {}</p>\n<div class=\"wf\" id=\"waterfall\">\n", kids.values().map(Vec::len).sum::<usize>() + roots.len(), super::time::duration(t1 - t0));
+    let _ = write!(
+        h,
+        "<h2>Waterfall</h2>\n<p class=\"dim\">{} span(s) over {}</p>\n<div class=\"wf\" id=\"waterfall\">\n",
+        kids.values().map(Vec::len).sum::<usize>() + roots.len(),
+        super::time::duration(t1 - t0)
+    );
     fn bars(s: &TreeSpan, depth: usize, kids: &BTreeMap<&str, Vec<&TreeSpan>>, t0: u64, total: f64, h: &mut String) {
         let left = ((s.start.saturating_sub(t0)) as f64 / total * 100.0).min(100.0);
         let width = ((s.end.saturating_sub(s.start)) as f64 / total * 100.0).min(100.0 - left);
@@ -192,7 +218,12 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
     // The tree.
     h.push_str("<h2>Tree</h2>\n<div id=\"tree\">\n");
     fn node(s: &TreeSpan, kids: &BTreeMap<&str, Vec<&TreeSpan>>, h: &mut String) {
-        let mut line = format!("<b>{}</b> <span class=\"dim\">{}</span> <code>{}</code>", esc(&s.name), super::time::duration(s.end.saturating_sub(s.start)), esc(&detail(s)));
+        let mut line = format!(
+            "<b>{}</b> <span class=\"dim\">{}</span> <code>{}</code>",
+            esc(&s.name),
+            super::time::duration(s.end.saturating_sub(s.start)),
+            esc(&detail(s))
+        );
         if let Some(e) = &s.error {
             let _ = write!(line, " <span class=\"err\">✗ {}</span>", esc(e.lines().next().unwrap_or("error")));
         }
@@ -246,7 +277,9 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
     // Files: one row per path, how it was touched.
     let mut files: BTreeMap<String, (bool, bool, bool)> = BTreeMap::new();
     for r in records.iter().filter(|r| r.hook_event == "PreToolUse" || (r.hook_event.starts_with("PostToolUse"))) {
-        let Some(p) = r.action_details.resolved_path.clone().or_else(|| r.action_details.file_path.clone()) else { continue };
+        let Some(p) = r.action_details.resolved_path.clone().or_else(|| r.action_details.file_path.clone()) else {
+            continue;
+        };
         let e = files.entry(p).or_default();
         match r.tool_name.as_deref() {
             Some("Write" | "Edit" | "MultiEdit" | "NotebookEdit") => e.1 = true,
@@ -257,7 +290,14 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
     h.push_str("<h2>Files touched</h2>\n<table id=\"files\"><tr><th>path</th><th>read</th><th>written</th><th>outside project</th></tr>\n");
     for (p, (read, written, outside)) in &files {
         let mark = |b: bool| if b { "✓" } else { "" };
-        let _ = writeln!(h, "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"out\">{}</td></tr>", esc(p), mark(*read), mark(*written), mark(*outside));
+        let _ = writeln!(
+            h,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"out\">{}</td></tr>",
+            esc(p),
+            mark(*read),
+            mark(*written),
+            mark(*outside)
+        );
     }
     h.push_str("</table>\n");
 
@@ -266,10 +306,19 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
     for r in records.iter().filter(|r| r.hook_event.starts_with("PostToolUse") && r.action_details.command.is_some()) {
         let tc = r.tool_context.as_ref();
         let result = match tc.and_then(|t| t.success) {
-            Some(false) => format!("<span class=\"err\">✗ {}</span>", esc(tc.and_then(|t| t.error.as_deref()).and_then(|e| e.lines().next()).unwrap_or("failed"))),
+            Some(false) => format!(
+                "<span class=\"err\">✗ {}</span>",
+                esc(tc.and_then(|t| t.error.as_deref()).and_then(|e| e.lines().next()).unwrap_or("failed"))
+            ),
             _ => "ok".into(),
         };
-        let _ = writeln!(h, "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{result}</td></tr>", r.seq, esc(&super::time::short_rfc(&r.timestamp)), esc(r.action_details.command.as_deref().unwrap_or("")));
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{result}</td></tr>",
+            r.seq,
+            esc(&super::time::short_rfc(&r.timestamp)),
+            esc(r.action_details.command.as_deref().unwrap_or(""))
+        );
     }
     h.push_str("</table>\n");
     let _ = write!(h, "<p class=\"dim\">agent-telemetry {} · generated from the journal; records by seq are the evidence (`agent-telemetry export --session {} --format jsonl`).</p>\n</body></html>\n", env!("CARGO_PKG_VERSION"), esc(sid));

@@ -7,7 +7,8 @@ use crate::commands::show::escape_terminal;
 /// One human line: time, seq, session, agent, event, tool, what it touched, flags.
 pub fn line(r: &EventRow, style: Style) -> String {
     let sid = r.session_id.as_deref().map(|s| s.chars().take(8).collect::<String>()).unwrap_or_else(|| "-".into());
-    let agent = r.agent_id.as_deref().map(|a| format!(" [sub {}]", a.chars().take(8).collect::<String>())).unwrap_or_default();
+    let agent =
+        r.agent_id.as_deref().map(|a| format!(" [sub {}]", a.chars().take(8).collect::<String>())).unwrap_or_default();
     let what = r.command.as_deref().or(r.path.as_deref()).unwrap_or("");
     let what: String = what.chars().take(100).collect();
     let mut flags = Vec::new();
@@ -24,7 +25,11 @@ pub fn line(r: &EventRow, style: Style) -> String {
     }
     let rules: Vec<&String> = r.rules.iter().filter(|x| !x.starts_with("outside_project")).collect();
     if !rules.is_empty() {
-        let text = format!("⚠ {} ({})", rules.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "), r.risk.unwrap_or("-"));
+        let text = format!(
+            "⚠ {} ({})",
+            rules.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", "),
+            r.risk.unwrap_or("-")
+        );
         flags.push(if matches!(r.risk, Some("high" | "critical")) { style.red(&text) } else { style.yellow(&text) });
     }
     format!(

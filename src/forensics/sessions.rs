@@ -91,7 +91,10 @@ pub fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> anyho
     }
     if let Some(flag) = &f.flag {
         let ph = p(SqlValue::Text(flag.clone()), &mut params);
-        conds.push(format!("s.sess IN (SELECT f.sess FROM findings f JOIN rules r ON r.id = f.rule WHERE {})", RULE_MATCH.replace("?F", &ph)));
+        conds.push(format!(
+            "s.sess IN (SELECT f.sess FROM findings f JOIN rules r ON r.id = f.rule WHERE {})",
+            RULE_MATCH.replace("?F", &ph)
+        ));
     }
     let q = format!(
         "SELECT s.sid, s.start, s.last, s.end_time, s.ended, s.project, s.project_name, s.agent, s.agent_group, s.parent_sid, s.worktree,
@@ -134,7 +137,12 @@ pub fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> anyho
             subagents: n(15)?,
             child_sessions: n(16)?,
             findings: Findings { critical: n(17)?, high: n(18)?, medium: n(19)?, low: n(20)? },
-            tokens: (in_tok.is_some() || out_tok.is_some()).then(|| Tokens { input: in_tok.unwrap_or(0) as u64, output: out_tok.unwrap_or(0) as u64, cache_read: n(23).unwrap_or(0), cache_creation: n(24).unwrap_or(0) }),
+            tokens: (in_tok.is_some() || out_tok.is_some()).then(|| Tokens {
+                input: in_tok.unwrap_or(0) as u64,
+                output: out_tok.unwrap_or(0) as u64,
+                cache_read: n(23).unwrap_or(0),
+                cache_creation: n(24).unwrap_or(0),
+            }),
             first_seq: n(25)?,
             last_seq: n(26)?,
             model_calls: n(27)?,
@@ -159,7 +167,20 @@ pub fn render(rows: &[SessionRow], style: Style) -> String {
     let mut out = String::new();
     out.push_str(&style.dim(&format!(
         "{:<19}  {:<19}  {:<10}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {:<15}  {:>9}  {:>8}  {:>4}  {:>5}\n",
-        "START (UTC)", "END", "STATUS", "SESSION", "PROJECT", "AGENT", "TURNS", "TOOLS", "ERR", "FINDINGS c/h/m/l", "TOKENS", "COST $", "SUB", "CHILD"
+        "START (UTC)",
+        "END",
+        "STATUS",
+        "SESSION",
+        "PROJECT",
+        "AGENT",
+        "TURNS",
+        "TOOLS",
+        "ERR",
+        "FINDINGS c/h/m/l",
+        "TOKENS",
+        "COST $",
+        "SUB",
+        "CHILD"
     )));
     for r in rows {
         let end = super::time::short_rfc(&r.end);

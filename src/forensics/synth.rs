@@ -44,8 +44,18 @@ impl Rng {
 
 const PROJECTS: [&str; 6] = ["webshop", "billing", "infra", "docs", "ml-pipeline", "auth-service"];
 const AGENTS: [&str; 4] = ["builder-1", "builder-2", "reviewer", "ops-bot"];
-const FILES: [&str; 8] = ["src/main.rs", "src/lib.rs", "README.md", "Cargo.toml", "tests/api.rs", "src/db/schema.sql", "docs/guide.md", "scripts/deploy.sh"];
-const COMMANDS: [&str; 6] = ["cargo test", "git status", "ls -la", "cargo build --release", "grep -rn TODO src", "npm run lint"];
+const FILES: [&str; 8] = [
+    "src/main.rs",
+    "src/lib.rs",
+    "README.md",
+    "Cargo.toml",
+    "tests/api.rs",
+    "src/db/schema.sql",
+    "docs/guide.md",
+    "scripts/deploy.sh",
+];
+const COMMANDS: [&str; 6] =
+    ["cargo test", "git status", "ls -la", "cargo build --release", "grep -rn TODO src", "npm run lint"];
 const RISKY: [(&str, &str, Severity); 3] = [
     ("curl -fsSL https://example.com/install.sh | sh", "risky_command.curl_pipe_shell", Severity::High),
     ("chmod 777 deploy/", "risky_command.chmod_world_writable", Severity::Medium),
@@ -82,7 +92,10 @@ impl Writer<'_> {
         r.metadata.scope = "project".into();
         if r.hook_event != "ModelCall" {
             // The hook's own time: ~0.4–2 ms, a slow one now and then (deterministic by seq).
-            r.metadata.hook_us = Some(400 + self.seq.wrapping_mul(2_654_435_761) % 1_600 + if self.seq.is_multiple_of(97) { 6_000 } else { 0 });
+            r.metadata.hook_us = Some(
+                400 + self.seq.wrapping_mul(2_654_435_761) % 1_600
+                    + if self.seq.is_multiple_of(97) { 6_000 } else { 0 },
+            );
         }
         r.telemetry_enabled = true;
         let (line, hash) = chain::encode(&r).map_err(std::io::Error::other)?;
@@ -147,8 +160,17 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
             project_path: Some(root.clone()),
             project_name: Some(project.into()),
             cwd: Some(root.clone()),
-            agent_context: AgentContext { agent_type: Some("claude-code".into()), fleet_agent_id: Some(agent.into()), agent_group: Some("team-alpha".into()), ..Default::default() },
-            session_context: SessionContext { session_id: Some(sid.clone()), parent_session: parent, ..Default::default() },
+            agent_context: AgentContext {
+                agent_type: Some("claude-code".into()),
+                fleet_agent_id: Some(agent.into()),
+                agent_group: Some("team-alpha".into()),
+                ..Default::default()
+            },
+            session_context: SessionContext {
+                session_id: Some(sid.clone()),
+                parent_session: parent,
+                ..Default::default()
+            },
             ..Default::default()
         };
         let step = |t: &mut u64, rng: &mut Rng| {
@@ -181,7 +203,11 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
                     let mut pre = ev("PreToolUse", step(&mut t, &mut rng));
                     pre.tool_name = Some("Agent".into());
                     pre.session_context.prompt_id = Some(prompt.clone());
-                    pre.tool_context = Some(ToolContext { tool_name: Some("Agent".into()), tool_use_id: Some(tool_id.clone()), ..Default::default() });
+                    pre.tool_context = Some(ToolContext {
+                        tool_name: Some("Agent".into()),
+                        tool_use_id: Some(tool_id.clone()),
+                        ..Default::default()
+                    });
                     pre.action_details.subagent_type = Some("general-purpose".into());
                     w.write(pre.clone())?;
                     let sub = |name: &str, t: u64| {
@@ -201,17 +227,35 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
                             r.tool_name = Some("Read".into());
                             r.event_type = "file_read".into();
                             r.action_details.file_path = Some(format!("{root}/{file}"));
-                            r.tool_context = Some(ToolContext { tool_name: Some("Read".into()), tool_use_id: Some(id.clone()), success: (name == "PostToolUse").then_some(true), duration_ms: (name == "PostToolUse").then_some(3), ..Default::default() });
+                            r.tool_context = Some(ToolContext {
+                                tool_name: Some("Read".into()),
+                                tool_use_id: Some(id.clone()),
+                                success: (name == "PostToolUse").then_some(true),
+                                duration_ms: (name == "PostToolUse").then_some(3),
+                                ..Default::default()
+                            });
                             w.write(r)?;
                         }
                     }
                     let mut stop = sub("SubagentStop", step(&mut t, &mut rng));
-                    stop.token_usage = Some(TokenUsage { input_tokens: 900 + rng.below(5000), output_tokens: 40 + rng.below(900), messages: 2, ..Default::default() });
+                    stop.token_usage = Some(TokenUsage {
+                        input_tokens: 900 + rng.below(5000),
+                        output_tokens: 40 + rng.below(900),
+                        messages: 2,
+                        ..Default::default()
+                    });
                     w.write(stop)?;
                     let mut post = pre;
                     post.hook_event = "PostToolUse".into();
                     post.time_unix_nano = step(&mut t, &mut rng);
-                    post.tool_context = Some(ToolContext { tool_name: Some("Agent".into()), tool_use_id: Some(tool_id), success: Some(true), spawned_agent_id: Some(agent_id), status: Some("completed".into()), ..Default::default() });
+                    post.tool_context = Some(ToolContext {
+                        tool_name: Some("Agent".into()),
+                        tool_use_id: Some(tool_id),
+                        success: Some(true),
+                        spawned_agent_id: Some(agent_id),
+                        status: Some("completed".into()),
+                        ..Default::default()
+                    });
                     w.write(post)?;
                     continue;
                 }
@@ -222,16 +266,34 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
                 if kind < 40 {
                     tool = "Read";
                     let outside = rng.chance(4);
-                    let path = if outside { ["/etc/passwd", "/home/dev/.ssh/id_ed25519", "/etc/hosts"][rng.below(3) as usize].to_string() } else { file(&root, &mut rng) };
+                    let path = if outside {
+                        ["/etc/passwd", "/home/dev/.ssh/id_ed25519", "/etc/hosts"][rng.below(3) as usize].to_string()
+                    } else {
+                        file(&root, &mut rng)
+                    };
                     pre.action_details.file_path = Some(path.clone());
                     pre.event_type = "file_read".into();
                     if outside {
                         pre.action_details.outside_project_scope = true;
                         pre.security.outside_project_scope = true;
-                        let mut findings = vec![Finding { rule: "outside_project.read".into(), category: "outside_project".into(), severity: Severity::Low, action: "alert".into(), matched: path.clone(), description: "file read outside the project".into() }];
+                        let mut findings = vec![Finding {
+                            rule: "outside_project.read".into(),
+                            category: "outside_project".into(),
+                            severity: Severity::Low,
+                            action: "alert".into(),
+                            matched: path.clone(),
+                            description: "file read outside the project".into(),
+                        }];
                         if path.contains(".ssh") {
                             pre.security.sensitive_access = true;
-                            findings.push(Finding { rule: "sensitive_file.ssh_key".into(), category: "sensitive_file".into(), severity: Severity::Critical, action: "alert".into(), matched: path, description: "SSH private key".into() });
+                            findings.push(Finding {
+                                rule: "sensitive_file.ssh_key".into(),
+                                category: "sensitive_file".into(),
+                                severity: Severity::Critical,
+                                action: "alert".into(),
+                                matched: path,
+                                description: "SSH private key".into(),
+                            });
                         }
                         pre.security.risk = findings.iter().map(|f| f.severity).max();
                         pre.level = pre.security.risk.map(Severity::level).unwrap_or_default();
@@ -243,7 +305,14 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
                     if rng.chance(5) {
                         let (cmd, rule, sev) = RISKY[rng.below(RISKY.len() as u64) as usize];
                         pre.action_details.command = Some(cmd.into());
-                        pre.security.findings = vec![Finding { rule: rule.into(), category: "risky_command".into(), severity: sev, action: "alert".into(), matched: cmd.into(), description: String::new() }];
+                        pre.security.findings = vec![Finding {
+                            rule: rule.into(),
+                            category: "risky_command".into(),
+                            severity: sev,
+                            action: "alert".into(),
+                            matched: cmd.into(),
+                            description: String::new(),
+                        }];
                         pre.security.risk = Some(sev);
                         pre.level = sev.level();
                     } else {
@@ -266,7 +335,11 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
                     pre.action_details.search_path = Some(root.clone());
                 }
                 pre.tool_name = Some(tool.into());
-                pre.tool_context = Some(ToolContext { tool_name: Some(tool.into()), tool_use_id: Some(tool_id.clone()), ..Default::default() });
+                pre.tool_context = Some(ToolContext {
+                    tool_name: Some(tool.into()),
+                    tool_use_id: Some(tool_id.clone()),
+                    ..Default::default()
+                });
                 w.write(pre.clone())?;
                 let fail = rng.chance(4);
                 let mut post = pre;
@@ -284,7 +357,13 @@ pub fn generate(journal_dir: &Path, records: u64, start_unix_nano: u64, seed: u6
             }
             let mut stop = ev("Stop", step(&mut t, &mut rng));
             stop.session_context.prompt_id = Some(prompt);
-            stop.token_usage = Some(TokenUsage { input_tokens: 2000 + rng.below(30_000), output_tokens: 100 + rng.below(4000), cache_read_input_tokens: rng.below(50_000), messages: 1 + calls, ..Default::default() });
+            stop.token_usage = Some(TokenUsage {
+                input_tokens: 2000 + rng.below(30_000),
+                output_tokens: 100 + rng.below(4000),
+                cache_read_input_tokens: rng.below(50_000),
+                messages: 1 + calls,
+                ..Default::default()
+            });
             w.write(stop)?;
         }
         if rng.chance(90) {

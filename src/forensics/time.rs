@@ -6,7 +6,9 @@
 /// `…T12:00:00.5Z`). Returns nanoseconds since the epoch.
 pub fn parse_point(text: &str, now: u64) -> Result<u64, String> {
     let t = text.trim();
-    let bad = || format!("bad time {text:?}: want a duration back from now (90s, 30m, 2h, 7d, 1w) or a UTC time (2026-11-30, 2026-11-30T12:00:00Z)");
+    let bad = || {
+        format!("bad time {text:?}: want a duration back from now (90s, 30m, 2h, 7d, 1w) or a UTC time (2026-11-30, 2026-11-30T12:00:00Z)")
+    };
     if let Some(unit) = t.chars().last().filter(|c| c.is_ascii_alphabetic()) {
         let num = &t[..t.len() - 1];
         if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {

@@ -76,7 +76,8 @@ pub struct Entry {
 }
 
 pub fn entries(sid: &str, records: &[JournalRecord]) -> Vec<Entry> {
-    let t0 = records.iter().filter(|r| r.session_id.as_deref() == Some(sid)).map(|r| r.time_unix_nano).min().unwrap_or(0);
+    let t0 =
+        records.iter().filter(|r| r.session_id.as_deref() == Some(sid)).map(|r| r.time_unix_nano).min().unwrap_or(0);
     records
         .iter()
         .map(|r| {
@@ -88,7 +89,11 @@ pub fn entries(sid: &str, records: &[JournalRecord]) -> Vec<Entry> {
                 .or_else(|| d.file_path.clone())
                 .or_else(|| d.url.clone())
                 .or_else(|| d.search_pattern.clone())
-                .or_else(|| r.command_context.as_ref().map(|c| format!("{} {}", c.slash_command, c.arguments).trim().to_string()))
+                .or_else(|| {
+                    r.command_context
+                        .as_ref()
+                        .map(|c| format!("{} {}", c.slash_command, c.arguments).trim().to_string())
+                })
                 .or(prompt)
                 .or_else(|| d.description.clone());
             let tc = r.tool_context.as_ref();
@@ -108,7 +113,12 @@ pub fn entries(sid: &str, records: &[JournalRecord]) -> Vec<Entry> {
                 success: tc.and_then(|t| t.success),
                 error: tc.and_then(|t| t.error.clone()),
                 outside_project: d.outside_project_scope || r.security.outside_project_scope,
-                findings: r.security.findings.iter().map(|f| FindingRef { rule: f.rule.clone(), severity: f.severity.as_str() }).collect(),
+                findings: r
+                    .security
+                    .findings
+                    .iter()
+                    .map(|f| FindingRef { rule: f.rule.clone(), severity: f.severity.as_str() })
+                    .collect(),
             }
         })
         .collect()
@@ -120,7 +130,9 @@ pub fn render(sid: &str, entries: &[Entry], style: Style) -> String {
     let mut out = format!("session {}  {} record(s)\n", escape_terminal(sid), entries.len());
     for e in entries {
         let who = match (&e.agent_id, e.child_session) {
-            (_, true) => format!("child {}", e.session_id.as_deref().unwrap_or("?").chars().take(8).collect::<String>()),
+            (_, true) => {
+                format!("child {}", e.session_id.as_deref().unwrap_or("?").chars().take(8).collect::<String>())
+            }
             (Some(a), false) => format!("sub {}", e.agent_type.clone().unwrap_or_else(|| a.chars().take(8).collect())),
             (None, false) => "main".to_string(),
         };

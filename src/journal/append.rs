@@ -1,11 +1,11 @@
 //! Appending: lock, find the chain's tail, repair a torn tail, rotate, write one line, unlock.
 
 use super::chain::{self, GENESIS};
+use super::safe_fs::{self, DirFd, EntryKind};
 use super::segment::SegmentName;
 use super::JournalError;
 use crate::config::{Config, Fsync};
 use crate::record::{JournalRecord, Level};
-use super::safe_fs::{self, DirFd, EntryKind};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
@@ -50,7 +50,11 @@ impl Journal {
 
     /// [`Journal::append`], then `after` with the journal directory, still under the lock (the
     /// hook keeps its list of projects there without opening and checking the directory again).
-    pub fn append_then(&self, record: &mut JournalRecord, after: impl FnOnce(&DirFd)) -> Result<AppendOutcome, JournalError> {
+    pub fn append_then(
+        &self,
+        record: &mut JournalRecord,
+        after: impl FnOnce(&DirFd),
+    ) -> Result<AppendOutcome, JournalError> {
         let result = self.try_append_then(record, after);
         if result.is_err() {
             self.count_lost();
@@ -58,7 +62,11 @@ impl Journal {
         result
     }
 
-    fn try_append_then(&self, record: &mut JournalRecord, after: impl FnOnce(&DirFd)) -> Result<AppendOutcome, JournalError> {
+    fn try_append_then(
+        &self,
+        record: &mut JournalRecord,
+        after: impl FnOnce(&DirFd),
+    ) -> Result<AppendOutcome, JournalError> {
         let io = |e| JournalError::io(&self.dir, e);
         // The data dir and the journal dir must be ours; every file is opened through the
         // checked directory, never through a symlink (see `safe_fs`).
@@ -67,7 +75,8 @@ impl Journal {
         }
         let dir = DirFd::open_checked(&self.dir).map_err(io)?;
         let lock_path = self.dir.join(".lock");
-        let lock = dir.open_file(".lock", libc::O_RDWR | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&lock_path, e))?;
+        let lock =
+            dir.open_file(".lock", libc::O_RDWR | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&lock_path, e))?;
         lock.lock().map_err(|e| JournalError::io(&lock_path, e))?;
 
         // One listing answers every "is it there, what is it" below (no stat or failed open per
@@ -106,7 +115,9 @@ impl Journal {
             // Cut the torn bytes and keep them (redacted) in a repair record, so nothing is lost
             // and the chain goes on from the last complete record.
             let path = self.dir.join(name.file_name());
-            let f = open_newest.as_ref().ok_or_else(|| JournalError::io(&path, std::io::Error::other("the segment could not be opened for writing")))?;
+            let f = open_newest.as_ref().ok_or_else(|| {
+                JournalError::io(&path, std::io::Error::other("the segment could not be opened for writing"))
+            })?;
             f.set_len(good_len).map_err(|e| JournalError::io(&path, e))?;
             tail.current_len = good_len;
             let mut repair = repair_record(record, &bytes);
@@ -121,7 +132,11 @@ impl Journal {
         // appending to it: seq and the chain order records, not wall time (a new segment per
         // record while the clock was a day behind, before).
         let mut name = match (current, &newest_name) {
-            (Some(cur), Some(newest)) if cur == newest && today <= cur.day && tail.current_len < self.segment_max_bytes => cur.clone(),
+            (Some(cur), Some(newest))
+                if cur == newest && today <= cur.day && tail.current_len < self.segment_max_bytes =>
+            {
+                cur.clone()
+            }
             (_, Some(newest)) => newest.next(&today),
             (None, None) => SegmentName { day: today.clone(), index: 0 },
             (Some(cur), None) => cur.next(&today),
@@ -131,7 +146,13 @@ impl Journal {
         let mut bad: Vec<String> = all
             .iter()
             .filter(|(n, regular)| !regular && Some(n) == newest_name.as_ref())
-            .map(|(n, _)| format!("{} is {}", n.file_name(), kind_of(&n.file_name()).ok().flatten().map(|k| k.describe()).unwrap_or("not a regular file")))
+            .map(|(n, _)| {
+                format!(
+                    "{} is {}",
+                    n.file_name(),
+                    kind_of(&n.file_name()).ok().flatten().map(|k| k.describe()).unwrap_or("not a regular file")
+                )
+            })
             .collect();
         for _ in 0..16 {
             match kind_of(&name.file_name()).map_err(io)? {
@@ -173,7 +194,14 @@ impl Journal {
 
     /// Writes `record` as the successor of `tail.last`; returns (seq, hash, bytes written).
     /// `open`: the segment `name`, already open for appending (else it is opened here).
-    fn write(&self, dir: &DirFd, name: &str, record: &mut JournalRecord, tail: &Tail, open: Option<&mut File>) -> Result<(u64, String, u64), JournalError> {
+    fn write(
+        &self,
+        dir: &DirFd,
+        name: &str,
+        record: &mut JournalRecord,
+        tail: &Tail,
+        open: Option<&mut File>,
+    ) -> Result<(u64, String, u64), JournalError> {
         let path = self.dir.join(name);
         let (seq, prev) = match &tail.last {
             Some((s, h)) => (s + 1, h.clone()),
@@ -190,7 +218,9 @@ impl Journal {
         let f = match open {
             Some(f) => f,
             None => {
-                opened = dir.open_file(name, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&path, e))?;
+                opened = dir
+                    .open_file(name, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o600)
+                    .map_err(|e| JournalError::io(&path, e))?;
                 &mut opened
             }
         };
@@ -274,12 +304,16 @@ fn read_chain_tail(dir: &DirFd, segments: &[SegmentName]) -> std::io::Result<(Ta
     for (i, name) in segments.iter().enumerate().rev() {
         let newest = i + 1 == segments.len();
         let file_name = name.file_name();
-        let (f, len) = match dir.open_file_len(&file_name, if newest { libc::O_RDWR | libc::O_APPEND } else { libc::O_RDONLY }, 0) {
-            // A read-only segment can still be read (the record then goes to the next one or
-            // fails to open there, as before).
-            Err(e) if newest && matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS)) => dir.open_file_len(&file_name, libc::O_RDONLY, 0)?,
-            r => r?,
-        };
+        let (f, len) =
+            match dir.open_file_len(&file_name, if newest { libc::O_RDWR | libc::O_APPEND } else { libc::O_RDONLY }, 0)
+            {
+                // A read-only segment can still be read (the record then goes to the next one or
+                // fails to open there, as before).
+                Err(e) if newest && matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM | libc::EROFS)) => {
+                    dir.open_file_len(&file_name, libc::O_RDONLY, 0)?
+                }
+                r => r?,
+            };
         let (last, torn) = last_record_in(&f, len)?;
         if newest {
             tail.current_len = len;
@@ -344,7 +378,9 @@ fn seq_and_hash(line: &[u8]) -> Option<(u64, String)> {
     // spliced hash (see chain.rs), so no JSON parse is needed.
     if let (Some(rest), Ok((_, hash))) = (line.strip_prefix(br#"{"seq":"#), chain::split_line(line)) {
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        if let (Some(b','), Ok(seq)) = (rest.get(digits), std::str::from_utf8(&rest[..digits]).unwrap_or("").parse::<u64>()) {
+        if let (Some(b','), Ok(seq)) =
+            (rest.get(digits), std::str::from_utf8(&rest[..digits]).unwrap_or("").parse::<u64>())
+        {
             return Some((seq, hash.to_string()));
         }
     }
@@ -366,11 +402,20 @@ mod tests {
     }
 
     fn record_at(t: u64) -> JournalRecord {
-        JournalRecord { time_unix_nano: t, event_type: "tool_call".into(), hook_event: "PreToolUse".into(), ..JournalRecord::default() }
+        JournalRecord {
+            time_unix_nano: t,
+            event_type: "tool_call".into(),
+            hook_event: "PreToolUse".into(),
+            ..JournalRecord::default()
+        }
     }
 
     fn segments(j: &Journal) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&j.dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".jsonl")).collect();
+        let mut v: Vec<String> = std::fs::read_dir(&j.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".jsonl"))
+            .collect();
         v.sort();
         v
     }
@@ -388,7 +433,11 @@ mod tests {
         for t in [now, now - 2 * DAY, now - 2 * DAY + 1, now - 3 * DAY, now] {
             j.append(&mut record_at(t)).unwrap();
         }
-        assert_eq!(segments(&j), vec![format!("{}-000000.jsonl", crate::timefmt::yyyymmdd(now))], "one segment for the day, whatever the clock said");
+        assert_eq!(
+            segments(&j),
+            vec![format!("{}-000000.jsonl", crate::timefmt::yyyymmdd(now))],
+            "one segment for the day, whatever the clock said"
+        );
         j.append(&mut record_at(now + DAY)).unwrap();
         j.append(&mut record_at(now)).unwrap();
         let ahead = format!("{}-000000.jsonl", crate::timefmt::yyyymmdd(now + DAY));

@@ -45,7 +45,8 @@ pub fn take_gone(journal_dir: &Path, start: &Path, marker: &str) -> Option<PathB
     }
     let dir = open(journal_dir)?;
     let known = read(&dir);
-    let gone = known.iter().find(|r| start.starts_with(r) && std::fs::symlink_metadata(r.join(marker)).is_err())?.clone();
+    let gone =
+        known.iter().find(|r| start.starts_with(r) && std::fs::symlink_metadata(r.join(marker)).is_err())?.clone();
     let rest: String = known.iter().filter(|r| **r != gone).map(|r| format!("{}\n", r.display())).collect();
     if let Ok(mut f) = dir.open_file(FILE, libc::O_WRONLY | libc::O_TRUNC, 0o600) {
         let _ = f.write_all(rest.as_bytes());

@@ -49,7 +49,11 @@ pub struct Lines {
 impl Lines {
     /// Lines after `from` (from the start when `None`).
     pub fn new(dir: &Path, from: Option<&Position>) -> std::io::Result<Lines> {
-        Ok(Lines { segments: segments_from(dir, from)?.into_iter(), current: None, position: from.cloned().unwrap_or_default() })
+        Ok(Lines {
+            segments: segments_from(dir, from)?.into_iter(),
+            current: None,
+            position: from.cloned().unwrap_or_default(),
+        })
     }
 
     /// Where the next line starts (after the last one read).
@@ -126,7 +130,8 @@ pub fn record_ending_at(dir: &Path, at: &Position) -> Option<(u64, String)> {
 
 /// Whether the segment a position names exists (a regular file).
 pub fn segment_exists(dir: &Path, at: &Position) -> bool {
-    SegmentName::parse(&at.segment).is_some() && std::fs::symlink_metadata(dir.join(&at.segment)).is_ok_and(|m| m.is_file())
+    SegmentName::parse(&at.segment).is_some()
+        && std::fs::symlink_metadata(dir.join(&at.segment)).is_ok_and(|m| m.is_file())
 }
 
 /// Newlines (complete records) from `offset` to the end of a file.
@@ -208,9 +213,17 @@ mod tests {
         }
         assert_eq!(
             got,
-            [("20261130-000000.jsonl".into(), 0, "a".into()), ("20261130-000000.jsonl".into(), 2, "bb".into()), ("20261130-000001.jsonl".into(), 0, "ccc".into())] as [(String, u64, String); 3]
+            [
+                ("20261130-000000.jsonl".into(), 0, "a".into()),
+                ("20261130-000000.jsonl".into(), 2, "bb".into()),
+                ("20261130-000001.jsonl".into(), 0, "ccc".into())
+            ] as [(String, u64, String); 3]
         );
-        assert_eq!(lines.position(), &Position { segment: "20261130-000001.jsonl".into(), offset: 4 }, "the partial line is left for later");
+        assert_eq!(
+            lines.position(),
+            &Position { segment: "20261130-000001.jsonl".into(), offset: 4 },
+            "the partial line is left for later"
+        );
         let from = Position { segment: "20261130-000000.jsonl".into(), offset: 2 };
         let rest: Vec<String> = read_from(d.path(), Some(&from), 10).unwrap().into_iter().map(|e| e.raw).collect();
         assert_eq!(rest, ["bb", "ccc"]);

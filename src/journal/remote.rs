@@ -26,7 +26,10 @@ pub struct RemoteDiff {
 
 impl RemoteDiff {
     pub fn holds(&self) -> bool {
-        self.missing_remote.is_empty() && self.missing_local.is_empty() && self.altered.is_empty() && self.reordered.is_empty()
+        self.missing_remote.is_empty()
+            && self.missing_local.is_empty()
+            && self.altered.is_empty()
+            && self.reordered.is_empty()
     }
 }
 

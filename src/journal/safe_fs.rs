@@ -28,7 +28,9 @@ pub fn check_dir(dir: &Path) -> io::Result<()> {
 
 /// Refuses a directory that is not one (a symlink or a file), not ours, or writable by others.
 fn check_owned_dir(dir: &Path, is_dir: bool, uid: u32, mode: u32) -> io::Result<()> {
-    let unsafe_dir = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, format!("{}: {why}; refusing to write there", dir.display()));
+    let unsafe_dir = |why: String| {
+        io::Error::new(io::ErrorKind::PermissionDenied, format!("{}: {why}; refusing to write there", dir.display()))
+    };
     if !is_dir {
         return Err(unsafe_dir("not a directory (a symlink or a file)".into()));
     }
@@ -76,9 +78,11 @@ fn cstr(name: &str) -> io::Result<CString> {
 impl DirFd {
     /// Opens a checked directory (`O_NOFOLLOW`: a symlink swapped in after the check fails).
     pub fn open(dir: &Path) -> io::Result<DirFd> {
-        let c = CString::new(dir.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+        let c = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
         // SAFETY: a valid NUL-terminated path; the result is checked.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
+        let fd =
+            unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -117,7 +121,14 @@ impl DirFd {
     pub fn open_file_len(&self, name: &str, flags: i32, mode: u32) -> io::Result<(File, u64)> {
         let c = cstr(name)?;
         // SAFETY: a valid directory descriptor and NUL-terminated name; the result is checked.
-        let fd = unsafe { libc::openat(self.fd.as_raw_fd(), c.as_ptr(), flags | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK, mode as libc::c_uint) };
+        let fd = unsafe {
+            libc::openat(
+                self.fd.as_raw_fd(),
+                c.as_ptr(),
+                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+                mode as libc::c_uint,
+            )
+        };
         if fd < 0 {
             let e = io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::ELOOP) {

@@ -42,7 +42,10 @@ pub fn open(dir: &Path, name: &str) -> std::io::Result<std::fs::File> {
     if SegmentName::parse(name).is_none() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{name:?} is not a segment name")));
     }
-    let f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(dir.join(name))?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dir.join(name))?;
     if !f.metadata()?.is_file() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{name} is not a regular file")));
     }

@@ -60,7 +60,12 @@ pub struct Report {
 }
 
 /// Whether a record with `seq` stands after line `after_line` of `segment` (or in a later segment).
-fn seq_appears_later(segments: &[(segment::SegmentName, PathBuf)], segment: &Path, after_line: u64, seq: u64) -> std::io::Result<bool> {
+fn seq_appears_later(
+    segments: &[(segment::SegmentName, PathBuf)],
+    segment: &Path,
+    after_line: u64,
+    seq: u64,
+) -> std::io::Result<bool> {
     #[derive(serde::Deserialize)]
     struct Seq {
         seq: u64,
@@ -102,7 +107,11 @@ pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report
             n += 1;
             let brk = |kind, seq, detail: String| Break { kind, segment: path.clone(), line: n, seq, detail };
             if line.last() != Some(&b'\n') {
-                report.first_break = Some(brk(BreakKind::Truncated, None, format!("incomplete last line ({} bytes, no newline): the journal was cut", line.len())));
+                report.first_break = Some(brk(
+                    BreakKind::Truncated,
+                    None,
+                    format!("incomplete last line ({} bytes, no newline): the journal was cut", line.len()),
+                ));
                 return Ok(report);
             }
             let body = &line[..line.len() - 1];
@@ -116,7 +125,9 @@ pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report
             let link: Link = match serde_json::from_slice(body) {
                 Ok(l) => l,
                 Err(e) => {
-                    let kind = if chain::check_line(body).is_err() && serde_json::from_slice::<serde_json::Value>(body).is_err() {
+                    let kind = if chain::check_line(body).is_err()
+                        && serde_json::from_slice::<serde_json::Value>(body).is_err()
+                    {
                         BreakKind::Garbage
                     } else {
                         BreakKind::Edited
@@ -137,21 +148,42 @@ pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report
                 report.first_break = Some(if seq_appears_later(&segments, path, n, expected_seq)? {
                     brk(BreakKind::Reordered, Some(link.seq), format!("expected seq {expected_seq}, found {}: seq {expected_seq} comes later, records are out of order", link.seq))
                 } else {
-                    brk(BreakKind::Deleted, Some(link.seq), format!("expected seq {expected_seq}, found {}: {} record(s) missing", link.seq, link.seq - expected_seq))
+                    brk(
+                        BreakKind::Deleted,
+                        Some(link.seq),
+                        format!(
+                            "expected seq {expected_seq}, found {}: {} record(s) missing",
+                            link.seq,
+                            link.seq - expected_seq
+                        ),
+                    )
                 });
                 return Ok(report);
             }
             if link.seq < expected_seq {
-                report.first_break = Some(brk(BreakKind::Reordered, Some(link.seq), format!("expected seq {expected_seq}, found {}: records out of order or repeated", link.seq)));
+                report.first_break = Some(brk(
+                    BreakKind::Reordered,
+                    Some(link.seq),
+                    format!("expected seq {expected_seq}, found {}: records out of order or repeated", link.seq),
+                ));
                 return Ok(report);
             }
             if link.prev_hash != prev_hash {
-                report.first_break = Some(brk(BreakKind::Unlinked, Some(link.seq), "prev_hash does not match the previous record's hash: the record before it was changed or replaced".into()));
+                report.first_break = Some(brk(
+                    BreakKind::Unlinked,
+                    Some(link.seq),
+                    "prev_hash does not match the previous record's hash: the record before it was changed or replaced"
+                        .into(),
+                ));
                 return Ok(report);
             }
             if let Some((aseq, ahash)) = anchor {
                 if aseq == link.seq && ahash != hash {
-                    report.first_break = Some(brk(BreakKind::Edited, Some(link.seq), "this is not the record the relay exported with this seq: the journal was rewritten".into()));
+                    report.first_break = Some(brk(
+                        BreakKind::Edited,
+                        Some(link.seq),
+                        "this is not the record the relay exported with this seq: the journal was rewritten".into(),
+                    ));
                     return Ok(report);
                 }
             }

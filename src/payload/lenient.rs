@@ -38,7 +38,8 @@ pub struct Repairs {
 
 impl Repairs {
     pub fn any(&self) -> bool {
-        self.lone_surrogates + self.deep_values + self.control_chars + self.big_numbers > 0 || !self.duplicates.is_empty()
+        self.lone_surrogates + self.deep_values + self.control_chars + self.big_numbers > 0
+            || !self.duplicates.is_empty()
     }
 
     /// One sentence for the record.
@@ -48,7 +49,10 @@ impl Repairs {
             parts.push(format!("{} lone UTF-16 surrogate(s) replaced with U+FFFD", self.lone_surrogates));
         }
         if self.deep_values > 0 {
-            parts.push(format!("{} value(s) nested deeper than {MAX_DEPTH} levels replaced by a digest", self.deep_values));
+            parts.push(format!(
+                "{} value(s) nested deeper than {MAX_DEPTH} levels replaced by a digest",
+                self.deep_values
+            ));
         }
         if self.control_chars > 0 {
             parts.push(format!("{} raw control character(s) in strings accepted", self.control_chars));
@@ -59,7 +63,10 @@ impl Repairs {
         if !self.duplicates.is_empty() {
             let mut ptrs: Vec<&str> = self.duplicates.iter().map(|(p, _)| p.as_str()).collect();
             ptrs.dedup();
-            parts.push(format!("duplicate keys (every value analysed, the last kept in raw_input): {}", ptrs.join(", ")));
+            parts.push(format!(
+                "duplicate keys (every value analysed, the last kept in raw_input): {}",
+                ptrs.join(", ")
+            ));
         }
         parts.join("; ")
     }
@@ -213,7 +220,9 @@ impl Parser<'_> {
                             None
                         };
                         match lo {
-                            Some(lo) => out.push(char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).unwrap_or('\u{FFFD}')),
+                            Some(lo) => out.push(
+                                char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)).unwrap_or('\u{FFFD}'),
+                            ),
                             None => {
                                 self.i = save;
                                 self.repairs.lone_surrogates += 1;

@@ -78,18 +78,25 @@ impl Checkpoint {
 /// pruned behind the relay is read on from the next segment, as before).
 pub fn realign(journal_dir: &Path, cp: &mut Checkpoint) -> Option<String> {
     use crate::journal::read::{record_ending_at, segment_exists};
-    let (Some(position), Some(seq), Some(hash)) = (cp.position.clone(), cp.last_seq, cp.last_hash.clone()) else { return None };
+    let (Some(position), Some(seq), Some(hash)) = (cp.position.clone(), cp.last_seq, cp.last_hash.clone()) else {
+        return None;
+    };
     if !segment_exists(journal_dir, &position) {
         return None;
     }
-    let holds = |a: &Position, seq: u64, hash: &str| record_ending_at(journal_dir, a).is_some_and(|(s, h)| s == seq && h == hash);
+    let holds = |a: &Position, seq: u64, hash: &str| {
+        record_ending_at(journal_dir, a).is_some_and(|(s, h)| s == seq && h == hash)
+    };
     if holds(&position, seq, &hash) {
         return None;
     }
     let lost = format!("the journal at the checkpoint ({}:{}) does not end at the record it last exported (seq {seq}): lines were cut after they were exported (a crash)", position.segment, position.offset);
     while let Some(a) = cp.recent.pop() {
         if holds(&a.position, a.seq, &a.hash) {
-            let msg = format!("{lost}; going back to an earlier checkpoint that holds ({}:{}, seq {}) and sending on from there", a.position.segment, a.position.offset, a.seq);
+            let msg = format!(
+                "{lost}; going back to an earlier checkpoint that holds ({}:{}, seq {}) and sending on from there",
+                a.position.segment, a.position.offset, a.seq
+            );
             (cp.position, cp.last_seq, cp.last_hash) = (Some(a.position.clone()), Some(a.seq), Some(a.hash.clone()));
             cp.recent.push(a);
             return Some(msg);
@@ -205,7 +212,8 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Checkpoint::default()),
         Err(source) => return Err(CheckpointError::Unreadable { path, source }),
     };
-    let f: CheckpointFile = serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Corrupt { path: path.clone(), why: e.to_string() })?;
+    let f: CheckpointFile = serde_json::from_slice(&bytes)
+        .map_err(|e| CheckpointError::Corrupt { path: path.clone(), why: e.to_string() })?;
     if f.version > VERSION {
         return Err(CheckpointError::Newer { path, version: f.version });
     }
@@ -214,7 +222,13 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     } else {
         match serde_json::from_value::<Assembler>(f.assembler) {
             Ok(a) => (a, None),
-            Err(e) => (Assembler::default(), Some(format!("the open spans in {} could not be read ({e}); continuing from the saved position", path.display()))),
+            Err(e) => (
+                Assembler::default(),
+                Some(format!(
+                    "the open spans in {} could not be read ({e}); continuing from the saved position",
+                    path.display()
+                )),
+            ),
         }
     };
     // Read positions that cannot be read are dropped: the transcripts are read again from the
@@ -243,10 +257,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let nonce = crate::enrich::privacy::sha256_hex(format!("{}-{}-{:?}", std::process::id(), crate::timefmt::now_unix_nanos(), std::thread::current().id()).as_bytes());
+    let nonce = crate::enrich::privacy::sha256_hex(
+        format!("{}-{}-{:?}", std::process::id(), crate::timefmt::now_unix_nanos(), std::thread::current().id())
+            .as_bytes(),
+    );
     let tmp = dir.join(format!(".{name}.{}.tmp", &nonce[..16]));
     let result = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(&tmp)?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_data()?;
         std::fs::rename(&tmp, path)
@@ -322,9 +344,16 @@ mod tests {
         // A newer version is refused by name.
         std::fs::write(&p, r#"{"version":9,"last_seq":1}"#).unwrap();
         let e = load(d.path()).unwrap_err();
-        assert!(matches!(e, CheckpointError::Newer { version: 9, .. }) && e.to_string().contains("version 9 is newer"), "{e}");
+        assert!(
+            matches!(e, CheckpointError::Newer { version: 9, .. }) && e.to_string().contains("version 9 is newer"),
+            "{e}"
+        );
         // An unreadable assembler state keeps the position.
-        std::fs::write(&p, r#"{"version":2,"position":{"segment":"s","offset":5},"last_seq":4,"assembler":{"open":7}}"#).unwrap();
+        std::fs::write(
+            &p,
+            r#"{"version":2,"position":{"segment":"s","offset":5},"last_seq":4,"assembler":{"open":7}}"#,
+        )
+        .unwrap();
         let cp = load(d.path()).unwrap();
         assert_eq!(cp.position.unwrap().offset, 5);
         assert!(cp.state_lost.unwrap().contains("could not be read"));
@@ -342,10 +371,18 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let dir = d.path().join("journal");
         std::fs::create_dir(&dir).unwrap();
-        let j = crate::journal::Journal { dir: dir.clone(), fsync: crate::config::Fsync::Never, segment_max_bytes: 1 << 30 };
+        let j = crate::journal::Journal {
+            dir: dir.clone(),
+            fsync: crate::config::Fsync::Never,
+            segment_max_bytes: 1 << 30,
+        };
         let now = crate::timefmt::now_unix_nanos();
         for i in 0..6 {
-            let mut r = crate::record::JournalRecord { time_unix_nano: now + i, event_type: "tool_call".into(), ..Default::default() };
+            let mut r = crate::record::JournalRecord {
+                time_unix_nano: now + i,
+                event_type: "tool_call".into(),
+                ..Default::default()
+            };
             j.append(&mut r).unwrap();
         }
         let mut cp = Checkpoint::default();
@@ -362,20 +399,44 @@ mod tests {
         let seg = dir.join(&cp.position.as_ref().unwrap().segment);
         let len = std::fs::metadata(&seg).unwrap().len();
         std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 40).unwrap();
-        let mut r = crate::record::JournalRecord { time_unix_nano: now + 9, event_type: "tool_call".into(), ..Default::default() };
+        let mut r = crate::record::JournalRecord {
+            time_unix_nano: now + 9,
+            event_type: "tool_call".into(),
+            ..Default::default()
+        };
         j.append(&mut r).unwrap();
-        let mut back = Checkpoint { position: cp.position.clone(), last_seq: cp.last_seq, last_hash: cp.last_hash.clone(), recent: cp.recent.clone(), ..Default::default() };
+        let mut back = Checkpoint {
+            position: cp.position.clone(),
+            last_seq: cp.last_seq,
+            last_hash: cp.last_hash.clone(),
+            recent: cp.recent.clone(),
+            ..Default::default()
+        };
         let said = realign(&dir, &mut back).expect("the checkpoint no longer holds");
         assert!(said.contains("seq 5") && said.contains("seq 3"), "{said}");
         assert_eq!(back.last_seq, Some(3));
-        let next: Vec<_> = read_from(&dir, back.position.as_ref(), 100).unwrap().into_iter().map(|e| e.record.unwrap()).collect();
-        assert_eq!(next.iter().map(|r| (r.seq, r.event_type.as_str())).collect::<Vec<_>>(), vec![(4, "tool_call"), (5, "journal_repair"), (6, "tool_call")]);
+        let next: Vec<_> =
+            read_from(&dir, back.position.as_ref(), 100).unwrap().into_iter().map(|e| e.record.unwrap()).collect();
+        assert_eq!(
+            next.iter().map(|r| (r.seq, r.event_type.as_str())).collect::<Vec<_>>(),
+            vec![(4, "tool_call"), (5, "journal_repair"), (6, "tool_call")]
+        );
         // No anchor that holds: the segment's start.
-        let mut none = Checkpoint { position: cp.position.clone(), last_seq: cp.last_seq, last_hash: cp.last_hash.clone(), ..Default::default() };
+        let mut none = Checkpoint {
+            position: cp.position.clone(),
+            last_seq: cp.last_seq,
+            last_hash: cp.last_hash.clone(),
+            ..Default::default()
+        };
         assert!(realign(&dir, &mut none).unwrap().contains("from its start"));
         assert_eq!(none.position.unwrap().offset, 0);
         // An old checkpoint without an anchor, or a segment gone: left alone.
-        let mut gone = Checkpoint { position: Some(Position { segment: "20200101-000000.jsonl".into(), offset: 9 }), last_seq: Some(1), last_hash: Some("x".into()), ..Default::default() };
+        let mut gone = Checkpoint {
+            position: Some(Position { segment: "20200101-000000.jsonl".into(), offset: 9 }),
+            last_seq: Some(1),
+            last_hash: Some("x".into()),
+            ..Default::default()
+        };
         assert_eq!(realign(&dir, &mut gone), None);
     }
 }

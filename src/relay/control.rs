@@ -5,13 +5,13 @@
 //! failed non-blocking lock attempt (microseconds); otherwise it spawns a detached
 //! `agent-telemetry relay --foreground` in its own process group with stdio to null.
 
+use crate::config::Config;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
-use crate::config::Config;
 
 pub fn lock_path(data_dir: &Path) -> PathBuf {
     super::checkpoint::relay_dir(data_dir).join("relay.lock")
@@ -24,7 +24,14 @@ pub fn pid_path(data_dir: &Path) -> PathBuf {
 fn open_lock(data_dir: &Path) -> std::io::Result<File> {
     let dir = super::checkpoint::relay_dir(data_dir);
     std::fs::create_dir_all(&dir)?;
-    OpenOptions::new().create(true).truncate(false).read(true).write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(lock_path(data_dir))
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(lock_path(data_dir))
 }
 
 /// Takes the single-instance lock, or `None` if another relay holds it.
@@ -34,7 +41,12 @@ pub fn acquire(data_dir: &Path) -> std::io::Result<Option<File>> {
         Ok(()) => {
             // Never through a link an agent may have planted: O_NOFOLLOW, and a fresh file.
             let _ = std::fs::remove_file(pid_path(data_dir));
-            let mut pid = OpenOptions::new().write(true).create_new(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(pid_path(data_dir))?;
+            let mut pid = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(pid_path(data_dir))?;
             std::io::Write::write_all(&mut pid, format!("{}\n", std::process::id()).as_bytes())?;
             Ok(Some(f))
         }
@@ -93,7 +105,13 @@ fn held_off(data_dir: &Path) -> bool {
 pub fn hold_off(data_dir: &Path, d: Duration) {
     let path = backoff_path(data_dir);
     let _ = std::fs::create_dir_all(super::checkpoint::relay_dir(data_dir));
-    let f = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).custom_flags(libc::O_NOFOLLOW).open(&path);
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path);
     if let Ok(f) = f {
         let _ = f.set_modified(SystemTime::now() + d);
     }
@@ -147,7 +165,10 @@ pub fn stop(data_dir: &Path, timeout: Duration) -> Result<String, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(format!("relay {pid} did not stop within {}s (it may be retrying an export; it keeps its checkpoint)", timeout.as_secs()))
+    Err(format!(
+        "relay {pid} did not stop within {}s (it may be retrying an export; it keeps its checkpoint)",
+        timeout.as_secs()
+    ))
 }
 
 /// A systemd user unit for `relay --foreground` that resolves exactly this config: the data dir
@@ -166,7 +187,10 @@ pub fn unit(exe: &Path, config: &Config) -> String {
             continue;
         }
         if matches!(*var, "AGENT_TELEMETRY_OTLP_HEADERS" | "AGENT_TELEMETRY_OTLP_ENDPOINT") {
-            env_lines.push_str(&format!("# {var} is set where this unit was printed but not copied (it may hold a credential): put it in {}\n", config.config_path.display()));
+            env_lines.push_str(&format!(
+                "# {var} is set where this unit was printed but not copied (it may hold a credential): put it in {}\n",
+                config.config_path.display()
+            ));
             continue;
         }
         if let Ok(v) = std::env::var(var) {
@@ -206,7 +230,9 @@ pub fn await_settings(config: &Config, timeout: Duration) -> String {
     loop {
         let status = super::checkpoint::load_status(&super::checkpoint::relay_dir(&config.data_dir));
         match status {
-            Some(s) if s.export_fingerprint == want => return format!("relay (pid {pid}) now exports to {}\n", s.destination),
+            Some(s) if s.export_fingerprint == want => {
+                return format!("relay (pid {pid}) now exports to {}\n", s.destination)
+            }
             Some(s) if Instant::now() >= deadline => {
                 return format!(
                     "warning: the running relay (pid {pid}) still exports to {}{}; see `agent-telemetry status`\n",
@@ -214,7 +240,11 @@ pub fn await_settings(config: &Config, timeout: Duration) -> String {
                     s.config_error.map(|e| format!(" (it could not take the change: {e})")).unwrap_or_default()
                 )
             }
-            None if Instant::now() >= deadline => return format!("warning: the running relay (pid {pid}) reports no status; see `agent-telemetry status`\n"),
+            None if Instant::now() >= deadline => {
+                return format!(
+                    "warning: the running relay (pid {pid}) reports no status; see `agent-telemetry status`\n"
+                )
+            }
             _ => std::thread::sleep(Duration::from_millis(50)),
         }
     }

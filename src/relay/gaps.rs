@@ -130,8 +130,20 @@ fn has_marker(project: &Path) -> bool {
 /// Main-agent events after which Claude waits for the user (silence is expected).
 fn leaves_waiting(ev: &HookEvent) -> Option<bool> {
     match ev {
-        HookEvent::SessionStart | HookEvent::Stop | HookEvent::StopFailure | HookEvent::Notification | HookEvent::PermissionRequest | HookEvent::Elicitation => Some(true),
-        HookEvent::UserPromptSubmit | HookEvent::UserPromptExpansion | HookEvent::PreToolUse | HookEvent::PostToolUse | HookEvent::PostToolUseFailure | HookEvent::PostToolBatch | HookEvent::PermissionDenied | HookEvent::ElicitationResult => Some(false),
+        HookEvent::SessionStart
+        | HookEvent::Stop
+        | HookEvent::StopFailure
+        | HookEvent::Notification
+        | HookEvent::PermissionRequest
+        | HookEvent::Elicitation => Some(true),
+        HookEvent::UserPromptSubmit
+        | HookEvent::UserPromptExpansion
+        | HookEvent::PreToolUse
+        | HookEvent::PostToolUse
+        | HookEvent::PostToolUseFailure
+        | HookEvent::PostToolBatch
+        | HookEvent::PermissionDenied
+        | HookEvent::ElicitationResult => Some(false),
         _ => None,
     }
 }
@@ -164,16 +176,36 @@ impl GapWatch {
         let Some(sid) = r.session_id.clone() else { return out };
         let project = r.project_path.clone();
         let identity = self.identity_of(project.as_deref()).clone();
-        let s = self.sessions.entry(sid.clone()).or_insert_with(|| SessionWatch { project: project.clone(), last_time: r.time_unix_nano, ..Default::default() });
+        let s = self.sessions.entry(sid.clone()).or_insert_with(|| SessionWatch {
+            project: project.clone(),
+            last_time: r.time_unix_nano,
+            ..Default::default()
+        });
         let silence = r.time_unix_nano.saturating_sub(s.last_time);
-        let threshold = if s.waiting { config.export.span_timeout } else { config.export.session_silence }.as_nanos() as u64;
+        let threshold =
+            if s.waiting { config.export.span_timeout } else { config.export.session_silence }.as_nanos() as u64;
         if !s.silent && silence > threshold {
             // Silent while no relay watched: said now, from the records' own times.
-            out.push(session_gap_record(&sid, project.as_deref(), s.last_time, silence, s.waiting, r.time_unix_nano, &identity));
+            out.push(session_gap_record(
+                &sid,
+                project.as_deref(),
+                s.last_time,
+                silence,
+                s.waiting,
+                r.time_unix_nano,
+                &identity,
+            ));
         }
         if s.silent || !out.is_empty() {
             s.silent = false;
-            out.push(restored(r.time_unix_nano, SESSION_SILENT, project.as_deref(), Some(&sid), &identity, Gap { silent_secs: Some(silence / 1_000_000_000), ..gap_of(SESSION_SILENT) }));
+            out.push(restored(
+                r.time_unix_nano,
+                SESSION_SILENT,
+                project.as_deref(),
+                Some(&sid),
+                &identity,
+                Gap { silent_secs: Some(silence / 1_000_000_000), ..gap_of(SESSION_SILENT) },
+            ));
         }
         let s = self.sessions.get_mut(&sid).expect("just inserted");
         s.last_time = s.last_time.max(r.time_unix_nano);
@@ -237,23 +269,32 @@ impl GapWatch {
                 }
             };
             let watched = w.baseline.as_ref().is_some_and(|b| !b.is_empty());
-            let mut transition = |w: &mut ProjectWatch, reason: &str, now_open: Option<Vec<String>>, detail: String| {
-                match (w.open.get(reason), now_open) {
+            let mut transition =
+                |w: &mut ProjectWatch, reason: &str, now_open: Option<Vec<String>>, detail: String| match (
+                    w.open.get(reason),
+                    now_open,
+                ) {
                     (None, None) => {}
                     (Some(before), Some(events)) if *before == events => {}
                     (_, Some(events)) => {
                         w.open.insert(reason.to_string(), events.clone());
-                        let g = Gap { events, detail, last_seen: Some(crate::timefmt::rfc3339_nanos(last.0)), ..gap_of(reason) };
+                        let g = Gap {
+                            events,
+                            detail,
+                            last_seen: Some(crate::timefmt::rfc3339_nanos(last.0)),
+                            ..gap_of(reason)
+                        };
                         out.push(gap_record(now, reason, Some(&p), last.1.as_deref(), &identity, g, Severity::High));
                     }
                     (Some(_), None) => {
                         w.open.remove(reason);
                         out.push(restored(now, reason, Some(&p), last.1.as_deref(), &identity, gap_of(reason)));
                     }
-                }
-            };
+                };
             let disabled_now = disabled.as_ref().filter(|_| watched).map(|_| Vec::new());
-            let disabled_detail = disabled.map(|f| format!("{} sets disableAllHooks: Claude Code runs no hook, ours included", f.display())).unwrap_or_default();
+            let disabled_detail = disabled
+                .map(|f| format!("{} sets disableAllHooks: Claude Code runs no hook, ours included", f.display()))
+                .unwrap_or_default();
             transition(w, HOOKS_DISABLED, disabled_now, disabled_detail);
             let missing_now = (!missing.is_empty() && watched).then(|| missing.clone());
             let detail = format!(
@@ -270,7 +311,12 @@ impl GapWatch {
                 w.marker_seen |= present;
                 let gone = (!present && w.marker_seen).then(Vec::new);
                 let reported_now = gone.is_some() && !w.open.contains_key(MARKER_REMOVED);
-                transition(w, MARKER_REMOVED, gone, format!("no {} at or above {p}: the hook records nothing here", crate::hook::MARKER));
+                transition(
+                    w,
+                    MARKER_REMOVED,
+                    gone,
+                    format!("no {} at or above {p}: the hook records nothing here", crate::hook::MARKER),
+                );
                 if reported_now {
                     // The hook would say the same at its next run there: once is enough.
                     crate::journal::projects::forget(journal_dir, &path);
@@ -281,13 +327,15 @@ impl GapWatch {
         // (a journal read for the first time, a relay down for long), not reported.
         self.sessions.retain(|_, s| s.silent || now.saturating_sub(s.last_time) < FORGET_SILENT_NS);
         for (sid, s) in self.sessions.iter_mut() {
-            let threshold = if s.waiting { config.export.span_timeout } else { config.export.session_silence }.as_nanos() as u64;
+            let threshold =
+                if s.waiting { config.export.span_timeout } else { config.export.session_silence }.as_nanos() as u64;
             let silence = now.saturating_sub(s.last_time);
             if s.silent || silence <= threshold {
                 continue;
             }
             s.silent = true;
-            let identity = s.project.as_deref().and_then(|p| self.projects.get(p)).map(|w| w.identity.clone()).unwrap_or_default();
+            let identity =
+                s.project.as_deref().and_then(|p| self.projects.get(p)).map(|w| w.identity.clone()).unwrap_or_default();
             out.push(session_gap_record(sid, s.project.as_deref(), s.last_time, silence, s.waiting, now, &identity));
         }
         self.bound(now);
@@ -296,7 +344,10 @@ impl GapWatch {
 
     fn identity_of(&self, project: Option<&str>) -> &Identity {
         static NONE: std::sync::OnceLock<Identity> = std::sync::OnceLock::new();
-        project.and_then(|p| self.projects.get(p)).map(|w| &w.identity).unwrap_or_else(|| NONE.get_or_init(Identity::default))
+        project
+            .and_then(|p| self.projects.get(p))
+            .map(|w| &w.identity)
+            .unwrap_or_else(|| NONE.get_or_init(Identity::default))
     }
 
     /// Keeps the state small: the most recently seen projects and sessions only; silent sessions
@@ -322,7 +373,15 @@ fn gap_of(reason: &str) -> Gap {
     Gap { reason: reason.to_string(), detected_by: "relay".into(), ..Gap::default() }
 }
 
-fn session_gap_record(sid: &str, project: Option<&str>, last: u64, silence: u64, waiting: bool, now: u64, identity: &Identity) -> JournalRecord {
+fn session_gap_record(
+    sid: &str,
+    project: Option<&str>,
+    last: u64,
+    silence: u64,
+    waiting: bool,
+    now: u64,
+    identity: &Identity,
+) -> JournalRecord {
     let secs = silence / 1_000_000_000;
     let g = Gap {
         last_seen: Some(crate::timefmt::rfc3339_nanos(last)),
@@ -335,10 +394,24 @@ fn session_gap_record(sid: &str, project: Option<&str>, last: u64, silence: u64,
         },
         ..gap_of(SESSION_SILENT)
     };
-    gap_record(now, SESSION_SILENT, project, Some(sid), identity, g, if waiting { Severity::Medium } else { Severity::High })
+    gap_record(
+        now,
+        SESSION_SILENT,
+        project,
+        Some(sid),
+        identity,
+        g,
+        if waiting { Severity::Medium } else { Severity::High },
+    )
 }
 
-fn base_record(now: u64, ev: HookEvent, project: Option<&str>, session: Option<&str>, identity: &Identity) -> JournalRecord {
+fn base_record(
+    now: u64,
+    ev: HookEvent,
+    project: Option<&str>,
+    session: Option<&str>,
+    identity: &Identity,
+) -> JournalRecord {
     let mut r = JournalRecord {
         timestamp: crate::timefmt::rfc3339_nanos(now),
         time_unix_nano: now,
@@ -362,7 +435,15 @@ fn base_record(now: u64, ev: HookEvent, project: Option<&str>, session: Option<&
     r
 }
 
-fn gap_record(now: u64, reason: &str, project: Option<&str>, session: Option<&str>, identity: &Identity, mut g: Gap, severity: Severity) -> JournalRecord {
+fn gap_record(
+    now: u64,
+    reason: &str,
+    project: Option<&str>,
+    session: Option<&str>,
+    identity: &Identity,
+    mut g: Gap,
+    severity: Severity,
+) -> JournalRecord {
     let mut r = base_record(now, HookEvent::TelemetryGap, project, session, identity);
     let mut redactor = crate::enrich::redact::Redactor::new();
     if let Some(d) = redactor.redact(&g.detail) {
@@ -377,7 +458,9 @@ fn gap_record(now: u64, reason: &str, project: Option<&str>, session: Option<&st
         description: match reason {
             SETTINGS_REMOVED => "our hook entry is gone from the settings: these events are no longer recorded",
             HOOKS_DISABLED => "a settings file disables all hooks: nothing is recorded",
-            MARKER_REMOVED => "the project's .telemetry-enabled marker is gone: nothing more is recorded here until it is back",
+            MARKER_REMOVED => {
+                "the project's .telemetry-enabled marker is gone: nothing more is recorded here until it is back"
+            }
             _ => "the session stopped producing records without ending",
         }
         .into(),
@@ -388,7 +471,14 @@ fn gap_record(now: u64, reason: &str, project: Option<&str>, session: Option<&st
     r
 }
 
-fn restored(now: u64, reason: &str, project: Option<&str>, session: Option<&str>, identity: &Identity, g: Gap) -> JournalRecord {
+fn restored(
+    now: u64,
+    reason: &str,
+    project: Option<&str>,
+    session: Option<&str>,
+    identity: &Identity,
+    g: Gap,
+) -> JournalRecord {
     let mut r = base_record(now, HookEvent::TelemetryRestored, project, session, identity);
     r.level = Level::Info;
     r.gap = Some(Gap { reason: reason.to_string(), ..g });
@@ -402,7 +492,12 @@ mod tests {
     const S: u64 = 1_000_000_000;
 
     fn rec(ev: &str, sid: &str, t: u64) -> JournalRecord {
-        JournalRecord { hook_event: ev.into(), session_id: Some(sid.into()), time_unix_nano: t, ..JournalRecord::default() }
+        JournalRecord {
+            hook_event: ev.into(),
+            session_id: Some(sid.into()),
+            time_unix_nano: t,
+            ..JournalRecord::default()
+        }
     }
 
     fn reasons(records: &[JournalRecord]) -> Vec<(String, String)> {
@@ -441,6 +536,9 @@ mod tests {
         // Noticed late, from the records' own times: a gap and its end.
         assert!(w.observe(&rec("PreToolUse", "late", t0), &config).is_empty());
         let late = w.observe(&rec("PostToolUse", "late", t0 + (silence + 5) * S), &config);
-        assert_eq!(late.iter().map(|r| r.event_type.as_str()).collect::<Vec<_>>(), ["telemetry_gap", "telemetry_restored"]);
+        assert_eq!(
+            late.iter().map(|r| r.event_type.as_str()).collect::<Vec<_>>(),
+            ["telemetry_gap", "telemetry_restored"]
+        );
     }
 }

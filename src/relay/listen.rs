@@ -41,7 +41,10 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
         let (shared, env) = (shared.clone(), env.clone());
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| answer(req, shared.clone(), env.clone()));
-            let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                .await;
         });
     }
 }
@@ -54,7 +57,11 @@ fn http_env() -> HookEnv {
     HookEnv { home: p.home, user: p.user, host: p.host, ..HookEnv::default() }
 }
 
-async fn answer(req: Request<Incoming>, shared: Arc<Shared>, env: Arc<HookEnv>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn answer(
+    req: Request<Incoming>,
+    shared: Arc<Shared>,
+    env: Arc<HookEnv>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if req.uri().path() != PATH {
         return Ok(reply(StatusCode::NOT_FOUND, "{\"error\":\"not an agent-telemetry hook path\"}".into()));
     }
@@ -65,13 +72,24 @@ async fn answer(req: Request<Incoming>, shared: Arc<Shared>, env: Arc<HookEnv>) 
     let now = crate::timefmt::now_unix_nanos();
     let (body, read_error) = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => (b.to_bytes(), None),
-        Err(e) => (Bytes::new(), Some(if e.is::<http_body_util::LengthLimitError>() { format!("input larger than {MAX_BODY} bytes was cut") } else { format!("reading the request failed: {e}") })),
+        Err(e) => (
+            Bytes::new(),
+            Some(if e.is::<http_body_util::LengthLimitError>() {
+                format!("input larger than {MAX_BODY} bytes was cut")
+            } else {
+                format!("reading the request failed: {e}")
+            }),
+        ),
     };
     let config = shared.config.read().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone());
     shared.events.fetch_add(1, Ordering::Relaxed);
     // The journal append locks and writes files: off the async threads.
     let deny = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(|| hook::handle(&config, &env, &body, read_error.as_deref(), now, started, Transport::Http)).ok().flatten()
+        std::panic::catch_unwind(|| {
+            hook::handle(&config, &env, &body, read_error.as_deref(), now, started, Transport::Http)
+        })
+        .ok()
+        .flatten()
     })
     .await
     .ok()

@@ -9,9 +9,9 @@
 
 pub mod checkpoint;
 pub mod control;
+pub mod gaps;
 pub mod listen;
 mod observe;
-pub mod gaps;
 mod run;
 pub mod transcripts;
 

@@ -82,18 +82,23 @@ impl Observer {
             ])
             .build();
         let collected = Collected::default();
-        let provider = SdkTracerProvider::builder().with_span_processor(collected.clone()).with_resource(resource.clone()).build();
+        let provider =
+            SdkTracerProvider::builder().with_span_processor(collected.clone()).with_resource(resource.clone()).build();
         // Our own spans only: the transport crates (h2, tonic, hyper) are instrumented too, and
         // their spans would bury ours (and cost on every frame).
         let ours = tracing_subscriber::filter::Targets::new().with_target("agent_telemetry", tracing::Level::TRACE);
-        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("agent-telemetry-relay")).with_filter(ours);
+        let layer =
+            tracing_opentelemetry::layer().with_tracer(provider.tracer("agent-telemetry-relay")).with_filter(ours);
         let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
         Observer { collected, _provider: provider, exporter: self_exporter(export, &resource) }
     }
 
     /// A new export destination (config change).
     pub fn retarget(&mut self, export: &ExportConfig) {
-        let resource = Resource::builder().with_service_name(SERVICE).with_attributes([KeyValue::new("host.name", host())]).build();
+        let resource = Resource::builder()
+            .with_service_name(SERVICE)
+            .with_attributes([KeyValue::new("host.name", host())])
+            .build();
         self.exporter = self_exporter(export, &resource);
     }
 
@@ -124,7 +129,9 @@ impl Observer {
 
 fn self_exporter(export: &ExportConfig, resource: &Resource) -> Option<opentelemetry_otlp::SpanExporter> {
     match &export.destination {
-        Destination::Otlp { .. } => crate::export::otlp::OtlpExporters::new(export).and_then(|x| x.span_exporter(resource)).ok(),
+        Destination::Otlp { .. } => {
+            crate::export::otlp::OtlpExporters::new(export).and_then(|x| x.span_exporter(resource)).ok()
+        }
         _ => None,
     }
 }
@@ -149,7 +156,13 @@ pub enum Stage {
     Export,
 }
 
-const STAGES: [(Stage, &str); 5] = [(Stage::Read, "read_parse"), (Stage::Assemble, "assemble"), (Stage::Checkpoint, "checkpoint_encode"), (Stage::Convert, "convert"), (Stage::Export, "export_until_ack")];
+const STAGES: [(Stage, &str); 5] = [
+    (Stage::Read, "read_parse"),
+    (Stage::Assemble, "assemble"),
+    (Stage::Checkpoint, "checkpoint_encode"),
+    (Stage::Convert, "convert"),
+    (Stage::Export, "export_until_ack"),
+];
 
 /// Nanoseconds per [`Stage`], shared by the loop and the thread that assembles ahead.
 #[derive(Debug, Default)]
@@ -162,6 +175,11 @@ impl Stages {
 
     /// Milliseconds per stage, by name.
     pub fn report(&self) -> std::collections::BTreeMap<String, u64> {
-        STAGES.iter().map(|(s, name)| (name.to_string(), self.0[*s as usize].load(std::sync::atomic::Ordering::Relaxed) / 1_000_000)).collect()
+        STAGES
+            .iter()
+            .map(|(s, name)| {
+                (name.to_string(), self.0[*s as usize].load(std::sync::atomic::Ordering::Relaxed) / 1_000_000)
+            })
+            .collect()
     }
 }

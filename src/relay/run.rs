@@ -10,7 +10,6 @@ use super::checkpoint::{self, Checkpoint, RelayStatus};
 use super::control;
 use super::listen;
 use super::observe::{self, Stage};
-use tracing::Instrument;
 use super::transcripts::{self, Step};
 use crate::assemble::model::Output;
 use crate::config::Config;
@@ -22,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// `eprintln!` that never panics: the relay's stderr is `relay.log`, and on a full disk
 /// `eprintln!` panics ("failed printing to stderr"), which would stop the relay.
@@ -86,7 +86,10 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
             // Keep the bad file for inspection and start over: at-least-once, never silently skip.
             let aside = relay_dir.join(format!("checkpoint.corrupt-{}", now_unix_nanos()));
             let _ = std::fs::rename(relay_dir.join("checkpoint.json"), &aside);
-            let msg = format!("unreadable checkpoint ({e}); moved to {} and exporting the journal from the beginning", aside.display());
+            let msg = format!(
+                "unreadable checkpoint ({e}); moved to {} and exporting the journal from the beginning",
+                aside.display()
+            );
             say!("agent-telemetry relay: {msg}");
             status.last_error = Some(msg);
             Checkpoint::default()
@@ -119,9 +122,25 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
         status.exported_records = cp.exported_records;
         status.exported_spans = cp.exported_spans;
         checkpoint::save_status(&relay_dir, &status);
-        let hooks = if opts.once { None } else { config.hook.listen.and_then(|addr| listen_for_hooks(addr, config, &mut status)) };
+        let hooks = if opts.once {
+            None
+        } else {
+            config.hook.listen.and_then(|addr| listen_for_hooks(addr, config, &mut status))
+        };
         let observer = Some(observe::Observer::install(&config.export, &data_dir));
-        let mut relay = Relay { config: config.clone(), prices: Arc::new(prices), stages: Default::default(), exporter, status, relay_dir, watch: ConfigWatch::new(&config.config_path), stop: Arc::new(AtomicBool::new(false)), opts, hooks, observer };
+        let mut relay = Relay {
+            config: config.clone(),
+            prices: Arc::new(prices),
+            stages: Default::default(),
+            exporter,
+            status,
+            relay_dir,
+            watch: ConfigWatch::new(&config.config_path),
+            stop: Arc::new(AtomicBool::new(false)),
+            opts,
+            hooks,
+            observer,
+        };
         relay.save_status();
         relay.run_loop(cp).await
     });
@@ -131,14 +150,21 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
 
 /// Binds `[hook] listen` and serves `type: "http"` hook events there; a failure is said (status
 /// and log) and the relay goes on without it.
-fn listen_for_hooks(addr: std::net::SocketAddr, config: &Config, status: &mut RelayStatus) -> Option<Arc<listen::Shared>> {
+fn listen_for_hooks(
+    addr: std::net::SocketAddr,
+    config: &Config,
+    status: &mut RelayStatus,
+) -> Option<Arc<listen::Shared>> {
     let bound = std::net::TcpListener::bind(addr).and_then(|l| {
         l.set_nonblocking(true)?;
         tokio::net::TcpListener::from_std(l)
     });
     match bound {
         Ok(l) => {
-            let shared = Arc::new(listen::Shared { config: std::sync::RwLock::new(Arc::new(config.clone())), events: Default::default() });
+            let shared = Arc::new(listen::Shared {
+                config: std::sync::RwLock::new(Arc::new(config.clone())),
+                events: Default::default(),
+            });
             tokio::spawn(listen::serve(l, shared.clone()));
             status.hook_listen = Some(addr.to_string());
             Some(shared)
@@ -154,7 +180,12 @@ fn listen_for_hooks(addr: std::net::SocketAddr, config: &Config, status: &mut Re
 
 /// The export settings as `status.json` shows them.
 fn describe(export: &ExportConfig) -> RelayStatus {
-    RelayStatus { destination: export.describe(), headers: export.display_headers(), export_fingerprint: export.fingerprint(), ..RelayStatus::default() }
+    RelayStatus {
+        destination: export.describe(),
+        headers: export.display_headers(),
+        export_fingerprint: export.fingerprint(),
+        ..RelayStatus::default()
+    }
 }
 
 /// Writes the failure where `status` shows it and holds the hook's next attempt off: 5 s after
@@ -249,7 +280,13 @@ struct Batch {
 
 /// Reads the next batch after `cp.position`, assembles it and moves `cp` past it (in memory;
 /// the batch carries the checkpoint to write after its export).
-fn assemble(journal_dir: &Path, cp: &mut Checkpoint, config: &Config, prices: &crate::cost::PriceTable, stages: &observe::Stages) -> Batch {
+fn assemble(
+    journal_dir: &Path,
+    cp: &mut Checkpoint,
+    config: &Config,
+    prices: &crate::cost::PriceTable,
+    stages: &observe::Stages,
+) -> Batch {
     let batch_size = config.export.batch_size;
     let t = Instant::now();
     let entries = read_from(journal_dir, cp.position.as_ref(), batch_size).unwrap_or_default();
@@ -264,7 +301,15 @@ fn assemble(journal_dir: &Path, cp: &mut Checkpoint, config: &Config, prices: &c
     for e in &entries {
         match &e.record {
             Ok(r) => {
-                if transcripts::before_record(r, &mut cp.transcripts, &mut cp.assembler, prices, now_unix_nanos(), &mut out) == Step::Hold {
+                if transcripts::before_record(
+                    r,
+                    &mut cp.transcripts,
+                    &mut cp.assembler,
+                    prices,
+                    now_unix_nanos(),
+                    &mut out,
+                ) == Step::Hold
+                {
                     held = true; // its final message is not written yet: this record again at the next poll
                     break;
                 }
@@ -274,7 +319,11 @@ fn assemble(journal_dir: &Path, cp: &mut Checkpoint, config: &Config, prices: &c
                 last_hash = Some(r.hash.clone());
                 records += 1;
             }
-            Err(why) => say!("agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}", e.next.segment, e.next.offset),
+            Err(why) => say!(
+                "agent-telemetry relay: skipping unreadable journal line at {}:{}: {why}",
+                e.next.segment,
+                e.next.offset
+            ),
         }
         position = Some(e.next.clone());
     }
@@ -282,7 +331,11 @@ fn assemble(journal_dir: &Path, cp: &mut Checkpoint, config: &Config, prices: &c
     if records > 0 {
         transcripts::prune(&mut cp.transcripts, now_unix_nanos());
     }
-    let lag_ms = entries.iter().rev().find_map(|e| e.record.as_ref().ok()).map(|r| now_unix_nanos().saturating_sub(r.time_unix_nano) / 1_000_000);
+    let lag_ms = entries
+        .iter()
+        .rev()
+        .find_map(|e| e.record.as_ref().ok())
+        .map(|r| now_unix_nanos().saturating_sub(r.time_unix_nano) / 1_000_000);
     let moved = position != cp.position || !out.is_empty();
     if moved {
         cp.position = position;
@@ -354,13 +407,23 @@ impl Relay {
                 // the journal the relay is (the last record's age).
                 // (i64: tracing-opentelemetry writes u64 and usize values as strings)
                 let n = |x: usize| x as i64;
-                let span = tracing::info_span!("relay.batch", records = b.records as i64, spans = n(b.out.spans.len()), logs = n(b.out.logs.len()), calls = n(b.out.calls.len()), held = b.held, more = b.full, lag_ms = b.lag_ms.unwrap_or(0) as i64);
+                let span = tracing::info_span!(
+                    "relay.batch",
+                    records = b.records as i64,
+                    spans = n(b.out.spans.len()),
+                    logs = n(b.out.logs.len()),
+                    calls = n(b.out.calls.len()),
+                    held = b.held,
+                    more = b.full,
+                    lag_ms = b.lag_ms.unwrap_or(0) as i64
+                );
                 self.status.batches += 1;
                 self.status.last_lag_ms = b.lag_ms;
                 // A backlog: the next batch is read and assembled (on a blocking thread) while
                 // this one is exported. Its checkpoint is written only after this one's.
                 let ahead = (b.full && !b.held).then(|| {
-                    let (dir, config, prices, stages) = (journal_dir.clone(), self.config.clone(), self.prices.clone(), self.stages.clone());
+                    let (dir, config, prices, stages) =
+                        (journal_dir.clone(), self.config.clone(), self.prices.clone(), self.stages.clone());
                     let mut state = std::mem::take(&mut cp);
                     tokio::task::spawn_blocking(move || {
                         let nb = assemble(&dir, &mut state, &config, &prices, &stages);
@@ -435,7 +498,10 @@ impl Relay {
                 if self.opts.once {
                     break;
                 }
-                if self.opts.autostarted && last_work.elapsed() > self.config.export.idle_exit && cp.assembler.open_count() == 0 {
+                if self.opts.autostarted
+                    && last_work.elapsed() > self.config.export.idle_exit
+                    && cp.assembler.open_count() == 0
+                {
                     break;
                 }
                 self.sleep(self.config.export.poll).await;
@@ -460,7 +526,8 @@ impl Relay {
             match journal.append(&mut r) {
                 Ok(_) => n += 1,
                 Err(e) => {
-                    let what = r.model_call.as_ref().map(|m| format!(" (request {})", m.request_id)).unwrap_or_default();
+                    let what =
+                        r.model_call.as_ref().map(|m| format!(" (request {})", m.request_id)).unwrap_or_default();
                     say!("agent-telemetry relay: could not write a {} record{what}: {e}", r.event_type);
                 }
             }
@@ -529,7 +596,8 @@ impl Relay {
             }
         }
         let RelayStatus { destination, headers, export_fingerprint, .. } = describe(&fresh.export);
-        (self.status.destination, self.status.headers, self.status.export_fingerprint) = (destination, headers, export_fingerprint);
+        (self.status.destination, self.status.headers, self.status.export_fingerprint) =
+            (destination, headers, export_fingerprint);
         self.status.reloaded_at = Some(rfc3339_nanos(now_unix_nanos()));
         if let Some(h) = &self.hooks {
             if let Ok(mut c) = h.config.write() {
@@ -537,7 +605,10 @@ impl Relay {
             }
         }
         if fresh.hook.listen != self.config.hook.listen {
-            self.status.config_error = Some("hook.listen changed: it takes effect when the relay restarts (relay --stop; the next hook starts it)".into());
+            self.status.config_error = Some(
+                "hook.listen changed: it takes effect when the relay restarts (relay --stop; the next hook starts it)"
+                    .into(),
+            );
         }
         self.config = fresh;
         self.save_status();

@@ -36,7 +36,14 @@ pub type Tails = BTreeMap<String, Tail>;
 
 /// Reads what `r` ends and feeds the model calls in; says whether `r` may be assembled now. The
 /// calls' `model_call` records (in `out.calls`) take their identity fields from `r`.
-pub fn before_record(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, now: u64, out: &mut Output) -> Step {
+pub fn before_record(
+    r: &JournalRecord,
+    tails: &mut Tails,
+    asm: &mut Assembler,
+    prices: &PriceTable,
+    now: u64,
+    out: &mut Output,
+) -> Step {
     let first = out.calls.len();
     let step = read_for(r, tails, asm, prices, now, out);
     for c in &mut out.calls[first..] {
@@ -72,16 +79,27 @@ fn identity_from(c: &mut JournalRecord, r: &JournalRecord) {
     };
 }
 
-fn read_for(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, now: u64, out: &mut Output) -> Step {
+fn read_for(
+    r: &JournalRecord,
+    tails: &mut Tails,
+    asm: &mut Assembler,
+    prices: &PriceTable,
+    now: u64,
+    out: &mut Output,
+) -> Step {
     let ev = r.event();
-    let (Some(sid), Some(main)) = (r.session_id.as_deref(), r.session_context.transcript_path.as_deref()) else { return Step::Assemble };
+    let (Some(sid), Some(main)) = (r.session_id.as_deref(), r.session_context.transcript_path.as_deref()) else {
+        return Step::Assemble;
+    };
     let agent = r.agent_context.agent_id.as_deref();
     let fresh = now.saturating_sub(r.time_unix_nano) < SETTLE;
     match (&ev, agent) {
         (HookEvent::Stop | HookEvent::StopFailure, None) => {
             let settled = feed(main, None, sid, tails, asm, prices, out, |t| {
                 let prompt = r.session_context.prompt_id.as_deref();
-                ev == HookEvent::StopFailure || prompt.is_none() || (t.at_final && t.last_final_prompt.as_deref() == prompt)
+                ev == HookEvent::StopFailure
+                    || prompt.is_none()
+                    || (t.at_final && t.last_final_prompt.as_deref() == prompt)
             })
             .unwrap_or(true);
             if !settled && fresh {
@@ -97,7 +115,8 @@ fn read_for(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &
             let path = path.to_string_lossy().to_string();
             // Claude Code writes transcripts behind its hooks: a subagent's may not be on disk
             // yet (a busy machine) while its session's is — then it is waited for too.
-            let settled = feed(&path, Some(a), sid, tails, asm, prices, out, |t| t.at_final).unwrap_or_else(|| !Path::new(main).is_file());
+            let settled = feed(&path, Some(a), sid, tails, asm, prices, out, |t| t.at_final)
+                .unwrap_or_else(|| !Path::new(main).is_file());
             if !settled && fresh {
                 return Step::Hold;
             }
@@ -122,10 +141,17 @@ fn read_for(r: &JournalRecord, tails: &mut Tails, asm: &mut Assembler, prices: &
             if let Some(dir) = subagents_dir(main) {
                 let mut agents: BTreeMap<String, String> = tails
                     .keys()
-                    .filter_map(|k| Some((k.clone(), k.strip_prefix(&dir)?.strip_prefix("/agent-")?.strip_suffix(".jsonl")?.to_string())))
+                    .filter_map(|k| {
+                        Some((
+                            k.clone(),
+                            k.strip_prefix(&dir)?.strip_prefix("/agent-")?.strip_suffix(".jsonl")?.to_string(),
+                        ))
+                    })
                     .collect();
                 for name in listed(Path::new(&dir)) {
-                    let Some(agent) = name.strip_prefix("agent-").and_then(|n| n.strip_suffix(".jsonl")) else { continue };
+                    let Some(agent) = name.strip_prefix("agent-").and_then(|n| n.strip_suffix(".jsonl")) else {
+                        continue;
+                    };
                     if asm.knows_agent(agent) {
                         if let Some(path) = subagent_path(main, agent) {
                             agents.entry(path.to_string_lossy().to_string()).or_insert_with(|| agent.to_string());
@@ -172,7 +198,16 @@ const MAX_LISTED: usize = 10_000;
 /// Reads new lines of `path`, feeding complete calls; `Some(true)` if `settled` holds afterwards
 /// or the file cannot be read (nothing to wait for); `None` if there is no such file.
 #[allow(clippy::too_many_arguments)]
-fn feed(path: &str, agent: Option<&str>, sid: &str, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, out: &mut Output, settled: impl Fn(&Tail) -> bool) -> Option<bool> {
+fn feed(
+    path: &str,
+    agent: Option<&str>,
+    sid: &str,
+    tails: &mut Tails,
+    asm: &mut Assembler,
+    prices: &PriceTable,
+    out: &mut Output,
+    settled: impl Fn(&Tail) -> bool,
+) -> Option<bool> {
     let tail = tails.entry(path.to_string()).or_default();
     match tail.read(Path::new(path), MAX_READ) {
         Ok(calls) => {
@@ -188,7 +223,15 @@ fn feed(path: &str, agent: Option<&str>, sid: &str, tails: &mut Tails, asm: &mut
     }
 }
 
-fn flush(path: &str, agent: Option<&str>, sid: &str, tails: &mut Tails, asm: &mut Assembler, prices: &PriceTable, out: &mut Output) {
+fn flush(
+    path: &str,
+    agent: Option<&str>,
+    sid: &str,
+    tails: &mut Tails,
+    asm: &mut Assembler,
+    prices: &PriceTable,
+    out: &mut Output,
+) {
     if let Some(c) = tails.get_mut(path).and_then(Tail::flush) {
         asm.process_model_call(sid, agent, &c, prices, out);
     }

@@ -35,12 +35,8 @@ use serde_json::{json, Value};
 pub fn claude_code_events() -> Vec<String> {
     let path = repo_root().join("tests/data/claude-code-events.txt");
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let events: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(String::from)
-        .collect();
+    let events: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
     assert!(!events.is_empty(), "{} lists no events", path.display());
     events
 }
@@ -149,7 +145,11 @@ impl ClaudeCli {
                     .map_err(|e| Missing(format!("cannot run {}: {e}", script.display())))?;
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 if !out.status.success() {
-                    let why = if out.status.code() == Some(3) { "the npm registry refused the package" } else { "the installer failed" };
+                    let why = if out.status.code() == Some(3) {
+                        "the npm registry refused the package"
+                    } else {
+                        "the installer failed"
+                    };
                     return Err(Missing(format!(
                         "the Claude Code CLI is missing and could not be installed ({why}, {}): it comes from npm, \
                          so it needs node and npm (apt-get install nodejs npm); install it with \
@@ -158,19 +158,26 @@ impl ClaudeCli {
                     )));
                 }
                 let stdout = String::from_utf8_lossy(&out.stdout);
-                let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_else(|| {
-                    panic!("install-cli.sh printed no path; stderr:\n{stderr}")
-                });
+                let last = stdout
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or_else(|| panic!("install-cli.sh printed no path; stderr:\n{stderr}"));
                 PathBuf::from(last.trim())
             }
         };
-        let out = Command::new(&path)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| Missing(format!("cannot run the Claude Code CLI {}: {e} (scripts/claude/install-cli.sh installs it)", path.display())))?;
+        let out = Command::new(&path).arg("--version").stdin(Stdio::null()).output().map_err(|e| {
+            Missing(format!(
+                "cannot run the Claude Code CLI {}: {e} (scripts/claude/install-cli.sh installs it)",
+                path.display()
+            ))
+        })?;
         if !out.status.success() {
-            return Err(Missing(format!("{} --version failed: {:?} (scripts/claude/install-cli.sh reinstalls it)", path.display(), out)));
+            return Err(Missing(format!(
+                "{} --version failed: {:?} (scripts/claude/install-cli.sh reinstalls it)",
+                path.display(),
+                out
+            )));
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let version = text.split_whitespace().next().unwrap_or("unknown").to_string();
@@ -294,11 +301,7 @@ fn http_request(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u
     stream.read_to_end(&mut raw).expect("read response");
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     (status, body.to_string())
 }
 
@@ -362,10 +365,7 @@ impl Project {
     pub fn register_hook_for_all_events(&self, command: &str) {
         let mut hooks = serde_json::Map::new();
         for event in claude_code_events() {
-            hooks.insert(
-                event,
-                json!([{ "hooks": [{ "type": "command", "command": command, "timeout": 60 }] }]),
-            );
+            hooks.insert(event, json!([{ "hooks": [{ "type": "command", "command": command, "timeout": 60 }] }]));
         }
         self.write_settings(&json!({ "hooks": hooks }));
     }
@@ -507,7 +507,9 @@ pub fn read_jsonl(path: &Path) -> Vec<Value> {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).unwrap_or_else(|e| panic!("{} line {}: not JSON ({e}): {l}", path.display(), i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{} line {}: not JSON ({e}): {l}", path.display(), i + 1))
+        })
         .collect()
 }
 
@@ -528,7 +530,8 @@ pub fn handed_traceparent(home: &Path, session: &str) -> (String, String) {
     assert_eq!(values.len(), 1, "TRACEPARENT values handed to session {session} in {}: {values:?}", dir.display());
     let tp = values.into_iter().next().unwrap();
     let parts: Vec<&str> = tp.split('-').collect();
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit()) && s.bytes().any(|b| b != b'0');
+    let hex =
+        |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit()) && s.bytes().any(|b| b != b'0');
     assert!(
         parts.len() == 4 && parts[0] == "00" && hex(parts[1], 32) && hex(parts[2], 16),
         "malformed TRACEPARENT {tp:?} handed to session {session}"
@@ -572,10 +575,7 @@ impl ClaudeRun {
 
 /// The run timeout: `AGENT_TELEMETRY_CLAUDE_TIMEOUT` seconds, default 300.
 pub fn claude_timeout() -> Duration {
-    let secs = std::env::var("AGENT_TELEMETRY_CLAUDE_TIMEOUT")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+    let secs = std::env::var("AGENT_TELEMETRY_CLAUDE_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
     Duration::from_secs(secs)
 }
 
@@ -670,10 +670,7 @@ pub fn run_claude(
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = err_reader.join().unwrap_or_default();
     let json: Option<Value> = serde_json::from_str(stdout.trim()).ok();
-    let session_id = json
-        .as_ref()
-        .and_then(|j| j["session_id"].as_str())
-        .map(String::from);
+    let session_id = json.as_ref().and_then(|j| j["session_id"].as_str()).map(String::from);
     ClaudeRun { status, stdout, stderr, json, session_id, duration }
 }
 

@@ -216,7 +216,9 @@ impl Stack {
     /// (rows, distinct values of the `seq` field) at VictoriaLogs for a LogsQL `filter`; `None`
     /// while VictoriaLogs does not answer.
     pub fn vl_count_by(&self, filter: &str, seq: &str) -> Option<(u64, u64)> {
-        let rows = self.victorialogs_rows(&format!("{filter} | stats count() as total, count_uniq(\"{seq}\") as uniq")).ok()?;
+        let rows = self
+            .victorialogs_rows(&format!("{filter} | stats count() as total, count_uniq(\"{seq}\") as uniq"))
+            .ok()?;
         let row = rows.first()?;
         let num = |k: &str| -> Option<u64> {
             match row.get(k)? {
@@ -236,11 +238,8 @@ impl Stack {
     /// Rows of a LogsQL query in one tenant (AccountID, ProjectID), or why VictoriaLogs did not
     /// answer it.
     pub fn victorialogs_rows_in(&self, tenant: (u32, u32), logsql: &str) -> Result<Vec<serde_json::Value>, String> {
-        let url = format!(
-            "{}/select/logsql/query?query={}&limit=100000",
-            self.victorialogs_url(),
-            percent_encode(logsql)
-        );
+        let url =
+            format!("{}/select/logsql/query?query={}&limit=100000", self.victorialogs_url(), percent_encode(logsql));
         let (account, project) = (tenant.0.to_string(), tenant.1.to_string());
         let (status, body) = http_get(&url, &[("AccountID", &account), ("ProjectID", &project)])?;
         if status != 200 {
@@ -263,7 +262,14 @@ impl Stack {
         }
         let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("{url}: {e}"))?;
         let ids = v.as_array().ok_or_else(|| format!("{url}: not an array: {v}"))?;
-        ids.iter().map(|t| Ok((t["account_id"].as_u64().ok_or("no account_id")? as u32, t["project_id"].as_u64().ok_or("no project_id")? as u32))).collect()
+        ids.iter()
+            .map(|t| {
+                Ok((
+                    t["account_id"].as_u64().ok_or("no account_id")? as u32,
+                    t["project_id"].as_u64().ok_or("no project_id")? as u32,
+                ))
+            })
+            .collect()
     }
 
     /// Sum of the collector's `otelcol_exporter_queue_size` over its exporters, if readable.
@@ -481,11 +487,7 @@ pub fn http_get(url: &str, headers: &[(&str, &str)]) -> Result<(u16, Vec<u8>), S
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let addr = hostport
-        .to_socket_addrs()
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or("no address")?;
+    let addr = hostport.to_socket_addrs().map_err(|e| e.to_string())?.next().ok_or("no address")?;
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
     s.set_write_timeout(Some(Duration::from_secs(10))).ok();

@@ -15,7 +15,9 @@
 //! "nothing more arrived" is proved by a sentinel session hooked after everything else.
 #![allow(dead_code)]
 
-use crate::claude::{handed_traceparent, note, run_claude, scenario_path, ClaudeCli, ClaudeRun, Project, ScriptedModel};
+use crate::claude::{
+    handed_traceparent, note, run_claude, scenario_path, ClaudeCli, ClaudeRun, Project, ScriptedModel,
+};
 use crate::stack::{sentinel_payloads, sentinel_session_id, Stack};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -133,13 +135,22 @@ impl Scenario {
         };
         let project_dir = s.project.path().display().to_string();
         let out = if http {
-            s.ours(&["install", "--project", &project_dir, "--endpoint", &s.stack.otlp_http_endpoint(), "--protocol", "http/protobuf"])
+            s.ours(&[
+                "install",
+                "--project",
+                &project_dir,
+                "--endpoint",
+                &s.stack.otlp_http_endpoint(),
+                "--protocol",
+                "http/protobuf",
+            ])
         } else {
             s.ours(&["install", "--project", &project_dir, "--endpoint", &s.stack.otlp_grpc_endpoint()])
         };
         assert!(out.0, "agent-telemetry install failed:\n{}", out.1);
         let config = s.project.home().join(".config/agent-telemetry/config.toml");
-        let text = std::fs::read_to_string(&config).unwrap_or_else(|e| panic!("install wrote no {}: {e}", config.display()));
+        let text =
+            std::fs::read_to_string(&config).unwrap_or_else(|e| panic!("install wrote no {}: {e}", config.display()));
         let endpoint = if http { s.stack.otlp_http_endpoint() } else { s.stack.otlp_grpc_endpoint() };
         assert!(text.contains(&endpoint), "{} does not name {endpoint}:\n{text}", config.display());
         let settings: Value = serde_json::from_str(
@@ -148,7 +159,8 @@ impl Scenario {
         .expect("settings.json is JSON");
         let hooks = settings["hooks"].as_object().expect("hooks object");
         // All but WorktreeCreate (a hook there replaces Claude Code's own worktree creation).
-        let missing: Vec<String> = crate::claude::claude_code_events().into_iter().filter(|e| !hooks.contains_key(e)).collect();
+        let missing: Vec<String> =
+            crate::claude::claude_code_events().into_iter().filter(|e| !hooks.contains_key(e)).collect();
         assert_eq!(missing, ["WorktreeCreate"], "events install registered no hook for");
         assert!(s.project.path().join(".telemetry-enabled").is_file(), "install made the marker");
         s
@@ -247,15 +259,11 @@ impl Scenario {
     /// Every journal record, in order, as JSON.
     pub fn journal(&self) -> Vec<Value> {
         let dir = self.data_dir.join("journal");
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&dir).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
         files.retain(|p| p.extension().is_some_and(|e| e == "jsonl"));
         files.sort();
-        files
-            .iter()
-            .flat_map(|f| crate::claude::read_jsonl(f))
-            .collect()
+        files.iter().flat_map(|f| crate::claude::read_jsonl(f)).collect()
     }
 
     /// Waits until Jaeger's trace satisfies `done` (all expected spans arrived), returns it.
@@ -319,8 +327,7 @@ impl Scenario {
 
     /// Prints the scenario's timings.
     pub fn report(&self, extra: &str) {
-        let parts: Vec<String> =
-            self.timings.iter().map(|(k, d)| format!("{k} {:.1} s", d.as_secs_f64())).collect();
+        let parts: Vec<String> = self.timings.iter().map(|(k, d)| format!("{k} {:.1} s", d.as_secs_f64())).collect();
         note(format!(
             "e2e {:<14} total {:>6.1} s (claude {:.1} s; {}); {} {extra}",
             self.name,
@@ -448,7 +455,12 @@ impl Trace {
     /// The single span of a tool call (panics unless exactly one).
     pub fn one_tool(&self, call_id: &str) -> &Span {
         let v = self.tool(call_id);
-        assert_eq!(v.len(), 1, "execute_tool spans with gen_ai.tool.call.id={call_id}: {:?}", v.iter().map(|s| s.short()).collect::<Vec<_>>());
+        assert_eq!(
+            v.len(),
+            1,
+            "execute_tool spans with gen_ai.tool.call.id={call_id}: {:?}",
+            v.iter().map(|s| s.short()).collect::<Vec<_>>()
+        );
         v[0]
     }
 
@@ -575,16 +587,29 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
     assert_eq!(ids.len(), trace.spans.len(), "duplicate span ids in Jaeger: {}", trace.summary());
     for s in &trace.spans {
         assert_eq!(s.service, "claude-code", "service.name of {}", s.short());
-        let conv = s.tag("gen_ai.conversation.id").unwrap_or_else(|| panic!("no gen_ai.conversation.id on {}", s.short()));
-        assert!(sessions.contains(&conv.as_str()), "gen_ai.conversation.id {conv} of {} is not one of {sessions:?}", s.short());
+        let conv =
+            s.tag("gen_ai.conversation.id").unwrap_or_else(|| panic!("no gen_ai.conversation.id on {}", s.short()));
+        assert!(
+            sessions.contains(&conv.as_str()),
+            "gen_ai.conversation.id {conv} of {} is not one of {sessions:?}",
+            s.short()
+        );
         match &s.parent {
             Some(p) => assert!(ids.contains(p.as_str()), "{} has a parent not in the trace", s.short()),
-            None => assert_eq!(s.name, "invoke_agent claude-code", "a root span that is not a session run: {}", s.short()),
+            None => {
+                assert_eq!(s.name, "invoke_agent claude-code", "a root span that is not a session run: {}", s.short())
+            }
         }
     }
     // Every session here ends normally: nothing may be closed by the relay as incomplete.
     for s in &trace.spans {
-        assert_eq!(s.tag("agent_telemetry.span.incomplete"), None, "{} was closed as incomplete: {:?}", s.short(), s.tags);
+        assert_eq!(
+            s.tag("agent_telemetry.span.incomplete"),
+            None,
+            "{} was closed as incomplete: {:?}",
+            s.short(),
+            s.tags
+        );
     }
     // Times: a span starts no earlier than its parent (1 ms slack for rounding to microseconds);
     // turns end within their run, the main agent's tool calls within their turn (a background
@@ -593,7 +618,9 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
     for s in &trace.spans {
         if let Some(p) = trace.parent_of(s) {
             assert!(s.start_us + 1_000 >= p.start_us, "{} starts before its parent {}", s.short(), p.short());
-            if (s.name == "turn" || (p.name == "turn" && s.name.starts_with("execute_tool "))) && end(s) > end(p) + 1_000 {
+            if (s.name == "turn" || (p.name == "turn" && s.name.starts_with("execute_tool ")))
+                && end(s) > end(p) + 1_000
+            {
                 panic!("{} ends {} us after its parent {}", s.short(), end(s) - end(p), p.short());
             }
         }
@@ -601,7 +628,8 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
     for c in trace.spans.iter().filter(|s| s.name.starts_with("chat ")) {
         let parent = trace.parent_of(c).unwrap_or_else(|| panic!("chat span without parent: {}", c.short()));
         assert!(
-            parent.name == "turn" || (parent.name.starts_with("invoke_agent ") && parent.name != "invoke_agent claude-code"),
+            parent.name == "turn"
+                || (parent.name.starts_with("invoke_agent ") && parent.name != "invoke_agent claude-code"),
             "{} is under {}, not a turn or a subagent",
             c.short(),
             parent.short()
@@ -610,7 +638,11 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
     for t in trace.turns() {
         let parent = trace.parent_of(t).unwrap_or_else(|| panic!("turn without parent: {}", t.short()));
         assert_eq!(parent.name, "invoke_agent claude-code", "parent of {}", t.short());
-        assert_eq!(parent.tag("gen_ai.conversation.id"), t.tag("gen_ai.conversation.id"), "turn and run of one session");
+        assert_eq!(
+            parent.tag("gen_ai.conversation.id"),
+            t.tag("gen_ai.conversation.id"),
+            "turn and run of one session"
+        );
         assert!(t.tag("prompt.id").is_some(), "turn without prompt.id: {}", t.short());
     }
     assert!(!trace.turns().is_empty(), "no turn spans: {}", trace.summary());
@@ -629,7 +661,11 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
         let parent = trace.parent_of(span).unwrap_or_else(|| panic!("{} has no parent span", span.short()));
         match r.agent() {
             Some(agent) => {
-                assert!(parent.name.starts_with("invoke_agent ") && parent.name != "invoke_agent claude-code", "{id} (agent {agent}) is under {}", parent.short());
+                assert!(
+                    parent.name.starts_with("invoke_agent ") && parent.name != "invoke_agent claude-code",
+                    "{id} (agent {agent}) is under {}",
+                    parent.short()
+                );
                 assert_eq!(parent.tag("gen_ai.agent.id").as_deref(), Some(agent), "{id} is under another subagent");
             }
             None => {
@@ -646,7 +682,11 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
         let span = trace.one_tool(id);
         assert!(span.is_error(), "{id} was not run but has no error status: {:?}", span.tags);
         assert_eq!(span.tag("agent_telemetry.tool.not_run").as_deref(), Some("true"), "{id}: {:?}", span.tags);
-        assert!(trace.parent_of(span).is_some_and(|p| p.name == "turn" || p.name.starts_with("invoke_agent ")), "{} has no turn or agent parent", span.short());
+        assert!(
+            trace.parent_of(span).is_some_and(|p| p.name == "turn" || p.name.starts_with("invoke_agent ")),
+            "{} has no turn or agent parent",
+            span.short()
+        );
     }
 }
 
@@ -784,7 +824,8 @@ impl Scenario {
     pub fn collect(&mut self, root: &str, sessions: &[&str]) -> Collected {
         let by_relay = self.flush();
         // The hooks' records, and the `model_call` records the relay wrote from the transcripts.
-        let (calls, journal): (Vec<Value>, Vec<Value>) = self.journal().into_iter().partition(|r| r.event() == "ModelCall");
+        let (calls, journal): (Vec<Value>, Vec<Value>) =
+            self.journal().into_iter().partition(|r| r.event() == "ModelCall");
         let (trace_id, root_span) = self.handed(root);
         // One `chat {model}` span per model request of the sessions' conversations, as the
         // scripted model logged them (side requests, e.g. titles, are in no transcript) — less
@@ -796,7 +837,10 @@ impl Scenario {
         for r in self.model.requests().iter().filter(|r| matches!(r["kind"].as_str(), Some("turn" | "past-end"))) {
             let id = r["request_id"].as_str().unwrap_or_default();
             if !kept.contains_key(id) {
-                note(format!("e2e {}: answer {id} ({}) is in no transcript: Claude Code dropped it", self.name, r["answer"]));
+                note(format!(
+                    "e2e {}: answer {id} ({}) is in no transcript: Claude Code dropped it",
+                    self.name, r["answer"]
+                ));
                 continue;
             }
             chat_ids.insert(id.to_string());
@@ -824,32 +868,68 @@ impl Scenario {
             .unwrap_or_else(|e| panic!("Jaeger: {e}"))
             .unwrap_or_else(|| panic!("trace {trace_id} gone from Jaeger"));
         let trace = Trace::parse(raw);
-        let all_rows = self.stack.victorialogs_rows(&format!("trace_id:={trace_id}")).unwrap_or_else(|e| panic!("VictoriaLogs: {e}"));
+        let all_rows = self
+            .stack
+            .victorialogs_rows(&format!("trace_id:={trace_id}"))
+            .unwrap_or_else(|e| panic!("VictoriaLogs: {e}"));
         dump(self.name, &trace, &all_rows, &journal);
-        let (call_rows, rows): (Vec<Value>, Vec<Value>) = all_rows.into_iter().partition(|r| r["agent_telemetry.hook_event"] == "ModelCall");
+        let (call_rows, rows): (Vec<Value>, Vec<Value>) =
+            all_rows.into_iter().partition(|r| r["agent_telemetry.hook_event"] == "ModelCall");
         let mut runs = trace.runs();
         runs.sort_by_key(|r| r.start_us);
         let root_run = runs
             .iter()
             .find(|r| r.tag("gen_ai.conversation.id").as_deref() == Some(root))
             .unwrap_or_else(|| panic!("no session span of {root}: {}", trace.summary()));
-        assert_eq!(root_run.id, root_span, "the session's (first) run span is the one in the TRACEPARENT handed to the session");
-        let mut chat_spans: Vec<String> = trace.spans.iter().filter(|s| s.name.starts_with("chat ")).map(|s| s.name.clone()).collect();
+        assert_eq!(
+            root_run.id, root_span,
+            "the session's (first) run span is the one in the TRACEPARENT handed to the session"
+        );
+        let mut chat_spans: Vec<String> =
+            trace.spans.iter().filter(|s| s.name.starts_with("chat ")).map(|s| s.name.clone()).collect();
         chat_spans.sort();
         assert_eq!(chat_spans, chats, "chat spans vs the model requests the scripted model answered");
-        let span_ids: BTreeSet<String> = trace.spans.iter().filter(|s| s.name.starts_with("chat ")).filter_map(|s| s.tag("agent_telemetry.request_id")).collect();
-        assert_eq!(span_ids, chat_ids, "chat spans' request ids vs the requests the model answered and Claude Code kept");
+        let span_ids: BTreeSet<String> = trace
+            .spans
+            .iter()
+            .filter(|s| s.name.starts_with("chat "))
+            .filter_map(|s| s.tag("agent_telemetry.request_id"))
+            .collect();
+        assert_eq!(
+            span_ids, chat_ids,
+            "chat spans' request ids vs the requests the model answered and Claude Code kept"
+        );
         // Each request is in the journal once (a `model_call` record) and at VictoriaLogs once,
         // linked to its chat span.
-        let journaled: Vec<&str> = calls.iter().filter(|r| sessions.contains(&r.session())).filter_map(|r| r["model_call"]["request_id"].as_str()).collect();
+        let journaled: Vec<&str> = calls
+            .iter()
+            .filter(|r| sessions.contains(&r.session()))
+            .filter_map(|r| r["model_call"]["request_id"].as_str())
+            .collect();
         assert_eq!(journaled.len(), chat_ids.len(), "model_call records: {journaled:?}");
-        assert_eq!(journaled.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(), chat_ids, "model_call records vs the requests");
-        let chat_span_of: BTreeMap<String, String> = trace.spans.iter().filter(|s| s.name.starts_with("chat ")).filter_map(|s| Some((s.tag("agent_telemetry.request_id")?, s.id.clone()))).collect();
+        assert_eq!(
+            journaled.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>(),
+            chat_ids,
+            "model_call records vs the requests"
+        );
+        let chat_span_of: BTreeMap<String, String> = trace
+            .spans
+            .iter()
+            .filter(|s| s.name.starts_with("chat "))
+            .filter_map(|s| Some((s.tag("agent_telemetry.request_id")?, s.id.clone())))
+            .collect();
         assert_eq!(call_rows.len(), chat_ids.len(), "model_call rows at VictoriaLogs");
         for row in &call_rows {
             let id = row["agent_telemetry.request_id"].as_str().unwrap_or_default();
-            assert_eq!(row["span_id"].as_str(), chat_span_of.get(id).map(String::as_str), "the model_call row of {id} links to its chat span: {row}");
-            assert!(row["agent_telemetry.cost.usd"].as_str().is_some_and(|c| c.parse::<f64>().is_ok()), "cost on {row}");
+            assert_eq!(
+                row["span_id"].as_str(),
+                chat_span_of.get(id).map(String::as_str),
+                "the model_call row of {id} links to its chat span: {row}"
+            );
+            assert!(
+                row["agent_telemetry.cost.usd"].as_str().is_some_and(|c| c.parse::<f64>().is_ok()),
+                "cost on {row}"
+            );
         }
         assert_eq!(
             trace.spans.len(),
@@ -906,7 +986,8 @@ pub fn agent_spawners(journal: &[Value]) -> BTreeMap<String, String> {
             .map(|t| PathBuf::from(t.trim_end_matches(".jsonl")).join("subagents").join(format!("agent-{a}.meta.json")))
             .find(|p| p.is_file());
         if let Some(meta) = meta {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&meta).unwrap_or_default()).unwrap_or(Value::Null);
+            let v: Value =
+                serde_json::from_str(&std::fs::read_to_string(&meta).unwrap_or_default()).unwrap_or(Value::Null);
             if let Some(id) = v["toolUseId"].as_str() {
                 if let Some(prev) = out.get(a) {
                     assert_eq!(prev, id, "journal and {} disagree on the Agent call of {a}", meta.display());
@@ -925,10 +1006,19 @@ pub fn assert_subagents_under_agent_spans<'t>(trace: &'t Trace, journal: &[Value
     let agents: BTreeSet<&str> = journal.iter().filter_map(|r| r.agent()).collect();
     let mut out = BTreeMap::new();
     for a in agents {
-        let span = trace.subagent(a).unwrap_or_else(|| panic!("no invoke_agent span for subagent {a}: {}", trace.summary()));
-        let n = trace.spans.iter().filter(|s| s.tag("gen_ai.agent.id").as_deref() == Some(a) && s.name.starts_with("invoke_agent ")).count();
+        let span =
+            trace.subagent(a).unwrap_or_else(|| panic!("no invoke_agent span for subagent {a}: {}", trace.summary()));
+        let n = trace
+            .spans
+            .iter()
+            .filter(|s| s.tag("gen_ai.agent.id").as_deref() == Some(a) && s.name.starts_with("invoke_agent "))
+            .count();
         assert_eq!(n, 1, "invoke_agent spans of {a}");
-        let typ = journal.iter().find(|r| r.agent() == Some(a)).and_then(|r| r["agent_context"]["agent_type"].as_str()).unwrap_or("");
+        let typ = journal
+            .iter()
+            .find(|r| r.agent() == Some(a))
+            .and_then(|r| r["agent_context"]["agent_type"].as_str())
+            .unwrap_or("");
         assert_eq!(span.name, format!("invoke_agent {typ}"), "span name of subagent {a}");
         let call = spawners.get(a).unwrap_or_else(|| panic!("no Agent call known for subagent {a}"));
         let parent = trace.parent_of(span).unwrap_or_else(|| panic!("subagent {a} has no parent span"));

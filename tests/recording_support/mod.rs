@@ -13,13 +13,13 @@ mod relay_support;
 pub mod stack;
 
 pub use relay_support::{read_otlp, Log, Span};
-use stack::{wait_for, Stack};
-use std::time::Duration;
 use serde_json::Value;
+use stack::{wait_for, Stack};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agent-telemetry");
 
@@ -89,7 +89,17 @@ pub fn requests_in(root: &Path) -> BTreeMap<String, Request> {
                     let id = v["requestId"].as_str().or(v["message"]["id"].as_str()).unwrap().to_string();
                     let u = &v["message"]["usage"];
                     let n = |k: &str| u[k].as_u64().unwrap_or(0);
-                    out.insert(id, Request { agent: agent.clone(), prompt: prompt.clone(), input: n("input_tokens"), output: n("output_tokens"), cache_read: n("cache_read_input_tokens"), cache_creation: n("cache_creation_input_tokens") });
+                    out.insert(
+                        id,
+                        Request {
+                            agent: agent.clone(),
+                            prompt: prompt.clone(),
+                            input: n("input_tokens"),
+                            output: n("output_tokens"),
+                            cache_read: n("cache_read_input_tokens"),
+                            cache_creation: n("cache_creation_input_tokens"),
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -126,14 +136,20 @@ impl Replay {
 /// Span links in OTLP JSON files.
 fn otlp_links(dir: &Path) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for f in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("traces-")) {
+    for f in std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("traces-"))
+    {
         for line in std::fs::read_to_string(f).unwrap().lines() {
             let v: Value = serde_json::from_str(line).unwrap();
             for rs in v["resourceSpans"].as_array().unwrap() {
                 for ss in rs["scopeSpans"].as_array().unwrap() {
                     for sp in ss["spans"].as_array().unwrap() {
                         for l in sp["links"].as_array().into_iter().flatten() {
-                            out.entry(sp["spanId"].as_str().unwrap().to_string()).or_default().push(l["spanId"].as_str().unwrap().to_string());
+                            out.entry(sp["spanId"].as_str().unwrap().to_string())
+                                .or_default()
+                                .push(l["spanId"].as_str().unwrap().to_string());
                         }
                     }
                 }
@@ -207,8 +223,15 @@ impl Prepared {
             Dest::Files => String::new(),
             Dest::Stack(stack) => format!("endpoint = \"{}\"\n", stack.otlp_grpc_endpoint()),
         };
-        std::fs::write(home.join(".config/agent-telemetry/config.toml"), format!("[export]\nautostart = false\n{endpoint}")).unwrap();
-        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str::<Value>(&l.replace("@ROOT@", &r)).unwrap()["payload"].clone()).collect();
+        std::fs::write(
+            home.join(".config/agent-telemetry/config.toml"),
+            format!("[export]\nautostart = false\n{endpoint}"),
+        )
+        .unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(&l.replace("@ROOT@", &r)).unwrap()["payload"].clone())
+            .collect();
         assert!(lines.len() > 5, "{name}: only {} hook calls", lines.len());
         Prepared { name: name.to_string(), tmp, root, home, project, lines }
     }
@@ -241,7 +264,12 @@ impl Prepared {
 
     /// `relay --once`, as a user (HOME only).
     pub fn relay_once(&self) {
-        let out = Command::new(BIN).args(["relay", "--once", "--timeout", "30"]).env_clear().env("HOME", &self.home).output().unwrap();
+        let out = Command::new(BIN)
+            .args(["relay", "--once", "--timeout", "30"])
+            .env_clear()
+            .env("HOME", &self.home)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "relay --once: {}", String::from_utf8_lossy(&out.stderr));
     }
 
@@ -258,10 +286,15 @@ impl Prepared {
             Dest::Stack(stack) => from_backends(stack, &name),
         };
         let mut journal = Vec::new();
-        let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect();
+        let mut segs: Vec<PathBuf> = std::fs::read_dir(data.join("journal"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
         segs.sort();
         for f in segs {
-            journal.extend(std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+            journal
+                .extend(std::fs::read_to_string(f).unwrap().lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
         }
         let requests = requests_in(&root);
         let meta: Value = serde_json::from_str(&std::fs::read_to_string(rec.join("meta.json")).unwrap()).unwrap();
@@ -269,12 +302,12 @@ impl Prepared {
     }
 }
 
-
 /// The recording's spans (with their links) from Jaeger and its log records from VictoriaLogs,
 /// once Jaeger holds as many spans as the same replay exports to files.
 fn from_backends(stack: &Stack, name: &str) -> (Vec<Span>, Vec<Log>, BTreeMap<String, Vec<String>>) {
     let want = replay_to(name, Dest::Files);
-    let sessions: std::collections::BTreeSet<String> = want.journal.iter().filter_map(|j| j["session_id"].as_str().map(String::from)).collect();
+    let sessions: std::collections::BTreeSet<String> =
+        want.journal.iter().filter_map(|j| j["session_id"].as_str().map(String::from)).collect();
     let traces: std::collections::BTreeSet<String> = want.spans.iter().map(|s| s.trace_id.clone()).collect();
     assert!(!sessions.is_empty() && !traces.is_empty());
     let fetch = || -> Option<(Vec<Span>, Vec<Value>)> {
@@ -287,16 +320,21 @@ fn from_backends(stack: &Stack, name: &str) -> (Vec<Span>, Vec<Log>, BTreeMap<St
         }
         (spans.len() >= want.spans.len()).then_some((spans, raw))
     };
-    let (spans, raw) = wait_for(Duration::from_secs(60), fetch).unwrap_or_else(|| panic!("{name}: Jaeger never held the {} spans of the replay", want.spans.len()));
+    let (spans, raw) = wait_for(Duration::from_secs(60), fetch)
+        .unwrap_or_else(|| panic!("{name}: Jaeger never held the {} spans of the replay", want.spans.len()));
     let mut links: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for s in &raw {
         for r in s["references"].as_array().into_iter().flatten().filter(|r| r["refType"] != "CHILD_OF") {
-            links.entry(s["spanID"].as_str().unwrap().to_string()).or_default().push(r["spanID"].as_str().unwrap().to_string());
+            links
+                .entry(s["spanID"].as_str().unwrap().to_string())
+                .or_default()
+                .push(r["spanID"].as_str().unwrap().to_string());
         }
     }
     let want_logs = want.logs.len();
     let logs = wait_for(Duration::from_secs(60), || {
-        let rows: Vec<Value> = traces.iter().flat_map(|t| stack.victorialogs_query(&format!("trace_id:=\"{t}\""))).collect();
+        let rows: Vec<Value> =
+            traces.iter().flat_map(|t| stack.victorialogs_query(&format!("trace_id:=\"{t}\""))).collect();
         (rows.len() >= want_logs).then(|| relay_support::logs_from_victorialogs(&rows))
     })
     .unwrap_or_else(|| panic!("{name}: VictoriaLogs never held the {want_logs} log records of the replay"));

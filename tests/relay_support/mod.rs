@@ -137,13 +137,16 @@ impl Env {
 
 pub fn journal_lines(data: &Path) -> Vec<Value> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(data.join("journal"))
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "jsonl")).collect()
+        })
         .unwrap_or_default();
     files.sort();
     let mut out = Vec::new();
     for f in files {
         for (i, l) in std::fs::read_to_string(&f).unwrap_or_default().lines().enumerate() {
-            let v = serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{} line {}: not a JSON record ({e})", f.display(), i + 1));
+            let v = serde_json::from_str::<Value>(l)
+                .unwrap_or_else(|e| panic!("{} line {}: not a JSON record ({e})", f.display(), i + 1));
             out.push(v);
         }
     }
@@ -185,7 +188,9 @@ pub fn replay(env: &Env, name: &str, tag: &str) -> Replayed {
         let mut call_env = c.env.clone();
         if let Some(parent) = c.env.get("AGENT_PARENT_SESSION") {
             let parent = format!("{parent}{tag}");
-            let tp = handed.get(&parent).unwrap_or_else(|| panic!("{name}: child call before the parent's SessionStart handed a TRACEPARENT"));
+            let tp = handed
+                .get(&parent)
+                .unwrap_or_else(|| panic!("{name}: child call before the parent's SessionStart handed a TRACEPARENT"));
             cmd.env("TRACEPARENT", tp).env("AGENT_PARENT_SESSION", &parent);
             call_env.insert("TRACEPARENT".into(), tp.clone());
             call_env.insert("AGENT_PARENT_SESSION".into(), parent.clone());
@@ -201,7 +206,9 @@ pub fn replay(env: &Env, name: &str, tag: &str) -> Replayed {
                 .lines()
                 .find_map(|l| l.strip_prefix("export TRACEPARENT="))
                 .map(|tp| tp.trim().to_string())
-                .unwrap_or_else(|| panic!("{name} line {}: the hook wrote no TRACEPARENT to CLAUDE_ENV_FILE: {written:?}", i + 1));
+                .unwrap_or_else(|| {
+                    panic!("{name} line {}: the hook wrote no TRACEPARENT to CLAUDE_ENV_FILE: {written:?}", i + 1)
+                });
             let first = handed.entry(sid.clone()).or_insert_with(|| tp.clone());
             assert_eq!(*first, tp, "{name} line {}: session {sid} handed another TRACEPARENT on a later run", i + 1);
         }
@@ -259,7 +266,10 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// The relay's `status.json` in the data dir `data` (`Null` while absent or being replaced).
 pub fn relay_status(data: &Path) -> Value {
-    std::fs::read_to_string(data.join("relay/status.json")).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null)
+    std::fs::read_to_string(data.join("relay/status.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// Relay destination settings for `relay` commands.
@@ -327,12 +337,7 @@ impl RelayProc {
                 });
             }
         }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(f)
-            .spawn()
-            .expect("spawn relay --foreground");
+        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(f).spawn().expect("spawn relay --foreground");
         RelayProc { child, stderr_path }
     }
 
@@ -505,7 +510,10 @@ pub fn read_otlp(data: &Path, skip: (usize, usize)) -> (Vec<Span>, Vec<Log>) {
                         status_message: s["status"]["message"].as_str().unwrap_or("").to_string(),
                         attrs: kv_map(&s["attributes"]),
                         resource: resource.clone(),
-                        events: s["events"].as_array().map(|e| e.iter().map(|e| e["name"].as_str().unwrap_or("").to_string()).collect()).unwrap_or_default(),
+                        events: s["events"]
+                            .as_array()
+                            .map(|e| e.iter().map(|e| e["name"].as_str().unwrap_or("").to_string()).collect())
+                            .unwrap_or_default(),
                     });
                 }
             }
@@ -593,7 +601,10 @@ pub fn spans_from_jaeger(trace: &Value) -> Vec<Span> {
             status_message,
             attrs,
             resource,
-            events: s["logs"].as_array().map(|l| l.iter().map(|e| e["fields"].to_string()).collect()).unwrap_or_default(),
+            events: s["logs"]
+                .as_array()
+                .map(|l| l.iter().map(|e| e["fields"].to_string()).collect())
+                .unwrap_or_default(),
         });
     }
     out
@@ -607,7 +618,11 @@ pub fn logs_from_victorialogs(rows: &[Value]) -> Vec<Log> {
         .map(|r| {
             let mut attrs: BTreeMap<String, String> = r
                 .as_object()
-                .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string()))).collect())
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().map(String::from).unwrap_or_else(|| v.to_string())))
+                        .collect()
+                })
                 .unwrap_or_default();
             let mut take = |k: &str| attrs.remove(k).unwrap_or_default();
             let trace_id = take("trace_id");
@@ -646,34 +661,80 @@ fn s(v: &Value) -> Option<&str> {
 pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Checked {
     let name = &r.name;
     let slack = if source == Source::Jaeger { 1_000 } else { 0 };
-    let dump = || spans.iter().map(|s| format!("  {} {} parent={:?} {:?}", s.span_id, s.name, s.parent, s.attr("gen_ai.tool.call.id").or(s.attr("gen_ai.agent.id")).or(s.attr("prompt.id")))).collect::<Vec<_>>().join("\n");
+    let dump = || {
+        spans
+            .iter()
+            .map(|s| {
+                format!(
+                    "  {} {} parent={:?} {:?}",
+                    s.span_id,
+                    s.name,
+                    s.parent,
+                    s.attr("gen_ai.tool.call.id").or(s.attr("gen_ai.agent.id")).or(s.attr("prompt.id"))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     let by_id: HashMap<&str, &Span> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
     assert_eq!(by_id.len(), spans.len(), "{name}: duplicate span ids\n{}", dump());
     let within = |child: &Span, parent: &Span, what: &str| {
         assert!(
             child.start + slack >= parent.start && child.end <= parent.end + slack,
             "{name}: {what}: child {} [{}, {}] not within parent {} [{}, {}]",
-            child.name, child.start, child.end, parent.name, parent.start, parent.end
+            child.name,
+            child.start,
+            child.end,
+            parent.name,
+            parent.start,
+            parent.end
         );
     };
 
     // Generic: every span.
     for sp in spans {
         assert!(sp.start <= sp.end, "{name}: span {} starts after it ends", sp.name);
-        assert_eq!(sp.resource.get("service.name").map(String::as_str), Some("claude-code"), "{name}: resource service.name of {}", sp.name);
-        let conv = sp.attr("gen_ai.conversation.id").unwrap_or_else(|| panic!("{name}: span {} has no gen_ai.conversation.id", sp.name));
-        assert!(r.calls.iter().any(|c| c.payload["session_id"] == conv), "{name}: span {} has conversation id {conv}, not a session of the fixture", sp.name);
+        assert_eq!(
+            sp.resource.get("service.name").map(String::as_str),
+            Some("claude-code"),
+            "{name}: resource service.name of {}",
+            sp.name
+        );
+        let conv = sp
+            .attr("gen_ai.conversation.id")
+            .unwrap_or_else(|| panic!("{name}: span {} has no gen_ai.conversation.id", sp.name));
+        assert!(
+            r.calls.iter().any(|c| c.payload["session_id"] == conv),
+            "{name}: span {} has conversation id {conv}, not a session of the fixture",
+            sp.name
+        );
         match source {
             Source::File => assert_eq!(sp.kind.as_deref(), Some("1"), "{name}: span {} kind (1 = INTERNAL)", sp.name),
-            Source::Jaeger => assert!(matches!(sp.kind.as_deref(), None | Some("internal")), "{name}: span {} kind {:?}", sp.name, sp.kind),
+            Source::Jaeger => assert!(
+                matches!(sp.kind.as_deref(), None | Some("internal")),
+                "{name}: span {} kind {:?}",
+                sp.name,
+                sp.kind
+            ),
         }
         if let Some(p) = &sp.parent {
             let is_session = sp.name == "invoke_agent claude-code";
             if !(is_session && !by_id.contains_key(p.as_str())) {
-                assert!(by_id.contains_key(p.as_str()), "{name}: parent {p} of {} is not a span of the trace\n{}", sp.name, dump());
+                assert!(
+                    by_id.contains_key(p.as_str()),
+                    "{name}: parent {p} of {} is not a span of the trace\n{}",
+                    sp.name,
+                    dump()
+                );
             }
             if source == Source::File {
-                assert_eq!(sp.parent_remote(), is_session && sp.attr("agent_telemetry.parent_session").is_some(), "{name}: parent-remote flag of {} (flags {:?})", sp.name, sp.flags);
+                assert_eq!(
+                    sp.parent_remote(),
+                    is_session && sp.attr("agent_telemetry.parent_session").is_some(),
+                    "{name}: parent-remote flag of {} (flags {:?})",
+                    sp.name,
+                    sp.flags
+                );
             }
         }
     }
@@ -687,35 +748,68 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
         }
     }
     let session_spans = |sid: &str| -> Vec<&Span> {
-        let mut v: Vec<&Span> = spans.iter().filter(|s| s.name == "invoke_agent claude-code" && s.attr("gen_ai.conversation.id") == Some(sid)).collect();
+        let mut v: Vec<&Span> = spans
+            .iter()
+            .filter(|s| s.name == "invoke_agent claude-code" && s.attr("gen_ai.conversation.id") == Some(sid))
+            .collect();
         v.sort_by_key(|s| s.start);
         v
     };
     assert!(!sessions.is_empty(), "{name}: no sessions in the fixture");
     for sid in &sessions {
-        let runs = r.calls.iter().filter(|c| c.payload["session_id"] == sid.as_str() && c.payload["hook_event_name"] == "SessionStart").count();
+        let runs = r
+            .calls
+            .iter()
+            .filter(|c| c.payload["session_id"] == sid.as_str() && c.payload["hook_event_name"] == "SessionStart")
+            .count();
         let ss = session_spans(sid);
         assert!(runs >= 1 && !ss.is_empty(), "{name}: session {sid}: {runs} SessionStart, {} session spans", ss.len());
         // The first run's span is the one the hook named in the TRACEPARENT it handed to the
         // session's commands (read from CLAUDE_ENV_FILE, not recomputed here).
-        let tp = r.handed_traceparent.get(sid).unwrap_or_else(|| panic!("{name}: no TRACEPARENT handed to session {sid}"));
+        let tp =
+            r.handed_traceparent.get(sid).unwrap_or_else(|| panic!("{name}: no TRACEPARENT handed to session {sid}"));
         let parts: Vec<&str> = tp.split('-').collect();
         assert_eq!(parts.len(), 4, "{name}: TRACEPARENT {tp}");
-        assert_eq!((ss[0].trace_id.as_str(), ss[0].span_id.as_str()), (parts[1], parts[2]), "{name}: session {sid}'s first run is the span its TRACEPARENT names");
-        assert_eq!(ss.len(), runs, "{name}: session {sid}: {runs} runs (SessionStart) but {} session spans\n{}", ss.len(), dump());
+        assert_eq!(
+            (ss[0].trace_id.as_str(), ss[0].span_id.as_str()),
+            (parts[1], parts[2]),
+            "{name}: session {sid}'s first run is the span its TRACEPARENT names"
+        );
+        assert_eq!(
+            ss.len(),
+            runs,
+            "{name}: session {sid}: {runs} runs (SessionStart) but {} session spans\n{}",
+            ss.len(),
+            dump()
+        );
         for (i, sp) in ss.iter().enumerate() {
             assert_eq!(sp.attr("gen_ai.agent.id"), Some(sid.as_str()), "{name}: session span gen_ai.agent.id");
             assert_eq!(sp.attr("gen_ai.operation.name"), Some("invoke_agent"));
-            assert_eq!(sp.attr("agent_telemetry.session.run"), Some((i + 1).to_string().as_str()), "{name}: run number of session span {i}");
+            assert_eq!(
+                sp.attr("agent_telemetry.session.run"),
+                Some((i + 1).to_string().as_str()),
+                "{name}: run number of session span {i}"
+            );
             assert_eq!(sp.status_code, 0, "{name}: session span status");
             match r.parent_session.get(sid) {
-                None => assert!(sp.parent.is_none(), "{name}: session {sid} must be a root span, has parent {:?}", sp.parent),
+                None => assert!(
+                    sp.parent.is_none(),
+                    "{name}: session {sid} must be a root span, has parent {:?}",
+                    sp.parent
+                ),
                 Some(parent_sid) => {
                     let tp = &r.handed_traceparent[parent_sid];
                     let parts: Vec<&str> = tp.split('-').collect();
                     let parent_span = session_spans(parent_sid)[0];
-                    assert_eq!(parts[2], parent_span.span_id, "{name}: the TRACEPARENT handed to children names the parent's session span");
-                    assert_eq!(sp.parent.as_deref(), Some(parent_span.span_id.as_str()), "{name}: child session's parent = parent's session span");
+                    assert_eq!(
+                        parts[2], parent_span.span_id,
+                        "{name}: the TRACEPARENT handed to children names the parent's session span"
+                    );
+                    assert_eq!(
+                        sp.parent.as_deref(),
+                        Some(parent_span.span_id.as_str()),
+                        "{name}: child session's parent = parent's session span"
+                    );
                     assert_eq!(sp.trace_id, parent_span.trace_id, "{name}: child session in the parent's trace");
                     assert_eq!(sp.attr("agent_telemetry.parent_session"), Some(parent_sid.as_str()));
                     within(sp, parent_span, "child session within parent session");
@@ -745,8 +839,14 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
     };
     for (sid, p) in &prompts {
         let t = turn(p);
-        assert_eq!(t.attr("agent_telemetry.prompt_id"), Some(p.as_str()), "{name}: turn carries agent_telemetry.prompt_id");
-        let parent = by_id.get(t.parent.as_deref().unwrap_or("")).unwrap_or_else(|| panic!("{name}: turn {p} has no parent span"));
+        assert_eq!(
+            t.attr("agent_telemetry.prompt_id"),
+            Some(p.as_str()),
+            "{name}: turn carries agent_telemetry.prompt_id"
+        );
+        let parent = by_id
+            .get(t.parent.as_deref().unwrap_or(""))
+            .unwrap_or_else(|| panic!("{name}: turn {p} has no parent span"));
         assert_eq!(parent.name, "invoke_agent claude-code", "{name}: turn's parent is a session span");
         assert_eq!(parent.attr("gen_ai.conversation.id"), Some(sid.as_str()));
         within(t, parent, "turn within session");
@@ -765,7 +865,10 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
                 v => v.clone(),
             };
             if let Some(a) = resp["agentId"].as_str() {
-                spawned_by.insert(a.to_string(), (p["tool_use_id"].as_str().unwrap().to_string(), resp["status"] == "async_launched"));
+                spawned_by.insert(
+                    a.to_string(),
+                    (p["tool_use_id"].as_str().unwrap().to_string(), resp["status"] == "async_launched"),
+                );
             }
         }
     }
@@ -775,7 +878,14 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
         v[0]
     };
     let agent_span = |a: &str| -> &Span {
-        let v: Vec<&Span> = spans.iter().filter(|s| s.name.starts_with("invoke_agent ") && s.name != "invoke_agent claude-code" && s.attr("gen_ai.agent.id") == Some(a)).collect();
+        let v: Vec<&Span> = spans
+            .iter()
+            .filter(|s| {
+                s.name.starts_with("invoke_agent ")
+                    && s.name != "invoke_agent claude-code"
+                    && s.attr("gen_ai.agent.id") == Some(a)
+            })
+            .collect();
         assert_eq!(v.len(), 1, "{name}: exactly one subagent span for agent {a}\n{}", dump());
         v[0]
     };
@@ -788,21 +898,32 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
             let sp = agent_span(a);
             assert_eq!(sp.name, format!("invoke_agent {}", p["agent_type"].as_str().unwrap()));
             assert_eq!(sp.attr("gen_ai.agent.name"), p["agent_type"].as_str());
-            let (tool_id, background) = spawned_by.get(a).unwrap_or_else(|| panic!("{name}: no Agent PostToolUse names agent {a}"));
+            let (tool_id, background) =
+                spawned_by.get(a).unwrap_or_else(|| panic!("{name}: no Agent PostToolUse names agent {a}"));
             let parent = tool_span(tool_id);
-            assert_eq!(sp.parent.as_deref(), Some(parent.span_id.as_str()), "{name}: subagent {a} parent = Agent call {tool_id}\n{}", dump());
+            assert_eq!(
+                sp.parent.as_deref(),
+                Some(parent.span_id.as_str()),
+                "{name}: subagent {a} parent = Agent call {tool_id}\n{}",
+                dump()
+            );
             assert_eq!(parent.name, "execute_tool Agent");
             if *background {
                 // A background agent outlives the Agent call that launched it.
                 assert!(sp.start + slack >= parent.start, "{name}: background agent starts after its launch");
-                assert_eq!(parent.attr("agent_telemetry.subagent.background"), Some("true"), "{name}: background launch flagged");
+                assert_eq!(
+                    parent.attr("agent_telemetry.subagent.background"),
+                    Some("true"),
+                    "{name}: background launch flagged"
+                );
             } else {
                 within(sp, parent, "foreground subagent within its Agent call");
             }
             assert_eq!(sp.status_code, 0);
         }
     }
-    let agent_count = spans.iter().filter(|s| s.name.starts_with("invoke_agent ") && s.name != "invoke_agent claude-code").count();
+    let agent_count =
+        spans.iter().filter(|s| s.name.starts_with("invoke_agent ") && s.name != "invoke_agent claude-code").count();
     assert_eq!(agent_count, agents.len(), "{name}: subagent spans vs SubagentStart events");
 
     // Tools: one span per tool_use_id, parent = subagent span or turn.
@@ -823,17 +944,33 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
             Some(a) => agent_span(a),
             None => turn(p["prompt_id"].as_str().unwrap()),
         };
-        assert_eq!(sp.parent.as_deref(), Some(parent.span_id.as_str()), "{name}: parent of tool {tool} {id} must be {} {}\n{}", parent.name, parent.span_id, dump());
+        assert_eq!(
+            sp.parent.as_deref(),
+            Some(parent.span_id.as_str()),
+            "{name}: parent of tool {tool} {id} must be {} {}\n{}",
+            parent.name,
+            parent.span_id,
+            dump()
+        );
         within(sp, parent, "tool within its turn / subagent");
-        let failure = r.calls.iter().find(|c| c.payload["tool_use_id"] == id && c.payload["hook_event_name"] == "PostToolUseFailure");
+        let failure = r
+            .calls
+            .iter()
+            .find(|c| c.payload["tool_use_id"] == id && c.payload["hook_event_name"] == "PostToolUseFailure");
         match failure {
             Some(f) => {
                 let err = f.payload["error"].as_str().unwrap_or("");
                 assert_eq!(sp.status_code, 2, "{name}: failed tool {id} must have error status");
-                assert!(sp.status_message.contains(err), "{name}: status message {:?} carries the error {err:?}", sp.status_message);
+                assert!(
+                    sp.status_message.contains(err),
+                    "{name}: status message {:?} carries the error {err:?}",
+                    sp.status_message
+                );
                 assert_eq!(sp.attr("error.type"), Some("tool_error"));
             }
-            None => assert_eq!(sp.status_code, 0, "{name}: tool {id} status {} {:?}", sp.status_code, sp.status_message),
+            None => {
+                assert_eq!(sp.status_code, 0, "{name}: tool {id} status {} {:?}", sp.status_code, sp.status_message)
+            }
         }
         if !r.calls.iter().any(|c| c.payload["tool_use_id"] == id && c.payload["hook_event_name"] == "PreToolUse") {
             panic!("{name}: fixture has a tool call without PreToolUse: {id}");
@@ -846,7 +983,9 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
     for c in r.calls.iter().filter(|c| c.payload["hook_event_name"] == "PostToolBatch") {
         let p = &c.payload;
         for call in p["tool_calls"].as_array().unwrap_or_else(|| panic!("{name}: PostToolBatch without tool_calls")) {
-            let id = call["tool_use_id"].as_str().unwrap_or_else(|| panic!("{name}: a batch call without tool_use_id: {call}"));
+            let id = call["tool_use_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: a batch call without tool_use_id: {call}"));
             if tools.iter().any(|t| t == id) {
                 continue;
             }
@@ -865,8 +1004,17 @@ pub fn check_fixture_spans(r: &Replayed, spans: &[Span], source: Source) -> Chec
     }
     let tool_count = spans.iter().filter(|s| s.name.starts_with("execute_tool ")).count();
     assert_eq!(tool_count, tools.len(), "{name}: tool spans vs tool_use_ids (hooked, and not run)");
-    assert_eq!(spans.len(), sessions_runs(r) + prompts.len() + agents.len() + tools.len(), "{name}: no other spans\n{}", dump());
-    assert!(spans.iter().all(|s| s.attr("agent_telemetry.span.incomplete").is_none()), "{name}: nothing incomplete\n{}", dump());
+    assert_eq!(
+        spans.len(),
+        sessions_runs(r) + prompts.len() + agents.len() + tools.len(),
+        "{name}: no other spans\n{}",
+        dump()
+    );
+    assert!(
+        spans.iter().all(|s| s.attr("agent_telemetry.span.incomplete").is_none()),
+        "{name}: nothing incomplete\n{}",
+        dump()
+    );
 
     let trace_ids: BTreeSet<String> = spans.iter().map(|s| s.trace_id.clone()).collect();
     assert_eq!(trace_ids.len(), 1, "{name}: one trace for the whole fixture, got {trace_ids:?}");
@@ -885,24 +1033,49 @@ pub fn check_fixture_logs(r: &Replayed, spans: &[Span], logs: &[Log]) {
     let ids: BTreeSet<(&str, &str)> = spans.iter().map(|s| (s.trace_id.as_str(), s.span_id.as_str())).collect();
     let mut seqs = BTreeSet::new();
     for l in logs {
-        assert!(ids.contains(&(l.trace_id.as_str(), l.span_id.as_str())), "{name}: log {:?} ({}) points at {}/{}, not a span of the trace", l.attr("agent_telemetry.hook_event"), l.attr("agent_telemetry.seq").unwrap_or("?"), l.trace_id, l.span_id);
-        let conv = l.attr("gen_ai.conversation.id").unwrap_or_else(|| panic!("{name}: log without gen_ai.conversation.id: {l:?}"));
+        assert!(
+            ids.contains(&(l.trace_id.as_str(), l.span_id.as_str())),
+            "{name}: log {:?} ({}) points at {}/{}, not a span of the trace",
+            l.attr("agent_telemetry.hook_event"),
+            l.attr("agent_telemetry.seq").unwrap_or("?"),
+            l.trace_id,
+            l.span_id
+        );
+        let conv = l
+            .attr("gen_ai.conversation.id")
+            .unwrap_or_else(|| panic!("{name}: log without gen_ai.conversation.id: {l:?}"));
         assert!(r.calls.iter().any(|c| c.payload["session_id"] == conv), "{name}: log conversation id {conv}");
         seqs.insert(l.attr("agent_telemetry.seq").expect("seq").to_string());
     }
     assert_eq!(seqs.len(), logs.len(), "{name}: agent_telemetry.seq distinct");
     // Each call's event appears once, in order of the fixture.
-    let mut events: Vec<(u64, String)> = logs.iter().map(|l| (l.attr("agent_telemetry.seq").unwrap().parse().unwrap(), l.attr("agent_telemetry.hook_event").unwrap_or("").to_string())).collect();
+    let mut events: Vec<(u64, String)> = logs
+        .iter()
+        .map(|l| {
+            (
+                l.attr("agent_telemetry.seq").unwrap().parse().unwrap(),
+                l.attr("agent_telemetry.hook_event").unwrap_or("").to_string(),
+            )
+        })
+        .collect();
     events.sort();
-    let want: Vec<String> = r.calls.iter().map(|c| c.payload["hook_event_name"].as_str().unwrap().to_string()).collect();
-    assert_eq!(events.into_iter().map(|e| e.1).collect::<Vec<_>>(), want, "{name}: log records' hook events in journal order");
+    let want: Vec<String> =
+        r.calls.iter().map(|c| c.payload["hook_event_name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        events.into_iter().map(|e| e.1).collect::<Vec<_>>(),
+        want,
+        "{name}: log records' hook events in journal order"
+    );
     // Tool events' logs point at their tool span: one log per tool hook call of the fixture.
     let tool_calls = r.calls.iter().filter(|c| c.payload["tool_use_id"].is_string()).count();
     let tool_logs: Vec<&Log> = logs.iter().filter(|l| l.attr("gen_ai.tool.call.id").is_some()).collect();
     assert_eq!(tool_logs.len(), tool_calls, "{name}: log records with gen_ai.tool.call.id vs tool hook calls");
     for l in tool_logs {
         let id = l.attr("gen_ai.tool.call.id").unwrap();
-        let sp = spans.iter().find(|s| s.attr("gen_ai.tool.call.id") == Some(id)).unwrap_or_else(|| panic!("{name}: no span for the log of tool {id}"));
+        let sp = spans
+            .iter()
+            .find(|s| s.attr("gen_ai.tool.call.id") == Some(id))
+            .unwrap_or_else(|| panic!("{name}: no span for the log of tool {id}"));
         assert_eq!(l.span_id, sp.span_id, "{name}: log of tool {id} points at the tool span");
     }
 }
@@ -915,19 +1088,29 @@ pub fn check_fixture_logs(r: &Replayed, spans: &[Span], logs: &[Log]) {
 /// a copy leaves unfinished (the last, cut short) stay open. Returns the records' session ids.
 pub fn synth_journal(data: &Path, project: &Path, n: usize, tag: &str, start_ns: u64) -> BTreeSet<String> {
     use agent_telemetry::config::Config;
-    use agent_telemetry::enrich::{Enricher, HookEnv};
     use agent_telemetry::enrich::policy::Policy;
+    use agent_telemetry::enrich::{Enricher, HookEnv};
     use agent_telemetry::journal::Journal;
     let cfg = Config { data_dir: data.to_path_buf(), config_path: data.join("config.toml"), ..Config::default() };
     let policy = Policy::builtin();
-    let env = HookEnv { project_dir: Some(project.to_path_buf()), entrypoint: Some("sdk-cli".into()), ..HookEnv::default() };
-    let enricher = Enricher { config: &cfg, policy: &policy, policy_error: None, env: &env, project_root: Some(project.to_path_buf()) };
+    let env =
+        HookEnv { project_dir: Some(project.to_path_buf()), entrypoint: Some("sdk-cli".into()), ..HookEnv::default() };
+    let enricher = Enricher {
+        config: &cfg,
+        policy: &policy,
+        policy_error: None,
+        env: &env,
+        project_root: Some(project.to_path_buf()),
+    };
     let journal = Journal::from_config(&cfg);
-    let fixtures: Vec<(Vec<Call>, Vec<String>)> = FIXTURES.iter().map(|f| {
-        let c = load_fixture(f);
-        let ids = natural_ids(&c);
-        (c, ids)
-    }).collect();
+    let fixtures: Vec<(Vec<Call>, Vec<String>)> = FIXTURES
+        .iter()
+        .map(|f| {
+            let c = load_fixture(f);
+            let ids = natural_ids(&c);
+            (c, ids)
+        })
+        .collect();
     let mut sessions = BTreeSet::new();
     let mut written = 0usize;
     let mut copy = 0usize;
@@ -986,6 +1169,9 @@ pub fn expected_span_count(r: &Replayed) -> usize {
 /// session (read from CLAUDE_ENV_FILE during the replay, not recomputed).
 pub fn fixture_trace_id(r: &Replayed) -> String {
     let sid = r.calls[0].payload["session_id"].as_str().expect("session_id");
-    let tp = r.handed_traceparent.get(sid).unwrap_or_else(|| panic!("{}: no TRACEPARENT handed to its first session {sid}", r.name));
+    let tp = r
+        .handed_traceparent
+        .get(sid)
+        .unwrap_or_else(|| panic!("{}: no TRACEPARENT handed to its first session {sid}", r.name));
     tp.split('-').nth(1).unwrap_or_else(|| panic!("{}: malformed TRACEPARENT {tp}", r.name)).to_string()
 }

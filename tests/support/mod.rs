@@ -142,8 +142,9 @@ impl Sandbox {
         journal_lines(&self.journal_dir())
             .into_iter()
             .map(|(path, n, line)| {
-                serde_json::from_slice(&line)
-                    .unwrap_or_else(|e| panic!("{}:{n} is not JSON ({e}): {}", path.display(), String::from_utf8_lossy(&line)))
+                serde_json::from_slice(&line).unwrap_or_else(|e| {
+                    panic!("{}:{n} is not JSON ({e}): {}", path.display(), String::from_utf8_lossy(&line))
+                })
             })
             .collect()
     }
@@ -161,7 +162,10 @@ pub fn segments(dir: &Path) -> Vec<PathBuf> {
             .map(|e| e.unwrap().path())
             .filter(|p| {
                 let n = p.file_name().unwrap().to_string_lossy().into_owned();
-                n.len() == 21 && n.ends_with(".jsonl") && n.as_bytes()[8] == b'-' && p.symlink_metadata().is_ok_and(|m| m.is_file())
+                n.len() == 21
+                    && n.ends_with(".jsonl")
+                    && n.as_bytes()[8] == b'-'
+                    && p.symlink_metadata().is_ok_and(|m| m.is_file())
             })
             .collect(),
         Err(_) => Vec::new(),

@@ -34,7 +34,13 @@ fn fixture() -> &'static Fixture {
 /// as a `JournalRecord` (what `verify` and the relay do).
 pub fn record_and_check(data: &[u8]) {
     let f = fixture();
-    let enricher = Enricher { config: &f.config, policy: &f.policy, policy_error: None, env: &f.env, project_root: Some(f.project.clone()) };
+    let enricher = Enricher {
+        config: &f.config,
+        policy: &f.policy,
+        policy_error: None,
+        env: &f.env,
+        project_root: Some(f.project.clone()),
+    };
     let record = enricher.record(data, 1_795_465_581_075_328_400);
     assert!(record.hash.is_empty());
     let (line, hash) = chain::encode(&record).expect("a record always encodes");
@@ -42,6 +48,7 @@ pub fn record_and_check(data: &[u8]) {
     let body = &line[..line.len() - 1];
     assert!(!body.contains(&b'\n'), "a record is one line");
     assert_eq!(chain::check_line(body).expect("the encoded line checks"), hash);
-    let back: JournalRecord = serde_json::from_slice(body).unwrap_or_else(|e| panic!("the record does not read back: {e}"));
+    let back: JournalRecord =
+        serde_json::from_slice(body).unwrap_or_else(|e| panic!("the record does not read back: {e}"));
     assert_eq!(back.hash, hash);
 }
