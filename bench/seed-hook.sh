@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed's hook (shared/seed/agent-telemetry-seed.md, "Telemetry Hook"), written from its
+# The original bash + jq + curl prototype's hook (its "Telemetry Hook" section), written from its
 # description for the benchmarks only: bash, a `jq` per field, the `.telemetry-enabled` marker,
 # outside-project detection, a local JSONL backup, and a fire-and-forget `curl` push to Loki's
 # API (SEED_LOKI_URL; the bench points it at a closed port, so the push fails at once — its

@@ -9,7 +9,7 @@
 //! - `AT_BENCH_N` (2000): timed runs of each binary; `AT_BENCH_WARMUP` (100).
 //! - `AT_BENCH_HOOK_BIN`, `AT_BENCH_NOOP_BIN`: the binaries (default: this build's
 //!   `agent-telemetry` and `examples/noop` beside it).
-//! - `AT_BENCH_FIXTURES`: the recordings (default `../shared/fixtures/claude-code-2.1.328`).
+//! - `AT_BENCH_FIXTURES`: the recordings (default `tests/data/fixtures/claude-code-2.1.328`).
 //! - `AT_BENCH_FSYNC` (`never`): the journal's fsync setting; `AT_BENCH_RELAY` (`off`): `on`
 //!   lets the hook autostart a relay (it then checks the relay's lock on every event).
 //! - `AT_BENCH_JSON`: also write the numbers as JSON to this file.

@@ -35,7 +35,7 @@ bold "3. Installing the hook into $project"
 "$bin" install --project "$project"
 
 replay_fixtures() {
-  local fixtures=$root/../shared/fixtures/claude-code-2.1.328
+  local fixtures=$root/tests/data/fixtures/claude-code-2.1.328
   [[ -d $fixtures ]] || { echo "no recorded sessions found at $fixtures" >&2; exit 1; }
   python3 - "$bin" "$project" "$fixtures" <<'PY'
 import json, os, subprocess, sys

@@ -1,5 +1,5 @@
-//! Hook events as a type: the events Claude Code sends (2.1.x, see
-//! `shared/reference/claude-code-hooks.md`), the records the journal writes itself, and every
+//! Hook events as a type: the events Claude Code sends (2.1.x, listed in
+//! `tests/data/claude-code-events.txt`), the records the journal writes itself, and every
 //! other name (a newer CLI's event) kept as it came. Each event's properties — its seed event
 //! type, its OTel log event name, whether it is a tool event, whether `install` registers it —
 //! are decided here, in one `match` each, so a new event is one line and the compiler finds

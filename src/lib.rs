@@ -1,6 +1,6 @@
 //! agent-telemetry: security audit and monitoring for AI coding agents.
 //!
-//! The modules follow the data path (see `shared/design/architecture.md`):
+//! The modules follow the data path (see `docs/architecture.md`):
 //!
 //! ```text
 //! payload ─▶ enrich (classify, scope, policy, redact, privacy) ─▶ record ─▶ journal ─▶ (relay)

@@ -1,4 +1,4 @@
-//! Replays every recorded Claude Code 2.1.328 hook call (`shared/fixtures/claude-code-2.1.328`)
+//! Replays every recorded Claude Code 2.1.328 hook call (`tests/data/fixtures/claude-code-2.1.328`)
 //! through the built binary, one process per line, with the recorded environment, and checks the
 //! journal records: event types, scope flags, the failing Bash call, redaction of the fake AWS
 //! key, content omission, subagent and child-process fields, the CLAUDE_ENV_FILE hand-over,

@@ -24,7 +24,10 @@ impl Bench {
     pub fn new() -> Bench {
         let fixtures = PathBuf::from(env_or(
             "AT_BENCH_FIXTURES",
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328").display().to_string(),
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/fixtures/claude-code-2.1.328")
+                .display()
+                .to_string(),
         ));
         let tmp = tempfile::tempdir().unwrap();
         let root = std::fs::canonicalize(tmp.path()).unwrap();

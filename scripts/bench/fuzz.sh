@@ -32,7 +32,7 @@ fi
 TARGET="${FUZZ_TARGET:-payload}"
 corpus=fuzz/corpus/$TARGET
 mkdir -p "$corpus"
-fixtures="../shared/fixtures/claude-code-2.1.328"
+fixtures="tests/data/fixtures/claude-code-2.1.328"
 if [ -d "$fixtures" ]; then
   python3 - "$fixtures" "$corpus" <<'PY'
 import hashlib, json, pathlib, sys

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-/// Every hook event Claude Code has (2.1.x), read from `tests/data/claude-code-events.txt`: a
-/// list taken from `../shared/reference/claude-code-hooks.md`, independent of the library's own
+/// Every hook event Claude Code has (2.1.x), read from `tests/data/claude-code-events.txt`: the
+/// project's own list of what Claude Code has, independent of the library's own
 /// event list, so that the recording hook hears everything Claude Code sends whether or not the
 /// library knows of it. Registering an event an older CLI does not know is harmless.
 pub fn claude_code_events() -> Vec<String> {
@@ -71,9 +71,8 @@ pub fn scenario_path(name: &str) -> PathBuf {
     repo_root().join("tests/scenarios").join(format!("{name}.json"))
 }
 
-/// `tests/scripted_model/FILE`: our scripted model and recording hook. They are not copies of
-/// `../shared/tools/scripted-model/` (whose README asks projects to write their own rather than
-/// copy it): the server adds what our scenarios need and the shared one lacks (`--port 0` with a
+/// `tests/scripted_model/FILE`: our scripted model and recording hook. They are the project's own:
+/// the server has what our scenarios need (`--port 0` with a
 /// port file, streaming answers, `repeat` turns, API errors, per-turn usage and model, a request
 /// log with the kind of each request), and the hook records into a file named by its argument
 /// under a lock (parallel tool calls) with every variable name it received.

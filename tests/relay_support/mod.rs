@@ -26,10 +26,10 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_agent-telemetry"))
 }
 
-/// The recorded sessions, found one way: `../shared/` beside the repository.
+/// The recorded hook calls (`tests/data/fixtures`, see tests/data/README.md), found one way.
 pub fn fixture_dir() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328");
-    assert!(p.is_dir(), "no recorded fixtures at {} (shared/ must sit beside the repository)", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixtures/claude-code-2.1.328");
+    assert!(p.is_dir(), "no recorded fixtures at {} (tests/data/fixtures)", p.display());
     p
 }
 

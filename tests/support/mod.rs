@@ -15,10 +15,10 @@ use std::process::{Child, Command, Output, Stdio};
 /// The binary under test, as cargo built it for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_agent-telemetry");
 
-/// Where the recorded Claude Code payloads live: `../shared/` beside the repository, the one way
-/// every test finds them.
+/// Where the recorded Claude Code payloads live (`tests/data/fixtures`, see tests/data/README.md),
+/// the one way every test finds them.
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/claude-code-2.1.328")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fixtures/claude-code-2.1.328")
 }
 
 /// A sandbox: a temp dir holding a data dir (`AGENT_TELEMETRY_HOME`), a home dir and a project
