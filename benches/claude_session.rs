@@ -6,7 +6,6 @@
 //! Run with `just bench-claude [REPS]` (needs the CLI: scripts/claude/install-cli.sh; python3).
 
 #[path = "../tests/common/claude.rs"]
-#[allow(dead_code)]
 mod claude;
 
 use claude::{run_claude, scenario_path, ClaudeCli, Project, ScriptedModel};

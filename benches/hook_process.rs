@@ -62,7 +62,7 @@ fn main() {
             .env_clear()
             .envs(base_env.iter().map(|(k, v)| (k, v)))
             .envs(p.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&project)
+            .current_dir(project)
             .stdin(stdin)
             .stdout(Stdio::null())
             .stderr(Stdio::null());

@@ -111,7 +111,7 @@ pub fn handle(
     };
     let (policy, policy_error) = Policy::load(&config.policy_path());
     let enricher_root = project_root.clone();
-    let enricher = Enricher { config: &config, policy: &policy, policy_error, env: &env, project_root };
+    let enricher = Enricher { config, policy: &policy, policy_error, env, project_root };
     let mut record = enricher.record(input, now);
     if let Some(why) = read_error {
         let kind = if why.starts_with("input larger") { "too_large" } else { "read_error" };
@@ -123,9 +123,9 @@ pub fn handle(
     }
 
     if record.event() == crate::event::HookEvent::SessionStart {
-        hand_trace_context_to_children(&record, &env);
+        hand_trace_context_to_children(&record, env);
     }
-    let deny = deny_reason(&config, &record);
+    let deny = deny_reason(config, &record);
     if deny.is_some() {
         record.security.decision = Some("deny".into());
     }
@@ -140,7 +140,7 @@ pub fn handle(
         (Scope::Project, Some(root), true) => Some(root.to_path_buf()),
         _ => None,
     };
-    let appended = Journal::from_config(&config).append_then(&mut record, |dir| {
+    let appended = Journal::from_config(config).append_then(&mut record, |dir| {
         if let Some(root) = &remember {
             crate::journal::projects::remember(dir, root);
         }

@@ -174,7 +174,7 @@ fn hostile_sequences() {
 }
 
 /// A held-out set, written after the corpus above passed and run once before any fix: its
-/// first-run rates are the honest measure (README). Known misses are listed, not hidden: the
+/// first-run rates are the honest measure (docs/security.md). Known misses are listed, not hidden: the
 /// assertion is that no result gets worse than the recorded one.
 #[test]
 fn held_out_commands() {
@@ -184,7 +184,7 @@ fn held_out_commands() {
         println!("  known: {f}");
     }
     assert!(
-        caught >= HELD_OUT_CAUGHT && false_alarms <= HELD_OUT_FALSE_ALARMS,
+        caught >= HELD_OUT_CAUGHT && false_alarms == HELD_OUT_FALSE_ALARMS,
         "worse than recorded: {}",
         failures.join("\n")
     );

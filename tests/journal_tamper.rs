@@ -34,7 +34,7 @@ fn write_lines(seg: &PathBuf, lines: &[String]) {
 }
 
 /// verify must fail, naming `seg:line` and `kind`.
-fn assert_broken(sb: &Sandbox, seg: &PathBuf, line: usize, kind: &str) {
+fn assert_broken(sb: &Sandbox, seg: &std::path::Path, line: usize, kind: &str) {
     let v = sb.verify();
     v.no_panic();
     assert_eq!(v.code, 1, "verify should fail:\n{}{}", v.stdout, v.stderr);

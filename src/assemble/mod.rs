@@ -162,7 +162,7 @@ impl Assembler {
                     p,
                     "turn".into(),
                     &sid,
-                    Some(run_span.clone()),
+                    Some(run_span),
                     t,
                     &resource,
                     turn_attrs(r, p),
@@ -170,7 +170,7 @@ impl Assembler {
                 );
             }
             let id =
-                self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span.clone()), t, &resource, || turn_attrs(r, p));
+                self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span), t, &resource, || turn_attrs(r, p));
             if opened {
                 self.turn_opened(&sid, p);
             }
@@ -191,7 +191,7 @@ impl Assembler {
                 r.agent_context.agent_type.as_deref().filter(|t| !t.is_empty()).unwrap_or("subagent")
             );
             let parent = self.agent_parents.get(ar).cloned();
-            let fallback_parent = turn_span.clone().unwrap_or(run_span.clone());
+            let fallback_parent = turn_span.unwrap_or(run_span);
             let opened = !self.open.contains_key(&key(SpanRole::Subagent, ar));
             self.ensure(SpanRole::Subagent, ar, &name, &sid, parent.or(Some(fallback_parent)), t, &resource, || {
                 subagent_attrs(r, a, ar)
@@ -201,7 +201,7 @@ impl Assembler {
             }
             if let Some(span) = self.open.get_mut(&key(SpanRole::Subagent, ar)) {
                 if let Some(p) = self.agent_parents.get(ar) {
-                    span.parent_span_id = Some(p.clone());
+                    span.parent_span_id = Some(*p);
                     model::set(&mut span.attrs, "agent_telemetry.subagent.parent_known", AttrValue::Bool(true));
                 }
                 if let Some(d) = r.agent_context.spawn_depth {
@@ -218,7 +218,7 @@ impl Assembler {
         }
 
         // Tools.
-        let tool_parent = agent_span.clone().or(turn_span.clone()).unwrap_or(run_span.clone());
+        let tool_parent = agent_span.or(turn_span).unwrap_or(run_span);
         let tool_span = r.tool_context.as_ref().and_then(|tc| {
             let id = tc.tool_use_id.as_deref()?;
             let tool = tc.tool_name.as_deref().or(r.tool_name.as_deref()).unwrap_or("unknown");
@@ -227,7 +227,7 @@ impl Assembler {
                 Some(ms) if ev.ends_tool_call() => t.saturating_sub(ms * 1_000_000),
                 _ => t,
             };
-            let sp = self.ensure(SpanRole::Tool, id, &name, &sid, Some(tool_parent.clone()), start, &resource, || {
+            let sp = self.ensure(SpanRole::Tool, id, &name, &sid, Some(tool_parent), start, &resource, || {
                 tool_attrs(r, tool, id)
             });
             if let Some(s) = self.sessions.get_mut(&sid) {
@@ -259,7 +259,7 @@ impl Assembler {
                     out.spans.push(span);
                 }
                 if let Some(spawned) = tc.spawned_agent_id.as_deref() {
-                    self.agent_parents.insert(spawned.to_string(), sp.clone());
+                    self.agent_parents.insert(spawned.to_string(), sp);
                     self.adopt(spawned, sp, out);
                 }
             }
@@ -313,7 +313,7 @@ impl Assembler {
 
         // The record's log item belongs to the most specific span it touches.
         let own_span = match ev {
-            HookEvent::SubagentStart | HookEvent::SubagentStop => agent_span.clone(),
+            HookEvent::SubagentStart | HookEvent::SubagentStop => agent_span,
             _ => task_span,
         }
         .or(tool_span)
@@ -364,7 +364,7 @@ impl Assembler {
             && matches!(r.session_context.source.as_deref(), Some("resume" | "compact"));
         let run_key = if s.runs == 1 && !continued { sid.to_string() } else { format!("{sid}#{}", r.seq) };
         s.run_key = Some(run_key.clone());
-        let parent = s.parent_span_id.clone();
+        let parent = s.parent_span_id;
         let runs = s.runs;
         let mut a = session_attrs(r, sid);
         model::set(&mut a, attrs::RUN, AttrValue::Int(runs as i64));
@@ -614,7 +614,7 @@ impl Assembler {
         }
         let span = self.open.get_mut(&full).expect("just opened");
         span.last_activity = span.last_activity.max(t);
-        span.span_id.clone()
+        span.span_id
     }
 
     /// Closes the spans of sessions with no record for `timeout_ns`, at their last activity,

@@ -175,7 +175,7 @@ impl Enricher<'_> {
         let text = String::from_utf8_lossy(input);
         let mut s = Sanitizer::new(&self.config.capture);
         let excerpt = (!input.is_empty()).then(|| s.text(&text, 1024));
-        let salvage = |k: &str| salvage_field(&text, k).map(|v| s_text(v));
+        let salvage = |k: &str| salvage_field(&text, k).map(s_text);
         let hook_event = salvage("hook_event_name").unwrap_or_else(|| "unknown".into());
         let session_id = salvage("session_id");
         let tool_name = salvage("tool_name");
@@ -641,7 +641,7 @@ fn s_text(v: String) -> String {
 }
 
 /// Finds `"key": "value"` in text that is not valid JSON (a best effort for error records).
-fn salvage_field<'t>(text: &'t str, key: &str) -> Option<String> {
+fn salvage_field(text: &str, key: &str) -> Option<String> {
     let needle = format!("\"{key}\"");
     let at = text.find(&needle)? + needle.len();
     let rest = text[at..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;

@@ -136,7 +136,7 @@ pub fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -
 /// prefixed with `'` — the agent wrote these strings.
 fn csv_field(s: &str) -> String {
     let s =
-        if s.starts_with(['=', '+', '-', '@']) && !s.parse::<f64>().is_ok() { format!("'{s}") } else { s.to_string() };
+        if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() { format!("'{s}") } else { s.to_string() };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

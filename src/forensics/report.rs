@@ -48,7 +48,7 @@ details{margin-left:1.1em}summary{cursor:pointer}.leaf{margin-left:2.2em}
 .err{color:#b00020}.out{color:#9a6700}.dim{color:#777}.usage{color:#555;font-size:12px}
 ";
 
-fn children_of<'a>(spans: &'a [TreeSpan]) -> (Vec<&'a TreeSpan>, BTreeMap<&'a str, Vec<&'a TreeSpan>>) {
+fn children_of(spans: &[TreeSpan]) -> (Vec<&TreeSpan>, BTreeMap<&str, Vec<&TreeSpan>>) {
     let mut seen = HashSet::new();
     let spans: Vec<&TreeSpan> = spans.iter().filter(|s| seen.insert(s.span_id.as_str())).collect();
     let ids: HashSet<&str> = spans.iter().map(|s| s.span_id.as_str()).collect();
@@ -239,7 +239,7 @@ pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord]
         }
         match kids.get(s.span_id.as_str()) {
             Some(k) => {
-                let _ = write!(h, "<details open><summary>{line}</summary>\n");
+                let _ = writeln!(h, "<details open><summary>{line}</summary>");
                 for c in k {
                     node(c, kids, h);
                 }

@@ -114,6 +114,11 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
+/// `2026-11-30 12:00:01` from an RFC 3339 string this crate wrote.
+pub fn short_rfc(rfc: &str) -> String {
+    rfc.get(..19).map(|s| s.replacen('T', " ", 1)).unwrap_or_else(|| rfc.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,9 +145,4 @@ mod tests {
         assert_eq!(duration(1_410_000_000), "1.41s");
         assert_eq!(duration(123_000_000_000), "2m03s");
     }
-}
-
-/// `2026-11-30 12:00:01` from an RFC 3339 string this crate wrote.
-pub fn short_rfc(rfc: &str) -> String {
-    rfc.get(..19).map(|s| s.replacen('T', " ", 1)).unwrap_or_else(|| rfc.to_string())
 }

@@ -153,7 +153,7 @@ pub fn render(sid: &str, entries: &[Entry], style: Style) -> String {
         }
         let detail = e.detail.as_deref().map(|d| escape_terminal(&super::sessions::clip(d, 90))).unwrap_or_default();
         out.push_str(
-            &format!(
+            format!(
                 "{:>12}  {:>7}  {:<16}  {:<18}  {:<10}  {}  {}\n",
                 style.dim(&super::time::offset(e.offset_ms * 1_000_000)),
                 e.seq,
@@ -164,8 +164,7 @@ pub fn render(sid: &str, entries: &[Entry], style: Style) -> String {
                 flags.join("  ")
             )
             .replace("  \n", "\n")
-            .trim_end_matches(' ')
-            .to_string(),
+            .trim_end_matches(' '),
         );
         if !out.ends_with('\n') {
             out.push('\n');
