@@ -143,3 +143,13 @@ bench-relay N="50000" K="50":
 # The issue's target size: `just bench-forensics 10000000` (about 40 min on 2 cores).
 bench-forensics RECORDS="1000000":
     cargo bench --bench forensics -- {{RECORDS}}
+
+# ---- bench-fleet ----------------------------------------------------------------------------
+# The fleet at full size: 20 agents (3 real Claude Code sessions, 17 synthetic) and N hook events
+# through one relay, the collector with tenants, Jaeger and VictoriaLogs (~400 s at 100,000 on 2
+# cores). The slow stage runs the same test at 10,000.
+bench-fleet N="100000": stack-build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    scripts/claude/install-cli.sh >/dev/null
+    AT_FLEET_EVENTS={{N}} cargo test --release --test fleet_scale -- --include-ignored --nocapture --test-threads=1
