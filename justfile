@@ -103,7 +103,7 @@ stack-validate: (stack-build "collector")
       echo "otel-collector.yaml + $AGENT_TELEMETRY_COLLECTOR_FLEET_CONFIG: valid"
     fi
 
-# ---- bench-hook (owner: hook tests/bench; fuzz: scripts/bench/fuzz.sh) -----------------
+# ---- bench-hook (fuzzing: scripts/bench/fuzz.sh) -------------------------------------------
 # Time the whole hook process on the fixture payloads vs a do-nothing binary: median, p95,
 # p99, ratio (target <= 1.5x) and binary size. N = timed runs of each (default 2000).
 bench-hook N="2000":
@@ -131,7 +131,7 @@ bench-claude REPS="3":
 # Every benchmark, one after another (tens of minutes; the stack is built if missing).
 bench: (bench-hook "1000") (bench-http-hook "500") (bench-compare "500") (bench-claude "3") bench-relay
 
-# ---- bench-relay (owner: relay tests/bench) -------------------------------------------------
+# ---- bench-relay -----------------------------------------------------------------------------
 # Relay events/s from a pre-filled journal of N records (file, gRPC, HTTP to the local stack)
 # and hook exit → span in Jaeger latency over K tool calls (median, p95).
 bench-relay N="50000" K="50":
@@ -140,7 +140,7 @@ bench-relay N="50000" K="50":
 # ---- bench-forensics ------------------------------------------------------------------------
 # A generated journal of RECORDS records (many sessions, subagents, child sessions, findings),
 # then the index build, its size and the forensics queries through the release binary.
-# The issue's target size: `just bench-forensics 10000000` (about 40 min on 2 cores).
+# The target size: `just bench-forensics 10000000` (about 40 min on 2 cores).
 bench-forensics RECORDS="1000000":
     cargo bench --bench forensics -- {{RECORDS}}
 
