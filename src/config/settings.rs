@@ -1,8 +1,8 @@
-//! Every setting, declared once: the [`settings!`] table at the end of this file gives each its
+//! Every setting, declared once: the `settings!` table at the end of this file gives each its
 //! key in the file, its `AGENT_TELEMETRY_*` variable, its type, default and example, whether it may
 //! hold a credential, a one-line description and how `status` shows it. From it come the file's
 //! sections (typed, unknown keys rejected by name), the resolution of every setting with its
-//! [`Source`] (variable, else file, else default), `status`'s listing ([`Config::settings`]) and the
+//! [`super::Source`] (variable, else file, else default), `status`'s listing ([`Config::settings`]) and the
 //! reference in `docs/configuration.md` ([`reference_markdown`]). A new setting is one row here
 //! and its use in [`super::resolve`], where the compiler asks for it (an unread value is a warning).
 
@@ -257,6 +257,7 @@ pub fn reference_markdown() -> String {
             cell(&s.doc),
         ));
     }
+    out.push_str("\nA boolean variable takes `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`; an empty variable counts as unset.\n");
     out
 }
 
