@@ -257,13 +257,16 @@ pub fn reference_markdown() -> String {
             cell(&s.doc),
         ));
     }
-    out.push_str("\nA boolean variable takes `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`; an empty variable counts as unset.\n");
+    out.push_str(concat!(
+        "\nA boolean variable takes `true`/`false`, `1`/`0`, `yes`/`no` or `on`/`off`; ",
+        "an empty variable counts as unset.\n"
+    ));
     out
 }
 
 /// Builds, from the table below: the file's sections ([`FileConfig`], one module per section
 /// holding its `Section` and its resolved `Values`), [`resolve_values`], [`Values::defaults`] and
-/// the rows of [`table`]. A row:
+/// the rows of [`table`]. A section is `[name] { rows }`; a row:
 ///
 /// ```text
 /// /// Its description (one line in the reference).
