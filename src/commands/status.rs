@@ -233,8 +233,10 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         }
     }
     println!("settings:");
+    // Keys in one column, however long the table's longest.
+    let width = settings.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
     for (k, v, src) in &settings {
-        println!("  {k:<27} {v}  [{src}]");
+        println!("  {k:<width$} {v}  [{src}]");
     }
     for w in &warnings {
         println!("WARNING: {w}");

@@ -43,6 +43,8 @@ pub enum Destination {
 #[derive(Debug, Clone)]
 pub struct ExportConfig {
     pub destination: Destination,
+    /// `export.protocol` as resolved (an OTLP destination carries it too; a file one ignores it).
+    pub protocol: Protocol,
     /// Lower-case header names → values (sent with every request).
     pub headers: BTreeMap<String, String>,
     pub ca_file: Option<PathBuf>,
@@ -62,20 +64,33 @@ pub struct ExportConfig {
 }
 
 impl ExportConfig {
+    /// The defaults of the table ([`super::settings`]), the data dir placing the file export.
     pub fn defaults(data_dir: &std::path::Path) -> ExportConfig {
+        let v = super::Values::defaults().export;
+        let destination =
+            destination(&v.endpoint, v.protocol, data_dir).unwrap_or_else(|_| Destination::File(data_dir.join("otlp")));
+        ExportConfig::from_values(v, destination)
+    }
+
+    /// The resolved `[export]` settings, their endpoint already checked and turned into
+    /// `destination`; the durations and lower bounds are applied here.
+    pub(super) fn from_values(v: super::settings::export::Values, destination: Destination) -> ExportConfig {
+        let ms = Duration::from_millis;
+        let secs = Duration::from_secs;
         ExportConfig {
-            destination: Destination::File(data_dir.join("otlp")),
-            headers: BTreeMap::new(),
-            ca_file: None,
-            timeout: Duration::from_millis(10_000),
-            connect_timeout: Duration::from_millis(3_000),
-            batch_size: 2048,
-            poll: Duration::from_millis(100),
-            span_timeout: Duration::from_secs(7200),
-            idle_exit: Duration::from_secs(1800),
-            gap_check: Duration::from_secs(30),
-            session_silence: Duration::from_secs(900),
-            autostart: true,
+            destination,
+            protocol: v.protocol,
+            headers: v.headers,
+            ca_file: v.ca_file,
+            timeout: ms(v.timeout_ms),
+            connect_timeout: ms(v.connect_timeout_ms),
+            batch_size: v.batch_size.max(1) as usize,
+            poll: ms(v.poll_ms.max(5)),
+            span_timeout: secs(v.span_timeout_secs),
+            idle_exit: secs(v.idle_exit_secs),
+            gap_check: secs(v.gap_check_secs.max(1)),
+            session_silence: secs(v.session_silence_secs.max(1)),
+            autostart: v.autostart,
         }
     }
 

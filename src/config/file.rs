@@ -1,103 +1,9 @@
-//! The config file as written on disk: every section typed, every key optional, unknown keys and
-//! wrong types rejected by name. [`super::resolve`] turns it (with the environment and the
-//! defaults) into the one resolved [`super::Config`]; nothing else reads this type.
+//! The config file as written on disk: its sections are built from the table of settings
+//! ([`super::settings`]: every section typed, every key optional, unknown keys and wrong types
+//! rejected by name). [`super::resolve`] turns it (with the environment and the defaults) into
+//! the one resolved [`super::Config`]; nothing else reads this type.
 
-use super::{Fsync, Protocol, Scope};
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FileConfig {
-    pub scope: ScopeSection,
-    pub capture: CaptureSection,
-    pub journal: JournalSection,
-    pub agent: AgentSection,
-    pub policy: PolicySection,
-    pub export: ExportSection,
-    pub cost: CostSection,
-    pub hook: HookSection,
-    pub fleet: FleetSection,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FleetSection {
-    /// The fleet registry (`fleet.toml`); default: beside the config file.
-    pub registry: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HookSection {
-    /// The relay's loopback address for `type: "http"` hooks.
-    pub listen: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CostSection {
-    pub prices: Option<PathBuf>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScopeSection {
-    pub enabled: Option<Scope>,
-    pub project_root: Option<PathBuf>,
-    pub allow_paths: Option<Vec<PathBuf>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CaptureSection {
-    pub content: Option<bool>,
-    pub max_bytes: Option<usize>,
-    pub prompts: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JournalSection {
-    pub fsync: Option<Fsync>,
-    pub segment_max_bytes: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AgentSection {
-    pub id: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub group: Option<String>,
-    pub role: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PolicySection {
-    pub file: Option<PathBuf>,
-    pub enforce: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ExportSection {
-    pub endpoint: Option<String>,
-    pub protocol: Option<Protocol>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub ca_file: Option<PathBuf>,
-    pub timeout_ms: Option<u64>,
-    pub connect_timeout_ms: Option<u64>,
-    pub batch_size: Option<u64>,
-    pub poll_ms: Option<u64>,
-    pub span_timeout_secs: Option<u64>,
-    pub idle_exit_secs: Option<u64>,
-    pub gap_check_secs: Option<u64>,
-    pub session_silence_secs: Option<u64>,
-    pub autostart: Option<bool>,
-}
+pub use super::settings::FileConfig;
 
 /// Parses the file's text; the error names the key and line (`toml`'s own message).
 pub fn parse(text: &str) -> Result<FileConfig, String> {
@@ -112,6 +18,7 @@ pub fn parse(text: &str) -> Result<FileConfig, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Fsync, Protocol, Scope};
     use super::*;
 
     #[test]

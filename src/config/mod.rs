@@ -14,14 +14,15 @@
 
 pub mod export;
 mod file;
+mod settings;
 
 pub use export::{display_header, redact_url, Destination, ExportConfig, Protocol};
-use file::FileConfig;
 use serde::Deserialize;
+pub use settings::{reference_markdown, table, Setting};
+use settings::{FileConfig, Values, CONFIG_VAR, HOME_VAR};
 use std::collections::BTreeMap;
 use std::env;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Where telemetry is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -57,7 +58,13 @@ pub struct ScopeConfig {
 
 impl Default for ScopeConfig {
     fn default() -> Self {
-        ScopeConfig { enabled: Scope::Project, project_root: None, allow_paths: Vec::new() }
+        Values::defaults().scope.into()
+    }
+}
+
+impl From<settings::scope::Values> for ScopeConfig {
+    fn from(v: settings::scope::Values) -> Self {
+        ScopeConfig { enabled: v.enabled, project_root: v.project_root, allow_paths: v.allow_paths }
     }
 }
 
@@ -73,7 +80,13 @@ pub struct CaptureConfig {
 
 impl Default for CaptureConfig {
     fn default() -> Self {
-        CaptureConfig { content: false, max_bytes: 64 * 1024, prompts: true }
+        Values::defaults().capture.into()
+    }
+}
+
+impl From<settings::capture::Values> for CaptureConfig {
+    fn from(v: settings::capture::Values) -> Self {
+        CaptureConfig { content: v.content, max_bytes: v.max_bytes, prompts: v.prompts }
     }
 }
 
@@ -86,17 +99,35 @@ pub struct JournalConfig {
 
 impl Default for JournalConfig {
     fn default() -> Self {
-        JournalConfig { fsync: Fsync::Never, segment_max_bytes: 64 * 1024 * 1024 }
+        Values::defaults().journal.into()
     }
 }
 
-#[derive(Debug, Clone, Default)]
+impl From<settings::journal::Values> for JournalConfig {
+    fn from(v: settings::journal::Values) -> Self {
+        JournalConfig { fsync: v.fsync, segment_max_bytes: v.segment_max_bytes }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct AgentConfig {
     pub id: Option<String>,
     /// `agent.type` (`[agent] type`, `AGENT_TELEMETRY_AGENT_TYPE`); else the registry's, else `claude-code`.
     pub kind: Option<String>,
     pub group: Option<String>,
     pub role: Option<String>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Values::defaults().agent.into()
+    }
+}
+
+impl From<settings::agent::Values> for AgentConfig {
+    fn from(v: settings::agent::Values) -> Self {
+        AgentConfig { id: v.id, kind: v.kind, group: v.group, role: v.role }
+    }
 }
 
 /// The fleet registry (see `crate::fleet::registry`): where it is and what it says.
@@ -113,7 +144,7 @@ pub struct FleetConfig {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PolicyConfig {
     /// Policy file; default `policy.toml` beside the config file.
     pub file: Option<PathBuf>,
@@ -121,17 +152,54 @@ pub struct PolicyConfig {
     pub enforce: bool,
 }
 
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Values::defaults().policy.into()
+    }
+}
+
+impl From<settings::policy::Values> for PolicyConfig {
+    fn from(v: settings::policy::Values) -> Self {
+        PolicyConfig { file: v.file, enforce: v.enforce }
+    }
+}
+
 /// Estimated cost of model calls (see `crate::cost`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CostConfig {
     /// A price table replacing the shipped one.
     pub prices: Option<PathBuf>,
 }
 
+impl Default for CostConfig {
+    fn default() -> Self {
+        Values::defaults().cost.into()
+    }
+}
+
+impl From<settings::cost::Values> for CostConfig {
+    fn from(v: settings::cost::Values) -> Self {
+        CostConfig { prices: v.prices }
+    }
+}
+
 /// `type: "http"` hooks: the relay takes events on this loopback address (off when absent).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HookConfig {
     pub listen: Option<std::net::SocketAddr>,
+}
+
+impl Default for HookConfig {
+    fn default() -> Self {
+        Values::defaults().hook.into()
+    }
+}
+
+impl From<settings::hook::Values> for HookConfig {
+    /// The address was checked as it was resolved ([`Resolver::listen`]).
+    fn from(v: settings::hook::Values) -> Self {
+        HookConfig { listen: v.listen.and_then(|l| parse_listen(&l).ok()) }
+    }
 }
 
 /// A loopback `ip:port` (any other address would let other machines write the journal).
@@ -231,61 +299,16 @@ impl Config {
     /// The variables that make another process of ours resolve exactly this data dir and config
     /// file (the hook starting a relay, the systemd unit).
     pub fn handoff_env(&self) -> [(&'static str, &Path); 2] {
-        [("AGENT_TELEMETRY_HOME", self.data_dir.as_path()), ("AGENT_TELEMETRY_CONFIG", self.config_path.as_path())]
+        [(HOME_VAR, self.data_dir.as_path()), (CONFIG_VAR, self.config_path.as_path())]
     }
 
-    /// Every setting with its value as it may be shown (credentials masked) and its source.
+    /// Every setting (see [`table`]) with its value as it may be shown (credentials masked) and
+    /// its source, in the table's order.
     pub fn settings(&self) -> Vec<(&'static str, String, Source)> {
-        let src = |k: &'static str| self.sources.get(k).cloned().unwrap_or(Source::Default);
-        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        let path = |v: &Option<PathBuf>| v.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "-".into());
-        let e = &self.export;
-        let mut out = vec![
-            ("data_dir", self.data_dir.display().to_string()),
-            ("config_path", self.config_path.display().to_string()),
-            ("scope.enabled", format!("{:?}", self.scope.enabled).to_lowercase()),
-            ("scope.project_root", path(&self.scope.project_root)),
-            ("scope.allow_paths", format!("{:?}", self.scope.allow_paths)),
-            ("capture.content", self.capture.content.to_string()),
-            ("capture.max_bytes", self.capture.max_bytes.to_string()),
-            ("capture.prompts", self.capture.prompts.to_string()),
-            ("journal.fsync", format!("{:?}", self.journal.fsync).to_lowercase()),
-            ("journal.segment_max_bytes", self.journal.segment_max_bytes.to_string()),
-            ("agent.id", opt(&self.agent.id)),
-            ("agent.type", opt(&self.agent.kind)),
-            ("agent.group", opt(&self.agent.group)),
-            ("agent.role", opt(&self.agent.role)),
-            ("policy.file", self.policy_path().display().to_string()),
-            ("policy.enforce", self.policy.enforce.to_string()),
-            ("export.endpoint", e.describe()),
-            ("export.headers", format!("{:?}", e.display_headers())),
-            ("export.ca_file", path(&e.ca_file)),
-            ("export.timeout_ms", e.timeout.as_millis().to_string()),
-            ("export.connect_timeout_ms", e.connect_timeout.as_millis().to_string()),
-            ("export.batch_size", e.batch_size.to_string()),
-            ("export.poll_ms", e.poll.as_millis().to_string()),
-            ("export.span_timeout_secs", e.span_timeout.as_secs().to_string()),
-            ("export.idle_exit_secs", e.idle_exit.as_secs().to_string()),
-            ("export.gap_check_secs", e.gap_check.as_secs().to_string()),
-            ("export.session_silence_secs", e.session_silence.as_secs().to_string()),
-            ("export.autostart", e.autostart.to_string()),
-            ("cost.prices", path(&self.cost.prices)),
-            ("hook.listen", self.hook.listen.map(|a| a.to_string()).unwrap_or_else(|| "-".into())),
-            (
-                "fleet.registry",
-                match (&self.fleet.registry, &self.fleet.error) {
-                    (_, Some(_)) => format!("{} (broken)", self.fleet.registry_path.display()),
-                    (Some(r), None) => format!(
-                        "{} ({} agent(s), {} group(s))",
-                        self.fleet.registry_path.display(),
-                        r.agents.len(),
-                        r.groups.len()
-                    ),
-                    (None, None) => format!("{} (none)", self.fleet.registry_path.display()),
-                },
-            ),
-        ];
-        out.drain(..).map(|(k, v)| (k, v, src(k))).collect()
+        table()
+            .into_iter()
+            .map(|s| (s.key, (s.show)(self), self.sources.get(s.key).cloned().unwrap_or(Source::Default)))
+            .collect()
     }
 }
 
@@ -294,8 +317,8 @@ impl Config {
 /// `env` returns a variable's non-empty value.
 pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
     let mut r = Resolver { env, sources: BTreeMap::new(), errors: Vec::new() };
-    let data_dir = r.path_setting("data_dir", "AGENT_TELEMETRY_HOME", || default_data_dir(env));
-    let config_path = r.path_setting("config_path", "AGENT_TELEMETRY_CONFIG", || default_config_path(env, &data_dir));
+    let data_dir = r.path_setting("data_dir", HOME_VAR, || default_data_dir(env));
+    let config_path = r.path_setting("config_path", CONFIG_VAR, || default_config_path(env, &data_dir));
     let file = match read_file(&config_path) {
         Ok(Some(text)) => match file::parse(&text) {
             Ok(f) => f,
@@ -310,122 +333,20 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
             FileConfig::default()
         }
     };
-    let d = ExportConfig::defaults(&data_dir);
-    let scope = ScopeConfig {
-        enabled: r.pick("scope.enabled", "AGENT_TELEMETRY_SCOPE", file.scope.enabled, Scope::Project, parse_enum),
-        project_root: r.pick_opt("scope.project_root", "AGENT_TELEMETRY_PROJECT_ROOT", file.scope.project_root, |v| {
-            Ok(PathBuf::from(v))
-        }),
-        allow_paths: r.pick("scope.allow_paths", "", file.scope.allow_paths, Vec::new(), |_| Err(String::new())),
-    };
-    let capture = CaptureConfig {
-        content: r.pick("capture.content", "AGENT_TELEMETRY_CAPTURE_CONTENT", file.capture.content, false, parse_bool),
-        max_bytes: r.pick(
-            "capture.max_bytes",
-            "AGENT_TELEMETRY_CAPTURE_MAX_BYTES",
-            file.capture.max_bytes,
-            64 * 1024,
-            parse_num,
-        ),
-        prompts: r.pick("capture.prompts", "AGENT_TELEMETRY_CAPTURE_PROMPTS", file.capture.prompts, true, parse_bool),
-    };
-    let journal = JournalConfig {
-        fsync: r.pick("journal.fsync", "AGENT_TELEMETRY_FSYNC", file.journal.fsync, Fsync::Never, parse_enum),
-        segment_max_bytes: r.pick(
-            "journal.segment_max_bytes",
-            "AGENT_TELEMETRY_SEGMENT_MAX_BYTES",
-            file.journal.segment_max_bytes,
-            64 * 1024 * 1024,
-            parse_num,
-        ),
-    };
-    let agent = AgentConfig {
-        id: r.pick_opt("agent.id", "AGENT_TELEMETRY_AGENT_ID", file.agent.id, |v| Ok(v.to_string())),
-        kind: r.pick_opt("agent.type", "AGENT_TELEMETRY_AGENT_TYPE", file.agent.kind, |v| Ok(v.to_string())),
-        group: r.pick_opt("agent.group", "AGENT_TELEMETRY_AGENT_GROUP", file.agent.group, |v| Ok(v.to_string())),
-        role: r.pick_opt("agent.role", "AGENT_TELEMETRY_AGENT_ROLE", file.agent.role, |v| Ok(v.to_string())),
-    };
-    let policy = PolicyConfig {
-        file: r.pick_opt("policy.file", "AGENT_TELEMETRY_POLICY", file.policy.file, |v| Ok(PathBuf::from(v))),
-        enforce: r.pick("policy.enforce", "AGENT_TELEMETRY_ENFORCE", file.policy.enforce, false, parse_bool),
-    };
-    let f = file.export;
-    let protocol = r.pick("export.protocol", "AGENT_TELEMETRY_OTLP_PROTOCOL", f.protocol, Protocol::Grpc, parse_enum);
-    let endpoint: String =
-        r.pick_secret("export.endpoint", "AGENT_TELEMETRY_OTLP_ENDPOINT", f.endpoint, "file".to_string(), |v| {
-            Ok(v.to_string())
-        });
-    let destination = match export::destination(&endpoint, protocol, &data_dir) {
+    let v = settings::resolve_values(&mut r, file);
+    let x = v.export;
+    let destination = match export::destination(&x.endpoint, x.protocol, &data_dir) {
         Ok(d) => d,
         Err(e) => {
             r.errors
                 .push(format!("export.endpoint ({}): {e}; exporting to files instead", r.source_of("export.endpoint")));
             r.sources.insert("export.endpoint", Source::Default);
-            d.destination.clone()
+            Destination::File(data_dir.join("otlp"))
         }
     };
-    let headers = r.headers(f.headers);
-    let ms = Duration::from_millis;
-    let secs = Duration::from_secs;
-    let export = ExportConfig {
-        destination,
-        headers,
-        ca_file: r.pick_opt("export.ca_file", "AGENT_TELEMETRY_OTLP_CA_FILE", f.ca_file, |v| Ok(PathBuf::from(v))),
-        timeout: ms(r.pick("export.timeout_ms", "AGENT_TELEMETRY_OTLP_TIMEOUT_MS", f.timeout_ms, 10_000, parse_num)),
-        connect_timeout: ms(r.pick(
-            "export.connect_timeout_ms",
-            "AGENT_TELEMETRY_OTLP_CONNECT_TIMEOUT_MS",
-            f.connect_timeout_ms,
-            3_000,
-            parse_num,
-        )),
-        batch_size: r.pick("export.batch_size", "AGENT_TELEMETRY_BATCH_SIZE", f.batch_size, 2048, parse_num).max(1)
-            as usize,
-        poll: ms(r.pick("export.poll_ms", "AGENT_TELEMETRY_POLL_MS", f.poll_ms, 100, parse_num).max(5)),
-        span_timeout: secs(r.pick(
-            "export.span_timeout_secs",
-            "AGENT_TELEMETRY_SPAN_TIMEOUT_SECS",
-            f.span_timeout_secs,
-            7200,
-            parse_num,
-        )),
-        idle_exit: secs(r.pick(
-            "export.idle_exit_secs",
-            "AGENT_TELEMETRY_RELAY_IDLE_EXIT_SECS",
-            f.idle_exit_secs,
-            1800,
-            parse_num,
-        )),
-        gap_check: secs(
-            r.pick("export.gap_check_secs", "AGENT_TELEMETRY_GAP_CHECK_SECS", f.gap_check_secs, 30, parse_num).max(1),
-        ),
-        session_silence: secs(
-            r.pick(
-                "export.session_silence_secs",
-                "AGENT_TELEMETRY_SESSION_SILENCE_SECS",
-                f.session_silence_secs,
-                900,
-                parse_num,
-            )
-            .max(1),
-        ),
-        autostart: r.pick("export.autostart", "AGENT_TELEMETRY_RELAY", f.autostart, true, parse_bool),
-    };
-    let cost = CostConfig {
-        prices: r.pick_opt("cost.prices", "AGENT_TELEMETRY_PRICES", file.cost.prices, |v| Ok(PathBuf::from(v))),
-    };
-    let file_listen = match file.hook.listen.as_deref().map(parse_listen).transpose() {
-        Ok(a) => a,
-        Err(e) => {
-            r.errors.push(format!("hook.listen: {e}"));
-            None
-        }
-    };
-    let hook =
-        HookConfig { listen: r.pick_opt("hook.listen", "AGENT_TELEMETRY_HOOK_LISTEN", file_listen, parse_listen) };
-    let registry_path = r
-        .pick_opt("fleet.registry", "AGENT_TELEMETRY_FLEET", file.fleet.registry, |v| Ok(PathBuf::from(v)))
-        .unwrap_or_else(|| config_path.parent().unwrap_or(Path::new(".")).join("fleet.toml"));
+    let export = ExportConfig::from_values(x, destination);
+    let registry_path =
+        v.fleet.registry.unwrap_or_else(|| config_path.parent().unwrap_or(Path::new(".")).join("fleet.toml"));
     let fleet = match crate::fleet::registry::Registry::load(&registry_path) {
         Ok(registry) => FleetConfig { registry_path, registry: registry.map(std::sync::Arc::new), error: None },
         Err(e) => FleetConfig {
@@ -435,14 +356,14 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
         },
     };
     Config {
-        scope,
-        cost,
-        hook,
+        scope: v.scope.into(),
+        cost: v.cost.into(),
+        hook: v.hook.into(),
         fleet,
-        capture,
-        journal,
-        agent,
-        policy,
+        capture: v.capture.into(),
+        journal: v.journal.into(),
+        agent: v.agent.into(),
+        policy: v.policy.into(),
         export,
         error: (!r.errors.is_empty()).then(|| r.errors.join("; ")),
         data_dir,
@@ -455,8 +376,8 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
 /// the error names the key.
 pub fn check_file_text(text: &str) -> Result<(), String> {
     let f = file::parse(text)?;
-    if let Some(l) = &f.hook.listen {
-        parse_listen(l).map_err(|e| format!("hook.listen: {e}"))?;
+    if let Some(l) = f.hook.listen.flatten() {
+        parse_listen(&l).map_err(|e| format!("hook.listen: {e}"))?;
     }
     if let Some(endpoint) = &f.export.endpoint {
         export::destination(endpoint, f.export.protocol.unwrap_or(Protocol::Grpc), Path::new("/"))?;
@@ -474,47 +395,36 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// The environment variable `var` (if set and valid), else the file's value, else `default`.
-    /// An invalid variable is reported and skipped (the file or the default applies).
-    fn pick<T>(
+    /// The variable `var` (if set and valid), else the file's value, else `default`: the
+    /// precedence, written once. An invalid variable is reported (never repeating the value of
+    /// a `secret` setting) and skipped: the file or the default applies.
+    fn pick<T: settings::Value>(
         &mut self,
         key: &'static str,
-        var: &'static str,
+        var: Option<&'static str>,
         file: Option<T>,
         default: T,
-        parse: impl Fn(&str) -> Result<T, String>,
+        secret: bool,
     ) -> T {
-        self.pick_shown(key, var, file, default, parse, true)
+        self.pick_with(key, var, file, default, secret, T::from_env)
     }
 
-    /// Like `pick`, for a value that may hold a credential: an error never repeats it.
-    fn pick_secret<T>(
+    fn pick_with<T>(
         &mut self,
         key: &'static str,
-        var: &'static str,
+        var: Option<&'static str>,
         file: Option<T>,
         default: T,
+        secret: bool,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> T {
-        self.pick_shown(key, var, file, default, parse, false)
-    }
-
-    fn pick_shown<T>(
-        &mut self,
-        key: &'static str,
-        var: &'static str,
-        file: Option<T>,
-        default: T,
-        parse: impl Fn(&str) -> Result<T, String>,
-        show: bool,
-    ) -> T {
-        if let Some(v) = (!var.is_empty()).then(|| (self.env)(var)).flatten() {
+        if let Some((var, v)) = var.and_then(|var| (self.env)(var).map(|v| (var, v))) {
             match parse(&v) {
                 Ok(t) => {
                     self.sources.insert(key, Source::Env(var));
                     return t;
                 }
-                Err(e) if show => self.errors.push(format!("{var}={v:?} ignored: {e}")),
+                Err(e) if !secret => self.errors.push(format!("{var}={v:?} ignored: {e}")),
                 Err(_) => self.errors.push(format!("{var} ignored: not a valid value")),
             }
         }
@@ -530,19 +440,25 @@ impl Resolver<'_> {
         }
     }
 
-    fn pick_opt<T>(
+    /// `hook.listen`: a loopback `ip:port` from either source; a bad one in the file is reported
+    /// under its key and skipped (the rest of the file still applies).
+    fn listen(
         &mut self,
         key: &'static str,
-        var: &'static str,
-        file: Option<T>,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let has_file = file.is_some();
-        let v = self.pick(key, var, file.map(Some), None, |s| parse(s).map(Some));
-        if v.is_none() && !has_file {
-            self.sources.insert(key, Source::Default);
-        }
-        v
+        var: Option<&'static str>,
+        file: Option<Option<String>>,
+        default: Option<String>,
+        secret: bool,
+    ) -> Option<String> {
+        let file = match file.flatten().map(|l| parse_listen(&l).map(|_| l)) {
+            Some(Ok(l)) => Some(Some(l)),
+            Some(Err(e)) => {
+                self.errors.push(format!("{key}: {e}"));
+                None
+            }
+            None => None,
+        };
+        self.pick_with(key, var, file, default, secret, |v| parse_listen(v).map(|_| Some(v.to_string())))
     }
 
     fn path_setting(&mut self, key: &'static str, var: &'static str, default: impl FnOnce() -> PathBuf) -> PathBuf {
@@ -562,10 +478,17 @@ impl Resolver<'_> {
         self.sources.get(key).cloned().unwrap_or(Source::Default)
     }
 
-    /// `[export] headers`, then `AGENT_TELEMETRY_OTLP_HEADERS` (`k=v,k2=v2`) adding or replacing
-    /// single headers. Values are never repeated in errors.
-    fn headers(&mut self, file: Option<BTreeMap<String, String>>) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
+    /// `[export] headers`, then the variable (`k=v,k2=v2`) adding or replacing single headers.
+    /// Values are never repeated in errors.
+    fn headers(
+        &mut self,
+        key: &'static str,
+        var: Option<&'static str>,
+        file: Option<BTreeMap<String, String>>,
+        default: BTreeMap<String, String>,
+        _secret: bool,
+    ) -> BTreeMap<String, String> {
+        let mut out = default;
         let mut source = Source::Default;
         for (k, v) in file.unwrap_or_default() {
             match export::check_header_name(&k) {
@@ -573,22 +496,22 @@ impl Resolver<'_> {
                     out.insert(k, v);
                     source = Source::File;
                 }
-                Err(e) => self.errors.push(format!("export.headers: {e}")),
+                Err(e) => self.errors.push(format!("{key}: {e}")),
             }
         }
-        if let Some(h) = (self.env)("AGENT_TELEMETRY_OTLP_HEADERS") {
+        if let Some((var, h)) = var.and_then(|var| (self.env)(var).map(|h| (var, h))) {
             for pair in h.split(',').filter(|p| !p.trim().is_empty()) {
                 match pair.split_once('=').map(|(k, v)| (export::check_header_name(k), v)) {
                     Some((Ok(k), v)) => {
                         out.insert(k, v.trim().to_string());
-                        source = Source::Env("AGENT_TELEMETRY_OTLP_HEADERS");
+                        source = Source::Env(var);
                     }
-                    Some((Err(e), _)) => self.errors.push(format!("AGENT_TELEMETRY_OTLP_HEADERS: {e}")),
-                    None => self.errors.push("AGENT_TELEMETRY_OTLP_HEADERS: an entry is not key=value".to_string()),
+                    Some((Err(e), _)) => self.errors.push(format!("{var}: {e}")),
+                    None => self.errors.push(format!("{var}: an entry is not key=value")),
                 }
             }
         }
-        self.sources.insert("export.headers", source);
+        self.sources.insert(key, source);
         out
     }
 }
@@ -713,7 +636,7 @@ mod tests {
         assert_eq!(c.export.poll.as_millis(), 100);
         assert_eq!(c.sources["export.poll_ms"], Source::Default);
         assert!(c.error.is_none(), "{:?}", c.error);
-        assert_eq!(c.settings().len(), 31);
+        assert_eq!(c.settings().len(), 32);
     }
 
     #[test]
