@@ -158,6 +158,19 @@ mod tests {
     }
 
     #[test]
+    fn a_window_names_the_flag_and_refuses_since_after_until() {
+        let now = 1_000_000 * 1_000_000_000u64;
+        assert_eq!(window(Some("2h"), None, now).unwrap(), (Some(now - 7200 * 1_000_000_000), None));
+        assert!(matches!(window(Some("1h"), Some("2h"), now), Err(super::super::Error::EmptyWindow)));
+        let e = window(None, Some("soon"), now).unwrap_err();
+        assert!(matches!(&e, super::super::Error::BadTime { flag: "--until", error } if error.text == "soon"), "{e}");
+        // The command line prints the chain (`{:#}`): the cause's text once.
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert!(shown.starts_with("--until: bad time \"soon\": want a duration"), "{shown}");
+        assert_eq!(shown.matches("bad time").count(), 1, "{shown}");
+    }
+
+    #[test]
     fn formats() {
         assert_eq!(offset(61_234_000_000), "+1:01.234");
         assert_eq!(offset(3_723_000_000_000), "+1:02:03.000");

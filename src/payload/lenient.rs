@@ -389,5 +389,7 @@ mod tests {
         for t in ["", "{", "{\"a\":1}x", "[1,]", "{\"a\" 1}", "\"\\x\"", &"[".repeat(100_000)] {
             assert!(parse(t).is_err(), "{t}");
         }
+        assert_eq!(parse("{\"a\" 1}").unwrap_err(), NotJson { problem: "expected ':'", at: 5 });
+        assert_eq!(parse("[1] x").unwrap_err().to_string(), "trailing characters after the JSON value at byte 4");
     }
 }
