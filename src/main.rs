@@ -104,7 +104,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
             }
             if foreground || once {
                 let once_timeout = once.then(|| std::time::Duration::from_secs(timeout));
-                return relay::run(&config, relay::RunOptions { autostarted, once, once_timeout });
+                return Ok(relay::run(&config, relay::RunOptions { autostarted, once, once_timeout })?);
             }
             if let Some(pid) = relay::control::running_pid(&config.data_dir) {
                 println!("relay already running (pid {pid})");

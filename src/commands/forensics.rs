@@ -23,7 +23,7 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn open(&self, config: &Config) -> anyhow::Result<forensics::index::Index> {
+    pub fn open(&self, config: &Config) -> forensics::Result<forensics::index::Index> {
         let data = self.data.clone().unwrap_or_else(|| config.data_dir.clone());
         DataDir::new(&data, self.index.as_deref())?.open()
     }
@@ -41,19 +41,8 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn resolve(&self, now: u64) -> anyhow::Result<(Option<u64>, Option<u64>)> {
-        let p = |w: &Option<String>, flag: &str| -> anyhow::Result<Option<u64>> {
-            w.as_deref()
-                .map(|t| forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
-                .transpose()
-        };
-        let (s, u) = (p(&self.since, "since")?, p(&self.until, "until")?);
-        if let (Some(s), Some(u)) = (s, u) {
-            if s > u {
-                anyhow::bail!("--since is after --until: nothing can match");
-            }
-        }
-        Ok((s, u))
+    pub fn resolve(&self, now: u64) -> forensics::Result<(Option<u64>, Option<u64>)> {
+        forensics::time::window(self.since.as_deref(), self.until.as_deref(), now)
     }
 }
 
@@ -198,7 +187,7 @@ pub fn run(config: &Config, command: &IndexCommand) -> anyhow::Result<i32> {
         IndexCommand::Timeline(a) => timeline(config, a),
         IndexCommand::Tree(a) => tree(config, a),
         IndexCommand::Report(a) => report(config, a),
-        IndexCommand::Fleet { command } => crate::fleet::run(config, command),
+        IndexCommand::Fleet { command } => Ok(crate::fleet::run(config, command)?),
     }
 }
 

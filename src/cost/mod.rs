@@ -6,7 +6,26 @@
 use crate::transcript::Usage;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// What is wrong in a price table's text.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BadTable {
+    /// Not TOML, an unknown key or a wrong type.
+    #[error("{}", .error.message())]
+    Syntax { error: toml::de::Error },
+    #[error("model {model}: a price is negative or not a number")]
+    BadPrice { model: String },
+}
+
+/// Why the price table file at `path` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {error}", .path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("{}: {error}", .path.display())]
+    Invalid { path: PathBuf, error: BadTable },
+}
 
 const SHIPPED: &str = include_str!("prices.toml");
 
@@ -31,25 +50,26 @@ impl PriceTable {
         PriceTable::parse(SHIPPED).expect("the shipped price table parses (tested)")
     }
 
-    pub fn parse(text: &str) -> Result<PriceTable, String> {
-        let t: PriceTable = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    pub fn parse(text: &str) -> Result<PriceTable, BadTable> {
+        let t: PriceTable = toml::from_str(text).map_err(|error| BadTable::Syntax { error })?;
         if let Some((m, _)) = t
             .models
             .iter()
             .find(|(_, p)| [p.input, p.output, p.cache_read, p.cache_write].iter().any(|v| !v.is_finite() || *v < 0.0))
         {
-            return Err(format!("model {m}: a price is negative or not a number"));
+            return Err(BadTable::BadPrice { model: m.clone() });
         }
         Ok(t)
     }
 
     /// The configured table (`path`), else the shipped one.
-    pub fn load(path: Option<&Path>) -> Result<PriceTable, String> {
+    pub fn load(path: Option<&Path>) -> Result<PriceTable, LoadError> {
         match path {
             None => Ok(PriceTable::shipped()),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                PriceTable::parse(&text).map_err(|e| format!("{}: {e}", p.display()))
+                let text =
+                    std::fs::read_to_string(p).map_err(|error| LoadError::Read { path: p.to_path_buf(), error })?;
+                PriceTable::parse(&text).map_err(|error| LoadError::Invalid { path: p.to_path_buf(), error })
             }
         }
     }

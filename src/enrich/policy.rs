@@ -112,12 +112,33 @@ struct PolicyFileText {
 /// Largest policy file read.
 const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 
+/// What is wrong in a policy file, naming the rule (by id, else by position) and the field.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BadPolicy {
+    /// Not TOML, or an unknown top-level key.
+    #[error("{}", one_line(.error))]
+    Syntax { error: toml::de::Error },
+    /// A rule with an unknown key, a wrong type or an unknown choice (`rule`: "rule `id`" or
+    /// "rules[i]").
+    #[error("{rule}: {}", .error.message())]
+    Rule { rule: String, error: toml::de::Error },
+    #[error("rule {rule}: {error}")]
+    Pattern { rule: String, error: regex_lite::Error },
+    #[error("rule {rule} (unless): {error}")]
+    Unless { rule: String, error: regex_lite::Error },
+}
+
+/// A TOML error as one line (its own text spans several: the line, a caret, the message).
+fn one_line(e: &toml::de::Error) -> String {
+    e.to_string().trim_end().replace('\n', " ")
+}
+
 impl PolicyFile {
     /// Parses a policy file's text. Every mistake is an error naming the rule (by id, else by
     /// position) and the field: an unknown key, a wrong type, an unknown choice
     /// (`action = "Deny"`), a pattern that does not compile.
-    pub fn parse(text: &str) -> Result<PolicyFile, String> {
-        let raw: PolicyFileText = toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+    pub fn parse(text: &str) -> Result<PolicyFile, BadPolicy> {
+        let raw: PolicyFileText = toml::from_str(text).map_err(|error| BadPolicy::Syntax { error })?;
         let mut rules = Vec::with_capacity(raw.rules.len());
         for (i, v) in raw.rules.into_iter().enumerate() {
             let name = v
@@ -125,7 +146,7 @@ impl PolicyFile {
                 .and_then(|x| x.as_str())
                 .map(|id| format!("rule `{id}`"))
                 .unwrap_or_else(|| format!("rules[{i}]"));
-            let spec = RuleSpec::deserialize(v).map_err(|e| format!("{name}: {}", e.message()))?;
+            let spec = RuleSpec::deserialize(v).map_err(|error| BadPolicy::Rule { rule: name, error })?;
             rules.push(spec);
         }
         Ok(PolicyFile { builtin: raw.builtin, disable: raw.disable, allow_paths: raw.allow_paths, rules })
@@ -269,11 +290,11 @@ impl Policy {
     }
 
     /// Validates every pattern of the file (so a typo is reported, not silently skipped).
-    pub fn from_file(file: PolicyFile) -> Result<Policy, String> {
+    pub fn from_file(file: PolicyFile) -> Result<Policy, BadPolicy> {
         for r in &file.rules {
-            Regex::new(&r.pattern).map_err(|e| format!("rule {}: {e}", r.id))?;
+            Regex::new(&r.pattern).map_err(|error| BadPolicy::Pattern { rule: r.id.clone(), error })?;
             if let Some(u) = &r.unless {
-                Regex::new(u).map_err(|e| format!("rule {} (unless): {e}", r.id))?;
+                Regex::new(u).map_err(|error| BadPolicy::Unless { rule: r.id.clone(), error })?;
             }
         }
         let mut specs: Vec<RuleSpec> = if file.builtin.unwrap_or(true) { builtin_rules() } else { Vec::new() };
@@ -711,18 +732,22 @@ mod tests {
     fn policy_file_mistakes_name_the_rule() {
         let e =
             PolicyFile::parse("[[rules]]\nid='custom.x'\ntarget='command'\npattern='x'\nseverity='low'\naction='Deny'")
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
         assert!(e.contains("custom.x") && e.contains("Deny"), "{e}");
-        let e =
-            PolicyFile::parse("[[rules]]\nid='custom.y'\ntarget='Command'\npattern='x'\nseverity='low'").unwrap_err();
+        let e = PolicyFile::parse("[[rules]]\nid='custom.y'\ntarget='Command'\npattern='x'\nseverity='low'")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("custom.y") && e.contains("Command"), "{e}");
-        let e =
-            PolicyFile::parse("[[rules]]\nid='custom.z'\ntarget='path'\npattern='x'\nseverity='severe'").unwrap_err();
+        let e = PolicyFile::parse("[[rules]]\nid='custom.z'\ntarget='path'\npattern='x'\nseverity='severe'")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("custom.z") && e.contains("severe"), "{e}");
         let e = PolicyFile::parse("[[rules]]\nid='custom.w'\ntarget='path'\npattern='x'\nseverity='low'\nacton='deny'")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("custom.w") && e.contains("acton"), "{e}");
-        assert!(PolicyFile::parse("disabel = []").unwrap_err().contains("disabel"));
+        assert!(PolicyFile::parse("disabel = []").unwrap_err().to_string().contains("disabel"));
         let ok =
             PolicyFile::parse("[[rules]]\nid='custom.v'\ntarget='path'\npattern='x'\nseverity='low'\naction='deny'")
                 .unwrap();

@@ -105,7 +105,7 @@ pub fn list(
     since: Option<u64>,
     now: u64,
     open_for: u64,
-) -> anyhow::Result<Vec<AgentRow>> {
+) -> super::Result<Vec<AgentRow>> {
     let mut st = index.conn.prepare(
         "SELECT s.agent, s.agent_group, s.project, s.project_name, s.worktree, s.start, s.last, s.ended, s.records, g.name, e.off, e.len
          FROM sessions s LEFT JOIN events e ON e.seq = s.first_seq LEFT JOIN segments g ON g.id = e.seg
@@ -217,13 +217,9 @@ pub fn list(
     Ok(out)
 }
 
-pub fn run(config: &Config, a: &AgentsArgs) -> anyhow::Result<i32> {
+pub fn run(config: &Config, a: &AgentsArgs) -> super::Result<i32> {
     let now = crate::timefmt::now_unix_nanos();
-    let since = a
-        .since
-        .as_deref()
-        .map(|t| crate::forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--since: {e}")))
-        .transpose()?;
+    let (since, _) = crate::forensics::time::window(a.since.as_deref(), None, now)?;
     let (_, registry) = super::registry_for_command(config, a.registry.as_ref())?;
     let index = a.source.open(config)?;
     let rows = list(&index, registry.as_ref(), since, now, config.export.span_timeout.as_nanos() as u64)?;

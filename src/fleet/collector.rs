@@ -39,27 +39,24 @@ pub struct CollectorConfigArgs {
     pub output: Option<PathBuf>,
 }
 
-pub fn run(config: &Config, a: &CollectorConfigArgs) -> anyhow::Result<i32> {
+pub fn run(config: &Config, a: &CollectorConfigArgs) -> super::Result<i32> {
     let (path, registry) = super::registry_for_command(config, a.registry.as_ref())?;
     let Some(registry) = registry else {
-        anyhow::bail!("no fleet registry at {} (write one, or name it with --registry FILE)", path.display());
+        return Err(super::Error::NoRegistry { path });
     };
     if registry.groups.is_empty() {
-        anyhow::bail!(
-            "{} defines no [groups.NAME]: every record goes to the default tenant, no fragment is needed",
-            path.display()
-        );
+        return Err(super::Error::NoGroups { path });
     }
     let backends = a
         .backends
         .clone()
         .or_else(|| std::env::var("AGENT_TELEMETRY_BACKENDS").ok().filter(|v| !v.is_empty()))
         .unwrap_or_else(|| "victorialogs,jaeger".into());
-    let backends = Backends::parse(&backends).map_err(|e| anyhow::anyhow!("--backends: {e}"))?;
+    let backends = Backends::parse(&backends).map_err(super::Error::Backends)?;
     let text = fragment(&registry, &backends, &path.display().to_string());
     match &a.output {
         Some(out) => {
-            std::fs::write(out, &text).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+            std::fs::write(out, &text).map_err(|error| super::Error::Write { path: out.clone(), error })?;
             eprintln!("wrote {} ({} group pipeline(s) for logs and traces; default tenant for records of no registered group)", out.display(), registry.groups.len());
         }
         None => print!("{text}"),
@@ -77,8 +74,15 @@ pub struct Backends {
     pub file: bool,
 }
 
+/// A backend name [`Backends::parse`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown backend `{name}` (victorialogs, loki, jaeger, tempo, file)")]
+pub struct UnknownBackend {
+    pub name: String,
+}
+
 impl Backends {
-    pub fn parse(list: &str) -> Result<Backends, String> {
+    pub fn parse(list: &str) -> Result<Backends, UnknownBackend> {
         let mut b = Backends::default();
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
@@ -87,7 +91,7 @@ impl Backends {
                 "jaeger" => b.jaeger = true,
                 "tempo" => b.tempo = true,
                 "file" => b.file = true,
-                other => return Err(format!("unknown backend `{other}` (victorialogs, loki, jaeger, tempo, file)")),
+                other => return Err(UnknownBackend { name: other.to_string() }),
             }
         }
         Ok(b)

@@ -84,7 +84,7 @@ impl HookTiming {
 }
 
 /// One row per agent, most tool calls first.
-pub fn compare(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<AgentRow>> {
+pub fn compare(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<AgentRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
     super::window_conditions(f.since, f.until, "s.start", "s.last", &mut params, &mut conds);

@@ -77,9 +77,9 @@ pub struct Conflict {
 }
 
 /// `10m`, `90s`, `2h`, `1d`: a window length in nanoseconds (at least one second).
-pub fn parse_window(text: &str) -> anyhow::Result<u64> {
+pub fn parse_window(text: &str) -> super::Result<u64> {
     let t = text.trim();
-    let bad = || anyhow::anyhow!("--window {}: want a duration (90s, 10m, 2h, 1d)", escape_terminal(text));
+    let bad = || super::Error::BadWindow { given: text.to_string() };
     let unit = t.chars().last().ok_or_else(bad)?;
     let num = &t[..t.len() - unit.len_utf8()];
     let secs: u64 = match unit {
@@ -94,7 +94,7 @@ pub fn parse_window(text: &str) -> anyhow::Result<u64> {
     }
     let n: u64 = num.parse().map_err(|_| bad())?;
     if n == 0 {
-        anyhow::bail!("--window {}: must be longer than nothing", escape_terminal(text));
+        return Err(super::Error::ZeroWindow { given: text.to_string() });
     }
     Ok(n.saturating_mul(secs).saturating_mul(1_000_000_000))
 }
@@ -134,7 +134,7 @@ pub fn project_condition(project: &str, params: &mut Vec<SqlValue>) -> String {
 }
 
 /// Every conflict in `f`, oldest first.
-pub fn find(index: &Index, f: &ConflictFilters) -> anyhow::Result<Vec<Conflict>> {
+pub fn find(index: &Index, f: &ConflictFilters) -> super::Result<Vec<Conflict>> {
     let tools: Vec<&str> = READ_TOOLS.iter().chain(WRITE_TOOLS).copied().collect();
     let mut params: Vec<SqlValue> = tools.iter().map(|t| SqlValue::Text(t.to_string())).collect();
     let mut conds = vec![
@@ -363,6 +363,11 @@ mod tests {
         assert_eq!(normalise_path("/../a"), "/a");
         assert_eq!(normalise_path("a/../../b"), "../b");
         assert_eq!(parse_window("10m").unwrap(), 600_000_000_000);
+        assert!(matches!(parse_window("0s"), Err(crate::fleet::Error::ZeroWindow { .. })));
+        let e = parse_window("10").unwrap_err();
+        assert!(matches!(&e, crate::fleet::Error::BadWindow { given } if given == "10"), "{e}");
+        assert_eq!(e.to_string(), "--window 10: want a duration (90s, 10m, 2h, 1d)");
+        assert!(std::error::Error::source(&e).is_none(), "the command line would print the cause twice");
         assert_eq!(parse_window("90s").unwrap(), 90_000_000_000);
         for bad in ["", "m", "10", "10x", "-5m", "0s", "1.5h"] {
             assert!(parse_window(bad).is_err(), "{bad}");

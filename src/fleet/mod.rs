@@ -22,10 +22,56 @@ pub mod registry;
 pub mod tree;
 
 use crate::commands::forensics::{Source, Window};
+use crate::commands::show::escape_terminal;
 use crate::config::Config;
 use crate::forensics::Style;
 use std::io::Write;
 use std::path::PathBuf;
+
+/// Why a fleet question could not be answered: bad input (a window, a workflow, backends), the
+/// registry, or the forensics index behind the answer.
+///
+/// As in [`crate::forensics::Error`], a message carries its cause's text and the cause is a field,
+/// not `source()` (the command line prints `{:#}`: the text once); plain SQLite, I/O, JSON and
+/// forensics failures pass through unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Forensics(#[from] crate::forensics::Error),
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// `--window` is not a duration.
+    #[error("--window {}: want a duration (90s, 10m, 2h, 1d)", escape_terminal(.given))]
+    BadWindow { given: String },
+    #[error("--window {}: must be longer than nothing", escape_terminal(.given))]
+    ZeroWindow { given: String },
+    /// `--workflow` names no recorded workflow (`known`: the first few that are).
+    #[error("no session of workflow {} in the journal at {} (workflows: {})", escape_terminal(.workflow), .journal.display(), if .known.is_empty() { "none recorded".to_string() } else { .known.iter().map(|k| escape_terminal(k)).collect::<Vec<_>>().join(", ") })]
+    UnknownWorkflow { workflow: String, journal: PathBuf, known: Vec<String> },
+    /// The registry file given, or the configured one, cannot be read or is wrong.
+    #[error(transparent)]
+    Registry(#[from] registry::LoadError),
+    #[error("--registry {}: no such file", .path.display())]
+    NoRegistryFile { path: PathBuf },
+    /// The configured registry is broken (the configuration's own message).
+    #[error("{message}")]
+    BrokenRegistry { message: String },
+    #[error("no fleet registry at {} (write one, or name it with --registry FILE)", .path.display())]
+    NoRegistry { path: PathBuf },
+    #[error("{} defines no [groups.NAME]: every record goes to the default tenant, no fragment is needed", .path.display())]
+    NoGroups { path: PathBuf },
+    #[error("--backends: {0}")]
+    Backends(collector::UnknownBackend),
+    /// An output file given on the command line cannot be written.
+    #[error("{}: {error}", .path.display())]
+    Write { path: PathBuf, error: std::io::Error },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum FleetCommand {
@@ -128,7 +174,7 @@ pub(crate) fn window_conditions(
 
 /// `agent-telemetry fleet …`: the exit code (0 ok; errors — bad input, an unreadable registry or
 /// index — are returned, printed by `main`, exit 2).
-pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
+pub fn run(config: &Config, command: &FleetCommand) -> Result<i32> {
     let now = crate::timefmt::now_unix_nanos();
     let style = Style::for_stdout();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -174,7 +220,7 @@ fn emit<T: serde::Serialize>(
     json: bool,
     items: &[T],
     render: impl FnOnce() -> String,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     if json {
         json_lines(out, items)
     } else {
@@ -182,7 +228,7 @@ fn emit<T: serde::Serialize>(
     }
 }
 
-fn json_lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> anyhow::Result<()> {
+fn json_lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> Result<()> {
     for i in items {
         serde_json::to_writer(&mut *out, i)?;
         out.write_all(b"\n")?;
@@ -209,18 +255,15 @@ fn human_duration(nanos: u64) -> String {
 
 /// The registry a command uses: `--registry FILE` (must exist), else the configured one (absent
 /// is fine: no registry). A broken registry is an error here, not a warning.
-pub fn registry_for_command(
-    config: &Config,
-    given: Option<&PathBuf>,
-) -> anyhow::Result<(PathBuf, Option<registry::Registry>)> {
+pub fn registry_for_command(config: &Config, given: Option<&PathBuf>) -> Result<(PathBuf, Option<registry::Registry>)> {
     match given {
-        Some(p) => match registry::Registry::load(p).map_err(anyhow::Error::msg)? {
+        Some(p) => match registry::Registry::load(p)? {
             Some(r) => Ok((p.clone(), Some(r))),
-            None => anyhow::bail!("--registry {}: no such file", p.display()),
+            None => Err(Error::NoRegistryFile { path: p.clone() }),
         },
         None => {
             if let Some(e) = &config.fleet.error {
-                anyhow::bail!("{e}");
+                return Err(Error::BrokenRegistry { message: e.to_string() });
             }
             Ok((config.fleet.registry_path.clone(), config.fleet.registry.as_deref().cloned()))
         }

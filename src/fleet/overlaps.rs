@@ -66,7 +66,7 @@ const END: &str = "(CASE WHEN s.ended = 1 THEN s.end_time ELSE s.last END)";
 
 /// Every overlap among the sessions `f` selects (sessions active within --since/--until), by
 /// project, then time.
-pub fn find(index: &Index, f: &super::SessionFilters) -> anyhow::Result<Vec<Overlap>> {
+pub fn find(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<Overlap>> {
     let mut conds =
         vec!["s.records > 0".to_string(), "s.project IS NOT NULL".to_string(), "s.start IS NOT NULL".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();

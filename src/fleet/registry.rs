@@ -20,10 +20,48 @@
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Largest registry read (a bigger file is an error, not a slow hook).
 const MAX_BYTES: u64 = 1024 * 1024;
+
+/// What is wrong in a registry's text: the line, or the entry and what it must be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// Not TOML, an unknown key or a wrong type (at `line` when the parser says where).
+    #[error("line {line}: {message}")]
+    Syntax { line: usize, message: String },
+    #[error("{message}")]
+    Toml { message: String },
+    /// A group or agent name that cannot be a collector component id (`what`: group, agent).
+    #[error("{what} `{name}`: a name is 1-100 of A-Z a-z 0-9 - _ .")]
+    Name { what: &'static str, name: String },
+    #[error("group `{group}`: tenant {tenant:?} must be 1-150 of A-Z a-z 0-9 - _ . (a Loki/Tempo tenant id)")]
+    Tenant { group: String, tenant: String },
+    #[error("group `{group}`: VictoriaLogs tenant 0:0 is the default tenant (records with no group); give the group its own victorialogs_account_id")]
+    DefaultTenant { group: String },
+    #[error("groups `{first}` and `{second}` share VictoriaLogs tenant {account_id}:{project_id}")]
+    SharedVictoriaLogsTenant { first: String, second: String, account_id: u32, project_id: u32 },
+    #[error("groups `{first}` and `{second}` share tenant `{tenant}`")]
+    SharedTenant { first: String, second: String, tenant: String },
+    #[error("agent `{agent}`: group `{group}` is not defined (add [groups.{group}] with its tenant)")]
+    UnknownGroup { agent: String, group: String },
+    #[error("agent `{agent}`: an empty project name")]
+    EmptyProject { agent: String },
+}
+
+/// Why the registry file at `path` cannot be used (a missing file is not an error).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: {error}", .path.display())]
+    Read { path: PathBuf, error: std::io::Error },
+    #[error("{}: not a regular file", .path.display())]
+    NotAFile { path: PathBuf },
+    #[error("{}: larger than {MAX_BYTES} bytes", .path.display())]
+    TooLarge { path: PathBuf },
+    #[error("{}: {error}", .path.display())]
+    Invalid { path: PathBuf, error: Invalid },
+}
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -77,12 +115,14 @@ impl MatchedBy {
 
 impl Registry {
     /// Parses and checks a registry's text; the error names the line or the entry.
-    pub fn parse(text: &str) -> Result<Registry, String> {
+    pub fn parse(text: &str) -> Result<Registry, Invalid> {
         let r: Registry = toml::from_str(text).map_err(|e| {
-            let msg = e.message().trim().to_string();
+            let message = e.message().trim().to_string();
             match e.span() {
-                Some(span) => format!("line {}: {msg}", text[..span.start.min(text.len())].matches('\n').count() + 1),
-                None => msg,
+                Some(span) => {
+                    Invalid::Syntax { line: text[..span.start.min(text.len())].matches('\n').count() + 1, message }
+                }
+                None => Invalid::Toml { message },
             }
         })?;
         r.check()?;
@@ -91,28 +131,29 @@ impl Registry {
 
     /// Reads the registry at `path`: `Ok(None)` when there is none (one failed `open`, the
     /// common case of a lone agent), bounded, regular files only.
-    pub fn load(path: &Path) -> Result<Option<Registry>, String> {
+    pub fn load(path: &Path) -> Result<Option<Registry>, LoadError> {
         use std::io::Read;
         use std::os::unix::fs::OpenOptionsExt;
+        let read = |error| LoadError::Read { path: path.to_path_buf(), error };
         let file =
             match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC).open(path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(format!("{}: {e}", path.display())),
+                Err(e) => return Err(read(e)),
             };
-        let meta = file.metadata().map_err(|e| format!("{}: {e}", path.display()))?;
+        let meta = file.metadata().map_err(read)?;
         if !meta.is_file() {
-            return Err(format!("{}: not a regular file", path.display()));
+            return Err(LoadError::NotAFile { path: path.to_path_buf() });
         }
         if meta.len() > MAX_BYTES {
-            return Err(format!("{}: larger than {MAX_BYTES} bytes", path.display()));
+            return Err(LoadError::TooLarge { path: path.to_path_buf() });
         }
         let mut text = String::new();
-        file.take(MAX_BYTES).read_to_string(&mut text).map_err(|e| format!("{}: {e}", path.display()))?;
-        Registry::parse(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+        file.take(MAX_BYTES).read_to_string(&mut text).map_err(read)?;
+        Registry::parse(&text).map(Some).map_err(|error| LoadError::Invalid { path: path.to_path_buf(), error })
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), Invalid> {
         let mut tenants: BTreeMap<&str, &str> = BTreeMap::new();
         let mut accounts: BTreeMap<(u32, u32), &str> = BTreeMap::new();
         for (name, g) in &self.groups {
@@ -121,35 +162,36 @@ impl Registry {
                 || g.tenant.len() > 150
                 || !g.tenant.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
             {
-                return Err(format!(
-                    "group `{name}`: tenant {:?} must be 1-150 of A-Z a-z 0-9 - _ . (a Loki/Tempo tenant id)",
-                    g.tenant
-                ));
+                return Err(Invalid::Tenant { group: name.clone(), tenant: g.tenant.clone() });
             }
             if (g.victorialogs_account_id, g.victorialogs_project_id) == (0, 0) {
-                return Err(format!("group `{name}`: VictoriaLogs tenant 0:0 is the default tenant (records with no group); give the group its own victorialogs_account_id"));
+                return Err(Invalid::DefaultTenant { group: name.clone() });
             }
             if let Some(other) = accounts.insert((g.victorialogs_account_id, g.victorialogs_project_id), name) {
-                return Err(format!(
-                    "groups `{other}` and `{name}` share VictoriaLogs tenant {}:{}",
-                    g.victorialogs_account_id, g.victorialogs_project_id
-                ));
+                return Err(Invalid::SharedVictoriaLogsTenant {
+                    first: other.to_string(),
+                    second: name.clone(),
+                    account_id: g.victorialogs_account_id,
+                    project_id: g.victorialogs_project_id,
+                });
             }
             if let Some(other) = tenants.insert(g.tenant.as_str(), name) {
-                return Err(format!("groups `{other}` and `{name}` share tenant `{}`", g.tenant));
+                return Err(Invalid::SharedTenant {
+                    first: other.to_string(),
+                    second: name.clone(),
+                    tenant: g.tenant.clone(),
+                });
             }
         }
         for (name, a) in &self.agents {
             check_name("agent", name)?;
             if let Some(g) = &a.group {
                 if !self.groups.contains_key(g) {
-                    return Err(format!(
-                        "agent `{name}`: group `{g}` is not defined (add [groups.{g}] with its tenant)"
-                    ));
+                    return Err(Invalid::UnknownGroup { agent: name.clone(), group: g.clone() });
                 }
             }
             if a.projects.iter().any(|p| p.is_empty()) {
-                return Err(format!("agent `{name}`: an empty project name"));
+                return Err(Invalid::EmptyProject { agent: name.clone() });
             }
         }
         Ok(())
@@ -179,9 +221,9 @@ impl Registry {
 }
 
 /// Group and agent names become collector component ids and attribute values: keep them plain.
-fn check_name(what: &str, name: &str) -> Result<(), String> {
+fn check_name(what: &'static str, name: &str) -> Result<(), Invalid> {
     if name.is_empty() || name.len() > 100 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-        return Err(format!("{what} `{name}`: a name is 1-100 of A-Z a-z 0-9 - _ ."));
+        return Err(Invalid::Name { what, name: name.to_string() });
     }
     Ok(())
 }
@@ -334,7 +376,7 @@ mod tests {
             ("[groups.\"a b\"]\ntenant = \"t\"\nvictorialogs_account_id = 1", "group `a b`"),
             ("[agent.a]\n", "agent"),
         ] {
-            let e = Registry::parse(text).expect_err(text);
+            let e = Registry::parse(text).expect_err(text).to_string();
             assert!(e.contains(want), "{text}: {e}");
         }
     }
@@ -342,12 +384,14 @@ mod tests {
     #[test]
     fn a_missing_registry_is_none_and_a_fifo_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Registry::load(&dir.path().join("fleet.toml")), Ok(None));
+        assert!(matches!(Registry::load(&dir.path().join("fleet.toml")), Ok(None)));
         let fifo = dir.path().join("fifo");
         let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
         // SAFETY: mkfifo on a path in our own temp dir.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        assert!(Registry::load(&fifo).unwrap_err().contains("not a regular file"));
+        let e = Registry::load(&fifo).unwrap_err();
+        assert!(matches!(e, LoadError::NotAFile { .. }), "{e}");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
         assert!(Registry::load(dir.path()).is_err());
     }
 }

@@ -11,6 +11,7 @@
 use crate::commands::show::escape_terminal;
 use crate::forensics::index::Index;
 use crate::forensics::sessions::{self, clip, SessionRow};
+use crate::forensics::Error as ForensicsError;
 use crate::forensics::Style;
 use rusqlite::OptionalExtension;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -62,7 +63,7 @@ pub struct Node {
 }
 
 /// The selected trees, roots oldest first, each depth first.
-pub fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> anyhow::Result<Vec<Node>> {
+pub fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> super::Result<Vec<Node>> {
     let rows = sessions::list(index, &sessions::SessionFilters::default(), now, open_for)?;
     let by_id: HashMap<&str, &SessionRow> = rows.iter().map(|r| (r.session_id.as_str(), r)).collect();
     let mut kids: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -89,18 +90,13 @@ pub fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> anyhow
         (None, Some(w)) => {
             let members: Vec<&SessionRow> = rows.iter().filter(|r| workflows.get(&r.session_id) == Some(w)).collect();
             if members.is_empty() {
-                let mut known: Vec<&String> = workflows.values().collect::<BTreeSet<_>>().into_iter().collect();
+                let mut known: Vec<String> = workflows.values().cloned().collect::<BTreeSet<_>>().into_iter().collect();
                 known.truncate(10);
-                anyhow::bail!(
-                    "no session of workflow {} in the journal at {} (workflows: {})",
-                    escape_terminal(w),
-                    index.journal_dir.display(),
-                    if known.is_empty() {
-                        "none recorded".into()
-                    } else {
-                        known.iter().map(|k| escape_terminal(k)).collect::<Vec<_>>().join(", ")
-                    }
-                );
+                return Err(super::Error::UnknownWorkflow {
+                    workflow: w.clone(),
+                    journal: index.journal_dir.clone(),
+                    known,
+                });
             }
             // A member whose parent is not in the workflow starts a tree of it.
             members
@@ -163,15 +159,18 @@ pub fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> anyhow
     Ok(out)
 }
 
-/// Session id → workflow id, for sessions that have one.
-fn workflows(index: &Index) -> anyhow::Result<HashMap<String, String>> {
+/// Session id → workflow id.
+type Workflows = HashMap<String, String>;
+
+/// The workflow of each session that has one.
+fn workflows(index: &Index) -> super::Result<Workflows> {
     let mut st = index.conn.prepare("SELECT sid, workflow FROM sessions WHERE workflow IS NOT NULL")?;
     let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The subagents of a session, in the order they started, from their SubagentStart records.
-fn subagents(index: &Index, sid: &str) -> anyhow::Result<Vec<Subagent>> {
+fn subagents(index: &Index, sid: &str) -> super::Result<Vec<Subagent>> {
     #[derive(serde::Deserialize, Default)]
     #[serde(default)]
     struct Start {
@@ -203,10 +202,15 @@ fn subagents(index: &Index, sid: &str) -> anyhow::Result<Vec<Subagent>> {
             out[i].runs += 1;
             continue;
         }
-        let line = index.line(&seg, off, len).map_err(|e| anyhow::anyhow!("segment {seg}: {e}"))?;
-        let rec: Start = serde_json::from_slice(&line).map_err(|e| anyhow::anyhow!("{seg}:{off}: {e}"))?;
+        let line =
+            index.line(&seg, off, len).map_err(|error| ForensicsError::Segment { segment: seg.clone(), error })?;
+        let rec: Start = serde_json::from_slice(&line).map_err(|error| ForensicsError::BadLine {
+            segment: seg.clone(),
+            offset: off,
+            error,
+        })?;
         if rec.seq != seq {
-            anyhow::bail!("the journal changed under the index at {seg}:{off} (seq {seq}); run the command again to rebuild the index");
+            return Err(ForensicsError::JournalChanged { segment: seg, offset: off, seq }.into());
         }
         let tool_calls: i64 = calls_st.query_row(rusqlite::params![sess, agent], |r| r.get(0))?;
         at.insert(agent.clone(), out.len());

@@ -9,6 +9,7 @@
 
 use super::index::Index;
 use super::query::{for_each_event, EventRow, Filters};
+use super::{Error, Result};
 use crate::journal::chain;
 use std::collections::HashMap;
 use std::fs::File;
@@ -21,13 +22,20 @@ pub enum Format {
     Csv,
 }
 
+/// `--format` names neither export format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {given:?}: jsonl or csv")]
+pub struct UnknownFormat {
+    pub given: String,
+}
+
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Format, UnknownFormat> {
         match s {
             "jsonl" => Ok(Format::Jsonl),
             "csv" => Ok(Format::Csv),
-            other => Err(format!("unknown format {other:?}: jsonl or csv")),
+            other => Err(UnknownFormat { given: other.to_string() }),
         }
     }
 }
@@ -44,11 +52,11 @@ impl<'a> LineReader<'a> {
     }
 
     /// The line of `row`, checked to be the record with its `seq` (the index may lag a rewrite).
-    pub fn line(&mut self, row: &EventRow) -> anyhow::Result<Vec<u8>> {
+    pub fn line(&mut self, row: &EventRow) -> Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
         if !self.files.contains_key(&row.segment) {
             let f = super::index::open_segment(&self.index.journal_dir, &row.segment)
-                .map_err(|e| anyhow::anyhow!("segment {}: {e}", row.segment))?;
+                .map_err(|error| Error::Segment { segment: row.segment.clone(), error })?;
             self.files.insert(row.segment.clone(), f);
         }
         let f = &self.files[&row.segment];
@@ -56,12 +64,7 @@ impl<'a> LineReader<'a> {
         f.read_exact_at(&mut buf, row.offset)?;
         let want = format!("{{\"seq\":{},", row.seq);
         if !buf.starts_with(want.as_bytes()) {
-            anyhow::bail!(
-                "the journal changed under the index at {}:{} (seq {}); run the command again to rebuild the index",
-                row.segment,
-                row.offset,
-                row.seq
-            );
+            return Err(Error::JournalChanged { segment: row.segment.clone(), offset: row.offset, seq: row.seq });
         }
         Ok(buf)
     }
@@ -78,7 +81,7 @@ pub struct Written {
 const CSV_HEADER: &str = "seq,timestamp,session_id,agent_id,event,tool,tool_use_id,path,command,outside_project,risk,rules,success,duration_ms,prev_hash,hash\n";
 
 /// Streams the records matching `f` to `out`.
-pub fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -> anyhow::Result<Written> {
+pub fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -> Result<Written> {
     let mut lines = LineReader::new(index);
     let mut w = Written::default();
     if format == Format::Csv {
@@ -160,9 +163,9 @@ pub struct FileReport {
 
 /// Checks every line of an exported JSONL file: its own hash, increasing `seq`, and `prev_hash`
 /// wherever the previous exported record is its chain neighbour.
-pub fn verify_file(path: &Path) -> anyhow::Result<FileReport> {
+pub fn verify_file(path: &Path) -> Result<FileReport> {
     use std::io::BufRead;
-    let f = File::open(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let f = File::open(path).map_err(|error| Error::File { path: path.to_path_buf(), error })?;
     let mut reader = std::io::BufReader::with_capacity(256 * 1024, f);
     let mut rep = FileReport::default();
     let mut prev: Option<(u64, String)> = None;

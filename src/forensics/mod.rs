@@ -24,7 +24,58 @@ pub mod synth;
 pub mod time;
 pub mod timeline;
 
+use crate::commands::show::escape_terminal;
 use std::path::{Path, PathBuf};
+
+/// Why a forensics question could not be answered: the data dir, the index, the journal behind
+/// it, or what was asked (a session, a rule, a time, a pattern).
+///
+/// A message carries its cause's text (the command line prints `{:#}`); causes given with a
+/// place (`segment {name}: …`) are kept as fields, not as `source()`, so the text is not printed
+/// twice. Plain SQLite, I/O and JSON failures pass through unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no journal at {} (is {} an agent-telemetry data dir? --data DIR names one)", .journal.display(), .data.display())]
+    NoJournal { journal: PathBuf, data: PathBuf },
+    #[error(transparent)]
+    Index(#[from] index::IndexError),
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// No session has this id or prefix.
+    #[error("no session {} in the journal at {} (`agent-telemetry sessions` lists them)", escape_terminal(.given), .journal.display())]
+    UnknownSession { given: String, journal: PathBuf },
+    /// More than one session starts with this prefix (`matches`: the first few).
+    #[error("session {} is ambiguous: {}, … (give more of the id)", escape_terminal(.given), .matches.iter().map(|s| escape_terminal(s)).collect::<Vec<_>>().join(", "))]
+    AmbiguousSession { given: String, matches: Vec<String> },
+    /// `--flag` names a rule (or category) with no finding; `fired` lists those with one.
+    #[error("no finding of rule {} in the journal (rules that fired: {})", escape_terminal(.flag), if .fired.is_empty() { "none".to_string() } else { .fired.join(", ") })]
+    UnknownRule { flag: String, fired: Vec<String> },
+    #[error("bad --command regex {}: {error}", escape_terminal(.regex))]
+    BadRegex { regex: String, error: regex_lite::Error },
+    /// `--since`/`--until` (`flag`, with its dashes) is not a time.
+    #[error("{flag}: {error}")]
+    BadTime { flag: &'static str, error: time::BadTime },
+    #[error("--since is after --until: nothing can match")]
+    EmptyWindow,
+    /// A journal segment the index names cannot be opened or read.
+    #[error("segment {segment}: {error}")]
+    Segment { segment: String, error: std::io::Error },
+    /// The line the index names is not the record it expects: the journal was rewritten.
+    #[error("the journal changed under the index at {segment}:{offset} (seq {seq}); run the command again to rebuild the index")]
+    JournalChanged { segment: String, offset: u64, seq: u64 },
+    /// The line the index names is not a record.
+    #[error("{segment}:{offset}: {error}")]
+    BadLine { segment: String, offset: u64, error: serde_json::Error },
+    /// A file given on the command line cannot be opened.
+    #[error("{}: {error}", .path.display())]
+    File { path: PathBuf, error: std::io::Error },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Where the evidence is: a data dir (this machine's, or one copied from another) and where its
 /// index lives.
@@ -36,19 +87,15 @@ pub struct DataDir {
 
 impl DataDir {
     /// `data` (default: the configured data dir) and `index` (default: `<data>/index`).
-    pub fn new(data: &Path, index: Option<&Path>) -> anyhow::Result<DataDir> {
+    pub fn new(data: &Path, index: Option<&Path>) -> Result<DataDir> {
         let journal = data.join("journal");
         if !journal.is_dir() {
-            anyhow::bail!(
-                "no journal at {} (is {} an agent-telemetry data dir? --data DIR names one)",
-                journal.display(),
-                data.display()
-            );
+            return Err(Error::NoJournal { journal, data: data.to_path_buf() });
         }
         Ok(DataDir { journal, index: index.map(Path::to_path_buf).unwrap_or_else(|| data.join("index")) })
     }
 
-    pub fn open(&self) -> anyhow::Result<index::Index> {
+    pub fn open(&self) -> Result<index::Index> {
         Ok(index::Index::open(&self.journal, &self.index)?)
     }
 }

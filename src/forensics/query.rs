@@ -6,6 +6,7 @@
 //! record and tests each).
 
 use super::index::Index;
+use super::{Error, Result};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{functions::FunctionFlags, OptionalExtension};
 
@@ -56,7 +57,7 @@ pub struct EventRow {
 }
 
 /// A session id as given: the whole id, or a prefix of exactly one (as `git` takes commits).
-pub fn resolve_session(index: &Index, given: &str) -> anyhow::Result<String> {
+pub fn resolve_session(index: &Index, given: &str) -> Result<String> {
     let exact: Option<String> =
         index.conn.query_row("SELECT sid FROM sessions WHERE sid = ?1", [given], |r| r.get(0)).optional()?;
     if let Some(s) = exact {
@@ -65,17 +66,10 @@ pub fn resolve_session(index: &Index, given: &str) -> anyhow::Result<String> {
     let mut st =
         index.conn.prepare("SELECT sid FROM sessions WHERE substr(sid, 1, length(?1)) = ?1 ORDER BY sid LIMIT 3")?;
     let found: Vec<String> = st.query_map([given], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    let shown = crate::commands::show::escape_terminal(given);
     match found.len() {
-        0 => anyhow::bail!(
-            "no session {shown} in the journal at {} (`agent-telemetry sessions` lists them)",
-            index.journal_dir.display()
-        ),
+        0 => Err(Error::UnknownSession { given: given.to_string(), journal: index.journal_dir.clone() }),
         1 => Ok(found.into_iter().next().expect("one")),
-        _ => anyhow::bail!(
-            "session {shown} is ambiguous: {}, … (give more of the id)",
-            found.iter().map(|s| crate::commands::show::escape_terminal(s)).collect::<Vec<_>>().join(", ")
-        ),
+        _ => Err(Error::AmbiguousSession { given: given.to_string(), matches: found }),
     }
 }
 
@@ -83,7 +77,7 @@ pub fn resolve_session(index: &Index, given: &str) -> anyhow::Result<String> {
 pub const RULE_MATCH: &str = "(r.rule = ?F OR substr(r.rule, 1, length(?F) + 1) = ?F || '.')";
 
 /// The WHERE clause for `f` and its parameters.
-fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlValue>)> {
+fn where_clause(index: &Index, f: &Filters) -> Result<(String, Vec<SqlValue>)> {
     let mut conds: Vec<String> = Vec::new();
     let mut params: Vec<SqlValue> = Vec::new();
     let p = |v: SqlValue, params: &mut Vec<SqlValue>| {
@@ -117,12 +111,8 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
         )?;
         if !known {
             let mut st = index.conn.prepare("SELECT rule FROM rules ORDER BY rule")?;
-            let all: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            anyhow::bail!(
-                "no finding of rule {} in the journal (rules that fired: {})",
-                crate::commands::show::escape_terminal(flag),
-                if all.is_empty() { "none".into() } else { all.join(", ") }
-            );
+            let fired: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            return Err(Error::UnknownRule { flag: flag.clone(), fired });
         }
         let ph = p(SqlValue::Text(flag.clone()), &mut params);
         conds.push(format!(
@@ -137,8 +127,7 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
         ));
     }
     if let Some(re) = &f.command {
-        let compiled = regex_lite::Regex::new(re)
-            .map_err(|e| anyhow::anyhow!("bad --command regex {}: {e}", crate::commands::show::escape_terminal(re)))?;
+        let compiled = regex_lite::Regex::new(re).map_err(|error| Error::BadRegex { regex: re.clone(), error })?;
         let compiled = std::panic::AssertUnwindSafe(compiled);
         index.conn.create_scalar_function(
             "command_matches",
@@ -156,11 +145,7 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
 }
 
 /// Runs `f` and hands each row, in journal order, to `each` (rows are streamed, never collected).
-pub fn for_each_event(
-    index: &Index,
-    f: &Filters,
-    mut each: impl FnMut(EventRow) -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
+pub fn for_each_event(index: &Index, f: &Filters, mut each: impl FnMut(EventRow) -> Result<()>) -> Result<u64> {
     let (w, params) = where_clause(index, f)?;
     let limit = f.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     let q = format!(

@@ -68,7 +68,7 @@ pub struct SessionRow {
 }
 
 /// The sessions matching `f`, oldest first. `now` and `open_for` decide open vs incomplete.
-pub fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> anyhow::Result<Vec<SessionRow>> {
+pub fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> super::Result<Vec<SessionRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
     let p = |v: SqlValue, params: &mut Vec<SqlValue>| {

@@ -1,14 +1,34 @@
 //! Times as the forensics commands take them (`--since 2h`, `--until 2026-11-30T12:00:00Z`) and
 //! print them. Hand-written like `timefmt`: no date library for two formats.
 
+/// A time on the command line that is neither a duration back from now nor a UTC time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad time {text:?}: want a duration back from now (90s, 30m, 2h, 7d, 1w) or a UTC time (2026-11-30, 2026-11-30T12:00:00Z)")]
+pub struct BadTime {
+    pub text: String,
+}
+
+/// `--since` and `--until` as given (either may be absent): nanoseconds since the epoch, checked
+/// to leave something between them.
+pub fn window(since: Option<&str>, until: Option<&str>, now: u64) -> Result<(Option<u64>, Option<u64>), super::Error> {
+    let point = |text: Option<&str>, flag: &'static str| {
+        text.map(|t| parse_point(t, now).map_err(|error| super::Error::BadTime { flag, error })).transpose()
+    };
+    let (s, u) = (point(since, "--since")?, point(until, "--until")?);
+    if let (Some(s), Some(u)) = (s, u) {
+        if s > u {
+            return Err(super::Error::EmptyWindow);
+        }
+    }
+    Ok((s, u))
+}
+
 /// A point in time given on the command line: a duration back from `now` (`90s`, `30m`, `2h`,
 /// `7d`, `1w`) or an absolute UTC time (`2026-11-30`, `2026-11-30T12:00`, `…T12:00:00Z`,
 /// `…T12:00:00.5Z`). Returns nanoseconds since the epoch.
-pub fn parse_point(text: &str, now: u64) -> Result<u64, String> {
+pub fn parse_point(text: &str, now: u64) -> Result<u64, BadTime> {
     let t = text.trim();
-    let bad = || {
-        format!("bad time {text:?}: want a duration back from now (90s, 30m, 2h, 7d, 1w) or a UTC time (2026-11-30, 2026-11-30T12:00:00Z)")
-    };
+    let bad = || BadTime { text: text.to_string() };
     if let Some(unit) = t.chars().last().filter(|c| c.is_ascii_alphabetic()) {
         let num = &t[..t.len() - 1];
         if !num.is_empty() && num.bytes().all(|b| b.is_ascii_digit()) {
@@ -135,6 +155,18 @@ mod tests {
         for bad in ["", "2x", "h", "yesterday", "2026-13-01", "2026-11-30T25:00", "-2h", "2026-11-30T12:00:00.Z"] {
             assert!(parse_point(bad, now).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_window_names_the_flag_and_refuses_since_after_until() {
+        let now = 1_000_000 * 1_000_000_000u64;
+        assert_eq!(window(Some("2h"), None, now).unwrap(), (Some(now - 7200 * 1_000_000_000), None));
+        assert!(matches!(window(Some("1h"), Some("2h"), now), Err(super::super::Error::EmptyWindow)));
+        let e = window(None, Some("soon"), now).unwrap_err();
+        assert!(matches!(&e, super::super::Error::BadTime { flag: "--until", error } if error.text == "soon"), "{e}");
+        // The command line prints the message and its `source()` chain: the cause's text once.
+        assert!(e.to_string().starts_with("--until: bad time \"soon\": want a duration"), "{e}");
+        assert!(std::error::Error::source(&e).is_none());
     }
 
     #[test]

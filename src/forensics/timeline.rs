@@ -5,12 +5,12 @@
 use super::export::LineReader;
 use super::index::Index;
 use super::query::{for_each_event, resolve_session, Filters};
-use super::Style;
+use super::{Result, Style};
 use crate::commands::show::escape_terminal;
 use crate::record::JournalRecord;
 
 /// A session and every session started under it, depth first (ids as stored).
-pub fn family(index: &Index, sid: &str) -> anyhow::Result<Vec<String>> {
+pub fn family(index: &Index, sid: &str) -> Result<Vec<String>> {
     let mut out = vec![sid.to_string()];
     let mut i = 0;
     let mut st = index.conn.prepare("SELECT sid FROM sessions WHERE parent_sid = ?1 ORDER BY start")?;
@@ -28,7 +28,7 @@ pub fn family(index: &Index, sid: &str) -> anyhow::Result<Vec<String>> {
 
 /// The records of `given` (a session id or a unique prefix) and its child sessions, in journal
 /// order; the resolved id first.
-pub fn records(index: &Index, given: &str) -> anyhow::Result<(String, Vec<JournalRecord>)> {
+pub fn records(index: &Index, given: &str) -> Result<(String, Vec<JournalRecord>)> {
     let sid = resolve_session(index, given)?;
     let mut lines = LineReader::new(index);
     let mut all: Vec<JournalRecord> = Vec::new();

@@ -13,9 +13,17 @@ pub struct Position {
     pub offset: u64,
 }
 
+/// Why a journal line could not be read back as a record (the message says what is wrong with
+/// the JSON, and where in the line).
+#[derive(Debug, thiserror::Error)]
+pub enum BadLine {
+    #[error(transparent)]
+    NotARecord(#[from] serde_json::Error),
+}
+
 /// One line read back: the record (or why it could not be read) and where the next line starts.
 pub struct Entry {
-    pub record: Result<JournalRecord, String>,
+    pub record: Result<JournalRecord, BadLine>,
     /// The line as written (without its newline): the record's canonical JSON.
     pub raw: String,
     pub next: Position,
@@ -103,7 +111,7 @@ pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Re
     let mut line = Vec::new();
     while out.len() < max && lines.next_into(&mut line)?.is_some() {
         out.push(Entry {
-            record: serde_json::from_slice(&line).map_err(|e| e.to_string()),
+            record: serde_json::from_slice(&line).map_err(BadLine::from),
             raw: String::from_utf8_lossy(&line).into_owned(),
             next: lines.position().clone(),
         });

@@ -72,8 +72,17 @@ impl Repairs {
     }
 }
 
+/// Why a payload is not one JSON value: what the reader found, and at which byte of the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{problem} at byte {at}")]
+pub struct NotJson {
+    /// In plain words: `unterminated string`, `expected ':'`, `trailing characters after the JSON value`.
+    pub problem: &'static str,
+    pub at: usize,
+}
+
 /// Reads one JSON value from `text` leniently. `Err` names where and why it is not JSON.
-pub fn parse(text: &str) -> Result<(Value, Repairs), String> {
+pub fn parse(text: &str) -> Result<(Value, Repairs), NotJson> {
     let mut p = Parser { s: text.as_bytes(), text, i: 0, repairs: Repairs::default(), path: Vec::new() };
     p.ws();
     let v = p.value(0)?;
@@ -94,8 +103,8 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn err(&self, what: &str) -> String {
-        format!("{what} at byte {}", self.i)
+    fn err(&self, problem: &'static str) -> NotJson {
+        NotJson { problem, at: self.i }
     }
 
     fn ws(&mut self) {
@@ -104,7 +113,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, String> {
+    fn value(&mut self, depth: usize) -> Result<Value, NotJson> {
         match self.s.get(self.i) {
             None => Err(self.err("unexpected end of input")),
             Some(b'{' | b'[') if depth >= MAX_DEPTH => self.skip_deep(),
@@ -119,7 +128,7 @@ impl Parser<'_> {
         }
     }
 
-    fn literal(&mut self, word: &str, v: Value) -> Result<Value, String> {
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, NotJson> {
         if self.s[self.i..].starts_with(word.as_bytes()) {
             self.i += word.len();
             Ok(v)
@@ -128,7 +137,7 @@ impl Parser<'_> {
         }
     }
 
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, NotJson> {
         let start = self.i;
         if self.s[self.i] == b'-' {
             self.i += 1;
@@ -176,7 +185,7 @@ impl Parser<'_> {
         Some(v)
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, NotJson> {
         self.i += 1; // the opening quote
         let mut out = String::new();
         loop {
@@ -241,7 +250,7 @@ impl Parser<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value, String> {
+    fn array(&mut self, depth: usize) -> Result<Value, NotJson> {
         self.i += 1;
         let mut items = Vec::new();
         self.ws();
@@ -267,7 +276,7 @@ impl Parser<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, String> {
+    fn object(&mut self, depth: usize) -> Result<Value, NotJson> {
         self.i += 1;
         let mut map = Map::new();
         self.ws();
@@ -308,7 +317,7 @@ impl Parser<'_> {
     }
 
     /// Skips a too-deep array or object without recursion; returns its digest.
-    fn skip_deep(&mut self) -> Result<Value, String> {
+    fn skip_deep(&mut self) -> Result<Value, NotJson> {
         let start = self.i;
         let mut depth = 0usize;
         while self.i < self.s.len() {
@@ -380,5 +389,7 @@ mod tests {
         for t in ["", "{", "{\"a\":1}x", "[1,]", "{\"a\" 1}", "\"\\x\"", &"[".repeat(100_000)] {
             assert!(parse(t).is_err(), "{t}");
         }
+        assert_eq!(parse("{\"a\" 1}").unwrap_err(), NotJson { problem: "expected ':'", at: 5 });
+        assert_eq!(parse("[1] x").unwrap_err().to_string(), "trailing characters after the JSON value at byte 4");
     }
 }

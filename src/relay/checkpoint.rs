@@ -279,19 +279,30 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
-pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), String> {
+/// Why a checkpoint could not be saved: its state would not encode, or the file could not be
+/// written (a full disk: the relay exports on and tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("{error}")]
+    Encode { error: serde_json::Error },
+    #[error("writing checkpoint: {error}")]
+    Write { error: std::io::Error },
+}
+
+pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), SaveError> {
     write(dir, &encode(cp)?)
 }
 
 /// Writes a checkpoint [`encode`]d earlier (the relay encodes a batch's checkpoint when it
 /// assembles it, and writes it once the batch's export is acknowledged).
-pub fn write(dir: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("writing checkpoint: {e}"))?;
-    write_atomic(&dir.join("checkpoint.json"), bytes).map_err(|e| format!("writing checkpoint: {e}"))
+pub fn write(dir: &Path, bytes: &[u8]) -> Result<(), SaveError> {
+    std::fs::create_dir_all(dir).map_err(|error| SaveError::Write { error })?;
+    write_atomic(&dir.join("checkpoint.json"), bytes).map_err(|error| SaveError::Write { error })
 }
 
 /// The checkpoint file's bytes.
-pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, String> {
+pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, SaveError> {
+    let json = |error| SaveError::Encode { error };
     let file = CheckpointFile {
         version: VERSION,
         position: cp.position.clone(),
@@ -299,12 +310,12 @@ pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, String> {
         last_hash: cp.last_hash.clone(),
         exported_records: cp.exported_records,
         exported_spans: cp.exported_spans,
-        assembler: serde_json::to_value(&cp.assembler).map_err(|e| e.to_string())?,
-        transcripts: serde_json::to_value(&cp.transcripts).map_err(|e| e.to_string())?,
-        gaps: serde_json::to_value(&cp.gaps).map_err(|e| e.to_string())?,
+        assembler: serde_json::to_value(&cp.assembler).map_err(json)?,
+        transcripts: serde_json::to_value(&cp.transcripts).map_err(json)?,
+        gaps: serde_json::to_value(&cp.gaps).map_err(json)?,
         recent: cp.recent.clone(),
     };
-    serde_json::to_vec(&file).map_err(|e| e.to_string())
+    serde_json::to_vec(&file).map_err(json)
 }
 
 pub fn save_status(dir: &Path, s: &RelayStatus) {

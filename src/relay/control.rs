@@ -149,14 +149,24 @@ pub fn spawn(config: &Config) -> std::io::Result<()> {
     cmd.spawn().map(drop)
 }
 
+/// Why `relay --stop` did not stop the relay.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    #[error("cannot signal relay pid {pid}: {error}")]
+    Signal { pid: i32, error: std::io::Error },
+    /// Still running after `timeout_secs` (it keeps exporting and keeps its checkpoint).
+    #[error("relay {pid} did not stop within {timeout_secs}s (it may be retrying an export; it keeps its checkpoint)")]
+    StillRunning { pid: i32, timeout_secs: u64 },
+}
+
 /// `relay --stop`: SIGTERM, then wait for the relay to export what it holds and release its lock.
-pub fn stop(data_dir: &Path, timeout: Duration) -> Result<String, String> {
+pub fn stop(data_dir: &Path, timeout: Duration) -> Result<String, StopError> {
     let Some(pid) = running_pid(data_dir) else {
         return Ok("no relay running".into());
     };
     // SAFETY: plain kill(2) on a pid read from our own pid file (the lock says it is alive).
     if unsafe { libc::kill(pid, libc::SIGTERM) } != 0 {
-        return Err(format!("cannot signal relay pid {pid}: {}", std::io::Error::last_os_error()));
+        return Err(StopError::Signal { pid, error: std::io::Error::last_os_error() });
     }
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -165,10 +175,7 @@ pub fn stop(data_dir: &Path, timeout: Duration) -> Result<String, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(format!(
-        "relay {pid} did not stop within {}s (it may be retrying an export; it keeps its checkpoint)",
-        timeout.as_secs()
-    ))
+    Err(StopError::StillRunning { pid, timeout_secs: timeout.as_secs() })
 }
 
 /// A systemd user unit for `relay --foreground` that resolves exactly this config: the data dir

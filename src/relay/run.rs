@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::export::{ExportConfig, ExportError, Exporter};
 use crate::journal::read::read_from;
 use crate::timefmt::{now_unix_nanos, rfc3339_nanos};
-use anyhow::bail;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -42,7 +41,37 @@ pub struct RunOptions {
     pub once_timeout: Option<Duration>,
 }
 
-pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
+/// Why the relay did not run. A failure once the lock is held is also written to `status.json`
+/// (its text, as `last_error`), which holds the hook's next start attempt off.
+///
+/// Causes are fields, not `source()`: the message carries their text once (the command line
+/// prints `{:#}`), as `status.json` does.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Another relay holds the lock (`pid`: as its pid file says, `?` when unreadable).
+    #[error("a relay is already running for {} (pid {pid})", .data_dir.display())]
+    AlreadyRunning { data_dir: PathBuf, pid: String },
+    /// Nowhere in the data dir to record this: the hook's own stderr and `status` say it.
+    #[error("cannot take the relay lock in {}: {error} (is the data dir writable?)", .data_dir.display())]
+    Lock { data_dir: PathBuf, error: std::io::Error },
+    /// The configuration's own message.
+    #[error("the configuration has errors, not starting: {message}")]
+    Config { message: String },
+    /// Written by a newer relay.
+    #[error("{error}")]
+    Checkpoint { error: checkpoint::CheckpointError },
+    #[error("the price table cannot be read: {error}")]
+    Prices { error: crate::cost::LoadError },
+    #[error("cannot start the async runtime: {error}")]
+    Runtime { error: std::io::Error },
+    #[error("{error}")]
+    Exporter { error: ExportError },
+    /// SIGTERM/SIGINT handlers could not be installed.
+    #[error(transparent)]
+    Signals(#[from] std::io::Error),
+}
+
+pub fn run(config: &Config, opts: RunOptions) -> Result<i32, RunError> {
     // A file-size limit (RLIMIT_FSIZE) fails the write with EFBIG instead of killing the relay,
     // as a full disk fails it with ENOSPC: both are handled where the write is.
     // SAFETY: setting a signal's disposition to SIG_IGN has no other effect.
@@ -53,13 +82,14 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
     let lock = match control::acquire(&data_dir) {
         Ok(Some(lock)) => lock,
         Ok(None) if opts.autostarted => return Ok(0),
-        Ok(None) => bail!(
-            "a relay is already running for {} (pid {})",
-            data_dir.display(),
-            control::running_pid(&data_dir).map(|p| p.to_string()).unwrap_or_else(|| "?".into())
-        ),
+        Ok(None) => {
+            return Err(RunError::AlreadyRunning {
+                pid: control::running_pid(&data_dir).map(|p| p.to_string()).unwrap_or_else(|| "?".into()),
+                data_dir,
+            })
+        }
         // Nowhere in the data dir to record this: the hook's own stderr and `status` say it.
-        Err(e) => bail!("cannot take the relay lock in {}: {e} (is the data dir writable?)", data_dir.display()),
+        Err(error) => return Err(RunError::Lock { data_dir, error }),
     };
     let mut status = RelayStatus {
         pid: std::process::id(),
@@ -72,16 +102,18 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
     };
     let relay_dir = checkpoint::relay_dir(&data_dir);
     let previous_failures = checkpoint::load_status(&relay_dir).map(|s| s.start_failures).unwrap_or(0);
-    let fail = |status: &mut RelayStatus, reason: String| -> anyhow::Error {
-        record_start_failure(&data_dir, status, previous_failures, &reason);
-        anyhow::anyhow!(reason)
+    let fail = |status: &mut RelayStatus, error: RunError| -> RunError {
+        record_start_failure(&data_dir, status, previous_failures, &error.to_string());
+        error
     };
     if let Some(e) = &config.error {
-        return Err(fail(&mut status, format!("the configuration has errors, not starting: {e}")));
+        return Err(fail(&mut status, RunError::Config { message: e.to_string() }));
     }
     let cp = match checkpoint::load(&relay_dir) {
         Ok(cp) => cp,
-        Err(e @ checkpoint::CheckpointError::Newer { .. }) => return Err(fail(&mut status, e.to_string())),
+        Err(error @ checkpoint::CheckpointError::Newer { .. }) => {
+            return Err(fail(&mut status, RunError::Checkpoint { error }))
+        }
         Err(e) => {
             // Keep the bad file for inspection and start over: at-least-once, never silently skip.
             let aside = relay_dir.join(format!("checkpoint.corrupt-{}", now_unix_nanos()));
@@ -106,16 +138,16 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
     }
     let prices = match crate::cost::PriceTable::load(config.cost.prices.as_deref()) {
         Ok(p) => p,
-        Err(e) => return Err(fail(&mut status, format!("the price table cannot be read: {e}"))),
+        Err(error) => return Err(fail(&mut status, RunError::Prices { error })),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(r) => r,
-        Err(e) => return Err(fail(&mut status, format!("cannot start the async runtime: {e}"))),
+        Err(error) => return Err(fail(&mut status, RunError::Runtime { error })),
     };
     let code = runtime.block_on(async {
         let exporter = match Exporter::new(&config.export) {
             Ok(x) => x,
-            Err(e) => return Err(fail(&mut status, e.to_string())),
+            Err(error) => return Err(fail(&mut status, RunError::Exporter { error })),
         };
         control::clear_hold_off(&data_dir);
         status.state = "running".into();
@@ -271,7 +303,7 @@ struct Batch {
     lag_ms: Option<u64>,
     /// The checkpoint as of this batch's end, encoded (when it moved): the assembler moves on
     /// with the next batch while this one is exported, so its state is taken here.
-    snapshot: Option<Result<Vec<u8>, String>>,
+    snapshot: Option<Result<Vec<u8>, checkpoint::SaveError>>,
     position: Option<crate::journal::read::Position>,
     exported_records: u64,
     exported_spans: u64,
@@ -367,7 +399,7 @@ fn assemble(
 }
 
 impl Relay {
-    async fn run_loop(&mut self, mut cp: Checkpoint) -> anyhow::Result<i32> {
+    async fn run_loop(&mut self, mut cp: Checkpoint) -> Result<i32, RunError> {
         for kind in [tokio::signal::unix::SignalKind::terminate(), tokio::signal::unix::SignalKind::interrupt()] {
             let mut sig = tokio::signal::unix::signal(kind)?;
             let stop = self.stop.clone();
@@ -539,7 +571,7 @@ impl Relay {
     /// exporting, the checkpoint on disk stays the last one written (a restart sends again what
     /// was exported since: at least once), each later round tries again, and `status` shows the
     /// error until a write succeeds.
-    fn store_checkpoint(&mut self, encoded: Result<Vec<u8>, String>) {
+    fn store_checkpoint(&mut self, encoded: Result<Vec<u8>, checkpoint::SaveError>) {
         match encoded.and_then(|bytes| checkpoint::write(&self.relay_dir, &bytes)) {
             Ok(()) => {
                 if self.status.checkpoint_error.take().is_some() {
@@ -550,7 +582,7 @@ impl Relay {
                 if self.status.checkpoint_error.is_none() {
                     say!("agent-telemetry relay: could not write the checkpoint ({e}); exporting on, trying again every round (a restart meanwhile sends again what was exported since the last checkpoint written)");
                 }
-                self.status.checkpoint_error = Some(e);
+                self.status.checkpoint_error = Some(e.to_string());
             }
         }
     }
