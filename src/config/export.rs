@@ -195,37 +195,44 @@ fn url_secrets(url: &str) -> Vec<&str> {
 }
 
 /// Checks an endpoint setting and turns it into a destination.
-pub fn destination(endpoint: &str, protocol: Protocol, data_dir: &std::path::Path) -> Result<Destination, String> {
+pub fn destination(
+    endpoint: &str,
+    protocol: Protocol,
+    data_dir: &std::path::Path,
+) -> Result<Destination, super::SettingError> {
     if endpoint == "file" {
         Ok(Destination::File(data_dir.join("otlp")))
     } else if let Some(path) = endpoint.strip_prefix("file://") {
         if path.starts_with('/') {
             Ok(Destination::File(PathBuf::from(path)))
         } else {
-            Err(format!("{endpoint:?}: a file:// endpoint needs an absolute path"))
+            Err(super::SettingError::Endpoint(format!("{endpoint:?}: a file:// endpoint needs an absolute path")))
         }
     } else if let Some(rest) = endpoint.strip_prefix("http://").or_else(|| endpoint.strip_prefix("https://")) {
         let host = rest.split(['/', '?', '#']).next().unwrap_or("");
         let host = host.rsplit('@').next().unwrap_or("");
         if host.is_empty() || host.contains(char::is_whitespace) {
-            return Err(format!("{}: no host", redact_url(endpoint)));
+            return Err(super::SettingError::Endpoint(format!("{}: no host", redact_url(endpoint))));
         }
         if let Some((_, port)) = host.rsplit_once(':').filter(|(h, _)| !h.ends_with(']') || host.starts_with('[')) {
             if !port.is_empty() && !host.ends_with(']') && port.parse::<u16>().is_err() {
-                return Err(format!("{}: bad port {port:?}", redact_url(endpoint)));
+                return Err(super::SettingError::Endpoint(format!("{}: bad port {port:?}", redact_url(endpoint))));
             }
         }
         Ok(Destination::Otlp { endpoint: endpoint.trim_end_matches('/').to_string(), protocol })
     } else {
-        Err(format!("{:?} is neither \"file\", a file:///path nor an http(s):// URL", redact_url(endpoint)))
+        Err(super::SettingError::Endpoint(format!(
+            "{:?} is neither \"file\", a file:///path nor an http(s):// URL",
+            redact_url(endpoint)
+        )))
     }
 }
 
 /// A header name as gRPC metadata and HTTP accept it (lower-case token characters).
-pub fn check_header_name(name: &str) -> Result<String, String> {
+pub fn check_header_name(name: &str) -> Result<String, super::SettingError> {
     let n = name.trim().to_ascii_lowercase();
     if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-        return Err(format!("header name {name:?} is not a valid header name"));
+        return Err(super::SettingError::HeaderName(name.to_string()));
     }
     Ok(n)
 }
@@ -261,7 +268,7 @@ mod tests {
         );
         for bad in ["127.0.0.1:4317", "http://", "http://h:99999", "grpc://h:4317", "file://relative", "https://u:pw@"]
         {
-            let e = destination(bad, Protocol::Grpc, d).expect_err(bad);
+            let e = destination(bad, Protocol::Grpc, d).expect_err(bad).to_string();
             assert!(!e.contains("pw"), "{e}");
         }
     }

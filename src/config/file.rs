@@ -6,13 +6,10 @@
 pub use super::settings::FileConfig;
 
 /// Parses the file's text; the error names the key and line (`toml`'s own message).
-pub fn parse(text: &str) -> Result<FileConfig, String> {
-    toml::from_str::<FileConfig>(text).map_err(|e| {
-        let msg = e.message().trim().to_string();
-        match e.span() {
-            Some(span) => format!("line {}: {msg}", text[..span.start.min(text.len())].matches('\n').count() + 1),
-            None => msg,
-        }
+pub fn parse(text: &str) -> Result<FileConfig, super::SettingError> {
+    toml::from_str::<FileConfig>(text).map_err(|e| super::SettingError::File {
+        line: e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1),
+        message: e.message().trim().to_string(),
     })
 }
 
@@ -35,7 +32,7 @@ mod tests {
             ("[fleet]\nregistery = \"f.toml\"", "registery"),
             ("[fleet]\nregistry = 1", "registry"),
         ] {
-            let e = parse(text).expect_err(text);
+            let e = parse(text).expect_err(text).to_string();
             assert!(e.contains(want) || e.contains("line 2"), "{text}: {e}");
             assert!(e.starts_with("line "), "{text}: {e}");
         }

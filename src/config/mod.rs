@@ -203,12 +203,45 @@ impl From<settings::hook::Values> for HookConfig {
 }
 
 /// A loopback `ip:port` (any other address would let other machines write the journal).
-fn parse_listen(v: &str) -> Result<std::net::SocketAddr, String> {
-    let a: std::net::SocketAddr = v.parse().map_err(|_| format!("`{v}` is not an ip:port (e.g. 127.0.0.1:4319)"))?;
+fn parse_listen(v: &str) -> Result<std::net::SocketAddr, SettingError> {
+    let a: std::net::SocketAddr =
+        v.parse().map_err(|_| SettingError::Listen(format!("`{v}` is not an ip:port (e.g. 127.0.0.1:4319)")))?;
     if !a.ip().is_loopback() {
-        return Err(format!("`{v}` is not a loopback address: the hook endpoint takes events from this machine only"));
+        return Err(SettingError::Listen(format!(
+            "`{v}` is not a loopback address: the hook endpoint takes events from this machine only"
+        )));
     }
     Ok(a)
+}
+
+/// What is wrong with a setting's value or with the config file; the text names the key, the
+/// line or the value (a secret's value never). Collected by the resolution into the config's
+/// error (the hook runs on defaults and says so on every record), returned by
+/// [`check_file_text`] before `install` writes a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingError {
+    /// The file does not parse as the table of settings (unknown key, wrong type, bad TOML).
+    #[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+    File { line: Option<usize>, message: String },
+    /// A value its setting cannot take (a number, a boolean, a choice, a `k=v` list).
+    #[error("{0}")]
+    BadValue(String),
+    /// A setting only the file can give (a list).
+    #[error("{0}")]
+    NotInVariable(&'static str),
+    /// An export endpoint that is neither `file`, a `file:///path` nor an http(s) URL with a
+    /// host (credentials masked in the text).
+    #[error("{0}")]
+    Endpoint(String),
+    /// A header name gRPC metadata and HTTP would refuse.
+    #[error("header name {0:?} is not a valid header name")]
+    HeaderName(String),
+    /// The http hook endpoint: not an ip:port, or not loopback.
+    #[error("{0}")]
+    Listen(String),
+    /// One of the above, with the key it belongs to.
+    #[error("{key}: {source}")]
+    Keyed { key: &'static str, source: Box<SettingError> },
 }
 
 /// Where a setting's value came from.
@@ -374,10 +407,10 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
 
 /// Checks a config file's text as [`resolve`] would read it (for `install` before it writes one):
 /// the error names the key.
-pub fn check_file_text(text: &str) -> Result<(), String> {
+pub fn check_file_text(text: &str) -> Result<(), SettingError> {
     let f = file::parse(text)?;
     if let Some(l) = f.hook.listen.flatten() {
-        parse_listen(&l).map_err(|e| format!("hook.listen: {e}"))?;
+        parse_listen(&l).map_err(|e| SettingError::Keyed { key: "hook.listen", source: Box::new(e) })?;
     }
     if let Some(endpoint) = &f.export.endpoint {
         export::destination(endpoint, f.export.protocol.unwrap_or(Protocol::Grpc), Path::new("/"))?;
@@ -416,7 +449,7 @@ impl Resolver<'_> {
         file: Option<T>,
         default: T,
         secret: bool,
-        parse: impl Fn(&str) -> Result<T, String>,
+        parse: impl Fn(&str) -> Result<T, SettingError>,
     ) -> T {
         if let Some((var, v)) = var.and_then(|var| (self.env)(var).map(|v| (var, v))) {
             match parse(&v) {
@@ -539,19 +572,20 @@ fn read_file(path: &Path) -> Result<Option<String>, String> {
 }
 
 /// An enum's value from the same words the file takes.
-fn parse_enum<T: serde::de::DeserializeOwned>(v: &str) -> Result<T, String> {
-    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(v)).map_err(|e| e.to_string())
+fn parse_enum<T: serde::de::DeserializeOwned>(v: &str) -> Result<T, SettingError> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(v))
+        .map_err(|e| SettingError::BadValue(e.to_string()))
 }
 
-fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
-    v.trim().parse().map_err(|_| "not a whole number".to_string())
+fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, SettingError> {
+    v.trim().parse().map_err(|_| SettingError::BadValue("not a whole number".into()))
 }
 
-fn parse_bool(v: &str) -> Result<bool, String> {
+fn parse_bool(v: &str) -> Result<bool, SettingError> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err("want true|false (or 1|0, yes|no, on|off)".into()),
+        _ => Err(SettingError::BadValue("want true|false (or 1|0, yes|no, on|off)".into())),
     }
 }
 

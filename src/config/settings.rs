@@ -21,7 +21,7 @@ pub(crate) trait Value: Sized {
     /// The type as the reference names it.
     const KIND: &'static str;
     /// From a variable's (non-empty) text.
-    fn from_env(v: &str) -> Result<Self, String>;
+    fn from_env(v: &str) -> Result<Self, super::SettingError>;
     /// As a variable spells it.
     fn text(&self) -> String;
     /// As the file spells it (a TOML value).
@@ -38,7 +38,7 @@ fn toml_str(s: &str) -> String {
 
 impl Value for bool {
     const KIND: &'static str = "boolean";
-    fn from_env(v: &str) -> Result<Self, String> {
+    fn from_env(v: &str) -> Result<Self, super::SettingError> {
         super::parse_bool(v)
     }
     fn text(&self) -> String {
@@ -53,7 +53,7 @@ macro_rules! whole_numbers {
     ($($t:ty),*) => {$(
         impl Value for $t {
             const KIND: &'static str = "integer";
-            fn from_env(v: &str) -> Result<Self, String> {
+            fn from_env(v: &str) -> Result<Self, super::SettingError> {
                 super::parse_num(v)
             }
             fn text(&self) -> String {
@@ -69,7 +69,7 @@ whole_numbers!(u64, usize);
 
 impl Value for String {
     const KIND: &'static str = "string";
-    fn from_env(v: &str) -> Result<Self, String> {
+    fn from_env(v: &str) -> Result<Self, super::SettingError> {
         Ok(v.to_string())
     }
     fn text(&self) -> String {
@@ -82,7 +82,7 @@ impl Value for String {
 
 impl Value for PathBuf {
     const KIND: &'static str = "path";
-    fn from_env(v: &str) -> Result<Self, String> {
+    fn from_env(v: &str) -> Result<Self, super::SettingError> {
         Ok(PathBuf::from(v))
     }
     fn text(&self) -> String {
@@ -95,8 +95,8 @@ impl Value for PathBuf {
 
 impl Value for Vec<PathBuf> {
     const KIND: &'static str = "list of paths";
-    fn from_env(_: &str) -> Result<Self, String> {
-        Err("a list is set in the config file".into())
+    fn from_env(_: &str) -> Result<Self, super::SettingError> {
+        Err(super::SettingError::NotInVariable("a list is set in the config file"))
     }
     fn text(&self) -> String {
         format!("{self:?}")
@@ -113,12 +113,12 @@ impl Value for Vec<PathBuf> {
 /// [`Resolver::headers`]).
 impl Value for BTreeMap<String, String> {
     const KIND: &'static str = "table of strings";
-    fn from_env(v: &str) -> Result<Self, String> {
+    fn from_env(v: &str) -> Result<Self, super::SettingError> {
         v.split(',')
             .filter(|p| !p.trim().is_empty())
             .map(|p| p.split_once('=').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
             .collect::<Option<_>>()
-            .ok_or_else(|| "an entry is not key=value".to_string())
+            .ok_or(super::SettingError::BadValue("an entry is not key=value".into()))
     }
     fn text(&self) -> String {
         self.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
@@ -135,7 +135,7 @@ impl Value for BTreeMap<String, String> {
 /// A setting without a default: unset unless the variable or the file gives it.
 impl<T: Value> Value for Option<T> {
     const KIND: &'static str = T::KIND;
-    fn from_env(v: &str) -> Result<Self, String> {
+    fn from_env(v: &str) -> Result<Self, super::SettingError> {
         T::from_env(v).map(Some)
     }
     fn text(&self) -> String {
@@ -156,7 +156,7 @@ macro_rules! choices {
     ($($t:ident { $($variant:ident = $word:literal),+ $(,)? })*) => {$(
         impl Value for $t {
             const KIND: &'static str = choices!(@kind $($word),+);
-            fn from_env(v: &str) -> Result<Self, String> {
+            fn from_env(v: &str) -> Result<Self, super::SettingError> {
                 super::parse_enum(v)
             }
             fn text(&self) -> String {
