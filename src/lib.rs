@@ -16,6 +16,7 @@
 //! - [`commands`]: the thin CLI commands on top (install, status, verify, forensics).
 
 pub mod assemble;
+pub mod claude_settings;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -31,6 +32,9 @@ pub mod journal;
 pub mod payload;
 pub mod record;
 pub mod relay;
+pub mod relay_control;
+pub mod safe_fs;
+pub mod text;
 pub mod timefmt;
 pub mod transcript;
 pub mod worktree;

@@ -19,6 +19,8 @@ mod compact;
 pub mod logs;
 pub mod model;
 mod tasks;
+pub mod transcripts;
+pub mod tree;
 
 use crate::event::HookEvent;
 use crate::ids::{self, SpanId, SpanKind, TraceId, TraceParent};
@@ -169,8 +171,7 @@ impl Assembler {
                     false,
                 );
             }
-            let id =
-                self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span), t, &resource, || turn_attrs(r, p));
+            let id = self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span), t, &resource, || turn_attrs(r, p));
             if opened {
                 self.turn_opened(&sid, p);
             }

@@ -14,6 +14,7 @@
 
 pub mod export;
 mod file;
+pub mod registry;
 
 pub use export::{display_header, redact_url, Destination, ExportConfig, Protocol};
 use file::FileConfig;
@@ -106,7 +107,7 @@ pub struct FleetConfig {
     pub registry_path: PathBuf,
     /// The registry when the file exists and is valid (read once per process: one failed
     /// `open` when there is none).
-    pub registry: Option<std::sync::Arc<crate::fleet::registry::Registry>>,
+    pub registry: Option<std::sync::Arc<registry::Registry>>,
     /// Why the registry could not be used. Kept apart from [`Config::error`]: a broken registry
     /// changes only who the records say they are from (they say so in `metadata.config_error`),
     /// it never stops the relay.
@@ -426,7 +427,7 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
     let registry_path = r
         .pick_opt("fleet.registry", "AGENT_TELEMETRY_FLEET", file.fleet.registry, |v| Ok(PathBuf::from(v)))
         .unwrap_or_else(|| config_path.parent().unwrap_or(Path::new(".")).join("fleet.toml"));
-    let fleet = match crate::fleet::registry::Registry::load(&registry_path) {
+    let fleet = match registry::Registry::load(&registry_path) {
         Ok(registry) => FleetConfig { registry_path, registry: registry.map(std::sync::Arc::new), error: None },
         Err(e) => FleetConfig {
             registry_path,

@@ -65,7 +65,7 @@ pub fn resolve_session(index: &Index, given: &str) -> anyhow::Result<String> {
     let mut st =
         index.conn.prepare("SELECT sid FROM sessions WHERE substr(sid, 1, length(?1)) = ?1 ORDER BY sid LIMIT 3")?;
     let found: Vec<String> = st.query_map([given], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    let shown = crate::commands::show::escape_terminal(given);
+    let shown = crate::text::escape_terminal(given);
     match found.len() {
         0 => anyhow::bail!(
             "no session {shown} in the journal at {} (`agent-telemetry sessions` lists them)",
@@ -74,7 +74,7 @@ pub fn resolve_session(index: &Index, given: &str) -> anyhow::Result<String> {
         1 => Ok(found.into_iter().next().expect("one")),
         _ => anyhow::bail!(
             "session {shown} is ambiguous: {}, … (give more of the id)",
-            found.iter().map(|s| crate::commands::show::escape_terminal(s)).collect::<Vec<_>>().join(", ")
+            found.iter().map(|s| crate::text::escape_terminal(s)).collect::<Vec<_>>().join(", ")
         ),
     }
 }
@@ -120,7 +120,7 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
             let all: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
             anyhow::bail!(
                 "no finding of rule {} in the journal (rules that fired: {})",
-                crate::commands::show::escape_terminal(flag),
+                crate::text::escape_terminal(flag),
                 if all.is_empty() { "none".into() } else { all.join(", ") }
             );
         }
@@ -138,7 +138,7 @@ fn where_clause(index: &Index, f: &Filters) -> anyhow::Result<(String, Vec<SqlVa
     }
     if let Some(re) = &f.command {
         let compiled = regex_lite::Regex::new(re)
-            .map_err(|e| anyhow::anyhow!("bad --command regex {}: {e}", crate::commands::show::escape_terminal(re)))?;
+            .map_err(|e| anyhow::anyhow!("bad --command regex {}: {e}", crate::text::escape_terminal(re)))?;
         let compiled = std::panic::AssertUnwindSafe(compiled);
         index.conn.create_scalar_function(
             "command_matches",
