@@ -13,7 +13,10 @@
 //! - [`hook`]: the `agent-telemetry hook` pipeline, which never fails and never panics outward.
 //! - [`cli`]: the command line as clap types, shared by `agent-telemetry` and
 //!   `agent-telemetry-forensics` (the commands answered from the SQLite index).
-//! - [`commands`]: the thin CLI commands on top (install, status, verify, forensics).
+//! - [`commands`]: the thin CLI commands on top (install, status, verify, forensics, fleet).
+//!
+//! The modules sit in layers that depend one way, `commands` and `cli` on top: the order is in
+//! `tests/layers.rs`, which checks it, and drawn in `docs/architecture.md`.
 
 pub mod assemble;
 pub mod claude_settings;
