@@ -109,14 +109,10 @@ pub fn hook_url(addr: std::net::SocketAddr) -> String {
 /// The events for which `settings` (a parsed settings.json) makes Claude Code run our hook on
 /// every call: an entry of ours (`<path>/agent-telemetry hook`, nothing more — `echo
 /// agent-telemetry hook` or `agent-telemetry hook; true` is not the recorder) in a group whose
-/// matcher takes every tool. `None` when the file sets `disableAllHooks`. The inverse of
-/// [`add_hooks`]; the relay checks it to notice a removal (`relay::gaps`).
-pub fn registered_events(settings: &Value) -> Option<std::collections::BTreeSet<String>> {
-    registered_events_with(settings, None)
-}
-
-/// [`registered_events`], where an http entry posting to our endpoint at `listen` (the relay's
-/// `[hook] listen`) counts too — at another address it is not ours (a redirect is a gap).
+/// matcher takes every tool; with `listen` (the relay's `[hook] listen`), an http entry posting
+/// to our endpoint there counts too — at another address it is not ours (a redirect is a gap).
+/// `None` when the file sets `disableAllHooks`. The inverse of [`add_hooks_with`]; the relay
+/// checks it to notice a removal (`relay::gaps`).
 pub fn registered_events_with(
     settings: &Value,
     listen: Option<std::net::SocketAddr>,
@@ -172,12 +168,8 @@ pub enum Change {
     Written { backup: Option<PathBuf> },
 }
 
-/// Adds (or updates) our hook on every event in `settings` (a parsed settings.json).
-pub fn add_hooks(settings: &mut Map<String, Value>, command: &str) -> Result<(), SettingsError> {
-    add_hooks_with(settings, command, Transport::Command)
-}
-
-/// [`add_hooks`] with a transport.
+/// Adds (or updates) our hook on every event in `settings` (a parsed settings.json), for a
+/// transport.
 pub fn add_hooks_with(
     settings: &mut Map<String, Value>,
     command: &str,
@@ -298,8 +290,8 @@ mod tests {
     #[test]
     fn registered_events_are_the_recorder_on_every_call() {
         let mut s = Map::new();
-        add_hooks(&mut s, "'/opt/my tools/agent-telemetry' hook").unwrap();
-        let all = registered_events(&Value::Object(s.clone())).unwrap();
+        add_hooks_with(&mut s, "'/opt/my tools/agent-telemetry' hook", Transport::Command).unwrap();
+        let all = registered_events_with(&Value::Object(s.clone()), None).unwrap();
         assert_eq!(all.len(), 30);
         for (command, matcher, ours) in [
             ("/usr/bin/agent-telemetry hook", "*", true),
@@ -311,10 +303,10 @@ mod tests {
             ("/usr/bin/agent-telemetry hook", "Bash", false),
         ] {
             let v = json!({"hooks": {"PreToolUse": [{"matcher": matcher, "hooks": [{"type": "command", "command": command}]}]}});
-            assert_eq!(registered_events(&v).unwrap().contains("PreToolUse"), ours, "{command} / {matcher}");
+            assert_eq!(registered_events_with(&v, None).unwrap().contains("PreToolUse"), ours, "{command} / {matcher}");
         }
         s.insert("disableAllHooks".into(), json!(true));
-        assert!(registered_events(&Value::Object(s)).is_none());
+        assert!(registered_events_with(&Value::Object(s), None).is_none());
     }
 
     #[test]
@@ -323,9 +315,9 @@ mod tests {
             r#"{"model": "x", "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "other.sh"}]}]}}"#,
         )
         .unwrap();
-        add_hooks(&mut s, "/opt/agent-telemetry hook").unwrap();
+        add_hooks_with(&mut s, "/opt/agent-telemetry hook", Transport::Command).unwrap();
         let once = s.clone();
-        add_hooks(&mut s, "/opt/agent-telemetry hook").unwrap();
+        add_hooks_with(&mut s, "/opt/agent-telemetry hook", Transport::Command).unwrap();
         assert_eq!(s, once);
         let hooks = s["hooks"].as_object().unwrap();
         assert_eq!(hooks.len(), 30);
@@ -333,7 +325,7 @@ mod tests {
         assert_eq!(hooks["PreToolUse"].as_array().unwrap().len(), 2);
         assert_eq!(s["model"], "x");
         // A moved binary replaces the old entry instead of adding a second one.
-        add_hooks(&mut s, "/new/agent-telemetry hook").unwrap();
+        add_hooks_with(&mut s, "/new/agent-telemetry hook", Transport::Command).unwrap();
         let pre = serde_json::to_string(&s["hooks"]["PreToolUse"]).unwrap();
         assert!(pre.contains("/new/agent-telemetry") && !pre.contains("/opt/agent-telemetry"));
         remove_hooks(&mut s);

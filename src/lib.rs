@@ -19,7 +19,7 @@
 //! `tests/layers.rs`, which checks it, and drawn in `docs/architecture.md`.
 
 pub mod assemble;
-pub mod claude_settings;
+pub(crate) mod claude_settings;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -36,8 +36,8 @@ pub mod payload;
 pub mod record;
 pub mod relay;
 pub mod relay_control;
-pub mod safe_fs;
-pub mod text;
+pub(crate) mod safe_fs;
+pub(crate) mod text;
 pub mod timefmt;
 pub mod transcript;
 pub mod worktree;

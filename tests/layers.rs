@@ -17,7 +17,10 @@ const LAYERS: &[(&[&str], &str)] = &[
     (&["timefmt", "ids", "event", "text", "worktree", "safe_fs"], "time, ids, event names, text, safe file access"),
     (&["config", "record", "payload", "transcript"], "settings, the journal record, a hook payload, a transcript"),
     (&["cost", "enrich"], "prices; a payload's meaning, findings, redaction, privacy"),
-    (&["journal", "assemble", "claude_settings", "relay_control"], "the journal; spans; settings.json; the relay process"),
+    (
+        &["journal", "assemble", "claude_settings", "relay_control"],
+        "the journal; spans; settings.json; the relay process",
+    ),
     (&["hook", "export"], "the hook pipeline; OTLP and file export"),
     (&["relay", "forensics"], "the relay; forensics over the SQLite index"),
     (&["fleet"], "questions across agents"),
@@ -140,7 +143,8 @@ fn targets(code: &str, path: &[String]) -> BTreeSet<String> {
     let bytes = code.as_bytes();
     let mut i = 0;
     while i < code.len() {
-        let word_start = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'$');
+        let word_start =
+            i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_' || bytes[i - 1] == b'$');
         let rest = &code[i..];
         let after = if word_start && rest.starts_with("crate::") {
             Some(i + "crate::".len())
@@ -204,7 +208,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for f in files {
         let rel = f.strip_prefix(&src).unwrap();
-        let mut path: Vec<String> = rel.iter().map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string()).collect();
+        let mut path: Vec<String> =
+            rel.iter().map(|c| c.to_string_lossy().trim_end_matches(".rs").to_string()).collect();
         if path == ["main"] || path == ["lib"] || path[0] == "bin" {
             continue;
         }

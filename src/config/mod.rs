@@ -100,7 +100,7 @@ pub struct AgentConfig {
     pub role: Option<String>,
 }
 
-/// The fleet registry (see `crate::fleet::registry`): where it is and what it says.
+/// The fleet registry (see [`registry`]): where it is and what it says.
 #[derive(Debug, Clone, Default)]
 pub struct FleetConfig {
     /// `[fleet] registry`, `AGENT_TELEMETRY_FLEET`, else `fleet.toml` beside the config file.
