@@ -6,8 +6,11 @@
 //! Not for: running anything (the binaries' `main`s dispatch), nor the `hook` fast path, which
 //! `main.rs` recognises before any parsing.
 
-use crate::commands::forensics::IndexCommand;
+pub mod fleet;
+pub mod index;
+
 use clap::{Parser, Subcommand};
+use index::IndexCommand;
 use std::path::PathBuf;
 
 #[derive(Parser)]

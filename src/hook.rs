@@ -146,7 +146,7 @@ pub fn handle(
         }
     });
     match appended {
-        Ok(_) if transport == Transport::Command => crate::relay::control::ensure_running(config),
+        Ok(_) if transport == Transport::Command => crate::relay_control::ensure_running(config),
         Ok(_) => {}
         // Nothing else can be done without risking Claude: say it where a person looks.
         Err(e) => {

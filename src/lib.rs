@@ -13,9 +13,13 @@
 //! - [`hook`]: the `agent-telemetry hook` pipeline, which never fails and never panics outward.
 //! - [`cli`]: the command line as clap types, shared by `agent-telemetry` and
 //!   `agent-telemetry-forensics` (the commands answered from the SQLite index).
-//! - [`commands`]: the thin CLI commands on top (install, status, verify, forensics).
+//! - [`commands`]: the thin CLI commands on top (install, status, verify, forensics, fleet).
+//!
+//! The modules sit in layers that depend one way, `commands` and `cli` on top: the order is in
+//! `tests/layers.rs`, which checks it, and drawn in `docs/architecture.md`.
 
 pub mod assemble;
+pub(crate) mod claude_settings;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -31,6 +35,9 @@ pub mod journal;
 pub mod payload;
 pub mod record;
 pub mod relay;
+pub mod relay_control;
+pub(crate) mod safe_fs;
+pub(crate) mod text;
 pub mod timefmt;
 pub mod transcript;
 pub mod worktree;

@@ -114,7 +114,7 @@ fn event_list_is_the_projects_and_the_library_knows_it() {
 }
 
 /// Events `install` leaves out on purpose: a command hook on `WorktreeCreate` replaces Claude
-/// Code's own worktree creation (src/commands/install.rs).
+/// Code's own worktree creation (src/claude_settings.rs).
 const NOT_INSTALLED: &[&str] = &["WorktreeCreate"];
 
 /// `agent-telemetry install --project P` (as a user: a temporary HOME, nothing else set)

@@ -19,6 +19,8 @@ mod compact;
 pub mod logs;
 pub mod model;
 mod tasks;
+pub mod transcripts;
+pub mod tree;
 
 use crate::event::HookEvent;
 use crate::ids::{self, SpanId, SpanKind, TraceId, TraceParent};

@@ -3,52 +3,13 @@
 //! default) or, with `--journal`, assembles the spans from the journal itself (useful when the
 //! relay exports to a collector).
 
-use crate::assemble::model::{AttrValue, Output, SpanItem};
-use crate::assemble::Assembler;
+use crate::assemble::tree::{SpanAssembly, TreeSpan};
 use crate::config::Config;
 use crate::journal::read::read_from;
+use crate::text::escape_terminal;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-
-/// A span as the tree needs it.
-#[derive(Debug, Clone)]
-pub struct TreeSpan {
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent: Option<String>,
-    pub name: String,
-    pub start: u64,
-    pub end: u64,
-    pub error: Option<String>,
-    pub attrs: BTreeMap<String, String>,
-}
-
-fn from_item(s: &SpanItem) -> TreeSpan {
-    TreeSpan {
-        trace_id: s.trace_id.to_string(),
-        span_id: s.span_id.to_string(),
-        parent: s.parent_span_id.map(|p| p.to_string()),
-        name: s.name.clone(),
-        start: s.start,
-        end: s.end,
-        error: s.error.clone(),
-        attrs: s
-            .attrs
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    AttrValue::Str(s) => s.clone(),
-                    AttrValue::Bool(b) => b.to_string(),
-                    AttrValue::Int(i) => i.to_string(),
-                    AttrValue::Float(f) => f.to_string(),
-                    AttrValue::StrArray(a) => a.join(","),
-                };
-                (k.clone(), v)
-            })
-            .collect(),
-    }
-}
 
 /// Spans assembled from the journal (finished ones and, marked open, those still running).
 pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
@@ -67,53 +28,6 @@ pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
         }
     }
     Ok(asm.finish())
-}
-
-/// The relay's assembly of records into spans, for a tree: records in, in journal order.
-pub struct SpanAssembly {
-    asm: Assembler,
-    out: Output,
-    tails: crate::relay::transcripts::Tails,
-    prices: crate::cost::PriceTable,
-}
-
-impl Default for SpanAssembly {
-    fn default() -> Self {
-        SpanAssembly {
-            asm: Assembler::default(),
-            out: Output::default(),
-            tails: Default::default(),
-            prices: crate::cost::PriceTable::shipped(),
-        }
-    }
-}
-
-impl SpanAssembly {
-    pub fn feed(&mut self, r: &crate::record::JournalRecord) {
-        // The relay's reading of transcripts (model calls, totals), never waiting.
-        crate::relay::transcripts::before_record(
-            r,
-            &mut self.tails,
-            &mut self.asm,
-            &self.prices,
-            u64::MAX,
-            &mut self.out,
-        );
-        self.asm.process(r, &mut self.out);
-        // Log items are not shown; drop them as they come (a long session has many).
-        self.out.logs.clear();
-    }
-
-    /// The finished spans and, marked open, those still running.
-    pub fn finish(self) -> Vec<TreeSpan> {
-        let mut spans: Vec<TreeSpan> = self.out.spans.iter().map(from_item).collect();
-        for s in self.asm.unfinished() {
-            let mut t = from_item(s);
-            t.attrs.insert("agent_telemetry.span.open".into(), "true".into());
-            spans.push(t);
-        }
-        spans
-    }
 }
 
 /// Spans from OTLP JSON lines files (`ExportTraceServiceRequest` per line).
@@ -313,27 +227,6 @@ pub fn render(spans: &[TreeSpan], session: Option<&str>) -> String {
     out
 }
 
-/// Text from records (prompts, commands, ids) is the agent's: its control characters (escape
-/// sequences that move the cursor, rewrite the title, or write the clipboard with OSC 52; a
-/// newline that forges a tree line) are shown as escapes, never sent to the terminal.
-pub fn escape_terminal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control()
-                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn walk(
     s: &TreeSpan,
     children: &BTreeMap<&str, Vec<&TreeSpan>>,
@@ -365,17 +258,4 @@ pub fn run(config: &Config, from_journal: bool, session: Option<&str>) -> anyhow
     }
     print!("{}", render(&spans, session));
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_terminal;
-
-    #[test]
-    fn control_characters_are_shown_not_sent() {
-        let osc52 = "copy \u{1b}]52;c;ZXZpbA==\u{7} done\n├─ forged line\u{202e}";
-        let e = escape_terminal(osc52);
-        assert!(!e.chars().any(|c| c.is_control() || c == '\u{202e}'), "{e:?}");
-        assert_eq!(e, "copy \\u{1b}]52;c;ZXZpbA==\\u{7} done\\n├─ forged line\\u{202e}");
-    }
 }

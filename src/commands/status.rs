@@ -90,7 +90,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         }
     }
     // Worktrees: sessions there see only tracked files (and so maybe none of our hooks).
-    let user_settings = crate::commands::install::Target::User.settings_path().ok();
+    let user_settings = crate::claude_settings::Target::User.settings_path().ok();
     let worktree = crate::worktree::split(dir).map(|(project, name)| {
         let branch = crate::worktree::branch(&crate::worktree::dir(&project, &name));
         (project, name, branch)
@@ -203,7 +203,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         if let Some(l) = &r.hook_listen {
             println!(
                 "http hooks:  {} ({} event(s) taken)",
-                crate::commands::install::hook_url(l.parse().unwrap_or(([127, 0, 0, 1], 0).into())),
+                crate::claude_settings::hook_url(l.parse().unwrap_or(([127, 0, 0, 1], 0).into())),
                 r.hook_events
             );
         }

@@ -14,6 +14,7 @@
 
 pub mod export;
 mod file;
+pub mod registry;
 mod settings;
 
 pub use export::{display_header, redact_url, Destination, ExportConfig, Protocol};
@@ -130,14 +131,14 @@ impl From<settings::agent::Values> for AgentConfig {
     }
 }
 
-/// The fleet registry (see `crate::fleet::registry`): where it is and what it says.
+/// The fleet registry (see [`registry`]): where it is and what it says.
 #[derive(Debug, Clone, Default)]
 pub struct FleetConfig {
     /// `[fleet] registry`, `AGENT_TELEMETRY_FLEET`, else `fleet.toml` beside the config file.
     pub registry_path: PathBuf,
     /// The registry when the file exists and is valid (read once per process: one failed
     /// `open` when there is none).
-    pub registry: Option<std::sync::Arc<crate::fleet::registry::Registry>>,
+    pub registry: Option<std::sync::Arc<registry::Registry>>,
     /// Why the registry could not be used. Kept apart from [`Config::error`]: a broken registry
     /// changes only who the records say they are from (they say so in `metadata.config_error`),
     /// it never stops the relay.
@@ -380,7 +381,7 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
     let export = ExportConfig::from_values(x, destination);
     let registry_path =
         v.fleet.registry.unwrap_or_else(|| config_path.parent().unwrap_or(Path::new(".")).join("fleet.toml"));
-    let fleet = match crate::fleet::registry::Registry::load(&registry_path) {
+    let fleet = match registry::Registry::load(&registry_path) {
         Ok(registry) => FleetConfig { registry_path, registry: registry.map(std::sync::Arc::new), error: None },
         Err(e) => FleetConfig {
             registry_path,

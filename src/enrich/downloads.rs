@@ -9,7 +9,7 @@
 //! Kept in the hook rather than derived in the relay because enforce mode must refuse the run
 //! at PreToolUse, before it happens.
 
-use crate::journal::safe_fs::{self, DirFd};
+use crate::safe_fs::{self, DirFd};
 use std::io::{Read, Write};
 use std::path::Path;
 

@@ -248,9 +248,9 @@ impl Enricher<'_> {
             hook_us: None,
         };
         let parent_session = env.parent_session.clone().filter(|p| Some(p) != session_id.as_ref());
-        let who = crate::fleet::registry::identify(
+        let who = crate::config::registry::identify(
             cfg.fleet.registry.as_deref(),
-            &crate::fleet::registry::Known {
+            &crate::config::registry::Known {
                 explicit_id: cfg.agent.id.as_deref(),
                 explicit_type: cfg.agent.kind.as_deref(),
                 explicit_group: cfg.agent.group.as_deref(),

@@ -11,7 +11,6 @@
 use super::redact::Redactor;
 use crate::config::CaptureConfig;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// `tool_input` fields that carry file text.
 const INPUT_CONTENT_KEYS: &[&str] = &["content", "old_string", "new_string", "new_source", "source", "text"];
@@ -91,9 +90,8 @@ pub struct Sanitizer<'c> {
     pub failure: bool,
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    crate::ids::hex(&Sha256::digest(bytes))
-}
+/// Content this module replaces is named by its digest (see [`crate::text::sha256_hex`]).
+pub use crate::text::sha256_hex;
 
 impl<'c> Sanitizer<'c> {
     pub fn new(capture: &'c CaptureConfig) -> Self {

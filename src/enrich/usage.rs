@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader};
 
 /// The hook reads a transcript only up to this size: it starts from the beginning at every turn's
 /// end, so a long session would make every Stop slower. Beyond it the record carries no usage
-/// and the relay's totals (read incrementally, `relay/transcripts.rs`) are the only ones.
+/// and the relay's totals (read incrementally, `assemble/transcripts.rs`) are the only ones.
 const MAX_TRANSCRIPT_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Sums usage in a transcript: of the turn `prompt_id`, or of every message when `None`

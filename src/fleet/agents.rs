@@ -6,27 +6,10 @@
 //! from the journal by its place (host, type, role, instance and registry match are on every
 //! record, not in the index): one short read per session, no schema of its own.
 
-use super::registry::Registry;
-use crate::config::Config;
+use crate::config::registry::Registry;
 use crate::forensics::index::Index;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct AgentsArgs {
-    /// Only agents active since: a duration back from now (90s, 30m, 2h, 7d) or a UTC time.
-    #[arg(long, value_name = "WHEN")]
-    pub since: Option<String>,
-    /// JSON lines, one per agent.
-    #[arg(long)]
-    pub json: bool,
-    /// The registry to compare with (default: the configured one).
-    #[arg(long, value_name = "FILE")]
-    pub registry: Option<PathBuf>,
-    #[command(flatten)]
-    pub source: crate::commands::forensics::Source,
-}
 
 /// One agent, as `--json` prints it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -217,24 +200,15 @@ pub fn list(
     Ok(out)
 }
 
-pub fn run(config: &Config, a: &AgentsArgs) -> super::Result<i32> {
-    let now = crate::timefmt::now_unix_nanos();
-    let (since, _) = crate::forensics::time::window(a.since.as_deref(), None, now)?;
-    let (_, registry) = super::registry_for_command(config, a.registry.as_ref())?;
-    let index = a.source.open(config)?;
-    let rows = list(&index, registry.as_ref(), since, now, config.export.span_timeout.as_nanos() as u64)?;
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if a.json {
-        for r in &rows {
-            writeln!(out, "{}", serde_json::to_string(r)?)?;
-        }
-        return Ok(0);
-    }
-    let esc = |s: &str| crate::commands::show::escape_terminal(s);
+/// The agents as a table for people (agent text escaped for the terminal); `windowed`: the list
+/// was limited to a time window (said when it is empty).
+pub fn render(rows: &[AgentRow], windowed: bool) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let esc = |s: &str| crate::text::escape_terminal(s);
     let join = |v: &[String]| if v.is_empty() { "-".to_string() } else { esc(&v.join(",")) };
     let day = |t: &Option<String>| t.as_deref().map(crate::forensics::time::short_rfc).unwrap_or_else(|| "-".into());
-    writeln!(
+    let _ = writeln!(
         out,
         "{:<24} {:<12} {:<12} {:<12} {:<24} {:<19}  {:<19}  {:>8} {:>4} {:>8}  {:<16} PROJECTS / WORKTREES",
         "AGENT",
@@ -248,8 +222,8 @@ pub fn run(config: &Config, a: &AgentsArgs) -> super::Result<i32> {
         "OPEN",
         "EVENTS",
         "HOSTS"
-    )?;
-    for r in &rows {
+    );
+    for r in rows {
         let registry = match (&r.registry_entry, r.registry_match.as_str()) {
             (Some(e), m) => format!("{} ({m})", esc(e)),
             (None, _) => "none".into(),
@@ -258,7 +232,7 @@ pub fn run(config: &Config, a: &AgentsArgs) -> super::Result<i32> {
         if !r.worktrees.is_empty() {
             where_.push_str(&format!(" / {}", join(&r.worktrees)));
         }
-        writeln!(
+        let _ = writeln!(
             out,
             "{:<24} {:<12} {:<12} {:<12} {:<24} {:<19}  {:<19}  {:>8} {:>4} {:>8}  {:<16} {}",
             r.agent.as_deref().map(esc).unwrap_or_else(|| "(no id)".into()),
@@ -273,10 +247,10 @@ pub fn run(config: &Config, a: &AgentsArgs) -> super::Result<i32> {
             r.events,
             join(&r.hosts),
             where_,
-        )?;
+        );
     }
     if rows.is_empty() {
-        writeln!(out, "(no agents{})", if since.is_some() { " in this window" } else { "" })?;
+        let _ = writeln!(out, "(no agents{})", if windowed { " in this window" } else { "" });
     }
-    Ok(0)
+    out
 }

@@ -16,53 +16,12 @@
 //!
 //! Jaeger has no tenants: group trace pipelines send to the shared `otlp_grpc/jaeger`.
 
-use super::registry::Registry;
-use crate::config::Config;
+use crate::config::registry::Registry;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
 /// The main config's pipeline processors (otel-collector.yaml); a fragment's list replaces the
 /// main one on merge, so it repeats them (a test checks they agree).
 pub const BASE_PROCESSORS: [&str; 4] = ["memory_limiter", "resource", "attributes/scrub", "transform/defaults"];
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct CollectorConfigArgs {
-    /// The registry to read (default: the configured one, `fleet.toml` beside the config file).
-    #[arg(long, value_name = "FILE")]
-    pub registry: Option<PathBuf>,
-    /// Backends the group pipelines send to (victorialogs, loki, jaeger, tempo, file); default
-    /// `$AGENT_TELEMETRY_BACKENDS`, else victorialogs,jaeger — as `just stack-up`.
-    #[arg(long, value_name = "LIST")]
-    pub backends: Option<String>,
-    /// Write here instead of stdout.
-    #[arg(short = 'o', long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-}
-
-pub fn run(config: &Config, a: &CollectorConfigArgs) -> super::Result<i32> {
-    let (path, registry) = super::registry_for_command(config, a.registry.as_ref())?;
-    let Some(registry) = registry else {
-        return Err(super::Error::NoRegistry { path });
-    };
-    if registry.groups.is_empty() {
-        return Err(super::Error::NoGroups { path });
-    }
-    let backends = a
-        .backends
-        .clone()
-        .or_else(|| std::env::var("AGENT_TELEMETRY_BACKENDS").ok().filter(|v| !v.is_empty()))
-        .unwrap_or_else(|| "victorialogs,jaeger".into());
-    let backends = Backends::parse(&backends).map_err(super::Error::Backends)?;
-    let text = fragment(&registry, &backends, &path.display().to_string());
-    match &a.output {
-        Some(out) => {
-            std::fs::write(out, &text).map_err(|error| super::Error::Write { path: out.clone(), error })?;
-            eprintln!("wrote {} ({} group pipeline(s) for logs and traces; default tenant for records of no registered group)", out.display(), registry.groups.len());
-        }
-        None => print!("{text}"),
-    }
-    Ok(0)
-}
 
 /// Which backends the group pipelines export to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

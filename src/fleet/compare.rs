@@ -13,10 +13,10 @@
 //! and max over its records. `just bench-hook` measures the whole process from outside.
 
 use super::conflicts::project_condition;
-use crate::commands::show::escape_terminal;
 use crate::forensics::index::Index;
 use crate::forensics::sessions::{clip, count, Findings, Tokens};
 use crate::forensics::Style;
+use crate::text::escape_terminal;
 use rusqlite::types::Value as SqlValue;
 use std::collections::BTreeMap;
 

@@ -19,10 +19,10 @@
 //!
 //! Not for: telling whether the agents' changes really collided (contents are not kept).
 
-use crate::commands::show::escape_terminal;
 use crate::forensics::index::Index;
 use crate::forensics::sessions::clip;
 use crate::forensics::Style;
+use crate::text::escape_terminal;
 use rusqlite::types::Value as SqlValue;
 use std::collections::BTreeMap;
 

@@ -14,10 +14,10 @@
 //! - **Overlap**: a maximal stretch in which at least two agents were active; a session that
 //!   starts exactly as another ends does overlap it (an instant is enough).
 
-use crate::commands::show::escape_terminal;
 use crate::forensics::index::Index;
 use crate::forensics::sessions::clip;
 use crate::forensics::Style;
+use crate::text::escape_terminal;
 use rusqlite::types::Value as SqlValue;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -8,11 +8,11 @@
 //!
 //! Not for: spans and timings inside a session (`tree SESSION` shows the relay's trace tree).
 
-use crate::commands::show::escape_terminal;
 use crate::forensics::index::Index;
 use crate::forensics::sessions::{self, clip, SessionRow};
 use crate::forensics::Error as ForensicsError;
 use crate::forensics::Style;
+use crate::text::escape_terminal;
 use rusqlite::OptionalExtension;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

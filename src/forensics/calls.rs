@@ -11,7 +11,7 @@
 //! readings (which miss each turn's last message).
 
 use crate::assemble::attrs;
-use crate::commands::show::TreeSpan;
+use crate::assemble::tree::TreeSpan;
 use crate::ids::{SpanId, SpanKind};
 use crate::record::{JournalRecord, ModelCallInfo};
 use std::collections::{BTreeMap, HashMap};

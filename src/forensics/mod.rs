@@ -24,7 +24,7 @@ pub mod synth;
 pub mod time;
 pub mod timeline;
 
-use crate::commands::show::escape_terminal;
+use crate::text::escape_terminal;
 use std::path::{Path, PathBuf};
 
 /// Why a forensics question could not be answered: the data dir, the index, the journal behind

@@ -8,14 +8,14 @@
 //! tried. Every string from a record is HTML-escaped.
 
 use super::sessions::SessionRow;
-use crate::commands::show::TreeSpan;
+use crate::assemble::tree::TreeSpan;
 use crate::record::JournalRecord;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
 /// HTML text and attribute escaping (control characters shown as `\u{..}` like the terminal).
 pub fn esc(s: &str) -> String {
-    let s = crate::commands::show::escape_terminal(s);
+    let s = crate::text::escape_terminal(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

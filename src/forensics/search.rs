@@ -2,7 +2,7 @@
 
 use super::query::EventRow;
 use super::Style;
-use crate::commands::show::escape_terminal;
+use crate::text::escape_terminal;
 
 /// One human line: time, seq, session, agent, event, tool, what it touched, flags.
 pub fn line(r: &EventRow, style: Style) -> String {

@@ -6,7 +6,7 @@
 use super::index::Index;
 use super::query::RULE_MATCH;
 use super::Style;
-use crate::commands::show::escape_terminal;
+use crate::text::escape_terminal;
 use rusqlite::types::Value as SqlValue;
 
 #[derive(Debug, Default, Clone)]

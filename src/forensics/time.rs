@@ -104,12 +104,6 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// `2026-11-30 12:00:01` (UTC, to the second): for tables people read.
-pub fn short(unix_nanos: u64) -> String {
-    let full = crate::timefmt::rfc3339_nanos(unix_nanos);
-    full[..19].replacen('T', " ", 1)
-}
-
 /// `+1:02.345` (minutes, seconds, ms) from a session's start; hours when it runs longer.
 pub fn offset(ns: u64) -> String {
     let ms = ns / 1_000_000;

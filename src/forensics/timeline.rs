@@ -1,13 +1,13 @@
 //! `timeline` and `tree` of one session: its records (and those of its child sessions, started
 //! from its Bash calls) read from the journal at the places the index names, in journal order.
-//! The tree is the relay's own assembly (`commands::show::SpanAssembly`), not a second one.
+//! The tree is the relay's own assembly (`assemble::tree::SpanAssembly`), not a second one.
 
 use super::export::LineReader;
 use super::index::Index;
 use super::query::{for_each_event, resolve_session, Filters};
 use super::{Result, Style};
-use crate::commands::show::escape_terminal;
 use crate::record::JournalRecord;
+use crate::text::escape_terminal;
 
 /// A session and every session started under it, depth first (ids as stored).
 pub fn family(index: &Index, sid: &str) -> Result<Vec<String>> {
@@ -175,8 +175,8 @@ pub fn render(sid: &str, entries: &[Entry], style: Style) -> String {
 
 /// The session's span tree, as the relay assembles it: model calls from the transcripts where
 /// they are readable, else from the relay's `model_call` records (a copied data dir).
-pub fn tree(records: &[JournalRecord]) -> Vec<crate::commands::show::TreeSpan> {
-    let mut asm = crate::commands::show::SpanAssembly::default();
+pub fn tree(records: &[JournalRecord]) -> Vec<crate::assemble::tree::TreeSpan> {
+    let mut asm = crate::assemble::tree::SpanAssembly::default();
     for r in records {
         asm.feed(r);
     }

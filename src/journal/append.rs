@@ -1,11 +1,11 @@
 //! Appending: lock, find the chain's tail, repair a torn tail, rotate, write one line, unlock.
 
 use super::chain::{self, GENESIS};
-use super::safe_fs::{self, DirFd, EntryKind};
 use super::segment::SegmentName;
 use super::JournalError;
 use crate::config::{Config, Fsync};
 use crate::record::{JournalRecord, Level};
+use crate::safe_fs::{self, DirFd, EntryKind};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;

@@ -5,7 +5,7 @@
 //! - Appends happen under an exclusive lock on `journal/.lock`, with one `write` per record, so
 //!   concurrent hooks never interleave or lose a line.
 //! - The directory is not trusted (the agent is the same user): it must be ours and not writable
-//!   by others, and files are opened through it with `O_NOFOLLOW` ([`safe_fs`]); an entry named
+//!   by others, and files are opened through it with `O_NOFOLLOW` ([`crate::safe_fs`]); an entry named
 //!   like a segment that is not a regular file is skipped with a `journal_recovery` record.
 //! - Each record carries `seq`, `prev_hash` and `hash` (see [`chain`]); [`verify`] walks them.
 
@@ -14,7 +14,6 @@ pub mod chain;
 pub mod projects;
 pub mod read;
 pub mod remote;
-pub mod safe_fs;
 pub mod segment;
 pub mod verify;
 

@@ -3,7 +3,7 @@
 //! agent removed it, or a command did), the hook writes one `telemetry_gap` record before going
 //! quiet there, instead of nothing at all.
 
-use super::safe_fs::{self, DirFd};
+use crate::safe_fs::{self, DirFd};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 

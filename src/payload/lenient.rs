@@ -349,7 +349,7 @@ impl Parser<'_> {
         Ok(Value::String(format!(
             "[nesting deeper than {MAX_DEPTH} levels omitted: {} bytes sha256={}]",
             raw.len(),
-            crate::enrich::privacy::sha256_hex(raw)
+            crate::text::sha256_hex(raw)
         )))
     }
 }

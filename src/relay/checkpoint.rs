@@ -27,7 +27,7 @@ pub struct Checkpoint {
     pub exported_spans: u64,
     pub assembler: Assembler,
     /// How far each open transcript was read (model calls).
-    pub transcripts: super::transcripts::Tails,
+    pub transcripts: crate::assemble::transcripts::Tails,
     /// What the relay watches to notice telemetry going dark (`relay::gaps`).
     pub gaps: super::gaps::GapWatch,
     /// Set when the assembler's state could not be read: open spans were lost (they end when
@@ -189,9 +189,7 @@ pub struct RelayStatus {
     pub updated_at: String,
 }
 
-pub fn relay_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("relay")
-}
+pub use crate::relay_control::relay_dir;
 
 /// Why a checkpoint could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +287,8 @@ pub enum SaveError {
     Write { error: std::io::Error },
 }
 
+/// [`encode`] and [`write`] in one step, for tests (the relay does the two apart).
+#[cfg(test)]
 pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), SaveError> {
     write(dir, &encode(cp)?)
 }

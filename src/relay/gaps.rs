@@ -115,7 +115,7 @@ fn coverage(project: &Path, listen: Option<std::net::SocketAddr>) -> Coverage {
         // The project's files are the agent's to write: bounded, regular files only, no wait.
         let Ok(bytes) = crate::enrich::files::read_bounded(&f, 4 << 20) else { continue };
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else { continue };
-        match crate::commands::install::registered_events_with(&v, listen) {
+        match crate::claude_settings::registered_events_with(&v, listen) {
             None => return Coverage::Disabled(f),
             Some(e) => events.extend(e),
         }

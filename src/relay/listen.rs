@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// The path our hook entries post to (it names us, so `uninstall` finds our entries).
-pub const PATH: &str = "/agent-telemetry/hook";
+pub use crate::claude_settings::HOOK_PATH as PATH;
 
 /// Largest payload taken whole (Claude Code sends far less); a larger one is cut and recorded
 /// as such, like the command hook's.

@@ -8,11 +8,11 @@
 //! is trying to send — everything else stays in the journal.
 
 pub mod checkpoint;
-pub mod control;
+/// Starting, finding and stopping the relay process (the hook starts it, so it sits below the hook).
+pub use crate::relay_control as control;
 pub mod gaps;
 pub mod listen;
 mod observe;
 mod run;
-pub mod transcripts;
 
 pub use run::{run, RunOptions};

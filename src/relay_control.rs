@@ -4,6 +4,9 @@
 //! The hook calls [`ensure_running`] after every append: when a relay holds the lock this costs a
 //! failed non-blocking lock attempt (microseconds); otherwise it spawns a detached
 //! `agent-telemetry relay --foreground` in its own process group with stdio to null.
+//!
+//! Below the hook, apart from the relay's machinery (`crate::relay`, reachable there as
+//! `relay::control`): the hook starts the relay, and the relay runs the hook's pipeline.
 
 use crate::config::Config;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -13,16 +16,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+/// The relay's own files in a data dir: lock, pid, log, autostart hold-off, status, checkpoint.
+pub fn relay_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("relay")
+}
+
 pub fn lock_path(data_dir: &Path) -> PathBuf {
-    super::checkpoint::relay_dir(data_dir).join("relay.lock")
+    relay_dir(data_dir).join("relay.lock")
 }
 
 pub fn pid_path(data_dir: &Path) -> PathBuf {
-    super::checkpoint::relay_dir(data_dir).join("relay.pid")
+    relay_dir(data_dir).join("relay.pid")
 }
 
 fn open_lock(data_dir: &Path) -> std::io::Result<File> {
-    let dir = super::checkpoint::relay_dir(data_dir);
+    let dir = relay_dir(data_dir);
     std::fs::create_dir_all(&dir)?;
     OpenOptions::new()
         .create(true)
@@ -74,7 +82,7 @@ pub fn running_pid(data_dir: &Path) -> Option<i32> {
 /// Where the hook's start attempts are held off: the file's modification time is the earliest
 /// moment the next attempt may be made (one `stat` on the hook's path decides).
 pub fn backoff_path(data_dir: &Path) -> PathBuf {
-    super::checkpoint::relay_dir(data_dir).join("autostart.next")
+    relay_dir(data_dir).join("autostart.next")
 }
 
 /// A start attempt holds further attempts off this long (a relay takes the lock in milliseconds;
@@ -104,7 +112,7 @@ fn held_off(data_dir: &Path) -> bool {
 /// Holds start attempts off for `d` from now (the relay sets longer windows after failures).
 pub fn hold_off(data_dir: &Path, d: Duration) {
     let path = backoff_path(data_dir);
-    let _ = std::fs::create_dir_all(super::checkpoint::relay_dir(data_dir));
+    let _ = std::fs::create_dir_all(relay_dir(data_dir));
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -141,7 +149,7 @@ pub fn spawn(config: &Config) -> std::io::Result<()> {
         .append(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW)
-        .open(super::checkpoint::relay_dir(&config.data_dir).join("relay.log"));
+        .open(relay_dir(&config.data_dir).join("relay.log"));
     if let Ok(log) = log {
         cmd.stderr(log);
     }
@@ -224,35 +232,4 @@ pub fn unit(exe: &Path, config: &Config) -> String {
          WantedBy=default.target\n",
         exe = q(&exe.display().to_string()),
     )
-}
-
-/// After a config change: waits until a running relay reports the export settings `config`
-/// resolves to, and says what it now does (a relay reloads a changed config file by itself).
-pub fn await_settings(config: &Config, timeout: Duration) -> String {
-    let Some(pid) = running_pid(&config.data_dir) else {
-        return format!("no relay running: the next hook starts one exporting to {}\n", config.export.describe());
-    };
-    let want = config.export.fingerprint();
-    let deadline = Instant::now() + timeout;
-    loop {
-        let status = super::checkpoint::load_status(&super::checkpoint::relay_dir(&config.data_dir));
-        match status {
-            Some(s) if s.export_fingerprint == want => {
-                return format!("relay (pid {pid}) now exports to {}\n", s.destination)
-            }
-            Some(s) if Instant::now() >= deadline => {
-                return format!(
-                    "warning: the running relay (pid {pid}) still exports to {}{}; see `agent-telemetry status`\n",
-                    s.destination,
-                    s.config_error.map(|e| format!(" (it could not take the change: {e})")).unwrap_or_default()
-                )
-            }
-            None if Instant::now() >= deadline => {
-                return format!(
-                    "warning: the running relay (pid {pid}) reports no status; see `agent-telemetry status`\n"
-                )
-            }
-            _ => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
 }

@@ -1,7 +1,7 @@
 //! The fleet registry (`fleet.toml`): which agents exist, their type, group and role, the
 //! projects each works on, and each group's tenant in the backends. Read by the hook (an
 //! agent's identity on every record), by `fleet agents` (which entry each agent seen matched)
-//! and by `fleet collector-config` (a pipeline per group, see [`super::collector`]).
+//! and by `fleet collector-config` (a pipeline per group, see `crate::fleet::collector`).
 //!
 //! ```toml
 //! [groups.backend]

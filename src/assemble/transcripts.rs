@@ -1,4 +1,5 @@
-//! The relay's reading of transcripts: before a record that ends a turn (Stop), a subagent
+//! Reading transcripts for the assembly (the relay's, and the span tree's in [`super::tree`]):
+//! before a record that ends a turn (Stop), a subagent
 //! (SubagentStop) or a session (SessionEnd) is assembled, the transcripts it ends are read from
 //! where the last read stopped, and their model calls go to the assembler — so the span closes
 //! with complete totals. Claude Code writes a turn's final message *after* the Stop hook ran:
@@ -8,8 +9,8 @@
 //! Reads are bounded (per call and per line), regular files only, and only metadata is kept
 //! (`crate::transcript`). The read positions are part of the checkpoint.
 
-use crate::assemble::model::Output;
-use crate::assemble::Assembler;
+use super::model::Output;
+use super::Assembler;
 use crate::cost::PriceTable;
 use crate::event::HookEvent;
 use crate::record::JournalRecord;
