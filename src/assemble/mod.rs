@@ -169,8 +169,7 @@ impl Assembler {
                     false,
                 );
             }
-            let id =
-                self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span), t, &resource, || turn_attrs(r, p));
+            let id = self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span), t, &resource, || turn_attrs(r, p));
             if opened {
                 self.turn_opened(&sid, p);
             }

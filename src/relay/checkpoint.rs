@@ -137,13 +137,55 @@ fn v1() -> u32 {
     1
 }
 
+/// What the relay is doing, as `status.json` says it (`"state"`). The lowercase words are the
+/// file's format: `status`, the hook's start of a relay and scripts read them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayState {
+    /// Reading its checkpoint and settings, before its exporter is up.
+    Starting,
+    /// Exporting, or caught up and waiting for records.
+    Running,
+    /// The destination cannot be reached or answers "later": the batch is sent again.
+    Retrying,
+    /// The destination refuses the data (it will not take it as it is): sent again, said loudly.
+    Failing,
+    /// Could not start (the reason is `last_error`).
+    Failed,
+    /// Ended (stopped, or `--once` done).
+    Stopped,
+    /// No state, or one this release does not know (a file written by another version): read as
+    /// such rather than losing the rest of the status.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl RelayState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayState::Starting => "starting",
+            RelayState::Running => "running",
+            RelayState::Retrying => "retrying",
+            RelayState::Failing => "failing",
+            RelayState::Failed => "failed",
+            RelayState::Stopped => "stopped",
+            RelayState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for RelayState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RelayStatus {
     pub pid: u32,
-    /// running | retrying | failing (the destination refuses the data) | failed (could not
-    /// start) | stopped
-    pub state: String,
+    pub state: RelayState,
     /// Where the data goes, credentials masked.
     pub destination: String,
     /// Header names and values, masked unless a tenant name.
@@ -360,6 +402,31 @@ mod tests {
         // No temp files left behind.
         let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left.len(), 1, "{left:?}");
+    }
+
+    /// `status.json` keeps its words: each state is written as the lowercase word readers compare
+    /// with, read back as the same state; a state this release does not know keeps the rest.
+    #[test]
+    fn relay_state_is_a_lowercase_word_in_status_json() {
+        use RelayState::*;
+        for (state, word) in [
+            (Starting, "starting"),
+            (Running, "running"),
+            (Retrying, "retrying"),
+            (Failing, "failing"),
+            (Failed, "failed"),
+            (Stopped, "stopped"),
+        ] {
+            let v = serde_json::to_value(RelayStatus { state, ..Default::default() }).unwrap();
+            assert_eq!(v["state"], word);
+            assert_eq!(state.to_string(), word);
+            let back: RelayStatus = serde_json::from_value(v).unwrap();
+            assert_eq!(back.state, state);
+        }
+        let other: RelayStatus = serde_json::from_str(r#"{"state":"paused","pid":7}"#).unwrap();
+        assert_eq!((other.state, other.pid), (Unknown, 7));
+        let none: RelayStatus = serde_json::from_str(r#"{"pid":7}"#).unwrap();
+        assert_eq!(none.state, Unknown);
     }
 
     /// The checkpoint's position is checked against the journal: held → unchanged; lines cut
