@@ -1,12 +1,15 @@
 //! The relay's checkpoint and status files, under `<data dir>/relay/`.
 //!
-//! - `checkpoint.json`: a versioned format of its own (`"version": 2`): the journal position after
+//! - `checkpoint.json`: a versioned format of its own (`"version": 3`): the journal position after
 //!   the last acknowledged export, the last exported record's `seq` and `hash` (an outside anchor
 //!   for `verify`), counters, and the assembler's state (open spans), written atomically (a new
-//!   file with an unpredictable name, then rename). Version 1 (before the version field) loads
-//!   as it is. A newer version than this relay knows is refused by name, never read as garbage;
-//!   an assembler state that cannot be read keeps the position (the journal is not exported again
-//!   from the start) and says so.
+//!   file with an unpredictable name, then rename). Older versions load: version 1 (before the
+//!   version field) and version 2 wrote open-span keys and span roles as Rust's `Debug` output
+//!   (`Tool:toolu_…`, `"role": "Tool"`), version 3 as the role's word (`tool:toolu_…`, `"role":
+//!   "tool"`, see `assemble::model::OpenSpanKey`); `migrate_assembler_v2` rewrites the older
+//!   spelling on load. A newer version than this relay knows is refused by name, never read as
+//!   garbage; an assembler state that cannot be read keeps the position (the journal is not
+//!   exported again from the start) and says so.
 //! - `status.json`: what `agent-telemetry status` shows: state, settings in use, last export, last
 //!   error. Never holds a credential (endpoint and headers are shown masked).
 
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The checkpoint format this relay writes; it reads this one and every older one.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Default)]
 pub struct Checkpoint {
@@ -259,10 +262,14 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     if f.version > VERSION {
         return Err(CheckpointError::Newer { path, version: f.version });
     }
-    let (assembler, state_lost) = if f.assembler.is_null() {
+    let mut assembler_state = f.assembler;
+    if f.version < 3 {
+        migrate_assembler_v2(&mut assembler_state);
+    }
+    let (assembler, state_lost) = if assembler_state.is_null() {
         (Assembler::default(), None)
     } else {
-        match serde_json::from_value::<Assembler>(f.assembler) {
+        match serde_json::from_value::<Assembler>(assembler_state) {
             Ok(a) => (a, None),
             Err(e) => (
                 Assembler::default(),
@@ -290,6 +297,75 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         state_lost,
         recent: f.recent,
     })
+}
+
+/// A span role as versions 1 and 2 wrote it: the name of the Rust enum variant. Spelled out here,
+/// not derived, so that renaming a variant cannot break reading those files.
+fn v2_role(word: &str) -> Option<crate::assemble::model::SpanRole> {
+    use crate::assemble::model::SpanRole;
+    Some(match word {
+        "Session" => SpanRole::Session,
+        "Turn" => SpanRole::Turn,
+        "Tool" => SpanRole::Tool,
+        "Subagent" => SpanRole::Subagent,
+        "Chat" => SpanRole::Chat,
+        "Compact" => SpanRole::Compact,
+        _ => return None,
+    })
+}
+
+/// Rewrites an assembler state written by version 1 or 2 into version 3's spelling (nothing but
+/// the spelling changed):
+///
+/// - `open`: keys `Tool:toolu_…` become `tool:toolu_…`, and each span's `"role": "Tool"` becomes
+///   `"role": "tool"`; the same roles in `waiting_for_parent`;
+/// - each session's `pending_calls`: a subagent run's key `Subagent:<run>` becomes
+///   `subagent:<run>`, a turn's bare prompt id `turn:<prompt id>`.
+///
+/// What it does not recognise it leaves as it is: the state then fails to read and is reported
+/// lost, with the position kept (see [`load`]).
+fn migrate_assembler_v2(state: &mut serde_json::Value) {
+    use crate::assemble::model::{OpenSpanKey, SpanRole};
+    use serde_json::Value;
+    let role = |span: &mut Value| {
+        if let Some(r) = span.get_mut("role") {
+            if let Some(new) = r.as_str().and_then(v2_role) {
+                *r = Value::from(new.as_str());
+            }
+        }
+    };
+    let open_key = |k: &str| -> Option<String> {
+        let (word, id) = k.split_once(':')?;
+        Some(OpenSpanKey::new(v2_role(word)?, id).to_string())
+    };
+    if let Some(Value::Object(open)) = state.get_mut("open") {
+        *open = std::mem::take(open)
+            .into_iter()
+            .map(|(k, mut span)| {
+                role(&mut span);
+                (open_key(&k).unwrap_or(k), span)
+            })
+            .collect();
+    }
+    if let Some(Value::Object(waiting)) = state.get_mut("waiting_for_parent") {
+        waiting.values_mut().for_each(role);
+    }
+    if let Some(Value::Object(sessions)) = state.get_mut("sessions") {
+        for session in sessions.values_mut() {
+            if let Some(Value::Object(pending)) = session.get_mut("pending_calls") {
+                *pending = std::mem::take(pending)
+                    .into_iter()
+                    .map(|(k, tally)| {
+                        let key = match k.strip_prefix("Subagent:") {
+                            Some(run) => OpenSpanKey::new(SpanRole::Subagent, run),
+                            None => OpenSpanKey::new(SpanRole::Turn, &k),
+                        };
+                        (key.to_string(), tally)
+                    })
+                    .collect();
+            }
+        }
+    }
 }
 
 /// Writes `bytes` to `path` through a new file with an unpredictable name in the same directory
@@ -367,6 +443,7 @@ pub fn load_status(dir: &Path) -> Option<RelayStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::assemble::model::AttrValue;
 
     #[test]
     fn versions_old_new_and_unreadable_state() {
@@ -378,10 +455,10 @@ mod tests {
         assert_eq!(cp.last_seq, Some(7));
         assert_eq!(cp.position.as_ref().unwrap().offset, 42);
         assert!(cp.state_lost.is_none());
-        // Round trip writes version 2.
+        // Round trip writes the current version.
         save(d.path(), &cp).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-        assert_eq!(v["version"], 2);
+        assert_eq!(v["version"], VERSION);
         assert_eq!(load(d.path()).unwrap().exported_spans, 3);
         // A newer version is refused by name.
         std::fs::write(&p, r#"{"version":9,"last_seq":1}"#).unwrap();
@@ -402,6 +479,96 @@ mod tests {
         // No temp files left behind.
         let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left.len(), 1, "{left:?}");
+    }
+
+    /// A version-2 checkpoint as the relay wrote it (tests/data/checkpoints): its Debug-made keys
+    /// and roles load into the typed keys, and save again in version 3's spelling.
+    #[test]
+    fn version_2_open_spans_load_and_save_as_version_3() {
+        let v2 = include_str!("../../tests/data/checkpoints/v2-subagents-midway.json");
+        let old: serde_json::Value = serde_json::from_str(v2).unwrap();
+        assert_eq!(old["version"], 2);
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("checkpoint.json"), v2).unwrap();
+        let cp = load(d.path()).unwrap();
+        assert!(cp.state_lost.is_none(), "{:?}", cp.state_lost);
+        assert_eq!((cp.last_seq, cp.exported_spans), (Some(18), 5));
+        assert_eq!(cp.assembler.open_count(), 6, "five open spans and a subagent waiting for its parent");
+        save(d.path(), &cp).unwrap();
+        let new: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.path().join("checkpoint.json")).unwrap()).unwrap();
+        assert_eq!(new["version"], 3);
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v["assembler"]["open"].as_object().unwrap().keys().cloned().collect()
+        };
+        let lowered: Vec<String> = keys(&old)
+            .iter()
+            .map(|k| {
+                let (role, id) = k.split_once(':').unwrap();
+                format!("{}:{id}", role.to_lowercase())
+            })
+            .collect();
+        assert_eq!(keys(&new), lowered);
+        assert!(keys(&new).iter().any(|k| k.starts_with("tool:toolu_")), "{:?}", keys(&new));
+        for (k, span) in new["assembler"]["open"].as_object().unwrap() {
+            assert_eq!(Some(span["role"].as_str().unwrap()), k.split(':').next(), "{k}");
+            // Everything else about the span is as the version-2 relay left it.
+            let was = &old["assembler"]["open"][format!("{}{}", &k[..1].to_uppercase(), &k[1..])];
+            for f in ["span_id", "parent_span_id", "start", "end", "attrs", "name", "trace_id"] {
+                assert_eq!(span[f], was[f], "{k}: {f}");
+            }
+        }
+        for span in new["assembler"]["waiting_for_parent"].as_object().unwrap().values() {
+            assert_eq!(span["role"], "subagent");
+        }
+    }
+
+    /// Model calls read ahead of their span (version 2: a turn's keyed by its bare prompt id, a
+    /// subagent run's by `Subagent:<run>`) are still taken by that span when it opens.
+    #[test]
+    fn version_2_pending_model_calls_reach_their_spans() {
+        use crate::assemble::model::Output;
+        let sid = "748070c0-4933-40e0-933a-ec05bf43c481";
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/data/checkpoints/v2-subagents-midway.json")).unwrap();
+        v["assembler"]["sessions"][sid]["pending_calls"] = serde_json::json!({
+            "next-prompt": {"requests": 2},
+            "Subagent:next-agent": {"requests": 3},
+        });
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("checkpoint.json"), v.to_string()).unwrap();
+        let mut cp = load(d.path()).unwrap();
+        assert!(cp.state_lost.is_none(), "{:?}", cp.state_lost);
+        let rec = |ev: &str, agent: Option<&str>| {
+            let mut r = crate::record::JournalRecord {
+                session_id: Some(sid.into()),
+                hook_event: ev.into(),
+                time_unix_nano: 1_796_617_950_000_000_000,
+                ..Default::default()
+            };
+            r.session_context.prompt_id = Some("next-prompt".into());
+            r.agent_context.agent_id = agent.map(str::to_string);
+            r
+        };
+        let mut out = Output::default();
+        for (ev, agent) in
+            [("UserPromptSubmit", None), ("SubagentStart", Some("next-agent")), ("SubagentStop", Some("next-agent"))]
+        {
+            cp.assembler.process(&rec(ev, agent), &mut out);
+        }
+        // The subagent waits for the call that spawned it (none here) until its session ends.
+        cp.assembler.process(&rec("Stop", None), &mut out);
+        cp.assembler.process(&rec("SessionEnd", None), &mut out);
+        let requests = |name: &str, id: &str| {
+            let s = out
+                .spans
+                .iter()
+                .find(|s| s.name == name && s.attrs.iter().any(|(_, v)| v == &AttrValue::Str(id.into())))
+                .unwrap_or_else(|| panic!("no {name} span for {id}"));
+            s.attrs.iter().find(|(k, _)| k == crate::assemble::attrs::USAGE_REQUESTS).map(|(_, v)| v.clone())
+        };
+        assert_eq!(requests("turn", "next-prompt"), Some(AttrValue::Int(2)));
+        assert_eq!(requests("invoke_agent subagent", "next-agent"), Some(AttrValue::Int(3)));
     }
 
     /// `status.json` keeps its words: each state is written as the lowercase word readers compare
