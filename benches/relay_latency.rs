@@ -15,7 +15,7 @@ mod stack;
 #[path = "../tests/relay_support/mod.rs"]
 mod relay_support;
 
-use agent_telemetry::ids::{hex, span_id, trace_id_for_session, SpanKind};
+use agent_telemetry::ids::{hex, span_id, trace_id_for_session, SpanRole};
 use relay_support::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -68,7 +68,7 @@ fn main() {
         post["duration_ms"] = json!(3);
         hook(&env, post);
         let exited = Instant::now();
-        let want = hex(&span_id(SpanKind::Tool, &id));
+        let want = hex(&span_id(SpanRole::Tool, &id));
         let deadline = exited + Duration::from_secs(30);
         let (mut span_at, mut row_at) = (None, None);
         let row_query = format!("agent_telemetry.hook_event:=PostToolUse gen_ai.tool.call.id:=\"{id}\"");

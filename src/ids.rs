@@ -9,12 +9,26 @@ use sha2::{Digest, Sha256};
 
 const DOMAIN: &[u8] = b"agent-telemetry/ids/v1";
 
-/// What a span stands for; part of the hash input so ids of different kinds never collide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpanKind {
+/// What a span stands for in an agent's work: the one list of span roles, shared by the ids here
+/// and the assembler above.
+///
+/// Its word ([`SpanRole::as_str`]) is part of a span id's hash input, so spans of different roles
+/// never share an id — and changing a word would change every id of that role (ids are compared
+/// across processes, releases and re-sent spans). The same words are how the relay's checkpoint
+/// writes a role (serde, lowercase).
+///
+/// Not OpenTelemetry's span kind (`CLIENT`, `INTERNAL`, …): the exporter derives that from the role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanRole {
+    /// One run of a session (`invoke_agent claude-code`; natural id: the session id, or
+    /// `<session id>#<seq>` for a resumed run).
     Session,
+    /// One prompt's turn (natural id: the prompt id).
     Turn,
+    /// One tool call (natural id: the tool use id).
     Tool,
+    /// One run of a subagent (natural id: the agent id, `<agent id>#<n>` for a later run).
     Subagent,
     /// One model request (natural id: the API request id).
     Chat,
@@ -22,16 +36,31 @@ pub enum SpanKind {
     Compact,
 }
 
-impl SpanKind {
-    fn label(self) -> &'static [u8] {
+impl SpanRole {
+    pub const ALL: [SpanRole; 6] =
+        [SpanRole::Session, SpanRole::Turn, SpanRole::Tool, SpanRole::Subagent, SpanRole::Chat, SpanRole::Compact];
+
+    /// The role's word: hashed into its spans' ids, written in checkpoints. Never changes.
+    pub fn as_str(self) -> &'static str {
         match self {
-            SpanKind::Session => b"session",
-            SpanKind::Turn => b"turn",
-            SpanKind::Tool => b"tool",
-            SpanKind::Subagent => b"subagent",
-            SpanKind::Chat => b"chat",
-            SpanKind::Compact => b"compact",
+            SpanRole::Session => "session",
+            SpanRole::Turn => "turn",
+            SpanRole::Tool => "tool",
+            SpanRole::Subagent => "subagent",
+            SpanRole::Chat => "chat",
+            SpanRole::Compact => "compact",
         }
+    }
+
+    /// The role of a word [`SpanRole::as_str`] gives.
+    pub fn from_word(word: &str) -> Option<SpanRole> {
+        SpanRole::ALL.into_iter().find(|r| r.as_str() == word)
+    }
+}
+
+impl std::fmt::Display for SpanRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -57,9 +86,9 @@ pub fn trace_id_for_session(session_id: &str) -> [u8; 16] {
     id
 }
 
-/// The span id of one span: a hash of its kind and natural id (session id, prompt id, ...).
-pub fn span_id(kind: SpanKind, natural_id: &str) -> [u8; 8] {
-    let d = digest(&[b"span", kind.label(), natural_id.as_bytes()]);
+/// The span id of one span: a hash of its role and natural id (session id, prompt id, ...).
+pub fn span_id(role: SpanRole, natural_id: &str) -> [u8; 8] {
+    let d = digest(&[b"span", role.as_str().as_bytes(), natural_id.as_bytes()]);
     let mut id = [0u8; 8];
     id.copy_from_slice(&d[..8]);
     if id == [0; 8] {
@@ -111,9 +140,9 @@ typed_id!(SpanId, 8, "span");
 typed_id!(TraceId, 16, "trace");
 
 impl SpanId {
-    /// The deterministic id of a span of this kind and natural id.
-    pub fn of(kind: SpanKind, natural_id: &str) -> SpanId {
-        SpanId(span_id(kind, natural_id))
+    /// The deterministic id of a span of this role and natural id.
+    pub fn of(role: SpanRole, natural_id: &str) -> SpanId {
+        SpanId(span_id(role, natural_id))
     }
 }
 
@@ -171,7 +200,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 pub fn session_traceparent(session_id: &str, parent: Option<&TraceParent>) -> TraceParent {
     TraceParent {
         trace_id: parent.map(|p| p.trace_id).unwrap_or_else(|| trace_id_for_session(session_id)),
-        span_id: span_id(SpanKind::Session, session_id),
+        span_id: span_id(SpanRole::Session, session_id),
         flags: 1,
     }
 }
@@ -180,18 +209,39 @@ pub fn session_traceparent(session_id: &str, parent: Option<&TraceParent>) -> Tr
 mod tests {
     use super::*;
 
+    /// The ids are a contract (other processes, earlier releases, re-sent spans): pinned to the
+    /// bytes the releases before the role enum was shared derived, for every role.
     #[test]
-    fn ids_are_stable_and_distinct_by_kind() {
-        assert_eq!(span_id(SpanKind::Tool, "x"), span_id(SpanKind::Tool, "x"));
-        assert_ne!(span_id(SpanKind::Tool, "x"), span_id(SpanKind::Turn, "x"));
+    fn ids_are_the_ones_earlier_releases_derived() {
+        let want = [
+            (SpanRole::Session, "b5b0178d0c242fe8"),
+            (SpanRole::Turn, "1b204c6cdd4bcc9e"),
+            (SpanRole::Tool, "21398b23d75acc83"),
+            (SpanRole::Subagent, "956199b1ba7eef9f"),
+            (SpanRole::Chat, "142ac755e774cde3"),
+            (SpanRole::Compact, "be88ffc6b67217ff"),
+        ];
+        assert_eq!(want.len(), SpanRole::ALL.len());
+        for (role, id) in want {
+            assert_eq!(hex(&span_id(role, "natural-id")), id, "{role}");
+            assert_eq!(SpanRole::from_word(role.as_str()), Some(role));
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+        }
+        assert_eq!(hex(&trace_id_for_session("natural-id")), "2da378696363c8ff8b9358fa88537e5e");
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct_by_role() {
+        assert_eq!(span_id(SpanRole::Tool, "x"), span_id(SpanRole::Tool, "x"));
+        assert_ne!(span_id(SpanRole::Tool, "x"), span_id(SpanRole::Turn, "x"));
         assert_ne!(trace_id_for_session("a"), trace_id_for_session("b"));
     }
 
     #[test]
     fn typed_ids_are_hex_in_json_and_refuse_garbage() {
-        let id = SpanId::of(SpanKind::Tool, "x");
+        let id = SpanId::of(SpanRole::Tool, "x");
         let json = serde_json::to_string(&id).unwrap();
-        assert_eq!(json, format!("\"{}\"", hex(&span_id(SpanKind::Tool, "x"))));
+        assert_eq!(json, format!("\"{}\"", hex(&span_id(SpanRole::Tool, "x"))));
         assert_eq!(serde_json::from_str::<SpanId>(&json).unwrap(), id);
         assert!(serde_json::from_str::<SpanId>("\"abc\"").is_err());
         assert!(serde_json::from_str::<TraceId>(&json).is_err(), "a span id is not a trace id");

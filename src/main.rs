@@ -119,7 +119,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             let why = relay::checkpoint::load_status(&relay::checkpoint::relay_dir(&config.data_dir))
-                .filter(|s| s.state == "failed")
+                .filter(|s| s.state == relay::checkpoint::RelayState::Failed)
                 .and_then(|s| s.last_error)
                 .unwrap_or_else(|| {
                     format!("see {}", relay::checkpoint::relay_dir(&config.data_dir).join("relay.log").display())

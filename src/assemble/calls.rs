@@ -12,7 +12,7 @@ use super::model::{self, AttrValue, Attrs, Output, SpanItem, SpanRole};
 use super::{attrs, key, Assembler};
 use crate::cost::PriceTable;
 use crate::event::HookEvent;
-use crate::ids::{SpanId, SpanKind, TraceId};
+use crate::ids::{SpanId, TraceId};
 use crate::record::{JournalRecord, ModelCallInfo};
 use crate::transcript::{ModelCall, Usage};
 use serde::{Deserialize, Serialize};
@@ -132,9 +132,9 @@ impl Assembler {
 
         let agent_run = agent_id.map(|a| super::agent_run_key(a, call.agent_run));
         let parent = match (agent_run.as_deref(), call.prompt_id.as_deref(), &run) {
-            (Some(a), _, _) => Some(SpanId::of(SpanKind::Subagent, a)),
-            (None, Some(p), _) => Some(SpanId::of(SpanKind::Turn, p)),
-            (None, None, Some(r)) => Some(SpanId::of(SpanKind::Session, r)),
+            (Some(a), _, _) => Some(SpanId::of(SpanRole::Subagent, a)),
+            (None, Some(p), _) => Some(SpanId::of(SpanRole::Turn, p)),
+            (None, None, Some(r)) => Some(SpanId::of(SpanRole::Session, r)),
             _ => None,
         };
         match (agent_id, agent_run.as_deref(), call.prompt_id.as_deref()) {
@@ -158,7 +158,7 @@ impl Assembler {
             (None, _, Some(p)) if !self.turn_known(sid, p) => {
                 // Read ahead of the journal: the turn's span opens later and takes it then.
                 if let Some(s) = self.sessions.get_mut(sid) {
-                    s.pending_calls.entry(p.to_string()).or_default().add(&tally);
+                    s.pending_calls.entry(key(SpanRole::Turn, p)).or_default().add(&tally);
                 }
             }
             (None, _, Some(p)) => {
@@ -187,7 +187,7 @@ impl Assembler {
             role: SpanRole::Chat,
             name: format!("chat {model_name}"),
             trace_id,
-            span_id: SpanId::of(SpanKind::Chat, &call.request_id),
+            span_id: SpanId::of(SpanRole::Chat, &call.request_id),
             parent_span_id: parent,
             parent_remote: false,
             start: call.start.min(call.end),
@@ -228,8 +228,9 @@ impl Assembler {
 
     /// A turn's span opened: it takes the calls read for it before.
     pub(super) fn turn_opened(&mut self, sid: &str, prompt: &str) {
-        let Some(t) = self.sessions.get_mut(sid).and_then(|s| s.pending_calls.remove(prompt)) else { return };
-        if let Some(span) = self.open.get_mut(&key(SpanRole::Turn, prompt)) {
+        let k = key(SpanRole::Turn, prompt);
+        let Some(t) = self.sessions.get_mut(sid).and_then(|s| s.pending_calls.remove(&k)) else { return };
+        if let Some(span) = self.open.get_mut(&k) {
             accumulate(span, &t);
         }
         self.add_to_run(sid, &t);

@@ -8,7 +8,7 @@
 use super::model::{self, AttrValue, Attrs, Output, ResourceKey, SpanItem, SpanRole};
 use super::{attrs, key, Assembler};
 use crate::event::HookEvent;
-use crate::ids::{SpanId, SpanKind};
+use crate::ids::SpanId;
 use crate::record::JournalRecord;
 use crate::transcript::CompactInfo;
 
@@ -54,11 +54,11 @@ impl Assembler {
                 if let Some(s) = self.sessions.get_mut(sid) {
                     s.compaction = Some(natural.clone());
                 }
-                SpanId::of(SpanKind::Compact, &natural)
+                SpanId::of(SpanRole::Compact, &natural)
             }
             _ => {
                 let Some(natural) = self.compacting(sid) else { return run };
-                let compact = SpanId::of(SpanKind::Compact, &natural);
+                let compact = SpanId::of(SpanRole::Compact, &natural);
                 let k = key(SpanRole::Compact, &natural);
                 match r.event() {
                     HookEvent::SubagentStop => {
@@ -74,7 +74,7 @@ impl Assembler {
                             role: SpanRole::Subagent,
                             name: SUMMARIZER.into(),
                             trace_id: self.sessions.get(sid).map(|s| s.trace_id).unwrap_or_default(),
-                            span_id: SpanId::of(SpanKind::Subagent, &a),
+                            span_id: SpanId::of(SpanRole::Subagent, &a),
                             parent_span_id: Some(compact),
                             parent_remote: false,
                             start: start.min(t),

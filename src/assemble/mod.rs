@@ -23,7 +23,7 @@ pub mod transcripts;
 pub mod tree;
 
 use crate::event::HookEvent;
-use crate::ids::{self, SpanId, SpanKind, TraceId, TraceParent};
+use crate::ids::{self, SpanId, TraceId, TraceParent};
 use crate::record::JournalRecord;
 use model::*;
 use serde::{Deserialize, Serialize};
@@ -43,8 +43,9 @@ struct SessionState {
     /// Turns already ended: later records of the turn (SessionEnd, a late batch) point at the
     /// ended span instead of opening a second one with the same id.
     closed_turns: std::collections::BTreeSet<String>,
-    /// Model calls read before their turn began (prompt id → their tally).
-    pending_calls: BTreeMap<String, calls::Tally>,
+    /// Model calls read before the span that takes them opened (a turn's, a subagent run's),
+    /// by that span's key.
+    pending_calls: BTreeMap<OpenSpanKey, calls::Tally>,
     /// The latest tool calls that had a span (a batch's other calls were never run); the last
     /// [`RECENT_TOOLS`] only, so the checkpoint stays small.
     recent_tools: std::collections::VecDeque<String>,
@@ -63,8 +64,8 @@ struct SessionState {
 #[serde(default)]
 pub struct Assembler {
     sessions: BTreeMap<String, SessionState>,
-    /// Open spans by `role:key`.
-    open: BTreeMap<String, SpanItem>,
+    /// Open spans by role and natural id.
+    open: BTreeMap<OpenSpanKey, SpanItem>,
     /// Subagents that ended before the `Agent` call that spawned them was known.
     waiting_for_parent: BTreeMap<String, SpanItem>,
     /// agent_id → the ordinal of its current run (0 the first; more after a revival).
@@ -92,8 +93,8 @@ impl SessionState {
     }
 }
 
-fn key(role: SpanRole, k: &str) -> String {
-    format!("{role:?}:{k}")
+fn key(role: SpanRole, k: &str) -> OpenSpanKey {
+    OpenSpanKey::new(role, k)
 }
 
 const UNKNOWN_SESSION: &str = "unknown-session";
@@ -152,7 +153,7 @@ impl Assembler {
         let opens_no_turn = matches!(ev, HookEvent::SessionStart | HookEvent::SessionEnd);
         let turn_span = prompt.as_deref().and_then(|p| {
             if self.sessions.get(&sid).is_some_and(|s| s.closed_turns.contains(p)) {
-                return Some(SpanId::of(SpanKind::Turn, p));
+                return Some(SpanId::of(SpanRole::Turn, p));
             }
             if opens_no_turn && !self.open.contains_key(&key(SpanRole::Turn, p)) {
                 return None;
@@ -182,9 +183,9 @@ impl Assembler {
         // `SendMessage` starts a second run with the same agent id).
         let agent_id = r.agent_context.agent_id.clone();
         let agent_run = agent_id.as_deref().map(|a| self.agent_run(&sid, a, ev == HookEvent::SubagentStart));
-        let agent_span = agent_run.as_deref().map(|ar| SpanId::of(SpanKind::Subagent, ar));
+        let agent_span = agent_run.as_deref().map(|ar| SpanId::of(SpanRole::Subagent, ar));
         if let (Some(a), Some(parent_tool)) = (agent_id.as_deref(), r.agent_context.parent_tool_use_id.as_deref()) {
-            self.agent_parents.entry(a.to_string()).or_insert_with(|| SpanId::of(SpanKind::Tool, parent_tool));
+            self.agent_parents.entry(a.to_string()).or_insert_with(|| SpanId::of(SpanRole::Tool, parent_tool));
         }
         if let (Some(a), Some(ar)) = (agent_id.as_deref(), agent_run.as_deref()) {
             let name = format!(
@@ -337,8 +338,8 @@ impl Assembler {
         out: &mut Output,
     ) {
         let (trace_id, span) = match self.sessions.get(sid) {
-            Some(s) => (s.trace_id, SpanId::of(SpanKind::Session, s.run_key.as_deref().unwrap_or(sid))),
-            None => (TraceId(ids::trace_id_for_session(sid)), SpanId::of(SpanKind::Session, sid)),
+            Some(s) => (s.trace_id, SpanId::of(SpanRole::Session, s.run_key.as_deref().unwrap_or(sid))),
+            None => (TraceId(ids::trace_id_for_session(sid)), SpanId::of(SpanRole::Session, sid)),
         };
         out.logs.push(logs::log_item(r, line, trace_id, span, resource));
     }
@@ -384,15 +385,15 @@ impl Assembler {
             a,
             remote,
         );
-        SpanId::of(SpanKind::Session, &run_key)
+        SpanId::of(SpanRole::Session, &run_key)
     }
 
     /// The open run's span id, opening an inferred run if the session's start was not seen.
     fn ensure_run(&mut self, sid: &str, r: &JournalRecord, resource: &ResourceKey) -> SpanId {
         match self.sessions.get(sid).and_then(|s| s.run_key.clone()) {
-            Some(k) if self.open.contains_key(&key(SpanRole::Session, &k)) => SpanId::of(SpanKind::Session, &k),
+            Some(k) if self.open.contains_key(&key(SpanRole::Session, &k)) => SpanId::of(SpanRole::Session, &k),
             // After SessionEnd, stragglers (a background agent finishing) attach to the last run.
-            Some(k) if self.sessions.get(sid).is_some_and(|s| s.ended) => SpanId::of(SpanKind::Session, &k),
+            Some(k) if self.sessions.get(sid).is_some_and(|s| s.ended) => SpanId::of(SpanRole::Session, &k),
             _ => self.open_run(sid, r, resource, true),
         }
     }
@@ -407,7 +408,7 @@ impl Assembler {
     ) {
         let Some(run_key) = self.sessions.get(sid).and_then(|s| s.run_key.clone()) else { return };
         // Whatever is still open in this session ends with it, marked incomplete.
-        let children: Vec<String> = self
+        let children: Vec<OpenSpanKey> = self
             .open
             .iter()
             .filter(|(_, s)| s.resource.session_id == sid && s.role != SpanRole::Session)
@@ -415,9 +416,9 @@ impl Assembler {
             .collect();
         for k in children {
             if let Some(mut span) = self.open.remove(&k) {
-                if let (SpanRole::Turn, Some(p)) = (span.role, k.strip_prefix("Turn:")) {
+                if k.role == SpanRole::Turn {
                     if let Some(s) = self.sessions.get_mut(sid) {
-                        s.closed_turns.insert(p.to_string());
+                        s.closed_turns.insert(k.id.clone());
                     }
                 }
                 span.end = t.max(span.start);
@@ -515,7 +516,7 @@ impl Assembler {
                 role: SpanRole::Tool,
                 name: format!("execute_tool {tool}"),
                 trace_id,
-                span_id: SpanId::of(SpanKind::Tool, id),
+                span_id: SpanId::of(SpanRole::Tool, id),
                 parent_span_id: Some(parent),
                 parent_remote: false,
                 start: r.time_unix_nano,
@@ -569,20 +570,12 @@ impl Assembler {
         a: Attrs,
         remote: bool,
     ) {
-        let kind = match role {
-            SpanRole::Session => SpanKind::Session,
-            SpanRole::Turn => SpanKind::Turn,
-            SpanRole::Tool => SpanKind::Tool,
-            SpanRole::Subagent => SpanKind::Subagent,
-            SpanRole::Chat => SpanKind::Chat,
-            SpanRole::Compact => SpanKind::Compact,
-        };
         let trace_id = self.sessions.get(sid).map(|s| s.trace_id).unwrap_or_default();
         self.open.entry(key(role, k)).or_insert_with(|| SpanItem {
             role,
             name,
             trace_id,
-            span_id: SpanId(ids::span_id(kind, k)),
+            span_id: SpanId::of(role, k),
             parent_span_id: parent,
             parent_remote: remote,
             start: t,

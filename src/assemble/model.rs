@@ -2,7 +2,7 @@
 //! belong to. Plain serialisable types, so the relay can persist open spans with its checkpoint
 //! and a restart rebuilds every span whole.
 
-pub use crate::ids::{SpanId, TraceId};
+pub use crate::ids::{SpanId, SpanRole, TraceId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,16 +51,68 @@ pub struct ResourceKey {
     pub registry_entry: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SpanRole {
-    Session,
-    Turn,
-    Tool,
-    Subagent,
-    /// A model request (`chat {model}`, CLIENT kind).
-    Chat,
-    /// A compaction within a run.
-    Compact,
+/// The key of an open span in the assembler: its role and its natural id (a session run's key, a
+/// prompt id, a tool use id, an agent run's key, a compaction's id). Kept in the relay's
+/// checkpoint, so its written form is a format of its own: `<role word>:<natural id>`, the role's
+/// word as [`SpanRole::as_str`] gives it (`tool:toolu_01…`, `session:4150885a-…`). Read back by
+/// splitting at the first `:` (a natural id may hold `:`, a role word never does).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OpenSpanKey {
+    pub role: SpanRole,
+    pub id: String,
+}
+
+impl OpenSpanKey {
+    pub fn new(role: SpanRole, id: &str) -> OpenSpanKey {
+        OpenSpanKey { role, id: id.to_string() }
+    }
+}
+
+/// Ordered as the written form: by role word, then natural id. The order open spans are closed in
+/// when their session ends (and written in the checkpoint), the same as when the keys were text.
+impl Ord for OpenSpanKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.role.as_str(), &self.id).cmp(&(other.role.as_str(), &other.id))
+    }
+}
+
+impl PartialOrd for OpenSpanKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for OpenSpanKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.role.as_str(), self.id)
+    }
+}
+
+/// A written open-span key that is not `<role word>:<natural id>`.
+#[derive(Debug, thiserror::Error)]
+#[error("not an open-span key (want <role>:<id>, role one of session, turn, tool, subagent, chat, compact): {0:?}")]
+pub struct BadOpenSpanKey(pub String);
+
+impl std::str::FromStr for OpenSpanKey {
+    type Err = BadOpenSpanKey;
+    fn from_str(s: &str) -> Result<OpenSpanKey, BadOpenSpanKey> {
+        let (word, id) = s.split_once(':').ok_or_else(|| BadOpenSpanKey(s.to_string()))?;
+        let role = SpanRole::from_word(word).ok_or_else(|| BadOpenSpanKey(s.to_string()))?;
+        Ok(OpenSpanKey::new(role, id))
+    }
+}
+
+impl Serialize for OpenSpanKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for OpenSpanKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,5 +185,37 @@ impl Output {
         self.spans.extend(other.spans);
         self.logs.extend(other.logs);
         self.calls.extend(other.calls);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The written form is `<role word>:<natural id>` (a natural id may hold `:`), read back as
+    /// the same key; anything else is refused; keys order as their written form.
+    #[test]
+    fn open_span_keys_are_role_word_and_id() {
+        for role in SpanRole::ALL {
+            let k = OpenSpanKey::new(role, "a:b#1");
+            let text = k.to_string();
+            assert_eq!(text, format!("{}:a:b#1", role.as_str()));
+            assert_eq!(text.parse::<OpenSpanKey>().unwrap(), k);
+            assert_eq!(serde_json::to_value(&k).unwrap(), text.as_str());
+            let map: std::collections::BTreeMap<OpenSpanKey, u8> = [(k.clone(), 1)].into();
+            let json = serde_json::to_string(&map).unwrap();
+            assert_eq!(json, format!("{{\"{text}\":1}}"));
+            assert_eq!(serde_json::from_str::<std::collections::BTreeMap<OpenSpanKey, u8>>(&json).unwrap(), map);
+        }
+        for bad in ["Tool:toolu_1", "toolu_1", "span:x", ""] {
+            assert!(bad.parse::<OpenSpanKey>().is_err(), "{bad}");
+        }
+        let mut keys: Vec<OpenSpanKey> =
+            SpanRole::ALL.into_iter().flat_map(|r| ["b", "a", "a#1"].map(|id| OpenSpanKey::new(r, id))).collect();
+        keys.sort();
+        let texts: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let mut sorted = texts.clone();
+        sorted.sort();
+        assert_eq!(texts, sorted);
     }
 }

@@ -59,7 +59,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
         _ => None,
     };
     problems.extend(mismatch.clone());
-    let start_failed = relay_pid.is_none() && rs.as_ref().is_some_and(|r| r.state == "failed");
+    let start_failed = relay_pid.is_none() && rs.as_ref().is_some_and(|r| r.state == checkpoint::RelayState::Failed);
     if start_failed {
         let r = rs.as_ref().expect("checked");
         problems.push(format!(
@@ -69,7 +69,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
             r.last_error.as_deref().unwrap_or("?")
         ));
     }
-    if relay_pid.is_some() && rs.as_ref().is_some_and(|r| r.state == "failing") {
+    if relay_pid.is_some() && rs.as_ref().is_some_and(|r| r.state == checkpoint::RelayState::Failing) {
         problems.push(format!(
             "the destination refuses the data: {}",
             rs.as_ref().and_then(|r| r.last_error.clone()).unwrap_or_default()
@@ -148,7 +148,7 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
                     "start_failures": r.start_failures,
                 })),
                 "matches_config": mismatch.is_none(),
-                "state": rs.as_ref().map(|r| r.state.clone()),
+                "state": rs.as_ref().map(|r| r.state),
                 "backlog": backlog,
                 "exported_records": cp.as_ref().map(|c| c.exported_records),
                 "exported_spans": cp.as_ref().map(|c| c.exported_spans),
@@ -228,7 +228,9 @@ pub fn run(config: &Config, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
                 r.last_lag_ms.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
             );
         }
-        if let Some(e) = r.last_error.as_ref().filter(|_| r.state != "running" || relay_pid.is_none()) {
+        if let Some(e) =
+            r.last_error.as_ref().filter(|_| r.state != checkpoint::RelayState::Running || relay_pid.is_none())
+        {
             println!("last error:  {} ({})", e, r.last_error_at.as_deref().unwrap_or("?"));
         }
     }

@@ -22,7 +22,7 @@ pub mod scope;
 pub mod usage;
 
 use crate::config::{Config, Scope};
-use crate::ids::{span_id, SpanKind, TraceParent};
+use crate::ids::{span_id, SpanRole, TraceParent};
 use crate::payload::Payload;
 use crate::record::*;
 use policy::Policy;
@@ -281,7 +281,7 @@ impl Enricher<'_> {
                 .traceparent
                 .as_deref()
                 .and_then(TraceParent::parse)
-                .filter(|t| session_id.as_deref().is_none_or(|s| t.span_id != span_id(SpanKind::Session, s)))
+                .filter(|t| session_id.as_deref().is_none_or(|s| t.span_id != span_id(SpanRole::Session, s)))
                 .map(|t| t.render()),
             ..SessionContext::default()
         };

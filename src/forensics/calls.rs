@@ -12,7 +12,7 @@
 
 use crate::assemble::attrs;
 use crate::assemble::tree::TreeSpan;
-use crate::ids::{SpanId, SpanKind};
+use crate::ids::{SpanId, SpanRole};
 use crate::record::{JournalRecord, ModelCallInfo};
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,7 +30,7 @@ pub fn add_recorded(spans: &mut Vec<TreeSpan>, records: &[JournalRecord]) -> usi
             continue;
         }
         let span_id = if m.span_id.is_empty() {
-            SpanId::of(SpanKind::Chat, &m.request_id).to_string()
+            SpanId::of(SpanRole::Chat, &m.request_id).to_string()
         } else {
             m.span_id.clone()
         };
@@ -44,7 +44,7 @@ pub fn add_recorded(spans: &mut Vec<TreeSpan>, records: &[JournalRecord]) -> usi
         let by_time = session_run(spans, sid, start);
         let parent = match (agent, prompt) {
             (Some(a), _) => Some(agent_run(spans, &at, a, start)),
-            (None, Some(p)) => Some(SpanId::of(SpanKind::Turn, p).to_string()),
+            (None, Some(p)) => Some(SpanId::of(SpanRole::Turn, p).to_string()),
             (None, None) => by_time.map(|i| spans[i].span_id.clone()),
         };
         // The session run the parent is in (the one current when the relay read the call);
@@ -118,14 +118,14 @@ fn agent_run(spans: &[TreeSpan], at: &HashMap<String, usize>, a: &str, t: u64) -
     let mut best: Option<(u64, String)> = None;
     let mut first = None;
     for n in 0u32.. {
-        let id = SpanId::of(SpanKind::Subagent, &crate::assemble::agent_run_key(a, n)).to_string();
+        let id = SpanId::of(SpanRole::Subagent, &crate::assemble::agent_run_key(a, n)).to_string();
         let Some(&i) = at.get(&id) else { break };
         first.get_or_insert_with(|| id.clone());
         if spans[i].start <= t && best.as_ref().is_none_or(|(s, _)| spans[i].start >= *s) {
             best = Some((spans[i].start, id));
         }
     }
-    best.map(|(_, id)| id).or(first).unwrap_or_else(|| SpanId::of(SpanKind::Subagent, a).to_string())
+    best.map(|(_, id)| id).or(first).unwrap_or_else(|| SpanId::of(SpanRole::Subagent, a).to_string())
 }
 
 /// A `chat` span's own attributes, as `Assembler::process_model_call` sets them.

@@ -1,12 +1,15 @@
 //! The relay's checkpoint and status files, under `<data dir>/relay/`.
 //!
-//! - `checkpoint.json`: a versioned format of its own (`"version": 2`): the journal position after
+//! - `checkpoint.json`: a versioned format of its own (`"version": 3`): the journal position after
 //!   the last acknowledged export, the last exported record's `seq` and `hash` (an outside anchor
 //!   for `verify`), counters, and the assembler's state (open spans), written atomically (a new
-//!   file with an unpredictable name, then rename). Version 1 (before the version field) loads
-//!   as it is. A newer version than this relay knows is refused by name, never read as garbage;
-//!   an assembler state that cannot be read keeps the position (the journal is not exported again
-//!   from the start) and says so.
+//!   file with an unpredictable name, then rename). Older versions load: version 1 (before the
+//!   version field) and version 2 wrote open-span keys and span roles as Rust's `Debug` output
+//!   (`Tool:toolu_…`, `"role": "Tool"`), version 3 as the role's word (`tool:toolu_…`, `"role":
+//!   "tool"`, see `assemble::model::OpenSpanKey`); `migrate_assembler_v2` rewrites the older
+//!   spelling on load. A newer version than this relay knows is refused by name, never read as
+//!   garbage; an assembler state that cannot be read keeps the position (the journal is not
+//!   exported again from the start) and says so.
 //! - `status.json`: what `agent-telemetry status` shows: state, settings in use, last export, last
 //!   error. Never holds a credential (endpoint and headers are shown masked).
 
@@ -16,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The checkpoint format this relay writes; it reads this one and every older one.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Default)]
 pub struct Checkpoint {
@@ -137,13 +140,55 @@ fn v1() -> u32 {
     1
 }
 
+/// What the relay is doing, as `status.json` says it (`"state"`). The lowercase words are the
+/// file's format: `status`, the hook's start of a relay and scripts read them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayState {
+    /// Reading its checkpoint and settings, before its exporter is up.
+    Starting,
+    /// Exporting, or caught up and waiting for records.
+    Running,
+    /// The destination cannot be reached or answers "later": the batch is sent again.
+    Retrying,
+    /// The destination refuses the data (it will not take it as it is): sent again, said loudly.
+    Failing,
+    /// Could not start (the reason is `last_error`).
+    Failed,
+    /// Ended (stopped, or `--once` done).
+    Stopped,
+    /// No state, or one this release does not know (a file written by another version): read as
+    /// such rather than losing the rest of the status.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl RelayState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayState::Starting => "starting",
+            RelayState::Running => "running",
+            RelayState::Retrying => "retrying",
+            RelayState::Failing => "failing",
+            RelayState::Failed => "failed",
+            RelayState::Stopped => "stopped",
+            RelayState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for RelayState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RelayStatus {
     pub pid: u32,
-    /// running | retrying | failing (the destination refuses the data) | failed (could not
-    /// start) | stopped
-    pub state: String,
+    pub state: RelayState,
     /// Where the data goes, credentials masked.
     pub destination: String,
     /// Header names and values, masked unless a tenant name.
@@ -215,10 +260,14 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     if f.version > VERSION {
         return Err(CheckpointError::Newer { path, version: f.version });
     }
-    let (assembler, state_lost) = if f.assembler.is_null() {
+    let mut assembler_state = f.assembler;
+    if f.version < 3 {
+        migrate_assembler_v2(&mut assembler_state);
+    }
+    let (assembler, state_lost) = if assembler_state.is_null() {
         (Assembler::default(), None)
     } else {
-        match serde_json::from_value::<Assembler>(f.assembler) {
+        match serde_json::from_value::<Assembler>(assembler_state) {
             Ok(a) => (a, None),
             Err(e) => (
                 Assembler::default(),
@@ -246,6 +295,75 @@ pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         state_lost,
         recent: f.recent,
     })
+}
+
+/// A span role as versions 1 and 2 wrote it: the name of the Rust enum variant. Spelled out here,
+/// not derived, so that renaming a variant cannot break reading those files.
+fn v2_role(word: &str) -> Option<crate::assemble::model::SpanRole> {
+    use crate::assemble::model::SpanRole;
+    Some(match word {
+        "Session" => SpanRole::Session,
+        "Turn" => SpanRole::Turn,
+        "Tool" => SpanRole::Tool,
+        "Subagent" => SpanRole::Subagent,
+        "Chat" => SpanRole::Chat,
+        "Compact" => SpanRole::Compact,
+        _ => return None,
+    })
+}
+
+/// Rewrites an assembler state written by version 1 or 2 into version 3's spelling (nothing but
+/// the spelling changed):
+///
+/// - `open`: keys `Tool:toolu_…` become `tool:toolu_…`, and each span's `"role": "Tool"` becomes
+///   `"role": "tool"`; the same roles in `waiting_for_parent`;
+/// - each session's `pending_calls`: a subagent run's key `Subagent:<run>` becomes
+///   `subagent:<run>`, a turn's bare prompt id `turn:<prompt id>`.
+///
+/// What it does not recognise it leaves as it is: the state then fails to read and is reported
+/// lost, with the position kept (see [`load`]).
+fn migrate_assembler_v2(state: &mut serde_json::Value) {
+    use crate::assemble::model::{OpenSpanKey, SpanRole};
+    use serde_json::Value;
+    let role = |span: &mut Value| {
+        if let Some(r) = span.get_mut("role") {
+            if let Some(new) = r.as_str().and_then(v2_role) {
+                *r = Value::from(new.as_str());
+            }
+        }
+    };
+    let open_key = |k: &str| -> Option<String> {
+        let (word, id) = k.split_once(':')?;
+        Some(OpenSpanKey::new(v2_role(word)?, id).to_string())
+    };
+    if let Some(Value::Object(open)) = state.get_mut("open") {
+        *open = std::mem::take(open)
+            .into_iter()
+            .map(|(k, mut span)| {
+                role(&mut span);
+                (open_key(&k).unwrap_or(k), span)
+            })
+            .collect();
+    }
+    if let Some(Value::Object(waiting)) = state.get_mut("waiting_for_parent") {
+        waiting.values_mut().for_each(role);
+    }
+    if let Some(Value::Object(sessions)) = state.get_mut("sessions") {
+        for session in sessions.values_mut() {
+            if let Some(Value::Object(pending)) = session.get_mut("pending_calls") {
+                *pending = std::mem::take(pending)
+                    .into_iter()
+                    .map(|(k, tally)| {
+                        let key = match k.strip_prefix("Subagent:") {
+                            Some(run) => OpenSpanKey::new(SpanRole::Subagent, run),
+                            None => OpenSpanKey::new(SpanRole::Turn, &k),
+                        };
+                        (key.to_string(), tally)
+                    })
+                    .collect();
+            }
+        }
+    }
 }
 
 /// Writes `bytes` to `path` through a new file with an unpredictable name in the same directory
@@ -336,6 +454,7 @@ pub fn load_status(dir: &Path) -> Option<RelayStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::assemble::model::AttrValue;
 
     #[test]
     fn versions_old_new_and_unreadable_state() {
@@ -347,10 +466,10 @@ mod tests {
         assert_eq!(cp.last_seq, Some(7));
         assert_eq!(cp.position.as_ref().unwrap().offset, 42);
         assert!(cp.state_lost.is_none());
-        // Round trip writes version 2.
+        // Round trip writes the current version.
         save(d.path(), &cp).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-        assert_eq!(v["version"], 2);
+        assert_eq!(v["version"], VERSION);
         assert_eq!(load(d.path()).unwrap().exported_spans, 3);
         // A newer version is refused by name.
         std::fs::write(&p, r#"{"version":9,"last_seq":1}"#).unwrap();
@@ -371,6 +490,121 @@ mod tests {
         // No temp files left behind.
         let left: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left.len(), 1, "{left:?}");
+    }
+
+    /// A version-2 checkpoint as the relay wrote it (tests/data/checkpoints): its Debug-made keys
+    /// and roles load into the typed keys, and save again in version 3's spelling.
+    #[test]
+    fn version_2_open_spans_load_and_save_as_version_3() {
+        let v2 = include_str!("../../tests/data/checkpoints/v2-subagents-midway.json");
+        let old: serde_json::Value = serde_json::from_str(v2).unwrap();
+        assert_eq!(old["version"], 2);
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("checkpoint.json"), v2).unwrap();
+        let cp = load(d.path()).unwrap();
+        assert!(cp.state_lost.is_none(), "{:?}", cp.state_lost);
+        assert_eq!((cp.last_seq, cp.exported_spans), (Some(18), 5));
+        assert_eq!(cp.assembler.open_count(), 6, "five open spans and a subagent waiting for its parent");
+        save(d.path(), &cp).unwrap();
+        let new: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.path().join("checkpoint.json")).unwrap()).unwrap();
+        assert_eq!(new["version"], 3);
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            v["assembler"]["open"].as_object().unwrap().keys().cloned().collect()
+        };
+        let lowered: Vec<String> = keys(&old)
+            .iter()
+            .map(|k| {
+                let (role, id) = k.split_once(':').unwrap();
+                format!("{}:{id}", role.to_lowercase())
+            })
+            .collect();
+        assert_eq!(keys(&new), lowered);
+        assert!(keys(&new).iter().any(|k| k.starts_with("tool:toolu_")), "{:?}", keys(&new));
+        for (k, span) in new["assembler"]["open"].as_object().unwrap() {
+            assert_eq!(Some(span["role"].as_str().unwrap()), k.split(':').next(), "{k}");
+            // Everything else about the span is as the version-2 relay left it.
+            let was = &old["assembler"]["open"][format!("{}{}", &k[..1].to_uppercase(), &k[1..])];
+            for f in ["span_id", "parent_span_id", "start", "end", "attrs", "name", "trace_id"] {
+                assert_eq!(span[f], was[f], "{k}: {f}");
+            }
+        }
+        for span in new["assembler"]["waiting_for_parent"].as_object().unwrap().values() {
+            assert_eq!(span["role"], "subagent");
+        }
+    }
+
+    /// Model calls read ahead of their span (version 2: a turn's keyed by its bare prompt id, a
+    /// subagent run's by `Subagent:<run>`) are still taken by that span when it opens.
+    #[test]
+    fn version_2_pending_model_calls_reach_their_spans() {
+        use crate::assemble::model::Output;
+        let sid = "748070c0-4933-40e0-933a-ec05bf43c481";
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/data/checkpoints/v2-subagents-midway.json")).unwrap();
+        v["assembler"]["sessions"][sid]["pending_calls"] = serde_json::json!({
+            "next-prompt": {"requests": 2},
+            "Subagent:next-agent": {"requests": 3},
+        });
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("checkpoint.json"), v.to_string()).unwrap();
+        let mut cp = load(d.path()).unwrap();
+        assert!(cp.state_lost.is_none(), "{:?}", cp.state_lost);
+        let rec = |ev: &str, agent: Option<&str>| {
+            let mut r = crate::record::JournalRecord {
+                session_id: Some(sid.into()),
+                hook_event: ev.into(),
+                time_unix_nano: 1_796_617_950_000_000_000,
+                ..Default::default()
+            };
+            r.session_context.prompt_id = Some("next-prompt".into());
+            r.agent_context.agent_id = agent.map(str::to_string);
+            r
+        };
+        let mut out = Output::default();
+        for (ev, agent) in
+            [("UserPromptSubmit", None), ("SubagentStart", Some("next-agent")), ("SubagentStop", Some("next-agent"))]
+        {
+            cp.assembler.process(&rec(ev, agent), &mut out);
+        }
+        // The subagent waits for the call that spawned it (none here) until its session ends.
+        cp.assembler.process(&rec("Stop", None), &mut out);
+        cp.assembler.process(&rec("SessionEnd", None), &mut out);
+        let requests = |name: &str, id: &str| {
+            let s = out
+                .spans
+                .iter()
+                .find(|s| s.name == name && s.attrs.iter().any(|(_, v)| v == &AttrValue::Str(id.into())))
+                .unwrap_or_else(|| panic!("no {name} span for {id}"));
+            s.attrs.iter().find(|(k, _)| k == crate::assemble::attrs::USAGE_REQUESTS).map(|(_, v)| v.clone())
+        };
+        assert_eq!(requests("turn", "next-prompt"), Some(AttrValue::Int(2)));
+        assert_eq!(requests("invoke_agent subagent", "next-agent"), Some(AttrValue::Int(3)));
+    }
+
+    /// `status.json` keeps its words: each state is written as the lowercase word readers compare
+    /// with, read back as the same state; a state this release does not know keeps the rest.
+    #[test]
+    fn relay_state_is_a_lowercase_word_in_status_json() {
+        use RelayState::*;
+        for (state, word) in [
+            (Starting, "starting"),
+            (Running, "running"),
+            (Retrying, "retrying"),
+            (Failing, "failing"),
+            (Failed, "failed"),
+            (Stopped, "stopped"),
+        ] {
+            let v = serde_json::to_value(RelayStatus { state, ..Default::default() }).unwrap();
+            assert_eq!(v["state"], word);
+            assert_eq!(state.to_string(), word);
+            let back: RelayStatus = serde_json::from_value(v).unwrap();
+            assert_eq!(back.state, state);
+        }
+        let other: RelayStatus = serde_json::from_str(r#"{"state":"paused","pid":7}"#).unwrap();
+        assert_eq!((other.state, other.pid), (Unknown, 7));
+        let none: RelayStatus = serde_json::from_str(r#"{"pid":7}"#).unwrap();
+        assert_eq!(none.state, Unknown);
     }
 
     /// The checkpoint's position is checked against the journal: held → unchanged; lines cut

@@ -93,7 +93,7 @@ pub fn run(config: &Config, opts: RunOptions) -> Result<i32, RunError> {
     };
     let mut status = RelayStatus {
         pid: std::process::id(),
-        state: "starting".into(),
+        state: checkpoint::RelayState::Starting,
         config_path: config.config_path.display().to_string(),
         data_dir: data_dir.display().to_string(),
         autostarted: opts.autostarted,
@@ -150,7 +150,7 @@ pub fn run(config: &Config, opts: RunOptions) -> Result<i32, RunError> {
             Err(error) => return Err(fail(&mut status, RunError::Exporter { error })),
         };
         control::clear_hold_off(&data_dir);
-        status.state = "running".into();
+        status.state = checkpoint::RelayState::Running;
         status.exported_records = cp.exported_records;
         status.exported_spans = cp.exported_spans;
         checkpoint::save_status(&relay_dir, &status);
@@ -223,7 +223,7 @@ fn describe(export: &ExportConfig) -> RelayStatus {
 /// Writes the failure where `status` shows it and holds the hook's next attempt off: 5 s after
 /// the first failure, doubling up to 5 minutes.
 fn record_start_failure(data_dir: &Path, status: &mut RelayStatus, previous_failures: u32, reason: &str) {
-    status.state = "failed".into();
+    status.state = checkpoint::RelayState::Failed;
     status.start_failures = previous_failures.saturating_add(1);
     status.last_error = Some(reason.to_string());
     status.last_error_at = Some(rfc3339_nanos(now_unix_nanos()));
@@ -542,7 +542,7 @@ impl Relay {
         if let Some(o) = self.observer.as_mut() {
             o.send().await;
         }
-        self.status.state = "stopped".into();
+        self.status.state = checkpoint::RelayState::Stopped;
         self.save_status();
         Ok(code)
     }
@@ -664,8 +664,8 @@ impl Relay {
             drop(span);
             let err = match result {
                 Ok(()) => {
-                    if self.status.state != "running" {
-                        self.status.state = "running".into();
+                    if self.status.state != checkpoint::RelayState::Running {
+                        self.status.state = checkpoint::RelayState::Running;
                         self.status.last_error = None;
                     }
                     return Sent::Done;
@@ -673,7 +673,8 @@ impl Relay {
                 Err(e) => e,
             };
             let retryable = err.is_retryable();
-            self.status.state = if retryable { "retrying" } else { "failing" }.into();
+            self.status.state =
+                if retryable { checkpoint::RelayState::Retrying } else { checkpoint::RelayState::Failing };
             self.status.last_error = Some(err.to_string());
             self.status.last_error_at = Some(rfc3339_nanos(now_unix_nanos()));
             self.save_status();
