@@ -62,11 +62,18 @@ async fn answer(
     shared: Arc<Shared>,
     env: Arc<HookEnv>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    if req.uri().path() != PATH {
-        return Ok(reply(StatusCode::NOT_FOUND, "{\"error\":\"not an agent-telemetry hook path\"}".into()));
-    }
-    if req.method() != Method::POST {
-        return Ok(reply(StatusCode::METHOD_NOT_ALLOWED, "{\"error\":\"POST the hook payload\"}".into()));
+    let refusal = if req.uri().path() != PATH {
+        Some((StatusCode::NOT_FOUND, "{\"error\":\"not an agent-telemetry hook path\"}"))
+    } else if req.method() != Method::POST {
+        Some((StatusCode::METHOD_NOT_ALLOWED, "{\"error\":\"POST the hook payload\"}"))
+    } else {
+        None
+    };
+    if let Some((status, text)) = refusal {
+        // Read (and drop) a bounded body first: answering before the body has arrived makes the
+        // server close the kept-alive connection, and the client's next request then fails.
+        let _ = Limited::new(req.into_body(), MAX_BODY).collect().await;
+        return Ok(reply(status, text.into()));
     }
     let started = std::time::Instant::now();
     let now = crate::timefmt::now_unix_nanos();
