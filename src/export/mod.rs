@@ -1,6 +1,6 @@
 //! Export: hands assembled spans and log records to an OTLP destination — the collector over
-//! gRPC (tonic) or HTTP/protobuf through opentelemetry-otlp, or OTLP JSON files when no endpoint
-//! is configured. The relay calls [`Exporter::export`] itself and looks at the result: the SDK's
+//! gRPC (tonic) or HTTP/protobuf, sent with the generated OTLP clients and classified by the
+//! transport's status — or OTLP JSON files when no endpoint is configured. The relay calls [`Exporter::export`] itself and looks at the result: the SDK's
 //! batch processors would swallow errors, and the checkpoint may only move on success.
 
 mod convert;
@@ -64,7 +64,6 @@ impl Exporter {
             let log_chunks = chunks(&logs, |i| log_size(&out.logs[i]));
             for n in 0..span_chunks.len().max(log_chunks.len()) {
                 batches.push(file::ResourceBatch {
-                    key: key.clone(),
                     resource: convert::resource(key),
                     spans: span_chunks
                         .get(n)

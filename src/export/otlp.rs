@@ -1,38 +1,63 @@
-//! OTLP over gRPC (tonic, our own channel with a connect timeout: the exporter has none) or
-//! HTTP/protobuf (reqwest), through opentelemetry-otlp's exporters with their retries off — the
-//! relay owns retries and back-off.
+//! OTLP over gRPC (tonic, our own channel with a connect timeout) or HTTP/protobuf (reqwest),
+//! sent by us with the generated OTLP clients and messages, so that each outcome is known by the
+//! transport's status — the gRPC code, the HTTP status — and classified by it (error.rs). The
+//! relay owns retries and back-off. The relay's own spans still go through opentelemetry-otlp's
+//! span exporter ([`OtlpExporters::span_exporter`]).
 //!
-//! An exporter carries one resource, and our resource names the session, project and agent; so
-//! there is one exporter pair per resource, created on demand and sharing the transport.
+//! Our resource names the session, project and agent: each resource's data goes in its own
+//! requests, several resources at once over the shared transport.
 
-use super::convert::scope;
 use super::file::ResourceBatch;
 use super::ExportError;
-use crate::assemble::model::ResourceKey;
 use crate::config::{Destination, ExportConfig, Protocol};
 use futures_util::StreamExt;
-use opentelemetry_otlp::{LogExporter, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
-use opentelemetry_sdk::logs::{LogBatch, LogExporter as _, SdkLogRecord};
+use opentelemetry_otlp::{RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use opentelemetry_sdk::trace::SpanExporter as _;
 use opentelemetry_sdk::Resource;
+use prost::Message as _;
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 pub struct OtlpExporters {
     endpoint: String,
     protocol: Protocol,
     channel: Option<tonic::transport::Channel>,
-    /// One HTTP client (one connection pool) for every exporter.
+    /// One HTTP client (one connection pool) for every request.
     http: Option<reqwest::Client>,
     headers: BTreeMap<String, String>,
-    timeout: std::time::Duration,
-    by_resource: HashMap<ResourceKey, (SpanExporter, LogExporter)>,
+    /// The headers as gRPC metadata or HTTP headers; a bad one fails each export as a setup
+    /// error (the relay reports it and takes a fixed config), not the relay's start.
+    grpc_metadata: Result<tonic::metadata::MetadataMap, String>,
+    http_headers: Result<reqwest::header::HeaderMap, String>,
+    timeout: Duration,
+    /// The settings, to mask credentials in what is logged here.
+    scrub: ExportConfig,
 }
 
-/// Resource groups exported at once (gRPC multiplexes them over one connection).
+/// Requests in flight at once (gRPC multiplexes them over one connection).
 const CONCURRENCY: usize = 32;
 
-/// Exporter pairs kept at most; beyond, all are dropped (they are cheap to make again).
-const MAX_CACHED: usize = 1024;
+/// The start of an HTTP error body kept in the error text.
+const MAX_BODY_TEXT: usize = 300;
+
+/// One signal of one batch: what it is called in texts, and its request.
+enum Request {
+    Spans(opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest),
+    Logs(opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest),
+}
+
+impl Request {
+    fn what(&self) -> &'static str {
+        match self {
+            Request::Spans(_) => "spans",
+            Request::Logs(_) => "logs",
+        }
+    }
+}
 
 impl OtlpExporters {
     pub fn new(cfg: &ExportConfig) -> Result<Self, String> {
@@ -73,113 +98,202 @@ impl OtlpExporters {
             channel,
             http,
             headers: cfg.headers.clone(),
+            grpc_metadata: grpc_metadata(&cfg.headers),
+            http_headers: http_headers(&cfg.headers),
             timeout: cfg.timeout,
-            by_resource: HashMap::new(),
+            scrub: cfg.clone(),
         })
     }
 
     /// A span exporter for `resource` over this transport (the relay's own spans).
     pub fn span_exporter(&self, resource: &Resource) -> Result<SpanExporter, String> {
-        self.build(resource).map(|(s, _)| s)
-    }
-
-    fn build(&self, resource: &Resource) -> Result<(SpanExporter, LogExporter), String> {
-        let (mut spans, mut logs) = match self.protocol {
-            Protocol::Grpc => {
-                let mut md = tonic::metadata::MetadataMap::new();
-                for (k, v) in &self.headers {
-                    let key = tonic::metadata::MetadataKey::from_bytes(k.as_bytes())
-                        .map_err(|e| format!("header {k}: {e}"))?;
-                    md.insert(key, v.parse().map_err(|e| format!("header {k}: {e}"))?);
-                }
-                let channel = self.channel.clone().expect("grpc channel");
-                let spans = SpanExporter::builder()
-                    .with_tonic()
-                    .with_channel(channel.clone())
-                    .with_metadata(md.clone())
-                    .with_timeout(self.timeout)
-                    .with_retry_policy(RetryPolicy::disabled())
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                let logs = LogExporter::builder()
-                    .with_tonic()
-                    .with_channel(channel)
-                    .with_metadata(md)
-                    .with_timeout(self.timeout)
-                    .with_retry_policy(RetryPolicy::disabled())
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                (spans, logs)
-            }
-            Protocol::HttpProtobuf => {
-                let headers: HashMap<String, String> = self.headers.clone().into_iter().collect();
-                let client = self.http.clone().expect("http client");
-                let spans = SpanExporter::builder()
-                    .with_http()
-                    .with_http_client(client.clone())
-                    .with_endpoint(format!("{}/v1/traces", self.endpoint))
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_headers(headers.clone())
-                    .with_timeout(self.timeout)
-                    .with_retry_policy(RetryPolicy::disabled())
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                let logs = LogExporter::builder()
-                    .with_http()
-                    .with_http_client(client)
-                    .with_endpoint(format!("{}/v1/logs", self.endpoint))
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                    .with_headers(headers)
-                    .with_timeout(self.timeout)
-                    .with_retry_policy(RetryPolicy::disabled())
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                (spans, logs)
-            }
+        let mut spans = match self.protocol {
+            Protocol::Grpc => SpanExporter::builder()
+                .with_tonic()
+                .with_channel(self.channel.clone().expect("grpc channel"))
+                .with_metadata(self.grpc_metadata.clone()?)
+                .with_timeout(self.timeout)
+                .with_retry_policy(RetryPolicy::disabled())
+                .build()
+                .map_err(|e| e.to_string())?,
+            Protocol::HttpProtobuf => SpanExporter::builder()
+                .with_http()
+                .with_http_client(self.http.clone().expect("http client"))
+                .with_endpoint(format!("{}/v1/traces", self.endpoint))
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_headers(self.headers.clone().into_iter().collect::<HashMap<_, _>>())
+                .with_timeout(self.timeout)
+                .with_retry_policy(RetryPolicy::disabled())
+                .build()
+                .map_err(|e| e.to_string())?,
         };
         spans.set_resource(resource);
-        logs.set_resource(resource);
-        Ok((spans, logs))
+        Ok(spans)
     }
 
     pub async fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), ExportError> {
-        if self.by_resource.len() + batches.len() > MAX_CACHED {
-            self.by_resource.clear();
+        match self.protocol {
+            Protocol::Grpc => drop(self.grpc_metadata.clone().map_err(ExportError::Setup)?),
+            Protocol::HttpProtobuf => drop(self.http_headers.clone().map_err(ExportError::Setup)?),
         }
-        for b in &batches {
-            if !self.by_resource.contains_key(&b.key) {
-                let pair = self.build(&b.resource).map_err(ExportError::Setup)?;
-                self.by_resource.insert(b.key.clone(), pair);
-            }
+        let mut requests = Vec::new();
+        for b in batches {
+            let (spans, logs) = b.into_requests();
+            requests.extend(spans.map(Request::Spans));
+            requests.extend(logs.map(Request::Logs));
         }
         let this = &*self;
         let results: Vec<Result<(), ExportError>> =
-            futures_util::stream::iter(batches.into_iter().map(|b| this.export_one(b)))
+            futures_util::stream::iter(requests.into_iter().map(|r| this.send(r)))
                 .buffer_unordered(CONCURRENCY)
                 .collect()
                 .await;
         results.into_iter().collect()
     }
 
-    async fn export_one(&self, b: ResourceBatch) -> Result<(), ExportError> {
-        let (span_exporter, log_exporter) = &self.by_resource[&b.key];
-        if !b.spans.is_empty() {
-            span_exporter
-                .export(b.spans)
-                .await
-                .map_err(|e| ExportError::from_export_text(format!("exporting spans to {}: {e}", self.endpoint)))?;
-        }
-        if !b.logs.is_empty() {
-            let s = scope();
-            let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> =
-                b.logs.iter().map(|l| (l, &s)).collect();
-            log_exporter
-                .export(LogBatch::new(&pairs))
-                .await
-                .map_err(|e| ExportError::from_export_text(format!("exporting logs to {}: {e}", self.endpoint)))?;
+    async fn send(&self, req: Request) -> Result<(), ExportError> {
+        let what = req.what();
+        let rejected = match self.protocol {
+            Protocol::Grpc => self.send_grpc(req).await,
+            Protocol::HttpProtobuf => self.send_http(req).await,
+        }?;
+        if let Some((count, message)) = rejected {
+            // Partial success: the destination kept the rest and says sending these again will
+            // not help (OTLP: do not retry). The relay goes on; the log says what was lost there.
+            let text = format!("{} accepted the {what} request but rejected {count} item(s): {message}", self.endpoint);
+            eprintln!("agent-telemetry relay: {}", self.scrub.scrub(&text));
         }
         Ok(())
     }
+
+    /// Sends over gRPC; `Ok(Some((rejected, message)))` on a partial success.
+    async fn send_grpc(&self, req: Request) -> Result<Option<(i64, String)>, ExportError> {
+        let what = req.what();
+        let channel = self.channel.clone().expect("grpc channel");
+        let metadata = self.grpc_metadata.clone().map_err(ExportError::Setup)?;
+        fn request<T>(metadata: tonic::metadata::MetadataMap, msg: T, timeout: Duration) -> tonic::Request<T> {
+            let mut r = tonic::Request::from_parts(metadata, tonic::Extensions::default(), msg);
+            // Sent as grpc-timeout: the server gives up when the relay does.
+            r.set_timeout(timeout);
+            r
+        }
+        let partial = match req {
+            Request::Spans(msg) => TraceServiceClient::new(channel)
+                .export(request(metadata, msg, self.timeout))
+                .await
+                .map(|r| r.into_inner().partial_success.map(|p| (p.rejected_spans, p.error_message))),
+            Request::Logs(msg) => LogsServiceClient::new(channel)
+                .export(request(metadata, msg, self.timeout))
+                .await
+                .map(|r| r.into_inner().partial_success.map(|p| (p.rejected_log_records, p.error_message))),
+        };
+        match partial {
+            Ok(p) => Ok(p.filter(|(n, m)| *n > 0 || !m.is_empty())),
+            Err(status) => {
+                use tonic_types::StatusExt as _;
+                let mut text = format!("exporting {what} to {}: gRPC {:?}", self.endpoint, status.code());
+                if !status.message().is_empty() {
+                    text.push_str(&format!(": {}", status.message()));
+                }
+                if let Some(source) = std::error::Error::source(&status) {
+                    text.push_str(&format!(" ({})", error_chain(source)));
+                }
+                Err(ExportError::from_grpc(status.code(), status.get_details_retry_info().is_some(), text))
+            }
+        }
+    }
+
+    /// Sends over HTTP/protobuf; `Ok(Some((rejected, message)))` on a partial success.
+    async fn send_http(&self, req: Request) -> Result<Option<(i64, String)>, ExportError> {
+        let what = req.what();
+        let (path, body) = match &req {
+            Request::Spans(m) => ("v1/traces", m.encode_to_vec()),
+            Request::Logs(m) => ("v1/logs", m.encode_to_vec()),
+        };
+        let url = format!("{}/{path}", self.endpoint);
+        let headers = self.http_headers.clone().map_err(ExportError::Setup)?;
+        let client = self.http.as_ref().expect("http client");
+        let response = client
+            .post(&url)
+            .headers(headers)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            // No answer at all (connect, timeout, a cut connection): an outage.
+            .map_err(|e| ExportError::Unavailable(format!("exporting {what} to {url}: {}", error_chain(&e))))?;
+        let status = response.status();
+        let protobuf = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/x-protobuf"));
+        // A body that cannot be read after a status is only missing detail; the status decides.
+        let body = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            let partial = match req {
+                Request::Spans(_) => ExportTraceServiceResponse::decode(body.as_ref())
+                    .ok()
+                    .and_then(|r| r.partial_success.map(|p| (p.rejected_spans, p.error_message))),
+                Request::Logs(_) => ExportLogsServiceResponse::decode(body.as_ref())
+                    .ok()
+                    .and_then(|r| r.partial_success.map(|p| (p.rejected_log_records, p.error_message))),
+            };
+            return Ok(partial.filter(|(n, m)| *n > 0 || !m.is_empty()));
+        }
+        let mut text = format!("exporting {what} to {url}: HTTP {status}");
+        let detail = http_error_detail(&body, protobuf);
+        if !detail.is_empty() {
+            text.push_str(&format!(": {detail}"));
+        }
+        Err(ExportError::from_http(status.as_u16(), text))
+    }
+}
+
+fn grpc_metadata(headers: &BTreeMap<String, String>) -> Result<tonic::metadata::MetadataMap, String> {
+    let mut md = tonic::metadata::MetadataMap::new();
+    for (k, v) in headers {
+        let key = tonic::metadata::MetadataKey::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
+        md.insert(key, v.parse().map_err(|e| format!("header {k}: {e}"))?);
+    }
+    Ok(md)
+}
+
+fn http_headers(headers: &BTreeMap<String, String>) -> Result<reqwest::header::HeaderMap, String> {
+    let mut map = reqwest::header::HeaderMap::new();
+    for (k, v) in headers {
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
+        let value = reqwest::header::HeaderValue::from_str(v).map_err(|e| format!("header {k}: {e}"))?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+/// An error and its causes, one after the other (a transport error's own text is often only
+/// "error sending request"; the cause says connection refused, timed out, bad certificate).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(&format!(": {more}"));
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// What an HTTP error body says, for the error text: OTLP servers answer with a protobuf
+/// `google.rpc.Status` (its message is taken), others with text (its start is taken).
+fn http_error_detail(body: &[u8], protobuf: bool) -> String {
+    if protobuf {
+        if let Ok(s) = tonic_types::pb::Status::decode(body) {
+            return crate::enrich::privacy::cap_str(&s.message, MAX_BODY_TEXT).to_string();
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let printable: String = text.chars().filter(|c| !c.is_control() || *c == ' ').collect();
+    crate::enrich::privacy::cap_str(printable.trim(), MAX_BODY_TEXT).to_string()
 }
 
 /// A reqwest client builder with TLS on ring. reqwest is built without a crypto provider (its
