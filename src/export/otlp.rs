@@ -318,3 +318,177 @@ mod tls_tests {
         assert!(rustls::crypto::CryptoProvider::get_default().is_some());
     }
 }
+
+/// Real answers from in-process servers — a tonic OTLP trace service and a plain HTTP server —
+/// reach the classification as their status: the kind follows the code, whatever the text says.
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest};
+    use tonic::codegen::async_trait;
+
+    /// Answers every export with `code` (Ok: a partial success) and a message that reads like
+    /// the opposite kind.
+    struct Answer(tonic::Code);
+
+    #[async_trait]
+    impl TraceService for Answer {
+        async fn export(
+            &self,
+            _: tonic::Request<ExportTraceServiceRequest>,
+        ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+            match self.0 {
+                tonic::Code::Ok => Ok(tonic::Response::new(ExportTraceServiceResponse {
+                    partial_success: Some(ExportTracePartialSuccess {
+                        rejected_spans: 1,
+                        error_message: "one span too old".into(),
+                    }),
+                })),
+                tonic::Code::Unauthenticated => Err(tonic::Status::new(self.0, "service unavailable, try again")),
+                code => Err(tonic::Status::new(code, "Unauthenticated: status: 401")),
+            }
+        }
+    }
+
+    fn free_addr() -> std::net::SocketAddr {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    }
+
+    fn config(endpoint: String, protocol: Protocol) -> ExportConfig {
+        let mut cfg = ExportConfig::defaults(std::path::Path::new("/nonexistent"));
+        cfg.destination = Destination::Otlp { endpoint, protocol };
+        cfg.timeout = Duration::from_secs(5);
+        cfg.connect_timeout = Duration::from_secs(2);
+        cfg
+    }
+
+    fn one_span() -> Vec<ResourceBatch> {
+        use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState};
+        let ctx = SpanContext::new(
+            TraceId::from_bytes([1; 16]),
+            SpanId::from_bytes([2; 8]),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        );
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let span = opentelemetry_sdk::trace::SpanData {
+            span_context: ctx,
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: "s".into(),
+            start_time: t,
+            end_time: t,
+            attributes: vec![],
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::Unset,
+            instrumentation_scope: super::super::convert::scope(),
+        };
+        vec![ResourceBatch { resource: Resource::builder_empty().build(), spans: vec![span], logs: vec![] }]
+    }
+
+    async fn grpc_outcome(code: tonic::Code) -> Result<(), ExportError> {
+        let addr = free_addr();
+        let server = tokio::spawn(tonic::transport::Server::builder().serve(addr, TraceServiceServer::new(Answer(code))));
+        let mut x = OtlpExporters::new(&config(format!("http://{addr}"), Protocol::Grpc)).unwrap();
+        let mut out = x.export(one_span()).await;
+        // The server may not listen yet on the first attempt.
+        for _ in 0..50 {
+            if !matches!(&out, Err(ExportError::Unavailable(t)) if t.contains("connect")) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            out = x.export(one_span()).await;
+        }
+        server.abort();
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grpc_answers_are_classified_by_code() {
+        let e = grpc_outcome(tonic::Code::Unauthenticated).await.unwrap_err();
+        assert!(matches!(&e, ExportError::Rejected(t) if t.contains("gRPC Unauthenticated")), "{e:?}");
+        for code in [tonic::Code::PermissionDenied, tonic::Code::InvalidArgument] {
+            let e = grpc_outcome(code).await.unwrap_err();
+            assert!(!e.is_retryable(), "{code:?}: {e:?}");
+        }
+        for code in [tonic::Code::Unavailable, tonic::Code::ResourceExhausted] {
+            let e = grpc_outcome(code).await.unwrap_err();
+            // RESOURCE_EXHAUSTED without RetryInfo is a refusal (the request is too much).
+            assert_eq!(e.is_retryable(), code == tonic::Code::Unavailable, "{code:?}: {e:?}");
+        }
+        // A partial success is a success: the rest was taken, and the rejected part would be again.
+        grpc_outcome(tonic::Code::Ok).await.unwrap();
+        // Nothing listening: an outage.
+        let mut x = OtlpExporters::new(&config(format!("http://{}", free_addr()), Protocol::Grpc)).unwrap();
+        let e = x.export(one_span()).await.unwrap_err();
+        assert!(matches!(&e, ExportError::Unavailable(_)), "{e:?}");
+    }
+
+    /// A one-connection-at-a-time HTTP/1.1 server answering every request with `status` and a
+    /// text body; returns its address.
+    fn http_server(status: u16) -> std::net::SocketAddr {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Headers, then the body by its Content-Length.
+                let body_start = loop {
+                    let n = s.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(i + 4);
+                    }
+                };
+                let Some(body_start) = body_start else { continue };
+                let head = String::from_utf8_lossy(&buf[..body_start]).to_lowercase();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                while buf.len() < body_start + len {
+                    let n = s.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let body = "Unauthenticated: status: 401";
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status} X\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        addr
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn http_answers_are_classified_by_status() {
+        for (status, retryable) in [(401, false), (403, false), (400, false), (500, false), (503, true), (429, true)] {
+            let addr = http_server(status);
+            let mut x = OtlpExporters::new(&config(format!("http://{addr}"), Protocol::HttpProtobuf)).unwrap();
+            let e = x.export(one_span()).await.unwrap_err();
+            assert_eq!(e.is_retryable(), retryable, "{status}: {e:?}");
+            assert!(e.to_string().contains(&format!("HTTP {status}")), "{e}");
+        }
+        let e = {
+            let mut x =
+                OtlpExporters::new(&config(format!("http://{}", free_addr()), Protocol::HttpProtobuf)).unwrap();
+            x.export(one_span()).await.unwrap_err()
+        };
+        assert!(matches!(&e, ExportError::Unavailable(_)), "{e:?}");
+    }
+}
