@@ -25,7 +25,7 @@ pub struct Exporter {
 
 enum Inner {
     File(file::FileExporter),
-    Otlp(otlp::OtlpExporters),
+    Otlp(Box<otlp::OtlpExporters>),
 }
 
 impl Exporter {
@@ -34,7 +34,7 @@ impl Exporter {
         let inner = match &cfg.destination {
             Destination::File(dir) => Inner::File(file::FileExporter::new(dir.clone())),
             Destination::Otlp { .. } => {
-                Inner::Otlp(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?)
+                Inner::Otlp(Box::new(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?))
             }
         };
         Ok(Exporter { inner, logs: LogFactory::default(), scrub: cfg.clone(), convert_time: Default::default() })

@@ -393,7 +393,8 @@ mod status_tests {
 
     async fn grpc_outcome(code: tonic::Code) -> Result<(), ExportError> {
         let addr = free_addr();
-        let server = tokio::spawn(tonic::transport::Server::builder().serve(addr, TraceServiceServer::new(Answer(code))));
+        let server =
+            tokio::spawn(tonic::transport::Server::builder().serve(addr, TraceServiceServer::new(Answer(code))));
         let mut x = OtlpExporters::new(&config(format!("http://{addr}"), Protocol::Grpc)).unwrap();
         let mut out = x.export(one_span()).await;
         // The server may not listen yet on the first attempt.
@@ -485,8 +486,7 @@ mod status_tests {
             assert!(e.to_string().contains(&format!("HTTP {status}")), "{e}");
         }
         let e = {
-            let mut x =
-                OtlpExporters::new(&config(format!("http://{}", free_addr()), Protocol::HttpProtobuf)).unwrap();
+            let mut x = OtlpExporters::new(&config(format!("http://{}", free_addr()), Protocol::HttpProtobuf)).unwrap();
             x.export(one_span()).await.unwrap_err()
         };
         assert!(matches!(&e, ExportError::Unavailable(_)), "{e:?}");
