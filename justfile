@@ -45,7 +45,7 @@ test-slow: stack-build
     CLAUDE_CODE_VERSION=$newest scripts/claude/install-cli.sh >/dev/null
     scripts/grafana/tools.sh >/dev/null
     log=$(mktemp) && trap 'rm -f "$log"' EXIT
-    cargo test --test stack --test relay_stack --test fleet_tenants --test faults --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude --test fleet_scale -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    cargo test --test stack --test relay_stack --test fleet_tenants --test faults --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude --test fleet_scale --test export_refusal -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     echo "== the real-CLI tests again on the newest Claude Code: $newest"
     CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
     cargo test --test grafana_offline --test stack_config --test forensics_report -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"

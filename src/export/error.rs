@@ -1,4 +1,9 @@
 //! What can go wrong when exporting, typed by what the relay should do about it.
+//!
+//! The kind is decided from the transport's own status — the gRPC code or the HTTP status —
+//! never from an error's text: the text is for people (it goes into the relay's status and log),
+//! and a library that rewords it must not turn a refusal into a fast retry loop or back.
+//! The tables follow the OTLP specification's failure rules (docs/export.md).
 
 /// An export failure. Every kind keeps the data in the journal (nothing is dropped); the kind
 /// decides how the relay waits and what it tells the user.
@@ -26,31 +31,22 @@ impl ExportError {
         matches!(self, ExportError::Unavailable(_) | ExportError::Io(_))
     }
 
-    /// Classifies an exporter's error text (opentelemetry-otlp reports gRPC status codes and HTTP
-    /// status lines only as text).
-    pub fn from_export_text(text: String) -> ExportError {
-        const REFUSED: &[&str] = &[
-            "Unauthenticated",
-            "PermissionDenied",
-            "InvalidArgument",
-            "Unimplemented",
-            "status: 400",
-            "status: 401",
-            "status: 403",
-            "status: 404",
-            "status: 405",
-            "status: 413",
-            "Status Code: 400",
-            "Status Code: 401",
-            "Status Code: 403",
-            "Status Code: 404",
-            "Status Code: 405",
-            "Status Code: 413",
-        ];
-        if REFUSED.iter().any(|p| text.contains(p)) {
-            ExportError::Rejected(text)
-        } else {
+    /// A gRPC status other than OK: the kind from its code, `text` (what was being done and the
+    /// status' message) for the user.
+    pub fn from_grpc(code: tonic::Code, has_retry_info: bool, text: String) -> ExportError {
+        if grpc_retryable(code, has_retry_info) {
             ExportError::Unavailable(text)
+        } else {
+            ExportError::Rejected(text)
+        }
+    }
+
+    /// An HTTP answer with a status other than 2xx.
+    pub fn from_http(status: u16, text: String) -> ExportError {
+        if http_retryable(status) {
+            ExportError::Unavailable(text)
+        } else {
+            ExportError::Rejected(text)
         }
     }
 
@@ -65,19 +61,85 @@ impl ExportError {
     }
 }
 
+/// The OTLP specification's retryable gRPC codes (RESOURCE_EXHAUSTED only when the server says
+/// when to come back, with `RetryInfo`: without it the request itself is too much), plus
+/// UNKNOWN: tonic gives that code to transport failures that carry no server answer (a reset
+/// stream, a proxy cutting the response), which are outages, not refusals. Every other code is
+/// the server refusing this request: waiting alone will not change its answer.
+pub fn grpc_retryable(code: tonic::Code, has_retry_info: bool) -> bool {
+    use tonic::Code::*;
+    match code {
+        Cancelled | DeadlineExceeded | Aborted | OutOfRange | Unavailable | DataLoss | Unknown => true,
+        ResourceExhausted => has_retry_info,
+        Ok | InvalidArgument | NotFound | AlreadyExists | PermissionDenied | FailedPrecondition | Unimplemented
+        | Internal | Unauthenticated => false,
+    }
+}
+
+/// The OTLP specification's retryable HTTP statuses: 429, 502, 503, 504. Every other 4xx or 5xx
+/// is a refusal of this request. (A failure with no status at all — connect, timeout, a cut
+/// response — is an outage; the caller classifies it.)
+pub fn http_retryable(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
 
     #[test]
-    fn refusals_are_told_from_outages() {
-        assert!(
-            !ExportError::from_export_text("grpc status: Unauthenticated, message: bad token".into()).is_retryable()
-        );
-        assert!(!ExportError::from_export_text("HTTP export failed. Url: x, Status Code: 404, Response: ".into())
-            .is_retryable());
-        assert!(ExportError::from_export_text("transport error: connection refused".into()).is_retryable());
-        assert!(ExportError::from_export_text("Status Code: 503".into()).is_retryable());
+    fn grpc_codes_follow_the_otlp_failure_table() {
+        let refused = [
+            Code::Unauthenticated,
+            Code::PermissionDenied,
+            Code::InvalidArgument,
+            Code::Unimplemented,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::FailedPrecondition,
+            Code::Internal,
+        ];
+        for c in refused {
+            assert!(!grpc_retryable(c, false), "{c:?}");
+            assert!(!ExportError::from_grpc(c, false, "x".into()).is_retryable(), "{c:?}");
+        }
+        let retried = [
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::Unavailable,
+            Code::DataLoss,
+            Code::Unknown,
+        ];
+        for c in retried {
+            assert!(grpc_retryable(c, false), "{c:?}");
+            assert!(ExportError::from_grpc(c, false, "x".into()).is_retryable(), "{c:?}");
+        }
+        // RESOURCE_EXHAUSTED: only a throttle (with RetryInfo) is worth a retry.
+        assert!(!grpc_retryable(Code::ResourceExhausted, false));
+        assert!(grpc_retryable(Code::ResourceExhausted, true));
+    }
+
+    #[test]
+    fn http_statuses_follow_the_otlp_failure_table() {
+        for s in [429, 502, 503, 504] {
+            assert!(http_retryable(s), "{s}");
+            assert!(ExportError::from_http(s, "x".into()).is_retryable(), "{s}");
+        }
+        for s in [400, 401, 403, 404, 405, 408, 413, 415, 500, 501] {
+            assert!(!http_retryable(s), "{s}");
+            assert!(!ExportError::from_http(s, "x".into()).is_retryable(), "{s}");
+        }
+    }
+
+    #[test]
+    fn the_text_does_not_decide() {
+        // Text that reads like a refusal on a retryable status, and the other way round.
+        assert!(ExportError::from_grpc(Code::Unavailable, false, "Unauthenticated, status: 401".into()).is_retryable());
+        assert!(!ExportError::from_http(401, "service unavailable, status: 503".into()).is_retryable());
         assert!(!ExportError::Setup("x".into()).is_retryable());
+        assert!(ExportError::Io("x".into()).is_retryable());
     }
 }

@@ -21,10 +21,34 @@ pub struct FileExporter {
 
 /// The spans and log records of one resource, ready for an exporter.
 pub struct ResourceBatch {
-    pub key: crate::assemble::model::ResourceKey,
     pub resource: Resource,
     pub spans: Vec<SpanData>,
     pub logs: Vec<SdkLogRecord>,
+}
+
+impl ResourceBatch {
+    /// The OTLP requests for this batch: one for its spans, one for its log records (none for
+    /// an empty signal). The same messages go into files and over gRPC or HTTP.
+    pub fn into_requests(self) -> (Option<ExportTraceServiceRequest>, Option<ExportLogsServiceRequest>) {
+        let res = ResourceAttributesWithSchema::from(&self.resource);
+        let spans = (!self.spans.is_empty()).then(|| ExportTraceServiceRequest {
+            resource_spans: opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
+                self.spans, &res,
+            ),
+        });
+        let logs = (!self.logs.is_empty()).then(|| {
+            let s = scope();
+            let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> =
+                self.logs.iter().map(|l| (l, &s)).collect();
+            ExportLogsServiceRequest {
+                resource_logs: opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope(
+                    &LogBatch::new(&pairs),
+                    &res,
+                ),
+            }
+        });
+        (spans, logs)
+    }
 }
 
 impl FileExporter {
@@ -36,27 +60,13 @@ impl FileExporter {
     pub fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), String> {
         let day = crate::timefmt::yyyymmdd(crate::timefmt::now_unix_nanos());
         let (mut traces, mut logs) = (Vec::new(), Vec::new());
-        let s = scope();
         for b in batches {
-            let res = ResourceAttributesWithSchema::from(&b.resource);
-            if !b.spans.is_empty() {
-                let req = ExportTraceServiceRequest {
-                    resource_spans: opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
-                        b.spans, &res,
-                    ),
-                };
+            let (spans, records) = b.into_requests();
+            if let Some(req) = spans {
                 serde_json::to_writer(&mut traces, &req).map_err(|e| e.to_string())?;
                 traces.push(b'\n');
             }
-            if !b.logs.is_empty() {
-                let pairs: Vec<(&SdkLogRecord, &opentelemetry::InstrumentationScope)> =
-                    b.logs.iter().map(|l| (l, &s)).collect();
-                let batch = LogBatch::new(&pairs);
-                let req = ExportLogsServiceRequest {
-                    resource_logs: opentelemetry_proto::transform::logs::tonic::group_logs_by_resource_and_scope(
-                        &batch, &res,
-                    ),
-                };
+            if let Some(req) = records {
                 serde_json::to_writer(&mut logs, &req).map_err(|e| e.to_string())?;
                 logs.push(b'\n');
             }

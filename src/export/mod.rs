@@ -1,6 +1,6 @@
 //! Export: hands assembled spans and log records to an OTLP destination — the collector over
-//! gRPC (tonic) or HTTP/protobuf through opentelemetry-otlp, or OTLP JSON files when no endpoint
-//! is configured. The relay calls [`Exporter::export`] itself and looks at the result: the SDK's
+//! gRPC (tonic) or HTTP/protobuf, sent with the generated OTLP clients and classified by the
+//! transport's status — or OTLP JSON files when no endpoint is configured. The relay calls [`Exporter::export`] itself and looks at the result: the SDK's
 //! batch processors would swallow errors, and the checkpoint may only move on success.
 
 mod convert;
@@ -25,7 +25,7 @@ pub struct Exporter {
 
 enum Inner {
     File(file::FileExporter),
-    Otlp(otlp::OtlpExporters),
+    Otlp(Box<otlp::OtlpExporters>),
 }
 
 impl Exporter {
@@ -34,7 +34,7 @@ impl Exporter {
         let inner = match &cfg.destination {
             Destination::File(dir) => Inner::File(file::FileExporter::new(dir.clone())),
             Destination::Otlp { .. } => {
-                Inner::Otlp(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?)
+                Inner::Otlp(Box::new(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?))
             }
         };
         Ok(Exporter { inner, logs: LogFactory::default(), scrub: cfg.clone(), convert_time: Default::default() })
@@ -64,7 +64,6 @@ impl Exporter {
             let log_chunks = chunks(&logs, |i| log_size(&out.logs[i]));
             for n in 0..span_chunks.len().max(log_chunks.len()) {
                 batches.push(file::ResourceBatch {
-                    key: key.clone(),
                     resource: convert::resource(key),
                     spans: span_chunks
                         .get(n)
