@@ -4,6 +4,7 @@
 //! any collector can ingest these files later (`otlpjsonfile` receiver).
 
 use super::convert::scope;
+use super::ExportError;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -57,17 +58,17 @@ impl FileExporter {
     }
 
     /// One line per resource and signal, all of a batch in one write (and one sync) per file.
-    pub fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), String> {
+    pub fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), ExportError> {
         let day = crate::timefmt::yyyymmdd(crate::timefmt::now_unix_nanos());
         let (mut traces, mut logs) = (Vec::new(), Vec::new());
         for b in batches {
             let (spans, records) = b.into_requests();
             if let Some(req) = spans {
-                serde_json::to_writer(&mut traces, &req).map_err(|e| e.to_string())?;
+                serde_json::to_writer(&mut traces, &req).map_err(|e| ExportError::Io(e.to_string()))?;
                 traces.push(b'\n');
             }
             if let Some(req) = records {
-                serde_json::to_writer(&mut logs, &req).map_err(|e| e.to_string())?;
+                serde_json::to_writer(&mut logs, &req).map_err(|e| ExportError::Io(e.to_string()))?;
                 logs.push(b'\n');
             }
         }
@@ -75,12 +76,13 @@ impl FileExporter {
         self.append(&format!("logs-{day}.jsonl"), &logs)
     }
 
-    fn append(&mut self, name: &str, bytes: &[u8]) -> Result<(), String> {
+    fn append(&mut self, name: &str, bytes: &[u8]) -> Result<(), ExportError> {
         if bytes.is_empty() {
             return Ok(());
         }
         if !self.dir_ready {
-            std::fs::create_dir_all(&self.dir).map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+            std::fs::create_dir_all(&self.dir)
+                .map_err(|e| ExportError::Io(format!("cannot create {}: {e}", self.dir.display())))?;
             self.dir_ready = true;
         }
         let path = self.dir.join(name);
@@ -89,8 +91,8 @@ impl FileExporter {
             .append(true)
             .mode(0o600)
             .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-        f.write_all(bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        f.sync_data().map_err(|e| format!("cannot sync {}: {e}", path.display()))
+            .map_err(|e| ExportError::Io(format!("cannot open {}: {e}", path.display())))?;
+        f.write_all(bytes).map_err(|e| ExportError::Io(format!("cannot write {}: {e}", path.display())))?;
+        f.sync_data().map_err(|e| ExportError::Io(format!("cannot sync {}: {e}", path.display())))
     }
 }

@@ -34,7 +34,7 @@ impl Exporter {
         let inner = match &cfg.destination {
             Destination::File(dir) => Inner::File(file::FileExporter::new(dir.clone())),
             Destination::Otlp { .. } => {
-                Inner::Otlp(Box::new(otlp::OtlpExporters::new(cfg).map_err(|e| ExportError::Setup(cfg.scrub(&e)))?))
+                Inner::Otlp(Box::new(otlp::OtlpExporters::new(cfg).map_err(|e| e.map_text(|t| cfg.scrub(t)))?))
             }
         };
         Ok(Exporter { inner, logs: LogFactory::default(), scrub: cfg.clone(), convert_time: Default::default() })
@@ -77,7 +77,7 @@ impl Exporter {
         }
         self.convert_time += t.elapsed();
         let result = match &mut self.inner {
-            Inner::File(f) => f.export(batches).map_err(ExportError::Io),
+            Inner::File(f) => f.export(batches),
             Inner::Otlp(o) => o.export(batches).await,
         };
         result.map_err(|e| e.map_text(|t| self.scrub.scrub(t)))

@@ -31,8 +31,8 @@ pub struct OtlpExporters {
     headers: BTreeMap<String, String>,
     /// The headers as gRPC metadata or HTTP headers; a bad one fails each export as a setup
     /// error (the relay reports it and takes a fixed config), not the relay's start.
-    grpc_metadata: Result<tonic::metadata::MetadataMap, String>,
-    http_headers: Result<reqwest::header::HeaderMap, String>,
+    grpc_metadata: Result<tonic::metadata::MetadataMap, ExportError>,
+    http_headers: Result<reqwest::header::HeaderMap, ExportError>,
     timeout: Duration,
     /// The settings, to mask credentials in what is logged here.
     scrub: ExportConfig,
@@ -60,23 +60,23 @@ impl Request {
 }
 
 impl OtlpExporters {
-    pub fn new(cfg: &ExportConfig) -> Result<Self, String> {
+    pub fn new(cfg: &ExportConfig) -> Result<Self, ExportError> {
         let Destination::Otlp { endpoint, protocol } = &cfg.destination else { unreachable!() };
         let channel = match protocol {
             Protocol::Grpc => {
                 let mut ep = tonic::transport::Endpoint::from_shared(endpoint.clone())
-                    .map_err(|e| format!("invalid endpoint {endpoint}: {e}"))?
+                    .map_err(|e| ExportError::Setup(format!("invalid endpoint {endpoint}: {e}")))?
                     .connect_timeout(cfg.connect_timeout)
                     .timeout(cfg.timeout)
                     .tcp_nodelay(true);
                 if endpoint.starts_with("https://") {
                     let mut tls = tonic::transport::ClientTlsConfig::new().with_webpki_roots();
                     if let Some(ca) = &cfg.ca_file {
-                        let pem =
-                            std::fs::read(ca).map_err(|e| format!("cannot read CA file {}: {e}", ca.display()))?;
+                        let pem = std::fs::read(ca)
+                            .map_err(|e| ExportError::Setup(format!("cannot read CA file {}: {e}", ca.display())))?;
                         tls = tls.ca_certificate(tonic::transport::Certificate::from_pem(pem));
                     }
-                    ep = ep.tls_config(tls).map_err(|e| format!("TLS setup: {e}"))?;
+                    ep = ep.tls_config(tls).map_err(|e| ExportError::Setup(format!("TLS setup: {e}")))?;
                 }
                 Some(ep.connect_lazy())
             }
@@ -88,7 +88,7 @@ impl OtlpExporters {
                     .timeout(cfg.timeout)
                     .connect_timeout(cfg.connect_timeout)
                     .build()
-                    .map_err(|e| format!("HTTP client: {e}"))?,
+                    .map_err(|e| ExportError::Setup(format!("HTTP client: {e}")))?,
             ),
             Protocol::Grpc => None,
         };
@@ -106,7 +106,7 @@ impl OtlpExporters {
     }
 
     /// A span exporter for `resource` over this transport (the relay's own spans).
-    pub fn span_exporter(&self, resource: &Resource) -> Result<SpanExporter, String> {
+    pub fn span_exporter(&self, resource: &Resource) -> Result<SpanExporter, ExportError> {
         let mut spans = match self.protocol {
             Protocol::Grpc => SpanExporter::builder()
                 .with_tonic()
@@ -115,7 +115,7 @@ impl OtlpExporters {
                 .with_timeout(self.timeout)
                 .with_retry_policy(RetryPolicy::disabled())
                 .build()
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| ExportError::Setup(e.to_string()))?,
             Protocol::HttpProtobuf => SpanExporter::builder()
                 .with_http()
                 .with_http_client(self.http.clone().expect("http client"))
@@ -125,7 +125,7 @@ impl OtlpExporters {
                 .with_timeout(self.timeout)
                 .with_retry_policy(RetryPolicy::disabled())
                 .build()
-                .map_err(|e| e.to_string())?,
+                .map_err(|e| ExportError::Setup(e.to_string()))?,
         };
         spans.set_resource(resource);
         Ok(spans)
@@ -133,8 +133,8 @@ impl OtlpExporters {
 
     pub async fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), ExportError> {
         match self.protocol {
-            Protocol::Grpc => drop(self.grpc_metadata.clone().map_err(ExportError::Setup)?),
-            Protocol::HttpProtobuf => drop(self.http_headers.clone().map_err(ExportError::Setup)?),
+            Protocol::Grpc => drop(self.grpc_metadata.clone()?),
+            Protocol::HttpProtobuf => drop(self.http_headers.clone()?),
         }
         let mut requests = Vec::new();
         for b in batches {
@@ -170,7 +170,7 @@ impl OtlpExporters {
     async fn send_grpc(&self, req: Request) -> Result<Option<(i64, String)>, ExportError> {
         let what = req.what();
         let channel = self.channel.clone().expect("grpc channel");
-        let metadata = self.grpc_metadata.clone().map_err(ExportError::Setup)?;
+        let metadata = self.grpc_metadata.clone()?;
         fn request<T>(metadata: tonic::metadata::MetadataMap, msg: T, timeout: Duration) -> tonic::Request<T> {
             let mut r = tonic::Request::from_parts(metadata, tonic::Extensions::default(), msg);
             // Sent as grpc-timeout: the server gives up when the relay does.
@@ -211,7 +211,7 @@ impl OtlpExporters {
             Request::Logs(m) => ("v1/logs", m.encode_to_vec()),
         };
         let url = format!("{}/{path}", self.endpoint);
-        let headers = self.http_headers.clone().map_err(ExportError::Setup)?;
+        let headers = self.http_headers.clone()?;
         let client = self.http.as_ref().expect("http client");
         let response = client
             .post(&url)
@@ -249,20 +249,23 @@ impl OtlpExporters {
     }
 }
 
-fn grpc_metadata(headers: &BTreeMap<String, String>) -> Result<tonic::metadata::MetadataMap, String> {
+fn grpc_metadata(headers: &BTreeMap<String, String>) -> Result<tonic::metadata::MetadataMap, ExportError> {
     let mut md = tonic::metadata::MetadataMap::new();
     for (k, v) in headers {
-        let key = tonic::metadata::MetadataKey::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
-        md.insert(key, v.parse().map_err(|e| format!("header {k}: {e}"))?);
+        let key = tonic::metadata::MetadataKey::from_bytes(k.as_bytes())
+            .map_err(|e| ExportError::Setup(format!("header {k}: {e}")))?;
+        md.insert(key, v.parse().map_err(|e| ExportError::Setup(format!("header {k}: {e}")))?);
     }
     Ok(md)
 }
 
-fn http_headers(headers: &BTreeMap<String, String>) -> Result<reqwest::header::HeaderMap, String> {
+fn http_headers(headers: &BTreeMap<String, String>) -> Result<reqwest::header::HeaderMap, ExportError> {
     let mut map = reqwest::header::HeaderMap::new();
     for (k, v) in headers {
-        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header {k}: {e}"))?;
-        let value = reqwest::header::HeaderValue::from_str(v).map_err(|e| format!("header {k}: {e}"))?;
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| ExportError::Setup(format!("header {k}: {e}")))?;
+        let value =
+            reqwest::header::HeaderValue::from_str(v).map_err(|e| ExportError::Setup(format!("header {k}: {e}")))?;
         map.insert(name, value);
     }
     Ok(map)
