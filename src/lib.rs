@@ -29,6 +29,7 @@ pub mod hook;
 pub mod ids;
 pub mod journal;
 pub mod payload;
+pub mod progress;
 pub mod record;
 pub mod relay;
 pub mod timefmt;

@@ -3,6 +3,7 @@
 
 pub mod forensics;
 pub mod install;
+pub mod progress;
 pub mod show;
 pub mod status;
 pub mod verify;

@@ -15,4 +15,4 @@ mod observe;
 mod run;
 pub mod transcripts;
 
-pub use run::{run, RunOptions};
+pub use run::{run, run_with, RunOptions};

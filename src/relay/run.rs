@@ -15,6 +15,7 @@ use crate::assemble::model::Output;
 use crate::config::Config;
 use crate::export::{ExportConfig, ExportError, Exporter};
 use crate::journal::read::read_from;
+use crate::progress::Progress;
 use crate::timefmt::{now_unix_nanos, rfc3339_nanos};
 use anyhow::bail;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,12 @@ pub struct RunOptions {
 }
 
 pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
+    run_with(config, opts, &crate::progress::Silent)
+}
+
+/// [`run`], reporting to `progress` — with `once` only — the records exported of the backlog
+/// found at the start.
+pub fn run_with(config: &Config, opts: RunOptions, progress: &dyn Progress) -> anyhow::Result<i32> {
     // A file-size limit (RLIMIT_FSIZE) fails the write with EFBIG instead of killing the relay,
     // as a full disk fails it with ENOSPC: both are handled where the write is.
     // SAFETY: setting a signal's disposition to SIG_IGN has no other effect.
@@ -142,7 +149,7 @@ pub fn run(config: &Config, opts: RunOptions) -> anyhow::Result<i32> {
             observer,
         };
         relay.save_status();
-        relay.run_loop(cp).await
+        relay.run_loop(cp, progress).await
     });
     drop(lock);
     code
@@ -367,7 +374,7 @@ fn assemble(
 }
 
 impl Relay {
-    async fn run_loop(&mut self, mut cp: Checkpoint) -> anyhow::Result<i32> {
+    async fn run_loop(&mut self, mut cp: Checkpoint, progress: &dyn Progress) -> anyhow::Result<i32> {
         for kind in [tokio::signal::unix::SignalKind::terminate(), tokio::signal::unix::SignalKind::interrupt()] {
             let mut sig = tokio::signal::unix::signal(kind)?;
             let stop = self.stop.clone();
@@ -377,6 +384,11 @@ impl Relay {
             });
         }
         let journal_dir = self.config.journal_dir();
+        let progress = if self.opts.once { progress } else { &crate::progress::Silent };
+        if progress.enabled() {
+            progress.total(crate::journal::read::count_after(&journal_dir, cp.position.as_ref()).unwrap_or(0));
+        }
+        let exported_before = cp.exported_records;
         let deadline = self.opts.once_timeout.map(|t| Instant::now() + t);
         let mut last_work = Instant::now();
         let mut missing_polls = 0u32;
@@ -469,6 +481,7 @@ impl Relay {
                 self.status.exported_spans = b.exported_spans;
                 self.status.open_spans = b.open_spans;
                 self.save_status();
+                progress.done(b.exported_records.saturating_sub(exported_before));
                 last_work = Instant::now();
             }
             // The relay's own spans of this round (after the audit data, never ahead of it).
