@@ -19,6 +19,8 @@ pub trait Progress {
     fn done(&self, done: u64);
     /// The task moved to a step that does not count in units (e.g. "creating indexes").
     fn phase(&self, _what: &str) {}
+    /// The task ends (or gives up): what is shown goes away, before the caller says why.
+    fn finish(&self) {}
 }
 
 /// Reports to nobody.

@@ -461,6 +461,7 @@ impl Relay {
                     Sent::Stopped => break,
                     Sent::GaveUp(e) => {
                         let remaining = crate::journal::read::count_after(&journal_dir, acked.as_ref()).unwrap_or(0);
+                        progress.finish();
                         say!(
                             "agent-telemetry relay: could not export to {}{}: {e}; {remaining} record(s) stay in the journal for the next run",
                             self.config.export.describe(),
