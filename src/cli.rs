@@ -3,13 +3,16 @@
 //! answered from the SQLite index, [`IndexCommand`]). Both parse the same definition, so a
 //! command's name, flags, help and errors are the same whichever binary runs it.
 //!
+//! [`generate`] writes shell completions and the man page from these same definitions, so they
+//! cover every command, those `agent-telemetry-forensics` answers included.
+//!
 //! Not for: running anything (the binaries' `main`s dispatch), nor the `hook` fast path, which
 //! `main.rs` recognises before any parsing.
 
 pub mod fleet;
 pub mod index;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use index::IndexCommand;
 use std::path::PathBuf;
 
@@ -106,6 +109,12 @@ pub enum Command {
     // listed here in their place: `agent-telemetry` hands them to `agent-telemetry-forensics`.
     #[command(flatten)]
     Index(IndexCommand),
+    /// Print a shell completion script or the man page (generated from this command line).
+    Generate {
+        /// What to print.
+        #[arg(value_name = "WHAT")]
+        what: Generate,
+    },
     /// Whether telemetry is on here, the data dir, the journal's size and last event.
     Status {
         /// The directory to judge (default: the current directory).
@@ -115,4 +124,98 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What `agent-telemetry generate` prints.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Generate {
+    /// Completions for bash.
+    CompleteBash,
+    /// Completions for zsh.
+    CompleteZsh,
+    /// Completions for fish.
+    CompleteFish,
+    /// The man page (roff), every command with its options.
+    Man,
+}
+
+/// The completion script or man page `what`, for the whole command line.
+pub fn generate(what: Generate) -> Vec<u8> {
+    use clap_complete::Shell;
+    let mut cmd = Cli::command();
+    let name = cmd.get_name().to_string();
+    let mut out = Vec::new();
+    let shell = match what {
+        Generate::CompleteBash => Shell::Bash,
+        Generate::CompleteZsh => Shell::Zsh,
+        Generate::CompleteFish => Shell::Fish,
+        Generate::Man => {
+            man(cmd, &mut out);
+            return out;
+        }
+    };
+    clap_complete::generate(shell, &mut cmd, name, &mut out);
+    out
+}
+
+/// One page: the top command's synopsis, description and options, then a COMMANDS section with
+/// each command (and nested command) in full — clap_mangen's own page would only point to one
+/// page per command.
+fn man(cmd: clap::Command, out: &mut Vec<u8>) {
+    // `-h` is said once, at the top, not under every command.
+    fn without_help(cmd: clap::Command) -> clap::Command {
+        cmd.disable_help_flag(true).mut_subcommands(without_help)
+    }
+    let mut cmd = cmd.disable_help_subcommand(true).mut_subcommands(without_help);
+    cmd.build();
+    let top = clap_mangen::Man::new(cmd.clone());
+    // Writing to a Vec cannot fail.
+    let _ = top.render_title(out);
+    let sections: [Section; 4] = [
+        &|m, w| m.render_name_section(w),
+        &|m, w| m.render_synopsis_section(w),
+        &|m, w| m.render_description_section(w),
+        &|m, w| m.render_options_section(w),
+    ];
+    for render in sections {
+        out.extend_from_slice(&man_section(&top, render, true));
+    }
+    out.extend_from_slice(b".SH COMMANDS\n");
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        man_command(sub, out);
+    }
+    out.extend_from_slice(&man_section(&top, &|m, w| m.render_version_section(w), true));
+}
+
+type Section<'a> = &'a dyn Fn(&clap_mangen::Man, &mut Vec<u8>) -> std::io::Result<()>;
+
+/// A section clap_mangen renders, without the string definitions it repeats before each one,
+/// and without its `.SH` heading unless `heading`.
+fn man_section(man: &clap_mangen::Man, render: Section, heading: bool) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let _ = render(man, &mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let mut kept = String::new();
+    for line in text.lines().filter(|l| !l.starts_with(".ie \\n(.g .ds Aq") && !l.starts_with(".el .ds Aq")) {
+        if heading || !line.starts_with(".SH ") {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept.into_bytes()
+}
+
+fn man_command(cmd: &clap::Command, out: &mut Vec<u8>) {
+    let man = clap_mangen::Man::new(cmd.clone());
+    let name = cmd.get_bin_name().unwrap_or_else(|| cmd.get_name());
+    out.extend_from_slice(format!(".SS \"{name}\"\n").as_bytes());
+    out.extend_from_slice(&man_section(&man, &|m, w| m.render_description_section(w), false));
+    out.extend_from_slice(b".PP\n");
+    out.extend_from_slice(&man_section(&man, &|m, w| m.render_synopsis_section(w), false));
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        out.extend_from_slice(&man_section(&man, &|m, w| m.render_options_section(w), false));
+    }
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        man_command(sub, out);
+    }
 }

@@ -33,6 +33,7 @@ pub mod hook;
 pub mod ids;
 pub mod journal;
 pub mod payload;
+pub mod progress;
 pub mod record;
 pub mod relay;
 pub mod relay_control;

@@ -9,7 +9,7 @@
 #![no_main]
 
 use agent_telemetry::cli::{Cli, Command};
-use agent_telemetry::commands::{forensics, install, show, status, verify};
+use agent_telemetry::commands::{forensics, install, progress, show, status, verify};
 use agent_telemetry::config::Config;
 use agent_telemetry::relay;
 use clap::Parser;
@@ -104,7 +104,12 @@ fn run(command: Command) -> anyhow::Result<i32> {
             }
             if foreground || once {
                 let once_timeout = once.then(|| std::time::Duration::from_secs(timeout));
-                return Ok(relay::run(&config, relay::RunOptions { autostarted, once, once_timeout })?);
+                let opts = relay::RunOptions { autostarted, once, once_timeout };
+                if once {
+                    let bar = progress::Bar::new("exporting", progress::Unit::Records);
+                    return Ok(relay::run_with(&config, opts, &bar)?);
+                }
+                return Ok(relay::run(&config, opts)?);
             }
             if let Some(pid) = relay::control::running_pid(&config.data_dir) {
                 println!("relay already running (pid {pid})");
@@ -133,6 +138,11 @@ fn run(command: Command) -> anyhow::Result<i32> {
         }
         Command::Show { journal, session } => show::run(&Config::load(), journal, session.as_deref()),
         Command::Index(_) => exec_index_binary(),
+        Command::Generate { what } => {
+            use std::io::Write;
+            std::io::stdout().lock().write_all(&agent_telemetry::cli::generate(what))?;
+            Ok(0)
+        }
         Command::Status { project, json } => status::run(&Config::load(), &project_dir(project)?, json),
     }
 }

@@ -14,7 +14,10 @@ use std::path::{Path, PathBuf};
 
 /// Bottom to top: (modules, what the layer is).
 const LAYERS: &[(&[&str], &str)] = &[
-    (&["timefmt", "ids", "event", "text", "worktree", "safe_fs"], "time, ids, event names, text, safe file access"),
+    (
+        &["timefmt", "ids", "event", "text", "worktree", "safe_fs", "progress"],
+        "time, ids, event names, text, safe file access, progress",
+    ),
     (&["config", "record", "payload", "transcript"], "settings, the journal record, a hook payload, a transcript"),
     (&["cost", "enrich"], "prices; a payload's meaning, findings, redaction, privacy"),
     (

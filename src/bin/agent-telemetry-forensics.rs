@@ -10,11 +10,14 @@
 use agent_telemetry::cli::{Cli, Command};
 use agent_telemetry::commands::forensics;
 use agent_telemetry::config::Config;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let code = match Cli::parse().command {
+    // `--version` names this binary; everything else reads as `agent-telemetry`'s.
+    let matches = Cli::command().display_name(forensics::BINARY).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let code = match cli.command {
         Command::Index(command) => forensics::run(&Config::load(), &command).unwrap_or_else(|e| {
             eprintln!("agent-telemetry: error: {e:#}");
             2

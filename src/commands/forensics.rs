@@ -17,7 +17,9 @@ use std::path::Path;
 impl Source {
     pub fn open(&self, config: &Config) -> forensics::Result<forensics::index::Index> {
         let data = self.data.clone().unwrap_or_else(|| config.data_dir.clone());
-        DataDir::new(&data, self.index.as_deref())?.open()
+        let dir = DataDir::new(&data, self.index.as_deref())?;
+        let bar = super::progress::Bar::new("indexing", super::progress::Unit::Bytes);
+        Ok(forensics::index::Index::open_with(&dir.journal, &dir.index, &bar)?)
     }
 }
 
@@ -112,13 +114,17 @@ pub fn search(config: &Config, a: &SearchArgs) -> anyhow::Result<i32> {
 pub fn export(config: &Config, a: &ExportArgs) -> anyhow::Result<i32> {
     let f = a.filters.resolve(now())?;
     let index = a.source.open(config)?;
+    let bar = super::progress::Bar::new("exporting", super::progress::Unit::Records);
     let written = match &a.output {
         Some(p) => {
             let file = std::fs::File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
-            export::export(&index, &f, a.format, &mut std::io::BufWriter::new(file))?
+            export::export_with(&index, &f, a.format, &mut std::io::BufWriter::new(file), &bar)?
         }
-        None => export::export(&index, &f, a.format, &mut std::io::BufWriter::new(std::io::stdout().lock()))?,
+        None => {
+            export::export_with(&index, &f, a.format, &mut std::io::BufWriter::new(std::io::stdout().lock()), &bar)?
+        }
     };
+    drop(bar);
     eprintln!("exported {} record(s)", written.records);
     if !written.broken.is_empty() {
         eprintln!(

@@ -4,6 +4,7 @@
 pub mod fleet;
 pub mod forensics;
 pub mod install;
+pub mod progress;
 pub mod show;
 pub mod status;
 pub mod verify;

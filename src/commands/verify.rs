@@ -9,7 +9,7 @@
 //! the backends hold.
 
 use crate::config::Config;
-use crate::journal::verify::verify;
+use crate::journal::verify::verify_with;
 use crate::relay::checkpoint;
 
 /// `verify --remote URL`: the journal against what a VictoriaLogs at `URL` holds (its LogsQL
@@ -142,8 +142,10 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
             ));
         }
     }
-    let report =
-        verify(&dir, anchor).map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?;
+    let bar = super::progress::Bar::new("verifying", super::progress::Unit::Bytes);
+    let report = verify_with(&dir, anchor, &bar)
+        .map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?;
+    drop(bar);
     match &report.first_break {
         Some(b) => {
             println!("journal BROKEN after {} good record(s): {b}", report.records);

@@ -11,6 +11,7 @@ use super::index::Index;
 use super::query::{for_each_event, EventRow, Filters};
 use super::{Error, Result};
 use crate::journal::chain;
+use crate::progress::{Progress, EVERY};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
@@ -82,6 +83,18 @@ const CSV_HEADER: &str = "seq,timestamp,session_id,agent_id,event,tool,tool_use_
 
 /// Streams the records matching `f` to `out`.
 pub fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -> Result<Written> {
+    export_with(index, f, format, out, &crate::progress::Silent)
+}
+
+/// [`export`], reporting the records written so far to `progress` (their number is not known
+/// ahead).
+pub fn export_with(
+    index: &Index,
+    f: &Filters,
+    format: Format,
+    out: &mut dyn Write,
+    progress: &dyn Progress,
+) -> Result<Written> {
     let mut lines = LineReader::new(index);
     let mut w = Written::default();
     if format == Format::Csv {
@@ -129,6 +142,9 @@ pub fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -
             }
         }
         w.records += 1;
+        if w.records.is_multiple_of(EVERY) {
+            progress.done(w.records);
+        }
         Ok(())
     })?;
     out.flush()?;

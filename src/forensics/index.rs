@@ -12,6 +12,7 @@
 use crate::journal::chain;
 use crate::journal::read::{Lines, Position};
 use crate::journal::segment;
+use crate::progress::Progress;
 use crate::record::Severity;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
@@ -244,6 +245,12 @@ impl Index {
     /// Opens the index for `journal_dir` at `index_dir`, brought up to date with the journal
     /// (built from scratch when missing or stale).
     pub fn open(journal_dir: &Path, index_dir: &Path) -> Result<Index, IndexError> {
+        Self::open_with(journal_dir, index_dir, &crate::progress::Silent)
+    }
+
+    /// [`Index::open`], reporting the journal bytes indexed (and the steps after them) to
+    /// `progress`: a first build over a large journal takes minutes.
+    pub fn open_with(journal_dir: &Path, index_dir: &Path, progress: &dyn Progress) -> Result<Index, IndexError> {
         std::fs::create_dir_all(index_dir)
             .map_err(|source| IndexError::Create { path: index_dir.to_path_buf(), source })?;
         let path = index_dir.join("forensics.sqlite");
@@ -272,8 +279,9 @@ impl Index {
             sql(&path, conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS touched (sess INTEGER PRIMARY KEY);"))?;
         }
         let mut index = Index { conn, path, journal_dir: journal_dir.to_path_buf(), refresh };
-        index.catch_up(fresh)?;
+        index.catch_up(fresh, progress)?;
         if fresh {
+            progress.phase("creating indexes");
             sql(&index.path, index.conn.execute_batch(INDEXES))?;
             // A sampled ANALYZE: a full one reads every index again.
             sql(
@@ -323,7 +331,7 @@ impl Index {
     }
 
     /// Indexes every record after the last one indexed.
-    fn catch_up(&mut self, fresh: bool) -> Result<(), IndexError> {
+    fn catch_up(&mut self, fresh: bool, progress: &dyn Progress) -> Result<(), IndexError> {
         let path = self.path.clone();
         let jdir = self.journal_dir.clone();
         let position: Option<Position> = sql(
@@ -344,6 +352,10 @@ impl Index {
         let mut ids = Ids::load(&self.conn, &path)?;
         let mut lines = Lines::new(&jdir, position.as_ref())
             .map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
+        if progress.enabled() {
+            progress.total(bytes_after(&jdir, position.as_ref()));
+        }
+        let mut bytes = 0u64;
         loop {
             let batch =
                 next_batch(&mut lines, BATCH).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
@@ -451,8 +463,11 @@ impl Index {
             }
             sql(&path, tx.commit())?;
             self.refresh.records_added += batch.len() as u64;
+            bytes += batch.iter().map(|(_, _, raw)| raw.len() as u64 + 1).sum::<u64>();
+            progress.done(bytes);
         }
         if fresh {
+            progress.phase("summarising sessions");
             // One pass over every session once the events (and their index) are in.
             sql(&path, self.conn.execute_batch("CREATE INDEX IF NOT EXISTS events_sess ON events(sess, seq); CREATE INDEX IF NOT EXISTS findings_sess ON findings(sess, severity);"))?;
             let tx = sql(&path, self.conn.transaction())?;
@@ -465,6 +480,17 @@ impl Index {
     /// The journal line of an indexed record.
     pub fn line(&self, seg: &str, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
         read_line(&self.journal_dir, seg, off, len)
+    }
+}
+
+/// The journal's bytes after `from` (all of them without it): the size of a catch-up.
+fn bytes_after(journal_dir: &Path, from: Option<&Position>) -> u64 {
+    let Ok(segments) = segment::list(journal_dir) else { return 0 };
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let start = from.and_then(|f| segments.iter().position(|(n, _)| n.file_name() == f.segment));
+    match (from, start) {
+        (Some(f), Some(i)) => segments[i..].iter().map(|(_, p)| len(p)).sum::<u64>().saturating_sub(f.offset),
+        _ => segments.iter().map(|(_, p)| len(p)).sum(),
     }
 }
 

@@ -9,6 +9,7 @@
 
 use super::chain::{self, GENESIS};
 use super::segment;
+use crate::progress::{Progress, EVERY};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -90,9 +91,18 @@ fn seq_appears_later(
 /// `anchor` is a `(seq, hash)` known from outside (the relay's last exported record): the
 /// journal must still hold that exact record, which catches records cut from the end.
 pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report> {
+    verify_with(dir, anchor, &crate::progress::Silent)
+}
+
+/// [`verify`], reporting the journal bytes checked to `progress`.
+pub fn verify_with(dir: &Path, anchor: Option<(u64, &str)>, progress: &dyn Progress) -> std::io::Result<Report> {
     let mut report = Report::default();
     let segments = segment::list(dir)?;
     report.segments = segments.len();
+    if progress.enabled() {
+        progress.total(segments.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum());
+    }
+    let mut bytes = 0u64;
     let mut expected_seq = 0u64;
     let mut prev_hash = GENESIS.to_string();
     for (_, path) in &segments {
@@ -105,6 +115,7 @@ pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report
                 break;
             }
             n += 1;
+            bytes += line.len() as u64;
             let brk = |kind, seq, detail: String| Break { kind, segment: path.clone(), line: n, seq, detail };
             if line.last() != Some(&b'\n') {
                 report.first_break = Some(brk(
@@ -191,6 +202,9 @@ pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report
                 report.repairs.push(link.seq);
             }
             report.records += 1;
+            if report.records.is_multiple_of(EVERY) {
+                progress.done(bytes);
+            }
             report.last_seq = Some(link.seq);
             expected_seq = link.seq + 1;
             prev_hash = hash;

@@ -15,4 +15,4 @@ pub mod listen;
 mod observe;
 mod run;
 
-pub use run::{run, RunOptions};
+pub use run::{run, run_with, RunOptions};

@@ -15,6 +15,7 @@ use crate::assemble::transcripts::{self, Step};
 use crate::config::Config;
 use crate::export::{ExportConfig, ExportError, Exporter};
 use crate::journal::read::read_from;
+use crate::progress::Progress;
 use crate::timefmt::{now_unix_nanos, rfc3339_nanos};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +73,12 @@ pub enum RunError {
 }
 
 pub fn run(config: &Config, opts: RunOptions) -> Result<i32, RunError> {
+    run_with(config, opts, &crate::progress::Silent)
+}
+
+/// [`run`], reporting to `progress` — with `once` only — the records exported of the backlog
+/// found at the start.
+pub fn run_with(config: &Config, opts: RunOptions, progress: &dyn Progress) -> Result<i32, RunError> {
     // A file-size limit (RLIMIT_FSIZE) fails the write with EFBIG instead of killing the relay,
     // as a full disk fails it with ENOSPC: both are handled where the write is.
     // SAFETY: setting a signal's disposition to SIG_IGN has no other effect.
@@ -174,7 +181,7 @@ pub fn run(config: &Config, opts: RunOptions) -> Result<i32, RunError> {
             observer,
         };
         relay.save_status();
-        relay.run_loop(cp).await
+        relay.run_loop(cp, progress).await
     });
     drop(lock);
     code
@@ -399,7 +406,7 @@ fn assemble(
 }
 
 impl Relay {
-    async fn run_loop(&mut self, mut cp: Checkpoint) -> Result<i32, RunError> {
+    async fn run_loop(&mut self, mut cp: Checkpoint, progress: &dyn Progress) -> Result<i32, RunError> {
         for kind in [tokio::signal::unix::SignalKind::terminate(), tokio::signal::unix::SignalKind::interrupt()] {
             let mut sig = tokio::signal::unix::signal(kind)?;
             let stop = self.stop.clone();
@@ -409,6 +416,11 @@ impl Relay {
             });
         }
         let journal_dir = self.config.journal_dir();
+        let progress = if self.opts.once { progress } else { &crate::progress::Silent };
+        if progress.enabled() {
+            progress.total(crate::journal::read::count_after(&journal_dir, cp.position.as_ref()).unwrap_or(0));
+        }
+        let exported_before = cp.exported_records;
         let deadline = self.opts.once_timeout.map(|t| Instant::now() + t);
         let mut last_work = Instant::now();
         let mut missing_polls = 0u32;
@@ -481,6 +493,7 @@ impl Relay {
                     Sent::Stopped => break,
                     Sent::GaveUp(e) => {
                         let remaining = crate::journal::read::count_after(&journal_dir, acked.as_ref()).unwrap_or(0);
+                        progress.finish();
                         say!(
                             "agent-telemetry relay: could not export to {}{}: {e}; {remaining} record(s) stay in the journal for the next run",
                             self.config.export.describe(),
@@ -501,6 +514,7 @@ impl Relay {
                 self.status.exported_spans = b.exported_spans;
                 self.status.open_spans = b.open_spans;
                 self.save_status();
+                progress.done(b.exported_records.saturating_sub(exported_before));
                 last_work = Instant::now();
             }
             // The relay's own spans of this round (after the audit data, never ahead of it).
