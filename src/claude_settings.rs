@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 /// The URL path our http hook entries post to, which the relay's endpoint serves (it names us,
 /// so `uninstall` finds our entries).
-pub const HOOK_PATH: &str = "/agent-telemetry/hook";
+pub(crate) const HOOK_PATH: &str = "/agent-telemetry/hook";
 
 /// Why settings.json could not be found, read, understood or written.
 #[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
+pub(crate) enum SettingsError {
     #[error("{0}")]
     Invalid(String),
     #[error("{what}")]
@@ -48,7 +48,7 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn settings_path(&self) -> Result<PathBuf, SettingsError> {
+    pub(crate) fn settings_path(&self) -> Result<PathBuf, SettingsError> {
         Ok(match self {
             Target::User => {
                 let home = std::env::var_os("HOME").ok_or_else(|| {
@@ -62,7 +62,7 @@ impl Target {
 }
 
 /// The command Claude Code runs: this binary's absolute path and `hook`.
-pub fn hook_command(exe: &Path) -> String {
+pub(crate) fn hook_command(exe: &Path) -> String {
     let p = exe.display().to_string();
     if p.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b)) {
         format!("{p} hook")
@@ -102,7 +102,7 @@ fn stays_command(event: &HookEvent) -> bool {
 }
 
 /// The URL our http entries post to.
-pub fn hook_url(addr: std::net::SocketAddr) -> String {
+pub(crate) fn hook_url(addr: std::net::SocketAddr) -> String {
     format!("http://{addr}{}", HOOK_PATH)
 }
 
@@ -113,7 +113,7 @@ pub fn hook_url(addr: std::net::SocketAddr) -> String {
 /// to our endpoint there counts too — at another address it is not ours (a redirect is a gap).
 /// `None` when the file sets `disableAllHooks`. The inverse of [`add_hooks_with`]; the relay
 /// checks it to notice a removal (`relay::gaps`).
-pub fn registered_events_with(
+pub(crate) fn registered_events_with(
     settings: &Value,
     listen: Option<std::net::SocketAddr>,
 ) -> Option<std::collections::BTreeSet<String>> {
@@ -163,14 +163,14 @@ fn is_recorder(hook: &Value) -> bool {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Change {
+pub(crate) enum Change {
     Unchanged,
     Written { backup: Option<PathBuf> },
 }
 
 /// Adds (or updates) our hook on every event in `settings` (a parsed settings.json), for a
 /// transport.
-pub fn add_hooks_with(
+pub(crate) fn add_hooks_with(
     settings: &mut Map<String, Value>,
     command: &str,
     transport: Transport,
@@ -218,7 +218,7 @@ pub fn add_hooks_with(
 }
 
 /// Removes our hook entries, and the groups and events that only held them.
-pub fn remove_hooks(settings: &mut Map<String, Value>) {
+pub(crate) fn remove_hooks(settings: &mut Map<String, Value>) {
     let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) else { return };
     for (_, groups) in hooks.iter_mut() {
         let Some(groups) = groups.as_array_mut() else { continue };
@@ -237,7 +237,7 @@ pub fn remove_hooks(settings: &mut Map<String, Value>) {
 
 /// Reads settings.json (empty object if absent), applies `edit`, and writes it back with a backup
 /// if anything changed.
-pub fn edit_settings(
+pub(crate) fn edit_settings(
     path: &Path,
     edit: impl FnOnce(&mut Map<String, Value>) -> Result<(), SettingsError>,
 ) -> Result<Change, SettingsError> {

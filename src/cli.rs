@@ -9,8 +9,8 @@
 //! Not for: running anything (the binaries' `main`s dispatch), nor the `hook` fast path, which
 //! `main.rs` recognises before any parsing.
 
-pub mod fleet;
-pub mod index;
+pub(crate) mod fleet;
+pub(crate) mod index;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use index::IndexCommand;

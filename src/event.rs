@@ -10,7 +10,7 @@ macro_rules! hook_events {
         /// One hook event. The journal keeps the name as a string (`hook_event`); this is its
         /// meaning.
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub enum HookEvent {
+        pub(crate) enum HookEvent {
             $($name,)*
             /// A `journal_repair` record: a torn write the journal cut and kept.
             JournalRepair,
@@ -28,7 +28,7 @@ macro_rules! hook_events {
         pub const CLAUDE_CODE_EVENTS: [&str; [$(stringify!($name)),*].len()] = [$(stringify!($name)),*];
 
         impl HookEvent {
-            pub fn parse(name: &str) -> HookEvent {
+            pub(crate) fn parse(name: &str) -> HookEvent {
                 match name {
                     $(stringify!($name) => HookEvent::$name,)*
                     "JournalRepair" => HookEvent::JournalRepair,
@@ -39,7 +39,7 @@ macro_rules! hook_events {
                 }
             }
 
-            pub fn as_str(&self) -> &str {
+            pub(crate) fn as_str(&self) -> &str {
                 match self {
                     $(HookEvent::$name => stringify!($name),)*
                     HookEvent::JournalRepair => "JournalRepair",
@@ -51,7 +51,7 @@ macro_rules! hook_events {
             }
 
             /// The OTel log record's event name (`'static`, as the SDK wants it).
-            pub fn log_name(&self) -> &'static str {
+            pub(crate) fn log_name(&self) -> &'static str {
                 match self {
                     $(HookEvent::$name => concat!("claude_code.hook.", stringify!($name)),)*
                     HookEvent::JournalRepair => "agent_telemetry.journal_repair",
@@ -63,7 +63,7 @@ macro_rules! hook_events {
             }
 
             /// The seed's `event_type` of the event itself (tool events refine it by tool).
-            pub fn base_event_type(&self) -> &'static str {
+            pub(crate) fn base_event_type(&self) -> &'static str {
                 match self {
                     $(HookEvent::$name => $event_type,)*
                     HookEvent::JournalRepair => "journal_repair",
@@ -114,7 +114,7 @@ hook_events! {
 impl HookEvent {
     /// Events about one tool call (they carry `tool_name`, `tool_input`, `tool_use_id`, and take
     /// a tool-name matcher in `settings.json`).
-    pub fn is_tool_event(&self) -> bool {
+    pub(crate) fn is_tool_event(&self) -> bool {
         matches!(
             self,
             HookEvent::PreToolUse
@@ -126,14 +126,14 @@ impl HookEvent {
     }
 
     /// The events that end a tool call's span.
-    pub fn ends_tool_call(&self) -> bool {
+    pub(crate) fn ends_tool_call(&self) -> bool {
         matches!(self, HookEvent::PostToolUse | HookEvent::PostToolUseFailure)
     }
 
     /// Whether `install` registers our hook on it. `WorktreeCreate` is not: a hook there
     /// *replaces* Claude Code's own `git worktree` creation, so a recorder would break
     /// `--worktree`.
-    pub fn registered(&self) -> bool {
+    pub(crate) fn registered(&self) -> bool {
         !matches!(
             self,
             HookEvent::WorktreeCreate
@@ -147,12 +147,12 @@ impl HookEvent {
 
     /// Records the relay writes about a project or session (not events of a session's work):
     /// they open no span.
-    pub fn is_gap_record(&self) -> bool {
+    pub(crate) fn is_gap_record(&self) -> bool {
         matches!(self, HookEvent::ModelCall | HookEvent::TelemetryGap | HookEvent::TelemetryRestored)
     }
 
     /// The Claude Code events, typed.
-    pub fn claude_code() -> impl Iterator<Item = HookEvent> {
+    pub(crate) fn claude_code() -> impl Iterator<Item = HookEvent> {
         CLAUDE_CODE_EVENTS.iter().map(|n| HookEvent::parse(n))
     }
 }

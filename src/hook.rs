@@ -16,7 +16,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Marker file that switches telemetry on for a project (the seed's rule).
-pub const MARKER: &str = ".telemetry-enabled";
+pub(crate) const MARKER: &str = ".telemetry-enabled";
 
 /// Input larger than this is cut (and the record says so); Claude never sends this much.
 const MAX_INPUT: u64 = 256 * 1024 * 1024;
@@ -62,7 +62,7 @@ fn read_stdin() -> (Vec<u8>, Option<String>) {
 }
 
 /// The hook for given input; separated from `run` so tests and the panic path share it.
-pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64, started: std::time::Instant) -> i32 {
+pub(crate) fn run_with(input: &[u8], read_error: Option<&str>, now: u64, started: std::time::Instant) -> i32 {
     let config = Config::load();
     match handle(&config, &HookEnv::from_process(), input, read_error, now, started, Transport::Command) {
         Some(reason) => {
@@ -75,7 +75,7 @@ pub fn run_with(input: &[u8], read_error: Option<&str>, now: u64, started: std::
 
 /// How the event reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// A process Claude Code started (`agent-telemetry hook`).
     Command,
     /// A POST to the relay's loopback endpoint (`type: "http"` hooks): no process environment,
@@ -87,7 +87,7 @@ pub enum Transport {
 /// refuse the tool call (enforce mode), if any. `started`: when the hook began on this event
 /// (the record's `metadata.hook_us` is measured from it).
 #[allow(clippy::too_many_arguments)]
-pub fn handle(
+pub(crate) fn handle(
     config: &Config,
     env: &HookEnv,
     input: &[u8],
@@ -199,7 +199,7 @@ fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64, started: s
 /// Where telemetry is on for this event, and the project root to judge paths against; `None`
 /// means off (exit at once). With scope `project`, a `.telemetry-enabled` marker must sit at the
 /// project root or above it.
-pub fn enabled_root(config: &Config, env: &HookEnv, input: &[u8]) -> Option<Option<PathBuf>> {
+pub(crate) fn enabled_root(config: &Config, env: &HookEnv, input: &[u8]) -> Option<Option<PathBuf>> {
     let configured = config.scope.project_root.clone().or_else(|| env.project_dir.clone());
     let start = configured.clone().or_else(|| cwd_from_input(input));
     match config.scope.enabled {

@@ -37,11 +37,11 @@ pub enum SpanRole {
 }
 
 impl SpanRole {
-    pub const ALL: [SpanRole; 6] =
+    pub(crate) const ALL: [SpanRole; 6] =
         [SpanRole::Session, SpanRole::Turn, SpanRole::Tool, SpanRole::Subagent, SpanRole::Chat, SpanRole::Compact];
 
     /// The role's word: hashed into its spans' ids, written in checkpoints. Never changes.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SpanRole::Session => "session",
             SpanRole::Turn => "turn",
@@ -53,7 +53,7 @@ impl SpanRole {
     }
 
     /// The role of a word [`SpanRole::as_str`] gives.
-    pub fn from_word(word: &str) -> Option<SpanRole> {
+    pub(crate) fn from_word(word: &str) -> Option<SpanRole> {
         SpanRole::ALL.into_iter().find(|r| r.as_str() == word)
     }
 }
@@ -101,10 +101,10 @@ macro_rules! typed_id {
     ($name:ident, $n:literal, $what:literal) => {
         #[doc = concat!("A ", $what, " id as the assembler keeps it: ", stringify!($n), " bytes, written (checkpoint, OTLP JSON, `Display`) as lower-case hex.")]
         #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-        pub struct $name(pub [u8; $n]);
+        pub(crate) struct $name(pub [u8; $n]);
 
         impl $name {
-            pub fn parse_hex(s: &str) -> Option<$name> {
+            pub(crate) fn parse_hex(s: &str) -> Option<$name> {
                 Some($name(unhex(s)?.try_into().ok()?))
             }
         }
@@ -141,7 +141,7 @@ typed_id!(TraceId, 16, "trace");
 
 impl SpanId {
     /// The deterministic id of a span of this role and natural id.
-    pub fn of(role: SpanRole, natural_id: &str) -> SpanId {
+    pub(crate) fn of(role: SpanRole, natural_id: &str) -> SpanId {
         SpanId(span_id(role, natural_id))
     }
 }
@@ -158,7 +158,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// A parsed W3C `traceparent` (version 00).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TraceParent {
+pub(crate) struct TraceParent {
     pub trace_id: [u8; 16],
     pub span_id: [u8; 8],
     pub flags: u8,
@@ -166,7 +166,7 @@ pub struct TraceParent {
 
 impl TraceParent {
     /// Parses `00-<32 hex>-<16 hex>-<2 hex>`; anything else (or all-zero ids) is `None`.
-    pub fn parse(s: &str) -> Option<TraceParent> {
+    pub(crate) fn parse(s: &str) -> Option<TraceParent> {
         let s = s.trim();
         let mut parts = s.split('-');
         let (v, t, p, f) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
@@ -182,7 +182,7 @@ impl TraceParent {
         Some(TraceParent { trace_id, span_id, flags })
     }
 
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         format!("00-{}-{}-{:02x}", hex(&self.trace_id), hex(&self.span_id), self.flags)
     }
 }
@@ -197,7 +197,7 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 /// The `traceparent` of a session's span: in the inherited trace when the session was started by
 /// another agent (`parent` from its environment), else in the session's own trace. Always sampled,
 /// or an SDK would drop the children.
-pub fn session_traceparent(session_id: &str, parent: Option<&TraceParent>) -> TraceParent {
+pub(crate) fn session_traceparent(session_id: &str, parent: Option<&TraceParent>) -> TraceParent {
     TraceParent {
         trace_id: parent.map(|p| p.trace_id).unwrap_or_else(|| trace_id_for_session(session_id)),
         span_id: span_id(SpanRole::Session, session_id),

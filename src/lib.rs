@@ -18,27 +18,27 @@
 //! The modules sit in layers that depend one way, `commands` and `cli` on top: the order is in
 //! `tests/layers.rs`, which checks it, and drawn in `docs/architecture.md`.
 
-pub mod assemble;
+pub(crate) mod assemble;
 pub(crate) mod claude_settings;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod cost;
+pub(crate) mod cost;
 pub mod enrich;
 pub mod event;
-pub mod export;
-pub mod fleet;
+pub(crate) mod export;
+pub(crate) mod fleet;
 pub mod forensics;
 pub mod hook;
 pub mod ids;
 pub mod journal;
 pub mod payload;
-pub mod progress;
+pub(crate) mod progress;
 pub mod record;
 pub mod relay;
 pub mod relay_control;
 pub(crate) mod safe_fs;
 pub(crate) mod text;
 pub mod timefmt;
-pub mod transcript;
-pub mod worktree;
+pub(crate) mod transcript;
+pub(crate) mod worktree;

@@ -9,22 +9,22 @@ pub mod lenient;
 use serde_json::Value;
 
 /// The hook events of Claude Code 2.1.x (see `crate::event`).
-pub use crate::event::CLAUDE_CODE_EVENTS as KNOWN_EVENTS;
+pub(crate) use crate::event::CLAUDE_CODE_EVENTS as KNOWN_EVENTS;
 
 /// A parsed hook payload (a JSON object) with typed accessors.
-pub struct Payload<'a> {
+pub(crate) struct Payload<'a> {
     pub value: &'a Value,
     /// Names of known fields that were present with the wrong type.
     pub type_issues: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'a> Payload<'a> {
-    pub fn new(value: &'a Value) -> Self {
+    pub(crate) fn new(value: &'a Value) -> Self {
         Payload { value, type_issues: Default::default() }
     }
 
     /// A top-level string field; a field of another type is noted and treated as absent.
-    pub fn str(&self, key: &str) -> Option<&'a str> {
+    pub(crate) fn str(&self, key: &str) -> Option<&'a str> {
         match self.value.get(key)? {
             Value::String(s) => Some(s.as_str()),
             Value::Null => None,
@@ -35,7 +35,7 @@ impl<'a> Payload<'a> {
         }
     }
 
-    pub fn u64(&self, key: &str) -> Option<u64> {
+    pub(crate) fn u64(&self, key: &str) -> Option<u64> {
         match self.value.get(key)? {
             Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
             Value::Null => None,
@@ -46,7 +46,7 @@ impl<'a> Payload<'a> {
         }
     }
 
-    pub fn bool(&self, key: &str) -> Option<bool> {
+    pub(crate) fn bool(&self, key: &str) -> Option<bool> {
         match self.value.get(key)? {
             Value::Bool(b) => Some(*b),
             Value::Null => None,
@@ -57,20 +57,20 @@ impl<'a> Payload<'a> {
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.value.get(key).filter(|v| !v.is_null())
     }
 
     /// `tool_input.<key>` as a string.
-    pub fn input_str(&self, key: &str) -> Option<&'a str> {
+    pub(crate) fn input_str(&self, key: &str) -> Option<&'a str> {
         self.get("tool_input")?.get(key)?.as_str()
     }
 
-    pub fn event(&self) -> Option<&'a str> {
+    pub(crate) fn event(&self) -> Option<&'a str> {
         self.str("hook_event_name")
     }
 
-    pub fn tool_name(&self) -> Option<&'a str> {
+    pub(crate) fn tool_name(&self) -> Option<&'a str> {
         self.str("tool_name")
     }
 
@@ -82,7 +82,7 @@ impl<'a> Payload<'a> {
     }
 
     /// Notes known object fields that hold something else (e.g. `tool_input` as a string).
-    pub fn check_objects(&self, keys: &[&str]) {
+    pub(crate) fn check_objects(&self, keys: &[&str]) {
         for k in keys {
             if self.value.get(*k).is_some_and(|v| !v.is_object() && !v.is_null()) {
                 self.note(k);

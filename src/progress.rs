@@ -24,7 +24,7 @@ pub trait Progress {
 }
 
 /// Reports to nobody.
-pub struct Silent;
+pub(crate) struct Silent;
 
 impl Progress for Silent {
     fn enabled(&self) -> bool {
@@ -34,4 +34,4 @@ impl Progress for Silent {
 }
 
 /// How many records pass between two reports from a per-record loop.
-pub const EVERY: u64 = 4096;
+pub(crate) const EVERY: u64 = 4096;

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Bump when the meaning of a field changes; readers may branch on it.
-pub const TELEMETRY_VERSION: &str = concat!("agent-telemetry/", env!("CARGO_PKG_VERSION"));
+pub(crate) const TELEMETRY_VERSION: &str = concat!("agent-telemetry/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "UPPERCASE")]
@@ -21,7 +21,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Level::Info => "INFO",
             Level::Warn => "WARN",
@@ -41,7 +41,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Severity::Low => "low",
             Severity::Medium => "medium",
@@ -51,7 +51,7 @@ impl Severity {
     }
 
     /// The record level a finding of this severity raises the record to.
-    pub fn level(self) -> Level {
+    pub(crate) fn level(self) -> Level {
         match self {
             Severity::Low | Severity::Medium => Level::Warn,
             Severity::High | Severity::Critical => Level::Error,
@@ -133,7 +133,7 @@ pub struct JournalRecord {
 
 impl JournalRecord {
     /// The record's hook event, typed.
-    pub fn event(&self) -> crate::event::HookEvent {
+    pub(crate) fn event(&self) -> crate::event::HookEvent {
         crate::event::HookEvent::parse(&self.hook_event)
     }
 }

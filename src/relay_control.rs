@@ -21,11 +21,11 @@ pub fn relay_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("relay")
 }
 
-pub fn lock_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn lock_path(data_dir: &Path) -> PathBuf {
     relay_dir(data_dir).join("relay.lock")
 }
 
-pub fn pid_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn pid_path(data_dir: &Path) -> PathBuf {
     relay_dir(data_dir).join("relay.pid")
 }
 
@@ -43,7 +43,7 @@ fn open_lock(data_dir: &Path) -> std::io::Result<File> {
 }
 
 /// Takes the single-instance lock, or `None` if another relay holds it.
-pub fn acquire(data_dir: &Path) -> std::io::Result<Option<File>> {
+pub(crate) fn acquire(data_dir: &Path) -> std::io::Result<Option<File>> {
     let f = open_lock(data_dir)?;
     match f.try_lock() {
         Ok(()) => {
@@ -65,7 +65,7 @@ pub fn acquire(data_dir: &Path) -> std::io::Result<Option<File>> {
 
 /// Whether a relay holds the lock for this data dir (on the hook's path: one open, one failed
 /// non-blocking lock, nothing created).
-pub fn is_running(data_dir: &Path) -> bool {
+pub(crate) fn is_running(data_dir: &Path) -> bool {
     match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(lock_path(data_dir)) {
         Ok(f) => f.try_lock().is_err(), // a successful lock is released when `f` drops
         Err(_) => false,
@@ -81,7 +81,7 @@ pub fn running_pid(data_dir: &Path) -> Option<i32> {
 
 /// Where the hook's start attempts are held off: the file's modification time is the earliest
 /// moment the next attempt may be made (one `stat` on the hook's path decides).
-pub fn backoff_path(data_dir: &Path) -> PathBuf {
+pub(crate) fn backoff_path(data_dir: &Path) -> PathBuf {
     relay_dir(data_dir).join("autostart.next")
 }
 
@@ -93,7 +93,7 @@ const START_GRACE: Duration = Duration::from_secs(5);
 /// off (`export.autostart = false`, `AGENT_TELEMETRY_RELAY=off`), or the last attempt is too
 /// recent — a relay that keeps failing to start is retried once per back-off window, not on
 /// every event.
-pub fn ensure_running(config: &Config) {
+pub(crate) fn ensure_running(config: &Config) {
     let data_dir = &config.data_dir;
     if !config.export.autostart || is_running(data_dir) || held_off(data_dir) {
         return;
@@ -110,7 +110,7 @@ fn held_off(data_dir: &Path) -> bool {
 }
 
 /// Holds start attempts off for `d` from now (the relay sets longer windows after failures).
-pub fn hold_off(data_dir: &Path, d: Duration) {
+pub(crate) fn hold_off(data_dir: &Path, d: Duration) {
     let path = backoff_path(data_dir);
     let _ = std::fs::create_dir_all(relay_dir(data_dir));
     let f = OpenOptions::new()
@@ -126,7 +126,7 @@ pub fn hold_off(data_dir: &Path, d: Duration) {
 }
 
 /// Clears the back-off (a relay started fine).
-pub fn clear_hold_off(data_dir: &Path) {
+pub(crate) fn clear_hold_off(data_dir: &Path) {
     let _ = std::fs::remove_file(backoff_path(data_dir));
 }
 

@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// Creates `dir` (0700) if needed and refuses it unless it is a directory (not a symlink) owned
 /// by us and not writable by group or others.
-pub fn check_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn check_dir(dir: &Path) -> io::Result<()> {
     // One lstat when the directory exists (the usual case); a second only after creating it.
     let m = match std::fs::symlink_metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -62,7 +62,7 @@ fn fstat(fd: libc::c_int) -> io::Result<libc::stat> {
 }
 
 /// An open directory; files are opened relative to it, never through a symlink.
-pub struct DirFd {
+pub(crate) struct DirFd {
     fd: OwnedFd,
     /// Its position is past a listing (`entries` reads this descriptor itself).
     listed: std::cell::Cell<bool>,
@@ -77,7 +77,7 @@ fn cstr(name: &str) -> io::Result<CString> {
 
 impl DirFd {
     /// Opens a checked directory (`O_NOFOLLOW`: a symlink swapped in after the check fails).
-    pub fn open(dir: &Path) -> io::Result<DirFd> {
+    pub(crate) fn open(dir: &Path) -> io::Result<DirFd> {
         let c = CString::new(dir.as_os_str().as_bytes())
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
         // SAFETY: a valid NUL-terminated path; the result is checked.
@@ -93,7 +93,7 @@ impl DirFd {
     /// [`check_dir`] and [`DirFd::open`] in one: creates `dir` (0700) if needed, opens it
     /// without following a symlink and checks the opened directory itself (owner, mode) — no
     /// window between the check and the open, and three syscalls instead of five.
-    pub fn open_checked(dir: &Path) -> io::Result<DirFd> {
+    pub(crate) fn open_checked(dir: &Path) -> io::Result<DirFd> {
         let d = match DirFd::open(dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
@@ -113,12 +113,12 @@ impl DirFd {
 
     /// Opens `name` in this directory with `flags` (plus `O_NOFOLLOW | O_CLOEXEC`); the result
     /// must be a regular file. `O_NONBLOCK` keeps a planted FIFO from blocking the open.
-    pub fn open_file(&self, name: &str, flags: i32, mode: u32) -> io::Result<File> {
+    pub(crate) fn open_file(&self, name: &str, flags: i32, mode: u32) -> io::Result<File> {
         self.open_file_len(name, flags, mode).map(|(f, _)| f)
     }
 
     /// [`DirFd::open_file`], with the file's length from the same `fstat`.
-    pub fn open_file_len(&self, name: &str, flags: i32, mode: u32) -> io::Result<(File, u64)> {
+    pub(crate) fn open_file_len(&self, name: &str, flags: i32, mode: u32) -> io::Result<(File, u64)> {
         let c = cstr(name)?;
         // SAFETY: a valid directory descriptor and NUL-terminated name; the result is checked.
         let fd = unsafe {
@@ -149,7 +149,7 @@ impl DirFd {
 
     /// Every entry of this directory with its kind, read from this descriptor (no second open
     /// by path). `None`: the file system did not say (`DT_UNKNOWN`); ask [`DirFd::entry_kind`].
-    pub fn entries(&self) -> io::Result<Vec<(String, Option<EntryKind>)>> {
+    pub(crate) fn entries(&self) -> io::Result<Vec<(String, Option<EntryKind>)>> {
         let fd = &self.fd;
         if self.listed.replace(true) {
             // SAFETY: lseek on our own descriptor.
@@ -197,7 +197,7 @@ impl DirFd {
     }
 
     /// The kind of entry `name` is, without following it (`None`: absent).
-    pub fn entry_kind(&self, name: &str) -> io::Result<Option<EntryKind>> {
+    pub(crate) fn entry_kind(&self, name: &str) -> io::Result<Option<EntryKind>> {
         let c = cstr(name)?;
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: valid descriptor, name and stat buffer.
@@ -216,7 +216,7 @@ impl DirFd {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
+pub(crate) enum EntryKind {
     File,
     Symlink,
     Directory,
@@ -224,7 +224,7 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             EntryKind::File => "a regular file",
             EntryKind::Symlink => "a symlink",

@@ -4,7 +4,7 @@
 /// Text from records (prompts, commands, ids) is the agent's: its control characters (escape
 /// sequences that move the cursor, rewrite the title, or write the clipboard with OSC 52; a
 /// newline that forges a tree line) are shown as escapes, never sent to the terminal.
-pub fn escape_terminal(s: &str) -> String {
+pub(crate) fn escape_terminal(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

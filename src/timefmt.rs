@@ -5,7 +5,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Nanoseconds since the Unix epoch, from the system clock (0 if the clock is before 1970).
-pub fn now_unix_nanos() -> u64 {
+pub(crate) fn now_unix_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
 
@@ -20,7 +20,7 @@ pub fn rfc3339_nanos(unix_nanos: u64) -> String {
 }
 
 /// `YYYYMMDD` (UTC) of a nanosecond Unix time: the day part of a journal segment's name.
-pub fn yyyymmdd(unix_nanos: u64) -> String {
+pub(crate) fn yyyymmdd(unix_nanos: u64) -> String {
     let days = ((unix_nanos / 1_000_000_000) as i64).div_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}{m:02}{d:02}")

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 /// Token counts of one request (or a sum of them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Usage {
+pub(crate) struct Usage {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cache_read_input_tokens: u64,
@@ -31,7 +31,7 @@ pub struct Usage {
 }
 
 impl Usage {
-    pub fn add(&mut self, o: &Usage) {
+    pub(crate) fn add(&mut self, o: &Usage) {
         self.input_tokens += o.input_tokens;
         self.output_tokens += o.output_tokens;
         self.cache_read_input_tokens += o.cache_read_input_tokens;
@@ -42,7 +42,7 @@ impl Usage {
 /// One model request and its answer.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ModelCall {
+pub(crate) struct ModelCall {
     /// The API's request id (`requestId`), else the message id: the span's natural id.
     pub request_id: String,
     pub message_id: Option<String>,
@@ -64,7 +64,7 @@ pub struct ModelCall {
 /// A compaction as the transcript records it (its `compact_boundary` line).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct CompactInfo {
+pub(crate) struct CompactInfo {
     pub trigger: Option<String>,
     #[serde(rename = "preTokens")]
     pub pre_tokens: Option<u64>,
@@ -78,7 +78,7 @@ pub struct CompactInfo {
 /// with the relay's checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Tail {
+pub(crate) struct Tail {
     pub offset: u64,
     /// The file's inode: a replaced file is read again from the start.
     inode: u64,
@@ -184,7 +184,7 @@ impl<'de> Deserialize<'de> for ContentShape {
 impl Tail {
     /// Reads what was appended since the last call (at most `max_bytes`), returning the requests
     /// that are complete. An incomplete last line is left for the next call.
-    pub fn read(&mut self, path: &Path, max_bytes: u64) -> std::io::Result<Vec<ModelCall>> {
+    pub(crate) fn read(&mut self, path: &Path, max_bytes: u64) -> std::io::Result<Vec<ModelCall>> {
         use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
         let file =
             std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
@@ -216,12 +216,12 @@ impl Tail {
     }
 
     /// The time of the last line read (0 before any).
-    pub fn last_time(&self) -> u64 {
+    pub(crate) fn last_time(&self) -> u64 {
         self.last_time
     }
 
     /// The answer still open, as complete (at a turn's end, or when the file will not grow).
-    pub fn flush(&mut self) -> Option<ModelCall> {
+    pub(crate) fn flush(&mut self) -> Option<ModelCall> {
         self.open.take()
     }
 
@@ -302,12 +302,12 @@ impl Tail {
 }
 
 /// Where the subagents' transcripts of the session whose transcript is `main` are.
-pub fn subagents_dir(main: &str) -> Option<String> {
+pub(crate) fn subagents_dir(main: &str) -> Option<String> {
     Some(format!("{}/subagents", main.strip_suffix(".jsonl")?))
 }
 
 /// The transcript of subagent `agent_id` of the session whose transcript is `main`.
-pub fn subagent_path(main: &str, agent_id: &str) -> Option<PathBuf> {
+pub(crate) fn subagent_path(main: &str, agent_id: &str) -> Option<PathBuf> {
     if agent_id.is_empty() || !agent_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return None;
     }
@@ -315,7 +315,7 @@ pub fn subagent_path(main: &str, agent_id: &str) -> Option<PathBuf> {
 }
 
 /// `2026-11-30T18:13:45.063Z` (UTC, any fraction) → Unix nanoseconds.
-pub fn parse_time(s: &str) -> Option<u64> {
+pub(crate) fn parse_time(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return None;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The worktree a directory is in, as Claude Code lays them out: (project root, worktree name).
-pub fn split(dir: &Path) -> Option<(PathBuf, String)> {
+pub(crate) fn split(dir: &Path) -> Option<(PathBuf, String)> {
     let s = dir.to_str()?;
     let i = s.find("/.claude/worktrees/")?;
     let name = s[i + "/.claude/worktrees/".len()..].split('/').next()?.to_string();
@@ -18,13 +18,13 @@ pub fn split(dir: &Path) -> Option<(PathBuf, String)> {
 }
 
 /// The worktree's own directory: `<project>/.claude/worktrees/<name>`.
-pub fn dir(project: &Path, name: &str) -> PathBuf {
+pub(crate) fn dir(project: &Path, name: &str) -> PathBuf {
     project.join(".claude/worktrees").join(name)
 }
 
 /// The branch checked out in a worktree (its `.git` file points at the gitdir whose `HEAD` names
 /// it); `None` when it cannot be read.
-pub fn branch(worktree: &Path) -> Option<String> {
+pub(crate) fn branch(worktree: &Path) -> Option<String> {
     let dotgit = small_file(&worktree.join(".git"))?;
     let gitdir = PathBuf::from(dotgit.trim().strip_prefix("gitdir:")?.trim());
     let head = small_file(&gitdir.join("HEAD"))?;
@@ -47,7 +47,7 @@ fn small_file(path: &Path) -> Option<String> {
 
 /// Why worktree sessions of `project` would go unrecorded, if they would: a git work tree whose
 /// `.claude/settings.json` is not tracked, with no hook of ours in the user's settings.
-pub fn uncovered(project: &Path, user_settings: Option<&Path>) -> Option<String> {
+pub(crate) fn uncovered(project: &Path, user_settings: Option<&Path>) -> Option<String> {
     let git = |args: &[&str]| {
         Command::new("git")
             .arg("-C")

@@ -83,7 +83,7 @@ pub(super) fn call_log_attrs(a: &mut Attrs, m: &ModelCallInfo) {
 /// Tokens, requests and cost summed over model calls.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub usage: Usage,
     pub requests: u64,
     pub cost_usd: f64,
@@ -114,7 +114,7 @@ impl Tally {
 
 impl Assembler {
     /// One model request of session `sid` (of subagent `agent_id`, if given).
-    pub fn process_model_call(
+    pub(crate) fn process_model_call(
         &mut self,
         sid: &str,
         agent_id: Option<&str>,
@@ -207,7 +207,7 @@ impl Assembler {
     /// The transcript behind a span was read: its totals are the calls' (zero if it had none),
     /// never the hook's reading — which for a session covers every earlier run too. `prompt`
     /// names a turn, `agent` a subagent, neither the session run.
-    pub fn totals_read(&mut self, sid: &str, prompt: Option<&str>, agent: Option<&str>) {
+    pub(crate) fn totals_read(&mut self, sid: &str, prompt: Option<&str>, agent: Option<&str>) {
         let k = match (agent, prompt) {
             (Some(a), _) => {
                 key(SpanRole::Subagent, &super::agent_run_key(a, self.agent_runs.get(a).copied().unwrap_or(0)))

@@ -13,7 +13,7 @@ use crate::record::JournalRecord;
 use crate::transcript::CompactInfo;
 
 /// The fork's span name (Claude Code gives it no agent type).
-pub const SUMMARIZER: &str = "invoke_agent compaction-summarizer";
+pub(crate) const SUMMARIZER: &str = "invoke_agent compaction-summarizer";
 
 impl Assembler {
     /// Whether `r` is part of a compaction (and so opens no turn and no run).
@@ -119,7 +119,7 @@ impl Assembler {
 
     /// The transcript's account of a compaction (tokens before and after, its duration), for
     /// the compaction span still open in `sid`.
-    pub fn process_compact_info(&mut self, sid: &str, info: &CompactInfo) {
+    pub(crate) fn process_compact_info(&mut self, sid: &str, info: &CompactInfo) {
         let Some(natural) = self.compacting(sid) else { return };
         if let Some(span) = self.open.get_mut(&key(SpanRole::Compact, &natural)) {
             let a = &mut span.attrs;

@@ -7,7 +7,7 @@ use crate::record::JournalRecord;
 
 /// `line` is the record's journal line, used as the body when given (else the record is
 /// serialised: the same JSON).
-pub fn log_item(
+pub(crate) fn log_item(
     r: &JournalRecord,
     line: Option<&str>,
     trace_id: TraceId,

@@ -13,14 +13,14 @@
 //! from the session id (the one SessionStart hands to child processes in TRACEPARENT); a resumed
 //! run gets its own id, derived from the session id and the seq of its SessionStart.
 
-pub mod attrs;
+pub(crate) mod attrs;
 mod calls;
 mod compact;
-pub mod logs;
-pub mod model;
+pub(crate) mod logs;
+pub(crate) mod model;
 mod tasks;
-pub mod transcripts;
-pub mod tree;
+pub(crate) mod transcripts;
+pub(crate) mod tree;
 
 use crate::event::HookEvent;
 use crate::ids::{self, SpanId, TraceId, TraceParent};
@@ -62,7 +62,7 @@ struct SessionState {
 /// by an older relay, without a newer field, still loads).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Assembler {
+pub(crate) struct Assembler {
     sessions: BTreeMap<String, SessionState>,
     /// Open spans by role and natural id.
     open: BTreeMap<OpenSpanKey, SpanItem>,
@@ -101,13 +101,13 @@ const UNKNOWN_SESSION: &str = "unknown-session";
 
 impl Assembler {
     /// Processes one record; finished spans and the record's log item go to `out`.
-    pub fn process(&mut self, r: &JournalRecord, out: &mut Output) {
+    pub(crate) fn process(&mut self, r: &JournalRecord, out: &mut Output) {
         self.process_line(r, None, out)
     }
 
     /// Like [`Assembler::process`], with the record's journal line (its canonical JSON) as the
     /// log body, which spares serialising the record again.
-    pub fn process_line(&mut self, r: &JournalRecord, line: Option<&str>, out: &mut Output) {
+    pub(crate) fn process_line(&mut self, r: &JournalRecord, line: Option<&str>, out: &mut Output) {
         let sid = r.session_id.clone().unwrap_or_else(|| UNKNOWN_SESSION.to_string());
         let t = r.time_unix_nano;
         let resource = resource_of(r, &sid);
@@ -613,7 +613,7 @@ impl Assembler {
 
     /// Closes the spans of sessions with no record for `timeout_ns`, at their last activity,
     /// marked incomplete. `now` is the relay's clock; the span times stay the records' times.
-    pub fn sweep(&mut self, now: u64, timeout_ns: u64, out: &mut Output) {
+    pub(crate) fn sweep(&mut self, now: u64, timeout_ns: u64, out: &mut Output) {
         let idle: Vec<String> = self
             .sessions
             .iter()
@@ -661,16 +661,16 @@ impl Assembler {
     }
 
     /// Spans still open or waiting for their parent (what `show` draws as unfinished).
-    pub fn unfinished(&self) -> impl Iterator<Item = &SpanItem> {
+    pub(crate) fn unfinished(&self) -> impl Iterator<Item = &SpanItem> {
         self.open.values().chain(self.waiting_for_parent.values())
     }
 
     /// Whether a record named subagent `agent` (its transcript may then be read).
-    pub fn knows_agent(&self, agent: &str) -> bool {
+    pub(crate) fn knows_agent(&self, agent: &str) -> bool {
         self.agent_runs.contains_key(agent) || self.agent_parents.contains_key(agent)
     }
 
-    pub fn open_count(&self) -> usize {
+    pub(crate) fn open_count(&self) -> usize {
         self.open.len() + self.waiting_for_parent.len()
     }
 }

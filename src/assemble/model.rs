@@ -2,12 +2,12 @@
 //! belong to. Plain serialisable types, so the relay can persist open spans with its checkpoint
 //! and a restart rebuilds every span whole.
 
-pub use crate::ids::{SpanId, SpanRole, TraceId};
+pub(crate) use crate::ids::{SpanId, SpanRole, TraceId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum AttrValue {
+pub(crate) enum AttrValue {
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -15,16 +15,16 @@ pub enum AttrValue {
     StrArray(Vec<String>),
 }
 
-pub type Attrs = Vec<(String, AttrValue)>;
+pub(crate) type Attrs = Vec<(String, AttrValue)>;
 
-pub fn push_str(attrs: &mut Attrs, key: &str, v: Option<&str>) {
+pub(crate) fn push_str(attrs: &mut Attrs, key: &str, v: Option<&str>) {
     if let Some(v) = v.filter(|v| !v.is_empty()) {
         set(attrs, key, AttrValue::Str(v.to_string()));
     }
 }
 
 /// Sets (or replaces) an attribute.
-pub fn set(attrs: &mut Attrs, key: &str, v: AttrValue) {
+pub(crate) fn set(attrs: &mut Attrs, key: &str, v: AttrValue) {
     match attrs.iter_mut().find(|(k, _)| k == key) {
         Some(slot) => slot.1 = v,
         None => attrs.push((key.to_string(), v)),
@@ -33,7 +33,7 @@ pub fn set(attrs: &mut Attrs, key: &str, v: AttrValue) {
 
 /// The resource a span or log record is exported under: who produced it, where.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
-pub struct ResourceKey {
+pub(crate) struct ResourceKey {
     pub session_id: String,
     pub project_path: Option<String>,
     pub project_name: Option<String>,
@@ -57,13 +57,13 @@ pub struct ResourceKey {
 /// word as [`SpanRole::as_str`] gives it (`tool:toolu_01…`, `session:4150885a-…`). Read back by
 /// splitting at the first `:` (a natural id may hold `:`, a role word never does).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct OpenSpanKey {
+pub(crate) struct OpenSpanKey {
     pub role: SpanRole,
     pub id: String,
 }
 
 impl OpenSpanKey {
-    pub fn new(role: SpanRole, id: &str) -> OpenSpanKey {
+    pub(crate) fn new(role: SpanRole, id: &str) -> OpenSpanKey {
         OpenSpanKey { role, id: id.to_string() }
     }
 }
@@ -91,7 +91,7 @@ impl std::fmt::Display for OpenSpanKey {
 /// A written open-span key that is not `<role word>:<natural id>`.
 #[derive(Debug, thiserror::Error)]
 #[error("not an open-span key (want <role>:<id>, role one of session, turn, tool, subagent, chat, compact): {0:?}")]
-pub struct BadOpenSpanKey(pub String);
+pub(crate) struct BadOpenSpanKey(pub String);
 
 impl std::str::FromStr for OpenSpanKey {
     type Err = BadOpenSpanKey;
@@ -116,7 +116,7 @@ impl<'de> Deserialize<'de> for OpenSpanKey {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpanEventItem {
+pub(crate) struct SpanEventItem {
     pub name: String,
     pub time: u64,
     pub attrs: Attrs,
@@ -124,7 +124,7 @@ pub struct SpanEventItem {
 
 /// A link from a span to another.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpanLinkItem {
+pub(crate) struct SpanLinkItem {
     pub trace_id: TraceId,
     pub span_id: SpanId,
     pub attrs: Attrs,
@@ -132,7 +132,7 @@ pub struct SpanLinkItem {
 
 /// A span, open or finished.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpanItem {
+pub(crate) struct SpanItem {
     pub role: SpanRole,
     pub name: String,
     pub trace_id: TraceId,
@@ -156,7 +156,7 @@ pub struct SpanItem {
 
 /// One log record per journal record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LogItem {
+pub(crate) struct LogItem {
     pub time: u64,
     pub severity: crate::record::Level,
     pub event_name: &'static str,
@@ -169,7 +169,7 @@ pub struct LogItem {
 
 /// What processing records produced: ready to export.
 #[derive(Debug, Default)]
-pub struct Output {
+pub(crate) struct Output {
     pub spans: Vec<SpanItem>,
     pub logs: Vec<LogItem>,
     /// `model_call` records for the journal (the relay appends them; not exported as such:
@@ -178,10 +178,10 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.spans.is_empty() && self.logs.is_empty()
     }
-    pub fn append(&mut self, other: Output) {
+    pub(crate) fn append(&mut self, other: Output) {
         self.spans.extend(other.spans);
         self.logs.extend(other.logs);
         self.calls.extend(other.calls);

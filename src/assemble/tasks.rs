@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// What is remembered of a created task until it completes.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct TaskInfo {
+pub(crate) struct TaskInfo {
     pub subject: Option<String>,
     /// The span of the call that created it, and the agent that made it (none: the main agent).
     pub created_by: Option<SpanId>,

@@ -19,25 +19,25 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// How long a Stop (SubagentStop) waits for its final message.
-pub const SETTLE: u64 = 3_000_000_000;
+pub(crate) const SETTLE: u64 = 3_000_000_000;
 
 /// Bytes read from one transcript per record (the rest is read at the next one).
 const MAX_READ: u64 = 64 * 1024 * 1024;
 
 /// What to do with the record.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Assemble,
     /// Not yet: its transcript's final message is not written.
     Hold,
 }
 
 /// Read positions by transcript path.
-pub type Tails = BTreeMap<String, Tail>;
+pub(crate) type Tails = BTreeMap<String, Tail>;
 
 /// Reads what `r` ends and feeds the model calls in; says whether `r` may be assembled now. The
 /// calls' `model_call` records (in `out.calls`) take their identity fields from `r`.
-pub fn before_record(
+pub(crate) fn before_record(
     r: &JournalRecord,
     tails: &mut Tails,
     asm: &mut Assembler,
@@ -179,7 +179,7 @@ fn read_for(
 const KEEP_TAILS: u64 = 7 * 24 * 3600 * 1_000_000_000;
 
 /// Forgets the read positions of transcripts silent for [`KEEP_TAILS`].
-pub fn prune(tails: &mut Tails, now: u64) {
+pub(crate) fn prune(tails: &mut Tails, now: u64) {
     tails.retain(|_, t| t.last_time() + KEEP_TAILS > now);
 }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// A span as the tree needs it.
 #[derive(Debug, Clone)]
-pub struct TreeSpan {
+pub(crate) struct TreeSpan {
     pub trace_id: String,
     pub span_id: String,
     pub parent: Option<String>,
@@ -46,7 +46,7 @@ fn from_item(s: &SpanItem) -> TreeSpan {
 }
 
 /// The relay's assembly of records into spans, for a tree: records in, in journal order.
-pub struct SpanAssembly {
+pub(crate) struct SpanAssembly {
     asm: Assembler,
     out: Output,
     tails: super::transcripts::Tails,
@@ -65,7 +65,7 @@ impl Default for SpanAssembly {
 }
 
 impl SpanAssembly {
-    pub fn feed(&mut self, r: &crate::record::JournalRecord) {
+    pub(crate) fn feed(&mut self, r: &crate::record::JournalRecord) {
         // The relay's reading of transcripts (model calls, totals), never waiting.
         super::transcripts::before_record(r, &mut self.tails, &mut self.asm, &self.prices, u64::MAX, &mut self.out);
         self.asm.process(r, &mut self.out);
@@ -74,7 +74,7 @@ impl SpanAssembly {
     }
 
     /// The finished spans and, marked open, those still running.
-    pub fn finish(self) -> Vec<TreeSpan> {
+    pub(crate) fn finish(self) -> Vec<TreeSpan> {
         let mut spans: Vec<TreeSpan> = self.out.spans.iter().map(from_item).collect();
         for s in self.asm.unfinished() {
             let mut t = from_item(s);

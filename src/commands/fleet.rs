@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 /// `agent-telemetry fleet …`: the exit code (0 ok; errors — bad input, an unreadable registry or
 /// index — are returned, printed by `main`, exit 2).
-pub fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
+pub(crate) fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32> {
     let now = crate::timefmt::now_unix_nanos();
     let style = Style::for_stdout();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -75,7 +75,7 @@ fn json_lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> anyhow:
 
 /// The registry a command uses: `--registry FILE` (must exist), else the configured one (absent
 /// is fine: no registry). A broken registry is an error here, not a warning.
-pub fn registry_for_command(config: &Config, given: Option<&PathBuf>) -> anyhow::Result<(PathBuf, Option<Registry>)> {
+pub(crate) fn registry_for_command(config: &Config, given: Option<&PathBuf>) -> anyhow::Result<(PathBuf, Option<Registry>)> {
     match given {
         Some(p) => match Registry::load(p).map_err(anyhow::Error::msg)? {
             Some(r) => Ok((p.clone(), Some(r))),

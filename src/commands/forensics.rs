@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::Path;
 
 impl Source {
-    pub fn open(&self, config: &Config) -> forensics::Result<forensics::index::Index> {
+    pub(crate) fn open(&self, config: &Config) -> forensics::Result<forensics::index::Index> {
         let data = self.data.clone().unwrap_or_else(|| config.data_dir.clone());
         let dir = DataDir::new(&data, self.index.as_deref())?;
         let bar = super::progress::Bar::new("indexing", super::progress::Unit::Bytes);
@@ -24,7 +24,7 @@ impl Source {
 }
 
 impl Window {
-    pub fn resolve(&self, now: u64) -> forensics::Result<(Option<u64>, Option<u64>)> {
+    pub(crate) fn resolve(&self, now: u64) -> forensics::Result<(Option<u64>, Option<u64>)> {
         forensics::time::window(self.since.as_deref(), self.until.as_deref(), now)
     }
 }
@@ -67,7 +67,7 @@ fn now() -> u64 {
     crate::timefmt::now_unix_nanos()
 }
 
-pub fn sessions(config: &Config, a: &SessionsArgs) -> anyhow::Result<i32> {
+pub(crate) fn sessions(config: &Config, a: &SessionsArgs) -> anyhow::Result<i32> {
     let (since, until) = a.window.resolve(now())?;
     let index = a.source.open(config)?;
     let f = sessions::SessionFilters {
@@ -90,7 +90,7 @@ pub fn sessions(config: &Config, a: &SessionsArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn search(config: &Config, a: &SearchArgs) -> anyhow::Result<i32> {
+pub(crate) fn search(config: &Config, a: &SearchArgs) -> anyhow::Result<i32> {
     let f = a.filters.resolve(now())?;
     let index = a.source.open(config)?;
     let style = Style::for_stdout();
@@ -111,7 +111,7 @@ pub fn search(config: &Config, a: &SearchArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn export(config: &Config, a: &ExportArgs) -> anyhow::Result<i32> {
+pub(crate) fn export(config: &Config, a: &ExportArgs) -> anyhow::Result<i32> {
     let f = a.filters.resolve(now())?;
     let index = a.source.open(config)?;
     let bar = super::progress::Bar::new("exporting", super::progress::Unit::Records);
@@ -174,7 +174,7 @@ pub fn verify_file(path: &Path) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn timeline(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
+pub(crate) fn timeline(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
     let index = a.source.open(config)?;
     let (sid, records) = forensics::timeline::records(&index, &a.session)?;
     let entries = forensics::timeline::entries(&sid, &records);
@@ -191,7 +191,7 @@ pub fn timeline(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn tree(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
+pub(crate) fn tree(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
     let index = a.source.open(config)?;
     let (sid, records) = forensics::timeline::records(&index, &a.session)?;
     let spans = forensics::timeline::tree(&records);
@@ -214,7 +214,7 @@ pub fn tree(config: &Config, a: &SessionArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn report(config: &Config, a: &ReportArgs) -> anyhow::Result<i32> {
+pub(crate) fn report(config: &Config, a: &ReportArgs) -> anyhow::Result<i32> {
     let index = a.source.open(config)?;
     let (sid, records) = forensics::timeline::records(&index, &a.session)?;
     let spans = forensics::timeline::tree(&records);

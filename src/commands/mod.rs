@@ -1,7 +1,7 @@
 //! The CLI commands besides `hook`: thin wrappers that parse nothing themselves (see `main.rs`)
 //! and print for people.
 
-pub mod fleet;
+pub(crate) mod fleet;
 pub mod forensics;
 pub mod install;
 pub mod progress;

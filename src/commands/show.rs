@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 /// Spans assembled from the journal (finished ones and, marked open, those still running).
-pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
+pub(crate) fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
     let mut asm = SpanAssembly::default();
     let mut pos = None;
     loop {
@@ -31,7 +31,7 @@ pub fn spans_from_journal(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
 }
 
 /// Spans from OTLP JSON lines files (`ExportTraceServiceRequest` per line).
-pub fn spans_from_otlp_files(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
+pub(crate) fn spans_from_otlp_files(dir: &Path) -> std::io::Result<Vec<TreeSpan>> {
     let mut files: Vec<_> = match std::fs::read_dir(dir) {
         Ok(rd) => rd
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -176,7 +176,7 @@ fn detail(s: &TreeSpan) -> String {
 }
 
 /// Renders every trace (or those of `session`) as trees.
-pub fn render(spans: &[TreeSpan], session: Option<&str>) -> String {
+pub(crate) fn render(spans: &[TreeSpan], session: Option<&str>) -> String {
     let mut seen = HashSet::new();
     let spans: Vec<&TreeSpan> = spans.iter().filter(|s| seen.insert((s.trace_id.clone(), s.span_id.clone()))).collect();
     let mut by_trace: BTreeMap<&str, Vec<&TreeSpan>> = BTreeMap::new();

@@ -21,7 +21,7 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Protocol::Grpc => "grpc",
             Protocol::HttpProtobuf => "http/protobuf",
@@ -65,7 +65,7 @@ pub struct ExportConfig {
 
 impl ExportConfig {
     /// The defaults of the table ([`super::settings`]), the data dir placing the file export.
-    pub fn defaults(data_dir: &std::path::Path) -> ExportConfig {
+    pub(crate) fn defaults(data_dir: &std::path::Path) -> ExportConfig {
         let v = super::Values::defaults().export;
         let destination =
             destination(&v.endpoint, v.protocol, data_dir).unwrap_or_else(|_| Destination::File(data_dir.join("otlp")));
@@ -103,13 +103,13 @@ impl ExportConfig {
     }
 
     /// Header names with their values, masked unless the header is a known tenant selector.
-    pub fn display_headers(&self) -> BTreeMap<String, String> {
+    pub(crate) fn display_headers(&self) -> BTreeMap<String, String> {
         self.headers.iter().map(|(k, v)| (k.clone(), display_header(k, v))).collect()
     }
 
     /// `text` with every credential of these settings masked: the endpoint's password and query,
     /// and the value of every header that is not a tenant name (transport errors quote URLs).
-    pub fn scrub(&self, text: &str) -> String {
+    pub(crate) fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
         if let Destination::Otlp { endpoint, .. } = &self.destination {
             let shown = redact_url(endpoint);
@@ -132,7 +132,7 @@ impl ExportConfig {
 
     /// A short digest of every setting that changes what the relay sends where (credentials
     /// included, so a changed token shows as a change; the digest does not reveal it).
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
         h.update(format!(
             "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
@@ -146,7 +146,7 @@ impl ExportConfig {
 /// Headers whose value names a tenant, not a secret: shown as they are.
 const TENANT_HEADERS: &[&str] = &["x-scope-orgid", "accountid", "projectid", "x-tenant", "tenant"];
 
-pub fn display_header(name: &str, value: &str) -> String {
+pub(crate) fn display_header(name: &str, value: &str) -> String {
     if TENANT_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
         value.to_string()
     } else {
@@ -156,7 +156,7 @@ pub fn display_header(name: &str, value: &str) -> String {
 
 /// `scheme://user:pass@host/path?query` → `scheme://user:***@host/path?***`: the password and the
 /// query (where API keys often travel) are masked; host, port and path stay readable.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let (scheme, rest) = match url.find("://") {
         Some(i) => (&url[..i + 3], &url[i + 3..]),
         None => ("", url),
@@ -195,7 +195,7 @@ fn url_secrets(url: &str) -> Vec<&str> {
 }
 
 /// Checks an endpoint setting and turns it into a destination.
-pub fn destination(
+pub(crate) fn destination(
     endpoint: &str,
     protocol: Protocol,
     data_dir: &std::path::Path,
@@ -229,7 +229,7 @@ pub fn destination(
 }
 
 /// A header name as gRPC metadata and HTTP accept it (lower-case token characters).
-pub fn check_header_name(name: &str) -> Result<String, super::SettingError> {
+pub(crate) fn check_header_name(name: &str) -> Result<String, super::SettingError> {
     let n = name.trim().to_ascii_lowercase();
     if n.is_empty() || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
         return Err(super::SettingError::HeaderName(name.to_string()));

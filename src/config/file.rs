@@ -3,10 +3,10 @@
 //! rejected by name). [`super::resolve`] turns it (with the environment and the defaults) into
 //! the one resolved [`super::Config`]; nothing else reads this type.
 
-pub use super::settings::FileConfig;
+pub(crate) use super::settings::FileConfig;
 
 /// Parses the file's text; the error names the key and line (`toml`'s own message).
-pub fn parse(text: &str) -> Result<FileConfig, super::SettingError> {
+pub(crate) fn parse(text: &str) -> Result<FileConfig, super::SettingError> {
     toml::from_str::<FileConfig>(text).map_err(|e| super::SettingError::File {
         line: e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1),
         message: e.message().trim().to_string(),

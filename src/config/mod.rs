@@ -12,12 +12,12 @@
 //! A broken file never stops the hook: it runs on defaults and says so on every record
 //! (`metadata.config_error`); the relay refuses to start on it and `status` shows it.
 
-pub mod export;
+pub(crate) mod export;
 mod file;
-pub mod registry;
+pub(crate) mod registry;
 mod settings;
 
-pub use export::{display_header, redact_url, Destination, ExportConfig, Protocol};
+pub(crate) use export::{display_header, redact_url, Destination, ExportConfig, Protocol};
 use serde::Deserialize;
 pub use settings::{reference_markdown, table, Setting};
 use settings::{FileConfig, Values, CONFIG_VAR, HOME_VAR};
@@ -220,7 +220,7 @@ fn parse_listen(v: &str) -> Result<std::net::SocketAddr, SettingError> {
 /// error (the hook runs on defaults and says so on every record), returned by
 /// [`check_file_text`] before `install` writes a file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SettingError {
+pub(crate) enum SettingError {
     /// The file does not parse as the table of settings (unknown key, wrong type, bad TOML).
     #[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
     File { line: Option<usize>, message: String },
@@ -318,12 +318,12 @@ impl Config {
         resolve(&|name| env::var(name).ok().filter(|v| !v.is_empty()))
     }
 
-    pub fn journal_dir(&self) -> PathBuf {
+    pub(crate) fn journal_dir(&self) -> PathBuf {
         self.data_dir.join("journal")
     }
 
     /// The policy file: configured, or `policy.toml` beside the config file.
-    pub fn policy_path(&self) -> PathBuf {
+    pub(crate) fn policy_path(&self) -> PathBuf {
         self.policy
             .file
             .clone()
@@ -332,7 +332,7 @@ impl Config {
 
     /// The variables that make another process of ours resolve exactly this data dir and config
     /// file (the hook starting a relay, the systemd unit).
-    pub fn handoff_env(&self) -> [(&'static str, &Path); 2] {
+    pub(crate) fn handoff_env(&self) -> [(&'static str, &Path); 2] {
         [(HOME_VAR, self.data_dir.as_path()), (CONFIG_VAR, self.config_path.as_path())]
     }
 
@@ -408,7 +408,7 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
 
 /// Checks a config file's text as [`resolve`] would read it (for `install` before it writes one):
 /// the error names the key.
-pub fn check_file_text(text: &str) -> Result<(), SettingError> {
+pub(crate) fn check_file_text(text: &str) -> Result<(), SettingError> {
     let f = file::parse(text)?;
     if let Some(l) = f.hook.listen.flatten() {
         parse_listen(&l).map_err(|e| SettingError::Keyed { key: "hook.listen", source: Box::new(e) })?;

@@ -27,7 +27,7 @@ const MAX_BYTES: u64 = 1024 * 1024;
 
 /// What is wrong in a registry's text: the line, or the entry and what it must be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Invalid {
+pub(crate) enum Invalid {
     /// Not TOML, an unknown key or a wrong type (at `line` when the parser says where).
     #[error("line {line}: {message}")]
     Syntax { line: usize, message: String },
@@ -52,7 +52,7 @@ pub enum Invalid {
 
 /// Why the registry file at `path` cannot be used (a missing file is not an error).
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub(crate) enum LoadError {
     #[error("{}: {error}", .path.display())]
     Read { path: PathBuf, error: std::io::Error },
     #[error("{}: not a regular file", .path.display())]
@@ -97,7 +97,7 @@ pub struct AgentEntry {
 
 /// How a record's identity was matched to the registry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchedBy {
+pub(crate) enum MatchedBy {
     /// The agent id (from `AGENT_TELEMETRY_AGENT_ID` or `[agent] id`) is an entry's name.
     AgentId,
     /// No id was given and an entry lists the project (by name or path).
@@ -105,7 +105,7 @@ pub enum MatchedBy {
 }
 
 impl MatchedBy {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MatchedBy::AgentId => "agent_id",
             MatchedBy::Project => "project",
@@ -115,7 +115,7 @@ impl MatchedBy {
 
 impl Registry {
     /// Parses and checks a registry's text; the error names the line or the entry.
-    pub fn parse(text: &str) -> Result<Registry, Invalid> {
+    pub(crate) fn parse(text: &str) -> Result<Registry, Invalid> {
         let r: Registry = toml::from_str(text).map_err(|e| {
             let message = e.message().trim().to_string();
             match e.span() {
@@ -131,7 +131,7 @@ impl Registry {
 
     /// Reads the registry at `path`: `Ok(None)` when there is none (one failed `open`, the
     /// common case of a lone agent), bounded, regular files only.
-    pub fn load(path: &Path) -> Result<Option<Registry>, LoadError> {
+    pub(crate) fn load(path: &Path) -> Result<Option<Registry>, LoadError> {
         use std::io::Read;
         use std::os::unix::fs::OpenOptionsExt;
         let read = |error| LoadError::Read { path: path.to_path_buf(), error };
@@ -199,7 +199,7 @@ impl Registry {
 
     /// The entry for this agent: by its explicit id, else the first entry (by name) that lists
     /// the project by name or path.
-    pub fn find(
+    pub(crate) fn find(
         &self,
         explicit_id: Option<&str>,
         project_name: Option<&str>,
@@ -230,7 +230,7 @@ fn check_name(what: &'static str, name: &str) -> Result<(), Invalid> {
 
 /// An agent's identity, as recorded on every record and exported as resource attributes.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Identity {
+pub(crate) struct Identity {
     pub id: Option<String>,
     pub kind: Option<String>,
     pub group: Option<String>,
@@ -240,7 +240,7 @@ pub struct Identity {
 }
 
 /// What the hook knows when it decides who it is.
-pub struct Known<'a> {
+pub(crate) struct Known<'a> {
     pub explicit_id: Option<&'a str>,
     pub explicit_type: Option<&'a str>,
     pub explicit_group: Option<&'a str>,
@@ -255,7 +255,7 @@ pub struct Known<'a> {
 
 /// Identity: explicit settings (environment or config) win, then the registry entry, then the
 /// defaults (id `user@host`, type `claude-code`, role `primary`/`delegate`, no group).
-pub fn identify(registry: Option<&Registry>, k: &Known) -> Identity {
+pub(crate) fn identify(registry: Option<&Registry>, k: &Known) -> Identity {
     let found = registry.and_then(|r| r.find(k.explicit_id, k.project_name, k.project_path));
     let entry = found.map(|(_, e, _)| e);
     let s = |v: Option<&str>| v.map(str::to_string);

@@ -299,7 +299,7 @@ macro_rules! settings {
         /// keys and wrong types rejected by name.
         #[derive(Debug, Default, Deserialize)]
         #[serde(default, deny_unknown_fields)]
-        pub struct FileConfig {
+        pub(crate) struct FileConfig {
             $($(#[doc = $sdoc])* pub $sec: $sec::Section,)*
         }
 
@@ -310,13 +310,13 @@ macro_rules! settings {
         }
 
         $(
-            pub mod $sec {
+            pub(crate) mod $sec {
                 #[allow(unused_imports)]
                 use super::*;
 
                 #[derive(Debug, Default, Deserialize)]
                 #[serde(default, deny_unknown_fields)]
-                pub struct Section {
+                pub(crate) struct Section {
                     $($(#[doc = $doc])* #[serde(rename = $name)] pub $field: Option<$ty>,)*
                 }
 

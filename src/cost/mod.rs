@@ -31,7 +31,7 @@ const SHIPPED: &str = include_str!("prices.toml");
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct Price {
+pub(crate) struct Price {
     pub input: f64,
     pub output: f64,
     pub cache_read: f64,
@@ -40,17 +40,17 @@ pub struct Price {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PriceTable {
+pub(crate) struct PriceTable {
     pub version: String,
     pub models: BTreeMap<String, Price>,
 }
 
 impl PriceTable {
-    pub fn shipped() -> PriceTable {
+    pub(crate) fn shipped() -> PriceTable {
         PriceTable::parse(SHIPPED).expect("the shipped price table parses (tested)")
     }
 
-    pub fn parse(text: &str) -> Result<PriceTable, BadTable> {
+    pub(crate) fn parse(text: &str) -> Result<PriceTable, BadTable> {
         let t: PriceTable = toml::from_str(text).map_err(|error| BadTable::Syntax { error })?;
         if let Some((m, _)) = t
             .models
@@ -63,7 +63,7 @@ impl PriceTable {
     }
 
     /// The configured table (`path`), else the shipped one.
-    pub fn load(path: Option<&Path>) -> Result<PriceTable, LoadError> {
+    pub(crate) fn load(path: Option<&Path>) -> Result<PriceTable, LoadError> {
         match path {
             None => Ok(PriceTable::shipped()),
             Some(p) => {
@@ -75,12 +75,12 @@ impl PriceTable {
     }
 
     /// The price of `model`: the entry with the longest prefix of it.
-    pub fn price(&self, model: &str) -> Option<&Price> {
+    pub(crate) fn price(&self, model: &str) -> Option<&Price> {
         self.models.iter().filter(|(k, _)| model.starts_with(k.as_str())).max_by_key(|(k, _)| k.len()).map(|(_, p)| p)
     }
 
     /// USD for `usage` on `model`, or `None` when the model is not in the table.
-    pub fn cost(&self, model: &str, u: &Usage) -> Option<f64> {
+    pub(crate) fn cost(&self, model: &str, u: &Usage) -> Option<f64> {
         let p = self.price(model)?;
         Some(
             (u.input_tokens as f64 * p.input

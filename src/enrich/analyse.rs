@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// What the analysis found.
 #[derive(Debug, Default)]
-pub struct Analysis {
+pub(crate) struct Analysis {
     pub findings: Vec<Finding>,
     /// The tool's own file path, resolved.
     pub resolved_path: Option<PathBuf>,
@@ -20,13 +20,13 @@ pub struct Analysis {
 }
 
 /// This tool's own files: writing them is the agent switching its telemetry off.
-pub struct OwnFiles<'a> {
+pub(crate) struct OwnFiles<'a> {
     pub data_dir: &'a Path,
     pub config_path: &'a Path,
     pub policy_path: &'a Path,
 }
 
-pub struct Analyser<'a> {
+pub(crate) struct Analyser<'a> {
     pub policy: &'a Policy,
     pub scope: &'a ProjectScope,
     pub own: OwnFiles<'a>,
@@ -35,7 +35,7 @@ pub struct Analyser<'a> {
 }
 
 /// Tools whose path argument is written, not read.
-pub fn writes(tool: &str) -> bool {
+pub(crate) fn writes(tool: &str) -> bool {
     matches!(tool, "Write" | "Edit" | "MultiEdit" | "NotebookEdit")
 }
 
@@ -62,7 +62,7 @@ const MCP_PATH_KEYS: &[&str] = &[
 
 impl Analyser<'_> {
     /// Analyses a payload object. `cwd` is the raw `cwd` (or the project root).
-    pub fn run(&self, v: &Value, cwd: &Path, is_tool_event: bool) -> Analysis {
+    pub(crate) fn run(&self, v: &Value, cwd: &Path, is_tool_event: bool) -> Analysis {
         let mut a = Analysis::default();
         if !is_tool_event {
             return a;

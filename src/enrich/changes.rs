@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// Counts `+`/`-` lines of a `structuredPatch` (an array of hunks with `lines`). For a created
 /// file with an empty patch, every line of the content counts as added.
-pub fn change_summary(tool_response: &Value, tool_input: Option<&Value>) -> Option<ChangeSummary> {
+pub(crate) fn change_summary(tool_response: &Value, tool_input: Option<&Value>) -> Option<ChangeSummary> {
     let resp = tool_response.as_object()?;
     let kind = resp.get("type").and_then(Value::as_str).map(str::to_string);
     let mut summary = ChangeSummary { kind, ..ChangeSummary::default() };
@@ -34,7 +34,7 @@ pub fn change_summary(tool_response: &Value, tool_input: Option<&Value>) -> Opti
 }
 
 /// The patch as unified-diff text (for content capture): hunk headers and their lines.
-pub fn render_diff(tool_response: &Value) -> Option<String> {
+pub(crate) fn render_diff(tool_response: &Value) -> Option<String> {
     let hunks = tool_response.get("structuredPatch")?.as_array()?;
     let mut out = String::new();
     for h in hunks {
@@ -51,7 +51,7 @@ pub fn render_diff(tool_response: &Value) -> Option<String> {
 }
 
 /// `/name args` → the command (with its namespace for `ns:name`, e.g. SuperClaude's `/sc:*`).
-pub fn slash_command(prompt: &str) -> Option<CommandContext> {
+pub(crate) fn slash_command(prompt: &str) -> Option<CommandContext> {
     let p = prompt.trim_start();
     let rest = p.strip_prefix('/')?;
     let (name, args) = match rest.find(char::is_whitespace) {
@@ -69,7 +69,7 @@ pub fn slash_command(prompt: &str) -> Option<CommandContext> {
 }
 
 /// UserPromptExpansion (and similar) payloads name the command in a field of their own.
-pub fn expansion_command(payload: &Value) -> Option<CommandContext> {
+pub(crate) fn expansion_command(payload: &Value) -> Option<CommandContext> {
     let name = ["command_name", "command", "slash_command", "name"].iter().find_map(|k| payload.get(*k)?.as_str())?;
     let args = ["command_args", "arguments", "args"].iter().find_map(|k| payload.get(*k)?.as_str()).unwrap_or("");
     let name = if name.starts_with('/') { name.to_string() } else { format!("/{name}") };

@@ -2,7 +2,7 @@
 //! Unknown tools and events get a generic type and keep their names in `tool_name`/`hook_event`.
 
 /// The event type of a tool call (Pre/PostToolUse, PostToolUseFailure, PermissionRequest, ...).
-pub fn tool_event_type(tool: &str) -> &'static str {
+pub(crate) fn tool_event_type(tool: &str) -> &'static str {
     if tool.starts_with("mcp__") {
         return "mcp_tool";
     }
@@ -32,7 +32,7 @@ pub fn tool_event_type(tool: &str) -> &'static str {
 }
 
 /// The event type of a hook event; `tool` is the payload's `tool_name`, if any.
-pub fn event_type(hook_event: &str, tool: Option<&str>, prompt: Option<&str>) -> &'static str {
+pub(crate) fn event_type(hook_event: &str, tool: Option<&str>, prompt: Option<&str>) -> &'static str {
     use crate::event::HookEvent;
     let ev = HookEvent::parse(hook_event);
     match ev {

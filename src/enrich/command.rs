@@ -1345,7 +1345,7 @@ impl Walker {
 
 /// The unit that says "a downloaded file was run": matched by `risky_command.download_pipe_shell`
 /// like `curl URL | sh` (the same act, split over two commands or tool calls).
-pub fn downloaded_run_unit(path: &str) -> String {
+pub(crate) fn downloaded_run_unit(path: &str) -> String {
     format!("curl {path} | sh")
 }
 
@@ -1404,7 +1404,7 @@ fn glob(pattern: &str, cwd: &Path) -> Vec<String> {
 }
 
 /// Shell glob matching of one name: `*`, `?`, `[…]` (with `!`/`^` negation and ranges).
-pub fn glob_match(p: &[u8], s: &[u8]) -> bool {
+pub(crate) fn glob_match(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si, mut star, mut mark) = (0, 0, None, 0);
     while si < s.len() {
         if pi < p.len() {

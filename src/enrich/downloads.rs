@@ -27,7 +27,7 @@ fn line_ok(s: &str) -> bool {
 }
 
 /// Remembers the files `session` downloaded.
-pub fn remember(journal_dir: &Path, session: &str, files: &[String]) {
+pub(crate) fn remember(journal_dir: &Path, session: &str, files: &[String]) {
     if !line_ok(session) {
         return;
     }
@@ -56,7 +56,7 @@ pub fn remember(journal_dir: &Path, session: &str, files: &[String]) {
 }
 
 /// The files among `executed` that `session` downloaded in an earlier call.
-pub fn downloaded(journal_dir: &Path, session: &str, executed: &[String]) -> Vec<String> {
+pub(crate) fn downloaded(journal_dir: &Path, session: &str, executed: &[String]) -> Vec<String> {
     if std::fs::symlink_metadata(journal_dir.join(FILE)).is_err() {
         return Vec::new();
     }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// Opens `path` for reading if it is a regular file (`O_NONBLOCK`: a FIFO cannot block the
 /// open; the type is checked on the opened descriptor, so it cannot change in between).
-pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
@@ -28,7 +28,7 @@ pub fn open_regular(path: &Path) -> std::io::Result<std::fs::File> {
 
 /// At most `max` bytes of a regular file (more is an error: a partial config or policy would be
 /// read as something it is not).
-pub fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     let f = open_regular(path)?;
     let mut buf = Vec::new();
     f.take(max + 1).read_to_end(&mut buf)?;

@@ -15,7 +15,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// `path` made absolute against `cwd` with `.` and `..` removed as text (the same file for
 /// the download and the run: both are spelt by the same agent in the same directory).
-pub fn absolute(cwd: &Path, path: &str) -> PathBuf {
+pub(crate) fn absolute(cwd: &Path, path: &str) -> PathBuf {
     let joined = if path.starts_with('/') { PathBuf::from(path) } else { cwd.join(path) };
     let mut out = PathBuf::from("/");
     for c in joined.components() {
@@ -39,7 +39,7 @@ fn url_basename(url: &str) -> Option<&str> {
 
 /// The files `curl`/`wget` (given as `program` and its expanded arguments) write; `-` (stdout)
 /// is not a file.
-pub fn download_outputs(program: &str, args: &[String]) -> Vec<String> {
+pub(crate) fn download_outputs(program: &str, args: &[String]) -> Vec<String> {
     let url = args.iter().find(|a| a.contains("://")).map(String::as_str);
     let mut out = Vec::new();
     let mut remote_name = false;
@@ -102,7 +102,7 @@ pub fn download_outputs(program: &str, args: &[String]) -> Vec<String> {
 
 /// Programs that turn encoded or compressed text back into what it hides, when given these
 /// arguments.
-pub fn is_decoder(program: &str, args: &[String]) -> bool {
+pub(crate) fn is_decoder(program: &str, args: &[String]) -> bool {
     let has = |flags: &[&str]| {
         args.iter().any(|a| {
             flags.contains(&a.as_str())
@@ -128,7 +128,7 @@ pub fn is_decoder(program: &str, args: &[String]) -> bool {
 
 /// Decodes a literal payload the way `program` would (base64, base32 is not attempted; hex for
 /// `xxd -r -p`); text only, bounded.
-pub fn decode_literal(program: &str, text: &str) -> Option<String> {
+pub(crate) fn decode_literal(program: &str, text: &str) -> Option<String> {
     if text.len() > 64 * 1024 {
         return None;
     }
@@ -384,7 +384,7 @@ const B64_DECODERS: &[&str] = &[
 /// Base64 literals interpreter code decodes (`exec(base64.b64decode("…"))`, `eval(atob("…"))`,
 /// `Buffer.from("…", "base64")`), decoded; and whether the code also runs code it holds
 /// (`exec`/`eval`/`system`/…), which makes it obfuscated execution.
-pub fn interpreter_payloads(code: &str) -> (Vec<String>, bool) {
+pub(crate) fn interpreter_payloads(code: &str) -> (Vec<String>, bool) {
     let mut args = calls(code, B64_DECODERS);
     args.extend(calls(code, &["Buffer.from"]).into_iter().filter(|a| a.contains("base64")));
     let mut out = Vec::new();
@@ -405,7 +405,7 @@ pub fn interpreter_payloads(code: &str) -> (Vec<String>, bool) {
 
 /// Shell commands an interpreter one-liner runs as an argument list, and `rm -rf TARGET` for
 /// each recursive delete it makes.
-pub fn interpreter_commands(code: &str) -> Vec<String> {
+pub(crate) fn interpreter_commands(code: &str) -> Vec<String> {
     let mut out = Vec::new();
     for args in calls(code, ARGV_RUNNERS) {
         let args = if literals(args).is_empty() { resolve(code, args.split(',').next().unwrap_or("")) } else { args };

@@ -4,7 +4,7 @@
 //! bytes plus a sorted table, built in microseconds, and a scan is one bit test per byte.
 
 /// Keywords (ASCII, matched case-insensitively), each at least two bytes long.
-pub struct KeywordSet {
+pub(crate) struct KeywordSet {
     /// Bit `b0 << 8 | b1` is set when some keyword starts with the (lowercase) bytes b0 b1.
     bigrams: Box<[u64; 1024]>,
     /// (first two bytes, keyword index), sorted.
@@ -17,7 +17,7 @@ fn pair(a: u8, b: u8) -> u16 {
 }
 
 impl KeywordSet {
-    pub fn new<'a>(keywords: impl IntoIterator<Item = &'a str>) -> KeywordSet {
+    pub(crate) fn new<'a>(keywords: impl IntoIterator<Item = &'a str>) -> KeywordSet {
         let mut set = KeywordSet { bigrams: Box::new([0; 1024]), heads: Vec::new(), keywords: Vec::new() };
         for (i, k) in keywords.into_iter().enumerate() {
             let k = k.to_ascii_lowercase().into_bytes();
@@ -34,7 +34,7 @@ impl KeywordSet {
     /// Calls `found` with the index of every keyword occurrence in `text` (repeats possible).
     /// A keyword that starts with `\n` also matches at the start of the text, as if a line
     /// ended before it (so `\n-u` stands for a regex's `(?:^|\s)-u`).
-    pub fn find(&self, text: &str, mut found: impl FnMut(usize)) {
+    pub(crate) fn find(&self, text: &str, mut found: impl FnMut(usize)) {
         let t = text.as_bytes();
         if let Some(&first) = t.first() {
             let p = pair(b'\n', first);

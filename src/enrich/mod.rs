@@ -6,20 +6,20 @@
 //! *after* sanitising, so a secret removed from `raw_input` cannot survive in another field.
 //! Sizes, hashes and line counts are taken from the original before that.
 
-pub mod analyse;
-pub mod changes;
-pub mod classify;
+pub(crate) mod analyse;
+pub(crate) mod changes;
+pub(crate) mod classify;
 pub mod command;
-pub mod downloads;
-pub mod files;
-pub mod indirect;
-pub mod keywords;
+pub(crate) mod downloads;
+pub(crate) mod files;
+pub(crate) mod indirect;
+pub(crate) mod keywords;
 pub mod policy;
 pub mod privacy;
 pub mod redact;
-pub mod resources;
+pub(crate) mod resources;
 pub mod scope;
-pub mod usage;
+pub(crate) mod usage;
 
 use crate::config::{Config, Scope};
 use crate::ids::{span_id, SpanRole, TraceParent};
@@ -50,7 +50,7 @@ pub struct HookEnv {
 }
 
 impl HookEnv {
-    pub fn from_process() -> HookEnv {
+    pub(crate) fn from_process() -> HookEnv {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         HookEnv {
             project_dir: var("CLAUDE_PROJECT_DIR").map(PathBuf::from),
@@ -69,7 +69,7 @@ impl HookEnv {
 }
 
 /// `claude-code_2-1-328_harness` → `2.1.328`.
-pub fn claude_version(ai_agent: &str) -> Option<String> {
+pub(crate) fn claude_version(ai_agent: &str) -> Option<String> {
     let rest = ai_agent.strip_prefix("claude-code_")?;
     let v = rest.split('_').next()?;
     (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'-')).then(|| v.replace('-', "."))
@@ -171,7 +171,7 @@ impl Enricher<'_> {
 
     /// A record for input that is not a payload: the reason, size, hash, a redacted excerpt, and
     /// whatever well-known fields can still be found in the text.
-    pub fn error_record(&self, input: &[u8], now: u64, kind: &str, reason: String) -> JournalRecord {
+    pub(crate) fn error_record(&self, input: &[u8], now: u64, kind: &str, reason: String) -> JournalRecord {
         let text = String::from_utf8_lossy(input);
         let mut s = Sanitizer::new(&self.config.capture);
         let excerpt = (!input.is_empty()).then(|| s.text(&text, 1024));
@@ -292,7 +292,7 @@ impl Enricher<'_> {
 
     /// The normal path: a payload object. Analysis first, on the raw values; then the payload
     /// is sanitised and every stored field is read from the sanitised copy (or redacted).
-    pub fn from_payload(&self, mut v: Value, now: u64, repairs: &crate::payload::lenient::Repairs) -> JournalRecord {
+    pub(crate) fn from_payload(&self, mut v: Value, now: u64, repairs: &crate::payload::lenient::Repairs) -> JournalRecord {
         let p = Payload::new(&v);
         let hook_event = p.event().unwrap_or("unknown").to_string();
         let tool = p.tool_name().map(str::to_string);

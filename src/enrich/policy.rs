@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Target {
+pub(crate) enum Target {
     /// Matched against resolved file paths (tool paths and paths found in commands).
     Path,
     /// Matched against Bash commands.
@@ -25,7 +25,7 @@ pub enum Target {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Access {
+pub(crate) enum Access {
     /// Any access.
     #[default]
     Any,
@@ -36,7 +36,7 @@ pub enum Access {
 /// One rule, as in the policy file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RuleSpec {
+pub(crate) struct RuleSpec {
     pub id: String,
     #[serde(default)]
     pub category: Option<String>,
@@ -60,7 +60,7 @@ pub struct RuleSpec {
 /// What a rule does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub(crate) enum Action {
     /// Recorded as a finding.
     #[default]
     Alert,
@@ -69,7 +69,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Action::Alert => "alert",
             Action::Deny => "deny",
@@ -80,7 +80,7 @@ impl Action {
 /// The policy file: `~/.config/agent-telemetry/policy.toml` by default.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PolicyFile {
+pub(crate) struct PolicyFile {
     /// Include the built-in rules (default true).
     #[serde(default)]
     pub builtin: Option<bool>,
@@ -114,7 +114,7 @@ const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 
 /// What is wrong in a policy file, naming the rule (by id, else by position) and the field.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum BadPolicy {
+pub(crate) enum BadPolicy {
     /// Not TOML, or an unknown top-level key.
     #[error("{}", one_line(.error))]
     Syntax { error: toml::de::Error },
@@ -137,7 +137,7 @@ impl PolicyFile {
     /// Parses a policy file's text. Every mistake is an error naming the rule (by id, else by
     /// position) and the field: an unknown key, a wrong type, an unknown choice
     /// (`action = "Deny"`), a pattern that does not compile.
-    pub fn parse(text: &str) -> Result<PolicyFile, BadPolicy> {
+    pub(crate) fn parse(text: &str) -> Result<PolicyFile, BadPolicy> {
         let raw: PolicyFileText = toml::from_str(text).map_err(|error| BadPolicy::Syntax { error })?;
         let mut rules = Vec::with_capacity(raw.rules.len());
         for (i, v) in raw.rules.into_iter().enumerate() {
@@ -270,7 +270,7 @@ fn excerpt(text: &str, start: usize, end: usize) -> String {
 impl Policy {
     /// The built-in rules, changed by the policy file at `path` if it exists. A broken file is
     /// reported and ignored (the built-ins still apply).
-    pub fn load(path: &Path) -> (Policy, Option<String>) {
+    pub(crate) fn load(path: &Path) -> (Policy, Option<String>) {
         // A regular file, bounded: the path comes from the environment or the config.
         match super::files::read_bounded(path, MAX_POLICY_BYTES) {
             Ok(bytes) => match PolicyFile::parse(&String::from_utf8_lossy(&bytes)) {
@@ -290,7 +290,7 @@ impl Policy {
     }
 
     /// Validates every pattern of the file (so a typo is reported, not silently skipped).
-    pub fn from_file(file: PolicyFile) -> Result<Policy, BadPolicy> {
+    pub(crate) fn from_file(file: PolicyFile) -> Result<Policy, BadPolicy> {
         for r in &file.rules {
             Regex::new(&r.pattern).map_err(|error| BadPolicy::Pattern { rule: r.id.clone(), error })?;
             if let Some(u) = &r.unless {
@@ -308,7 +308,7 @@ impl Policy {
         Policy { path_rules: RuleSet::new(paths), command_rules: RuleSet::new(commands), allow_paths }
     }
 
-    pub fn check_path(&self, resolved: &str, access: Access, out: &mut Vec<Finding>) {
+    pub(crate) fn check_path(&self, resolved: &str, access: Access, out: &mut Vec<Finding>) {
         self.path_rules.check(resolved, access, out);
     }
 
@@ -321,7 +321,7 @@ impl Policy {
     }
 
     /// Checks a raw command (normalised first, in `/`).
-    pub fn check_command(&self, command: &str, out: &mut Vec<Finding>) {
+    pub(crate) fn check_command(&self, command: &str, out: &mut Vec<Finding>) {
         let n = super::command::normalise(command, Path::new("/"), None);
         self.check_command_units(&n.units, out);
     }
@@ -383,7 +383,7 @@ fn rule(
 }
 
 /// The default rules. Ids are `<category>.<name>`; the category is what dashboards group by.
-pub fn builtin_rules() -> Vec<RuleSpec> {
+pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
     use Action::*;
     use Severity::*;
     use Target::*;

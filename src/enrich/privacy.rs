@@ -81,7 +81,7 @@ enum Ctx {
 }
 
 /// Walks payload values, applying the privacy rules and redaction.
-pub struct Sanitizer<'c> {
+pub(crate) struct Sanitizer<'c> {
     capture: &'c CaptureConfig,
     pub redactor: Redactor,
     /// Strings replaced by a digest.
@@ -94,19 +94,19 @@ pub struct Sanitizer<'c> {
 pub use crate::text::sha256_hex;
 
 impl<'c> Sanitizer<'c> {
-    pub fn new(capture: &'c CaptureConfig) -> Self {
+    pub(crate) fn new(capture: &'c CaptureConfig) -> Self {
         Sanitizer { capture, redactor: Redactor::new(), omitted: 0, failure: false }
     }
 
     /// Sanitizes a whole payload in place.
-    pub fn payload(&mut self, v: &mut Value) {
+    pub(crate) fn payload(&mut self, v: &mut Value) {
         self.failure = v.get("hook_event_name").and_then(Value::as_str) == Some("PostToolUseFailure");
         self.walk(v, Ctx::Normal, 0);
     }
 
     /// Redacts and caps one free-standing string (e.g. an excerpt of bad input): redaction
     /// first, so a secret straddling the cap is removed whole.
-    pub fn text(&mut self, s: &str, cap: usize) -> String {
+    pub(crate) fn text(&mut self, s: &str, cap: usize) -> String {
         let (out, cut) = self.redactor.redact_capped(s, cap);
         let mut out = out.unwrap_or_else(|| s.to_string());
         if cut {
@@ -117,7 +117,7 @@ impl<'c> Sanitizer<'c> {
 
     /// Redacts one string that is not part of the payload (an environment value, a config
     /// error, a field of a file the hook read), counting what it removes.
-    pub fn field(&mut self, s: &mut String) {
+    pub(crate) fn field(&mut self, s: &mut String) {
         self.redactor.redact_in_place(s);
     }
 
@@ -256,7 +256,7 @@ fn exit_code_line(s: &str) -> Option<&str> {
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
-pub fn cap_str(s: &str, max: usize) -> &str {
+pub(crate) fn cap_str(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

@@ -305,7 +305,7 @@ pub fn matches_unfiltered(i: usize, text: &str) -> bool {
 }
 
 /// The secret spans in `text`: (start, end, kind), sorted, overlaps merged.
-pub fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
+pub(crate) fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
     let c = compiled();
     let cands = candidates(text);
     let mut found: Vec<(usize, usize, usize)> = Vec::new();
@@ -408,7 +408,7 @@ impl Redactor {
     }
 
     /// Redacts in place; returns whether anything changed.
-    pub fn redact_in_place(&mut self, s: &mut String) -> bool {
+    pub(crate) fn redact_in_place(&mut self, s: &mut String) -> bool {
         match self.redact(s) {
             Some(r) => {
                 *s = r;
@@ -420,7 +420,7 @@ impl Redactor {
 }
 
 /// The largest char boundary at or below `i` (clamped to the text).
-pub fn floor_boundary(s: &str, i: usize) -> usize {
+pub(crate) fn floor_boundary(s: &str, i: usize) -> usize {
     let mut i = i.min(s.len());
     while !s.is_char_boundary(i) {
         i -= 1;

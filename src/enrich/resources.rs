@@ -3,7 +3,7 @@
 
 use crate::record::ResourceUsage;
 
-pub fn claude_process(pid: u32) -> Option<ResourceUsage> {
+pub(crate) fn claude_process(pid: u32) -> Option<ResourceUsage> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let after = &stat[stat.rfind(')')? + 2..];

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 
 /// The project boundary and the extra places that do not count as leaving it.
-pub struct ProjectScope {
+pub(crate) struct ProjectScope {
     root_given: Option<PathBuf>,
     allow_given: Vec<PathBuf>,
     /// Canonical root and allowed places, resolved at the first boundary check (events without
@@ -20,7 +20,7 @@ pub struct ProjectScope {
 }
 
 impl ProjectScope {
-    pub fn new(root: Option<&Path>, allow: &[PathBuf], home: Option<PathBuf>) -> Self {
+    pub(crate) fn new(root: Option<&Path>, allow: &[PathBuf], home: Option<PathBuf>) -> Self {
         ProjectScope {
             root_given: root.map(Path::to_path_buf),
             allow_given: allow.to_vec(),
@@ -38,18 +38,18 @@ impl ProjectScope {
     }
 
     /// Resolves `path` (as the agent wrote it) against `cwd`.
-    pub fn resolve(&self, path: &str, cwd: &Path) -> PathBuf {
+    pub(crate) fn resolve(&self, path: &str, cwd: &Path) -> PathBuf {
         resolve_with(Path::new(path), cwd, self.home.as_deref(), &self.known)
     }
 
     /// Resolves an absolute path of ours (no `~`), sharing what this scope already learned.
-    pub fn resolve_own(&self, path: &Path) -> PathBuf {
+    pub(crate) fn resolve_own(&self, path: &Path) -> PathBuf {
         resolve_with(path, Path::new("/"), None, &self.known)
     }
 
     /// Whether a resolved path lies outside the project (and outside every allowed place).
     /// Without a known project root nothing is outside.
-    pub fn is_outside(&self, resolved: &Path) -> bool {
+    pub(crate) fn is_outside(&self, resolved: &Path) -> bool {
         let (root, allow) = self.boundary();
         match root {
             None => false,
@@ -62,7 +62,7 @@ impl ProjectScope {
 /// directories costs one syscall per new component, not one per component per path. Lives as
 /// long as one event's analysis: the answers are as fresh as a fresh `lstat` would be then.
 #[derive(Default)]
-pub struct Lstats(RefCell<HashMap<PathBuf, Known>>);
+pub(crate) struct Lstats(RefCell<HashMap<PathBuf, Known>>);
 
 #[derive(Clone)]
 enum Known {
@@ -77,7 +77,7 @@ impl Lstats {
     /// Seeded with our working directory: `getcwd` is the kernel's own resolution of it, so every
     /// prefix of its answer is a real directory, not a symlink — one syscall for what would be
     /// an `lstat` per component (Claude Code runs hooks in the project).
-    pub fn from_cwd() -> Lstats {
+    pub(crate) fn from_cwd() -> Lstats {
         let known = Lstats::default();
         if let Ok(cwd) = std::env::current_dir() {
             if cwd.is_absolute() && cwd.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))) {
@@ -173,7 +173,7 @@ fn resolve_kernel(p: &Path, known: &Lstats) -> PathBuf {
 }
 
 /// Device files every shell uses (`2>/dev/null`): not worth a finding.
-pub fn is_shell_device(w: &str) -> bool {
+pub(crate) fn is_shell_device(w: &str) -> bool {
     matches!(
         w,
         "/dev/null"

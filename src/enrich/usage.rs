@@ -24,7 +24,7 @@ const MAX_TRANSCRIPT_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Sums usage in a transcript: of the turn `prompt_id`, or of every message when `None`
 /// (a subagent's own transcript). `None` when the file cannot be read or holds no usage.
-pub fn from_transcript(path: &str, prompt_id: Option<&str>) -> Option<TokenUsage> {
+pub(crate) fn from_transcript(path: &str, prompt_id: Option<&str>) -> Option<TokenUsage> {
     // A path from the payload: a regular file, opened without blocking, read up to a bound.
     let file = super::files::open_regular(std::path::Path::new(path)).ok()?;
     if file.metadata().ok()?.len() > MAX_TRANSCRIPT_BYTES {

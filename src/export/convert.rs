@@ -14,9 +14,9 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A log body beyond this is cut in the exported copy (a record this large has captured content).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-pub fn scope() -> InstrumentationScope {
+pub(crate) fn scope() -> InstrumentationScope {
     InstrumentationScope::builder("agent-telemetry").with_version(env!("CARGO_PKG_VERSION")).build()
 }
 
@@ -48,7 +48,7 @@ fn span_id(id: &crate::ids::SpanId) -> SpanId {
     SpanId::from_bytes(id.0)
 }
 
-pub fn resource(k: &ResourceKey) -> Resource {
+pub(crate) fn resource(k: &ResourceKey) -> Resource {
     let mut a = vec![
         KeyValue::new(attrs::SERVICE_NAME, attrs::SERVICE_VALUE),
         KeyValue::new(attrs::SERVICE_VERSION, env!("CARGO_PKG_VERSION")),
@@ -74,7 +74,7 @@ pub fn resource(k: &ResourceKey) -> Resource {
     Resource::builder_empty().with_attributes(a).build()
 }
 
-pub fn span_data(s: &SpanItem) -> SpanData {
+pub(crate) fn span_data(s: &SpanItem) -> SpanData {
     let ctx =
         SpanContext::new(trace_id(&s.trace_id), span_id(&s.span_id), TraceFlags::SAMPLED, false, TraceState::default());
     let mut events = SpanEvents::default();
@@ -115,7 +115,7 @@ pub fn span_data(s: &SpanItem) -> SpanData {
 }
 
 /// Creates SDK log records (they can only be made through a logger).
-pub struct LogFactory {
+pub(crate) struct LogFactory {
     logger: SdkLogger,
     _provider: SdkLoggerProvider,
 }
@@ -128,7 +128,7 @@ impl Default for LogFactory {
 }
 
 impl LogFactory {
-    pub fn record(&self, l: &LogItem) -> SdkLogRecord {
+    pub(crate) fn record(&self, l: &LogItem) -> SdkLogRecord {
         let mut r = self.logger.create_log_record();
         r.set_timestamp(time(l.time));
         // The observed time is the event's too: a re-sent record is then identical to the first.

@@ -27,13 +27,13 @@ pub enum ExportError {
 
 impl ExportError {
     /// Whether waiting and sending the same data again may succeed.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         matches!(self, ExportError::Unavailable(_) | ExportError::Io(_))
     }
 
     /// A gRPC status other than OK: the kind from its code, `text` (what was being done and the
     /// status' message) for the user.
-    pub fn from_grpc(code: tonic::Code, has_retry_info: bool, text: String) -> ExportError {
+    pub(crate) fn from_grpc(code: tonic::Code, has_retry_info: bool, text: String) -> ExportError {
         if grpc_retryable(code, has_retry_info) {
             ExportError::Unavailable(text)
         } else {
@@ -42,7 +42,7 @@ impl ExportError {
     }
 
     /// An HTTP answer with a status other than 2xx.
-    pub fn from_http(status: u16, text: String) -> ExportError {
+    pub(crate) fn from_http(status: u16, text: String) -> ExportError {
         if http_retryable(status) {
             ExportError::Unavailable(text)
         } else {
@@ -51,7 +51,7 @@ impl ExportError {
     }
 
     /// The same error with its text passed through `f` (to mask credentials).
-    pub fn map_text(self, f: impl Fn(&str) -> String) -> ExportError {
+    pub(crate) fn map_text(self, f: impl Fn(&str) -> String) -> ExportError {
         match self {
             ExportError::Setup(t) => ExportError::Setup(f(&t)),
             ExportError::Rejected(t) => ExportError::Rejected(f(&t)),
@@ -66,7 +66,7 @@ impl ExportError {
 /// UNKNOWN: tonic gives that code to transport failures that carry no server answer (a reset
 /// stream, a proxy cutting the response), which are outages, not refusals. Every other code is
 /// the server refusing this request: waiting alone will not change its answer.
-pub fn grpc_retryable(code: tonic::Code, has_retry_info: bool) -> bool {
+pub(crate) fn grpc_retryable(code: tonic::Code, has_retry_info: bool) -> bool {
     use tonic::Code::*;
     match code {
         Cancelled | DeadlineExceeded | Aborted | OutOfRange | Unavailable | DataLoss | Unknown => true,
@@ -79,7 +79,7 @@ pub fn grpc_retryable(code: tonic::Code, has_retry_info: bool) -> bool {
 /// The OTLP specification's retryable HTTP statuses: 429, 502, 503, 504. Every other 4xx or 5xx
 /// is a refusal of this request. (A failure with no status at all — connect, timeout, a cut
 /// response — is an outage; the caller classifies it.)
-pub fn http_retryable(status: u16) -> bool {
+pub(crate) fn http_retryable(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 

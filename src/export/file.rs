@@ -15,13 +15,13 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-pub struct FileExporter {
+pub(crate) struct FileExporter {
     dir: PathBuf,
     dir_ready: bool,
 }
 
 /// The spans and log records of one resource, ready for an exporter.
-pub struct ResourceBatch {
+pub(crate) struct ResourceBatch {
     pub resource: Resource,
     pub spans: Vec<SpanData>,
     pub logs: Vec<SdkLogRecord>,
@@ -30,7 +30,7 @@ pub struct ResourceBatch {
 impl ResourceBatch {
     /// The OTLP requests for this batch: one for its spans, one for its log records (none for
     /// an empty signal). The same messages go into files and over gRPC or HTTP.
-    pub fn into_requests(self) -> (Option<ExportTraceServiceRequest>, Option<ExportLogsServiceRequest>) {
+    pub(crate) fn into_requests(self) -> (Option<ExportTraceServiceRequest>, Option<ExportLogsServiceRequest>) {
         let res = ResourceAttributesWithSchema::from(&self.resource);
         let spans = (!self.spans.is_empty()).then(|| ExportTraceServiceRequest {
             resource_spans: opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope(
@@ -53,12 +53,12 @@ impl ResourceBatch {
 }
 
 impl FileExporter {
-    pub fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: PathBuf) -> Self {
         FileExporter { dir, dir_ready: false }
     }
 
     /// One line per resource and signal, all of a batch in one write (and one sync) per file.
-    pub fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), ExportError> {
+    pub(crate) fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), ExportError> {
         let day = crate::timefmt::yyyymmdd(crate::timefmt::now_unix_nanos());
         let (mut traces, mut logs) = (Vec::new(), Vec::new());
         for b in batches {

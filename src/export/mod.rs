@@ -6,15 +6,15 @@
 mod convert;
 mod error;
 mod file;
-pub mod otlp;
+pub(crate) mod otlp;
 
 use crate::assemble::model::{Output, ResourceKey};
-pub use crate::config::{Destination, ExportConfig, Protocol};
+pub(crate) use crate::config::{Destination, ExportConfig, Protocol};
 use convert::LogFactory;
-pub use error::ExportError;
+pub(crate) use error::ExportError;
 use std::collections::BTreeMap;
 
-pub struct Exporter {
+pub(crate) struct Exporter {
     inner: Inner,
     logs: LogFactory,
     /// The settings, to mask credentials in error texts (a transport error may quote the URL).
@@ -30,7 +30,7 @@ enum Inner {
 
 impl Exporter {
     /// Must be called inside a tokio runtime (the tonic channel needs one).
-    pub fn new(cfg: &ExportConfig) -> Result<Exporter, ExportError> {
+    pub(crate) fn new(cfg: &ExportConfig) -> Result<Exporter, ExportError> {
         let inner = match &cfg.destination {
             Destination::File(dir) => Inner::File(file::FileExporter::new(dir.clone())),
             Destination::Otlp { .. } => {
@@ -43,11 +43,11 @@ impl Exporter {
     /// Exports everything in `out`, grouped by resource. `Err` means nothing may be assumed
     /// delivered (some groups may have been: at-least-once, made harmless by deterministic ids).
     /// Converting time since the last call (the relay's stage timings).
-    pub fn take_convert_time(&mut self) -> std::time::Duration {
+    pub(crate) fn take_convert_time(&mut self) -> std::time::Duration {
         std::mem::take(&mut self.convert_time)
     }
 
-    pub async fn export(&mut self, out: &Output) -> Result<(), ExportError> {
+    pub(crate) async fn export(&mut self, out: &Output) -> Result<(), ExportError> {
         let t = std::time::Instant::now();
         let mut groups: BTreeMap<&ResourceKey, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
         for (i, s) in out.spans.iter().enumerate() {

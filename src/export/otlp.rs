@@ -22,7 +22,7 @@ use prost::Message as _;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-pub struct OtlpExporters {
+pub(crate) struct OtlpExporters {
     endpoint: String,
     protocol: Protocol,
     channel: Option<tonic::transport::Channel>,
@@ -60,7 +60,7 @@ impl Request {
 }
 
 impl OtlpExporters {
-    pub fn new(cfg: &ExportConfig) -> Result<Self, ExportError> {
+    pub(crate) fn new(cfg: &ExportConfig) -> Result<Self, ExportError> {
         let Destination::Otlp { endpoint, protocol } = &cfg.destination else { unreachable!() };
         let channel = match protocol {
             Protocol::Grpc => {
@@ -106,7 +106,7 @@ impl OtlpExporters {
     }
 
     /// A span exporter for `resource` over this transport (the relay's own spans).
-    pub fn span_exporter(&self, resource: &Resource) -> Result<SpanExporter, ExportError> {
+    pub(crate) fn span_exporter(&self, resource: &Resource) -> Result<SpanExporter, ExportError> {
         let mut spans = match self.protocol {
             Protocol::Grpc => SpanExporter::builder()
                 .with_tonic()
@@ -131,7 +131,7 @@ impl OtlpExporters {
         Ok(spans)
     }
 
-    pub async fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), ExportError> {
+    pub(crate) async fn export(&mut self, batches: Vec<ResourceBatch>) -> Result<(), ExportError> {
         match self.protocol {
             Protocol::Grpc => drop(self.grpc_metadata.clone()?),
             Protocol::HttpProtobuf => drop(self.http_headers.clone()?),
@@ -302,7 +302,7 @@ fn http_error_detail(body: &[u8], protobuf: bool) -> String {
 /// A reqwest client builder with TLS on ring. reqwest is built without a crypto provider (its
 /// default, aws-lc, would run its cpuid constructor in every process of this binary, the hook's
 /// included), so the process-wide default is installed here, once, before any client is built.
-pub fn http_client() -> reqwest::ClientBuilder {
+pub(crate) fn http_client() -> reqwest::ClientBuilder {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // Err means a provider is already installed: that one is used.

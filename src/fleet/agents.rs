@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// One agent, as `--json` prints it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct AgentRow {
+pub(crate) struct AgentRow {
     /// The fleet agent id (`agent.id`); `null` for records that carry none.
     pub agent: Option<String>,
     pub seen: bool,
@@ -82,7 +82,7 @@ struct Acc {
 
 /// Every agent with a session active at or after `since` (sorted by id), then the registry's
 /// agents not among them (`seen: false`).
-pub fn list(
+pub(crate) fn list(
     index: &Index,
     registry: Option<&Registry>,
     since: Option<u64>,
@@ -202,7 +202,7 @@ pub fn list(
 
 /// The agents as a table for people (agent text escaped for the terminal); `windowed`: the list
 /// was limited to a time window (said when it is empty).
-pub fn render(rows: &[AgentRow], windowed: bool) -> String {
+pub(crate) fn render(rows: &[AgentRow], windowed: bool) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let esc = |s: &str| crate::text::escape_terminal(s);

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// Tool calls of one tool.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ToolCount {
+pub(crate) struct ToolCount {
     pub tool: String,
     pub calls: u64,
     pub failures: u64,
@@ -30,7 +30,7 @@ pub struct ToolCount {
 
 /// One agent's row.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct AgentRow {
+pub(crate) struct AgentRow {
     /// The fleet agent id; null for sessions without one.
     pub agent: Option<String>,
     pub agent_groups: Vec<String>,
@@ -63,7 +63,7 @@ pub struct AgentRow {
 
 /// The hook's time on an agent's events (`metadata.hook_us`), in µs.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct HookTiming {
+pub(crate) struct HookTiming {
     /// Records that carry the timing.
     pub events: u64,
     pub median_us: u64,
@@ -73,7 +73,7 @@ pub struct HookTiming {
 
 impl HookTiming {
     /// Nearest-rank percentiles of the timings (sorted here); `None` for none.
-    pub fn of(mut us: Vec<u64>) -> Option<HookTiming> {
+    pub(crate) fn of(mut us: Vec<u64>) -> Option<HookTiming> {
         if us.is_empty() {
             return None;
         }
@@ -84,7 +84,7 @@ impl HookTiming {
 }
 
 /// One row per agent, most tool calls first.
-pub fn compare(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<AgentRow>> {
+pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<AgentRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
     super::window_conditions(f.since, f.until, "s.start", "s.last", &mut params, &mut conds);
@@ -234,7 +234,7 @@ pub fn compare(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<Ag
 }
 
 /// The human table; the tool mix shows the three most used tools.
-pub fn render(rows: &[AgentRow], style: Style) -> String {
+pub(crate) fn render(rows: &[AgentRow], style: Style) -> String {
     let mut out = style.dim(&format!(
         "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {:>6}  {:>4}  {:<36}  {:<15}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
         "AGENT",

@@ -27,12 +27,12 @@ use rusqlite::types::Value as SqlValue;
 use std::collections::BTreeMap;
 
 /// Tools whose completed call reads its path.
-pub const READ_TOOLS: &[&str] = &["Read", "NotebookRead"];
+pub(crate) const READ_TOOLS: &[&str] = &["Read", "NotebookRead"];
 /// Tools whose completed call writes its path.
-pub const WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
+pub(crate) const WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
 
 #[derive(Debug, Clone)]
-pub struct ConflictFilters {
+pub(crate) struct ConflictFilters {
     pub since: Option<u64>,
     pub until: Option<u64>,
     /// A project path, name or glob of the path (as `sessions --project`).
@@ -43,7 +43,7 @@ pub struct ConflictFilters {
 
 /// One file-tool call that takes part in a conflict.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Touch {
+pub(crate) struct Touch {
     /// The fleet agent id; absent when the session has none (it is then its own agent).
     pub agent: Option<String>,
     pub session_id: String,
@@ -61,7 +61,7 @@ pub struct Touch {
 
 /// Touches of one path by different agents, linked by conflicting pairs.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Conflict {
+pub(crate) struct Conflict {
     pub path: String,
     /// `write/write` when any pair is two writes, else `read/write`.
     pub kind: &'static str,
@@ -77,7 +77,7 @@ pub struct Conflict {
 }
 
 /// `10m`, `90s`, `2h`, `1d`: a window length in nanoseconds (at least one second).
-pub fn parse_window(text: &str) -> super::Result<u64> {
+pub(crate) fn parse_window(text: &str) -> super::Result<u64> {
     let t = text.trim();
     let bad = || super::Error::BadWindow { given: text.to_string() };
     let unit = t.chars().last().ok_or_else(bad)?;
@@ -100,7 +100,7 @@ pub fn parse_window(text: &str) -> super::Result<u64> {
 }
 
 /// A path with `//`, `.` and `..` (lexically) resolved and no trailing `/`.
-pub fn normalise_path(p: &str) -> String {
+pub(crate) fn normalise_path(p: &str) -> String {
     let absolute = p.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {
@@ -127,14 +127,14 @@ pub fn normalise_path(p: &str) -> String {
 }
 
 /// The SQL condition selecting sessions of a project (path, name or glob), as `sessions` does.
-pub fn project_condition(project: &str, params: &mut Vec<SqlValue>) -> String {
+pub(crate) fn project_condition(project: &str, params: &mut Vec<SqlValue>) -> String {
     params.push(SqlValue::Text(project.to_string()));
     let ph = format!("?{}", params.len());
     format!("(s.project = {ph} OR s.project_name = {ph} OR s.project GLOB {ph})")
 }
 
 /// Every conflict in `f`, oldest first.
-pub fn find(index: &Index, f: &ConflictFilters) -> super::Result<Vec<Conflict>> {
+pub(crate) fn find(index: &Index, f: &ConflictFilters) -> super::Result<Vec<Conflict>> {
     let tools: Vec<&str> = READ_TOOLS.iter().chain(WRITE_TOOLS).copied().collect();
     let mut params: Vec<SqlValue> = tools.iter().map(|t| SqlValue::Text(t.to_string())).collect();
     let mut conds = vec![
@@ -265,7 +265,7 @@ fn conflicts_of(path: &str, touches: Vec<Touch>, window: u64) -> Vec<Conflict> {
 }
 
 /// The human listing: one header line per conflict, one line per touch under it.
-pub fn render(conflicts: &[Conflict], window: u64, style: Style) -> String {
+pub(crate) fn render(conflicts: &[Conflict], window: u64, style: Style) -> String {
     let mut out = String::new();
     for c in conflicts {
         let kind = if c.kind == "write/write" {

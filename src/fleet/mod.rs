@@ -13,12 +13,12 @@
 //! `agent-telemetry fleet <sub>` (`cli::fleet::FleetCommand`, run by `commands::fleet`) asks these
 //! with plain query types; it runs in `agent-telemetry-forensics`: most of it reads the index.
 
-pub mod agents;
-pub mod collector;
-pub mod compare;
-pub mod conflicts;
-pub mod overlaps;
-pub mod tree;
+pub(crate) mod agents;
+pub(crate) mod collector;
+pub(crate) mod compare;
+pub(crate) mod conflicts;
+pub(crate) mod overlaps;
+pub(crate) mod tree;
 
 use crate::text::escape_terminal;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ use std::path::PathBuf;
 /// not `source()` (the command line prints `{:#}`: the text once); plain SQLite, I/O, JSON and
 /// forensics failures pass through unchanged.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error(transparent)]
     Forensics(#[from] crate::forensics::Error),
     #[error(transparent)]
@@ -49,12 +49,12 @@ pub enum Error {
     UnknownWorkflow { workflow: String, journal: PathBuf, known: Vec<String> },
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Which sessions: active within since..until (Unix nanoseconds), of a project (path, name or
 /// glob of the path).
 #[derive(Debug, Default, Clone)]
-pub struct SessionFilters {
+pub(crate) struct SessionFilters {
     pub since: Option<u64>,
     pub until: Option<u64>,
     pub project: Option<String>,

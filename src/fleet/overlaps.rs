@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// One session taking part in an overlap.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct OverlapSession {
+pub(crate) struct OverlapSession {
     pub agent: String,
     pub session_id: String,
     pub worktree: Option<String>,
@@ -36,7 +36,7 @@ pub struct OverlapSession {
 
 /// Two or more agents in one project at once.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Overlap {
+pub(crate) struct Overlap {
     pub project: String,
     pub project_name: Option<String>,
     pub from: String,
@@ -66,7 +66,7 @@ const END: &str = "(CASE WHEN s.ended = 1 THEN s.end_time ELSE s.last END)";
 
 /// Every overlap among the sessions `f` selects (sessions active within --since/--until), by
 /// project, then time.
-pub fn find(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<Overlap>> {
+pub(crate) fn find(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<Overlap>> {
     let mut conds =
         vec!["s.records > 0".to_string(), "s.project IS NOT NULL".to_string(), "s.start IS NOT NULL".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
@@ -170,7 +170,7 @@ fn sweep(sessions: &[Sess]) -> Vec<(u64, u64, u64, BTreeSet<usize>)> {
 }
 
 /// The human listing: a header per overlap, a line per session.
-pub fn render(found: &[Overlap], style: Style) -> String {
+pub(crate) fn render(found: &[Overlap], style: Style) -> String {
     let mut out = String::new();
     for o in found {
         let dur = super::human_duration(o.to_unix_nano - o.from_unix_nano);

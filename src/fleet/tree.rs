@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What to show.
 #[derive(Debug, Clone, Default)]
-pub struct TreeSelect {
+pub(crate) struct TreeSelect {
     pub workflow: Option<String>,
     /// A session id or a unique prefix: the whole tree it belongs to.
     pub session: Option<String>,
@@ -26,7 +26,7 @@ pub struct TreeSelect {
 
 /// A subagent a session ran.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Subagent {
+pub(crate) struct Subagent {
     pub agent_id: String,
     pub agent_type: Option<String>,
     /// The subagent that spawned this one (nested delegation), if any.
@@ -40,7 +40,7 @@ pub struct Subagent {
 
 /// One session of the tree, in depth-first order.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Node {
+pub(crate) struct Node {
     pub session_id: String,
     pub parent_session: Option<String>,
     /// The session at the top of this tree.
@@ -63,7 +63,7 @@ pub struct Node {
 }
 
 /// The selected trees, roots oldest first, each depth first.
-pub fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> super::Result<Vec<Node>> {
+pub(crate) fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> super::Result<Vec<Node>> {
     let rows = sessions::list(index, &sessions::SessionFilters::default(), now, open_for)?;
     let by_id: HashMap<&str, &SessionRow> = rows.iter().map(|r| (r.session_id.as_str(), r)).collect();
     let mut kids: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -228,7 +228,7 @@ fn subagents(index: &Index, sid: &str) -> super::Result<Vec<Subagent>> {
 
 /// The human tree: sessions with their agent, project, status and counts; subagents under
 /// their session (nested ones under their parent), child sessions after them.
-pub fn render(nodes: &[Node], style: Style) -> String {
+pub(crate) fn render(nodes: &[Node], style: Style) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < nodes.len() {

@@ -21,7 +21,7 @@ const SESSION_SPAN: &str = "invoke_agent claude-code";
 
 /// Adds the `chat` spans of `records`' model calls that `spans` lacks, and their totals.
 /// Returns how many were added.
-pub fn add_recorded(spans: &mut Vec<TreeSpan>, records: &[JournalRecord]) -> usize {
+pub(crate) fn add_recorded(spans: &mut Vec<TreeSpan>, records: &[JournalRecord]) -> usize {
     let mut at: HashMap<String, usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id.clone(), i)).collect();
     let mut added = 0;
     for r in records {

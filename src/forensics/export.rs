@@ -42,18 +42,18 @@ impl std::str::FromStr for Format {
 }
 
 /// Journal lines by (segment, offset), with one open file per segment.
-pub struct LineReader<'a> {
+pub(crate) struct LineReader<'a> {
     index: &'a Index,
     files: HashMap<String, File>,
 }
 
 impl<'a> LineReader<'a> {
-    pub fn new(index: &'a Index) -> Self {
+    pub(crate) fn new(index: &'a Index) -> Self {
         LineReader { index, files: HashMap::new() }
     }
 
     /// The line of `row`, checked to be the record with its `seq` (the index may lag a rewrite).
-    pub fn line(&mut self, row: &EventRow) -> Result<Vec<u8>> {
+    pub(crate) fn line(&mut self, row: &EventRow) -> Result<Vec<u8>> {
         use std::os::unix::fs::FileExt;
         if !self.files.contains_key(&row.segment) {
             let f = super::index::open_segment(&self.index.journal_dir, &row.segment)
@@ -73,7 +73,7 @@ impl<'a> LineReader<'a> {
 
 /// What an export wrote.
 #[derive(Debug, Default)]
-pub struct Written {
+pub(crate) struct Written {
     pub records: u64,
     /// Records whose own hash does not hold in the journal (exported as they are).
     pub broken: Vec<u64>,
@@ -82,13 +82,13 @@ pub struct Written {
 const CSV_HEADER: &str = "seq,timestamp,session_id,agent_id,event,tool,tool_use_id,path,command,outside_project,risk,rules,success,duration_ms,prev_hash,hash\n";
 
 /// Streams the records matching `f` to `out`.
-pub fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -> Result<Written> {
+pub(crate) fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -> Result<Written> {
     export_with(index, f, format, out, &crate::progress::Silent)
 }
 
 /// [`export`], reporting the records written so far to `progress` (their number is not known
 /// ahead).
-pub fn export_with(
+pub(crate) fn export_with(
     index: &Index,
     f: &Filters,
     format: Format,
@@ -165,7 +165,7 @@ fn csv_field(s: &str) -> String {
 
 /// The result of checking an exported JSONL file.
 #[derive(Debug, Default, serde::Serialize)]
-pub struct FileReport {
+pub(crate) struct FileReport {
     pub records: u64,
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
@@ -179,7 +179,7 @@ pub struct FileReport {
 
 /// Checks every line of an exported JSONL file: its own hash, increasing `seq`, and `prev_hash`
 /// wherever the previous exported record is its chain neighbour.
-pub fn verify_file(path: &Path) -> Result<FileReport> {
+pub(crate) fn verify_file(path: &Path) -> Result<FileReport> {
     use std::io::BufRead;
     let f = File::open(path).map_err(|error| Error::File { path: path.to_path_buf(), error })?;
     let mut reader = std::io::BufReader::with_capacity(256 * 1024, f);

@@ -25,7 +25,7 @@ const SCHEMA_VERSION: &str = "6";
 const BATCH: usize = 50_000;
 
 #[derive(Debug, thiserror::Error)]
-pub enum IndexError {
+pub(crate) enum IndexError {
     #[error("index {path}: {source}")]
     Sql {
         path: PathBuf,
@@ -47,7 +47,7 @@ pub enum IndexError {
 }
 
 /// The opened, current index.
-pub struct Index {
+pub(crate) struct Index {
     pub conn: Connection,
     pub path: PathBuf,
     pub journal_dir: PathBuf,
@@ -56,7 +56,7 @@ pub struct Index {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct Refresh {
+pub(crate) struct Refresh {
     pub rebuilt: Option<String>,
     pub records_added: u64,
 }
@@ -154,7 +154,7 @@ struct ToolCtx {
     success: Option<bool>,
 }
 
-pub fn severity_rank(s: Severity) -> i64 {
+pub(crate) fn severity_rank(s: Severity) -> i64 {
     match s {
         Severity::Low => 1,
         Severity::Medium => 2,
@@ -163,7 +163,7 @@ pub fn severity_rank(s: Severity) -> i64 {
     }
 }
 
-pub fn severity_name(rank: i64) -> &'static str {
+pub(crate) fn severity_name(rank: i64) -> &'static str {
     match rank {
         1 => "low",
         2 => "medium",
@@ -244,13 +244,13 @@ fn sql<T>(path: &Path, r: rusqlite::Result<T>) -> Result<T, IndexError> {
 impl Index {
     /// Opens the index for `journal_dir` at `index_dir`, brought up to date with the journal
     /// (built from scratch when missing or stale).
-    pub fn open(journal_dir: &Path, index_dir: &Path) -> Result<Index, IndexError> {
+    pub(crate) fn open(journal_dir: &Path, index_dir: &Path) -> Result<Index, IndexError> {
         Self::open_with(journal_dir, index_dir, &crate::progress::Silent)
     }
 
     /// [`Index::open`], reporting the journal bytes indexed (and the steps after them) to
     /// `progress`: a first build over a large journal takes minutes.
-    pub fn open_with(journal_dir: &Path, index_dir: &Path, progress: &dyn Progress) -> Result<Index, IndexError> {
+    pub(crate) fn open_with(journal_dir: &Path, index_dir: &Path, progress: &dyn Progress) -> Result<Index, IndexError> {
         std::fs::create_dir_all(index_dir)
             .map_err(|source| IndexError::Create { path: index_dir.to_path_buf(), source })?;
         let path = index_dir.join("forensics.sqlite");
@@ -478,7 +478,7 @@ impl Index {
     }
 
     /// The journal line of an indexed record.
-    pub fn line(&self, seg: &str, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn line(&self, seg: &str, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
         read_line(&self.journal_dir, seg, off, len)
     }
 }
@@ -507,12 +507,12 @@ fn next_batch(lines: &mut Lines, max: usize) -> std::io::Result<Vec<(String, u64
 }
 
 /// Opens a segment named by the index: a segment name, a regular file, never through a link.
-pub fn open_segment(journal_dir: &Path, seg: &str) -> std::io::Result<std::fs::File> {
+pub(crate) fn open_segment(journal_dir: &Path, seg: &str) -> std::io::Result<std::fs::File> {
     segment::open(journal_dir, seg)
 }
 
 /// Reads `len` bytes at `off` of a segment (a regular file of the journal directory, never a link).
-pub fn read_line(journal_dir: &Path, seg: &str, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_line(journal_dir: &Path, seg: &str, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
     use std::os::unix::fs::FileExt;
     let f = open_segment(journal_dir, seg)?;
     let mut buf = vec![0u8; len as usize + 1];

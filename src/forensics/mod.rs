@@ -13,16 +13,16 @@
 //!
 //! Not for: anything the hook does. The hook never opens the index.
 
-pub mod calls;
-pub mod export;
-pub mod index;
-pub mod query;
-pub mod report;
-pub mod search;
-pub mod sessions;
+pub(crate) mod calls;
+pub(crate) mod export;
+pub(crate) mod index;
+pub(crate) mod query;
+pub(crate) mod report;
+pub(crate) mod search;
+pub(crate) mod sessions;
 pub mod synth;
-pub mod time;
-pub mod timeline;
+pub(crate) mod time;
+pub(crate) mod timeline;
 
 use crate::text::escape_terminal;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 /// place (`segment {name}: …`) are kept as fields, not as `source()`, so the text is not printed
 /// twice. Plain SQLite, I/O and JSON failures pass through unchanged.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     #[error("no journal at {} (is {} an agent-telemetry data dir? --data DIR names one)", .journal.display(), .data.display())]
     NoJournal { journal: PathBuf, data: PathBuf },
     #[error(transparent)]
@@ -75,19 +75,19 @@ pub enum Error {
     File { path: PathBuf, error: std::io::Error },
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Where the evidence is: a data dir (this machine's, or one copied from another) and where its
 /// index lives.
 #[derive(Debug, Clone)]
-pub struct DataDir {
+pub(crate) struct DataDir {
     pub journal: PathBuf,
     pub index: PathBuf,
 }
 
 impl DataDir {
     /// `data` (default: the configured data dir) and `index` (default: `<data>/index`).
-    pub fn new(data: &Path, index: Option<&Path>) -> Result<DataDir> {
+    pub(crate) fn new(data: &Path, index: Option<&Path>) -> Result<DataDir> {
         let journal = data.join("journal");
         if !journal.is_dir() {
             return Err(Error::NoJournal { journal, data: data.to_path_buf() });
@@ -95,19 +95,19 @@ impl DataDir {
         Ok(DataDir { journal, index: index.map(Path::to_path_buf).unwrap_or_else(|| data.join("index")) })
     }
 
-    pub fn open(&self) -> Result<index::Index> {
+    pub(crate) fn open(&self) -> Result<index::Index> {
         Ok(index::Index::open(&self.journal, &self.index)?)
     }
 }
 
 /// Colour for people at a terminal; plain text everywhere else (pipes, files, `NO_COLOR`).
 #[derive(Debug, Clone, Copy)]
-pub struct Style {
+pub(crate) struct Style {
     pub colour: bool,
 }
 
 impl Style {
-    pub fn for_stdout() -> Style {
+    pub(crate) fn for_stdout() -> Style {
         use std::io::IsTerminal;
         Style { colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) }
     }
@@ -120,19 +120,19 @@ impl Style {
         }
     }
 
-    pub fn red(&self, s: &str) -> String {
+    pub(crate) fn red(&self, s: &str) -> String {
         self.paint("31", s)
     }
 
-    pub fn yellow(&self, s: &str) -> String {
+    pub(crate) fn yellow(&self, s: &str) -> String {
         self.paint("33", s)
     }
 
-    pub fn dim(&self, s: &str) -> String {
+    pub(crate) fn dim(&self, s: &str) -> String {
         self.paint("2", s)
     }
 
-    pub fn bold(&self, s: &str) -> String {
+    pub(crate) fn bold(&self, s: &str) -> String {
         self.paint("1", s)
     }
 }

@@ -12,7 +12,7 @@ use rusqlite::{functions::FunctionFlags, OptionalExtension};
 
 /// What to select. Empty fields select everything.
 #[derive(Debug, Default, Clone)]
-pub struct Filters {
+pub(crate) struct Filters {
     pub since: Option<u64>,
     pub until: Option<u64>,
     /// A session id (resolved with [`resolve_session`]).
@@ -31,7 +31,7 @@ pub struct Filters {
 
 /// One indexed record, as `search` and `export` print it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct EventRow {
+pub(crate) struct EventRow {
     pub seq: u64,
     pub time: String,
     pub time_unix_nano: u64,
@@ -57,7 +57,7 @@ pub struct EventRow {
 }
 
 /// A session id as given: the whole id, or a prefix of exactly one (as `git` takes commits).
-pub fn resolve_session(index: &Index, given: &str) -> Result<String> {
+pub(crate) fn resolve_session(index: &Index, given: &str) -> Result<String> {
     let exact: Option<String> =
         index.conn.query_row("SELECT sid FROM sessions WHERE sid = ?1", [given], |r| r.get(0)).optional()?;
     if let Some(s) = exact {
@@ -74,7 +74,7 @@ pub fn resolve_session(index: &Index, given: &str) -> Result<String> {
 }
 
 /// `rules.rule` matches a flag given as a rule id or a category.
-pub const RULE_MATCH: &str = "(r.rule = ?F OR substr(r.rule, 1, length(?F) + 1) = ?F || '.')";
+pub(crate) const RULE_MATCH: &str = "(r.rule = ?F OR substr(r.rule, 1, length(?F) + 1) = ?F || '.')";
 
 /// The WHERE clause for `f` and its parameters.
 fn where_clause(index: &Index, f: &Filters) -> Result<(String, Vec<SqlValue>)> {
@@ -145,7 +145,7 @@ fn where_clause(index: &Index, f: &Filters) -> Result<(String, Vec<SqlValue>)> {
 }
 
 /// Runs `f` and hands each row, in journal order, to `each` (rows are streamed, never collected).
-pub fn for_each_event(index: &Index, f: &Filters, mut each: impl FnMut(EventRow) -> Result<()>) -> Result<u64> {
+pub(crate) fn for_each_event(index: &Index, f: &Filters, mut each: impl FnMut(EventRow) -> Result<()>) -> Result<u64> {
     let (w, params) = where_clause(index, f)?;
     let limit = f.limit.map(|n| format!(" LIMIT {n}")).unwrap_or_default();
     let q = format!(

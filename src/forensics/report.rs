@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
 /// HTML text and attribute escaping (control characters shown as `\u{..}` like the terminal).
-pub fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let s = crate::text::escape_terminal(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -117,7 +117,7 @@ fn detail(s: &TreeSpan) -> String {
 }
 
 /// The whole page.
-pub fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord], spans: &[TreeSpan]) -> String {
+pub(crate) fn render(sid: &str, summary: Option<&SessionRow>, records: &[JournalRecord], spans: &[TreeSpan]) -> String {
     let mut h = String::new();
     let _ = write!(
         h,

@@ -5,7 +5,7 @@ use super::Style;
 use crate::text::escape_terminal;
 
 /// One human line: time, seq, session, agent, event, tool, what it touched, flags.
-pub fn line(r: &EventRow, style: Style) -> String {
+pub(crate) fn line(r: &EventRow, style: Style) -> String {
     let sid = r.session_id.as_deref().map(|s| s.chars().take(8).collect::<String>()).unwrap_or_else(|| "-".into());
     let agent =
         r.agent_id.as_deref().map(|a| format!(" [sub {}]", a.chars().take(8).collect::<String>())).unwrap_or_default();

@@ -10,7 +10,7 @@ use crate::text::escape_terminal;
 use rusqlite::types::Value as SqlValue;
 
 #[derive(Debug, Default, Clone)]
-pub struct SessionFilters {
+pub(crate) struct SessionFilters {
     pub since: Option<u64>,
     pub until: Option<u64>,
     pub project: Option<String>,
@@ -19,7 +19,7 @@ pub struct SessionFilters {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Findings {
+pub(crate) struct Findings {
     pub critical: u64,
     pub high: u64,
     pub medium: u64,
@@ -27,7 +27,7 @@ pub struct Findings {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     pub input: u64,
     pub output: u64,
     pub cache_read: u64,
@@ -35,7 +35,7 @@ pub struct Tokens {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct SessionRow {
+pub(crate) struct SessionRow {
     pub session_id: String,
     pub start: String,
     /// The SessionEnd's time when the session ended, else its last record's.
@@ -68,7 +68,7 @@ pub struct SessionRow {
 }
 
 /// The sessions matching `f`, oldest first. `now` and `open_for` decide open vs incomplete.
-pub fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> super::Result<Vec<SessionRow>> {
+pub(crate) fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> super::Result<Vec<SessionRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
     let p = |v: SqlValue, params: &mut Vec<SqlValue>| {
@@ -154,7 +154,7 @@ pub fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> super
 }
 
 /// `12.3k`, `4.5M`.
-pub fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     match n {
         0..=9_999 => n.to_string(),
         10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
@@ -163,7 +163,7 @@ pub fn count(n: u64) -> String {
 }
 
 /// The human table.
-pub fn render(rows: &[SessionRow], style: Style) -> String {
+pub(crate) fn render(rows: &[SessionRow], style: Style) -> String {
     let mut out = String::new();
     out.push_str(&style.dim(&format!(
         "{:<19}  {:<19}  {:<10}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {:<15}  {:>9}  {:>8}  {:>4}  {:>5}\n",
@@ -234,7 +234,7 @@ pub fn render(rows: &[SessionRow], style: Style) -> String {
 }
 
 /// At most `n` characters, `…` marking a cut.
-pub fn clip(s: &str, n: usize) -> String {
+pub(crate) fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {

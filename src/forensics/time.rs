@@ -4,13 +4,13 @@
 /// A time on the command line that is neither a duration back from now nor a UTC time.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad time {text:?}: want a duration back from now (90s, 30m, 2h, 7d, 1w) or a UTC time (2026-11-30, 2026-11-30T12:00:00Z)")]
-pub struct BadTime {
+pub(crate) struct BadTime {
     pub text: String,
 }
 
 /// `--since` and `--until` as given (either may be absent): nanoseconds since the epoch, checked
 /// to leave something between them.
-pub fn window(since: Option<&str>, until: Option<&str>, now: u64) -> Result<(Option<u64>, Option<u64>), super::Error> {
+pub(crate) fn window(since: Option<&str>, until: Option<&str>, now: u64) -> Result<(Option<u64>, Option<u64>), super::Error> {
     let point = |text: Option<&str>, flag: &'static str| {
         text.map(|t| parse_point(t, now).map_err(|error| super::Error::BadTime { flag, error })).transpose()
     };
@@ -26,7 +26,7 @@ pub fn window(since: Option<&str>, until: Option<&str>, now: u64) -> Result<(Opt
 /// A point in time given on the command line: a duration back from `now` (`90s`, `30m`, `2h`,
 /// `7d`, `1w`) or an absolute UTC time (`2026-11-30`, `2026-11-30T12:00`, `…T12:00:00Z`,
 /// `…T12:00:00.5Z`). Returns nanoseconds since the epoch.
-pub fn parse_point(text: &str, now: u64) -> Result<u64, BadTime> {
+pub(crate) fn parse_point(text: &str, now: u64) -> Result<u64, BadTime> {
     let t = text.trim();
     let bad = || BadTime { text: text.to_string() };
     if let Some(unit) = t.chars().last().filter(|c| c.is_ascii_alphabetic()) {
@@ -105,7 +105,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// `+1:02.345` (minutes, seconds, ms) from a session's start; hours when it runs longer.
-pub fn offset(ns: u64) -> String {
+pub(crate) fn offset(ns: u64) -> String {
     let ms = ns / 1_000_000;
     let (h, m, s, ms) = (ms / 3_600_000, (ms / 60_000) % 60, (ms / 1000) % 60, ms % 1000);
     if h > 0 {
@@ -116,7 +116,7 @@ pub fn offset(ns: u64) -> String {
 }
 
 /// `64ms`, `1.41s`, `2m03s`.
-pub fn duration(ns: u64) -> String {
+pub(crate) fn duration(ns: u64) -> String {
     let ms = ns as f64 / 1e6;
     if ms < 1000.0 {
         format!("{ms:.0}ms")
@@ -129,7 +129,7 @@ pub fn duration(ns: u64) -> String {
 }
 
 /// `2026-11-30 12:00:01` from an RFC 3339 string this crate wrote.
-pub fn short_rfc(rfc: &str) -> String {
+pub(crate) fn short_rfc(rfc: &str) -> String {
     rfc.get(..19).map(|s| s.replacen('T', " ", 1)).unwrap_or_else(|| rfc.to_string())
 }
 

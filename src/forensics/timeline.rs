@@ -10,7 +10,7 @@ use crate::record::JournalRecord;
 use crate::text::escape_terminal;
 
 /// A session and every session started under it, depth first (ids as stored).
-pub fn family(index: &Index, sid: &str) -> Result<Vec<String>> {
+pub(crate) fn family(index: &Index, sid: &str) -> Result<Vec<String>> {
     let mut out = vec![sid.to_string()];
     let mut i = 0;
     let mut st = index.conn.prepare("SELECT sid FROM sessions WHERE parent_sid = ?1 ORDER BY start")?;
@@ -28,7 +28,7 @@ pub fn family(index: &Index, sid: &str) -> Result<Vec<String>> {
 
 /// The records of `given` (a session id or a unique prefix) and its child sessions, in journal
 /// order; the resolved id first.
-pub fn records(index: &Index, given: &str) -> Result<(String, Vec<JournalRecord>)> {
+pub(crate) fn records(index: &Index, given: &str) -> Result<(String, Vec<JournalRecord>)> {
     let sid = resolve_session(index, given)?;
     let mut lines = LineReader::new(index);
     let mut all: Vec<JournalRecord> = Vec::new();
@@ -45,14 +45,14 @@ pub fn records(index: &Index, given: &str) -> Result<(String, Vec<JournalRecord>
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct FindingRef {
+pub(crate) struct FindingRef {
     pub rule: String,
     pub severity: &'static str,
 }
 
 /// One line of the timeline.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub seq: u64,
     pub time: String,
     /// Since the session's first record.
@@ -75,7 +75,7 @@ pub struct Entry {
     pub findings: Vec<FindingRef>,
 }
 
-pub fn entries(sid: &str, records: &[JournalRecord]) -> Vec<Entry> {
+pub(crate) fn entries(sid: &str, records: &[JournalRecord]) -> Vec<Entry> {
     let t0 =
         records.iter().filter(|r| r.session_id.as_deref() == Some(sid)).map(|r| r.time_unix_nano).min().unwrap_or(0);
     records
@@ -126,7 +126,7 @@ pub fn entries(sid: &str, records: &[JournalRecord]) -> Vec<Entry> {
 
 /// The human timeline: offset, who (main, `sub <type>`, `child <id>`), event, tool, detail,
 /// duration, flags.
-pub fn render(sid: &str, entries: &[Entry], style: Style) -> String {
+pub(crate) fn render(sid: &str, entries: &[Entry], style: Style) -> String {
     let mut out = format!("session {}  {} record(s)\n", escape_terminal(sid), entries.len());
     for e in entries {
         let who = match (&e.agent_id, e.child_session) {
@@ -175,7 +175,7 @@ pub fn render(sid: &str, entries: &[Entry], style: Style) -> String {
 
 /// The session's span tree, as the relay assembles it: model calls from the transcripts where
 /// they are readable, else from the relay's `model_call` records (a copied data dir).
-pub fn tree(records: &[JournalRecord]) -> Vec<crate::assemble::tree::TreeSpan> {
+pub(crate) fn tree(records: &[JournalRecord]) -> Vec<crate::assemble::tree::TreeSpan> {
     let mut asm = crate::assemble::tree::SpanAssembly::default();
     for r in records {
         asm.feed(r);

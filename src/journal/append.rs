@@ -50,7 +50,7 @@ impl Journal {
 
     /// [`Journal::append`], then `after` with the journal directory, still under the lock (the
     /// hook keeps its list of projects there without opening and checking the directory again).
-    pub fn append_then(
+    pub(crate) fn append_then(
         &self,
         record: &mut JournalRecord,
         after: impl FnOnce(&DirFd),

@@ -23,7 +23,7 @@ pub fn encode(record: &JournalRecord) -> Result<(Vec<u8>, String), serde_json::E
 
 /// Splits a line (without its newline) into the hashed part (less its closing brace) and the
 /// stored hash, without checking the hash. `Err` says what is wrong with the line's shape.
-pub fn split_line(line: &[u8]) -> Result<(&[u8], &str), &'static str> {
+pub(crate) fn split_line(line: &[u8]) -> Result<(&[u8], &str), &'static str> {
     if line.len() < SUFFIX_LEN + 2 {
         return Err("line too short to be a record");
     }
@@ -41,7 +41,7 @@ pub fn split_line(line: &[u8]) -> Result<(&[u8], &str), &'static str> {
 
 /// Checks that a line's stored hash is the hash of its body; returns the hash. `Err` says what
 /// is wrong.
-pub fn check_line(line: &[u8]) -> Result<String, &'static str> {
+pub(crate) fn check_line(line: &[u8]) -> Result<String, &'static str> {
     let (head, hash) = split_line(line)?;
     let mut h = Sha256::new();
     h.update(head);

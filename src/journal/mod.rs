@@ -9,13 +9,13 @@
 //!   like a segment that is not a regular file is skipped with a `journal_recovery` record.
 //! - Each record carries `seq`, `prev_hash` and `hash` (see [`chain`]); [`verify`] walks them.
 
-pub mod append;
+pub(crate) mod append;
 pub mod chain;
-pub mod projects;
-pub mod read;
-pub mod remote;
-pub mod segment;
-pub mod verify;
+pub(crate) mod projects;
+pub(crate) mod read;
+pub(crate) mod remote;
+pub(crate) mod segment;
+pub(crate) mod verify;
 
 pub use append::{AppendOutcome, Journal};
 
@@ -32,7 +32,7 @@ pub enum JournalError {
 }
 
 impl JournalError {
-    pub fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
         JournalError::Io { path: path.into(), source }
     }
 }

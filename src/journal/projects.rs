@@ -28,7 +28,7 @@ fn open(journal_dir: &Path) -> Option<DirFd> {
 /// Remembers `root` as a project with telemetry on (no-op when already known), in the journal
 /// directory already open and checked (the hook does it right after its append, under the
 /// journal's lock).
-pub fn remember(dir: &DirFd, root: &Path) {
+pub(crate) fn remember(dir: &DirFd, root: &Path) {
     if read(dir).iter().any(|r| r == root) {
         return;
     }
@@ -39,7 +39,7 @@ pub fn remember(dir: &DirFd, root: &Path) {
 
 /// The known project at or above `start` whose marker `marker` is gone, forgotten as it is
 /// returned (the gap is reported once). Reads nothing when the journal does not exist.
-pub fn take_gone(journal_dir: &Path, start: &Path, marker: &str) -> Option<PathBuf> {
+pub(crate) fn take_gone(journal_dir: &Path, start: &Path, marker: &str) -> Option<PathBuf> {
     if std::fs::symlink_metadata(journal_dir.join(FILE)).is_err() {
         return None;
     }
@@ -55,7 +55,7 @@ pub fn take_gone(journal_dir: &Path, start: &Path, marker: &str) -> Option<PathB
 }
 
 /// Forgets `root` (the relay reported its marker gone: the hook need not say it again).
-pub fn forget(journal_dir: &Path, root: &Path) {
+pub(crate) fn forget(journal_dir: &Path, root: &Path) {
     if std::fs::symlink_metadata(journal_dir.join(FILE)).is_err() {
         return;
     }

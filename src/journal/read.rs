@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// A position in the journal: a segment and a byte offset within it (the start of a line).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
-pub struct Position {
+pub(crate) struct Position {
     pub segment: String,
     pub offset: u64,
 }
@@ -16,13 +16,13 @@ pub struct Position {
 /// Why a journal line could not be read back as a record (the message says what is wrong with
 /// the JSON, and where in the line).
 #[derive(Debug, thiserror::Error)]
-pub enum BadLine {
+pub(crate) enum BadLine {
     #[error(transparent)]
     NotARecord(#[from] serde_json::Error),
 }
 
 /// One line read back: the record (or why it could not be read) and where the next line starts.
-pub struct Entry {
+pub(crate) struct Entry {
     pub record: Result<JournalRecord, BadLine>,
     /// The line as written (without its newline): the record's canonical JSON.
     pub raw: String,
@@ -48,7 +48,7 @@ fn segments_from(dir: &Path, from: Option<&Position>) -> std::io::Result<Vec<(St
 /// the one reader of the journal (the relay's and `show`'s [`read_from`], `verify`'s, the
 /// forensics index's). An incomplete last line is left for later: a hook may be writing it.
 /// Segments are opened as [`segment::open`] does (a regular file, never through a link).
-pub struct Lines {
+pub(crate) struct Lines {
     segments: std::vec::IntoIter<(String, PathBuf, u64)>,
     current: Option<(String, BufReader<File>, u64)>,
     position: Position,
@@ -56,7 +56,7 @@ pub struct Lines {
 
 impl Lines {
     /// Lines after `from` (from the start when `None`).
-    pub fn new(dir: &Path, from: Option<&Position>) -> std::io::Result<Lines> {
+    pub(crate) fn new(dir: &Path, from: Option<&Position>) -> std::io::Result<Lines> {
         Ok(Lines {
             segments: segments_from(dir, from)?.into_iter(),
             current: None,
@@ -65,13 +65,13 @@ impl Lines {
     }
 
     /// Where the next line starts (after the last one read).
-    pub fn position(&self) -> &Position {
+    pub(crate) fn position(&self) -> &Position {
         &self.position
     }
 
     /// The next complete line, without its newline, into `line` (cleared first), and its offset
     /// in its segment (whose file name is then `position().segment`); `None` at the end.
-    pub fn next_into(&mut self, line: &mut Vec<u8>) -> std::io::Result<Option<u64>> {
+    pub(crate) fn next_into(&mut self, line: &mut Vec<u8>) -> std::io::Result<Option<u64>> {
         loop {
             let (name, reader, pos) = match &mut self.current {
                 Some(c) => c,
@@ -105,7 +105,7 @@ const READ_BUFFER: usize = 1 << 20;
 
 /// Reads up to `max` complete lines after `from` (from the start when `None`). An incomplete
 /// last line is left for later: a hook may be writing it.
-pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Result<Vec<Entry>> {
+pub(crate) fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     let mut lines = Lines::new(dir, from)?;
     let mut line = Vec::new();
@@ -122,7 +122,7 @@ pub fn read_from(dir: &Path, from: Option<&Position>, max: usize) -> std::io::Re
 /// The `(seq, hash)` of the record whose line ends (newline included) exactly at `at`: `None`
 /// when the segment is gone, `at` is not the end of a line, or that line is not a record. The
 /// relay checks its checkpoint with it (a crash can cut exported lines; see `relay::checkpoint`).
-pub fn record_ending_at(dir: &Path, at: &Position) -> Option<(u64, String)> {
+pub(crate) fn record_ending_at(dir: &Path, at: &Position) -> Option<(u64, String)> {
     if at.offset == 0 || SegmentName::parse(&at.segment).is_none() {
         return None;
     }
@@ -137,7 +137,7 @@ pub fn record_ending_at(dir: &Path, at: &Position) -> Option<(u64, String)> {
 }
 
 /// Whether the segment a position names exists (a regular file).
-pub fn segment_exists(dir: &Path, at: &Position) -> bool {
+pub(crate) fn segment_exists(dir: &Path, at: &Position) -> bool {
     SegmentName::parse(&at.segment).is_some()
         && std::fs::symlink_metadata(dir.join(&at.segment)).is_ok_and(|m| m.is_file())
 }
@@ -160,7 +160,7 @@ fn count_lines(path: &Path, offset: u64) -> std::io::Result<u64> {
 }
 
 /// Complete records after `from` (all of them when `None`): the relay's backlog.
-pub fn count_after(dir: &Path, from: Option<&Position>) -> std::io::Result<u64> {
+pub(crate) fn count_after(dir: &Path, from: Option<&Position>) -> std::io::Result<u64> {
     let mut n = 0;
     for (_, path, offset) in segments_from(dir, from)? {
         n += count_lines(&path, offset)?;
@@ -170,7 +170,7 @@ pub fn count_after(dir: &Path, from: Option<&Position>) -> std::io::Result<u64> 
 
 /// Summary numbers for `status`.
 #[derive(Debug, Default)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub segments: usize,
     pub bytes: u64,
     pub records: u64,
@@ -178,7 +178,7 @@ pub struct Summary {
     pub newest_segment: Option<PathBuf>,
 }
 
-pub fn summary(dir: &Path) -> std::io::Result<Summary> {
+pub(crate) fn summary(dir: &Path) -> std::io::Result<Summary> {
     let mut s = Summary::default();
     let segments = segment::list(dir)?;
     s.segments = segments.len();

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What differs between the journal and the backend.
 #[derive(Debug, Default, PartialEq)]
-pub struct RemoteDiff {
+pub(crate) struct RemoteDiff {
     /// Exported (seq at or below the checkpoint, or the backend's last) but absent at the backend.
     pub missing_remote: Vec<u64>,
     /// At the backend but no longer in the journal (removed locally).
@@ -25,7 +25,7 @@ pub struct RemoteDiff {
 }
 
 impl RemoteDiff {
-    pub fn holds(&self) -> bool {
+    pub(crate) fn holds(&self) -> bool {
         self.missing_remote.is_empty()
             && self.missing_local.is_empty()
             && self.altered.is_empty()
@@ -36,7 +36,7 @@ impl RemoteDiff {
 /// Compares `(seq, hash)` of the journal with the backend's (duplicates allowed: at-least-once
 /// delivery re-sends identical copies). `exported_up_to` is the last seq the relay says it
 /// exported (the checkpoint); without it, the backend's highest seq is taken.
-pub fn compare(local: &[(u64, String)], remote: &[(u64, String)], exported_up_to: Option<u64>) -> RemoteDiff {
+pub(crate) fn compare(local: &[(u64, String)], remote: &[(u64, String)], exported_up_to: Option<u64>) -> RemoteDiff {
     let mut d = RemoteDiff::default();
     let local_by_seq: BTreeMap<u64, &str> = local.iter().map(|(s, h)| (*s, h.as_str())).collect();
     let mut remote_by_seq: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();

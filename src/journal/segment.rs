@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 /// A segment's name is `YYYYMMDD-NNNNNN.jsonl`: the UTC day it was started and a counter, so
 /// that names sort in write order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct SegmentName {
+pub(crate) struct SegmentName {
     pub day: String,
     pub index: u32,
 }
 
 impl SegmentName {
-    pub fn parse(file_name: &str) -> Option<SegmentName> {
+    pub(crate) fn parse(file_name: &str) -> Option<SegmentName> {
         let stem = file_name.strip_suffix(".jsonl")?;
         let (day, index) = stem.split_once('-')?;
         if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) || index.len() != 6 {
@@ -20,13 +20,13 @@ impl SegmentName {
         Some(SegmentName { day: day.to_string(), index: index.parse().ok()? })
     }
 
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         format!("{}-{:06}.jsonl", self.day, self.index)
     }
 
     /// The segment after this one, on `day` (a day before this one's keeps this one's day: names
     /// must sort in write order whatever the clock says).
-    pub fn next(&self, day: &str) -> SegmentName {
+    pub(crate) fn next(&self, day: &str) -> SegmentName {
         if day > self.day.as_str() {
             SegmentName { day: day.to_string(), index: 0 }
         } else {
@@ -37,7 +37,7 @@ impl SegmentName {
 
 /// Opens segment `name` of a journal directory for reading: a segment name, a regular file,
 /// never through a link (an entry swapped for a link or a FIFO after it was listed is refused).
-pub fn open(dir: &Path, name: &str) -> std::io::Result<std::fs::File> {
+pub(crate) fn open(dir: &Path, name: &str) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
     if SegmentName::parse(name).is_none() {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{name:?} is not a segment name")));
@@ -54,12 +54,12 @@ pub fn open(dir: &Path, name: &str) -> std::io::Result<std::fs::File> {
 
 /// All segments of a journal directory, oldest first: regular files only (an entry named like a
 /// segment that is a symlink, a directory or a FIFO is never read; see [`list_all`]).
-pub fn list(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf)>> {
+pub(crate) fn list(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf)>> {
     Ok(list_all(dir)?.into_iter().filter(|(_, _, regular)| *regular).map(|(n, p, _)| (n, p)).collect())
 }
 
 /// Every entry named like a segment, with whether it is a regular file (not followed).
-pub fn list_all(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf, bool)>> {
+pub(crate) fn list_all(dir: &Path) -> std::io::Result<Vec<(SegmentName, PathBuf, bool)>> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,

@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BreakKind {
+pub(crate) enum BreakKind {
     /// The line's hash does not match its content.
     Edited,
     /// `seq` jumped forward: records are missing.
@@ -30,7 +30,7 @@ pub enum BreakKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct Break {
+pub(crate) struct Break {
     pub kind: BreakKind,
     pub segment: PathBuf,
     /// 1-based line number within the segment.
@@ -50,7 +50,7 @@ impl std::fmt::Display for Break {
 }
 
 #[derive(Debug, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub segments: usize,
     pub records: u64,
     pub last_seq: Option<u64>,
@@ -90,12 +90,12 @@ fn seq_appears_later(
 /// Verifies the whole journal in `dir`. I/O errors are returned; chain problems are in the report.
 /// `anchor` is a `(seq, hash)` known from outside (the relay's last exported record): the
 /// journal must still hold that exact record, which catches records cut from the end.
-pub fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report> {
+pub(crate) fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report> {
     verify_with(dir, anchor, &crate::progress::Silent)
 }
 
 /// [`verify`], reporting the journal bytes checked to `progress`.
-pub fn verify_with(dir: &Path, anchor: Option<(u64, &str)>, progress: &dyn Progress) -> std::io::Result<Report> {
+pub(crate) fn verify_with(dir: &Path, anchor: Option<(u64, &str)>, progress: &dyn Progress) -> std::io::Result<Report> {
     let mut report = Report::default();
     let segments = segment::list(dir)?;
     report.segments = segments.len();

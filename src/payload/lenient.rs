@@ -23,7 +23,7 @@ use serde_json::{Map, Number, Value};
 
 /// Arrays and objects nested deeper than this (from the payload's root) are replaced by a digest.
 /// Records nest the payload a few levels down and readers use serde_json's limit of 128.
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// What was repaired while reading.
 #[derive(Debug, Default, Clone)]
@@ -37,13 +37,13 @@ pub struct Repairs {
 }
 
 impl Repairs {
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.lone_surrogates + self.deep_values + self.control_chars + self.big_numbers > 0
             || !self.duplicates.is_empty()
     }
 
     /// One sentence for the record.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.lone_surrogates > 0 {
             parts.push(format!("{} lone UTF-16 surrogate(s) replaced with U+FFFD", self.lone_surrogates));

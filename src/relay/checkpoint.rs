@@ -19,10 +19,10 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The checkpoint format this relay writes; it reads this one and every older one.
-pub const VERSION: u32 = 3;
+pub(crate) const VERSION: u32 = 3;
 
 #[derive(Debug, Default)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     pub position: Option<Position>,
     pub last_seq: Option<u64>,
     pub last_hash: Option<String>,
@@ -44,18 +44,18 @@ pub struct Checkpoint {
 
 /// A checkpointed position and the record whose line ends there.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Anchor {
+pub(crate) struct Anchor {
     pub position: Position,
     pub seq: u64,
     pub hash: String,
 }
 
 /// How many past checkpoints are kept to go back to (a batch apart each, at most).
-pub const RECENT: usize = 32;
+pub(crate) const RECENT: usize = 32;
 
 impl Checkpoint {
     /// Notes the current position as an anchor (after it moved past at least one record).
-    pub fn remember_position(&mut self) {
+    pub(crate) fn remember_position(&mut self) {
         if let (Some(position), Some(seq), Some(hash)) = (&self.position, self.last_seq, &self.last_hash) {
             if self.recent.last().is_some_and(|a| a.seq == seq && &a.hash == hash) {
                 return;
@@ -79,7 +79,7 @@ impl Checkpoint {
 /// again: at least once), or to the start of the checkpoint's segment. Returns what it did, to
 /// be said; `None` when the checkpoint holds, has no anchor, or its segment is gone (a journal
 /// pruned behind the relay is read on from the next segment, as before).
-pub fn realign(journal_dir: &Path, cp: &mut Checkpoint) -> Option<String> {
+pub(crate) fn realign(journal_dir: &Path, cp: &mut Checkpoint) -> Option<String> {
     use crate::journal::read::{record_ending_at, segment_exists};
     let (Some(position), Some(seq), Some(hash)) = (cp.position.clone(), cp.last_seq, cp.last_hash.clone()) else {
         return None;
@@ -165,7 +165,7 @@ pub enum RelayState {
 }
 
 impl RelayState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RelayState::Starting => "starting",
             RelayState::Running => "running",
@@ -248,7 +248,7 @@ pub enum CheckpointError {
     Newer { path: PathBuf, version: u32 },
 }
 
-pub fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
+pub(crate) fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let path = dir.join("checkpoint.json");
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -398,7 +398,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Why a checkpoint could not be saved: its state would not encode, or the file could not be
 /// written (a full disk: the relay exports on and tries again).
 #[derive(Debug, thiserror::Error)]
-pub enum SaveError {
+pub(crate) enum SaveError {
     #[error("{error}")]
     Encode { error: serde_json::Error },
     #[error("writing checkpoint: {error}")]
@@ -407,19 +407,19 @@ pub enum SaveError {
 
 /// [`encode`] and [`write`] in one step, for tests (the relay does the two apart).
 #[cfg(test)]
-pub fn save(dir: &Path, cp: &Checkpoint) -> Result<(), SaveError> {
+pub(crate) fn save(dir: &Path, cp: &Checkpoint) -> Result<(), SaveError> {
     write(dir, &encode(cp)?)
 }
 
 /// Writes a checkpoint [`encode`]d earlier (the relay encodes a batch's checkpoint when it
 /// assembles it, and writes it once the batch's export is acknowledged).
-pub fn write(dir: &Path, bytes: &[u8]) -> Result<(), SaveError> {
+pub(crate) fn write(dir: &Path, bytes: &[u8]) -> Result<(), SaveError> {
     std::fs::create_dir_all(dir).map_err(|error| SaveError::Write { error })?;
     write_atomic(&dir.join("checkpoint.json"), bytes).map_err(|error| SaveError::Write { error })
 }
 
 /// The checkpoint file's bytes.
-pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, SaveError> {
+pub(crate) fn encode(cp: &Checkpoint) -> Result<Vec<u8>, SaveError> {
     let json = |error| SaveError::Encode { error };
     let file = CheckpointFile {
         version: VERSION,
@@ -436,7 +436,7 @@ pub fn encode(cp: &Checkpoint) -> Result<Vec<u8>, SaveError> {
     serde_json::to_vec(&file).map_err(json)
 }
 
-pub fn save_status(dir: &Path, s: &RelayStatus) {
+pub(crate) fn save_status(dir: &Path, s: &RelayStatus) {
     if let Ok(bytes) = serde_json::to_vec_pretty(s) {
         let _ = std::fs::create_dir_all(dir);
         let _ = write_atomic(&dir.join("status.json"), &bytes);

@@ -47,7 +47,7 @@ const FORGET_SILENT_NS: u64 = 7 * 24 * 3600 * 1_000_000_000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct GapWatch {
+pub(crate) struct GapWatch {
     projects: BTreeMap<String, ProjectWatch>,
     sessions: BTreeMap<String, SessionWatch>,
 }
@@ -91,7 +91,7 @@ struct SessionWatch {
 }
 
 /// Where Claude Code reads settings for a project (user, project, local, managed).
-pub fn settings_files(project: &Path) -> Vec<PathBuf> {
+pub(crate) fn settings_files(project: &Path) -> Vec<PathBuf> {
     let user = std::env::var_os("CLAUDE_CONFIG_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".claude")));
@@ -151,7 +151,7 @@ fn leaves_waiting(ev: &HookEvent) -> Option<bool> {
 impl GapWatch {
     /// Takes one record read from the journal; returns the records to append because of it (a
     /// silent session speaks again; a silence noticed only now).
-    pub fn observe(&mut self, r: &JournalRecord, config: &Config) -> Vec<JournalRecord> {
+    pub(crate) fn observe(&mut self, r: &JournalRecord, config: &Config) -> Vec<JournalRecord> {
         let ev = r.event();
         if let Some(g) = &r.gap {
             self.take_own(r, g, &ev);
@@ -246,7 +246,7 @@ impl GapWatch {
 
     /// The periodic check (at start, then every `gap_check_secs`, only when the relay has read
     /// the whole journal: a backlog is not silence). Returns the records to append.
-    pub fn check(&mut self, config: &Config, journal_dir: &Path, now: u64) -> Vec<JournalRecord> {
+    pub(crate) fn check(&mut self, config: &Config, journal_dir: &Path, now: u64) -> Vec<JournalRecord> {
         let mut out = Vec::new();
         let names: Vec<String> = self.projects.keys().cloned().collect();
         for p in names {

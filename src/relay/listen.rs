@@ -19,14 +19,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// The path our hook entries post to (it names us, so `uninstall` finds our entries).
-pub use crate::claude_settings::HOOK_PATH as PATH;
+pub(crate) use crate::claude_settings::HOOK_PATH as PATH;
 
 /// Largest payload taken whole (Claude Code sends far less); a larger one is cut and recorded
 /// as such, like the command hook's.
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Shared between the relay's loop and the endpoint.
-pub struct Shared {
+pub(crate) struct Shared {
     /// The settings in use (the relay swaps them on a config change).
     pub config: RwLock<Arc<Config>>,
     /// Events taken so far.
@@ -34,7 +34,7 @@ pub struct Shared {
 }
 
 /// Serves until the task is dropped. Each connection is kept alive for Claude's next event.
-pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     let env = Arc::new(http_env());
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
@@ -106,7 +106,7 @@ async fn answer(
 
 /// The body Claude Code reads like a command hook's JSON output: a PreToolUse refusal names its
 /// reason; anything else is `{}` (go on).
-pub fn decision(deny: Option<&str>) -> String {
+pub(crate) fn decision(deny: Option<&str>) -> String {
     match deny {
         Some(reason) => serde_json::json!({"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision": "deny", "permissionDecisionReason": reason}}).to_string(),
         None => "{}".into(),

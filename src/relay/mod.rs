@@ -10,8 +10,8 @@
 pub mod checkpoint;
 /// Starting, finding and stopping the relay process (the hook starts it, so it sits below the hook).
 pub use crate::relay_control as control;
-pub mod gaps;
-pub mod listen;
+pub(crate) mod gaps;
+pub(crate) mod listen;
 mod observe;
 mod run;
 

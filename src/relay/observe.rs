@@ -22,7 +22,7 @@ use std::time::Duration;
 use tracing_subscriber::layer::{Layer as _, SubscriberExt};
 
 /// The service name of the relay's own spans.
-pub const SERVICE: &str = "agent-telemetry-relay";
+pub(crate) const SERVICE: &str = "agent-telemetry-relay";
 
 /// Finished spans kept for the next send at most (the oldest go first).
 const MAX_KEPT: usize = 4096;
@@ -63,7 +63,7 @@ impl SpanProcessor for Collected {
 }
 
 /// The relay's own telemetry: installed once per process.
-pub struct Observer {
+pub(crate) struct Observer {
     collected: Collected,
     _provider: SdkTracerProvider,
     exporter: Option<opentelemetry_otlp::SpanExporter>,
@@ -72,7 +72,7 @@ pub struct Observer {
 impl Observer {
     /// Installs the tracing subscriber (a no-op if this process has one already, as in tests
     /// that run the relay in-process) and, for an OTLP destination, the exporter of own spans.
-    pub fn install(export: &ExportConfig, data_dir: &std::path::Path) -> Observer {
+    pub(crate) fn install(export: &ExportConfig, data_dir: &std::path::Path) -> Observer {
         let resource = Resource::builder()
             .with_service_name(SERVICE)
             .with_attributes([
@@ -94,7 +94,7 @@ impl Observer {
     }
 
     /// A new export destination (config change).
-    pub fn retarget(&mut self, export: &ExportConfig) {
+    pub(crate) fn retarget(&mut self, export: &ExportConfig) {
         let resource = Resource::builder()
             .with_service_name(SERVICE)
             .with_attributes([KeyValue::new("host.name", host())])
@@ -105,7 +105,7 @@ impl Observer {
     /// Sends the spans finished since the last call (nothing for a file destination); what
     /// could not be sent is kept for the next call (the newest [`MAX_KEPT`]), so an outage's
     /// failed exports are seen once the destination is back.
-    pub async fn send(&mut self) {
+    pub(crate) async fn send(&mut self) {
         let Some(exporter) = &self.exporter else {
             self.collected.0.lock().map(|mut g| g.0.clear()).ok();
             return;
@@ -122,7 +122,7 @@ impl Observer {
     }
 
     /// Own spans given up so far.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         self.collected.0.lock().map(|g| g.1).unwrap_or(0)
     }
 }
@@ -142,7 +142,7 @@ fn host() -> String {
 
 /// The relay's stages, timed (wall time; the first three are CPU-bound on one thread).
 #[derive(Debug, Clone, Copy)]
-pub enum Stage {
+pub(crate) enum Stage {
     /// Reading journal lines and parsing them (`journal::read::read_from`).
     Read,
     /// Model calls from transcripts, spans and log records from records, gap watch, sweep.
@@ -166,15 +166,15 @@ const STAGES: [(Stage, &str); 5] = [
 
 /// Nanoseconds per [`Stage`], shared by the loop and the thread that assembles ahead.
 #[derive(Debug, Default)]
-pub struct Stages([std::sync::atomic::AtomicU64; 5]);
+pub(crate) struct Stages([std::sync::atomic::AtomicU64; 5]);
 
 impl Stages {
-    pub fn add(&self, stage: Stage, d: Duration) {
+    pub(crate) fn add(&self, stage: Stage, d: Duration) {
         self.0[stage as usize].fetch_add(d.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Milliseconds per stage, by name.
-    pub fn report(&self) -> std::collections::BTreeMap<String, u64> {
+    pub(crate) fn report(&self) -> std::collections::BTreeMap<String, u64> {
         STAGES
             .iter()
             .map(|(s, name)| {
