@@ -9,6 +9,7 @@ pub mod lenient;
 use serde_json::Value;
 
 /// The hook events of Claude Code 2.1.x (see `crate::event`).
+#[cfg(test)]
 pub(crate) use crate::event::CLAUDE_CODE_EVENTS as KNOWN_EVENTS;
 
 /// A parsed hook payload (a JSON object) with typed accessors.

@@ -42,7 +42,6 @@ pub(crate) const ERROR_TYPE: &str = "error.type";
 /// Claude Code's own telemetry calls the turn id `prompt.id`; we carry it under that name too.
 pub(crate) const PROMPT_ID: &str = "prompt.id";
 
-pub(crate) const NS: &str = "agent_telemetry.";
 pub(crate) const EVENT_TYPE: &str = "agent_telemetry.event_type";
 pub(crate) const HOOK_EVENT: &str = "agent_telemetry.hook_event";
 pub(crate) const LEVEL: &str = "agent_telemetry.level";

@@ -181,11 +181,6 @@ impl Output {
     pub(crate) fn is_empty(&self) -> bool {
         self.spans.is_empty() && self.logs.is_empty()
     }
-    pub(crate) fn append(&mut self, other: Output) {
-        self.spans.extend(other.spans);
-        self.logs.extend(other.logs);
-        self.calls.extend(other.calls);
-    }
 }
 
 #[cfg(test)]

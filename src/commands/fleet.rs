@@ -75,7 +75,10 @@ fn json_lines<T: serde::Serialize>(out: &mut impl Write, items: &[T]) -> anyhow:
 
 /// The registry a command uses: `--registry FILE` (must exist), else the configured one (absent
 /// is fine: no registry). A broken registry is an error here, not a warning.
-pub(crate) fn registry_for_command(config: &Config, given: Option<&PathBuf>) -> anyhow::Result<(PathBuf, Option<Registry>)> {
+pub(crate) fn registry_for_command(
+    config: &Config,
+    given: Option<&PathBuf>,
+) -> anyhow::Result<(PathBuf, Option<Registry>)> {
     match given {
         Some(p) => match Registry::load(p).map_err(anyhow::Error::msg)? {
             Some(r) => Ok((p.clone(), Some(r))),

@@ -17,7 +17,7 @@ mod file;
 pub(crate) mod registry;
 mod settings;
 
-pub(crate) use export::{display_header, redact_url, Destination, ExportConfig, Protocol};
+pub(crate) use export::{Destination, ExportConfig, Protocol};
 use serde::Deserialize;
 pub use settings::{reference_markdown, table, Setting};
 use settings::{FileConfig, Values, CONFIG_VAR, HOME_VAR};

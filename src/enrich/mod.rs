@@ -292,7 +292,12 @@ impl Enricher<'_> {
 
     /// The normal path: a payload object. Analysis first, on the raw values; then the payload
     /// is sanitised and every stored field is read from the sanitised copy (or redacted).
-    pub(crate) fn from_payload(&self, mut v: Value, now: u64, repairs: &crate::payload::lenient::Repairs) -> JournalRecord {
+    pub(crate) fn from_payload(
+        &self,
+        mut v: Value,
+        now: u64,
+        repairs: &crate::payload::lenient::Repairs,
+    ) -> JournalRecord {
         let p = Payload::new(&v);
         let hook_event = p.event().unwrap_or("unknown").to_string();
         let tool = p.tool_name().map(str::to_string);

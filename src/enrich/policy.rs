@@ -321,6 +321,7 @@ impl Policy {
     }
 
     /// Checks a raw command (normalised first, in `/`).
+    #[cfg(test)]
     pub(crate) fn check_command(&self, command: &str, out: &mut Vec<Finding>) {
         let n = super::command::normalise(command, Path::new("/"), None);
         self.check_command_units(&n.units, out);

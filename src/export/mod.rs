@@ -9,7 +9,7 @@ mod file;
 pub(crate) mod otlp;
 
 use crate::assemble::model::{Output, ResourceKey};
-pub(crate) use crate::config::{Destination, ExportConfig, Protocol};
+pub(crate) use crate::config::{Destination, ExportConfig};
 use convert::LogFactory;
 pub(crate) use error::ExportError;
 use std::collections::BTreeMap;

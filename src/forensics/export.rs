@@ -81,13 +81,8 @@ pub(crate) struct Written {
 
 const CSV_HEADER: &str = "seq,timestamp,session_id,agent_id,event,tool,tool_use_id,path,command,outside_project,risk,rules,success,duration_ms,prev_hash,hash\n";
 
-/// Streams the records matching `f` to `out`.
-pub(crate) fn export(index: &Index, f: &Filters, format: Format, out: &mut dyn Write) -> Result<Written> {
-    export_with(index, f, format, out, &crate::progress::Silent)
-}
-
-/// [`export`], reporting the records written so far to `progress` (their number is not known
-/// ahead).
+/// Streams the records matching `f` to `out`, reporting the records written so far to `progress`
+/// (their number is not known ahead).
 pub(crate) fn export_with(
     index: &Index,
     f: &Filters,

@@ -4,7 +4,7 @@
 //! the index names is read back from its segment (by name and offset, so a data dir copied to
 //! another machine works), and the hook never touches it.
 //!
-//! Kept current by [`Index::open`]: it reads the journal from where the index stopped. It is
+//! Kept current by [`Index::open_with`]: it reads the journal from where the index stopped. It is
 //! rebuilt from scratch when missing, of another schema version, or stale — the record it ended
 //! on is no longer at its place with its hash (the journal was replaced, rotated away, or
 //! rewritten); a rebuild is always correct, so any doubt ends in one.
@@ -51,7 +51,7 @@ pub(crate) struct Index {
     pub conn: Connection,
     pub path: PathBuf,
     pub journal_dir: PathBuf,
-    /// What [`Index::open`] did to bring it up to date.
+    /// What [`Index::open_with`] did to bring it up to date.
     pub refresh: Refresh,
 }
 
@@ -243,14 +243,13 @@ fn sql<T>(path: &Path, r: rusqlite::Result<T>) -> Result<T, IndexError> {
 
 impl Index {
     /// Opens the index for `journal_dir` at `index_dir`, brought up to date with the journal
-    /// (built from scratch when missing or stale).
-    pub(crate) fn open(journal_dir: &Path, index_dir: &Path) -> Result<Index, IndexError> {
-        Self::open_with(journal_dir, index_dir, &crate::progress::Silent)
-    }
-
-    /// [`Index::open`], reporting the journal bytes indexed (and the steps after them) to
-    /// `progress`: a first build over a large journal takes minutes.
-    pub(crate) fn open_with(journal_dir: &Path, index_dir: &Path, progress: &dyn Progress) -> Result<Index, IndexError> {
+    /// (built from scratch when missing or stale), reporting the journal bytes indexed (and the
+    /// steps after them) to `progress`: a first build over a large journal takes minutes.
+    pub(crate) fn open_with(
+        journal_dir: &Path,
+        index_dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<Index, IndexError> {
         std::fs::create_dir_all(index_dir)
             .map_err(|source| IndexError::Create { path: index_dir.to_path_buf(), source })?;
         let path = index_dir.join("forensics.sqlite");

@@ -94,10 +94,6 @@ impl DataDir {
         }
         Ok(DataDir { journal, index: index.map(Path::to_path_buf).unwrap_or_else(|| data.join("index")) })
     }
-
-    pub(crate) fn open(&self) -> Result<index::Index> {
-        Ok(index::Index::open(&self.journal, &self.index)?)
-    }
 }
 
 /// Colour for people at a terminal; plain text everywhere else (pipes, files, `NO_COLOR`).

@@ -10,7 +10,11 @@ pub(crate) struct BadTime {
 
 /// `--since` and `--until` as given (either may be absent): nanoseconds since the epoch, checked
 /// to leave something between them.
-pub(crate) fn window(since: Option<&str>, until: Option<&str>, now: u64) -> Result<(Option<u64>, Option<u64>), super::Error> {
+pub(crate) fn window(
+    since: Option<&str>,
+    until: Option<&str>,
+    now: u64,
+) -> Result<(Option<u64>, Option<u64>), super::Error> {
     let point = |text: Option<&str>, flag: &'static str| {
         text.map(|t| parse_point(t, now).map_err(|error| super::Error::BadTime { flag, error })).transpose()
     };

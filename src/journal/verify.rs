@@ -90,11 +90,13 @@ fn seq_appears_later(
 /// Verifies the whole journal in `dir`. I/O errors are returned; chain problems are in the report.
 /// `anchor` is a `(seq, hash)` known from outside (the relay's last exported record): the
 /// journal must still hold that exact record, which catches records cut from the end.
+#[cfg(test)]
 pub(crate) fn verify(dir: &Path, anchor: Option<(u64, &str)>) -> std::io::Result<Report> {
     verify_with(dir, anchor, &crate::progress::Silent)
 }
 
-/// [`verify`], reporting the journal bytes checked to `progress`.
+/// Verifies the whole journal in `dir` (see `verify`), reporting the journal bytes checked to
+/// `progress`.
 pub(crate) fn verify_with(dir: &Path, anchor: Option<(u64, &str)>, progress: &dyn Progress) -> std::io::Result<Report> {
     let mut report = Report::default();
     let segments = segment::list(dir)?;
