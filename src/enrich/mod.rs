@@ -292,6 +292,10 @@ impl Enricher<'_> {
 
     /// The normal path: a payload object. Analysis first, on the raw values; then the payload
     /// is sanitised and every stored field is read from the sanitised copy (or redacted).
+    #[allow(
+        clippy::wrong_self_convention,
+        reason = "names the input a record is built from, with this enricher's rules"
+    )]
     pub(crate) fn from_payload(
         &self,
         mut v: Value,
