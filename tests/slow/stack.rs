@@ -2,7 +2,7 @@
 //! test-slow` runs them with `--include-ignored`). They build or find the cached servers and
 //! start them; a missing prerequisite fails the test with what to install.
 //!
-//!     cargo test --test slow stack:: -- --include-ignored --test-threads=1
+//!     cargo test --test slow stack:: -- --include-ignored --test-threads=1 --skip relay_stack
 //!
 //! A tiny OTLP client (opentelemetry-otlp over gRPC/tonic) sends real spans and log records to
 //! the collector, which forwards them to Jaeger and VictoriaLogs; the tests read them back from
