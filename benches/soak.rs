@@ -33,13 +33,12 @@
 //!
 //!     AT_SOAK_EVENTS=1000000 cargo bench --bench soak
 
-#[path = "../tests/common/stack.rs"]
-mod stack;
+#[path = "../tests/harness/mod.rs"]
+mod harness;
 
-#[path = "../tests/relay_support/mod.rs"]
-mod relay_support;
+use harness::{relay, stack};
 
-use relay_support::*;
+use relay::*;
 use stack::{sentinel_payloads, sentinel_session_id, wait_for, Stack};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -70,13 +69,13 @@ struct Sample {
 fn main() {
     let n: usize = std::env::var("AT_SOAK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let stack = Stack::start();
-    let env = Env::new("soak-");
+    let env = Install::new("soak-");
     let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
     let cycle: usize = FIXTURES.iter().map(|f| load_fixture(f).len()).sum();
 
     // The reference: one copy of each fixture exported to OTLP files; span count per (session
     // without its copy suffix, fixture index).
-    let reference = Env::new("soak-reference-");
+    let reference = Install::new("soak-reference-");
     let ref_sessions = synth_journal(&reference.data, &reference.project, cycle, "x", now_ns());
     relay_once(&reference, &Dest::File, &[], Duration::from_secs(120));
     let (ref_spans, _) = read_otlp(&reference.data, (0, 0));
