@@ -156,4 +156,4 @@ bench-fleet N="100000": stack-build
     #!/usr/bin/env bash
     set -euo pipefail
     scripts/claude/install-cli.sh >/dev/null
-    AT_FLEET_EVENTS={{N}} cargo test --release --test fleet_scale -- --include-ignored --nocapture --test-threads=1
+    AT_FLEET_EVENTS={{N}} cargo test --release --test slow fleet_scale:: -- --include-ignored --nocapture --test-threads=1

@@ -19,17 +19,9 @@
 //!   `target/soak-rss.csv`). Flat means: the last quarter's mean is within 1.5× of the second
 //!   quarter's (after warm-up) and never above 512 MiB.
 //!
-//! The first run (1,000,000 records) FAILED the flatness check, truly: the
-//! relay's RSS grew from 27 MiB to a 485 MiB peak (second-quarter mean 237 MiB, last 400 MiB), and
-//! its checkpoint from kilobytes to 48 MB, because the assembler keeps every session it ever saw
-//! (`sessions`, `agent_runs`, `agent_parents` in the checkpoint: ~20k sessions at 290k records)
-//! and rewrites them all with every checkpoint — which also slows the relay down as it goes
-//! (it kept up with the generator's 2.2k/s for the first ~100k records, then 1.1–1.6k/s, where
-//! `just bench-relay` measures 7.8–12.3k/s on 50k). Everything else held: see the README's Numbers.
-//!
-//! Re-run after the fix (10ca6e0: ended sessions forgotten an hour after their end and beyond the
-//! most recent 1,024) and the pipelined relay: PASSED — RSS 8 MiB at start, ~90 MiB from the
-//! first seconds to the end (second-quarter mean 90.0 MiB, last 90.6), 5,287 events/s end to end.
+//! What it guards against: an assembler that keeps every session it ever saw grows the relay
+//! without bound and slows every checkpoint (ended sessions are forgotten an hour after their end
+//! and beyond the most recent 1,024). Figures: docs/benchmarks.md ("Soak").
 //!
 //!     AT_SOAK_EVENTS=1000000 cargo bench --bench soak
 

@@ -1,6 +1,6 @@
 //! The table of settings against its two readers outside the code: the configuration reference in
 //! `docs/configuration.md` (the text between its markers is what `config::reference_markdown()`
-//! generates; `AT_UPDATE_DOCS=1 cargo test --test config_reference` rewrites it), and the
+//! generates; `AT_UPDATE_DOCS=1 cargo test --test fast config_reference::` rewrites it), and the
 //! resolution itself: every setting taken from its variable and from the file, with its source,
 //! and its credentials masked in what `status` lists.
 
@@ -31,7 +31,7 @@ fn the_reference_in_the_docs_is_the_table_in_the_code() {
     }
     panic!(
         "the settings table in docs/configuration.md differs from the code; regenerate it with\n  \
-         AT_UPDATE_DOCS=1 cargo test --test config_reference\n--- docs\n{}--- code\n{want}",
+         AT_UPDATE_DOCS=1 cargo test --test fast config_reference::\n--- docs\n{}--- code\n{want}",
         &text[start..e]
     );
 }

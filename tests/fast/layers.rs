@@ -7,7 +7,7 @@
 //! module missing from [`LAYERS`] (or listed there but gone), and when the picture between the
 //! markers in `docs/architecture.md` is not the one generated here.
 //!
-//! `AT_UPDATE_DOCS=1 cargo test --test layers` rewrites that picture.
+//! `AT_UPDATE_DOCS=1 cargo test --test fast layers::` rewrites that picture.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -256,8 +256,8 @@ fn picture(g: &BTreeMap<String, BTreeSet<String>>) -> String {
     let mut s = String::from(
         "Layers, top to bottom: a module uses modules of its own layer and of the layers below it, never\n\
          one above, and no modules use each other in a circle. The binaries (`src/main.rs`, `src/bin/`)\n\
-         sit on top. Generated from `tests/layers.rs`, which checks it (`AT_UPDATE_DOCS=1 cargo test\n\
-         --test layers` rewrites this section).\n\n```text\n",
+         sit on top. Generated from `tests/fast/layers.rs`, which checks it (`AT_UPDATE_DOCS=1 cargo test\n\
+         --test fast layers::` rewrites this section).\n\n```text\n",
     );
     let width = LAYERS.iter().map(|(m, _)| m.join(", ").len()).max().unwrap_or(0);
     for (n, (modules, what)) in LAYERS.iter().enumerate().rev() {
@@ -325,9 +325,9 @@ fn every_module_has_a_layer() {
     let at = layer_of();
     let declared = declared();
     let listed: BTreeSet<String> = at.keys().map(|m| m.to_string()).collect();
-    assert_eq!(declared, listed, "src/lib.rs's modules and LAYERS in tests/layers.rs differ");
+    assert_eq!(declared, listed, "src/lib.rs's modules and LAYERS in tests/fast/layers.rs differ");
     for m in graph().keys() {
-        assert!(at.contains_key(m.as_str()), "src/{m} is in no layer (LAYERS in tests/layers.rs)");
+        assert!(at.contains_key(m.as_str()), "src/{m} is in no layer (LAYERS in tests/fast/layers.rs)");
     }
 }
 
@@ -339,7 +339,7 @@ fn no_module_uses_one_above_it_nor_a_circle() {
     for (m, uses) in &g {
         for u in uses {
             let (Some(&lm), Some(&lu)) = (at.get(m.as_str()), at.get(u.as_str())) else {
-                panic!("{m} → {u}: a module in no layer (LAYERS in tests/layers.rs)");
+                panic!("{m} → {u}: a module in no layer (LAYERS in tests/fast/layers.rs)");
             };
             if lu > lm {
                 upward.push(format!("{m} (layer {lm}) uses {u} (layer {lu})"));
@@ -388,6 +388,6 @@ fn architecture_doc_shows_the_layers() {
         return;
     }
     panic!(
-        "docs/architecture.md's layers differ from the code's; run `AT_UPDATE_DOCS=1 cargo test --test layers`\n--- generated:\n{want}\n--- in the doc:\n{have}"
+        "docs/architecture.md's layers differ from the code's; run `AT_UPDATE_DOCS=1 cargo test --test fast layers::`\n--- generated:\n{want}\n--- in the doc:\n{have}"
     );
 }

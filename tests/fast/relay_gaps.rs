@@ -1,4 +1,4 @@
-//! Silence is an event (issue 9, section 6): the relay writes one `telemetry_gap` record when our
+//! Silence is an event: the relay writes one `telemetry_gap` record when our
 //! settings entry goes (removed, its command or matcher changed, all hooks disabled), the marker
 //! goes, or a session stops mid-turn without SessionEnd — and one `telemetry_restored` when it
 //! comes back. Driven through the built binary the way a user runs it: `install`, the hook,
@@ -71,7 +71,7 @@ fn a_removed_settings_entry_is_one_gap_and_its_return_one_restored() {
         vec![pair("telemetry_gap", "settings_entry_removed"), pair("telemetry_restored", "settings_entry_removed")]
     );
 
-    // The sed of the issue: our command replaced on one event only; then a matcher narrowed.
+    // A `sed` over settings.json: our command replaced on one event only; then a matcher narrowed.
     let text = std::fs::read_to_string(settings_path(&sb)).unwrap();
     let mut v: Value = serde_json::from_str(&text).unwrap();
     v["hooks"]["PreToolUse"][0]["hooks"][0]["command"] = json!("true");

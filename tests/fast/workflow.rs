@@ -1,4 +1,4 @@
-//! A workflow across processes (issue 13, delegation): a coordinator that starts agents sets
+//! A workflow across processes (delegation): a coordinator that starts agents sets
 //! `AGENT_TELEMETRY_WORKFLOW_ID`; every record and the session span carry it
 //! (`agent_telemetry.workflow.id`), and a session hands it, with its trace context, to the
 //! sessions it starts from its commands (CLAUDE_ENV_FILE) — so a child `claude -p` joins the

@@ -1,7 +1,7 @@
 //! End to end: the real Claude Code CLI (offline, against the scripted model) with our hook
 //! installed by `agent-telemetry install`, the relay the hook autostarts, the real OpenTelemetry
 //! Collector, Jaeger and VictoriaLogs. The assertions read what arrived at the backends (Jaeger's
-//! trace JSON, VictoriaLogs' rows), and the journal and data dir where the issue asks.
+//! trace JSON, VictoriaLogs' rows), and the journal and data dir where a user would look.
 //!
 //!     cargo test --test slow e2e_claude:: -- --include-ignored --nocapture --test-threads=1
 //!

@@ -13,7 +13,7 @@
 //! 3. the right token (the config file changes; the relay takes it between attempts): every
 //!    record arrives, counted by distinct `agent_telemetry.seq` at the collector's file exporter.
 //!
-//!     cargo test --test export_refusal -- --include-ignored --test-threads=1 --nocapture
+//!     cargo test --test slow export_refusal:: -- --include-ignored --test-threads=1 --nocapture
 
 use crate::harness::relay;
 use crate::harness::stack;

@@ -185,7 +185,7 @@ fn fixtures_through_grpc_to_jaeger_and_victorialogs_and_no_duplicates_on_restart
     assert_eq!(after, before, "restarting the relay must not duplicate spans or log records");
 
     // The at-least-once case: the same journal sent again from scratch (checkpoint lost). The
-    // README's word on duplicates: identical copies; Jaeger's query API returns one span,
+    // Duplicates (docs/architecture.md, design decisions): identical copies; Jaeger's query API returns one span,
     // VictoriaLogs keeps both rows.
     std::fs::remove_file(env.data.join("relay/checkpoint.json")).unwrap();
     relay_once(&env, &dest, &[], RELAY_TIMEOUT);
