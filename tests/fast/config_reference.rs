@@ -112,3 +112,34 @@ fn secrets_are_masked_where_status_lists_them() {
         }
     }
 }
+
+/// The README's short table of essential settings names settings the code has: each row's
+/// variable and `[section] key` are one setting of the table, and every `AGENT_TELEMETRY_*`
+/// variable the README names is a setting's (or a location's) variable.
+#[test]
+fn the_readmes_essential_settings_are_the_codes() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = readme.split("## Essential settings").nth(1).expect("README has an Essential settings section");
+    let section = section.split("\n## ").next().unwrap();
+    let settings = table();
+    let mut rows = 0;
+    for line in section.lines().filter(|l| l.starts_with("| ") && l.contains("`AGENT_TELEMETRY_")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let var = cells[2].trim_matches('`');
+        let s = settings
+            .iter()
+            .find(|s| s.env == Some(var))
+            .unwrap_or_else(|| panic!("README names {var}, which no setting reads: {line}"));
+        if let Some(file) = cells[3].strip_prefix('`').and_then(|c| c.strip_suffix('`')) {
+            // `[export] endpoint` is the key `export.endpoint`.
+            let key = file.trim_start_matches('[').replacen("] ", ".", 1);
+            assert_eq!(s.key, key, "README's row for {var} names the file key {file}");
+        }
+        rows += 1;
+    }
+    assert!(rows >= 5, "the README's settings table has {rows} rows");
+    let words = readme.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+    for var in words.filter(|w| w.starts_with("AGENT_TELEMETRY_") && w.len() > "AGENT_TELEMETRY_".len()) {
+        assert!(settings.iter().any(|s| s.env == Some(var)), "README names {var}, which no setting reads");
+    }
+}
