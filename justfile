@@ -45,10 +45,14 @@ test-slow: stack-build
     CLAUDE_CODE_VERSION=$newest scripts/claude/install-cli.sh >/dev/null
     scripts/grafana/tools.sh >/dev/null
     log=$(mktemp) && trap 'rm -f "$log"' EXIT
-    cargo test --test stack --test relay_stack --test fleet_tenants --test faults --test claude_smoke --test e2e_claude --test readme_path --test worktree --test claude_cases --test http_hook_claude --test fleet_scale --test export_refusal -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    # Every slow-stage test is in tests/slow (one module per area). e2e_claude's tests share one
+    # stack for their process's life, so they run in a process of their own.
+    slow() { cargo test --test slow -- --include-ignored --test-threads=1 "$@" 2>&1 | tee -a "$log"; }
+    slow --skip e2e_claude::
+    slow e2e_claude::
     echo "== the real-CLI tests again on the newest Claude Code: $newest"
-    CLAUDE_CODE_VERSION=$newest cargo test --test claude_smoke --test e2e_claude --test worktree --test http_hook_claude -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
-    cargo test --test grafana_offline --test stack_config --test forensics_report -- --include-ignored --test-threads=1 2>&1 | tee -a "$log"
+    CLAUDE_CODE_VERSION=$newest slow claude_smoke:: worktree:: http_hook_claude::
+    CLAUDE_CODE_VERSION=$newest slow e2e_claude::
     scripts/test-count.sh "slow stage" "$log"
 
 # Counts end to end, verify local and --remote, the relay's RSS every second (table, plot; CSV
@@ -152,4 +156,4 @@ bench-fleet N="100000": stack-build
     #!/usr/bin/env bash
     set -euo pipefail
     scripts/claude/install-cli.sh >/dev/null
-    AT_FLEET_EVENTS={{N}} cargo test --release --test fleet_scale -- --include-ignored --nocapture --test-threads=1
+    AT_FLEET_EVENTS={{N}} cargo test --release --test slow fleet_scale:: -- --include-ignored --nocapture --test-threads=1

@@ -5,8 +5,10 @@
 //!
 //! Run with `just bench-claude [REPS]` (needs the CLI: scripts/claude/install-cli.sh; python3).
 
-#[path = "../tests/common/claude.rs"]
-mod claude;
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
+use harness::claude;
 
 use claude::{run_claude, scenario_path, ClaudeCli, Project, ScriptedModel};
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! `just bench-forensics [RECORDS]` / `cargo bench --bench forensics -- [RECORDS]`: writes a
-//! realistic journal of RECORDS records (default 1,000,000; the target is 10,000,000)
+//! realistic journal of RECORDS records (default 1,000,000; a fleet's weeks are 10,000,000)
 //! with `forensics::synth`, then times the release binary as a user runs it: the first
 //! `sessions` (which builds the index), the index's size, and `sessions`, `search`, `timeline`
 //! `tree`, `export` and `report`, and `fleet conflicts|compare|overlaps|tree`, on the built index (best of 3 runs each; export once). Set FORENSICS_BENCH_DIR to keep the data.

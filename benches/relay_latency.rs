@@ -1,7 +1,7 @@
 //! End-to-end latency: from a hook's exit to its span being queryable in Jaeger and its log
 //! record in VictoriaLogs; and the relay's memory (RSS, peak) over the run.
 //!
-//! Starts the local stack (tests/common/stack.rs) and `agent-telemetry relay --foreground`
+//! Starts the local stack (tests/harness/stack.rs) and `agent-telemetry relay --foreground`
 //! (OTLP gRPC, the default poll interval), opens one session through the hook, then for each
 //! of K tool calls runs the PreToolUse and PostToolUse hooks (the tool span ends, and is
 //! exported, at PostToolUse) and polls Jaeger's `/api/traces/{id}` and VictoriaLogs' query API
@@ -9,28 +9,27 @@
 //!
 //! `cargo bench --bench relay_latency` (K: RELAY_BENCH_LATENCY_EVENTS, default 50).
 
-#[path = "../tests/common/stack.rs"]
-mod stack;
+#[path = "../tests/harness/mod.rs"]
+mod harness;
 
-#[path = "../tests/relay_support/mod.rs"]
-mod relay_support;
+use harness::{relay, stack};
 
 use agent_telemetry::ids::{hex, span_id, trace_id_for_session, SpanRole};
-use relay_support::*;
+use relay::*;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-fn hook(env: &Env, payload: serde_json::Value) {
+fn hook(env: &Install, payload: serde_json::Value) {
     let mut cmd = env.command(&["hook"]);
     cmd.env("CLAUDE_PROJECT_DIR", &env.project);
-    let (code, err) = run_with_stdin(cmd, payload.to_string().as_bytes(), Duration::from_secs(10));
-    assert_eq!(code, Some(0), "hook: {err}");
+    let Run { code, stderr: err, .. } = run_with_stdin(cmd, payload.to_string().as_bytes(), Duration::from_secs(10));
+    assert_eq!(code, 0, "hook: {err}");
 }
 
 fn main() {
     let k: usize = std::env::var("RELAY_BENCH_LATENCY_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let stack = stack::Stack::start();
-    let env = Env::new("relay-bench-latency-");
+    let env = Install::new("relay-bench-latency-");
     let relay = RelayProc::start(&env, &Dest::Grpc(stack.otlp_grpc_endpoint()), &[]);
     let sid = format!("latency-{}", now_ns());
     let prompt = format!("{sid}-prompt");

@@ -4,7 +4,7 @@
 //! distinct session/prompt/tool/agent ids per copy; real `JournalRecord`s through the library's
 //! enrich + `Journal::append`), then times `agent-telemetry relay --once` until it exits:
 //! 1. the file exporter (OTLP JSON lines), no servers;
-//! 2. OTLP gRPC to the local stack's collector (started with tests/common/stack.rs), and the time
+//! 2. OTLP gRPC to the local stack's collector (started with tests/harness/stack.rs), and the time
 //!    until VictoriaLogs holds all N log records; then a table per stage: the relay's own stages
 //!    (from `status.json`'s `stages`: journal read + parse, assembly, checkpoint encode, SDK
 //!    convert, export until the collector acknowledges), and the CPU (user + system, from
@@ -20,18 +20,17 @@
 //! harness built in the dev profile: `cargo build --release && RELAY_BENCH_BIN=target/release/
 //! agent-telemetry cargo test --bench relay_throughput`). Also `just bench-relay`.
 
-#[path = "../tests/common/stack.rs"]
-mod stack;
+#[path = "../tests/harness/mod.rs"]
+mod harness;
 
-#[path = "../tests/relay_support/mod.rs"]
-mod relay_support;
+use harness::{relay, stack};
 
-use relay_support::*;
+use relay::*;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn copy_journal(from: &Env, to: &Env) {
+fn copy_journal(from: &Install, to: &Install) {
     let src = from.data.join("journal");
     let dst = to.data.join("journal");
     std::fs::create_dir_all(&dst).unwrap();
@@ -57,7 +56,7 @@ struct Run {
 /// `relay --once` with `bin` (ours when `None`: the bench's own build, or RELAY_BENCH_BIN),
 /// waited for with `wait4` to get its CPU time (which clippy cannot see).
 #[allow(clippy::zombie_processes)]
-fn timed_once(env: &Env, dest: &Dest, n: usize, label: &str, bin: Option<&Path>) -> Run {
+fn timed_once(env: &Install, dest: &Dest, n: usize, label: &str, bin: Option<&Path>) -> Run {
     let mut cmd = relay_command(env, dest, &["relay", "--once"], &[]);
     let ours = std::env::var_os("RELAY_BENCH_BIN").map(PathBuf::from);
     if let Some(b) = bin.or(ours.as_deref()) {
@@ -116,8 +115,8 @@ fn vl_total(stack: &stack::Stack) -> u64 {
 }
 
 /// gRPC through the stack, per stage: the relay's stages and each process's CPU.
-fn grpc_stages(seed: &Env, stack: &stack::Stack, n: usize, label: &str, bin: Option<&Path>) {
-    let env = Env::new("relay-bench-grpc-");
+fn grpc_stages(seed: &Install, stack: &stack::Stack, n: usize, label: &str, bin: Option<&Path>) {
+    let env = Install::new("relay-bench-grpc-");
     copy_journal(seed, &env);
     let before_total = vl_total(stack);
     // The services' idle CPU rate, to take out of what they used.
@@ -190,7 +189,7 @@ fn main() {
         Some(b) => vec![("[baseline]".into(), Some(b.as_path())), ("[this build]".into(), None)],
         None => vec![(String::new(), None)],
     };
-    let seed = Env::new("relay-bench-seed-");
+    let seed = Install::new("relay-bench-seed-");
     let t = Instant::now();
     let sessions = synth_journal(&seed.data, &seed.project, n, "b", now_ns() - n as u64 * 1_000);
     println!(
@@ -203,7 +202,7 @@ fn main() {
 
     // For profiling: keep a copy of the seed journal (AGENT_TELEMETRY_HOME=<dir> relay --once).
     if let Ok(dir) = std::env::var("RELAY_BENCH_KEEP_SEED") {
-        let keep = Env {
+        let keep = Install {
             dir: tempfile::TempDir::new().unwrap(),
             data: Path::new(&dir).to_path_buf(),
             project: seed.project.clone(),
@@ -213,7 +212,7 @@ fn main() {
         println!("seed journal copied to {dir}/journal");
     }
     for (label, bin) in &bins {
-        let file = Env::new("relay-bench-file-");
+        let file = Install::new("relay-bench-file-");
         copy_journal(&seed, &file);
         timed_once(&file, &Dest::File, n, &format!("relay --once (file) {label}"), *bin);
     }
@@ -226,7 +225,7 @@ fn main() {
         grpc_stages(&seed, &stack, n, label, *bin);
     }
     for (label, bin) in &bins {
-        let http = Env::new("relay-bench-http-");
+        let http = Install::new("relay-bench-http-");
         copy_journal(&seed, &http);
         timed_once(
             &http,

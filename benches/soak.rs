@@ -19,27 +19,18 @@
 //!   `target/soak-rss.csv`). Flat means: the last quarter's mean is within 1.5× of the second
 //!   quarter's (after warm-up) and never above 512 MiB.
 //!
-//! The first run (1,000,000 records) FAILED the flatness check, truly: the
-//! relay's RSS grew from 27 MiB to a 485 MiB peak (second-quarter mean 237 MiB, last 400 MiB), and
-//! its checkpoint from kilobytes to 48 MB, because the assembler keeps every session it ever saw
-//! (`sessions`, `agent_runs`, `agent_parents` in the checkpoint: ~20k sessions at 290k records)
-//! and rewrites them all with every checkpoint — which also slows the relay down as it goes
-//! (it kept up with the generator's 2.2k/s for the first ~100k records, then 1.1–1.6k/s, where
-//! `just bench-relay` measures 7.8–12.3k/s on 50k). Everything else held: see the README's Numbers.
-//!
-//! Re-run after the fix (10ca6e0: ended sessions forgotten an hour after their end and beyond the
-//! most recent 1,024) and the pipelined relay: PASSED — RSS 8 MiB at start, ~90 MiB from the
-//! first seconds to the end (second-quarter mean 90.0 MiB, last 90.6), 5,287 events/s end to end.
+//! What it guards against: an assembler that keeps every session it ever saw grows the relay
+//! without bound and slows every checkpoint (ended sessions are forgotten an hour after their end
+//! and beyond the most recent 1,024). Figures: docs/benchmarks.md ("Soak").
 //!
 //!     AT_SOAK_EVENTS=1000000 cargo bench --bench soak
 
-#[path = "../tests/common/stack.rs"]
-mod stack;
+#[path = "../tests/harness/mod.rs"]
+mod harness;
 
-#[path = "../tests/relay_support/mod.rs"]
-mod relay_support;
+use harness::{relay, stack};
 
-use relay_support::*;
+use relay::*;
 use stack::{sentinel_payloads, sentinel_session_id, wait_for, Stack};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -70,13 +61,13 @@ struct Sample {
 fn main() {
     let n: usize = std::env::var("AT_SOAK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let stack = Stack::start();
-    let env = Env::new("soak-");
+    let env = Install::new("soak-");
     let dest = Dest::Grpc(stack.otlp_grpc_endpoint());
     let cycle: usize = FIXTURES.iter().map(|f| load_fixture(f).len()).sum();
 
     // The reference: one copy of each fixture exported to OTLP files; span count per (session
     // without its copy suffix, fixture index).
-    let reference = Env::new("soak-reference-");
+    let reference = Install::new("soak-reference-");
     let ref_sessions = synth_journal(&reference.data, &reference.project, cycle, "x", now_ns());
     relay_once(&reference, &Dest::File, &[], Duration::from_secs(120));
     let (ref_spans, _) = read_otlp(&reference.data, (0, 0));

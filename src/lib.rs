@@ -16,7 +16,7 @@
 //! - [`commands`]: the thin CLI commands on top (install, status, verify, forensics, fleet).
 //!
 //! The modules sit in layers that depend one way, `commands` and `cli` on top: the order is in
-//! `tests/layers.rs`, which checks it, and drawn in `docs/architecture.md`.
+//! `tests/fast/layers.rs`, which checks it, and drawn in `docs/architecture.md`.
 
 pub(crate) mod assemble;
 pub(crate) mod claude_settings;

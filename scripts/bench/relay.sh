@@ -2,7 +2,7 @@
 # `just bench-relay`: relay throughput (events/s from a pre-filled journal: file exporter, OTLP
 # gRPC and HTTP/protobuf to the local stack's collector) and end-to-end latency (hook exit → the
 # span queryable in Jaeger, median and p95), with the real collector, Jaeger and VictoriaLogs
-# started on free loopback ports (tests/common/stack.rs; built once into the cache).
+# started on free loopback ports (tests/harness/stack.rs; built once into the cache).
 #
 #   scripts/bench/relay.sh [N] [K]   N journal records (default 50000), K latency samples (default 50)
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs (once, cached by version) the tools of the offline Grafana/Loki/Tempo checks
-# (tests/grafana_offline.rs) and prints where they are, one KEY=VALUE per line:
+# (tests/slow/grafana_offline.rs) and prints where they are, one KEY=VALUE per line:
 #   LEZER_CHECK=<dir with lezer-check.mjs and node_modules>   (npm: @grafana/lezer-logql, lezer-traceql)
 #   DASHCHECK=<path of the dashcheck binary>                  (Go: grafana-foundation-sdk/go)
 # Cache: ${AGENT_TELEMETRY_CACHE:-${XDG_CACHE_HOME:-~/.cache}/agent-telemetry}/grafana-checks/,

@@ -1,6 +1,6 @@
 //! `agent-telemetry verify`: exit 0 if the chain holds, 1 (naming the first broken record) if not.
 //!
-//! What each layer proves (see the README's security section): the chain proves that records
+//! What each layer proves (docs/security.md, "Tamper evidence"): the chain proves that records
 //! were not edited, removed or reordered *by someone who did not recompute the hashes after
 //! them*; the relay's checkpoint (the last exported `seq` and `hash`) proves the journal still
 //! holds what was exported — so a missing or unreadable checkpoint, after a relay has exported,

@@ -635,8 +635,8 @@ mod tests {
 
     #[test]
     fn the_data_dir_does_not_move_the_config_file() {
-        // The README-path bug: the hook started the relay with AGENT_TELEMETRY_HOME set, and the
-        // relay then read <data dir>/config.toml instead of the file `install` wrote.
+        // The hook starts the relay with AGENT_TELEMETRY_HOME set: the relay must still read the
+        // file `install` wrote, not a <data dir>/config.toml.
         let home = home_with_config("[export]\nendpoint = \"http://127.0.0.1:4317\"\n");
         let h = home.path().to_str().unwrap();
         let plain = with(&[("HOME", h)]);
