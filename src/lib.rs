@@ -18,6 +18,10 @@
 //! The modules sit in layers that depend one way, `commands` and `cli` on top: the order is in
 //! `tests/fast/layers.rs`, which checks it, and drawn in `docs/architecture.md`.
 
+// Items are crate-private unless a binary, bench or test needs them; their docs still link to
+// each other, and are read with `cargo doc --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub(crate) mod assemble;
 pub(crate) mod claude_settings;
 pub mod cli;

@@ -1,6 +1,6 @@
 //! `agent-telemetry-forensics`: the commands answered from the SQLite index beside the journal
 //! (`sessions`, `search`, `export`, `timeline`, `tree`, `report`; see
-//! [`agent_telemetry::cli::index::IndexCommand`]).
+//! `agent_telemetry::cli::index::IndexCommand`).
 //!
 //! `agent-telemetry` runs this binary for those commands (it execs it, from its own directory,
 //! with the same arguments), so SQLite — and libm, which SQLite links — stay out of the binary
