@@ -17,12 +17,12 @@ pub enum FleetCommand {
     Conflicts(ConflictsArgs),
     /// Agents working in the same project at once: each stretch of time with two or more
     /// agents' sessions active in one project (worktrees count as their project).
-    Overlaps(SessionsArgs),
+    Overlaps(FleetSessionsArgs),
     /// Delegation trees across processes: child sessions and subagents, by workflow or session.
     Tree(TreeArgs),
     /// The agents side by side: activity, error rate, tool mix, findings, tokens, cost and the
     /// hook's own time per event.
-    Compare(SessionsArgs),
+    Compare(FleetSessionsArgs),
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -59,7 +59,7 @@ pub struct TreeArgs {
 
 /// The sessions `overlaps` and `compare` look at.
 #[derive(clap::Args, Debug, Clone)]
-pub struct SessionsArgs {
+pub struct FleetSessionsArgs {
     #[command(flatten)]
     pub source: Source,
     #[command(flatten)]
