@@ -46,10 +46,21 @@ test-slow: stack-build
     scripts/grafana/tools.sh >/dev/null
     log=$(mktemp) && trap 'rm -f "$log"' EXIT
     # Every slow-stage test is in tests/slow (one module per area). e2e_claude's tests share one
-    # stack for their process's life, so they run in a process of their own.
+    # stack for their process's life, so they run in a process of their own. The fault tests
+    # mostly wait (outages, restarts, back-offs): they run beside the others, in a process of
+    # their own with their own stacks (each test picks free ports), and their log follows.
     slow() { cargo test --test slow -- --include-ignored --test-threads=1 "$@" 2>&1 | tee -a "$log"; }
-    slow --skip e2e_claude::
+    bin=$(cargo test --test slow --no-run --message-format=json 2>/dev/null \
+      | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "slow"][0])')
+    faults_log=$(mktemp) && trap 'kill "${faults:-}" 2>/dev/null; rm -f "$log" "$faults_log"' EXIT
+    ( echo "     Running tests/slow/main.rs (faults, beside the rest)"; exec "$bin" --include-ignored --test-threads=1 faults:: ) >"$faults_log" 2>&1 &
+    faults=$!
+    slow --skip e2e_claude:: --skip faults::
     slow e2e_claude::
+    faults_status=0; wait "$faults" || faults_status=$?
+    echo "== the fault tests (run beside the others)"
+    tee -a "$log" <"$faults_log"
+    (( faults_status == 0 )) || { echo "the fault tests failed" >&2; exit 1; }
     echo "== the real-CLI tests again on the newest Claude Code: $newest"
     CLAUDE_CODE_VERSION=$newest slow claude_smoke:: worktree:: http_hook_claude::
     CLAUDE_CODE_VERSION=$newest slow e2e_claude::
