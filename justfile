@@ -52,7 +52,7 @@ test-slow: stack-build
     slow() { cargo test --test slow -- --include-ignored --test-threads=1 "$@" 2>&1 | tee -a "$log"; }
     bin=$(cargo test --test slow --no-run --message-format=json 2>/dev/null \
       | python3 -c 'import json,sys; print([m["executable"] for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "slow"][0])')
-    faults_log=$(mktemp) && trap 'kill "${faults:-}" 2>/dev/null; rm -f "$log" "$faults_log"' EXIT
+    faults_log=$(mktemp) && trap 'kill "${faults:-}" 2>/dev/null || true; rm -f "$log" "$faults_log"' EXIT
     ( echo "     Running tests/slow/main.rs (faults, beside the rest)"; exec "$bin" --include-ignored --test-threads=1 faults:: ) >"$faults_log" 2>&1 &
     faults=$!
     slow --skip e2e_claude:: --skip faults::
