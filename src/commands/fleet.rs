@@ -80,7 +80,7 @@ pub(crate) fn registry_for_command(
     given: Option<&PathBuf>,
 ) -> anyhow::Result<(PathBuf, Option<Registry>)> {
     match given {
-        Some(p) => match Registry::load(p).map_err(anyhow::Error::msg)? {
+        Some(p) => match Registry::load(p)? {
             Some(r) => Ok((p.clone(), Some(r))),
             None => anyhow::bail!("--registry {}: no such file", p.display()),
         },
@@ -95,11 +95,7 @@ pub(crate) fn registry_for_command(
 
 fn agents_run(config: &Config, a: &AgentsArgs) -> anyhow::Result<i32> {
     let now = crate::timefmt::now_unix_nanos();
-    let since = a
-        .since
-        .as_deref()
-        .map(|t| crate::forensics::time::parse_point(t, now).map_err(|e| anyhow::anyhow!("--since: {e}")))
-        .transpose()?;
+    let (since, _) = crate::forensics::time::window(a.since.as_deref(), None, now)?;
     let (_, registry) = registry_for_command(config, a.registry.as_ref())?;
     let index = a.source.open(config)?;
     let rows = agents::list(&index, registry.as_ref(), since, now, config.export.span_timeout.as_nanos() as u64)?;
