@@ -94,7 +94,8 @@ pub struct ExportArgs {
     pub source: Source,
     #[command(flatten)]
     pub filters: RecordFilters,
-    /// jsonl (the journal's lines, verifiable with `verify --file`) or csv.
+    /// jsonl (the journal's lines, verifiable with `verify --file`), csv, or ocsf (OCSF 1.8
+    /// events: findings and tool calls, docs/export.md).
     #[arg(long, value_name = "FORMAT")]
     pub format: crate::forensics::export::Format,
     /// Write here instead of standard output.
@@ -123,7 +124,7 @@ pub enum IndexCommand {
     Sessions(SessionsArgs),
     /// Records matching filters (tool, event, path glob, command regex, rule, outside, time).
     Search(SearchArgs),
-    /// Stream matching records as JSONL (verifiable with `verify --file`) or CSV.
+    /// Stream matching records as JSONL (verifiable with `verify --file`), CSV or OCSF events.
     Export(ExportArgs),
     /// One session's records in order, with offsets, durations and findings.
     Timeline(SessionArgs),

@@ -125,7 +125,11 @@ pub(crate) fn export(config: &Config, a: &ExportArgs) -> anyhow::Result<i32> {
         }
     };
     drop(bar);
-    eprintln!("exported {} record(s)", written.records);
+    if a.format == export::Format::Ocsf {
+        eprintln!("exported {} OCSF event(s) from {} record(s)", written.events, written.records);
+    } else {
+        eprintln!("exported {} record(s)", written.records);
+    }
     if !written.broken.is_empty() {
         eprintln!(
             "agent-telemetry: {} exported record(s) do not hold their own hash in the journal (changed after they were written): seq {}",

@@ -1,6 +1,6 @@
 //! `export`: the selected records streamed as JSON lines (each line exactly as the journal holds
-//! it, so its `hash` still verifies) or CSV (the chain fields as columns), and `verify --file`:
-//! the check an auditor runs on what they were given.
+//! it, so its `hash` still verifies), CSV (the chain fields as columns) or OCSF events (see
+//! [`super::ocsf`]), and `verify --file`: the check an auditor runs on what they were given.
 //!
 //! A filtered export is a subsequence of the chain. What it can prove: each record is unchanged
 //! (its own hash), and where two exported records are neighbours in the chain (`seq` n and n+1)
@@ -21,11 +21,13 @@ use std::path::Path;
 pub enum Format {
     Jsonl,
     Csv,
+    /// OCSF events, one per line: findings and tool calls (see [`super::ocsf`]).
+    Ocsf,
 }
 
 /// `--format` names neither export format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format {given:?}: jsonl or csv")]
+#[error("unknown format {given:?}: jsonl, csv or ocsf")]
 pub struct UnknownFormat {
     pub given: String,
 }
@@ -36,6 +38,7 @@ impl std::str::FromStr for Format {
         match s {
             "jsonl" => Ok(Format::Jsonl),
             "csv" => Ok(Format::Csv),
+            "ocsf" => Ok(Format::Ocsf),
             other => Err(UnknownFormat { given: other.to_string() }),
         }
     }
@@ -75,6 +78,8 @@ impl<'a> LineReader<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Written {
     pub records: u64,
+    /// OCSF events written (`--format ocsf`: a record gives none, one or several).
+    pub events: u64,
     /// Records whose own hash does not hold in the journal (exported as they are).
     pub broken: Vec<u64>,
 }
@@ -134,6 +139,15 @@ pub(crate) fn export_with(
                 let csv: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
                 out.write_all(csv.join(",").as_bytes())?;
                 out.write_all(b"\n")?;
+            }
+            Format::Ocsf => {
+                let record: crate::record::JournalRecord = serde_json::from_slice(&line)
+                    .map_err(|error| Error::BadLine { segment: row.segment.clone(), offset: row.offset, error })?;
+                for ev in super::ocsf::events(&record) {
+                    serde_json::to_writer(&mut *out, &ev)?;
+                    out.write_all(b"\n")?;
+                    w.events += 1;
+                }
             }
         }
         w.records += 1;

@@ -6,6 +6,7 @@
 //! - [`sessions`]: the per-session summary.
 //! - [`search`]: matching records, for people or as JSON lines.
 //! - [`export`]: streaming JSONL / CSV with the chain fields, and the check of an exported file.
+//! - [`ocsf`]: records as OCSF events (`export --format ocsf`).
 //! - [`timeline`]: one session's records in order, and its span tree (the relay's assembler).
 //! - [`calls`]: the tree's model calls from `model_call` records when transcripts are absent.
 //! - [`report`]: one session as a self-contained HTML page.
@@ -16,6 +17,7 @@
 pub(crate) mod calls;
 pub(crate) mod export;
 pub(crate) mod index;
+pub(crate) mod ocsf;
 pub(crate) mod query;
 pub(crate) mod report;
 pub(crate) mod search;
