@@ -1,6 +1,7 @@
 //! Attribute names. OTel GenAI semantic conventions where they exist (defined here: the semconv
 //! crate has them only as deprecated experimental names), the seed's fields under the project's
-//! own `agent_telemetry.` namespace for the rest. Checks and dashboards rely on these names.
+//! own `agent_telemetry.` namespace for the rest. Checks and dashboards rely on these names. The
+//! conventions' version followed and every rename: docs/export.md.
 
 pub(crate) const SERVICE_NAME: &str = "service.name";
 pub(crate) const SERVICE_VALUE: &str = "claude-code";
@@ -23,7 +24,12 @@ pub(crate) const USER_ID: &str = "user.id";
 
 pub(crate) const GEN_AI_OPERATION: &str = "gen_ai.operation.name";
 pub(crate) const GEN_AI_PROVIDER: &str = "gen_ai.provider.name";
+/// Only on log records (the dashboards group subagent records by it): the conventions keep
+/// `gen_ai.agent.id` for a stable agent identifier and off internal agent spans; a subagent's id
+/// is one run's, so spans carry it as [`SUBAGENT_ID`].
 pub(crate) const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
+/// The subagent a span belongs to (its `invoke_agent` span, its tool calls and model calls).
+pub(crate) const SUBAGENT_ID: &str = "agent_telemetry.subagent.id";
 pub(crate) const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
 pub(crate) const GEN_AI_CONVERSATION: &str = "gen_ai.conversation.id";
 pub(crate) const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
@@ -33,11 +39,40 @@ pub(crate) const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
 pub(crate) const GEN_AI_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
 pub(crate) const GEN_AI_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 pub(crate) const GEN_AI_CACHE_READ_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
-pub(crate) const GEN_AI_CACHE_CREATION_TOKENS: &str = "gen_ai.usage.cache_creation.input_tokens";
+pub(crate) const GEN_AI_CACHE_WRITE_TOKENS: &str = "gen_ai.usage.cache_write.input_tokens";
+/// Cache tokens summed over a turn's, agent's or session's model calls: the conventions keep the
+/// cache breakdown off `invoke_agent` spans (a sum over calls and models), so the totals carry
+/// our names; a `chat` span has the conventions' own.
+pub(crate) const TOTAL_CACHE_READ_TOKENS: &str = "agent_telemetry.usage.cache_read.input_tokens";
+pub(crate) const TOTAL_CACHE_WRITE_TOKENS: &str = "agent_telemetry.usage.cache_write.input_tokens";
+
+/// The cache-read and cache-write token names of a `chat` span (`true`) or of a span whose
+/// tokens are totals.
+pub(crate) fn cache_token_keys(chat: bool) -> [&'static str; 2] {
+    if chat {
+        [GEN_AI_CACHE_READ_TOKENS, GEN_AI_CACHE_WRITE_TOKENS]
+    } else {
+        [TOTAL_CACHE_READ_TOKENS, TOTAL_CACHE_WRITE_TOKENS]
+    }
+}
 pub(crate) const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
 pub(crate) const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
 pub(crate) const GEN_AI_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
 pub(crate) const ERROR_TYPE: &str = "error.type";
+
+/// A finding on a tool call's span, as the GenAI guardrail conventions name it: one span event
+/// per finding.
+pub(crate) const GUARDRAIL_FINDING: &str = "gen_ai.guardrail.security.finding";
+pub(crate) const GUARDRAIL_POLICY_ID: &str = "gen_ai.guardrail.security.policy.id";
+pub(crate) const GUARDRAIL_RULE_ID: &str = "gen_ai.guardrail.security.policy.rule.id";
+pub(crate) const GUARDRAIL_RISK_CATEGORY: &str = "gen_ai.guardrail.security.risk.category";
+pub(crate) const GUARDRAIL_TARGET_TYPE: &str = "gen_ai.guardrail.target.type";
+pub(crate) const GUARDRAIL_TARGET_SUBTYPE: &str = "gen_ai.guardrail.target.subtype";
+pub(crate) const GUARDRAIL_TARGET_ID: &str = "gen_ai.guardrail.target.id";
+pub(crate) const GUARDRAIL_VERDICT: &str = "gen_ai.guardrail.verdict.type";
+pub(crate) const GUARDRAIL_VERDICT_REASON: &str = "gen_ai.guardrail.verdict.reason";
+pub(crate) const GUARDRAIL_ACTION: &str = "gen_ai.guardrail.action.type";
+pub(crate) const GUARDRAIL_COMPONENT: &str = "gen_ai.guardrail.component.name";
 
 /// Claude Code's own telemetry calls the turn id `prompt.id`; we carry it under that name too.
 pub(crate) const PROMPT_ID: &str = "prompt.id";

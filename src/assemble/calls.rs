@@ -72,7 +72,7 @@ pub(super) fn call_log_attrs(a: &mut Attrs, m: &ModelCallInfo) {
     model::set(a, attrs::GEN_AI_INPUT_TOKENS, n(m.input_tokens));
     model::set(a, attrs::GEN_AI_OUTPUT_TOKENS, n(m.output_tokens));
     model::set(a, attrs::GEN_AI_CACHE_READ_TOKENS, n(m.cache_read_input_tokens));
-    model::set(a, attrs::GEN_AI_CACHE_CREATION_TOKENS, n(m.cache_creation_input_tokens));
+    model::set(a, attrs::GEN_AI_CACHE_WRITE_TOKENS, n(m.cache_creation_input_tokens));
     match m.cost_usd {
         Some(c) => model::set(a, attrs::COST_USD, AttrValue::Float(c)),
         None => model::set(a, attrs::COST_UNPRICED_REQUESTS, n(1)),
@@ -182,7 +182,7 @@ impl Assembler {
             model::set(&mut a, attrs::GEN_AI_FINISH_REASONS, AttrValue::StrArray(vec![r.clone()]));
         }
         model::push_str(&mut a, attrs::PROMPT_ID, call.prompt_id.as_deref());
-        model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, agent_id);
+        model::push_str(&mut a, attrs::SUBAGENT_ID, agent_id);
         let mut span = SpanItem {
             role: SpanRole::Chat,
             name: format!("chat {model_name}"),
@@ -267,13 +267,14 @@ pub(super) fn totals_from_transcript(span: &SpanItem) -> bool {
 
 /// Adds a tally to a span's totals.
 fn accumulate(span: &mut SpanItem, t: &Tally) {
+    let [cache_read, cache_write] = attrs::cache_token_keys(span.role == SpanRole::Chat);
     if !totals_from_transcript(span) {
         // The first call: totals start from zero, whatever the hook read before.
         let hooks = [
             attrs::GEN_AI_INPUT_TOKENS,
             attrs::GEN_AI_OUTPUT_TOKENS,
-            attrs::GEN_AI_CACHE_READ_TOKENS,
-            attrs::GEN_AI_CACHE_CREATION_TOKENS,
+            cache_read,
+            cache_write,
             "agent_telemetry.usage.messages",
         ];
         span.attrs.retain(|(k, _)| !hooks.contains(&k.as_str()));
@@ -290,8 +291,8 @@ fn accumulate(span: &mut SpanItem, t: &Tally) {
     };
     add(a, attrs::GEN_AI_INPUT_TOKENS, t.usage.input_tokens);
     add(a, attrs::GEN_AI_OUTPUT_TOKENS, t.usage.output_tokens);
-    add(a, attrs::GEN_AI_CACHE_READ_TOKENS, t.usage.cache_read_input_tokens);
-    add(a, attrs::GEN_AI_CACHE_CREATION_TOKENS, t.usage.cache_creation_input_tokens);
+    add(a, cache_read, t.usage.cache_read_input_tokens);
+    add(a, cache_write, t.usage.cache_creation_input_tokens);
     add(a, attrs::USAGE_REQUESTS, t.requests);
     if t.unpriced > 0 {
         add(a, attrs::COST_UNPRICED_REQUESTS, t.unpriced);

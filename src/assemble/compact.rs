@@ -69,7 +69,7 @@ impl Assembler {
                             vec![(attrs::GEN_AI_CONVERSATION.to_string(), AttrValue::Str(sid.to_string()))];
                         model::push_str(&mut attrs_, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
                         model::push_str(&mut attrs_, attrs::GEN_AI_AGENT_NAME, Some("compaction-summarizer"));
-                        model::push_str(&mut attrs_, attrs::GEN_AI_AGENT_ID, Some(&a));
+                        model::push_str(&mut attrs_, attrs::SUBAGENT_ID, Some(&a));
                         let span = SpanItem {
                             role: SpanRole::Subagent,
                             name: SUMMARIZER.into(),

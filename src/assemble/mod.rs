@@ -685,8 +685,8 @@ fn add_usage(span: &mut SpanItem, u: &crate::record::TokenUsage) {
     model::set(a, attrs::USAGE_SOURCE, AttrValue::Str("hook".into()));
     model::set(a, attrs::GEN_AI_INPUT_TOKENS, AttrValue::Int(u.input_tokens as i64));
     model::set(a, attrs::GEN_AI_OUTPUT_TOKENS, AttrValue::Int(u.output_tokens as i64));
-    model::set(a, attrs::GEN_AI_CACHE_READ_TOKENS, AttrValue::Int(u.cache_read_input_tokens as i64));
-    model::set(a, attrs::GEN_AI_CACHE_CREATION_TOKENS, AttrValue::Int(u.cache_creation_input_tokens as i64));
+    model::set(a, attrs::TOTAL_CACHE_READ_TOKENS, AttrValue::Int(u.cache_read_input_tokens as i64));
+    model::set(a, attrs::TOTAL_CACHE_WRITE_TOKENS, AttrValue::Int(u.cache_creation_input_tokens as i64));
     model::set(a, "agent_telemetry.usage.messages", AttrValue::Int(u.messages as i64));
     model::push_str(a, attrs::GEN_AI_REQUEST_MODEL, u.model.as_deref());
 }
@@ -728,7 +728,6 @@ fn session_attrs(r: &JournalRecord, sid: &str) -> Attrs {
     a.retain(|(k, _)| k != attrs::PROMPT_ID);
     model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_NAME, Some("claude-code"));
-    model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(sid));
     model::push_str(
         &mut a,
         attrs::SOURCE,
@@ -763,7 +762,7 @@ fn turn_attrs(r: &JournalRecord, prompt_id: &str) -> Attrs {
 fn subagent_attrs(r: &JournalRecord, agent_id: &str, run: &str) -> Attrs {
     let mut a = common(r, r.session_id.as_deref().unwrap_or(UNKNOWN_SESSION));
     model::push_str(&mut a, attrs::GEN_AI_OPERATION, Some("invoke_agent"));
-    model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, Some(agent_id));
+    model::push_str(&mut a, attrs::SUBAGENT_ID, Some(agent_id));
     model::push_str(&mut a, attrs::GEN_AI_AGENT_NAME, r.agent_context.agent_type.as_deref());
     if r.event() != HookEvent::SubagentStart {
         model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
@@ -793,12 +792,40 @@ fn tool_attrs(r: &JournalRecord, tool: &str, id: &str) -> Attrs {
         attrs::GEN_AI_TOOL_TYPE,
         Some(if tool.starts_with("mcp__") { "extension" } else { "function" }),
     );
-    model::push_str(&mut a, attrs::GEN_AI_AGENT_ID, r.agent_context.agent_id.as_deref());
+    model::push_str(&mut a, attrs::SUBAGENT_ID, r.agent_context.agent_id.as_deref());
     model::push_str(&mut a, attrs::EVENT_TYPE, Some(&r.event_type));
     if r.event() != HookEvent::PreToolUse {
         model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
     }
     a
+}
+
+/// A finding as the GenAI guardrail conventions' `gen_ai.guardrail.security.finding` event on the
+/// tool call's span: our policy is the guardrail (`agent-telemetry`), the rule its policy rule,
+/// the call's input (PreToolUse, PermissionRequest) or output (after the call) its target.
+fn guardrail_finding(r: &JournalRecord, f: &crate::record::Finding) -> SpanEventItem {
+    let denied = r.security.decision.as_deref() == Some("deny");
+    let target = if r.event().ends_tool_call() { "output" } else { "input" };
+    // The conventions suggest OWASP LLM Top 10 names; a category with none keeps ours as `custom:`.
+    let risk = match f.category.as_str() {
+        "secret_exposure" | "sensitive_file" => "sensitive_info_disclosure".to_string(),
+        "risky_command" | "outside_project" => "excessive_agency".to_string(),
+        other => format!("custom:{other}"),
+    };
+    let mut a: Attrs = Vec::new();
+    model::push_str(&mut a, attrs::GUARDRAIL_POLICY_ID, Some("agent-telemetry"));
+    model::push_str(&mut a, attrs::GUARDRAIL_RULE_ID, Some(&f.rule));
+    model::push_str(&mut a, attrs::GUARDRAIL_RISK_CATEGORY, Some(&risk));
+    model::push_str(&mut a, attrs::GUARDRAIL_TARGET_TYPE, Some(target));
+    model::push_str(&mut a, attrs::GUARDRAIL_TARGET_SUBTYPE, Some("tool_call"));
+    model::push_str(&mut a, attrs::GUARDRAIL_TARGET_ID, r.tool_context.as_ref().and_then(|t| t.tool_use_id.as_deref()));
+    model::push_str(&mut a, attrs::GUARDRAIL_VERDICT, Some(if f.action == "deny" { "deny" } else { "warn" }));
+    model::push_str(&mut a, attrs::GUARDRAIL_ACTION, Some(if denied { "block" } else { "audit" }));
+    model::push_str(&mut a, attrs::GUARDRAIL_VERDICT_REASON, Some(f.description.as_str()));
+    model::push_str(&mut a, attrs::GUARDRAIL_COMPONENT, Some("agent-telemetry"));
+    model::push_str(&mut a, "agent_telemetry.security.category", Some(&f.category));
+    model::push_str(&mut a, "agent_telemetry.security.severity", Some(f.severity.as_str()));
+    SpanEventItem { name: attrs::GUARDRAIL_FINDING.to_string(), time: r.time_unix_nano, attrs: a }
 }
 
 /// Facts about a tool call, merged from its Pre and Post records.
@@ -828,6 +855,10 @@ fn add_tool_details(span: &mut SpanItem, r: &JournalRecord) {
         }
         model::set(a, attrs::RULES, AttrValue::StrArray(rules));
     }
+    for f in &r.security.findings {
+        span.events.push(guardrail_finding(r, f));
+    }
+    let a = &mut span.attrs;
     if let Some(risk) = r.security.risk {
         let prev = a.iter().find(|(k, _)| k == attrs::RISK).and_then(|(_, v)| match v {
             AttrValue::Str(s) => Some(s.clone()),

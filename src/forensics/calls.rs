@@ -145,7 +145,7 @@ fn call_attrs(sid: &str, agent: Option<&str>, prompt: Option<&str>, m: &ModelCal
     put(attrs::REQUEST_ID, Some(&m.request_id));
     put(attrs::GEN_AI_FINISH_REASONS, m.stop_reason.as_deref());
     put(attrs::PROMPT_ID, prompt);
-    put(attrs::GEN_AI_AGENT_ID, agent);
+    put(attrs::SUBAGENT_ID, agent);
     a
 }
 
@@ -153,12 +153,14 @@ fn call_attrs(sid: &str, agent: Option<&str>, prompt: Option<&str>, m: &ModelCal
 /// replaces the hooks' token readings; cost is the recorded estimate (unpriced calls counted).
 fn accumulate(a: &mut BTreeMap<String, String>, m: &ModelCallInfo) {
     let from_calls = a.get(attrs::USAGE_SOURCE).is_some_and(|v| v == "transcript");
+    let [cache_read, cache_write] =
+        attrs::cache_token_keys(a.get(attrs::GEN_AI_OPERATION).is_some_and(|o| o == "chat"));
     if !from_calls {
         for k in [
             attrs::GEN_AI_INPUT_TOKENS,
             attrs::GEN_AI_OUTPUT_TOKENS,
-            attrs::GEN_AI_CACHE_READ_TOKENS,
-            attrs::GEN_AI_CACHE_CREATION_TOKENS,
+            cache_read,
+            cache_write,
             "agent_telemetry.usage.messages",
         ] {
             a.remove(k);
@@ -171,8 +173,8 @@ fn accumulate(a: &mut BTreeMap<String, String>, m: &ModelCallInfo) {
     };
     add(attrs::GEN_AI_INPUT_TOKENS, m.input_tokens);
     add(attrs::GEN_AI_OUTPUT_TOKENS, m.output_tokens);
-    add(attrs::GEN_AI_CACHE_READ_TOKENS, m.cache_read_input_tokens);
-    add(attrs::GEN_AI_CACHE_CREATION_TOKENS, m.cache_creation_input_tokens);
+    add(cache_read, m.cache_read_input_tokens);
+    add(cache_write, m.cache_creation_input_tokens);
     add(attrs::USAGE_REQUESTS, 1);
     if m.cost_usd.is_none() {
         add(attrs::COST_UNPRICED_REQUESTS, 1);

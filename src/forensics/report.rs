@@ -89,7 +89,9 @@ fn usage(s: &TreeSpan) -> String {
         ("gen_ai.usage.input_tokens", "in"),
         ("gen_ai.usage.output_tokens", "out"),
         ("gen_ai.usage.cache_read.input_tokens", "cache read"),
-        ("gen_ai.usage.cache_creation.input_tokens", "cache write"),
+        ("gen_ai.usage.cache_write.input_tokens", "cache write"),
+        ("agent_telemetry.usage.cache_read.input_tokens", "cache read"),
+        ("agent_telemetry.usage.cache_write.input_tokens", "cache write"),
     ] {
         if let Some(v) = a.get(k) {
             parts.push(format!("{label} {v}"));

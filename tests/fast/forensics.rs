@@ -333,7 +333,9 @@ fn model_calls_come_from_the_journal_when_transcripts_are_gone() {
                     "gen_ai.usage.input_tokens",
                     "gen_ai.usage.output_tokens",
                     "gen_ai.usage.cache_read.input_tokens",
-                    "gen_ai.usage.cache_creation.input_tokens",
+                    "gen_ai.usage.cache_write.input_tokens",
+                    "agent_telemetry.usage.cache_read.input_tokens",
+                    "agent_telemetry.usage.cache_write.input_tokens",
                     "agent_telemetry.usage.requests",
                     "agent_telemetry.usage.source",
                 ];
@@ -342,7 +344,7 @@ fn model_calls_come_from_the_journal_when_transcripts_are_gone() {
                     "gen_ai.response.model",
                     "gen_ai.response.id",
                     "agent_telemetry.request_id",
-                    "gen_ai.agent.id",
+                    "agent_telemetry.subagent.id",
                     "prompt.id",
                     "agent_telemetry.cost.price_table",
                 ];
@@ -465,7 +467,7 @@ fn bad_input_is_a_clear_error() {
     assert!(fail(&data, &["search", "--command", "(unclosed"]).contains("bad --command regex"));
     let e = fail(&data, &["search", "--flag", "no_such.rule"]);
     assert!(e.contains("no finding of rule no_such.rule") && e.contains("secret_exposure.redacted"), "{e}");
-    assert!(fail(&data, &["export", "--format", "xml"]).contains("jsonl or csv"));
+    assert!(fail(&data, &["export", "--format", "xml"]).contains("jsonl, csv or ocsf"));
     let nowhere = data.join("nowhere");
     assert!(fail(&nowhere, &["sessions"]).contains("no journal at"));
     // An escape sequence in a session id given on the command line is not echoed raw.

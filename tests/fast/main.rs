@@ -14,6 +14,7 @@ mod fleet;
 mod fleet_questions;
 mod forensics;
 mod fuzz_found;
+mod genai_conventions;
 mod hook_bad_input;
 mod hook_enforce;
 mod hook_gap;

@@ -43,7 +43,7 @@ fn check_replay(name: &str, r: Replay, late: Option<&str>) -> Replay {
             "gen_ai.usage.input_tokens",
             "gen_ai.usage.output_tokens",
             "gen_ai.usage.cache_read.input_tokens",
-            "gen_ai.usage.cache_creation.input_tokens",
+            "gen_ai.usage.cache_write.input_tokens",
         ]
         .iter()
         .map(|k| int(c, k))
@@ -56,7 +56,7 @@ fn check_replay(name: &str, r: Replay, late: Option<&str>) -> Replay {
         match &req.agent {
             Some(a) => {
                 assert!(parent.name.starts_with("invoke_agent "), "{name}: subagent call under {}", parent.name);
-                assert_eq!(parent.attr("gen_ai.agent.id"), Some(a.as_str()));
+                assert_eq!(parent.attr("agent_telemetry.subagent.id"), Some(a.as_str()));
             }
             None => {
                 assert_eq!(parent.name, "turn", "{name}: main call under {}", parent.name);
@@ -65,12 +65,10 @@ fn check_replay(name: &str, r: Replay, late: Option<&str>) -> Replay {
         }
     }
     // Totals, last message included: every turn and subagent sums its calls.
-    for s in r
-        .spans
-        .iter()
-        .filter(|s| s.name == "turn" || s.name.starts_with("invoke_agent ") && s.attr("gen_ai.agent.id").is_some())
-    {
-        let mine: Vec<&Request> = match s.attr("gen_ai.agent.id") {
+    for s in r.spans.iter().filter(|s| {
+        s.name == "turn" || s.name.starts_with("invoke_agent ") && s.attr("agent_telemetry.subagent.id").is_some()
+    }) {
+        let mine: Vec<&Request> = match s.attr("agent_telemetry.subagent.id") {
             Some(a) => r.requests.values().filter(|q| q.agent.as_deref() == Some(a)).collect(),
             None => r
                 .requests
@@ -81,7 +79,7 @@ fn check_replay(name: &str, r: Replay, late: Option<&str>) -> Replay {
         if mine.is_empty() {
             continue;
         }
-        if late.is_some() && s.attr("gen_ai.agent.id") == late {
+        if late.is_some() && s.attr("agent_telemetry.subagent.id") == late {
             assert_eq!(
                 s.attr("agent_telemetry.usage.source"),
                 None,
@@ -107,12 +105,18 @@ fn check_replay(name: &str, r: Replay, late: Option<&str>) -> Replay {
     // The session: every request of the main agent and of every subagent.
     let runs: Vec<&Span> = r.spans.iter().filter(|s| s.name == "invoke_agent claude-code").collect();
     assert!(!runs.is_empty());
+    // Totals: the conventions keep the cache breakdown off agent spans, so ours carry it.
     let keys = [
         "gen_ai.usage.input_tokens",
         "gen_ai.usage.output_tokens",
-        "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_creation.input_tokens",
+        "agent_telemetry.usage.cache_read.input_tokens",
+        "agent_telemetry.usage.cache_write.input_tokens",
     ];
+    for s in &runs {
+        for k in ["gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_write.input_tokens", "gen_ai.agent.id"] {
+            assert_eq!(s.attr(k), None, "{name}: {k} on {}", s.name);
+        }
+    }
     for (i, k) in keys.iter().enumerate() {
         let ours: u64 = runs.iter().map(|s| int(s, k)).sum();
         let theirs: u64 = r.requests.values().map(|q| q.tokens()[i]).sum();

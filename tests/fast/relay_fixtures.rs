@@ -102,7 +102,10 @@ fn subagents_fixture_foreground_background_nested() {
     let (_env, r, spans, _logs) = replay_and_check("subagents");
     // Spelled out (check_fixture_spans derives the same from tool_response.agentId):
     let agent = |a: &str| {
-        spans.iter().find(|s| s.attr("gen_ai.agent.id") == Some(a) && s.name == "invoke_agent general-purpose").unwrap()
+        spans
+            .iter()
+            .find(|s| s.attr("agent_telemetry.subagent.id") == Some(a) && s.name == "invoke_agent general-purpose")
+            .unwrap()
     };
     let fg = agent("afa2f023a1e29b438");
     let bg = agent("a3ce21d7ce40e735d");
@@ -137,7 +140,7 @@ fn subagents_fixture_foreground_background_nested() {
                 Some(agent(a).span_id.as_str()),
                 "tool {id} under agent {a}"
             );
-            assert_eq!(by_call_id(&spans, id).attr("gen_ai.agent.id"), Some(a));
+            assert_eq!(by_call_id(&spans, id).attr("agent_telemetry.subagent.id"), Some(a));
             inside.push((a, id));
         }
     }

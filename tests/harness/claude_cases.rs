@@ -91,7 +91,7 @@ pub fn check_revived(r: &Replay) {
     let runs: Vec<&Span> = r
         .spans
         .iter()
-        .filter(|s| s.name.starts_with("invoke_agent ") && s.attr("gen_ai.agent.id") == Some(agent))
+        .filter(|s| s.name.starts_with("invoke_agent ") && s.attr("agent_telemetry.subagent.id") == Some(agent))
         .collect();
     assert_eq!(runs.len(), 2, "one span per run of the agent");
     assert_ne!(runs[0].span_id, runs[1].span_id);

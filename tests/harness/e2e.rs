@@ -463,7 +463,7 @@ impl Trace {
         self.spans.iter().find(|s| {
             s.name.starts_with("invoke_agent ")
                 && s.name != "invoke_agent claude-code"
-                && s.tag("gen_ai.agent.id").as_deref() == Some(agent_id)
+                && s.tag("agent_telemetry.subagent.id").as_deref() == Some(agent_id)
         })
     }
 
@@ -647,7 +647,11 @@ pub fn assert_trace_shape(trace: &Trace, journal: &[Value], sessions: &[&str]) {
                     "{id} (agent {agent}) is under {}",
                     parent.short()
                 );
-                assert_eq!(parent.tag("gen_ai.agent.id").as_deref(), Some(agent), "{id} is under another subagent");
+                assert_eq!(
+                    parent.tag("agent_telemetry.subagent.id").as_deref(),
+                    Some(agent),
+                    "{id} is under another subagent"
+                );
             }
             None => {
                 assert_eq!(parent.name, "turn", "{id} is not under a turn but under {}", parent.short());
@@ -992,7 +996,9 @@ pub fn assert_subagents_under_agent_spans<'t>(trace: &'t Trace, journal: &[Value
         let n = trace
             .spans
             .iter()
-            .filter(|s| s.tag("gen_ai.agent.id").as_deref() == Some(a) && s.name.starts_with("invoke_agent "))
+            .filter(|s| {
+                s.tag("agent_telemetry.subagent.id").as_deref() == Some(a) && s.name.starts_with("invoke_agent ")
+            })
             .count();
         assert_eq!(n, 1, "invoke_agent spans of {a}");
         let typ = journal

@@ -495,7 +495,7 @@ fn e2e_mixed_parallel_outside_secrets() {
     assert_eq!(inner.len(), 2, "the helper's two calls: {:?}", inner.iter().map(|x| x.short()).collect::<Vec<_>>());
     let host = inner.iter().find(|x| x.name == "execute_tool Read").expect("helper's Read");
     assert_eq!(host.tag("agent_telemetry.outside_project_scope").as_deref(), Some("true"));
-    assert_eq!(host.tag("gen_ai.agent.id"), helper.tag("gen_ai.agent.id"));
+    assert_eq!(host.tag("agent_telemetry.subagent.id"), helper.tag("agent_telemetry.subagent.id"));
     let echo = inner.iter().find(|x| x.name == "execute_tool Bash").expect("helper's Bash");
     assert!(echo.tag("agent_telemetry.command").unwrap_or_default().contains("[REDACTED:"), "{:?}", echo.tags);
     s.assert_secrets_nowhere(
