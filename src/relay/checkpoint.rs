@@ -264,6 +264,7 @@ pub(crate) fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     if f.version < 3 {
         migrate_assembler_v2(&mut assembler_state);
     }
+    rename_retired_attributes(&mut assembler_state);
     let (assembler, state_lost) = if assembler_state.is_null() {
         (Assembler::default(), None)
     } else {
@@ -362,6 +363,41 @@ fn migrate_assembler_v2(state: &mut serde_json::Value) {
                     })
                     .collect();
             }
+        }
+    }
+}
+
+/// Gives the open spans of a state written before the GenAI conventions' renames (docs/export.md)
+/// today's attribute names, so a span that was open across an upgrade is sent as one started
+/// after it: `gen_ai.agent.id` becomes `agent_telemetry.subagent.id` (dropped from a session
+/// span, where it was the session id), and the cache-token totals of turn, subagent and session
+/// spans move to `agent_telemetry.usage.*`, a `chat` span's cache writes to `cache_write`. A
+/// state with the current names is left as it is.
+fn rename_retired_attributes(state: &mut serde_json::Value) {
+    use crate::assemble::attrs;
+    use crate::ids::SpanRole;
+    use serde_json::Value;
+    const OLD_READ: &str = "gen_ai.usage.cache_read.input_tokens";
+    const OLD_WRITE: &str = "gen_ai.usage.cache_creation.input_tokens";
+    let span = |span: &mut Value| {
+        let role = span.get("role").and_then(Value::as_str).and_then(SpanRole::from_word);
+        let Some(Value::Array(list)) = span.get_mut("attrs") else { return };
+        let chat = role == Some(SpanRole::Chat);
+        let [read, write] = attrs::cache_token_keys(chat);
+        list.retain(|kv| !(role == Some(SpanRole::Session) && kv[0] == attrs::GEN_AI_AGENT_ID));
+        for kv in list.iter_mut() {
+            let new = match kv[0].as_str() {
+                Some(attrs::GEN_AI_AGENT_ID) => attrs::SUBAGENT_ID,
+                Some(OLD_READ) => read,
+                Some(OLD_WRITE) => write,
+                _ => continue,
+            };
+            kv[0] = Value::from(new);
+        }
+    };
+    for field in ["open", "waiting_for_parent"] {
+        if let Some(Value::Object(spans)) = state.get_mut(field) {
+            spans.values_mut().for_each(span);
         }
     }
 }
