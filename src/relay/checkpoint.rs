@@ -375,7 +375,7 @@ fn migrate_assembler_v2(state: &mut serde_json::Value) {
 /// state with the current names is left as it is.
 fn rename_retired_attributes(state: &mut serde_json::Value) {
     use crate::assemble::attrs;
-    use crate::ids::SpanRole;
+    use crate::assemble::model::SpanRole;
     use serde_json::Value;
     const OLD_READ: &str = "gen_ai.usage.cache_read.input_tokens";
     const OLD_WRITE: &str = "gen_ai.usage.cache_creation.input_tokens";
