@@ -173,6 +173,13 @@ impl Assembler {
                 );
             }
             let id = self.ensure(SpanRole::Turn, p, "turn", &sid, Some(run_span), t, &resource, || turn_attrs(r, p));
+            if ev == HookEvent::UserPromptSubmit {
+                if let Some(span) = self.open.get_mut(&key(SpanRole::Turn, p)) {
+                    for f in &r.security.findings {
+                        span.events.push(guardrail_finding(r, f, "message", Some(p)));
+                    }
+                }
+            }
             if opened {
                 self.turn_opened(&sid, p);
             }
@@ -801,9 +808,15 @@ fn tool_attrs(r: &JournalRecord, tool: &str, id: &str) -> Attrs {
 }
 
 /// A finding as the GenAI guardrail conventions' `gen_ai.guardrail.security.finding` event on the
-/// tool call's span: our policy is the guardrail (`agent-telemetry`), the rule its policy rule,
-/// the call's input (PreToolUse, PermissionRequest) or output (after the call) its target.
-fn guardrail_finding(r: &JournalRecord, f: &crate::record::Finding) -> SpanEventItem {
+/// tool call's span (`subtype` `tool_call`) or on the turn's for its prompt (`message`): our
+/// policy is the guardrail (`agent-telemetry`), the rule its policy rule, the call's input
+/// (PreToolUse, PermissionRequest, a prompt) or output (after the call) its target.
+fn guardrail_finding(
+    r: &JournalRecord,
+    f: &crate::record::Finding,
+    subtype: &str,
+    target_id: Option<&str>,
+) -> SpanEventItem {
     let denied = r.security.decision.as_deref() == Some("deny");
     let target = if r.event().ends_tool_call() { "output" } else { "input" };
     // The conventions suggest OWASP LLM Top 10 names; a category with none keeps ours as `custom:`.
@@ -817,8 +830,8 @@ fn guardrail_finding(r: &JournalRecord, f: &crate::record::Finding) -> SpanEvent
     model::push_str(&mut a, attrs::GUARDRAIL_RULE_ID, Some(&f.rule));
     model::push_str(&mut a, attrs::GUARDRAIL_RISK_CATEGORY, Some(&risk));
     model::push_str(&mut a, attrs::GUARDRAIL_TARGET_TYPE, Some(target));
-    model::push_str(&mut a, attrs::GUARDRAIL_TARGET_SUBTYPE, Some("tool_call"));
-    model::push_str(&mut a, attrs::GUARDRAIL_TARGET_ID, r.tool_context.as_ref().and_then(|t| t.tool_use_id.as_deref()));
+    model::push_str(&mut a, attrs::GUARDRAIL_TARGET_SUBTYPE, Some(subtype));
+    model::push_str(&mut a, attrs::GUARDRAIL_TARGET_ID, target_id);
     model::push_str(&mut a, attrs::GUARDRAIL_VERDICT, Some(if f.action == "deny" { "deny" } else { "warn" }));
     model::push_str(&mut a, attrs::GUARDRAIL_ACTION, Some(if denied { "block" } else { "audit" }));
     model::push_str(&mut a, attrs::GUARDRAIL_VERDICT_REASON, Some(f.description.as_str()));
@@ -855,8 +868,9 @@ fn add_tool_details(span: &mut SpanItem, r: &JournalRecord) {
         }
         model::set(a, attrs::RULES, AttrValue::StrArray(rules));
     }
+    let call_id = r.tool_context.as_ref().and_then(|t| t.tool_use_id.as_deref());
     for f in &r.security.findings {
-        span.events.push(guardrail_finding(r, f));
+        span.events.push(guardrail_finding(r, f, "tool_call", call_id));
     }
     let a = &mut span.attrs;
     if let Some(risk) = r.security.risk {

@@ -6,7 +6,8 @@
 //!   subagent's id is `agent_telemetry.subagent.id`, on its spans and its tool calls.
 //! - No span carries a retired name (`gen_ai.usage.cache_creation.input_tokens`).
 //! - Each finding on a tool call is a `gen_ai.guardrail.security.finding` event on its span, with
-//!   the attributes the conventions require (policy id, risk category, target type) and the rule.
+//!   the attributes the conventions require (policy id, risk category, target type) and the rule;
+//!   a finding on a prompt is one on its turn's span.
 //! - Log records keep `gen_ai.agent.id` for subagent records: the dashboards group by it.
 
 use crate::harness::relay::{self, Dest, Install};
@@ -28,7 +29,11 @@ fn s(v: &Value) -> Option<&str> {
 fn export(fixture: &str) -> (Vec<Value>, Vec<Value>) {
     let env = Install::new(&format!("genai-{fixture}-"));
     relay::replay(&env, fixture, "");
-    relay::relay_once(&env, &Dest::File, &[], Duration::from_secs(60));
+    read(&env)
+}
+
+fn read(env: &Install) -> (Vec<Value>, Vec<Value>) {
+    relay::relay_once(env, &Dest::File, &[], Duration::from_secs(60));
     let (t, l) = relay::otlp_lines(&env.data);
     let spans = t
         .iter()
@@ -153,4 +158,41 @@ fn findings_are_guardrail_finding_events_on_their_tool_span() {
         }
     }
     assert!(events >= 2, "the fixture's secret and outside-project findings: {events}");
+}
+
+#[test]
+fn a_finding_on_a_prompt_is_a_guardrail_finding_event_on_its_turn() {
+    let env = Install::new("genai-prompt-");
+    let p = env.project.to_str().unwrap();
+    let base = |extra: &str| {
+        format!(r#"{{"session_id": "s-genai", "transcript_path": "/nonexistent.jsonl", "cwd": "{p}", {extra}}}"#)
+    };
+    relay::hook_lines(
+        &env,
+        &[
+            base(r#""hook_event_name": "SessionStart", "source": "startup""#),
+            base(
+                r#""hook_event_name": "UserPromptSubmit", "prompt_id": "p-genai", "prompt": "deploy with AKIAIOSFODNN7EXAMPLE please""#,
+            ),
+            base(r#""hook_event_name": "Stop", "prompt_id": "p-genai""#),
+        ],
+    );
+    let (spans, _) = read(&env);
+    let turn = spans.iter().find(|sp| sp["name"] == "turn").expect("the turn span");
+    let finds: Vec<BTreeMap<String, Value>> = turn["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| e["name"] == "gen_ai.guardrail.security.finding")
+        .map(|e| kv(&e["attributes"]))
+        .collect();
+    assert!(!finds.is_empty(), "the prompt's secret is a finding on the turn: {turn:#}");
+    let prompt_id = kv(&turn["attributes"]).get("prompt.id").and_then(|v| s(v).map(str::to_string));
+    for f in &finds {
+        assert_eq!(f.get("gen_ai.guardrail.target.type").and_then(s), Some("input"));
+        assert_eq!(f.get("gen_ai.guardrail.target.subtype").and_then(s), Some("message"));
+        assert_eq!(f.get("gen_ai.guardrail.target.id").and_then(s).map(str::to_string), prompt_id);
+        assert_eq!(f.get("gen_ai.guardrail.security.risk.category").and_then(s), Some("sensitive_info_disclosure"));
+    }
 }
