@@ -60,8 +60,8 @@ pub(crate) const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
 pub(crate) const GEN_AI_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
 pub(crate) const ERROR_TYPE: &str = "error.type";
 
-/// A finding on a tool call's span, as the GenAI guardrail conventions name it: one span event
-/// per finding.
+/// A finding as the GenAI guardrail conventions name it: one span event per finding, on the tool
+/// call's span (a prompt's: on its turn's).
 pub(crate) const GUARDRAIL_FINDING: &str = "gen_ai.guardrail.security.finding";
 pub(crate) const GUARDRAIL_POLICY_ID: &str = "gen_ai.guardrail.security.policy.id";
 pub(crate) const GUARDRAIL_RULE_ID: &str = "gen_ai.guardrail.security.policy.rule.id";

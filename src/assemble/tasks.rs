@@ -36,10 +36,7 @@ impl Assembler {
             .filter(|s| s.role == SpanRole::Tool && s.name == tool && s.resource.session_id == sid)
             .filter(|s| {
                 agent.as_deref().is_none_or(|a| {
-                    // A span restored from an older checkpoint names its subagent the old way.
-                    s.attrs.iter().any(|(k, v)| {
-                        (k == attrs::SUBAGENT_ID || k == attrs::GEN_AI_AGENT_ID) && *v == AttrValue::Str(a.to_string())
-                    })
+                    s.attrs.iter().any(|(k, v)| k == attrs::SUBAGENT_ID && *v == AttrValue::Str(a.to_string()))
                 })
             })
             .max_by_key(|s| s.start);
