@@ -561,13 +561,64 @@ mod tests {
             assert_eq!(Some(span["role"].as_str().unwrap()), k.split(':').next(), "{k}");
             // Everything else about the span is as the version-2 relay left it.
             let was = &old["assembler"]["open"][format!("{}{}", &k[..1].to_uppercase(), &k[1..])];
-            for f in ["span_id", "parent_span_id", "start", "end", "attrs", "name", "trace_id"] {
+            for f in ["span_id", "parent_span_id", "start", "end", "name", "trace_id"] {
                 assert_eq!(span[f], was[f], "{k}: {f}");
             }
+            // Its attributes too, under today's names: a subagent's id as
+            // `agent_telemetry.subagent.id`, none on the session span.
+            let renamed: Vec<serde_json::Value> = was["attrs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|kv| !(k.starts_with("session:") && kv[0] == "gen_ai.agent.id"))
+                .map(|kv| match kv[0].as_str() {
+                    Some("gen_ai.agent.id") => serde_json::json!(["agent_telemetry.subagent.id", kv[1]]),
+                    _ => kv.clone(),
+                })
+                .collect();
+            assert_eq!(span["attrs"], serde_json::Value::Array(renamed), "{k}: attrs");
+            assert!(!span["attrs"].to_string().contains("gen_ai.agent.id"), "{k}");
         }
         for span in new["assembler"]["waiting_for_parent"].as_object().unwrap().values() {
             assert_eq!(span["role"], "subagent");
         }
+    }
+
+    /// Cache-token totals of a span open across the renames move to our names; a `chat` span's
+    /// cache writes take the conventions' new name; a state already renamed stays as it is.
+    #[test]
+    fn retired_cache_token_names_are_renamed_on_load() {
+        let attrs = serde_json::json!([
+            ["gen_ai.usage.cache_read.input_tokens", 5],
+            ["gen_ai.usage.cache_creation.input_tokens", 7],
+            ["gen_ai.agent.id", "a1"]
+        ]);
+        let mut state = serde_json::json!({
+            "open": {"turn:p": {"role": "turn", "attrs": attrs}, "chat:r": {"role": "chat", "attrs": attrs}},
+            "waiting_for_parent": {"a1": {"role": "subagent", "attrs": attrs}}
+        });
+        rename_retired_attributes(&mut state);
+        let names = |v: &serde_json::Value| -> Vec<String> {
+            v["attrs"].as_array().unwrap().iter().map(|kv| kv[0].as_str().unwrap().to_string()).collect()
+        };
+        let totals = [
+            "agent_telemetry.usage.cache_read.input_tokens",
+            "agent_telemetry.usage.cache_write.input_tokens",
+            "agent_telemetry.subagent.id",
+        ];
+        assert_eq!(names(&state["open"]["turn:p"]), totals);
+        assert_eq!(names(&state["waiting_for_parent"]["a1"]), totals);
+        assert_eq!(
+            names(&state["open"]["chat:r"]),
+            [
+                "gen_ai.usage.cache_read.input_tokens",
+                "gen_ai.usage.cache_write.input_tokens",
+                "agent_telemetry.subagent.id"
+            ]
+        );
+        let once = state.clone();
+        rename_retired_attributes(&mut state);
+        assert_eq!(state, once);
     }
 
     /// Model calls read ahead of their span (version 2: a turn's keyed by its bare prompt id, a
