@@ -218,6 +218,28 @@ fn the_tier_configs_validate_with_nothing_set() {
     }
 }
 
+/// The gateway tier's Kubernetes manifests against the API schemas (offline: the schemas ship
+/// in the `kubernetes-validate` Python package; `pip install kubernetes-validate`).
+#[test]
+#[ignore = "slow stage: kubernetes-validate (pip)"]
+fn the_k8s_manifests_pass_the_kubernetes_schemas() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("deploy/k8s"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    let o = Command::new("kubernetes-validate")
+        .args(["--strict", "--kubernetes-version", "1.33.0"])
+        .args(&files)
+        .output()
+        .unwrap_or_else(|e| panic!("kubernetes-validate (pip install kubernetes-validate): {e}"));
+    let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{out}");
+    assert_eq!(out.matches(" passed ").count(), 6, "every resource checked: {out}");
+}
+
 #[test]
 #[ignore = "slow stage: the collector build, Jaeger, VictoriaLogs, openssl"]
 fn twenty_hosts_through_agents_and_gateways_survive_a_gateway_restart() {
