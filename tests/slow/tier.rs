@@ -62,6 +62,10 @@ struct Collector {
     health: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// CPU seconds (user + system) of the processes that have exited, less their start-up.
+    cpu_done: f64,
+    /// CPU seconds the running process had used when it became healthy (start-up, not work).
+    cpu_start: f64,
 }
 
 impl Collector {
@@ -80,7 +84,7 @@ impl Collector {
             ("AGENT_TELEMETRY_RETRY_MAX_INTERVAL".into(), "1s".into()),
         ];
         env.extend(extra);
-        let mut c = Collector { name: name.into(), config, env, grpc, http, health, dir, child: None };
+        let mut c = Collector { name: name.into(), config, env, grpc, http, health, dir, child: None, cpu_done: 0.0, cpu_start: 0.0 };
         c.start();
         c
     }
@@ -105,10 +109,18 @@ impl Collector {
             stack::http_get(&url, &[]).ok().filter(|(s, _)| *s == 200).map(|_| ())
         });
         assert!(up.is_some(), "{} did not become healthy:\n{}", self.name, self.log());
+        self.cpu_start = self.child.as_ref().map(|c| proc_cpu_secs(c.id())).unwrap_or(0.0);
+    }
+
+    /// CPU seconds (user + system) used since start-up, the running process's and those before it.
+    fn cpu_secs(&self) -> f64 {
+        self.cpu_done + self.child.as_ref().map(|c| proc_cpu_secs(c.id()) - self.cpu_start).unwrap_or(0.0)
     }
 
     /// SIGTERM (a graceful stop, as a rolling update or a scale-down does) and wait.
     fn stop(&mut self) {
+        self.cpu_done = self.cpu_secs();
+        self.cpu_start = 0.0;
         if let Some(mut child) = self.child.take() {
             unsafe {
                 libc::kill(child.id() as i32, libc::SIGTERM);
@@ -134,6 +146,16 @@ impl Drop for Collector {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// utime + stime of a process, in seconds (from /proc/<pid>/stat; clock ticks of 1/100 s).
+fn proc_cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // After the command: state is field 3; utime and stime are fields 14 and 15.
+    let tick = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(14) + tick(15)) / 100.0
 }
 
 /// A CA and a certificate for 127.0.0.1/localhost signed by it (openssl), in `dir`.
@@ -363,6 +385,8 @@ fn twenty_hosts_through_agents_and_gateways_survive_a_gateway_restart() {
         assert_eq!(*got as usize, *journal, "{id}: distinct seq in VictoriaLogs vs records in its journal");
     }
     let throughput = want_total as f64 / elapsed.as_secs_f64();
+    let gateway_cpu: f64 = gateways.iter().map(Collector::cpu_secs).sum();
+    let agent_cpu: f64 = agents.iter().map(Collector::cpu_secs).sum();
 
     // The reference: each host's journal through `relay --once` to files.
     let mut reference: BTreeMap<String, Vec<relay::Span>> = BTreeMap::new();
@@ -482,6 +506,13 @@ fn twenty_hosts_through_agents_and_gateways_survive_a_gateway_restart() {
         must_keep.len(),
         reference.len(),
         traces_done.as_secs_f64()
+    );
+    println!(
+        "tier: CPU (start-up excluded) until every record arrived: gateways {gateway_cpu:.2} s ({:.0} records per gateway core-second), \
+         agents {agent_cpu:.2} s ({:.0} per agent core-second); records and their spans, TLS, auth, tail sampling, \
+         persistent queues included",
+        want_total as f64 / gateway_cpu,
+        want_total as f64 / agent_cpu
     );
     println!(
         "tier: end-to-end latency, hook record to visible in VictoriaLogs via agent and gateway: median {:?}, max {:?} ({} probes)",
