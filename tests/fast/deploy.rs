@@ -43,11 +43,7 @@ fn yaml(rel: &str) -> Value {
 
 /// The names of every `${env:NAME...}` in a file.
 fn env_names(rel: &str) -> BTreeSet<String> {
-    read(rel)
-        .split("${env:")
-        .skip(1)
-        .map(|r| r.split([':', '}']).next().unwrap().to_string())
-        .collect()
+    read(rel).split("${env:").skip(1).map(|r| r.split([':', '}']).next().unwrap().to_string()).collect()
 }
 
 fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
@@ -115,7 +111,9 @@ fn the_gateway_authenticates_samples_by_findings_and_keeps_every_log() {
     for p in ["grpc", "http"] {
         let proto = at(&cfg, &["receivers", "otlp", "protocols", p]);
         assert_eq!(text(at(proto, &["auth", "authenticator"])), "bearertokenauth/clients", "{p}");
-        assert!(!text(at(proto, &["tls", "cert_file"])).is_empty() && !text(at(proto, &["tls", "key_file"])).is_empty());
+        assert!(
+            !text(at(proto, &["tls", "cert_file"])).is_empty() && !text(at(proto, &["tls", "key_file"])).is_empty()
+        );
     }
     assert!(at(&cfg, &["extensions", "bearertokenauth/clients", "filename"]).is_string());
     assert_zero_loss_exporters(rel, &cfg);
@@ -261,7 +259,8 @@ fn the_gateway_manifests_hold_together() {
     let [hpa] = one("HorizontalPodAutoscaler")[..] else { panic!("one HPA") };
     assert_eq!(text(at(&hpa.spec, &["scaleTargetRef", "kind"])), "Deployment");
     assert_eq!(text(at(&hpa.spec, &["scaleTargetRef", "name"])), deploy_name);
-    let (min, max) = (at(&hpa.spec, &["minReplicas"]).as_u64().unwrap(), at(&hpa.spec, &["maxReplicas"]).as_u64().unwrap());
+    let (min, max) =
+        (at(&hpa.spec, &["minReplicas"]).as_u64().unwrap(), at(&hpa.spec, &["maxReplicas"]).as_u64().unwrap());
     assert!(2 <= min && min <= max, "at least two gateways: {min}..{max}");
     let [pdb] = one("PodDisruptionBudget")[..] else { panic!("one PDB") };
     assert!(labels_match(at(&pdb.spec, &["selector", "matchLabels"]), pod_labels));
@@ -271,15 +270,29 @@ fn the_gateway_manifests_hold_together() {
 fn the_helm_values_agree_with_the_shipped_loki_and_tempo_configs() {
     let loki = yaml("deploy/helm/loki-distributed.values.yaml");
     let tempo = yaml("deploy/helm/tempo-distributed.values.yaml");
-    let loki_cfg: Value = serde_yaml::from_str(&read("loki/loki.yaml").replace("${AGENT_TELEMETRY_LOKI_RETENTION:-400d}", "400d")).unwrap();
+    let loki_cfg: Value =
+        serde_yaml::from_str(&read("loki/loki.yaml").replace("${AGENT_TELEMETRY_LOKI_RETENTION:-400d}", "400d"))
+            .unwrap();
     let sc = at(&loki, &["loki", "structuredConfig"]);
     assert_eq!(text(at(sc, &["auth_enabled"])), "true", "every push names its tenant");
-    for k in ["retention_period", "max_line_size", "ingestion_burst_size_mb", "per_stream_rate_limit_burst", "max_structured_metadata_size"] {
+    for k in [
+        "retention_period",
+        "max_line_size",
+        "ingestion_burst_size_mb",
+        "per_stream_rate_limit_burst",
+        "max_structured_metadata_size",
+    ] {
         assert_eq!(at(sc, &["limits_config", k]), at(&loki_cfg, &["limits_config", k]), "limits_config.{k}");
     }
     assert_eq!(
-        at(sc, &["limits_config", "otlp_config"]).get("resource_attributes").map(|r| r["attributes_config"][0]["attributes"].clone()),
-        Some(at(&loki_cfg, &["limits_config", "otlp_config", "resource_attributes", "attributes_config"])[0]["attributes"].clone()),
+        at(sc, &["limits_config", "otlp_config"])
+            .get("resource_attributes")
+            .map(|r| r["attributes_config"][0]["attributes"].clone()),
+        Some(
+            at(&loki_cfg, &["limits_config", "otlp_config", "resource_attributes", "attributes_config"])[0]
+                ["attributes"]
+                .clone()
+        ),
         "the same index labels"
     );
     let tempo_text = read("tempo/tempo.yaml");

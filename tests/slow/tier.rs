@@ -84,7 +84,18 @@ impl Collector {
             ("AGENT_TELEMETRY_RETRY_MAX_INTERVAL".into(), "1s".into()),
         ];
         env.extend(extra);
-        let mut c = Collector { name: name.into(), config, env, grpc, http, health, dir, child: None, cpu_done: 0.0, cpu_start: 0.0 };
+        let mut c = Collector {
+            name: name.into(),
+            config,
+            env,
+            grpc,
+            http,
+            health,
+            dir,
+            child: None,
+            cpu_done: 0.0,
+            cpu_start: 0.0,
+        };
         c.start();
         c
     }
@@ -165,13 +176,30 @@ fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     };
     let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    run(&[&["req", "-x509"][..], &ec, &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tier-test-ca"]]
-        .concat());
+    run(&[
+        &["req", "-x509"][..],
+        &ec,
+        &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tier-test-ca"],
+    ]
+    .concat());
     run(&[&["req"][..], &ec, &["-keyout", "gw.key", "-out", "gw.csr", "-subj", "/CN=localhost"]].concat());
     std::fs::write(dir.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
     run(&[
-        "x509", "-req", "-in", "gw.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "gw.crt",
-        "-days", "2", "-extfile", "ext.cnf",
+        "x509",
+        "-req",
+        "-in",
+        "gw.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "gw.crt",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
     ]);
     (dir.join("ca.pem"), dir.join("gw.crt"), dir.join("gw.key"))
 }
@@ -322,10 +350,8 @@ fn twenty_hosts_through_agents_and_gateways_survive_a_gateway_restart() {
                 0..=9 => (Dest::Grpc(format!("http://127.0.0.1:{}", agents[0].grpc)), relay_settings(&[])),
                 10..=17 => (Dest::Grpc(format!("http://127.0.0.1:{}", agents[1].grpc)), relay_settings(&[])),
                 _ => {
-                    let tls = [
-                        ("AGENT_TELEMETRY_OTLP_TOKEN_FILE", s(&token_file)),
-                        ("AGENT_TELEMETRY_OTLP_CA_FILE", s(&ca)),
-                    ];
+                    let tls =
+                        [("AGENT_TELEMETRY_OTLP_TOKEN_FILE", s(&token_file)), ("AGENT_TELEMETRY_OTLP_CA_FILE", s(&ca))];
                     let dest = if i == 18 {
                         Dest::Grpc(format!("https://localhost:{}", gateways[0].grpc))
                     } else {
@@ -468,10 +494,7 @@ fn twenty_hosts_through_agents_and_gateways_survive_a_gateway_restart() {
         let r = run_with_stdin(cmd, line.as_bytes(), Duration::from_secs(20));
         assert_eq!(r.code, 0, "hook: {}", r.stderr);
         let seen = wait_for(Duration::from_secs(60), || {
-            stack
-                .vl_count(&format!("agent.id:={}", h.id))
-                .filter(|(_, u)| *u > before)
-                .map(|_| t0.elapsed())
+            stack.vl_count(&format!("agent.id:={}", h.id)).filter(|(_, u)| *u > before).map(|_| t0.elapsed())
         });
         lat.push(seen.unwrap_or_else(|| panic!("probe record of {} never arrived", h.id)));
     }
