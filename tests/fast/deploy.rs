@@ -83,7 +83,7 @@ fn the_agent_routes_by_trace_id_to_the_gateways_with_a_persistent_queue() {
     let cfg = yaml(rel);
     let lb = at(&cfg, &["exporters", "loadbalancing"]);
     assert_eq!(text(at(lb, &["routing_key"])), "traceID");
-    assert_eq!(list(at(lb, &["resolver", "static", "hostnames"])), ["127.0.0.1:4417"]);
+    assert_eq!(list(at(lb, &["resolver", "static", "hostnames"])), ["agent-telemetry-gateway:4317"]);
     assert_eq!(text(at(lb, &["protocol", "otlp", "auth", "authenticator"])), "bearertokenauth/gateway");
     assert_eq!(text(at(lb, &["protocol", "otlp", "tls", "insecure"])), "false", "TLS to the gateways by default");
     assert_zero_loss_exporters(rel, &cfg);

@@ -27,6 +27,7 @@
 //! latency (a hook record to visible in VictoriaLogs, through agent and gateway) are printed.
 //!
 //!     cargo test --test slow tier:: -- --include-ignored --test-threads=1 --nocapture
+//!     AT_TIER_WAVE=500 cargo test --test slow tier::twenty -- --include-ignored --nocapture   (30,000 records)
 
 use crate::harness::relay::{self, Dest, Install, RelayProc};
 use crate::harness::run_with_stdin;
@@ -38,8 +39,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const HOSTS: usize = 20;
-/// Records per host per wave (three waves).
-const WAVE: usize = 60;
+/// Records per host per wave (three waves): 60, or `AT_TIER_WAVE` for a larger run.
+fn wave_size() -> usize {
+    std::env::var("AT_TIER_WAVE").ok().and_then(|v| v.parse().ok()).unwrap_or(60)
+}
 const TOKEN: &str = "tier-token-4b1d9e27c3";
 
 fn root() -> PathBuf {
@@ -217,7 +220,7 @@ impl Host {
         relay::synth_journal_as(
             &self.env.data,
             &self.env.project,
-            WAVE,
+            wave_size(),
             &format!("{}w{wave}c", self.id),
             relay::now_ns(),
             Some(&self.id),
@@ -373,7 +376,7 @@ fn twenty_hosts_through_agents_and_gateways_survive_a_gateway_restart() {
     for h in &mut hosts {
         h.start_relay();
     }
-    let expected_after = |waves: usize| (HOSTS * WAVE * waves) as u64;
+    let expected_after = |waves: usize| (HOSTS * wave_size() * waves) as u64;
     // The first wave delivered, and the relays still streaming: gateway 0 stops. (Stopping it
     // in the middle of a trace would split that trace across two tail-sampling decisions, see
     // docs/deployment.md; the graceful stop decides and queues what it holds.)
