@@ -329,7 +329,7 @@ fn twenty_hosts_through_agents_and_gateways_survive_a_gateway_restart_and_an_age
             ),
             ("AGENT_TELEMETRY_JAEGER_OTLP_ENDPOINT".into(), format!("127.0.0.1:{}", stack.ports.jaeger_otlp_grpc)),
             // Longer than the agent's outage below: a trace's spans delayed by it still meet its decision.
-            ("AGENT_TELEMETRY_SAMPLING_DECISION_WAIT".into(), "10s".into()),
+            ("AGENT_TELEMETRY_SAMPLING_DECISION_WAIT".into(), "15s".into()),
             ("AGENT_TELEMETRY_SAMPLING_PERCENT".into(), "0".into()),
         ]
     };
