@@ -152,6 +152,13 @@ bench: (bench-hook "1000") (bench-http-hook "500") (bench-compare "500") (bench-
 bench-relay N="50000" K="50":
     scripts/bench/relay.sh {{N}} {{K}}
 
+# ---- bench-sizing ----------------------------------------------------------------------------
+# What one agent sends per signal (events, log records, spans, OTLP bytes raw and gzip), from the
+# recorded real sessions; docs/deployment.md's sizing model.
+bench-sizing: stack-build
+    cargo build --release --bin agent-telemetry
+    scripts/bench/sizing.sh
+
 # ---- bench-forensics ------------------------------------------------------------------------
 # A generated journal of RECORDS records (many sessions, subagents, child sessions, findings),
 # then the index build, its size and the forensics queries through the release binary.

@@ -26,7 +26,7 @@ AT_BIN="$AT_CACHE/bin"
 OCB_BIN="$AT_BIN/ocb-$OCB_VERSION/builder"
 # The collector's cache key also holds a digest of builder-config.yaml's component lines, so
 # adding or removing a component (or changing a version) builds a new binary, on CI too.
-OTELCOL_COMPONENTS_DIGEST="$(grep -E '^[[:space:]]*-[[:space:]]*gomod:' "$AT_ROOT/builder-config.yaml" | tr -s '[:space:]' ' ' | sha256sum | cut -c1-12)"
+OTELCOL_COMPONENTS_DIGEST="$(grep -E '^[[:space:]]*-[[:space:]]*(gomod:|[^#]*=>)' "$AT_ROOT/builder-config.yaml" | tr -s '[:space:]' ' ' | sha256sum | cut -c1-12)"
 OTELCOL_BIN="$AT_BIN/otelcol-agent-telemetry-$OTELCOL_VERSION-$OTELCOL_COMPONENTS_DIGEST/otelcol-agent-telemetry"
 JAEGER_BIN="$AT_BIN/jaeger-$JAEGER_VERSION/jaeger"
 VICTORIALOGS_BIN="$AT_BIN/victoria-logs-$VICTORIALOGS_VERSION+vm$VICTORIAMETRICS_LIB_VERSION/victoria-logs"

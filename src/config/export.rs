@@ -48,6 +48,8 @@ pub struct ExportConfig {
     /// Lower-case header names → values (sent with every request).
     pub headers: BTreeMap<String, String>,
     pub ca_file: Option<PathBuf>,
+    /// A file whose content is the bearer token ([`ExportConfig::with_token`] reads it).
+    pub token_file: Option<PathBuf>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub batch_size: usize,
@@ -82,6 +84,7 @@ impl ExportConfig {
             protocol: v.protocol,
             headers: v.headers,
             ca_file: v.ca_file,
+            token_file: v.token_file,
             timeout: ms(v.timeout_ms),
             connect_timeout: ms(v.connect_timeout_ms),
             batch_size: v.batch_size.max(1) as usize,
@@ -130,17 +133,46 @@ impl ExportConfig {
         out
     }
 
+    /// These settings with the token of `token_file` as the `authorization` header, for the
+    /// exporter (and for [`ExportConfig::scrub`], which then masks the token as every other
+    /// header value). The error names the file, never its content.
+    pub(crate) fn with_token(&self) -> Result<ExportConfig, TokenError> {
+        let Some(file) = &self.token_file else { return Ok(self.clone()) };
+        if self.headers.contains_key("authorization") {
+            return Err(TokenError::Both(file.clone()));
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| TokenError::Read(file.clone(), e))?;
+        let token = text.trim();
+        if token.is_empty() || token.contains(['\r', '\n']) {
+            return Err(TokenError::Malformed(file.clone()));
+        }
+        let mut out = self.clone();
+        out.headers.insert("authorization".into(), format!("Bearer {token}"));
+        Ok(out)
+    }
+
     /// A short digest of every setting that changes what the relay sends where (credentials
     /// included, so a changed token shows as a change; the digest does not reveal it).
     pub(crate) fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
         h.update(format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
-            self.destination, self.headers, self.ca_file, self.timeout, self.connect_timeout
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            self.destination, self.headers, self.ca_file, self.token_file, self.timeout, self.connect_timeout
         ));
         let d = h.finalize();
         d.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
+}
+
+/// Why `export.token_file` gave no token (the texts name the file, not what it holds).
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("export.token_file {}: cannot read it: {}", .0.display(), .1)]
+    Read(PathBuf, #[source] std::io::Error),
+    #[error("export.token_file {}: empty, or more than one line", .0.display())]
+    Malformed(PathBuf),
+    #[error("export.token_file {} and an `authorization` header are both set: keep one", .0.display())]
+    Both(PathBuf),
 }
 
 /// Headers whose value names a tenant, not a secret: shown as they are.
@@ -283,6 +315,32 @@ mod tests {
         let t = c.scrub("error sending request for url (https://bob:pa55word@h:4318/v1/logs) with Bearer tok-123 for tenant; pa55word");
         assert!(!t.contains("pa55word") && !t.contains("tok-123"), "{t}");
         assert!(t.contains("https://bob:***@h:4318") && t.contains("tenant"), "{t}");
+    }
+
+    #[test]
+    fn the_token_file_becomes_a_masked_authorization_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "tok-secret-42\n").unwrap();
+        let mut c = ExportConfig::defaults(dir.path());
+        c.token_file = Some(file.clone());
+        let t = c.with_token().unwrap();
+        assert_eq!(t.headers["authorization"], "Bearer tok-secret-42");
+        assert!(!format!("{:?}", t.display_headers()).contains("tok-secret-42"));
+        assert!(!t.scrub("refused Bearer tok-secret-42").contains("tok-secret-42"));
+        // Neither the settings as shown nor any error says what the file holds.
+        assert!(!format!("{:?}{}", c.display_headers(), c.describe()).contains("tok-secret"));
+        std::fs::write(&file, "\n").unwrap();
+        let e = c.with_token().unwrap_err().to_string();
+        assert!(e.contains("empty") && e.contains("token"), "{e}");
+        std::fs::write(&file, "tok-secret-42\nsecond-line").unwrap();
+        assert!(!c.with_token().unwrap_err().to_string().contains("tok-secret"));
+        c.headers.insert("authorization".into(), "Bearer other".into());
+        let e = c.with_token().unwrap_err().to_string();
+        assert!(e.contains("both") && !e.contains("other"), "{e}");
+        c.headers.clear();
+        c.token_file = Some(dir.path().join("missing"));
+        assert!(c.with_token().unwrap_err().to_string().contains("cannot read"));
     }
 
     #[test]

@@ -455,6 +455,12 @@ settings! {
         ca_file "ca_file": Option<PathBuf> = None,
             env Some("AGENT_TELEMETRY_OTLP_CA_FILE"), plain, example Some("/etc/ssl/collector-ca.pem".into()),
             show |c| path(&c.export.ca_file);
+        /// A file holding a bearer token, sent as `authorization: Bearer <token>` (read when the
+        /// exporter is set up: at start and on a config change; never shown). Not with an
+        /// `authorization` header.
+        token_file "token_file": Option<PathBuf> = None,
+            env Some("AGENT_TELEMETRY_OTLP_TOKEN_FILE"), plain,
+            example Some("/etc/agent-telemetry/gateway-token".into()), show |c| path(&c.export.token_file);
         /// Timeout of one export request, in milliseconds.
         timeout_ms "timeout_ms": u64 = 10_000,
             env Some("AGENT_TELEMETRY_OTLP_TIMEOUT_MS"), plain, example 2_500,

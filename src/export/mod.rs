@@ -31,6 +31,11 @@ enum Inner {
 impl Exporter {
     /// Must be called inside a tokio runtime (the tonic channel needs one).
     pub(crate) fn new(cfg: &ExportConfig) -> Result<Exporter, ExportError> {
+        // The token of `export.token_file` as a header: sent, and masked by `scrub` like any other.
+        let cfg = &match &cfg.destination {
+            Destination::File(_) => cfg.clone(),
+            Destination::Otlp { .. } => cfg.with_token().map_err(|e| ExportError::Setup(e.to_string()))?,
+        };
         let inner = match &cfg.destination {
             Destination::File(dir) => Inner::File(file::FileExporter::new(dir.clone())),
             Destination::Otlp { .. } => {

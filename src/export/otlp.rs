@@ -83,13 +83,17 @@ impl OtlpExporters {
             Protocol::HttpProtobuf => None,
         };
         let http = match protocol {
-            Protocol::HttpProtobuf => Some(
-                http_client()
-                    .timeout(cfg.timeout)
-                    .connect_timeout(cfg.connect_timeout)
-                    .build()
-                    .map_err(|e| ExportError::Setup(format!("HTTP client: {e}")))?,
-            ),
+            Protocol::HttpProtobuf => {
+                let mut b = http_client().timeout(cfg.timeout).connect_timeout(cfg.connect_timeout);
+                if let Some(ca) = cfg.ca_file.as_ref().filter(|_| endpoint.starts_with("https://")) {
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| ExportError::Setup(format!("cannot read CA file {}: {e}", ca.display())))?;
+                    let cert = reqwest::Certificate::from_pem(&pem)
+                        .map_err(|e| ExportError::Setup(format!("CA file {}: {e}", ca.display())))?;
+                    b = b.tls_certs_merge([cert]);
+                }
+                Some(b.build().map_err(|e| ExportError::Setup(format!("HTTP client: {e}")))?)
+            }
             Protocol::Grpc => None,
         };
         Ok(OtlpExporters {

@@ -130,7 +130,8 @@ impl Observer {
 fn self_exporter(export: &ExportConfig, resource: &Resource) -> Option<opentelemetry_otlp::SpanExporter> {
     match &export.destination {
         Destination::Otlp { .. } => {
-            crate::export::otlp::OtlpExporters::new(export).and_then(|x| x.span_exporter(resource)).ok()
+            let export = export.with_token().ok()?;
+            crate::export::otlp::OtlpExporters::new(&export).and_then(|x| x.span_exporter(resource)).ok()
         }
         _ => None,
     }

@@ -10,6 +10,7 @@ mod claude_cases;
 mod claude_smoke;
 mod cli_generate;
 mod config_reference;
+mod deploy;
 mod fleet;
 mod fleet_questions;
 mod forensics;

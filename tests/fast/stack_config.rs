@@ -467,13 +467,13 @@ fn builder_config_is_one_consistent_version_set() {
         assert!(names.contains(want), "builder-config.yaml builds {want}");
     }
     // The build cache is keyed by the component list: the collector's directory name carries
-    // a digest of the gomod lines (scripts/stack/lib.sh), so CI rebuilds when they change.
+    // a digest of the gomod and replace lines (scripts/stack/lib.sh), so CI rebuilds when they change.
     let lib = read("scripts/stack/lib.sh");
     assert!(
         lib.contains(
-            "OTELCOL_COMPONENTS_DIGEST=\"$(grep -E '^[[:space:]]*-[[:space:]]*gomod:' \"$AT_ROOT/builder-config.yaml\""
+            "OTELCOL_COMPONENTS_DIGEST=\"$(grep -E '^[[:space:]]*-[[:space:]]*(gomod:|[^#]*=>)' \"$AT_ROOT/builder-config.yaml\""
         ),
-        "lib.sh digests the gomod lines"
+        "lib.sh digests the gomod and replace lines"
     );
     assert!(
         lib.contains("otelcol-agent-telemetry-$OTELCOL_VERSION-$OTELCOL_COMPONENTS_DIGEST/"),

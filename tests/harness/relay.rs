@@ -1053,11 +1053,24 @@ pub fn check_fixture_logs(r: &Replayed, spans: &[Span], logs: &[Log]) {
 /// distinct ids per copy (`-<tag><copy>`), timestamps from `start_ns` 1 µs apart. Sessions that
 /// a copy leaves unfinished (the last, cut short) stay open. Returns the records' session ids.
 pub fn synth_journal(data: &Path, project: &Path, n: usize, tag: &str, start_ns: u64) -> BTreeSet<String> {
+    synth_journal_as(data, project, n, tag, start_ns, None)
+}
+
+/// [`synth_journal`] with the records stamped as agent `agent_id` (`[agent] id`).
+pub fn synth_journal_as(
+    data: &Path,
+    project: &Path,
+    n: usize,
+    tag: &str,
+    start_ns: u64,
+    agent_id: Option<&str>,
+) -> BTreeSet<String> {
     use agent_telemetry::config::Config;
     use agent_telemetry::enrich::policy::Policy;
     use agent_telemetry::enrich::{Enricher, HookEnv};
     use agent_telemetry::journal::Journal;
-    let cfg = Config { data_dir: data.to_path_buf(), config_path: data.join("config.toml"), ..Config::default() };
+    let mut cfg = Config { data_dir: data.to_path_buf(), config_path: data.join("config.toml"), ..Config::default() };
+    cfg.agent.id = agent_id.map(str::to_string);
     let policy = Policy::builtin();
     let env =
         HookEnv { project_dir: Some(project.to_path_buf()), entrypoint: Some("sdk-cli".into()), ..HookEnv::default() };

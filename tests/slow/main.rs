@@ -20,4 +20,5 @@ mod http_hook_claude;
 mod readme_path;
 mod relay_stack;
 mod stack;
+mod tier;
 mod worktree;
