@@ -710,7 +710,7 @@ mod tests {
         assert_eq!(c.export.poll.as_millis(), 100);
         assert_eq!(c.sources["export.poll_ms"], Source::Default);
         assert!(c.error.is_none(), "{:?}", c.error);
-        assert_eq!(c.settings().len(), 32);
+        assert_eq!(c.settings().len(), 39);
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub fn score<'a>(findings: impl IntoIterator<Item = (&'a str, Severity, u64)>) -
     let mut points = 0.0;
     for (rule, mut sevs) in by_rule {
         let factor = if rule.starts_with("behaviour.") { BEHAVIOUR_FACTOR } else { 1.0 };
-        sevs.sort_by(|a, b| b.0.cmp(&a.0));
+        sevs.sort_by_key(|s| std::cmp::Reverse(s.0));
         // The k-th finding of the rule (from 0) is worth points × 0.5^k.
         let mut k = 0u64;
         for (sev, n) in sevs {

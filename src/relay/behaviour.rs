@@ -129,7 +129,7 @@ impl BehaviourWatch {
     }
 
     /// Takes one record read from the journal; returns the `behaviour` records it completes
-    /// (see [`BehaviourWatch::to_write`]).
+    /// (see [`BehaviourWatch::still_to_write`]).
     pub(crate) fn observe(&mut self, r: &JournalRecord, config: &BehaviourConfig) -> Vec<JournalRecord> {
         let ev = r.event();
         let Some(sid) = r.session_id.as_deref() else { return Vec::new() };
@@ -178,7 +178,7 @@ impl BehaviourWatch {
 
     /// Whether a record [`BehaviourWatch::observe`] made is still to be written (not written
     /// before a restart).
-    pub(crate) fn to_write(&mut self, r: &JournalRecord) -> bool {
+    pub(crate) fn still_to_write(&mut self, r: &JournalRecord) -> bool {
         r.behaviour.as_ref().is_none_or(|b| !self.written.remove(&b.key))
     }
 
@@ -366,7 +366,7 @@ fn upload_unit(unit: &str) -> Option<String> {
             args.iter().any(|a| *a == "--post-file" || a.starts_with("--post-file=")).then(|| "wget --post-file".into())
         }
         "scp" | "rsync" => args.iter().any(remote).then(|| format!("{prog} to a remote host")),
-        "nc" | "ncat" | "netcat" => Some(format!("{prog}")),
+        "nc" | "ncat" | "netcat" => Some(prog.to_string()),
         _ => None,
     }
 }

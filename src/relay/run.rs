@@ -362,7 +362,7 @@ fn assemble(
                 for b in cp.behaviour.observe(r, &config.behaviour) {
                     // Counted in the session's risk now, while its span is open (not when read back).
                     cp.assembler.count_findings(&b);
-                    if cp.behaviour.to_write(&b) {
+                    if cp.behaviour.still_to_write(&b) {
                         behaviour_records.push(b);
                     }
                 }
