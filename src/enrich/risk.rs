@@ -97,6 +97,18 @@ impl Tally {
     }
 }
 
+/// The risk score of the records' findings (a session's records, or an agent's): every finding
+/// of every record counts, as [`score`] weighs them.
+pub fn of_records<'a>(records: impl IntoIterator<Item = &'a crate::record::JournalRecord>) -> u8 {
+    let mut t = Tally::default();
+    for r in records {
+        for f in &r.security.findings {
+            t.add(&f.rule, f.severity, 1);
+        }
+    }
+    t.score()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,5 +141,20 @@ mod tests {
         t.add("a", Severity::Critical, 1);
         t.add("a", Severity::Low, 3);
         assert_eq!(t.score(), a);
+        let rec = |rule: &str, s: Severity| {
+            let mut r = crate::record::JournalRecord::default();
+            r.security.findings.push(crate::record::Finding {
+                rule: rule.into(),
+                category: String::new(),
+                severity: s,
+                action: String::new(),
+                matched: String::new(),
+                description: String::new(),
+            });
+            r
+        };
+        let records =
+            [rec("a", Severity::Critical), rec("a", Severity::Low), rec("a", Severity::Low), rec("a", Severity::Low)];
+        assert_eq!(of_records(&records), a);
     }
 }

@@ -623,6 +623,32 @@ mod tests {
     }
 
     #[test]
+    fn mass_change_counts_within_the_window_only() {
+        let c = BehaviourConfig { mass_change_count: 10, mass_change_window_secs: 60, ..BehaviourConfig::default() };
+        let rm = |seq: u64, secs: u64| {
+            let mut r = bash("rm a b c d e");
+            r.seq = seq;
+            r.session_id = Some("s".into());
+            r.hook_event = "PostToolUse".into();
+            r.cwd = Some("/nonexistent".into());
+            r.time_unix_nano = 1_000_000_000_000 + secs * 1_000_000_000;
+            r
+        };
+        let mut w = BehaviourWatch::default();
+        assert!(w.observe(&rm(1, 0), &c).is_empty());
+        // Five more 61 s later: the first five are out of the window (near miss).
+        assert!(w.observe(&rm(2, 61), &c).is_empty());
+        // Five more within it: ten in 59 s.
+        let found = w.observe(&rm(3, 120), &c);
+        assert_eq!(found.len(), 1);
+        let b = found[0].behaviour.as_ref().unwrap();
+        assert_eq!((b.pattern.as_str(), b.count, b.seqs.clone()), ("mass_change", Some(10), vec![2, 3]));
+        assert_eq!(b.key, "s:mass_change:3");
+        // The window starts again after a finding.
+        assert!(w.observe(&rm(4, 121), &c).is_empty());
+    }
+
+    #[test]
     fn deletes_are_counted_by_operand() {
         let mut r = bash("rm -f a b c && git rm -q d && echo rm x");
         r.cwd = Some("/nonexistent".into());
