@@ -16,7 +16,8 @@
 //! stalled once until the session writes again. Times are the records' own (the hook's clock),
 //! so a replay of the same journal finds the same patterns with the same keys.
 //!
-//! The state lives in the relay's checkpoint (bounded: the most recent sessions). A record is
+//! The state lives in the relay's checkpoint (bounded: the 1024 most recently active sessions;
+//! an ended session keeps only its model budget). A record is
 //! written before the checkpoint moves past the record that completed it, as model calls are; a
 //! relay that stops in between reads that record again after a restart and would find the
 //! pattern again, so at start the relay reads the journal after its checkpoint for `behaviour`
@@ -37,10 +38,10 @@ pub(crate) const RUNAWAY: &str = "runaway";
 pub(crate) const STALLED: &str = "stalled";
 
 /// Sessions remembered at most (the most recently active).
-const MAX_SESSIONS: usize = 2048;
+const MAX_SESSIONS: usize = 1024;
 /// Records named per finding, files counted per session, egress calls remembered.
 const MAX_SEQS: usize = 32;
-const MAX_FILES: usize = 256;
+const MAX_FILES: usize = 64;
 const MAX_CALLS: usize = 64;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -164,6 +165,11 @@ impl BehaviourWatch {
             if ev.ends_tool_call() {
                 retry_loop(s, r, &ev, config, &mut found);
                 changes(s, r, &ev, config, &mut found);
+            }
+            if ev == HookEvent::SessionEnd {
+                // Only the model budget goes on (the calls are read at the session's end).
+                (s.streaks, s.egress_seen, s.changes, s.reads) = Default::default();
+                s.armed = None;
             }
         }
         let s = &self.sessions[sid];
@@ -418,6 +424,9 @@ fn changes(s: &mut SessionWatch, r: &JournalRecord, ev: &HookEvent, c: &Behaviou
                 s.reads.clear();
             }
             let seqs = s.reads.entry(path.to_string()).or_default();
+            if seqs.len() as u64 >= c.stalled_reads {
+                seqs.remove(0); // the count needed, no more: the state stays small
+            }
             push_seq(seqs, r.seq);
             let count = seqs.len() as u64;
             if !s.stalled && count >= c.stalled_reads.min(MAX_SEQS as u64) {
