@@ -337,4 +337,16 @@ fn behaviour_records_are_searchable_exported_scored_and_never_written_twice() {
         spans.contains(&format!(r#""key":"agent_telemetry.risk.score","value":{{"intValue":"{risk}"}}"#)),
         "the session span carries the same score"
     );
+    // `sessions`' RISK column, `fleet compare` (the only agent: the same findings, the same
+    // score) and the report.
+    let text = sb.run(&["sessions"], &[], b"").stdout;
+    assert!(text.contains("RISK") && text.contains(&format!(" {risk} ")), "{text}");
+    let fleet = sb.run(&["fleet", "compare", "--json"], &[], b"");
+    assert_eq!(fleet.code, 0, "{}", fleet.stderr);
+    let agent: Value = serde_json::from_str(fleet.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(agent["risk"].as_u64(), Some(risk), "{agent}");
+    let html = sb.tmp.path().join("report.html");
+    let rep = sb.run(&["report", SID, "-o", html.to_str().unwrap()], &[], b"");
+    assert_eq!(rep.code, 0, "{}", rep.stderr);
+    assert!(std::fs::read_to_string(&html).unwrap().contains(&format!("<span id=\"risk\">{risk}</span>")));
 }
