@@ -350,3 +350,18 @@ fn behaviour_records_are_searchable_exported_scored_and_never_written_twice() {
     assert_eq!(rep.code, 0, "{}", rep.stderr);
     assert!(std::fs::read_to_string(&html).unwrap().contains(&format!("<span id=\"risk\">{risk}</span>")));
 }
+
+#[test]
+fn records_the_relay_writes_after_a_session_ended_do_not_make_it_silent() {
+    let sb =
+        sandbox(&[("AGENT_TELEMETRY_BEHAVIOUR_RUNAWAY_TOKENS", "1000"), ("AGENT_TELEMETRY_SESSION_SILENCE_SECS", "1")]);
+    transcript(&sb, 3, 400);
+    sb.hook(&sb.payload("Stop", SID, json!({"prompt_id": "p1"}))).ok();
+    sb.hook(&sb.payload("SessionEnd", SID, json!({"reason": "other"}))).ok();
+    relay_once(&sb);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    relay_once(&sb);
+    assert_eq!(patterns(&sb), ["runaway"]);
+    let gaps: Vec<Value> = sb.records().into_iter().filter(|r| r["gap"].is_object()).collect();
+    assert!(gaps.is_empty(), "an ended session is not silent: {gaps:#?}");
+}
