@@ -20,6 +20,8 @@ macro_rules! hook_events {
             TelemetryGap,
             /// The relay's `telemetry_restored` record: what went dark is back.
             TelemetryRestored,
+            /// The relay's `behaviour` record: a pattern across a session's records.
+            Behaviour,
             /// An event this version does not know (recorded all the same).
             Other(String),
         }
@@ -35,6 +37,7 @@ macro_rules! hook_events {
                     "ModelCall" => HookEvent::ModelCall,
                     "TelemetryGap" => HookEvent::TelemetryGap,
                     "TelemetryRestored" => HookEvent::TelemetryRestored,
+                    "Behaviour" => HookEvent::Behaviour,
                     other => HookEvent::Other(other.to_string()),
                 }
             }
@@ -46,6 +49,7 @@ macro_rules! hook_events {
                     HookEvent::ModelCall => "ModelCall",
                     HookEvent::TelemetryGap => "TelemetryGap",
                     HookEvent::TelemetryRestored => "TelemetryRestored",
+                    HookEvent::Behaviour => "Behaviour",
                     HookEvent::Other(s) => s,
                 }
             }
@@ -58,6 +62,7 @@ macro_rules! hook_events {
                     HookEvent::ModelCall => "agent_telemetry.model_call",
                     HookEvent::TelemetryGap => "agent_telemetry.telemetry_gap",
                     HookEvent::TelemetryRestored => "agent_telemetry.telemetry_restored",
+                    HookEvent::Behaviour => "agent_telemetry.behaviour",
                     HookEvent::Other(_) => "claude_code.hook.other",
                 }
             }
@@ -70,6 +75,7 @@ macro_rules! hook_events {
                     HookEvent::ModelCall => "model_call",
                     HookEvent::TelemetryGap => "telemetry_gap",
                     HookEvent::TelemetryRestored => "telemetry_restored",
+                    HookEvent::Behaviour => "behaviour",
                     HookEvent::Other(_) => "hook_event",
                 }
             }
@@ -141,14 +147,19 @@ impl HookEvent {
                 | HookEvent::ModelCall
                 | HookEvent::TelemetryGap
                 | HookEvent::TelemetryRestored
+                | HookEvent::Behaviour
                 | HookEvent::Other(_)
         )
     }
 
-    /// Records the relay writes about a project or session (not events of a session's work):
+    /// Records the relay writes about a project or session (not events of a session's work;
+    /// `behaviour` records too):
     /// they open no span.
     pub(crate) fn is_gap_record(&self) -> bool {
-        matches!(self, HookEvent::ModelCall | HookEvent::TelemetryGap | HookEvent::TelemetryRestored)
+        matches!(
+            self,
+            HookEvent::ModelCall | HookEvent::TelemetryGap | HookEvent::TelemetryRestored | HookEvent::Behaviour
+        )
     }
 
     /// The Claude Code events, typed.

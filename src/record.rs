@@ -119,6 +119,10 @@ pub struct JournalRecord {
     /// On a `telemetry_gap` / `telemetry_restored` record: what went dark or came back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    /// On a `behaviour` record: the sequence of a session's records that completed a pattern
+    /// (see `relay::behaviour`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behaviour: Option<Behaviour>,
     /// The payload as received, less content (privacy) and secrets (redaction).
     #[serde(default)]
     pub raw_input: Value,
@@ -434,6 +438,32 @@ pub struct Gap {
     /// permission prompt), so silence there is expected for a while.
     #[serde(default, skip_serializing_if = "is_false")]
     pub waiting_for_user: bool,
+}
+
+/// A pattern found across a session's records (its subagents included) by the relay: what it
+/// was, which records made it, and the threshold it crossed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Behaviour {
+    /// `retry_loop`, `exfiltration`, `mass_change`, `runaway` or `stalled` (the finding's rule
+    /// is `behaviour.<pattern>`).
+    pub pattern: String,
+    /// Names this finding once: `<session>:<pattern>:<seq of the record that completed it>`.
+    /// The relay never writes two records with one key.
+    pub key: String,
+    /// The journal records that make the pattern (their `seq`, the last completed it; at most
+    /// the last 32).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seqs: Vec<u64>,
+    /// How many: failures in a row, changes in the window, reads without a write.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// The threshold crossed (`[behaviour]` settings), as a number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// What, in words (redacted).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }
 
 /// One earlier value of a duplicated key.

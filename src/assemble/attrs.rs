@@ -87,6 +87,8 @@ pub(crate) const OUTSIDE_PROJECT: &str = "agent_telemetry.outside_project_scope"
 pub(crate) const SENSITIVE: &str = "agent_telemetry.sensitive_access";
 pub(crate) const RULES: &str = "agent_telemetry.security.rules";
 pub(crate) const RISK: &str = "agent_telemetry.security.risk";
+/// On the session span: the session's risk score so far, 0–100 (`enrich::risk`).
+pub(crate) const RISK_SCORE: &str = "agent_telemetry.risk.score";
 pub(crate) const REDACTIONS: &str = "agent_telemetry.redactions";
 pub(crate) const FILE_PATH: &str = "agent_telemetry.file_path";
 pub(crate) const COMMAND: &str = "agent_telemetry.command";

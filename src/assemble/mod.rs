@@ -55,6 +55,10 @@ struct SessionState {
     compaction: Option<String>,
     /// The resource of the session's spans (model calls, read from transcripts, carry it too).
     resource: Option<ResourceKey>,
+    /// The session's findings so far (its own records' and the relay's `behaviour` records'),
+    /// for the run span's `agent_telemetry.risk.score`.
+    #[serde(skip_serializing_if = "crate::enrich::risk::Tally::is_empty")]
+    findings: crate::enrich::risk::Tally,
 }
 
 /// Everything the assembler remembers between records; persisted with the relay's checkpoint
@@ -112,6 +116,13 @@ impl Assembler {
         let t = r.time_unix_nano;
         let resource = resource_of(r, &sid);
         let ev = r.event();
+        if !ev.is_gap_record() {
+            self.session(&sid, r);
+        }
+        // A `behaviour` record's findings were counted as the relay made it (`count_findings`).
+        if !r.security.findings.is_empty() && ev != HookEvent::Behaviour {
+            self.add_findings(&sid, r);
+        }
         if ev == HookEvent::ModelCall {
             // Written by the relay after it made the call's span: a log record linked to that
             // span, nothing else (it opens no session: it may come after the SessionEnd).
@@ -351,6 +362,29 @@ impl Assembler {
         out.logs.push(logs::log_item(r, line, trace_id, span, resource));
     }
 
+    /// Counts the findings of a record the relay made (a `behaviour` record) in its session's
+    /// risk score at once, before the record is read back.
+    pub(crate) fn count_findings(&mut self, r: &JournalRecord) {
+        if let Some(sid) = r.session_id.as_deref() {
+            self.add_findings(sid, r);
+        }
+    }
+
+    /// Counts a record's findings in its session and updates its open run span's risk score (a
+    /// finding read after the run ended counts in the next run's, if any).
+    fn add_findings(&mut self, sid: &str, r: &JournalRecord) {
+        let Some(s) = self.sessions.get_mut(sid) else { return };
+        for f in &r.security.findings {
+            s.findings.add(&f.rule, f.severity, 1);
+        }
+        let score = s.findings.score();
+        if let Some(k) = s.run_key.clone() {
+            if let Some(span) = self.open.get_mut(&key(SpanRole::Session, &k)) {
+                model::set(&mut span.attrs, attrs::RISK_SCORE, AttrValue::Int(score as i64));
+            }
+        }
+    }
+
     /// Creates the session's bookkeeping on first sight.
     fn session(&mut self, sid: &str, r: &JournalRecord) {
         let parent = r.session_context.traceparent.as_deref().and_then(TraceParent::parse);
@@ -377,6 +411,7 @@ impl Assembler {
         let runs = s.runs;
         let mut a = session_attrs(r, sid);
         model::set(&mut a, attrs::RUN, AttrValue::Int(runs as i64));
+        model::set(&mut a, attrs::RISK_SCORE, AttrValue::Int(s.findings.score() as i64));
         if implicit {
             model::set(&mut a, "agent_telemetry.span.start_inferred", AttrValue::Bool(true));
         }
@@ -448,6 +483,8 @@ impl Assembler {
         }
         if let Some(mut span) = self.open.remove(&key(SpanRole::Session, &run_key)) {
             span.end = t.max(span.start);
+            let score = self.sessions.get(sid).map(|s| s.findings.score()).unwrap_or(0);
+            model::set(&mut span.attrs, attrs::RISK_SCORE, AttrValue::Int(score as i64));
             if let Some(u) = usage {
                 add_usage(&mut span, u);
             }

@@ -68,6 +68,10 @@ impl SpanAssembly {
     pub(crate) fn feed(&mut self, r: &crate::record::JournalRecord) {
         // The relay's reading of transcripts (model calls, totals), never waiting.
         super::transcripts::before_record(r, &mut self.tails, &mut self.asm, &self.prices, u64::MAX, &mut self.out);
+        if r.event() == crate::event::HookEvent::Behaviour {
+            // The relay counts these as it makes them; read from the journal, as they come.
+            self.asm.count_findings(r);
+        }
         self.asm.process(r, &mut self.out);
         // Log items are not shown; drop them as they come (a long session has many).
         self.out.logs.clear();

@@ -184,6 +184,42 @@ impl From<settings::cost::Values> for CostConfig {
     }
 }
 
+/// Thresholds of the findings the relay makes from sequences of records (`relay::behaviour`).
+#[derive(Debug, Clone)]
+pub struct BehaviourConfig {
+    pub retry_loop_count: u64,
+    pub mass_change_count: u64,
+    pub mass_change_window_secs: u64,
+    pub runaway_tokens: u64,
+    pub runaway_cost_usd: f64,
+    pub stalled_reads: u64,
+    pub egress_allow: Vec<String>,
+}
+
+impl Default for BehaviourConfig {
+    fn default() -> Self {
+        Values::defaults().behaviour.into()
+    }
+}
+
+impl From<settings::behaviour::Values> for BehaviourConfig {
+    fn from(v: settings::behaviour::Values) -> Self {
+        BehaviourConfig {
+            retry_loop_count: v.retry_loop_count,
+            mass_change_count: v.mass_change_count,
+            mass_change_window_secs: v.mass_change_window_secs,
+            runaway_tokens: v.runaway_tokens,
+            runaway_cost_usd: v.runaway_cost_usd,
+            stalled_reads: v.stalled_reads,
+            egress_allow: v
+                .egress_allow
+                .iter()
+                .map(|h| h.trim().trim_start_matches('.').to_ascii_lowercase())
+                .collect(),
+        }
+    }
+}
+
 /// `type: "http"` hooks: the relay takes events on this loopback address (off when absent).
 #[derive(Debug, Clone)]
 pub struct HookConfig {
@@ -276,6 +312,7 @@ pub struct Config {
     pub policy: PolicyConfig,
     pub export: ExportConfig,
     pub cost: CostConfig,
+    pub behaviour: BehaviourConfig,
     pub hook: HookConfig,
     pub fleet: FleetConfig,
     /// Set when the file could not be read or parsed, or a value was invalid; the defaults were
@@ -298,6 +335,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             export: ExportConfig::defaults(&data_dir),
             cost: CostConfig::default(),
+            behaviour: BehaviourConfig::default(),
             hook: HookConfig::default(),
             fleet: FleetConfig::default(),
             error: None,
@@ -392,6 +430,7 @@ pub fn resolve(env: &dyn Fn(&str) -> Option<String>) -> Config {
     Config {
         scope: v.scope.into(),
         cost: v.cost.into(),
+        behaviour: v.behaviour.into(),
         hook: v.hook.into(),
         fleet,
         capture: v.capture.into(),
@@ -671,7 +710,7 @@ mod tests {
         assert_eq!(c.export.poll.as_millis(), 100);
         assert_eq!(c.sources["export.poll_ms"], Source::Default);
         assert!(c.error.is_none(), "{:?}", c.error);
-        assert_eq!(c.settings().len(), 33);
+        assert_eq!(c.settings().len(), 40);
     }
 
     #[test]

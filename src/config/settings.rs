@@ -109,6 +109,39 @@ impl Value for Vec<PathBuf> {
     }
 }
 
+impl Value for f64 {
+    const KIND: &'static str = "number";
+    fn from_env(v: &str) -> Result<Self, super::SettingError> {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && *x >= 0.0)
+            .ok_or_else(|| super::SettingError::BadValue(format!("{v:?} is not a number of 0 or more")))
+    }
+    fn text(&self) -> String {
+        self.to_string()
+    }
+    fn toml(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+impl Value for Vec<String> {
+    const KIND: &'static str = "list of strings";
+    fn from_env(_: &str) -> Result<Self, super::SettingError> {
+        Err(super::SettingError::NotInVariable("a list is set in the config file"))
+    }
+    fn text(&self) -> String {
+        self.join(",")
+    }
+    fn toml(&self) -> String {
+        format!("[{}]", self.iter().map(|p| toml_str(p)).collect::<Vec<_>>().join(", "))
+    }
+    fn doc_default(&self) -> String {
+        format!("`{}`", self.toml())
+    }
+}
+
 /// Headers (`k=v,k2=v2` in a variable, which adds to or replaces the file's one by one: see
 /// [`Resolver::headers`]).
 impl Value for BTreeMap<String, String> {
@@ -505,6 +538,42 @@ settings! {
         prices "prices": Option<PathBuf> = None,
             env Some("AGENT_TELEMETRY_PRICES"), plain, example Some("/etc/agent-telemetry/prices.toml".into()),
             show |c| path(&c.cost.prices);
+    }
+    /// Findings from sequences: what the relay watches in each session (see `relay::behaviour`).
+    [behaviour] {
+        /// `behaviour.retry_loop`: the same failing tool call this many times in a row (at least
+        /// 2; 0: off).
+        retry_loop_count "retry_loop_count": u64 = 3,
+            env Some("AGENT_TELEMETRY_BEHAVIOUR_RETRY_LOOP_COUNT"), plain, example 5,
+            show |c| c.behaviour.retry_loop_count.to_string();
+        /// `behaviour.mass_change`: this many file deletes or overwrites within
+        /// `behaviour.mass_change_window_secs` (0: off).
+        mass_change_count "mass_change_count": u64 = 20,
+            env Some("AGENT_TELEMETRY_BEHAVIOUR_MASS_CHANGE_COUNT"), plain, example 50,
+            show |c| c.behaviour.mass_change_count.to_string();
+        /// The window of `behaviour.mass_change`, in seconds (by the records' own times).
+        mass_change_window_secs "mass_change_window_secs": u64 = 60,
+            env Some("AGENT_TELEMETRY_BEHAVIOUR_MASS_CHANGE_WINDOW_SECS"), plain, example 300,
+            show |c| c.behaviour.mass_change_window_secs.to_string();
+        /// `behaviour.runaway`: a session's model tokens (input, output and cache writes; cache
+        /// reads are not counted) over this budget (0: off).
+        runaway_tokens "runaway_tokens": u64 = 5_000_000,
+            env Some("AGENT_TELEMETRY_BEHAVIOUR_RUNAWAY_TOKENS"), plain, example 1_000_000,
+            show |c| c.behaviour.runaway_tokens.to_string();
+        /// `behaviour.runaway`: a session's estimated model cost over this many USD (0: off).
+        runaway_cost_usd "runaway_cost_usd": f64 = 20.0,
+            env Some("AGENT_TELEMETRY_BEHAVIOUR_RUNAWAY_COST_USD"), plain, example 5.0,
+            show |c| c.behaviour.runaway_cost_usd.to_string();
+        /// `behaviour.stalled`: one file read this many times with no file written in between
+        /// (0: off).
+        stalled_reads "stalled_reads": u64 = 6,
+            env Some("AGENT_TELEMETRY_BEHAVIOUR_STALLED_READS"), plain, example 10,
+            show |c| c.behaviour.stalled_reads.to_string();
+        /// `behaviour.exfiltration`: hosts a WebFetch may carry data to after a sensitive read
+        /// (a host or any of its subdomains).
+        egress_allow "egress_allow": Vec<String> = vec!["github.com".into(), "docs.anthropic.com".into(), "docs.rs".into()],
+            env None, plain, example vec!["internal.example.com".into()],
+            show |c| c.behaviour.egress_allow.join(",");
     }
     /// `type: "http"` hooks.
     [hook] {

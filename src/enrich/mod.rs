@@ -18,6 +18,7 @@ pub mod policy;
 pub mod privacy;
 pub mod redact;
 pub(crate) mod resources;
+pub mod risk;
 pub mod scope;
 pub(crate) mod usage;
 

@@ -51,6 +51,8 @@ pub(crate) struct AgentRow {
     /// Every tool, most calls first.
     pub tools: Vec<ToolCount>,
     pub findings: Findings,
+    /// 0–100: the risk score's formula (`enrich::risk`) over the findings of all its sessions.
+    pub risk: u8,
     /// Null when no session of the agent carries token usage.
     pub tokens: Option<Tokens>,
     pub model_calls: u64,
@@ -133,6 +135,7 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
                     subagents: n(10)?,
                     tools: Vec::new(),
                     findings: Findings { critical: n(11)?, high: n(12)?, medium: n(13)?, low: n(14)? },
+                    risk: 0,
                     tokens: has_tokens.then(|| Tokens {
                         input: n(15).unwrap_or(0),
                         output: n(16).unwrap_or(0),
@@ -220,6 +223,16 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
             }
         }
     }
+    {
+        let tallies = crate::forensics::sessions::risk_tallies(
+            index,
+            "SELECT s.agent, r.rule, f.severity, COUNT(*) FROM findings f JOIN fleet_selected x ON x.sess = f.sess
+               JOIN sessions s ON s.sess = f.sess JOIN rules r ON r.id = f.rule GROUP BY s.agent, f.rule, f.severity",
+        )?;
+        for (agent, row) in rows.iter_mut() {
+            row.risk = tallies.get(agent).map(|t| t.score()).unwrap_or(0);
+        }
+    }
     tx.execute_batch("DROP TABLE fleet_selected;")?;
     tx.finish()?;
     let mut out: Vec<AgentRow> = rows.into_values().collect();
@@ -236,7 +249,7 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
 /// The human table; the tool mix shows the three most used tools.
 pub(crate) fn render(rows: &[AgentRow], style: Style) -> String {
     let mut out = style.dim(&format!(
-        "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {:>6}  {:>4}  {:<36}  {:<15}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
+        "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {:>6}  {:>4}  {:<36}  {:<15}  {:>4}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
         "AGENT",
         "SESS",
         "RECORDS",
@@ -246,6 +259,7 @@ pub(crate) fn render(rows: &[AgentRow], style: Style) -> String {
         "SUB",
         "TOP TOOLS",
         "FINDINGS c/h/m/l",
+        "RISK",
         "TOKENS",
         "COST $",
         "HOOK ms p50/99",
@@ -274,7 +288,7 @@ pub(crate) fn render(rows: &[AgentRow], style: Style) -> String {
             .map(|h| format!("{:.2}/{:.2}", h.median_us as f64 / 1000.0, h.p99_us as f64 / 1000.0))
             .unwrap_or_else(|| "-".into());
         out.push_str(&format!(
-            "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {}  {:>4}  {:<36}  {}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
+            "{:<18}  {:>4}  {:>7}  {:>5}  {:>6}  {}  {:>4}  {:<36}  {}  {}  {:>9}  {:>8}  {:>13}  {:<16}  {:<16}\n",
             escape_terminal(&clip(&agent, 18)),
             r.sessions,
             r.records,
@@ -284,6 +298,7 @@ pub(crate) fn render(rows: &[AgentRow], style: Style) -> String {
             r.subagents,
             escape_terminal(&clip(&top.join(", "), 36)),
             findings,
+            crate::forensics::sessions::risk_cell(r.risk, style),
             tokens,
             cost,
             hook,

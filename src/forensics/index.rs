@@ -545,7 +545,7 @@ fn summarise_touched(tx: &rusqlite::Transaction, path: &Path) -> Result<(), Inde
                FROM events e WHERE e.sess = sessions.sess)
              WHERE sess IN (SELECT sess FROM touched);
              UPDATE sessions SET
-               ended = (SELECT event = 'SessionEnd' FROM events WHERE sess = sessions.sess AND event NOT IN ('ModelCall', 'TelemetryGap', 'TelemetryRestored') ORDER BY seq DESC LIMIT 1),
+               ended = (SELECT event = 'SessionEnd' FROM events WHERE sess = sessions.sess AND event NOT IN ('ModelCall', 'TelemetryGap', 'TelemetryRestored', 'Behaviour') ORDER BY seq DESC LIMIT 1),
                end_time = (SELECT MAX(time) FROM events WHERE sess = sessions.sess AND event = 'SessionEnd'),
                f_low = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 1),
                f_medium = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 2),

@@ -73,7 +73,12 @@ pub(crate) fn resolve_session(index: &Index, given: &str) -> Result<String> {
     }
 }
 
-/// `rules.rule` matches a flag given as a rule id or a category.
+/// A flag as matched: `behaviour.*` (or `behaviour*`) names the family `behaviour`.
+pub(crate) fn rule_family(flag: &str) -> &str {
+    flag.strip_suffix(".*").or_else(|| flag.strip_suffix('*')).unwrap_or(flag)
+}
+
+/// `rules.rule` matches a flag given as a rule id or a category (see [`rule_family`]).
 pub(crate) const RULE_MATCH: &str = "(r.rule = ?F OR substr(r.rule, 1, length(?F) + 1) = ?F || '.')";
 
 /// The WHERE clause for `f` and its parameters.
@@ -104,6 +109,7 @@ fn where_clause(index: &Index, f: &Filters) -> Result<(String, Vec<SqlValue>)> {
         conds.push("e.outside = 1".into());
     }
     if let Some(flag) = &f.flag {
+        let flag = &rule_family(flag).to_string();
         let known: bool = index.conn.query_row(
             &format!("SELECT EXISTS (SELECT 1 FROM rules r WHERE {})", RULE_MATCH.replace("?F", "?1")),
             [flag],

@@ -149,6 +149,7 @@ pub(crate) fn render(sid: &str, summary: Option<&SessionRow>, records: &[Journal
             "findings (critical / high / medium / low)",
             format!("{} / {} / {} / {}", f.critical, f.high, f.medium, f.low),
         );
+        row(&mut h, "risk (0–100)", format!("<span id=\"risk\">{}</span>", s.risk));
         row(
             &mut h,
             "model calls / cost",

@@ -55,6 +55,8 @@ pub(crate) struct SessionRow {
     pub subagents: u64,
     pub child_sessions: u64,
     pub findings: Findings,
+    /// 0–100 from the session's findings (`enrich::risk`, docs/security.md "Risk score").
+    pub risk: u8,
     /// Absent when no record of the session carries token usage.
     pub tokens: Option<Tokens>,
     /// Model requests journaled by the relay (`model_call` records).
@@ -90,7 +92,7 @@ pub(crate) fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -
         conds.push(format!("(s.agent = {ph} OR s.agent_group = {ph})"));
     }
     if let Some(flag) = &f.flag {
-        let ph = p(SqlValue::Text(flag.clone()), &mut params);
+        let ph = p(SqlValue::Text(super::query::rule_family(flag).to_string()), &mut params);
         conds.push(format!(
             "s.sess IN (SELECT f.sess FROM findings f JOIN rules r ON r.id = f.rule WHERE {})",
             RULE_MATCH.replace("?F", &ph)
@@ -137,6 +139,7 @@ pub(crate) fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -
             subagents: n(15)?,
             child_sessions: n(16)?,
             findings: Findings { critical: n(17)?, high: n(18)?, medium: n(19)?, low: n(20)? },
+            risk: 0,
             tokens: (in_tok.is_some() || out_tok.is_some()).then(|| Tokens {
                 input: in_tok.unwrap_or(0) as u64,
                 output: out_tok.unwrap_or(0) as u64,
@@ -150,7 +153,40 @@ pub(crate) fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -
             unpriced_calls: n(29)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut rows: Vec<SessionRow> = rows.collect::<Result<_, _>>()?;
+    if rows.iter().any(|r| r.findings.critical + r.findings.high + r.findings.medium + r.findings.low > 0) {
+        let tallies = risk_tallies(
+            index,
+            "SELECT s.sid, r.rule, f.severity, COUNT(*) FROM findings f JOIN rules r ON r.id = f.rule JOIN sessions s ON s.sess = f.sess GROUP BY f.sess, f.rule, f.severity",
+        )?;
+        for row in &mut rows {
+            row.risk = tallies.get(&Some(row.session_id.clone())).map(|t| t.score()).unwrap_or(0);
+        }
+    }
+    Ok(rows)
+}
+
+/// Findings counted by (rule, severity) per key, from a query returning key, rule, severity
+/// rank and count: the input of the risk score (`enrich::risk`).
+pub(crate) fn risk_tallies(
+    index: &Index,
+    sql: &str,
+) -> super::Result<std::collections::HashMap<Option<String>, crate::enrich::risk::Tally>> {
+    use crate::record::Severity;
+    let mut out: std::collections::HashMap<Option<String>, crate::enrich::risk::Tally> = Default::default();
+    let mut st = index.conn.prepare(sql)?;
+    let mut q = st.query([])?;
+    while let Some(r) = q.next()? {
+        let sev = match r.get::<_, i64>(2)? {
+            1 => Severity::Low,
+            2 => Severity::Medium,
+            3 => Severity::High,
+            _ => Severity::Critical,
+        };
+        let rule: String = r.get(1)?;
+        out.entry(r.get(0)?).or_default().add(&rule, sev, r.get::<_, i64>(3)?.max(0) as u64);
+    }
+    Ok(out)
 }
 
 /// `12.3k`, `4.5M`.
@@ -166,7 +202,7 @@ pub(crate) fn count(n: u64) -> String {
 pub(crate) fn render(rows: &[SessionRow], style: Style) -> String {
     let mut out = String::new();
     out.push_str(&style.dim(&format!(
-        "{:<19}  {:<19}  {:<10}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {:<15}  {:>9}  {:>8}  {:>4}  {:>5}\n",
+        "{:<19}  {:<19}  {:<10}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {:<15}  {:>4}  {:>9}  {:>8}  {:>4}  {:>5}\n",
         "START (UTC)",
         "END",
         "STATUS",
@@ -177,6 +213,7 @@ pub(crate) fn render(rows: &[SessionRow], style: Style) -> String {
         "TOOLS",
         "ERR",
         "FINDINGS c/h/m/l",
+        "RISK",
         "TOKENS",
         "COST $",
         "SUB",
@@ -212,7 +249,7 @@ pub(crate) fn render(rows: &[SessionRow], style: Style) -> String {
             None => r.session_id.clone(),
         };
         out.push_str(&format!(
-            "{:<19}  {:<19}  {}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {}  {:>9}  {:>8}  {:>4}  {:>5}\n",
+            "{:<19}  {:<19}  {}  {:<36}  {:<16}  {:<14}  {:>5}  {:>5}  {:>4}  {}  {}  {:>9}  {:>8}  {:>4}  {:>5}\n",
             super::time::short_rfc(&r.start),
             end,
             status,
@@ -223,6 +260,7 @@ pub(crate) fn render(rows: &[SessionRow], style: Style) -> String {
             r.tool_calls,
             if r.errors > 0 { style.red(&format!("{:>4}", r.errors)) } else { format!("{:>4}", r.errors) },
             findings,
+            risk_cell(r.risk, style),
             tokens,
             cost,
             r.subagents,
@@ -231,6 +269,16 @@ pub(crate) fn render(rows: &[SessionRow], style: Style) -> String {
     }
     out.push_str(&style.dim(&format!("{} session(s)\n", rows.len())));
     out
+}
+
+/// The risk, 4 wide: red from 50, yellow above 0.
+pub(crate) fn risk_cell(risk: u8, style: Style) -> String {
+    let text = format!("{risk:>4}");
+    match risk {
+        0 => text,
+        1..=49 => style.yellow(&text),
+        _ => style.red(&text),
+    }
 }
 
 /// At most `n` characters, `…` marking a cut.

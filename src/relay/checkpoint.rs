@@ -33,6 +33,8 @@ pub(crate) struct Checkpoint {
     pub transcripts: crate::assemble::transcripts::Tails,
     /// What the relay watches to notice telemetry going dark (`relay::gaps`).
     pub gaps: super::gaps::GapWatch,
+    /// What the relay watches for findings from sequences (`relay::behaviour`).
+    pub behaviour: super::behaviour::BehaviourWatch,
     /// Set when the assembler's state could not be read: open spans were lost (they end when
     /// their end events arrive, without their start), the position was kept.
     pub state_lost: Option<String>,
@@ -132,6 +134,8 @@ struct CheckpointFile {
     transcripts: serde_json::Value,
     #[serde(default)]
     gaps: serde_json::Value,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    behaviour: serde_json::Value,
     #[serde(default)]
     recent: Vec<Anchor>,
 }
@@ -284,9 +288,12 @@ pub(crate) fn load(dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let transcripts = serde_json::from_value(f.transcripts).unwrap_or_default();
     // Unreadable: start watching afresh (baselines are taken again at the next check).
     let gaps = serde_json::from_value(f.gaps).unwrap_or_default();
+    // Unreadable: patterns under way are started again.
+    let behaviour = serde_json::from_value(f.behaviour).unwrap_or_default();
     Ok(Checkpoint {
         transcripts,
         gaps,
+        behaviour,
         position: f.position,
         last_seq: f.last_seq,
         last_hash: f.last_hash,
@@ -467,6 +474,7 @@ pub(crate) fn encode(cp: &Checkpoint) -> Result<Vec<u8>, SaveError> {
         assembler: serde_json::to_value(&cp.assembler).map_err(json)?,
         transcripts: serde_json::to_value(&cp.transcripts).map_err(json)?,
         gaps: serde_json::to_value(&cp.gaps).map_err(json)?,
+        behaviour: serde_json::to_value(&cp.behaviour).map_err(json)?,
         recent: cp.recent.clone(),
     };
     serde_json::to_vec(&file).map_err(json)

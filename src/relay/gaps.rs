@@ -157,6 +157,11 @@ impl GapWatch {
             self.take_own(r, g, &ev);
             return Vec::new();
         }
+        if matches!(ev, HookEvent::ModelCall | HookEvent::Behaviour) {
+            // Written by the relay, often after the session ended: not the session speaking (a
+            // session seen again here would be reported silent once its silence passed).
+            return Vec::new();
+        }
         let mut out = Vec::new();
         if let Some(p) = r.project_path.as_deref() {
             let w = self.projects.entry(p.to_string()).or_default();

@@ -7,6 +7,7 @@
 //! first. While the collector is down the relay retries with back-off, holding only the batch it
 //! is trying to send — everything else stays in the journal.
 
+pub(crate) mod behaviour;
 pub mod checkpoint;
 /// Starting, finding and stopping the relay process (the hook starts it, so it sits below the hook).
 pub use crate::relay_control as control;

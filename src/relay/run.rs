@@ -139,6 +139,8 @@ pub fn run_with(config: &Config, opts: RunOptions, progress: &dyn Progress) -> R
         say!("agent-telemetry relay: {moved}");
         status.last_error = Some(moved);
     }
+    // Behaviour records written after the checkpoint (a stop before it moved): not written twice.
+    cp.behaviour.load_written(&config.journal_dir(), cp.position.as_ref());
     if let Some(why) = &cp.state_lost {
         say!("agent-telemetry relay: {why}");
         status.last_error = Some(why.clone());
@@ -307,6 +309,8 @@ struct Batch {
     held: bool,
     out: Output,
     gap_records: Vec<crate::record::JournalRecord>,
+    /// `behaviour` records the batch's records completed: written before its checkpoint.
+    behaviour_records: Vec<crate::record::JournalRecord>,
     lag_ms: Option<u64>,
     /// The checkpoint as of this batch's end, encoded (when it moved): the assembler moves on
     /// with the next batch while this one is exported, so its state is taken here.
@@ -337,6 +341,7 @@ fn assemble(
     let mut records = 0u64;
     let mut held = false;
     let mut gap_records = Vec::new();
+    let mut behaviour_records = Vec::new();
     for e in &entries {
         match &e.record {
             Ok(r) => {
@@ -354,6 +359,13 @@ fn assemble(
                 }
                 cp.assembler.process_line(r, Some(&e.raw), &mut out);
                 gap_records.extend(cp.gaps.observe(r, config));
+                for b in cp.behaviour.observe(r, &config.behaviour) {
+                    // Counted in the session's risk now, while its span is open (not when read back).
+                    cp.assembler.count_findings(&b);
+                    if cp.behaviour.still_to_write(&b) {
+                        behaviour_records.push(b);
+                    }
+                }
                 last_seq = Some(r.seq);
                 last_hash = Some(r.hash.clone());
                 records += 1;
@@ -396,6 +408,7 @@ fn assemble(
         held,
         out,
         gap_records,
+        behaviour_records,
         lag_ms,
         snapshot,
         position: cp.position.clone(),
@@ -506,7 +519,10 @@ impl Relay {
             }
             // The calls read go into the journal before the checkpoint moves past their reading
             // (a crash in between reads them again: at least once, same request ids).
-            let appended = self.append_records(std::mem::take(&mut b.out.calls));
+            // So do the behaviour records of the batch (a restart finds them: see
+            // `BehaviourWatch::load_written`).
+            let appended = self.append_records(std::mem::take(&mut b.out.calls))
+                + self.append_records(std::mem::take(&mut b.behaviour_records));
             if let Some(snapshot) = b.snapshot.take() {
                 self.store_checkpoint(snapshot);
                 acked = b.position.clone();
@@ -561,7 +577,7 @@ impl Relay {
         Ok(code)
     }
 
-    /// Appends records the relay made (`model_call`, `telemetry_gap`, `telemetry_restored`) to
+    /// Appends records the relay made (`model_call`, `behaviour`, `telemetry_gap`, `telemetry_restored`) to
     /// the journal, hash chained like every record; they are read back and exported at the next
     /// poll. How many were written. A failure is said and the relay goes on (a model call's span
     /// is exported all the same).

