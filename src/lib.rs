@@ -11,6 +11,7 @@
 //!   privacy (content → size + hash) and secret redaction.
 //! - [`journal`]: the append-only, hash-chained, rotating local store; `verify` walks it.
 //! - [`hook`]: the `agent-telemetry hook` pipeline, which never fails and never panics outward.
+//! - [`live`]: `watch` and `top`, the journal followed as it is written.
 //! - [`cli`]: the command line as clap types, shared by `agent-telemetry` and
 //!   `agent-telemetry-forensics` (the commands answered from the SQLite index).
 //! - [`commands`]: the thin CLI commands on top (install, status, verify, forensics, fleet).
@@ -36,6 +37,7 @@ pub mod forensics;
 pub mod hook;
 pub mod ids;
 pub mod journal;
+pub(crate) mod live;
 pub mod payload;
 pub(crate) mod progress;
 pub mod record;

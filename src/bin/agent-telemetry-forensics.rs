@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             2
         }),
         _ => {
-            eprintln!("agent-telemetry-forensics runs only the commands answered from the index (sessions, search, export, timeline, tree, report, fleet); run the others with agent-telemetry");
+            eprintln!("agent-telemetry-forensics runs only the commands answered from the index (sessions, search, export, timeline, tree, report, fleet, watch, top); run the others with agent-telemetry");
             2
         }
     };

@@ -117,7 +117,8 @@ pub struct SessionArgs {
 /// The commands answered from the index, in `agent-telemetry`'s command line (flattened into
 /// `cli::Command`, so `agent-telemetry sessions …`). A new index-backed command is a variant
 /// here and its arm in `commands::forensics::run`: `agent-telemetry` hands every variant to
-/// `agent-telemetry-forensics` unchanged.
+/// `agent-telemetry-forensics` unchanged. `watch` and `top` are here too, though they read the
+/// journal itself and never the index: so the terminal UI they link stays out of the hook's binary.
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum IndexCommand {
     /// One line per session: start, end, project, agent, turns, tools, errors, findings, tokens.
@@ -132,6 +133,10 @@ pub enum IndexCommand {
     Tree(SessionArgs),
     /// One session as a self-contained HTML report (waterfall, tree, findings, files, commands, tokens).
     Report(ReportArgs),
+    /// Follow the journal like `tail -f`: one line (or one JSON object) per record as it is written.
+    Watch(WatchArgs),
+    /// A full-screen live view of the sessions running now: tools, findings, tokens, cost, risk.
+    Top(TopArgs),
     /// Fleet mode: agents seen and their registry entries, the collector config for tenants per group.
     Fleet {
         #[command(subcommand)]
@@ -148,4 +153,29 @@ pub struct ReportArgs {
     /// The HTML file to write.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub output: PathBuf,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct WatchArgs {
+    /// A data dir (e.g. one copied from another machine); default: the configured one. Read only.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// `search`'s filters; `--since` starts that far back (default: from now), `--until` ends the
+    /// watch once the journal is read past it, `--limit` after that many records.
+    #[command(flatten)]
+    pub filters: RecordFilters,
+    /// One JSON object per record per line, as `search --json` prints them.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TopArgs {
+    /// A data dir (e.g. one copied from another machine); default: the configured one. Read only.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Start from the journal's last MiB (at most): the sessions and findings they hold, then
+    /// every record as it is written.
+    #[arg(long, value_name = "MIB", default_value_t = 16)]
+    pub history: u64,
 }

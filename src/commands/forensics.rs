@@ -30,7 +30,7 @@ impl Window {
 }
 
 impl RecordFilters {
-    fn resolve(&self, now: u64) -> anyhow::Result<Filters> {
+    pub(crate) fn resolve(&self, now: u64) -> anyhow::Result<Filters> {
         let (since, until) = self.window.resolve(now)?;
         Ok(Filters {
             since,
@@ -59,6 +59,8 @@ pub fn run(config: &Config, command: &IndexCommand) -> anyhow::Result<i32> {
         IndexCommand::Timeline(a) => timeline(config, a),
         IndexCommand::Tree(a) => tree(config, a),
         IndexCommand::Report(a) => report(config, a),
+        IndexCommand::Watch(a) => super::live::watch(config, a),
+        IndexCommand::Top(a) => super::live::top(config, a),
         IndexCommand::Fleet { command } => super::fleet::run(config, command),
     }
 }

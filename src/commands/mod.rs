@@ -4,6 +4,7 @@
 pub(crate) mod fleet;
 pub mod forensics;
 pub mod install;
+pub(crate) mod live;
 pub mod progress;
 pub mod show;
 pub mod status;

@@ -136,39 +136,45 @@ pub(crate) fn render(sid: &str, entries: &[Entry], style: Style) -> String {
             (Some(a), false) => format!("sub {}", e.agent_type.clone().unwrap_or_else(|| a.chars().take(8).collect())),
             (None, false) => "main".to_string(),
         };
-        let mut flags = Vec::new();
-        if let Some(ms) = e.duration_ms {
-            flags.push(super::time::duration(ms * 1_000_000));
-        }
-        if e.success == Some(false) {
-            let why = e.error.as_deref().and_then(|x| x.lines().next()).unwrap_or("failed");
-            flags.push(style.red(&format!("✗ {}", escape_terminal(&super::sessions::clip(why, 60)))));
-        }
-        if e.outside_project {
-            flags.push(style.yellow("↗ outside project"));
-        }
-        for f in e.findings.iter().filter(|f| !f.rule.starts_with("outside_project")) {
-            let t = format!("⚠ {} ({})", escape_terminal(&f.rule), f.severity);
-            flags.push(if matches!(f.severity, "high" | "critical") { style.red(&t) } else { style.yellow(&t) });
-        }
-        let detail = e.detail.as_deref().map(|d| escape_terminal(&super::sessions::clip(d, 90))).unwrap_or_default();
-        out.push_str(
-            format!(
-                "{:>12}  {:>7}  {:<16}  {:<18}  {:<10}  {}  {}\n",
-                style.dim(&super::time::offset(e.offset_ms * 1_000_000)),
-                e.seq,
-                escape_terminal(&super::sessions::clip(&who, 16)),
-                escape_terminal(&e.event),
-                escape_terminal(e.tool.as_deref().unwrap_or("")),
-                detail,
-                flags.join("  ")
-            )
-            .replace("  \n", "\n")
-            .trim_end_matches(' '),
-        );
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
+        out.push_str(&line(&style.dim(&super::time::offset(e.offset_ms * 1_000_000)), &who, e, style));
+    }
+    out
+}
+
+/// One line of the timeline (with its newline) after its first column, `first` (an offset here,
+/// a time of day in `watch`): seq, who, event, tool, detail, duration, flags.
+pub(crate) fn line(first: &str, who: &str, e: &Entry, style: Style) -> String {
+    let mut flags = Vec::new();
+    if let Some(ms) = e.duration_ms {
+        flags.push(super::time::duration(ms * 1_000_000));
+    }
+    if e.success == Some(false) {
+        let why = e.error.as_deref().and_then(|x| x.lines().next()).unwrap_or("failed");
+        flags.push(style.red(&format!("✗ {}", escape_terminal(&super::sessions::clip(why, 60)))));
+    }
+    if e.outside_project {
+        flags.push(style.yellow("↗ outside project"));
+    }
+    for f in e.findings.iter().filter(|f| !f.rule.starts_with("outside_project")) {
+        let t = format!("⚠ {} ({})", escape_terminal(&f.rule), f.severity);
+        flags.push(if matches!(f.severity, "high" | "critical") { style.red(&t) } else { style.yellow(&t) });
+    }
+    let detail = e.detail.as_deref().map(|d| escape_terminal(&super::sessions::clip(d, 90))).unwrap_or_default();
+    let mut out = format!(
+        "{:>12}  {:>7}  {:<16}  {:<18}  {:<10}  {}  {}\n",
+        first,
+        e.seq,
+        escape_terminal(&super::sessions::clip(who, 16)),
+        escape_terminal(&e.event),
+        escape_terminal(e.tool.as_deref().unwrap_or("")),
+        detail,
+        flags.join("  ")
+    )
+    .replace("  \n", "\n")
+    .trim_end_matches(' ')
+    .to_string();
+    if !out.ends_with('\n') {
+        out.push('\n');
     }
     out
 }

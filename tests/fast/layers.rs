@@ -26,7 +26,7 @@ const LAYERS: &[(&[&str], &str)] = &[
     ),
     (&["hook", "export"], "the hook pipeline; OTLP and file export"),
     (&["relay", "forensics"], "the relay; forensics over the SQLite index"),
-    (&["fleet"], "questions across agents"),
+    (&["fleet", "live"], "questions across agents; the live views"),
     (&["cli"], "the command line as clap types"),
     (&["commands"], "the commands: flags into queries, answers printed"),
 ];
