@@ -32,6 +32,7 @@ mod journal_hostile_dir;
 mod journal_tamper;
 mod journal_verify_remote;
 mod layers;
+mod live_watch;
 mod model_calls;
 mod ocsf_export;
 mod relay_behaviour;
