@@ -131,7 +131,10 @@ fn follows_from_now_across_rotation_one_timeline_line_per_record() {
     bash(&s, "sess-live-1", "t5", "chmod 777 NOTES.md");
     let line = w.line();
     assert!(line.contains("chmod 777 NOTES.md") && line.contains("⚠ risky_command.chmod_world_writable"), "{line}");
-    assert!(w.lines.recv_timeout(Duration::from_millis(300)).is_err(), "nothing else, and nothing from before it started");
+    assert!(
+        w.lines.recv_timeout(Duration::from_millis(300)).is_err(),
+        "nothing else, and nothing from before it started"
+    );
 }
 
 #[test]
@@ -248,7 +251,11 @@ fn a_read_only_copy_is_read_and_left_as_it_was() {
     let commands: Vec<&str> = got.iter().filter_map(|v| v["command"].as_str()).collect();
     assert_eq!(commands, ["echo copied 0", "echo copied 1", "echo copied 2"]);
     // --limit ends it too; text lines this time.
-    let out = crate::harness::command(&s.home, &["watch", "--since", "1d", "--limit", "1"]).arg("--data").arg(&copy).output().unwrap();
+    let out = crate::harness::command(&s.home, &["watch", "--since", "1d", "--limit", "1"])
+        .arg("--data")
+        .arg(&copy)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     assert_eq!(listing(&copy), before, "nothing created, changed or touched in the data dir");
@@ -258,7 +265,8 @@ fn a_read_only_copy_is_read_and_left_as_it_was() {
 #[test]
 fn a_dir_without_a_journal_is_a_clear_error() {
     let s = Sandbox::new();
-    let out = crate::harness::command(&s.home, &["watch"]).arg("--data").arg(s.tmp.path().join("nothing")).output().unwrap();
+    let out =
+        crate::harness::command(&s.home, &["watch"]).arg("--data").arg(s.tmp.path().join("nothing")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no journal at"), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -17,6 +17,7 @@ mod fleet_tenants;
 mod forensics_report;
 mod grafana_offline;
 mod http_hook_claude;
+mod live_top;
 mod readme_path;
 mod relay_stack;
 mod stack;
