@@ -166,6 +166,12 @@ bench-sizing: stack-build
 bench-forensics RECORDS="1000000":
     cargo bench --bench forensics -- {{RECORDS}}
 
+# ---- bench-live ----------------------------------------------------------------------------
+# `watch` and `top` on a generated journal of RECORDS records through the release binary: watch's
+# start at the end, its catch-up rate, top's first screen and peak memory (top runs in tmux).
+bench-live RECORDS="1000000":
+    cargo bench --bench live -- {{RECORDS}}
+
 # ---- bench-fleet ----------------------------------------------------------------------------
 # The fleet at full size: 20 agents (3 real Claude Code sessions, 17 synthetic) and N hook events
 # through one relay, the collector with tenants, Jaeger and VictoriaLogs (~400 s at 100,000 on 2

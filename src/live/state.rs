@@ -241,11 +241,7 @@ impl Top {
                 }
             }
             // A turn or a session that ends leaves nothing running (an interrupted call has no Post).
-            "Stop" | "StopFailure" | "SessionEnd" => {
-                if r.agent_context.agent_id.is_none() {
-                    s.running.clear();
-                }
-            }
+            "Stop" | "StopFailure" | "SessionEnd" if r.agent_context.agent_id.is_none() => s.running.clear(),
             _ => {}
         }
         if matches!(event, "PostToolUseFailure" | "StopFailure") {

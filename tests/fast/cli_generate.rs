@@ -21,7 +21,7 @@ fn generate(what: &str) -> String {
 }
 
 /// The commands each output must name: the main binary's and those it hands to the forensics binary.
-const COMMANDS: [&str; 6] = ["relay", "verify", "sessions", "search", "export", "fleet"];
+const COMMANDS: [&str; 8] = ["relay", "verify", "sessions", "search", "export", "fleet", "watch", "top"];
 
 #[test]
 fn version_names_each_binary_and_the_cargo_version() {
