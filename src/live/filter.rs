@@ -193,3 +193,43 @@ mod tests {
         assert_eq!(row.path.as_deref(), Some("/p/notes.md"));
     }
 }
+
+#[cfg(test)]
+mod same_as_search {
+    use super::*;
+
+    /// Every record of a generated journal (findings, reads outside the project, subagents): the
+    /// row built from the line is the index's row, field for field, as `--json` prints them.
+    #[test]
+    fn event_row_is_the_indexs_row_for_every_record() {
+        let d = tempfile::tempdir().unwrap();
+        let journal = d.path().join("journal");
+        crate::forensics::synth::generate(&journal, 3_000, 1_796_000_000_000_000_000, 9).unwrap();
+        let index =
+            crate::forensics::index::Index::open_with(&journal, &d.path().join("index"), &crate::progress::Silent)
+                .unwrap();
+        let mut indexed = Vec::new();
+        crate::forensics::query::for_each_event(&index, &Filters::default(), |row| {
+            indexed.push((serde_json::to_value(&row).unwrap(), row.segment, row.offset, row.len));
+            Ok(())
+        })
+        .unwrap();
+        let mut follower = crate::live::follow::Follower::since(&journal, 0).unwrap();
+        let read: Vec<_> = follower
+            .read(usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let row = event_row(&r.record, &r.segment, r.offset, r.len);
+                (serde_json::to_value(&row).unwrap(), row.segment, row.offset, row.len)
+            })
+            .collect();
+        assert!(indexed.len() >= 3_000);
+        assert!(indexed.iter().any(|(v, ..)| !v["rules"].as_array().unwrap().is_empty()));
+        assert!(indexed.iter().any(|(v, ..)| v["outside_project"] == true));
+        assert_eq!(read.len(), indexed.len());
+        for (a, b) in read.iter().zip(&indexed) {
+            assert_eq!(a, b);
+        }
+    }
+}
