@@ -26,7 +26,8 @@ extern "C" fn on_signal(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
-/// SIGINT and SIGTERM end the watch at its next look (exit 0), not the process mid-line.
+/// SIGINT and SIGTERM end `watch` at its next look (exit 0), not the process mid-line, and
+/// `top` as `q` does (the terminal restored).
 fn catch_interrupts() {
     let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
     // SAFETY: the handler only stores to an atomic (async-signal-safe).
@@ -129,6 +130,9 @@ pub(crate) fn top(config: &Config, a: &TopArgs) -> anyhow::Result<i32> {
     let mut follower = Follower::tail(&dir, a.history.saturating_mul(1 << 20))?;
     let mut app = App::new(config.export.span_timeout.as_nanos() as u64);
     read_all(&mut follower, &mut app)?;
+    // SIGTERM (and SIGINT from outside: at the keyboard Ctrl-C is a key) quit as `q` does, so the
+    // terminal is restored.
+    catch_interrupts();
     let mut terminal = ratatui::try_init()?;
     let result = run_top(&mut terminal, &mut follower, &mut app);
     ratatui::try_restore()?;
@@ -169,6 +173,9 @@ fn run_top(terminal: &mut ratatui::DefaultTerminal, follower: &mut Follower, app
                     return Ok(0);
                 }
             }
+        }
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Ok(0);
         }
         if last_read.elapsed() >= REFRESH {
             read_all(follower, app)?;
