@@ -7,7 +7,8 @@
 //!   bytes), across segment rotation.
 //! - [`filter`]: a record as `search --json` prints it ([`filter::event_row`]) and `search`'s
 //!   filters applied to one record at a time.
-//! - [`risk`]: a session's risk number from its findings ([`risk::session_risk`]).
+//! - [`risk`]: a session's findings counted, and its risk score ([`risk::session_risk`], the
+//!   project's one score, `enrich::risk`).
 //! - [`state`]: what `top` shows, built from records (pure: records and a clock in, rows out).
 //! - [`watch`]: `watch`'s text line (the timeline's, with the time of day).
 //! - [`view`]: `top`'s screen and keys over a [`state::Top`] (ratatui; no terminal I/O here).

@@ -1,21 +1,19 @@
-//! A session's risk number for `top`: 0 (nothing found) to 100, from its findings.
-//!
-//! The formula, [`session_risk`]: each finding adds points by severity — critical 40, high 15,
-//! medium 5, low 1 — and a behaviour finding (a rule `behaviour.*`, a pattern over several
-//! events) 10 more; the sum is capped at 100. So one critical finding is 40, three high ones
-//! 45, one critical behaviour finding 50, and a session reaches 100 with three critical ones or
-//! many lesser ones. It reads nothing but the counts, so any record that carries findings —
-//! those the hook writes and derived ones the relay writes — moves it.
+//! A session's risk number in `top`: the project's one risk score, 0–100
+//! ([`crate::enrich::risk`]; the formula is in docs/security.md, "Risk score"), so `top` shows
+//! the number `sessions`, `fleet compare`, the report and the session span show. It reads
+//! nothing but the findings, so any record that carries them — those the hook writes and the
+//! behaviour records the relay writes — moves it.
 
-/// A session's findings, counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+use crate::enrich::risk::Tally;
+
+/// A session's findings: counted by severity (the FINDINGS column) and by rule (the score).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct FindingCounts {
     pub critical: u64,
     pub high: u64,
     pub medium: u64,
     pub low: u64,
-    /// Of those, findings of a `behaviour.*` rule.
-    pub behaviour: u64,
+    tally: Tally,
 }
 
 impl FindingCounts {
@@ -27,9 +25,7 @@ impl FindingCounts {
             Severity::Medium => self.medium += 1,
             Severity::Low => self.low += 1,
         }
-        if f.rule.starts_with("behaviour.") {
-            self.behaviour += 1;
-        }
+        self.tally.add(&f.rule, f.severity, 1);
     }
 
     pub(crate) fn total(&self) -> u64 {
@@ -37,34 +33,38 @@ impl FindingCounts {
     }
 }
 
-/// The risk number, 0–100 (see the module's documentation for the formula).
+/// The risk score, 0–100, of a session's findings ([`crate::enrich::risk::score`]).
 pub(crate) fn session_risk(f: &FindingCounts) -> u8 {
-    let points = f
-        .critical
-        .saturating_mul(40)
-        .saturating_add(f.high.saturating_mul(15))
-        .saturating_add(f.medium.saturating_mul(5))
-        .saturating_add(f.low)
-        .saturating_add(f.behaviour.saturating_mul(10));
-    points.min(100) as u8
+    f.tally.score()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{Finding, Severity};
+
+    fn counts(findings: &[(&str, Severity)]) -> FindingCounts {
+        let mut c = FindingCounts::default();
+        for (rule, severity) in findings {
+            c.add(&Finding {
+                rule: rule.to_string(),
+                category: String::new(),
+                severity: *severity,
+                action: "alert".into(),
+                matched: String::new(),
+                description: String::new(),
+            });
+        }
+        c
+    }
 
     #[test]
-    fn the_documented_points() {
-        let c = |critical, high, medium, low, behaviour| {
-            session_risk(&FindingCounts { critical, high, medium, low, behaviour })
-        };
-        assert_eq!(c(0, 0, 0, 0, 0), 0);
-        assert_eq!(c(0, 0, 0, 1, 0), 1);
-        assert_eq!(c(0, 0, 1, 0, 0), 5);
-        assert_eq!(c(1, 0, 0, 0, 0), 40);
-        assert_eq!(c(0, 3, 0, 0, 0), 45);
-        assert_eq!(c(1, 0, 0, 0, 1), 50, "a critical behaviour finding");
-        assert_eq!(c(3, 0, 0, 0, 0), 100);
-        assert_eq!(c(u64::MAX, u64::MAX, 0, 0, 0), 100, "capped, no overflow");
+    fn the_projects_score_of_the_sessions_findings() {
+        assert_eq!(session_risk(&counts(&[])), 0);
+        assert_eq!(session_risk(&counts(&[("secret_exposure.redacted", Severity::High)])), 39);
+        assert_eq!(session_risk(&counts(&[("behaviour.exfiltration", Severity::Critical)])), 83);
+        let repeated = counts(&[("a.x", Severity::High), ("a.x", Severity::High), ("a.x", Severity::High)]);
+        assert_eq!(session_risk(&repeated), crate::enrich::risk::score([("a.x", Severity::High, 3)]));
+        assert_eq!((repeated.high, repeated.total()), (3, 3));
     }
 }

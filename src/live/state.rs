@@ -405,7 +405,7 @@ pub(crate) mod tests {
         let s = top.session("s1").unwrap();
         assert!(s.whole);
         assert_eq!(s.now_running(104 * S), Some(("Bash", 3 * S, 0)));
-        assert_eq!((s.tool_calls(), s.findings.high, s.risk()), (1, 1, 15));
+        assert_eq!((s.tool_calls(), s.findings.high, s.risk()), (1, 1, 39));
         top.ingest(&tool(rec(3, "s1", "PostToolUseFailure", 102), "Bash", "t1"));
         let s = top.session("s1").unwrap();
         assert_eq!((s.now_running(104 * S), s.tool_calls(), s.errors), (None, 1, 1), "Pre and Post are one call");

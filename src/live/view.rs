@@ -312,7 +312,7 @@ fn session_row(s: &Session, now: u64, open_for: u64) -> Row<'static> {
     let risk = s.risk();
     let risk_style = match risk {
         0 => Style::new(),
-        1..=39 => Style::new().fg(Color::Yellow),
+        1..=38 => Style::new().fg(Color::Yellow),
         _ => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
     };
     Row::new(vec![
@@ -390,7 +390,7 @@ mod tests {
         assert!(s.contains("hook p50 900µs p99 900µs"), "{s}");
         let row = s.lines().find(|l| l.contains("aaaa1111")).expect(&s);
         assert!(
-            row.contains("demo") && row.contains("Bash 3.00s") && row.contains("0/1/0/0") && row.contains(" 15"),
+            row.contains("demo") && row.contains("Bash 3.00s") && row.contains("0/1/0/0") && row.contains(" 39"),
             "{row}"
         );
         assert!(s.lines().any(|l| l.contains("bbbb2222") && l.contains("other")), "{s}");
