@@ -22,9 +22,9 @@ pub(crate) const RATE_WINDOW: u64 = 10_000_000_000;
 /// An ended session stays in the list this long after its last record (ns).
 pub(crate) const ENDED_SHOWN: u64 = 300_000_000_000;
 
-/// Records that are not the session's own steps (the relay's and gap markers): they do not decide
-/// whether it ended.
-const NOT_STEPS: [&str; 3] = ["ModelCall", "TelemetryGap", "TelemetryRestored"];
+/// Records that are not the session's own steps (the relay's model calls and behaviour findings,
+/// gap markers): they do not decide whether it ended (as the index's `ended`).
+const NOT_STEPS: [&str; 4] = ["ModelCall", "TelemetryGap", "TelemetryRestored", "Behaviour"];
 
 /// A tool call started (PreToolUse) and not finished yet.
 #[derive(Debug, Clone)]
@@ -421,9 +421,13 @@ pub(crate) mod tests {
         let mut gap = rec(7, "s1", "TelemetryGap", 106);
         gap.hook_event = "TelemetryGap".into();
         top.ingest(&gap);
-        assert_eq!(top.session("s1").unwrap().status(106 * S, 60 * S), Status::Ended, "a gap marker is no step");
-        assert_eq!(top.rows(106 * S, "", Sort::Activity).len(), 1);
-        assert!(top.rows(106 * S + ENDED_SHOWN, "", Sort::Activity).is_empty(), "ended long ago: off the list");
+        let behaviour = finding(rec(8, "s1", "Behaviour", 107), "behaviour.mass_change", Severity::High);
+        top.ingest(&behaviour);
+        let s = top.session("s1").unwrap();
+        assert_eq!(s.status(107 * S, 60 * S), Status::Ended, "a gap marker or a behaviour finding is no step");
+        assert_eq!(s.findings.high, 2, "the behaviour finding counts");
+        assert_eq!(top.rows(107 * S, "", Sort::Activity).len(), 1);
+        assert!(top.rows(107 * S + ENDED_SHOWN, "", Sort::Activity).is_empty(), "ended long ago: off the list");
     }
 
     #[test]
