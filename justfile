@@ -24,7 +24,7 @@ demo:
 demo-stack: stack-build
     scripts/demo.sh stack
 
-# Build the release binary (target/release/agent-telemetry).
+# Build the release binaries (target/<host tuple>/release/agent-telemetry, static on Linux glibc).
 build:
     cargo build --release
 

@@ -116,10 +116,12 @@ fn main() {
     println!("p95 ratio {:.2}x, p99 ratio {:.2}x", h.p95 / z.p95, h.p99 / z.p99);
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     println!(
-        "binary size: agent-telemetry {} bytes ({:.1} MiB), noop {} bytes",
+        "binary size: agent-telemetry {} bytes ({:.1} MiB, {}), noop {} bytes ({})",
         size(&hook_bin),
         size(&hook_bin) as f64 / 1048576.0,
-        size(&noop_bin)
+        support::linkage(&hook_bin),
+        size(&noop_bin),
+        support::linkage(&noop_bin)
     );
     println!("journal: {verify}");
     if let Ok(path) = std::env::var("AT_BENCH_JSON") {

@@ -17,8 +17,8 @@
 //! the journal there, for profiling `relay --once` by hand; RELAY_BENCH_BASELINE_BIN=<binary>
 //! runs every measurement with that binary first, on the same journal, for a before/after;
 //! RELAY_BENCH_BIN=<binary> measures that binary as "this build" — e.g. a release binary from a
-//! harness built in the dev profile: `cargo build --release && RELAY_BENCH_BIN=target/release/
-//! agent-telemetry cargo test --bench relay_throughput`). Also `just bench-relay`.
+//! harness built in the dev profile: `cargo build --release && RELAY_BENCH_BIN=target/<host tuple>/
+//! release/agent-telemetry cargo test --bench relay_throughput`). Also `just bench-relay`.
 
 #[path = "../tests/harness/mod.rs"]
 mod harness;

@@ -10,8 +10,9 @@ demo=${AGENT_TELEMETRY_DEMO_DIR:-$root/target/demo}
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
 bold "1. Building agent-telemetry (release)"
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin=$root/target/release/agent-telemetry
+# From the repository (its .cargo/config.toml applies); the path as cargo reports it.
+bin=$(cd "$root" && cargo build --release --quiet --bin agent-telemetry --bin agent-telemetry-forensics --message-format=json \
+  | python3 -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "agent-telemetry" and m.get("executable")]')
 
 rm -rf "$demo"
 mkdir -p "$demo/project" "$demo/home"

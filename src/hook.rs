@@ -153,6 +153,10 @@ pub(crate) fn handle(
             let _ = writeln!(std::io::stderr(), "agent-telemetry: could not write the journal: {e}");
         }
     }
+    if transport == Transport::Command {
+        // The process exits next: freeing the rules one by one was ~5 % of a hook run's instructions.
+        std::mem::forget(policy);
+    }
     deny
 }
 

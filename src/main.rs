@@ -160,7 +160,7 @@ fn exec_index_binary() -> anyhow::Result<i32> {
     let err = std::process::Command::new(&sibling).arg0(arg0).args(args).exec();
     if err.kind() == std::io::ErrorKind::NotFound {
         anyhow::bail!(
-            "`{command}` is run by {}, which is not installed beside {}: install both binaries (`cargo install --path .` does), or copy {} from the build's target/release next to it",
+            "`{command}` is run by {}, which is not installed beside {}: install both binaries (`cargo install --path .` does), or copy {} next to it from the same build (target/<host tuple>/release)",
             forensics::BINARY,
             exe.display(),
             forensics::BINARY
@@ -172,6 +172,8 @@ fn exec_index_binary() -> anyhow::Result<i32> {
 /// libm's `pow`, loaded on first use. tokio's multi-thread scheduler (the relay) is the only
 /// caller in this binary; defining it here keeps libm out of the link (`--as-needed`), so a hook
 /// process does not load it: that load (its ifunc relocations, mappings) cost ~40–80 µs per run.
+/// A static build (`.cargo/config.toml`) links libm's `pow` itself: nothing is loaded at run time.
+#[cfg(not(target_feature = "crt-static"))]
 #[no_mangle]
 pub extern "C" fn pow(x: f64, y: f64) -> f64 {
     type Pow = extern "C" fn(f64, f64) -> f64;

@@ -126,3 +126,21 @@ impl Stats {
         )
     }
 }
+
+/// How an executable is linked: "static" (no dynamic loader named: no PT_INTERP program header)
+/// or "dynamic"; "?" when it is not a 64-bit little-endian ELF file.
+pub fn linkage(path: &Path) -> &'static str {
+    let Ok(b) = std::fs::read(path) else { return "?" };
+    if b.len() < 64 || &b[..4] != b"\x7fELF" || (b[4], b[5]) != (2, 1) {
+        return "?";
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([b[o], b[o + 1]]) as usize;
+    let phoff = u64::from_le_bytes(b[32..40].try_into().unwrap()) as usize;
+    let (size, n) = (u16_at(54), u16_at(56));
+    let interp = (0..n).any(|i| b.get(phoff + i * size..phoff + i * size + 4) == Some(&3u32.to_le_bytes()[..]));
+    if interp {
+        "dynamic"
+    } else {
+        "static"
+    }
+}

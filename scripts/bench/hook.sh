@@ -10,9 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export AT_BENCH_N="${1:-${AT_BENCH_N:-2000}}"
-# Both binaries from the same (release) profile.
-cargo build --release --quiet --bin agent-telemetry --example noop
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-export AT_BENCH_HOOK_BIN="${AT_BENCH_HOOK_BIN:-$target_dir/release/agent-telemetry}"
-export AT_BENCH_NOOP_BIN="${AT_BENCH_NOOP_BIN:-$target_dir/release/examples/noop}"
+# Both binaries from the same (release) profile; their paths as cargo reports them (the build
+# names its target, see .cargo/config.toml: target/<host tuple>/release).
+exes=$(cargo build --release --quiet --bin agent-telemetry --example noop --message-format=json \
+  | python3 -c 'import json,sys; [print(m["target"]["name"], m["executable"]) for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m.get("executable")]')
+export AT_BENCH_HOOK_BIN="${AT_BENCH_HOOK_BIN:-$(awk '$1 == "agent-telemetry" {print $2}' <<<"$exes")}"
+export AT_BENCH_NOOP_BIN="${AT_BENCH_NOOP_BIN:-$(awk '$1 == "noop" {print $2}' <<<"$exes")}"
 exec cargo bench --quiet --bench hook_process

@@ -9,7 +9,10 @@ pub(crate) struct KeywordSet {
     bigrams: Box<[u64; 1024]>,
     /// (first two bytes, keyword index), sorted.
     heads: Vec<(u16, usize)>,
-    keywords: Vec<Vec<u8>>,
+    /// Each keyword's range in `bytes` (one allocation for all: the set is built in every process).
+    keywords: Vec<(usize, usize)>,
+    /// The keywords, lowercase, one after another.
+    bytes: Vec<u8>,
 }
 
 fn pair(a: u8, b: u8) -> u16 {
@@ -18,17 +21,31 @@ fn pair(a: u8, b: u8) -> u16 {
 
 impl KeywordSet {
     pub(crate) fn new<'a>(keywords: impl IntoIterator<Item = &'a str>) -> KeywordSet {
-        let mut set = KeywordSet { bigrams: Box::new([0; 1024]), heads: Vec::new(), keywords: Vec::new() };
-        for (i, k) in keywords.into_iter().enumerate() {
-            let k = k.to_ascii_lowercase().into_bytes();
+        let keywords = keywords.into_iter();
+        let n = keywords.size_hint().0;
+        let mut set = KeywordSet {
+            bigrams: Box::new([0; 1024]),
+            heads: Vec::with_capacity(n),
+            keywords: Vec::with_capacity(n),
+            bytes: Vec::with_capacity(n * 8),
+        };
+        for (i, k) in keywords.enumerate() {
+            let k = k.as_bytes();
             assert!(k.len() >= 2, "keywords need two bytes");
             let p = pair(k[0], k[1]);
             set.bigrams[(p >> 6) as usize] |= 1 << (p & 63);
             set.heads.push((p, i));
-            set.keywords.push(k);
+            let start = set.bytes.len();
+            set.bytes.extend(k.iter().map(u8::to_ascii_lowercase));
+            set.keywords.push((start, set.bytes.len()));
         }
         set.heads.sort_unstable();
         set
+    }
+
+    fn keyword(&self, k: usize) -> &[u8] {
+        let (start, end) = self.keywords[k];
+        &self.bytes[start..end]
     }
 
     /// Calls `found` with the index of every keyword occurrence in `text` (repeats possible).
@@ -41,7 +58,7 @@ impl KeywordSet {
             if self.bigrams[(p >> 6) as usize] & (1 << (p & 63)) != 0 {
                 let start = self.heads.partition_point(|(h, _)| *h < p);
                 for &(_, k) in self.heads[start..].iter().take_while(|(h, _)| *h == p) {
-                    let rest = &self.keywords[k][1..];
+                    let rest = &self.keyword(k)[1..];
                     if t.len() >= rest.len() && t[..rest.len()].eq_ignore_ascii_case(rest) {
                         found(k);
                     }
@@ -58,7 +75,7 @@ impl KeywordSet {
                 if h != p {
                     break;
                 }
-                let kw = &self.keywords[k];
+                let kw = self.keyword(k);
                 if t.len() - i >= kw.len() && t[i..i + kw.len()].eq_ignore_ascii_case(kw) {
                     found(k);
                 }

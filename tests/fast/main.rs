@@ -24,6 +24,7 @@ mod hook_hostile_commands;
 mod hook_hostile_payloads;
 mod hook_hostile_secrets;
 mod hook_replay;
+mod hook_static;
 mod http_hook;
 mod install_cmd;
 mod journal_checkpoint_anchor;
