@@ -7,15 +7,15 @@
 # gzip -6, what the collector's exporters send). docs/deployment.md turns these into the sizing
 # model. Needs the collector build (just stack-build) and python3.
 #
-#   scripts/bench/sizing.sh            AGENT_TELEMETRY_BIN: the binary (default target/release, else debug)
+#   scripts/bench/sizing.sh            AGENT_TELEMETRY_BIN: the binary (default: the release build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT="$PWD"
 BIN="${AGENT_TELEMETRY_BIN:-}"
 if [[ -z "$BIN" ]]; then
-  for b in target/release/agent-telemetry target/debug/agent-telemetry; do
-    [[ -x "$b" ]] && { BIN="$ROOT/$b"; break; }
-  done
+  # Its path as cargo reports it (the build names its target: target/<host tuple>/release).
+  BIN=$(cargo build --release --quiet --bin agent-telemetry --message-format=json \
+    | python3 -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m.get("executable")]' | tail -n1)
 fi
 [[ -x "$BIN" ]] || { echo "sizing: no agent-telemetry binary (cargo build --release)" >&2; exit 1; }
 bash scripts/stack/build.sh collector >&2
