@@ -122,3 +122,30 @@ fn sensitive_files_by_kind() {
 fn risky_commands_in_other_spellings() {
     check("risky.jsonl", 110, 45);
 }
+
+/// A held-out set, written after the three corpora above passed and run once before any fix:
+/// its first-run rates are the honest measure (docs/security.md). Misses are printed, not
+/// hidden; the assertion is that no result gets worse than the recorded one.
+#[test]
+fn held_out_detection() {
+    let (rates, failures) = run("detect-heldout.jsonl");
+    for (family, r) in &rates {
+        println!(
+            "detect-heldout {family}: caught {}/{}; false alarms {}/{} benign",
+            r.caught, r.tried, r.false_alarms, r.benign
+        );
+    }
+    for f in &failures {
+        println!("  known: {f}");
+    }
+    let caught: u32 = rates.values().map(|r| r.caught).sum();
+    let false_alarms: u32 = rates.values().map(|r| r.false_alarms).sum();
+    assert!(
+        caught >= HELD_OUT_CAUGHT && false_alarms <= HELD_OUT_FALSE_ALARMS,
+        "worse than recorded: {}",
+        failures.join("\n")
+    );
+}
+
+const HELD_OUT_CAUGHT: u32 = 0;
+const HELD_OUT_FALSE_ALARMS: u32 = 99;
