@@ -811,12 +811,47 @@ impl Walker {
             }
             let Some(at) = t[1..].iter().position(|a| !a.starts_with('-')).map(|i| i + 1) else { continue };
             let prog = basename(&t[at]).to_ascii_lowercase();
+            let prev_prog = texts[k - 1].first().map(|p| basename(p).to_ascii_lowercase()).unwrap_or_default();
+            if matches!(prev_prog.as_str(), "echo" | "printf") {
+                // `echo uninstall | xargs agent-telemetry`: the line xargs runs.
+                let mut line: Vec<String> = std::iter::once(prog.clone()).chain(t[at + 1..].iter().cloned()).collect();
+                line.extend(
+                    texts[k - 1][1..]
+                        .iter()
+                        .filter(|a| !a.starts_with('-'))
+                        .flat_map(|a| a.split_whitespace().map(str::to_string).collect::<Vec<_>>()),
+                );
+                let rendered: Vec<String> = line.iter().map(|w| self.render(w)).collect();
+                self.push_unit(rendered.join(" "));
+            }
             if !WRITERS.contains(&prog.as_str()) && !is_shell(&prog) {
                 continue;
             }
             let tree = tree_effect(&prog, &t[at + 1..]);
             let prev = &texts[k - 1];
             let pp = prev.first().map(|p| basename(p).to_ascii_lowercase()).unwrap_or_default();
+            if pp == "find" {
+                // `find S -name N -print0 | xargs -0 rm`: what find names, the program deletes.
+                let args = &prev[1..];
+                let starts: Vec<&String> =
+                    args.iter().take_while(|a| !a.starts_with('-') && *a != "(" && *a != "!").collect();
+                let starts = if starts.is_empty() { vec![&prev[0]] } else { starts };
+                for w in args.windows(2).filter(|w| matches!(w[0].as_str(), "-name" | "-iname")) {
+                    for s in &starts {
+                        let s = if *s == &prev[0] { "." } else { s.as_str() };
+                        if self.out.paths.len() < MAX_UNITS {
+                            self.out.paths.push(PathArg {
+                                path: s.to_string(),
+                                cwd: cwd.to_path_buf(),
+                                write: true,
+                                explicit: false,
+                                tree: None,
+                                find_name: Some(w[1].clone()),
+                            });
+                        }
+                    }
+                }
+            }
             if matches!(pp.as_str(), "echo" | "printf") {
                 for a in prev[1..].iter().filter(|a| !a.starts_with('-')) {
                     for name in a.split_whitespace() {
@@ -1057,6 +1092,12 @@ impl Walker {
                     if a == "-c" || (a.starts_with('-') && !a.starts_with("--") && a.contains('c')) {
                         code = args.get(i + 1).cloned();
                         if let Some(w) = arg_words.get(i + 1) {
+                            // `bash -c "rm .$(echo … | base64 -d)"`: the outer shell expands the
+                            // substitution into the code; what it makes is not in the text.
+                            if !w.subs.is_empty() && self.out.dynamic.len() < MAX_UNITS {
+                                self.out.dynamic.extend(w.subs.iter().cloned());
+                                self.out.dynamic_unresolved = true;
+                            }
                             self.exec_substitutions(std::slice::from_ref(w));
                         }
                         break;
@@ -1143,6 +1184,24 @@ impl Walker {
                 }
                 if p == "timeout" && i < args.len() {
                     i += 1; // the duration
+                }
+                if p == "xargs" && i < args.len() {
+                    // `xargs prog <<< 'words'`: the line xargs runs.
+                    let fed: Vec<String> = c
+                        .redirs
+                        .iter()
+                        .filter(|(op, _)| op == "<<<")
+                        .flat_map(|(_, w)| {
+                            self.expand(w, cwd).split_whitespace().map(str::to_string).collect::<Vec<_>>()
+                        })
+                        .collect();
+                    if !fed.is_empty() {
+                        let mut line = vec![basename(&args[i]).to_ascii_lowercase()];
+                        line.extend(args[i + 1..].iter().cloned());
+                        line.extend(fed);
+                        let rendered: Vec<String> = line.iter().map(|w| self.render(w)).collect();
+                        self.push_unit(rendered.join(" "));
+                    }
                 }
                 if i < args.len() {
                     let inner =
@@ -1445,9 +1504,16 @@ impl Walker {
         ];
         let b = code.as_bytes();
         let writes = code.contains("write")
-            || ["'w'", "\"w\"", "'a'", "\"a\"", "'w+'", "unlink", "remove", "rename", "rmtree"]
-                .iter()
-                .any(|m| code.contains(m));
+            || [
+                "'w'", "\"w\"", "'a'", "\"a\"", "'w+'", "unlink", "remove", "rename", "rmtree", "move(", "chmod",
+                "truncate", "rmSync", "rm_rf", "copy",
+            ]
+            .iter()
+            .any(|m| code.contains(m));
+        // Calls that act on a whole tree (a directory moved, deleted or locked).
+        let tree = ["rmtree", "move(", "rename", "rmSync", "rm_rf", "rm_r(", "removedirs", "chmod"]
+            .iter()
+            .any(|m| code.contains(m));
         let mut i = 0;
         while i < b.len() {
             let q = b[i];
@@ -1475,7 +1541,11 @@ impl Walker {
                 {
                     let w = Word { parts: vec![Part::Lit(lit.to_string(), true)], ..Word::default() };
                     let t = self.expand(&w, cwd);
+                    let before = self.out.paths.len();
                     self.add_path(&t, cwd, writes, explicit, &w);
+                    if writes && tree {
+                        self.mark_tree(before, Tree::Move);
+                    }
                 }
                 i = j + 1;
                 continue;

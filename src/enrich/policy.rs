@@ -445,6 +445,17 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
     );
     tamper.access = Access::Write;
     let mut rules = super::sensitive::rules();
+    let mut force_push = rule(
+        "risky_command.force_push",
+        Command,
+        High,
+        Alert,
+        &["push"],
+        r"(?i)^git (?:\S+ )*?push(?: \S+)*? (?:--force(?:-with-lease|-if-includes)?(?:=\S*)?|--mirror|--prune|--delete|-[A-Za-z]*[fd][A-Za-z]*|'?\+\S+|:\S+)(?: |$)",
+        "git force, mirror or deleting push (rewrites or removes shared history)",
+    );
+    // A dry run or a help page changes nothing.
+    force_push.unless = Some(r"(?i)^git (?:\S+ )*?push(?: \S+)*? (?:--dry-run|-n|--help|-h)(?: |$)".into());
     rules.extend(vec![
         tamper,
         // Command rules match the normalised lines of `enrich::command`: a simple command starts
@@ -498,15 +509,7 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             r"(?i)^chmod (?:-\S+ )*(?:0*[0-7]?[0-7][0-7][2367]|0*[1-7][0-7]{3}|[1-7][0-7]{4}|(?:[ugoa]*[-+=][rwxXstugo]*,)*(?:[ugo]*[ao][ugo]*[+=][rxXtugo]*w|[ugoa]*[+=][rwxXtugo]*s|[+=][rxXt]*w)[rwxXstugo]*(?:,[ugoa]*[-+=][rwxXstugo]*)*|\+777)(?: |$)",
             "world-writable, setuid or setgid permissions (chmod 777, a+rwx, o+w, u+s, 4755)",
         ),
-        rule(
-            "risky_command.force_push",
-            Command,
-            High,
-            Alert,
-            &["push"],
-            r"(?i)^git (?:\S+ )*?push(?: \S+)*? (?:--force(?:-with-lease|-if-includes)?(?:=\S*)?|--mirror|--prune|--delete|-[A-Za-z]*[fd][A-Za-z]*|'?\+\S+|:\S+)(?: |$)",
-            "git force, mirror or deleting push (rewrites or removes shared history)",
-        ),
+        force_push,
         rule(
             "risky_command.history_tampering",
             Command,
@@ -560,8 +563,9 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
                 "net.connect",
                 "createconnection",
                 "tcpclient",
+                "require",
             ],
-            r#"(?i)/dev/(?:tcp|udp)/|/inet/(?:tcp|udp)/|^(?:nc|ncat|netcat)(?:\.\w+)? (?:\S+ )*(?:-[A-Za-z]*[ec]\S*|--(?:sh-|lua-)?exec)(?: |$)|^socat .*(?:exec|system):|^interpreter-code .*(?:socket|fsockopen|tcpsocket|tcpclient|net\.connect|createconnection).*(?:dup2|subprocess|pty\.spawn|/bin/|exec|system|popen|spawn|proc_open|\bsh\b|cmd\.exe|iex|invoke-expression)|^interpreter-code .*(?:dup2|subprocess|pty\.spawn|exec|system|popen|spawn|proc_open).*(?:socket\.socket|fsockopen|tcpsocket|tcpclient|net\.connect|net\.socket|createconnection)|(?:^|\| )(?:(?:ba|z|k|da|a|mk)?sh|bash)(?: [^|]*)? \| (?:[^|]* \| )*(?:nc|ncat|netcat|telnet|openssl s_client|socat)(?:\.\w+)?(?: |$)|(?:^|\| )(?:(?:nc|ncat|netcat|telnet|socat)(?:\.\w+)?|openssl s_client)(?: [^|]*)? \| (?:[^|]* \| )*(?:(?:ba|z|k|da|a|mk)?sh|bash)(?: |$)|^ztcp |^xterm (?:\S+ )*-display \S+:\d"#,
+            r#"(?i)/dev/(?:tcp|udp)/|/inet/(?:tcp|udp)/|^(?:nc|ncat|netcat)(?:\.\w+)? (?:\S+ )*(?:-[A-Za-z]*[ec]\S*|--(?:sh-|lua-)?exec)(?: |$)|^socat .*(?:exec|system):|^interpreter-code .*(?:socket|fsockopen|tcpsocket|tcpclient|net\.connect|createconnection|require\(\s*["'](?:net|tls)["']\s*\)).*(?:dup2|subprocess|pty\.spawn|/bin/|exec|system|popen|spawn|proc_open|\bsh\b|cmd\.exe|iex|invoke-expression)|^interpreter-code .*(?:dup2|subprocess|pty\.spawn|exec|system|popen|spawn|proc_open).*(?:socket\.socket|fsockopen|tcpsocket|tcpclient|net\.connect|net\.socket|createconnection|require\(\s*["'](?:net|tls)["']\s*\))|(?:^|\| )(?:(?:ba|z|k|da|a|mk)?sh|bash)(?: [^|]*)? \| (?:[^|]* \| )*(?:nc|ncat|netcat|telnet|openssl s_client|socat)(?:\.\w+)?(?: |$)|(?:^|\| )(?:(?:nc|ncat|netcat|telnet|socat)(?:\.\w+)?|openssl s_client)(?: [^|]*)? \| (?:[^|]* \| )*(?:(?:ba|z|k|da|a|mk)?sh|bash)(?: |$)|^ztcp |^xterm (?:\S+ )*-display \S+:\d"#,
             "reverse shell or network-bound shell",
         ),
         rule(
