@@ -573,6 +573,7 @@ const INTERPRETERS: &[&str] = &[
     "bun",
     "osascript",
     "pwsh",
+    "powershell",
     "lua",
     "luajit",
 ];
@@ -647,6 +648,7 @@ fn tree_effect(p: &str, args: &[String]) -> Option<Tree> {
     match p {
         "rm" if short('r') || short('R') || long("--recursive") => Some(Tree::Delete),
         "mv" => Some(Tree::Move),
+        "rsync" if args.iter().any(|a| a.starts_with("--delete")) => Some(Tree::Delete),
         "setfacl" => Some(Tree::Perms),
         "chattr" if short('R') => Some(Tree::Perms),
         "chmod" => {
@@ -1131,13 +1133,16 @@ impl Walker {
                 let mut i = 0;
                 let mut script = false;
                 // `perl -pi -e … F`, `ruby -i -pe … F`: the operands are edited in place.
-                let in_place = (p.starts_with("perl") || p.starts_with("ruby"))
+                let mut in_place = (p.starts_with("perl") || p.starts_with("ruby"))
                     && args.iter().any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('i'));
                 while i < args.len() {
                     let a = &args[i];
-                    if matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p") {
+                    if matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p" | "-command" | "-Command") {
                         if let Some(code) = args.get(i + 1) {
                             self.interpreter_code(code, cwd, depth);
+                            // `perl -e 'unlink $ARGV[0]' F`: destructive code's arguments are
+                            // what it acts on.
+                            in_place |= super::dark::code_effect(code).destructive;
                         }
                         script = true;
                         i += 2;
@@ -1158,6 +1163,13 @@ impl Walker {
                 }
                 if !script {
                     self.stdin_substitutions(c, cwd);
+                    // `python3 - <<'EOF' … EOF`, `node <<< '…'`: code on stdin.
+                    for (op, w) in &c.redirs {
+                        if op == "<<body" || op == "<<<" {
+                            let body = self.expand(w, cwd);
+                            self.interpreter_code(&body, cwd, depth + 1);
+                        }
+                    }
                 }
             }
             p if WRAPPERS.contains(&p) => {
@@ -1352,7 +1364,10 @@ impl Walker {
             }
             p if TEXT_ONLY.contains(&p) => {}
             "git" => {
-                // Messages are text; other operands may be paths.
+                // Messages are text; other operands may be paths, written by the subcommands
+                // that delete, move or overwrite files in the work tree.
+                let sub = args.iter().find(|a| !a.starts_with('-')).map(String::as_str);
+                let write = matches!(sub, Some("rm" | "mv" | "checkout" | "restore"));
                 let mut i = 0;
                 while i < args.len() {
                     let a = &args[i];
@@ -1360,8 +1375,8 @@ impl Walker {
                         i += 2;
                         continue;
                     }
-                    if !a.starts_with('-') {
-                        self.add_path(a, cwd, false, false, &arg_words[i]);
+                    if !a.starts_with('-') && Some(a.as_str()) != sub {
+                        self.add_path(a, cwd, write, false, &arg_words[i]);
                     }
                     i += 1;
                 }
@@ -1371,6 +1386,12 @@ impl Walker {
                 let before = self.out.paths.len();
                 self.operands(args, arg_words, cwd, write);
                 match tree_effect(p, args) {
+                    // `rsync --delete SRC DEST`: what DEST holds and SRC does not is deleted.
+                    Some(Tree::Delete) if p == "rsync" => {
+                        if let Some(last) = self.out.paths.len().checked_sub(1).filter(|l| *l >= before) {
+                            self.out.paths[last].tree = Some(Tree::Delete);
+                        }
+                    }
                     // `mv SRC… DEST`: the sources move, not the destination.
                     Some(Tree::Move) => {
                         let end = self.out.paths.len().saturating_sub(1).max(before);
@@ -1584,6 +1605,19 @@ impl Walker {
     fn add_path(&mut self, text: &str, cwd: &Path, write: bool, explicit: bool, w: &Word) {
         if text.is_empty() || self.out.paths.len() >= MAX_UNITS || text.contains("://") || text.starts_with('$') {
             return;
+        }
+        // Brace expansion (one level): `.claude/settings.json{,.bak}`, `/{usr,etc}`.
+        if let Some((pre, rest)) = text.split_once('{') {
+            if let Some((alts, post)) = rest.split_once('}') {
+                if alts.contains(',') && !w.quoted() {
+                    for alt in alts.split(',').take(16) {
+                        let t = format!("{pre}{alt}{post}");
+                        let lit = Word { parts: vec![Part::Lit(t.clone(), false)], ..Word::default() };
+                        self.add_path(&t, cwd, write, explicit, &lit);
+                    }
+                    return;
+                }
+            }
         }
         let looks = text.starts_with('/')
             || text.starts_with('~')
