@@ -660,7 +660,13 @@ fn tree_effect(p: &str, args: &[String]) -> Option<Tree> {
                 let owner = mode.len().checked_sub(3).and_then(|i| mode.as_bytes().get(i)).copied().unwrap_or(b'0');
                 !matches!(owner, b'6' | b'7')
             } else {
-                mode.contains('-') || mode.contains('=')
+                // Only a clause that reaches the owner (`u`, `a`, or no one named) hides a file
+                // from us: `go-rwx` does not.
+                mode.split(',').any(|clause| {
+                    let who: String = clause.chars().take_while(|c| "ugoa".contains(*c)).collect();
+                    let op = clause[who.len()..].chars().next();
+                    matches!(op, Some('-' | '=')) && (who.is_empty() || who.contains(['u', 'a']))
+                })
             };
             takes.then_some(Tree::Perms)
         }
@@ -1249,6 +1255,15 @@ impl Walker {
                             ) || is_shell(&p)
                                 || is_interpreter(&p))
                     });
+                // Deletes what it finds (not merely changes it: `-exec chmod 644`).
+                let really_deletes = args.iter().any(|a| a == "-delete")
+                    || args.windows(2).any(|w| {
+                        (w[0].starts_with("-exec") || w[0].starts_with("-ok"))
+                            && matches!(
+                                basename(&w[1]).to_ascii_lowercase().as_str(),
+                                "rm" | "shred" | "unlink" | "truncate" | "rmdir"
+                            )
+                    });
                 let filtered = args.iter().any(|a| {
                     matches!(a.as_str(), "-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-regex" | "-iregex")
                 });
@@ -1256,7 +1271,7 @@ impl Walker {
                 while i < args.len() && !args[i].starts_with('-') && args[i] != "(" && args[i] != "!" {
                     let before = self.out.paths.len();
                     self.add_path(&args[i], cwd, deletes, true, &arg_words[i]);
-                    if deletes && !filtered {
+                    if really_deletes && !filtered {
                         self.mark_tree(before, Tree::Delete);
                     }
                     starts.push(args[i].clone());

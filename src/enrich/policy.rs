@@ -440,7 +440,7 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
         High,
         Alert,
         &[".claude/settings", ".telemetry-enabled", "agent-telemetry", "managed-settings", "claude-code", "claudecode"],
-        r"(?i)(?:^|/)\.claude/settings(?:\.local)?\.json$|(?:^|/)\.telemetry-enabled$|/agent-telemetry(?:/|$)|(?:^|/)managed-settings\.json$|^(?:/private)?/etc/claude-code(?:/|$)|/Library/Application Support/ClaudeCode(?:/|$)",
+        r"(?i)(?:^|/)\.claude/settings(?:\.local)?\.json$|(?:^|/)\.telemetry-enabled$|/agent-telemetry/(?:journal|config\.toml|policy\.toml|relay\.pid)(?:/|$)|/(?:\.local/share|\.config|Library/Application Support)/agent-telemetry(?:/|$)|(?:^|/)managed-settings\.json$|^(?:/private)?/etc/claude-code(?:/|$)|/Library/Application Support/ClaudeCode(?:/|$)",
         "the agent changes its own hooks or this telemetry",
     );
     tamper.access = Access::Write;
@@ -684,6 +684,16 @@ mod tests {
         assert!(path("/p/src/main.rs", Access::Any).is_empty());
         assert!(path("/p/.claude/settings.json", Access::Any).is_empty());
         assert_eq!(path("/p/.claude/settings.json", Access::Write), vec!["telemetry_tampering.config_write"]);
+        // A checkout of this project is not our data dir.
+        assert!(path("/home/u/src/agent-telemetry/src/main.rs", Access::Write).is_empty());
+        assert_eq!(
+            path("/home/u/.local/share/agent-telemetry/journal/x.jsonl", Access::Write),
+            vec!["telemetry_tampering.config_write"]
+        );
+        assert_eq!(
+            path("/Library/Application Support/ClaudeCode/managed-settings.json", Access::Write),
+            vec!["telemetry_tampering.config_write"]
+        );
     }
 
     #[test]
