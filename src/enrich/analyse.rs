@@ -255,7 +255,7 @@ impl Analyser<'_> {
             [] => true,
             [top] => top != "tmp",
             [top, second] => {
-                matches!(top.as_str(), "usr" | "system" | "library" | "opt")
+                matches!(top.as_str(), "usr" | "system" | "library" | "home" | "users")
                     || (top == "var" && !matches!(second.as_str(), "tmp" | "folders"))
                     || (top == "private" && matches!(second.as_str(), "etc" | "var"))
             }

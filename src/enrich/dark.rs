@@ -139,7 +139,11 @@ fn literals(code: &str) -> Vec<String> {
 /// A hint and what it may stand for: escapes undone, base64 / hex decoded, char-code lists
 /// read, reversed, rot13.
 pub(crate) fn readings(hint: &str) -> Vec<String> {
-    let hint = if hint.len() > 16 * 1024 { &hint[..hint.floor_char_boundary_compat(16 * 1024)] } else { hint };
+    let mut end = hint.len().min(16 * 1024);
+    while !hint.is_char_boundary(end) {
+        end -= 1;
+    }
+    let hint = &hint[..end];
     let mut out = vec![hint.to_string()];
     let un = unescape(hint);
     if un != hint {
@@ -174,19 +178,6 @@ pub(crate) fn readings(hint: &str) -> Vec<String> {
     out.push(un.chars().rev().collect());
     out.push(un.chars().map(rot13).collect());
     out
-}
-
-trait FloorBoundary {
-    fn floor_char_boundary_compat(&self, i: usize) -> usize;
-}
-
-impl FloorBoundary for str {
-    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
-        while !self.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    }
 }
 
 fn rot13(c: char) -> char {
