@@ -1001,7 +1001,19 @@ impl Walker {
             return line;
         }
         // Lowercase: on a case-insensitive filesystem `RM` runs `rm`.
-        let program = basename(&c.texts[from]).to_ascii_lowercase();
+        let mut program = basename(&c.texts[from]).to_ascii_lowercase();
+        if program.is_empty() {
+            // `$(which rm) -rf /`, `` `command -v agent-telemetry` uninstall ``: the program looked up.
+            if let [body] = c.words[from].subs.as_slice() {
+                let w: Vec<&str> = body.split_whitespace().collect();
+                if matches!(
+                    w.as_slice(),
+                    ["which" | "whence", ..] | ["command", "-v" | "-V", ..] | ["type", "-p" | "-P", ..]
+                ) {
+                    program = w.last().map(|p| basename(p).to_ascii_lowercase()).unwrap_or_default();
+                }
+            }
+        }
         let args = &c.texts[from + 1..];
         let arg_words = &c.words[from + 1..];
         let written = || {
