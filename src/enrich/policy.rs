@@ -451,11 +451,11 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
         High,
         Alert,
         &["push"],
-        r"(?i)^git (?:\S+ )*?push(?: \S+)*? (?:--force(?:-with-lease|-if-includes)?(?:=\S*)?|--mirror|--prune|--delete|-[A-Za-z]*[fd][A-Za-z]*|'?\+\S+|:\S+)(?: |$)",
+        r"^git (?:\S+ )*?push(?: \S+)*? (?:--force(?:-with-lease|-if-includes)?(?:=\S*)?|--mirror|--prune|--delete|-[A-Za-z]*[fd][A-Za-z]*|'?\+\S+|:\S+)(?: |$)",
         "git force, mirror or deleting push (rewrites or removes shared history)",
     );
     // A dry run or a help page changes nothing.
-    force_push.unless = Some(r"(?i)^git (?:\S+ )*?push(?: \S+)*? (?:--dry-run|-n|--help|-h)(?: |$)".into());
+    force_push.unless = Some(r"^git (?:\S+ )*?push(?: \S+)*? (?:--dry-run|-n|--help|-h)(?: |$)".into());
     rules.extend(vec![
         tamper,
         // Command rules match the normalised lines of `enrich::command`: a simple command starts
@@ -467,7 +467,7 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             Critical,
             Deny,
             &["rm ", "find ", "-delete", "--no-preserve-root"],
-            r#"(?i)^rm (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive) (?:\S+ )*?'?(?:/|~|\*|\.|\.\.|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|system|library|applications|users|volumes|cores)(?:/[^/\s']*)?/?\*?)/?'?(?: |$)|^rm (?:\S+ )*?'?(?:/|~|\*|\.|\.\.|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|system|library|applications|users|volumes|cores)(?:/[^/\s']*)?/?\*?)/?'? (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive)(?: |$)|^rm .*--no-preserve-root|^find '?(?:/|~|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|system|library|applications|users|volumes|cores)(?:/[^/\s']*)?/?\*?)/?'? .*-(?:delete|exec(?:dir)? (?:\S*/)?rm)"#,
+            r#"^rm (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive) (?:\S+ )*?'?(?:/|~|\*|\.|\.\.|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|System|Library|Applications|Users|Volumes|cores)(?:/[^/\s']*)?/?\*?)/?'?(?: |$)|^rm (?:\S+ )*?'?(?:/|~|\*|\.|\.\.|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|System|Library|Applications|Users|Volumes|cores)(?:/[^/\s']*)?/?\*?)/?'? (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive)(?: |$)|^rm .*--no-preserve-root|^find '?(?:/|~|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|System|Library|Applications|Users|Volumes|cores)(?:/[^/\s']*)?/?\*?)/?'? .*-(?:delete|exec(?:dir)? (?:\S*/)?rm)"#,
             "recursive delete of a broad path (/, ~, a system directory, *, ., ..)",
         ),
         rule(
@@ -506,7 +506,7 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             High,
             Alert,
             &["chmod"],
-            r"(?i)^chmod (?:-\S+ )*(?:0*[0-7]?[0-7][0-7][2367]|0*[1-7][0-7]{3}|[1-7][0-7]{4}|(?:[ugoa]*[-+=][rwxXstugo]*,)*(?:[ugo]*[ao][ugo]*[+=][rxXtugo]*w|[ugoa]*[+=][rwxXtugo]*s|[+=][rxXt]*w)[rwxXstugo]*(?:,[ugoa]*[-+=][rwxXstugo]*)*|\+777)(?: |$)",
+            r"^chmod (?:-\S+ )*(?:0*[0-7]?[0-7][0-7][2367]|0*[1-7][0-7]{3}|[1-7][0-7]{4}|(?:[ugoa]*[-+=][rwxXstugo]*,)*(?:[ugo]*[ao][ugo]*[+=][rxXtugo]*w|[ugoa]*[+=][rwxXtugo]*s|[+=][rxXt]*w)[rwxXstugo]*(?:,[ugoa]*[-+=][rwxXstugo]*)*|\+777)(?: |$)",
             "world-writable, setuid or setgid permissions (chmod 777, a+rwx, o+w, u+s, 4755)",
         ),
         force_push,
@@ -516,7 +516,7 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             High,
             Alert,
             &["history", "histfile", "histsize", "savehist", "histcontrol", "histignore", "fc "],
-            r"(?i)^history (?:\S+ )*-[A-Za-z]*[cdw]|^unset (?:-\S+ )*(?:\S+ )*(?:HISTFILE|SAVEHIST)(?: |$)|(?:^|^(?:export|declare|typeset|readonly|local)(?: -\S+)* (?:\S+ )*|^(?:\S+=\S* )+)(?:HISTFILE=(?:\S*[^yY\s])?|(?:HISTSIZE|HISTFILESIZE|SAVEHIST)=(?:0+|'')?|HISTCONTROL=\S*ignore(?:space|both)\S*|HISTIGNORE=\S*\*\S*)(?: |$)|^set (?:\S+ )*\+o history|^shopt (?:\S+ )*-u(?:o)? (?:\S+ )*history|^(?:unsetopt|setopt) (?:\S+ )*(?:no_?)?hist|^fc -p|^(?:rm|shred|truncate|ln|cp|mv) .*_?history(?: |$)|> \S*_?history(?: |$)",
+            r"^history (?:\S+ )*-[A-Za-z]*[cdw]|^unset (?:-\S+ )*(?:\S+ )*(?:HISTFILE|SAVEHIST)(?: |$)|(?:^|^(?:export|declare|typeset|readonly|local)(?: -\S+)* (?:\S+ )*|^(?:\S+=\S* )+)(?:HISTFILE=(?:\S*[^yY\s])?|(?:HISTSIZE|HISTFILESIZE|SAVEHIST)=(?:0+|'')?|HISTCONTROL=\S*ignore(?:space|both)\S*|HISTIGNORE=\S*\*\S*)(?: |$)|^set (?:\S+ )*\+o history|^shopt (?:\S+ )*-u(?:o)? (?:\S+ )*history|^(?:unsetopt|setopt) (?:\S+ )*(?:no_?)?hist|^fc -p|^(?:rm|shred|truncate|ln|cp|mv) .*_?history(?: |$)|> \S*_?history(?: |$)",
             "shell history cleared or disabled",
         ),
         rule(
@@ -574,7 +574,7 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             Medium,
             Alert,
             &["reset", "clean", "checkout", "restore", "stash", "switch", "reflog", "gc ", "branch", "filter-"],
-            r"(?i)^git (?:\S+ )*?(?:reset (?:\S+ )*--(?:hard|merge|keep)|clean (?:\S+ )*(?:-[A-Za-z]*[fdx]|--force)|checkout (?:\S+ )*?(?:-f|--force|--(?: \S+)* (?:\.|:/|\*|'\*')|\.)(?: |$)|restore (?:(?:-W|--worktree|--source=\S+|-s \S+|--ignore-unmerged|-q|--quiet|--overlay|--no-overlay|-p|--patch) )*(?:\.|:/|\*|'\*')(?: |$)|restore (?:\S+ )*(?:-W|--worktree)(?: \S+)* (?:\.|:/)(?: |$)|stash (?:\S+ )*(?:drop|clear)(?: |$)|switch (?:\S+ )*(?:-f|--force|--discard-changes)(?: |$)|reflog (?:\S+ )*expire|gc (?:\S+ )*--prune=(?:now|all)|branch (?:\S+ )*(?-i:-D)(?: |$)|filter-(?:branch|repo))",
+            r"^git (?:\S+ )*?(?:reset (?:\S+ )*--(?:hard|merge|keep)|clean (?:\S+ )*(?:-[A-Za-z]*[fdx]|--force)|checkout (?:\S+ )*?(?:-f|--force|--(?: \S+)* (?:\.|:/|\*|'\*')|\.)(?: |$)|restore (?:(?:-W|--worktree|--source=\S+|-s \S+|--ignore-unmerged|-q|--quiet|--overlay|--no-overlay|-p|--patch) )*(?:\.|:/|\*|'\*')(?: |$)|restore (?:\S+ )*(?:-W|--worktree)(?: \S+)* (?:\.|:/)(?: |$)|stash (?:\S+ )*(?:drop|clear)(?: |$)|switch (?:\S+ )*(?:-f|--force|--discard-changes)(?: |$)|reflog (?:\S+ )*expire|gc (?:\S+ )*--prune=(?:now|all)|branch (?:\S+ )*-D(?: |$)|filter-(?:branch|repo))",
             "discards uncommitted work or the means to recover it",
         ),
         rule(
