@@ -467,7 +467,7 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             Critical,
             Deny,
             &["rm ", "find ", "-delete", "--no-preserve-root"],
-            r#"^rm (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive) (?:\S+ )*?'?(?:/|~|\*|\.|\.\.|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|System|Library|Applications|Users|Volumes|cores)(?:/[^/\s']*)?/?\*?)/?'?(?: |$)|^rm (?:\S+ )*?'?(?:/|~|\*|\.|\.\.|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|System|Library|Applications|Users|Volumes|cores)(?:/[^/\s']*)?/?\*?)/?'? (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive)(?: |$)|^rm .*--no-preserve-root|^find '?(?:/|~|(?:/|~/)\*|/(?:usr|etc|var|bin|sbin|lib|lib32|lib64|libx32|boot|opt|home|root|srv|dev|proc|sys|snap|mnt|media|private|System|Library|Applications|Users|Volumes|cores)(?:/[^/\s']*)?/?\*?)/?'? .*-(?:delete|exec(?:dir)? (?:\S*/)?rm)"#,
+            r#"^rm (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive) (?:\S+ )*?'?(?:/|~|\*|\.|\.\.)/?\*?/?'?(?: |$)|^rm (?:\S+ )*?'?(?:/|~|\*|\.|\.\.)/?\*?/?'? (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive)(?: |$)|^rm .*--no-preserve-root|^find '?(?:/|~)/?/?'? .*-(?:delete|exec(?:dir)? (?:\S*/)?rm)"#,
             "recursive delete of a broad path (/, ~, a system directory, *, ., ..)",
         ),
         rule(
