@@ -39,6 +39,23 @@ pub struct Normalised {
     pub downloads: Vec<String>,
     /// Files run as programs or scripts (`./F`, `bash F`, `. F`, `python3 F`), absolute.
     pub executed: Vec<String>,
+    /// Texts a destructive primitive may build a file name from at run time (interpreter code,
+    /// command substitutions and piped text given to a deleting program): see `enrich::dark`.
+    pub dynamic: Vec<String>,
+    /// A destructive primitive acts on a name the text does not show (the environment, a
+    /// directory listing, a decoder's output).
+    pub dynamic_unresolved: bool,
+}
+
+/// What a program does to everything under a path it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    /// Deleted (`rm -r`, `find -delete`).
+    Delete,
+    /// Moved away (`mv`).
+    Move,
+    /// Made unreadable or unwritable (`chmod 000`, `chmod -R a-rwx`, `setfacl`, `chattr -R`).
+    Perms,
 }
 
 /// A word of a command that may name a file.
@@ -52,6 +69,11 @@ pub struct PathArg {
     /// Absolute, `~`, `..`, a `cd` target or a redirection: worth an outside-the-project check.
     /// Other words (`cat shadow` after `cd /etc`) are checked against sensitive names only.
     pub explicit: bool,
+    /// The effect covers everything under the path.
+    pub tree: Option<Tree>,
+    /// A `find` name pattern (`-name`/`-iname`): the effect is on anything so named below
+    /// `path` (the start point).
+    pub find_name: Option<String>,
 }
 
 /// Parses and walks `command` run in `cwd` with `$HOME` = `home`.
@@ -61,6 +83,7 @@ pub fn normalise(command: &str, cwd: &Path, home: Option<&Path>) -> Normalised {
         decoded: Vec::new(),
         home: home.map(Path::to_path_buf),
         vars: HashMap::new(),
+        sub_vars: HashMap::new(),
     };
     let mut cwd = cwd.to_path_buf();
     w.script(command, &mut cwd, 0);
@@ -526,6 +549,8 @@ struct Walker {
     decoded: Vec<String>,
     home: Option<PathBuf>,
     vars: HashMap<String, String>,
+    /// Variables assigned from a command substitution: the substitution's body.
+    sub_vars: HashMap<String, String>,
 }
 
 /// One simple command, expanded.
@@ -536,8 +561,22 @@ struct Simple {
 }
 
 const SHELLS: &[&str] = &["sh", "bash", "zsh", "dash", "ksh", "mksh", "ash", "fish"];
-const INTERPRETERS: &[&str] =
-    &["python", "python2", "python3", "perl", "ruby", "node", "php", "deno", "bun", "osascript", "pwsh"];
+const INTERPRETERS: &[&str] = &[
+    "python",
+    "python2",
+    "python3",
+    "perl",
+    "ruby",
+    "node",
+    "php",
+    "deno",
+    "bun",
+    "osascript",
+    "pwsh",
+    "powershell",
+    "lua",
+    "luajit",
+];
 /// Programs whose first operand is a pattern or script, not a file.
 const PATTERN_FIRST: &[&str] =
     &["grep", "egrep", "fgrep", "rg", "ag", "ack", "sed", "awk", "gawk", "mawk", "jq", "yq", "git-grep"];
@@ -566,7 +605,8 @@ const TEXT_ONLY: &[&str] = &[
 /// Programs that write or delete their file operands.
 const WRITERS: &[&str] = &[
     "rm", "mv", "cp", "tee", "truncate", "touch", "shred", "unlink", "rmdir", "ln", "install", "chmod", "chown",
-    "chgrp", "chattr", "dd", "rsync", "mkdir",
+    "chgrp", "chattr", "dd", "rsync", "mkdir", "setfacl", "sponge", "mount", "ed", "vi", "vim", "nvim", "nano",
+    "xattr",
 ];
 /// Wrappers that run the rest of their words as a command.
 const WRAPPERS: &[&str] = &[
@@ -599,6 +639,39 @@ const WRAPPERS: &[&str] = &[
 
 fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
+}
+
+/// What a writing program does to everything under its operands, from its options.
+fn tree_effect(p: &str, args: &[String]) -> Option<Tree> {
+    let short = |c: char| args.iter().any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains(c));
+    let long = |l: &str| args.iter().any(|a| a == l);
+    match p {
+        "rm" if short('r') || short('R') || long("--recursive") => Some(Tree::Delete),
+        "mv" => Some(Tree::Move),
+        "rsync" if args.iter().any(|a| a.starts_with("--delete")) => Some(Tree::Delete),
+        "setfacl" => Some(Tree::Perms),
+        "chattr" if short('R') => Some(Tree::Perms),
+        "chmod" => {
+            // A mode that takes a permission away (`a-r`, `000`, `u=`): a directory so changed
+            // hides everything under it.
+            let mode =
+                args.iter().find(|a| !a.starts_with('-') || a.len() > 1 && a[1..].starts_with(['r', 'w', 'x']))?;
+            let takes = if mode.bytes().all(|b| b.is_ascii_digit()) {
+                let owner = mode.len().checked_sub(3).and_then(|i| mode.as_bytes().get(i)).copied().unwrap_or(b'0');
+                !matches!(owner, b'6' | b'7')
+            } else {
+                // Only a clause that reaches the owner (`u`, `a`, or no one named) hides a file
+                // from us: `go-rwx` does not.
+                mode.split(',').any(|clause| {
+                    let who: String = clause.chars().take_while(|c| "ugoa".contains(*c)).collect();
+                    let op = clause[who.len()..].chars().next();
+                    matches!(op, Some('-' | '=')) && (who.is_empty() || who.contains(['u', 'a']))
+                })
+            };
+            takes.then_some(Tree::Perms)
+        }
+        _ => None,
+    }
 }
 
 fn is_shell(p: &str) -> bool {
@@ -635,6 +708,7 @@ impl Walker {
             if n > 1 {
                 w.decoded_payloads(&cmds, cwd, depth);
                 w.pipeline_downloads(&cmds, cwd);
+                w.pipeline_xargs(&cmds, cwd);
             }
             let mut rendered = Vec::new();
             for c in cmds {
@@ -728,6 +802,83 @@ impl Walker {
         self.downloaded(&files, cwd);
     }
 
+    /// `echo .telemetry-enabled | xargs rm`: the words piped into `xargs` are the deleting
+    /// program's operands; from another program (`ls -a | grep tele | xargs rm`) a name made at
+    /// run time.
+    fn pipeline_xargs(&mut self, cmds: &[Vec<Tok>], cwd: &Path) {
+        let texts: Vec<Vec<String>> = cmds
+            .iter()
+            .map(|c| {
+                c.iter().filter_map(|t| if let Tok::Word(w) = t { Some(self.expand(w, cwd)) } else { None }).collect()
+            })
+            .collect();
+        for k in 1..texts.len() {
+            let t = &texts[k];
+            if t.first().map(|p| basename(p).to_ascii_lowercase()).as_deref() != Some("xargs") {
+                continue;
+            }
+            let Some(at) = t[1..].iter().position(|a| !a.starts_with('-')).map(|i| i + 1) else { continue };
+            let prog = basename(&t[at]).to_ascii_lowercase();
+            let prev_prog = texts[k - 1].first().map(|p| basename(p).to_ascii_lowercase()).unwrap_or_default();
+            if matches!(prev_prog.as_str(), "echo" | "printf") {
+                // `echo uninstall | xargs agent-telemetry`: the line xargs runs.
+                let mut line: Vec<String> = std::iter::once(prog.clone()).chain(t[at + 1..].iter().cloned()).collect();
+                line.extend(
+                    texts[k - 1][1..]
+                        .iter()
+                        .filter(|a| !a.starts_with('-'))
+                        .flat_map(|a| a.split_whitespace().map(str::to_string).collect::<Vec<_>>()),
+                );
+                let rendered: Vec<String> = line.iter().map(|w| self.render(w)).collect();
+                self.push_unit(rendered.join(" "));
+            }
+            if !WRITERS.contains(&prog.as_str()) && !is_shell(&prog) {
+                continue;
+            }
+            let tree = tree_effect(&prog, &t[at + 1..]);
+            let prev = &texts[k - 1];
+            let pp = prev.first().map(|p| basename(p).to_ascii_lowercase()).unwrap_or_default();
+            if pp == "find" {
+                // `find S -name N -print0 | xargs -0 rm`: what find names, the program deletes.
+                let args = &prev[1..];
+                let starts: Vec<&String> =
+                    args.iter().take_while(|a| !a.starts_with('-') && *a != "(" && *a != "!").collect();
+                let starts = if starts.is_empty() { vec![&prev[0]] } else { starts };
+                for w in args.windows(2).filter(|w| matches!(w[0].as_str(), "-name" | "-iname")) {
+                    for s in &starts {
+                        let s = if *s == &prev[0] { "." } else { s.as_str() };
+                        if self.out.paths.len() < MAX_UNITS {
+                            self.out.paths.push(PathArg {
+                                path: s.to_string(),
+                                cwd: cwd.to_path_buf(),
+                                write: true,
+                                explicit: false,
+                                tree: None,
+                                find_name: Some(w[1].clone()),
+                            });
+                        }
+                    }
+                }
+            }
+            if matches!(pp.as_str(), "echo" | "printf") {
+                for a in prev[1..].iter().filter(|a| !a.starts_with('-')) {
+                    for name in a.split_whitespace() {
+                        let before = self.out.paths.len();
+                        let w = Word { parts: vec![Part::Lit(name.to_string(), false)], ..Word::default() };
+                        self.add_path(name, cwd, true, false, &w);
+                        if let Some(t) = tree {
+                            self.mark_tree(before, t);
+                        }
+                    }
+                }
+            }
+            if self.out.dynamic.len() < MAX_UNITS {
+                self.out.dynamic.push(prev.join(" "));
+                self.out.dynamic_unresolved = true;
+            }
+        }
+    }
+
     fn expand(&self, w: &Word, cwd: &Path) -> String {
         let mut s = String::new();
         for p in &w.parts {
@@ -796,6 +947,9 @@ impl Walker {
             let t = self.expand(&words[first], cwd);
             match t.split_once('=') {
                 Some((k, v)) if !k.is_empty() && k.bytes().all(is_name) && !k.as_bytes()[0].is_ascii_digit() => {
+                    if let Some(body) = words[first].subs.first() {
+                        self.sub_vars.insert(k.to_string(), body.clone());
+                    }
                     self.vars.insert(k.to_string(), v.to_string());
                     first += 1;
                 }
@@ -846,7 +1000,20 @@ impl Walker {
             }
             return line;
         }
-        let program = basename(&c.texts[from]).to_string();
+        // Lowercase: on a case-insensitive filesystem `RM` runs `rm`.
+        let mut program = basename(&c.texts[from]).to_ascii_lowercase();
+        if program.is_empty() {
+            // `$(which rm) -rf /`, `` `command -v agent-telemetry` uninstall ``: the program looked up.
+            if let [body] = c.words[from].subs.as_slice() {
+                let w: Vec<&str> = body.split_whitespace().collect();
+                if matches!(
+                    w.as_slice(),
+                    ["which" | "whence", ..] | ["command", "-v" | "-V", ..] | ["type", "-p" | "-P", ..]
+                ) {
+                    program = w.last().map(|p| basename(p).to_ascii_lowercase()).unwrap_or_default();
+                }
+            }
+        }
         let args = &c.texts[from + 1..];
         let arg_words = &c.words[from + 1..];
         let written = || {
@@ -917,6 +1084,14 @@ impl Walker {
                     *cwd = n;
                 }
             }
+            "kill" => {
+                // `kill $(pgrep -f agent-telemetry)`: what it kills is the substitution's output.
+                for w in arg_words {
+                    for body in &w.subs {
+                        self.push_unit(format!("kill {body}"));
+                    }
+                }
+            }
             "eval" => {
                 let code = args.join(" ");
                 self.exec_substitutions(arg_words);
@@ -937,6 +1112,12 @@ impl Walker {
                     if a == "-c" || (a.starts_with('-') && !a.starts_with("--") && a.contains('c')) {
                         code = args.get(i + 1).cloned();
                         if let Some(w) = arg_words.get(i + 1) {
+                            // `bash -c "rm .$(echo … | base64 -d)"`: the outer shell expands the
+                            // substitution into the code; what it makes is not in the text.
+                            if !w.subs.is_empty() && self.out.dynamic.len() < MAX_UNITS {
+                                self.out.dynamic.extend(w.subs.iter().cloned());
+                                self.out.dynamic_unresolved = true;
+                            }
                             self.exec_substitutions(std::slice::from_ref(w));
                         }
                         break;
@@ -969,18 +1150,24 @@ impl Walker {
             p if is_interpreter(p) => {
                 let mut i = 0;
                 let mut script = false;
+                // `perl -pi -e … F`, `ruby -i -pe … F`: the operands are edited in place.
+                let mut in_place = (p.starts_with("perl") || p.starts_with("ruby"))
+                    && args.iter().any(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('i'));
                 while i < args.len() {
                     let a = &args[i];
-                    if matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p") {
+                    if matches!(a.as_str(), "-c" | "-e" | "-E" | "-r" | "--eval" | "-p" | "-command" | "-Command") {
                         if let Some(code) = args.get(i + 1) {
                             self.interpreter_code(code, cwd, depth);
+                            // `perl -e 'unlink $ARGV[0]' F`: destructive code's arguments are
+                            // what it acts on.
+                            in_place |= super::dark::code_effect(code).destructive;
                         }
                         script = true;
                         i += 2;
                         continue;
                     }
                     if !a.starts_with('-') {
-                        self.add_path(a, cwd, false, false, &arg_words[i]);
+                        self.add_path(a, cwd, in_place, false, &arg_words[i]);
                         if !script {
                             // The script it runs: `python3 x.py`, `python3 <(curl …)`.
                             script = true;
@@ -994,6 +1181,13 @@ impl Walker {
                 }
                 if !script {
                     self.stdin_substitutions(c, cwd);
+                    // `python3 - <<'EOF' … EOF`, `node <<< '…'`: code on stdin.
+                    for (op, w) in &c.redirs {
+                        if op == "<<body" || op == "<<<" {
+                            let body = self.expand(w, cwd);
+                            self.interpreter_code(&body, cwd, depth + 1);
+                        }
+                    }
                 }
             }
             p if WRAPPERS.contains(&p) => {
@@ -1021,6 +1215,24 @@ impl Walker {
                 if p == "timeout" && i < args.len() {
                     i += 1; // the duration
                 }
+                if p == "xargs" && i < args.len() {
+                    // `xargs prog <<< 'words'`: the line xargs runs.
+                    let fed: Vec<String> = c
+                        .redirs
+                        .iter()
+                        .filter(|(op, _)| op == "<<<")
+                        .flat_map(|(_, w)| {
+                            self.expand(w, cwd).split_whitespace().map(str::to_string).collect::<Vec<_>>()
+                        })
+                        .collect();
+                    if !fed.is_empty() {
+                        let mut line = vec![basename(&args[i]).to_ascii_lowercase()];
+                        line.extend(args[i + 1..].iter().cloned());
+                        line.extend(fed);
+                        let rendered: Vec<String> = line.iter().map(|w| self.render(w)).collect();
+                        self.push_unit(rendered.join(" "));
+                    }
+                }
                 if i < args.len() {
                     let inner =
                         Simple { words: arg_words[i..].to_vec(), texts: args[i..].to_vec(), redirs: c.redirs.clone() };
@@ -1035,12 +1247,45 @@ impl Walker {
                 let mut i = 0;
                 let deletes = args.iter().any(|a| a == "-delete")
                     || args.windows(2).any(|w| {
-                        w[0].starts_with("-exec")
-                            && matches!(basename(&w[1]), "rm" | "shred" | "unlink" | "truncate" | "mv" | "sed")
+                        let p = basename(&w[1]).to_ascii_lowercase();
+                        (w[0].starts_with("-exec") || w[0].starts_with("-ok"))
+                            && (matches!(
+                                p.as_str(),
+                                "rm" | "shred"
+                                    | "unlink"
+                                    | "truncate"
+                                    | "mv"
+                                    | "sed"
+                                    | "chmod"
+                                    | "chattr"
+                                    | "setfacl"
+                                    | "cp"
+                                    | "dd"
+                                    | "tee"
+                                    | "rmdir"
+                                    | "xargs"
+                            ) || is_shell(&p)
+                                || is_interpreter(&p))
                     });
+                // Deletes what it finds (not merely changes it: `-exec chmod 644`).
+                let really_deletes = args.iter().any(|a| a == "-delete")
+                    || args.windows(2).any(|w| {
+                        (w[0].starts_with("-exec") || w[0].starts_with("-ok"))
+                            && matches!(
+                                basename(&w[1]).to_ascii_lowercase().as_str(),
+                                "rm" | "shred" | "unlink" | "truncate" | "rmdir"
+                            )
+                    });
+                let filtered = args.iter().any(|a| {
+                    matches!(a.as_str(), "-name" | "-iname" | "-path" | "-ipath" | "-wholename" | "-regex" | "-iregex")
+                });
                 let mut starts = Vec::new();
                 while i < args.len() && !args[i].starts_with('-') && args[i] != "(" && args[i] != "!" {
+                    let before = self.out.paths.len();
                     self.add_path(&args[i], cwd, deletes, true, &arg_words[i]);
+                    if really_deletes && !filtered {
+                        self.mark_tree(before, Tree::Delete);
+                    }
                     starts.push(args[i].clone());
                     i += 1;
                 }
@@ -1049,6 +1294,20 @@ impl Walker {
                 }
                 // `find . -name .telemetry-enabled -delete`: the names it looks for, under each start.
                 for w in args.windows(2).filter(|w| matches!(w[0].as_str(), "-name" | "-iname" | "-path" | "-ipath")) {
+                    if deletes && w[0].ends_with("name") {
+                        for s in &starts {
+                            if self.out.paths.len() < MAX_UNITS {
+                                self.out.paths.push(PathArg {
+                                    path: s.clone(),
+                                    cwd: cwd.clone(),
+                                    write: true,
+                                    explicit: false,
+                                    tree: None,
+                                    find_name: Some(w[1].clone()),
+                                });
+                            }
+                        }
+                    }
                     for s in &starts {
                         let name = w[1].trim_start_matches("*/");
                         let p = if w[0].ends_with("path") {
@@ -1132,7 +1391,10 @@ impl Walker {
             }
             p if TEXT_ONLY.contains(&p) => {}
             "git" => {
-                // Messages are text; other operands may be paths.
+                // Messages are text; other operands may be paths, written by the subcommands
+                // that delete, move or overwrite files in the work tree.
+                let sub = args.iter().find(|a| !a.starts_with('-')).map(String::as_str);
+                let write = matches!(sub, Some("rm" | "mv" | "checkout" | "restore"));
                 let mut i = 0;
                 while i < args.len() {
                     let a = &args[i];
@@ -1140,15 +1402,46 @@ impl Walker {
                         i += 2;
                         continue;
                     }
-                    if !a.starts_with('-') {
-                        self.add_path(a, cwd, false, false, &arg_words[i]);
+                    if !a.starts_with('-') && Some(a.as_str()) != sub {
+                        self.add_path(a, cwd, write, false, &arg_words[i]);
                     }
                     i += 1;
                 }
             }
             p => {
                 let write = WRITERS.contains(&p);
+                let before = self.out.paths.len();
                 self.operands(args, arg_words, cwd, write);
+                match tree_effect(p, args) {
+                    // `rsync --delete SRC DEST`: what DEST holds and SRC does not is deleted.
+                    Some(Tree::Delete) if p == "rsync" => {
+                        if let Some(last) = self.out.paths.len().checked_sub(1).filter(|l| *l >= before) {
+                            self.out.paths[last].tree = Some(Tree::Delete);
+                        }
+                    }
+                    // `mv SRC… DEST`: the sources move, not the destination.
+                    Some(Tree::Move) => {
+                        let end = self.out.paths.len().saturating_sub(1).max(before);
+                        for x in &mut self.out.paths[before..end] {
+                            x.tree = Some(Tree::Move);
+                        }
+                    }
+                    Some(t) => self.mark_tree(before, t),
+                    None => {}
+                }
+                if write {
+                    // `rm "$(echo LnRl… | base64 -d)"`, `rm $(ls -a | grep tele)`: a name made by
+                    // a substitution.
+                    for w in arg_words {
+                        for body in w.subs.iter().chain(w.parts.iter().filter_map(|p| match p {
+                            Part::Var(n) => self.sub_vars.get(n),
+                            _ => None,
+                        })) {
+                            self.out.dynamic.push(body.clone());
+                            self.out.dynamic_unresolved = true;
+                        }
+                    }
+                }
                 if p == "dd" {
                     for a in args {
                         if let Some(v) = a.strip_prefix("of=") {
@@ -1259,9 +1552,16 @@ impl Walker {
         ];
         let b = code.as_bytes();
         let writes = code.contains("write")
-            || ["'w'", "\"w\"", "'a'", "\"a\"", "'w+'", "unlink", "remove", "rename", "rmtree"]
-                .iter()
-                .any(|m| code.contains(m));
+            || [
+                "'w'", "\"w\"", "'a'", "\"a\"", "'w+'", "unlink", "remove", "rename", "rmtree", "move(", "chmod",
+                "truncate", "rmSync", "rm_rf", "copy",
+            ]
+            .iter()
+            .any(|m| code.contains(m));
+        // Calls that act on a whole tree (a directory moved, deleted or locked).
+        let tree = ["rmtree", "move(", "rename", "rmSync", "rm_rf", "rm_r(", "removedirs", "chmod"]
+            .iter()
+            .any(|m| code.contains(m));
         let mut i = 0;
         while i < b.len() {
             let q = b[i];
@@ -1289,7 +1589,11 @@ impl Walker {
                 {
                     let w = Word { parts: vec![Part::Lit(lit.to_string(), true)], ..Word::default() };
                     let t = self.expand(&w, cwd);
+                    let before = self.out.paths.len();
                     self.add_path(&t, cwd, writes, explicit, &w);
+                    if writes && tree {
+                        self.mark_tree(before, Tree::Move);
+                    }
                 }
                 i = j + 1;
                 continue;
@@ -1310,12 +1614,37 @@ impl Walker {
                 self.push_unit("base64 -d | sh".into());
             }
         }
+        let effect = super::dark::code_effect(code);
+        if effect.destructive && self.out.dynamic.len() < MAX_UNITS {
+            self.out.dynamic.extend(effect.hints);
+            self.out.dynamic_unresolved |= effect.unresolved;
+        }
         self.push_unit(format!("interpreter-code {}", self.render(code)));
+    }
+
+    /// Marks the paths added since `before` as covering everything under them.
+    fn mark_tree(&mut self, before: usize, t: Tree) {
+        for x in &mut self.out.paths[before..] {
+            x.tree = Some(t);
+        }
     }
 
     fn add_path(&mut self, text: &str, cwd: &Path, write: bool, explicit: bool, w: &Word) {
         if text.is_empty() || self.out.paths.len() >= MAX_UNITS || text.contains("://") || text.starts_with('$') {
             return;
+        }
+        // Brace expansion (one level): `.claude/settings.json{,.bak}`, `/{usr,etc}`.
+        if let Some((pre, rest)) = text.split_once('{') {
+            if let Some((alts, post)) = rest.split_once('}') {
+                if alts.contains(',') && !w.quoted() {
+                    for alt in alts.split(',').take(16) {
+                        let t = format!("{pre}{alt}{post}");
+                        let lit = Word { parts: vec![Part::Lit(t.clone(), false)], ..Word::default() };
+                        self.add_path(&t, cwd, write, explicit, &lit);
+                    }
+                    return;
+                }
+            }
         }
         let looks = text.starts_with('/')
             || text.starts_with('~')
@@ -1329,13 +1658,27 @@ impl Walker {
             Vec::new()
         };
         if expanded.is_empty() {
-            let p = PathArg { path: text.to_string(), cwd: cwd.to_path_buf(), write, explicit: explicit || looks };
+            let p = PathArg {
+                path: text.to_string(),
+                cwd: cwd.to_path_buf(),
+                write,
+                explicit: explicit || looks,
+                tree: None,
+                find_name: None,
+            };
             if !self.out.paths.contains(&p) {
                 self.out.paths.push(p);
             }
         }
         for e in expanded {
-            let p = PathArg { path: e, cwd: cwd.to_path_buf(), write, explicit: explicit || looks };
+            let p = PathArg {
+                path: e,
+                cwd: cwd.to_path_buf(),
+                write,
+                explicit: explicit || looks,
+                tree: None,
+                find_name: None,
+            };
             if !self.out.paths.contains(&p) {
                 self.out.paths.push(p);
             }

@@ -10,6 +10,7 @@ pub(crate) mod analyse;
 pub(crate) mod changes;
 pub(crate) mod classify;
 pub mod command;
+pub(crate) mod dark;
 pub(crate) mod downloads;
 pub(crate) mod files;
 pub(crate) mod indirect;
@@ -20,6 +21,7 @@ pub mod redact;
 pub(crate) mod resources;
 pub mod risk;
 pub mod scope;
+pub(crate) mod sensitive;
 pub(crate) mod usage;
 
 use crate::config::{Config, Scope};

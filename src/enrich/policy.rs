@@ -21,6 +21,8 @@ pub(crate) enum Target {
     Path,
     /// Matched against Bash commands.
     Command,
+    /// Matched against what a tool returned (a `Read`'s file content, a command's output).
+    Content,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -172,6 +174,7 @@ impl Rule {
 pub struct Policy {
     path_rules: RuleSet,
     command_rules: RuleSet,
+    content_rules: RuleSet,
     pub allow_paths: Vec<PathBuf>,
 }
 
@@ -304,12 +307,48 @@ impl Policy {
     }
 
     fn from_specs(specs: Vec<RuleSpec>, allow_paths: Vec<PathBuf>) -> Policy {
-        let (paths, commands): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.target == Target::Path);
-        Policy { path_rules: RuleSet::new(paths), command_rules: RuleSet::new(commands), allow_paths }
+        let (paths, rest): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.target == Target::Path);
+        let (commands, content): (Vec<_>, Vec<_>) = rest.into_iter().partition(|s| s.target == Target::Command);
+        Policy {
+            path_rules: RuleSet::new(paths),
+            command_rules: RuleSet::new(commands),
+            content_rules: RuleSet::new(content),
+            allow_paths,
+        }
     }
 
     pub(crate) fn check_path(&self, resolved: &str, access: Access, out: &mut Vec<Finding>) {
         self.path_rules.check(resolved, access, out);
+    }
+
+    /// Checks what a tool returned (bounded: the first [`MAX_CONTENT_SCAN`] bytes).
+    ///
+    /// [`MAX_CONTENT_SCAN`]: super::sensitive::MAX_CONTENT_SCAN
+    pub(crate) fn check_content(&self, text: &str, out: &mut Vec<Finding>) {
+        let mut end = text.len().min(super::sensitive::MAX_CONTENT_SCAN);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.content_rules.check(&text[..end], Access::Any, out);
+    }
+
+    /// A finding of rule `id` (as this policy has it: severity, action) on `matched`; `None`
+    /// when the policy has no such rule (switched off). For findings judged by effect rather
+    /// than by a rule's pattern (a recursive delete resolved to `/`, a write that reaches our
+    /// marker).
+    pub(crate) fn finding(&self, id: &str, matched: &str) -> Option<Finding> {
+        let r = [&self.path_rules, &self.command_rules, &self.content_rules]
+            .into_iter()
+            .flat_map(|s| s.rules.iter())
+            .find(|r| r.spec.id == id)?;
+        Some(Finding {
+            rule: r.spec.id.clone(),
+            category: r.spec.category.clone().unwrap_or_else(|| id.split('.').next().unwrap_or("custom").to_string()),
+            severity: r.spec.severity,
+            action: r.spec.action.as_str().into(),
+            matched: excerpt(matched, 0, matched.len().min(200)),
+            description: r.spec.description.clone(),
+        })
     }
 
     /// Checks a command's normalised lines (see `enrich::command`): each simple command, each
@@ -330,7 +369,7 @@ impl Policy {
     /// Whether the keyword prefilter lets rule `id` be tried on `text` (tests prove the
     /// prefilter is a superset of what each built-in rule matches on its examples).
     pub fn prefilter_admits(&self, id: &str, text: &str) -> bool {
-        for set in [&self.path_rules, &self.command_rules] {
+        for set in [&self.path_rules, &self.command_rules, &self.content_rules] {
             if let Some(i) = set.rules.iter().position(|r| r.spec.id == id) {
                 if set.unconditional.contains(&i) {
                     return true;
@@ -350,13 +389,20 @@ impl Policy {
             .rules
             .iter()
             .chain(&self.command_rules.rules)
+            .chain(&self.content_rules.rules)
             .filter(|r| r.spec.id == id)
             .any(|r| r.regex().is_some_and(|re| re.is_match(text)) && !r.unless().is_some_and(|u| u.is_match(text)))
     }
 
     /// Ids of every rule.
     pub fn rule_ids(&self) -> Vec<&str> {
-        self.path_rules.rules.iter().chain(&self.command_rules.rules).map(|r| r.spec.id.as_str()).collect()
+        self.path_rules
+            .rules
+            .iter()
+            .chain(&self.command_rules.rules)
+            .chain(&self.content_rules.rules)
+            .map(|r| r.spec.id.as_str())
+            .collect()
     }
 }
 
@@ -388,103 +434,29 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
     use Action::*;
     use Severity::*;
     use Target::*;
-    let mut dotenv = rule(
-        "sensitive_file.dotenv",
-        Path,
-        High,
-        Alert,
-        &[".env"],
-        r"(?:^|/)\.env(?:\.[^/]+)?$",
-        "environment file, usually holding secrets",
-    );
-    dotenv.unless = Some(r"\.env\.(?:example|sample|template|dist|defaults)$".into());
     let mut tamper = rule(
         "telemetry_tampering.config_write",
         Path,
         High,
         Alert,
-        &[".claude/settings", ".telemetry-enabled", "agent-telemetry"],
-        r"(?:^|/)\.claude/settings(?:\.local)?\.json$|(?:^|/)\.telemetry-enabled$|/agent-telemetry/(?:journal|config\.toml|policy\.toml)",
+        &[".claude/settings", ".telemetry-enabled", "agent-telemetry", "managed-settings", "claude-code", "claudecode"],
+        r"(?i)(?:^|/)\.claude/settings(?:\.local)?\.json$|(?:^|/)\.telemetry-enabled$|/agent-telemetry/(?:journal|config\.toml|policy\.toml|relay\.pid)(?:/|$)|/(?:\.local/share|\.config|Library/Application Support)/agent-telemetry(?:/|$)|(?:^|/)managed-settings\.json$|^(?:/private)?/etc/claude-code(?:/|$)|/Library/Application Support/ClaudeCode(?:/|$)",
         "the agent changes its own hooks or this telemetry",
     );
     tamper.access = Access::Write;
-    vec![
-        rule(
-            "sensitive_file.ssh",
-            Path,
-            High,
-            Alert,
-            &[".ssh", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"],
-            r"(?:^|/)\.ssh(?:/|$)|(?:^|/)id_(?:rsa|dsa|ecdsa|ed25519)(?:\.pub)?$",
-            "SSH keys and configuration",
-        ),
-        rule(
-            "sensitive_file.private_key",
-            Path,
-            High,
-            Alert,
-            &[".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk"],
-            r"(?i)\.(?:pem|key|p12|pfx|jks|keystore|ppk)$",
-            "private key or certificate store",
-        ),
-        dotenv,
-        rule(
-            "sensitive_file.cloud_credentials",
-            Path,
-            High,
-            Alert,
-            &[
-                ".aws",
-                ".azure",
-                "gcloud",
-                ".kube/",
-                ".docker/",
-                "credentials",
-                ".boto",
-                "service-account",
-                "service_account",
-                ".terraformrc",
-                ".oci/",
-            ],
-            r"(?:^|/)\.aws(?:/(?:credentials|config|sso/)|$)|(?:^|/)\.azure(?:/|$)|(?:^|/)\.config/gcloud/|(?:^|/)\.kube/config$|(?:^|/)\.docker/config\.json$|(?:^|/)credentials\.json$|(?:^|/)\.boto$|service[-_]account[^/]*\.json$|(?:^|/)\.terraformrc$|(?:^|/)\.oci/",
-            "cloud or cluster credentials",
-        ),
-        rule(
-            "sensitive_file.package_credentials",
-            Path,
-            High,
-            Alert,
-            &[".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "credentials", ".gem/"],
-            r"(?:^|/)(?:\.netrc|_netrc|\.npmrc|\.pypirc|\.git-credentials)$|(?:^|/)\.gem/credentials$|(?:^|/)\.cargo/credentials(?:\.toml)?$",
-            "package registry or git credentials",
-        ),
-        rule(
-            "sensitive_file.shell_history",
-            Path,
-            Medium,
-            Alert,
-            &["history"],
-            r"(?:^|/)\.(?:bash|zsh|sh|ksh|python|node_repl|psql|mysql|sqlite|irb|lesshst|rediscli)_?history$|(?:^|/)fish_history$|(?:^|/)\.zhistory$",
-            "shell or REPL history",
-        ),
-        rule(
-            "sensitive_file.keyring",
-            Path,
-            High,
-            Alert,
-            &[".gnupg", ".password-store", "keyrings", ".vault-token"],
-            r"(?:^|/)\.gnupg(?:/|$)|(?:^|/)\.password-store(?:/|$)|(?:^|/)keyrings(?:/|$)|(?:^|/)\.vault-token$",
-            "GnuPG, pass, keyring or Vault token",
-        ),
-        rule(
-            "sensitive_file.system_auth",
-            Path,
-            Critical,
-            Deny,
-            &["/etc/shadow", "/etc/gshadow", "/etc/sudoers", "master.passwd"],
-            r"^/etc/(?:shadow|gshadow|sudoers(?:\.d/.*)?|master\.passwd)$",
-            "system password or sudo configuration",
-        ),
+    let mut rules = super::sensitive::rules();
+    let mut force_push = rule(
+        "risky_command.force_push",
+        Command,
+        High,
+        Alert,
+        &["push"],
+        r"^git (?:\S+ )*?push(?: \S+)*? (?:--force(?:-with-lease|-if-includes)?(?:=\S*)?|--mirror|--prune|--delete|-[A-Za-z]*[fd][A-Za-z]*|'?\+\S+|:\S+)(?: |$)",
+        "git force, mirror or deleting push (rewrites or removes shared history)",
+    );
+    // A dry run or a help page changes nothing.
+    force_push.unless = Some(r"^git (?:\S+ )*?push(?: \S+)*? (?:--dry-run|-n|--help|-h)(?: |$)".into());
+    rules.extend(vec![
         tamper,
         // Command rules match the normalised lines of `enrich::command`: a simple command starts
         // with its program's basename, words are single-spaced, words with spaces are quoted,
@@ -494,9 +466,9 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             Command,
             Critical,
             Deny,
-            &["rm ", "find ", "-delete"],
-            r#"^rm (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive) (?:\S+ )*?'?(?:/|~|\*|\.|\.\.)/?\*?'?(?: |$)|^find '?(?:/|~)/?'? .*-(?:delete|exec rm)"#,
-            "recursive delete of a broad path (/, ~, *, ., ..)",
+            &["rm ", "find ", "-delete", "--no-preserve-root"],
+            r#"^rm (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive) (?:\S+ )*?'?(?:/|~|\*|\.|\.\.)/?\*?/?'?(?: |$)|^rm (?:\S+ )*?'?(?:/|~|\*|\.|\.\.)/?\*?/?'? (?:\S+ )*?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive)(?: |$)|^rm .*--no-preserve-root|^find '?(?:/|~)/?/?'? .*-(?:delete|exec(?:dir)? (?:\S*/)?rm)"#,
+            "recursive delete of a broad path (/, ~, a system directory, *, ., ..)",
         ),
         rule(
             "risky_command.download_pipe_shell",
@@ -534,25 +506,17 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             High,
             Alert,
             &["chmod"],
-            r"^chmod (?:-\S+ )*(?:0?777|[0-7]?[0-7][0-7][2367]|(?:a|o|ugo)\+[rx]*w[rx]*|\+777)(?: |$)",
-            "world-writable permissions (chmod 777)",
+            r"^chmod (?:-\S+ )*(?:0*[0-7]?[0-7][0-7][2367]|0*[1-7][0-7]{3}|[1-7][0-7]{4}|(?:[ugoa]*[-+=][rwxXstugo]*,)*(?:[ugo]*[ao][ugo]*[+=][rxXtugo]*w|[ugoa]*[+=][rwxXtugo]*s|[+=][rxXt]*w)[rwxXstugo]*(?:,[ugoa]*[-+=][rwxXstugo]*)*|\+777)(?: |$)",
+            "world-writable, setuid or setgid permissions (chmod 777, a+rwx, o+w, u+s, 4755)",
         ),
-        rule(
-            "risky_command.force_push",
-            Command,
-            High,
-            Alert,
-            &["push"],
-            r"^git (?:\S+ )*?push(?: \S+)*? (?:--force(?:-with-lease|-if-includes)?(?:=\S*)?|-[A-Za-z]*f[A-Za-z]*|'?\+\S+)(?: |$)",
-            "git force push (rewrites shared history)",
-        ),
+        force_push,
         rule(
             "risky_command.history_tampering",
             Command,
             High,
             Alert,
-            &["history", "histfile", "histsize"],
-            r"^history (?:\S+ )*-[A-Za-z]*[cdw]|^unset (?:\S+ )*HISTFILE(?: |$)|(?:^|^export |^\S+=\S* )HISTFILE=(?:/dev/null)?(?: |$)|(?:^|^export |^\S+=\S* )HISTSIZE=0(?: |$)|^set \+o history|^(?:rm|shred|truncate|ln|cp|mv) .*_?history(?: |$)|> \S*_?history(?: |$)",
+            &["history", "histfile", "histsize", "savehist", "histcontrol", "histignore", "fc "],
+            r"^history (?:\S+ )*-[A-Za-z]*[cdw]|^unset (?:-\S+ )*(?:\S+ )*(?:HISTFILE|SAVEHIST)(?: |$)|(?:^|^(?:export|declare|typeset|readonly|local)(?: -\S+)* (?:\S+ )*|^(?:\S+=\S* )+)(?:HISTFILE=(?:\S*[^yY\s])?|(?:HISTSIZE|HISTFILESIZE|SAVEHIST)=(?:0+|'')?|HISTCONTROL=\S*ignore(?:space|both)\S*|HISTIGNORE=\S*\*\S*)(?: |$)|^set (?:\S+ )*\+o history|^shopt (?:\S+ )*-u(?:o)? (?:\S+ )*history|^(?:unsetopt|setopt) (?:\S+ )*(?:no_?)?hist|^fc -p|^(?:rm|shred|truncate|ln|cp|mv) .*_?history(?: |$)|> \S*_?history(?: |$)",
             "shell history cleared or disabled",
         ),
         rule(
@@ -582,8 +546,26 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             Command,
             Critical,
             Deny,
-            &["/dev/tcp", "/dev/udp", "nc ", "ncat", "netcat", "socat", "socket"],
-            r"(?i)/dev/(?:tcp|udp)/|^(?:nc|ncat|netcat) (?:\S+ )*-[A-Za-z]*[ec](?: |$)|^socat .*(?:exec|system):|^interpreter-code .*socket.*(?:dup2|subprocess|pty\.spawn|/bin/(?:ba)?sh)",
+            &[
+                "/dev/tcp",
+                "/dev/udp",
+                "/inet/",
+                "nc",
+                "ncat",
+                "netcat",
+                "socat",
+                "socket",
+                "telnet",
+                "openssl",
+                "ztcp",
+                "xterm",
+                "sockopen",
+                "net.connect",
+                "createconnection",
+                "tcpclient",
+                "require",
+            ],
+            r#"(?i)/dev/(?:tcp|udp)/|/inet/(?:tcp|udp)/|^(?:nc|ncat|netcat)(?:\.\w+)? (?:\S+ )*(?:-[A-Za-z]*[ec]\S*|--(?:sh-|lua-)?exec)(?: |$)|^socat .*(?:exec|system):|^interpreter-code .*(?:socket|fsockopen|tcpsocket|tcpclient|net\.connect|createconnection|require\(\s*["'](?:net|tls)["']\s*\)).*(?:dup2|subprocess|pty\.spawn|/bin/|exec|system|popen|spawn|proc_open|\bsh\b|cmd\.exe|iex|invoke-expression)|^interpreter-code .*(?:dup2|subprocess|pty\.spawn|exec|system|popen|spawn|proc_open).*(?:socket\.socket|fsockopen|tcpsocket|tcpclient|net\.connect|net\.socket|createconnection|require\(\s*["'](?:net|tls)["']\s*\))|(?:^|\| )(?:(?:ba|z|k|da|a|mk)?sh|bash)(?: [^|]*)? \| (?:[^|]* \| )*(?:nc|ncat|netcat|telnet|openssl s_client|socat)(?:\.\w+)?(?: |$)|(?:^|\| )(?:(?:nc|ncat|netcat|telnet|socat)(?:\.\w+)?|openssl s_client)(?: [^|]*)? \| (?:[^|]* \| )*(?:(?:ba|z|k|da|a|mk)?sh|bash)(?: |$)|^ztcp |^xterm (?:\S+ )*-display \S+:\d"#,
             "reverse shell or network-bound shell",
         ),
         rule(
@@ -591,17 +573,17 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             Command,
             Medium,
             Alert,
-            &["reset", "clean"],
-            r"^git (?:\S+ )*?(?:reset (?:\S+ )*--hard|clean (?:\S+ )*-[A-Za-z]*[fdx])",
-            "discards uncommitted work",
+            &["reset", "clean", "checkout", "restore", "stash", "switch", "reflog", "gc ", "branch", "filter-"],
+            r"^git (?:\S+ )*?(?:reset (?:\S+ )*--(?:hard|merge|keep)|clean (?:\S+ )*(?:-[A-Za-z]*[fdx]|--force)|checkout (?:\S+ )*?(?:-f|--force|--(?: \S+)* (?:\.|:/|\*|'\*')|\.)(?: |$)|restore (?:(?:-W|--worktree|--source=\S+|-s \S+|--ignore-unmerged|-q|--quiet|--overlay|--no-overlay|-p|--patch) )*(?:\.|:/|\*|'\*')(?: |$)|restore (?:\S+ )*(?:-W|--worktree)(?: \S+)* (?:\.|:/)(?: |$)|stash (?:\S+ )*(?:drop|clear)(?: |$)|switch (?:\S+ )*(?:-f|--force|--discard-changes)(?: |$)|reflog (?:\S+ )*expire|gc (?:\S+ )*--prune=(?:now|all)|branch (?:\S+ )*-D(?: |$)|filter-(?:branch|repo))",
+            "discards uncommitted work or the means to recover it",
         ),
         rule(
             "telemetry_tampering.command",
             Command,
             High,
             Alert,
-            &["agent-telemetry", "disableallhooks", "agent_telemetry_scope", "agent_telemetry_home"],
-            r"(?i)^agent-telemetry uninstall|disableAllHooks|(?:^|^export |^\S+=\S* )AGENT_TELEMETRY_(?:SCOPE|HOME)=|^(?:pkill|killall) .*agent-telemetry",
+            &["agent-telemetry", "disableallhooks", "agent_telemetry_", "allowmanagedhooksonly", "relay.pid"],
+            r"(?i)^agent-telemetry (?:--?\S+ )*?(?:uninstall|disable|off|stop|relay (?:\S+ )*?(?:--stop|stop|kill)|install (?:\S+ )*?--no-marker)(?: |$)|disableAllHooks|allowManagedHooksOnly|(?:^|^export |^(?:declare|typeset) -x |^\S+=\S* )AGENT_TELEMETRY_(?:SCOPE|HOME|ENFORCE|CONFIG|POLICY|PROJECT_ROOT|RELAY|OTLP_ENDPOINT)=|^(?:pkill|killall|kill) .*(?:agent-telemetry|relay\.pid)|^systemctl (?:\S+ )*(?:stop|disable|mask|kill) (?:\S+ )*agent-telemetry|^launchctl (?:\S+ )*(?:unload|bootout|remove|stop|disable|kill) .*agent-telemetry|^cargo run .*-- (?:uninstall|relay (?:\S+ )*--stop)",
             "the agent works on its own telemetry",
         ),
         rule(
@@ -613,7 +595,8 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             r"^setenforce 0|^ufw disable|^iptables (?:\S+ )*-F|^auditctl (?:\S+ )*-D|^systemctl (?:stop|disable|mask) (?:\S+ )*(?:auditd|apparmor|firewalld|ufw)",
             "host security controls switched off",
         ),
-    ]
+    ]);
+    rules
 }
 
 #[cfg(test)]
@@ -701,6 +684,16 @@ mod tests {
         assert!(path("/p/src/main.rs", Access::Any).is_empty());
         assert!(path("/p/.claude/settings.json", Access::Any).is_empty());
         assert_eq!(path("/p/.claude/settings.json", Access::Write), vec!["telemetry_tampering.config_write"]);
+        // A checkout of this project is not our data dir.
+        assert!(path("/home/u/src/agent-telemetry/src/main.rs", Access::Write).is_empty());
+        assert_eq!(
+            path("/home/u/.local/share/agent-telemetry/journal/x.jsonl", Access::Write),
+            vec!["telemetry_tampering.config_write"]
+        );
+        assert_eq!(
+            path("/Library/Application Support/ClaudeCode/managed-settings.json", Access::Write),
+            vec!["telemetry_tampering.config_write"]
+        );
     }
 
     #[test]

@@ -37,6 +37,11 @@ impl ProjectScope {
         })
     }
 
+    /// The project root, resolved (none when unknown).
+    pub(crate) fn root(&self) -> Option<&Path> {
+        self.boundary().0.as_deref()
+    }
+
     /// Resolves `path` (as the agent wrote it) against `cwd`.
     pub(crate) fn resolve(&self, path: &str, cwd: &Path) -> PathBuf {
         resolve_with(Path::new(path), cwd, self.home.as_deref(), &self.known)

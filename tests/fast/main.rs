@@ -21,6 +21,7 @@ mod hook_bad_input;
 mod hook_enforce;
 mod hook_gap;
 mod hook_hostile_commands;
+mod hook_hostile_detect;
 mod hook_hostile_payloads;
 mod hook_hostile_secrets;
 mod hook_replay;
