@@ -115,12 +115,6 @@ impl<'c> Sanitizer<'c> {
         out
     }
 
-    /// Redacts one string that is not part of the payload (an environment value, a config
-    /// error, a field of a file the hook read), counting what it removes.
-    pub(crate) fn field(&mut self, s: &mut String) {
-        self.redactor.redact_in_place(s);
-    }
-
     fn walk(&mut self, v: &mut Value, ctx: Ctx, depth: usize) {
         if depth >= MAX_DEPTH && (v.is_array() || v.is_object()) {
             // Readers (the relay, serde_json's default limit of 128) must be able to read the
@@ -144,6 +138,16 @@ impl<'c> Sanitizer<'c> {
             Value::Object(map) => {
                 self.redact_keys(map);
                 for (key, child) in map.iter_mut() {
+                    // A value whose key names a secret is one, whatever its shape, wherever it
+                    // is (an unknown key, an MCP tool's input, the output): removed whole, not
+                    // digested (a digest of a short password can be guessed back).
+                    if let Value::String(s) = child {
+                        if super::redact::secret_key(key) && !super::redact::not_a_secret_value(s) {
+                            *s = format!("[REDACTED:{}]", super::redact::SECRET_FIELD_KIND);
+                            self.redactor.note(super::redact::SECRET_FIELD_KIND);
+                            continue;
+                        }
+                    }
                     let child_ctx = match (ctx, key.as_str()) {
                         (_, "tool_input") => Ctx::ToolInput,
                         (_, "tool_response") | (_, "last_assistant_message") | (Ctx::Normal, "delta") => Ctx::Output,
@@ -256,15 +260,12 @@ fn exit_code_line(s: &str) -> Option<&str> {
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+/// Never ends inside a long token-like run (see [`super::redact::safe_cut`]).
 pub(crate) fn cap_str(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+    &s[..super::redact::safe_cut(s, max)]
 }
 
 #[cfg(test)]

@@ -273,9 +273,12 @@ fn write_lost(dir: &DirFd, n: u64) {
 /// the agent wrote them — so they are redacted again.
 fn repair_record(like: &JournalRecord, torn: &[u8]) -> JournalRecord {
     let text = String::from_utf8_lossy(torn);
-    let kept = crate::enrich::privacy::cap_str(&text, 256 * 1024);
     let mut redactor = crate::enrich::redact::Redactor::new();
-    let kept = redactor.redact(kept).unwrap_or_else(|| kept.to_string());
+    // Redacted before the cap: a secret the cap cuts is removed whole.
+    let kept = match redactor.redact_capped(&text, 256 * 1024) {
+        (Some(out), _) => out,
+        (None, _) => text.to_string(),
+    };
     JournalRecord {
         timestamp: like.timestamp.clone(),
         time_unix_nano: like.time_unix_nano,

@@ -437,7 +437,11 @@ pub(crate) fn encode(cp: &Checkpoint) -> Result<Vec<u8>, SaveError> {
 }
 
 pub(crate) fn save_status(dir: &Path, s: &RelayStatus) {
-    if let Ok(bytes) = serde_json::to_vec_pretty(s) {
+    // Errors echo settings (an endpoint with a token in it, a bad header): every string of the
+    // status is redacted before it is written.
+    let Ok(mut v) = serde_json::to_value(s) else { return };
+    crate::enrich::redact::Redactor::new().redact_value(&mut v);
+    if let Ok(bytes) = serde_json::to_vec_pretty(&v) {
         let _ = std::fs::create_dir_all(dir);
         let _ = write_atomic(&dir.join("status.json"), &bytes);
     }
