@@ -30,6 +30,7 @@ mod journal_tamper;
 mod journal_verify_remote;
 mod layers;
 mod model_calls;
+mod privacy_fields;
 mod relay_fixtures;
 mod relay_gaps;
 mod relay_lifecycle;
