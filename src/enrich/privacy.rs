@@ -381,9 +381,9 @@ impl<'c> Sanitizer<'c> {
         while let Some(at) = rest.find("<<") {
             let after = &rest[at + 2..];
             // `<<<` is a here-string (one word on the line), not a heredoc.
-            if after.starts_with('<') {
+            if let Some(past) = after.strip_prefix('<') {
                 out.push_str(&rest[..at + 3]);
-                rest = &after[1..];
+                rest = past;
                 continue;
             }
             let spec = after.trim_start_matches(['-', '~']).trim_start();

@@ -386,6 +386,17 @@ pub fn matches_unfiltered(i: usize, text: &str) -> bool {
 /// encoded text is decoded and tested (see [`encoded_spans`]).
 pub(crate) fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
     let mut found = rule_spans(text);
+    // `__` joins names (`mcp__server__tool`): a token after it has no word boundary before it,
+    // so each piece is also searched on its own.
+    if text.contains("__") {
+        let mut at = 0;
+        for piece in text.split("__") {
+            if !piece.is_empty() {
+                found.extend(rule_spans(piece).into_iter().map(|(s, e, i)| (at + s, at + e, i)));
+            }
+            at += piece.len() + 2;
+        }
+    }
     encoded_spans(text, &mut found);
     merge(text, found)
 }
@@ -424,7 +435,7 @@ fn encoded_spans(text: &str, found: &mut Vec<(usize, usize, usize)>) {
         }
         let run = &b[start..i];
         if (ENCODED_MIN..=ENCODED_MAX).contains(&run.len()) && !already_covered(found, start, end) {
-            if let Some(decoded) = base64_decode(run).and_then(|d| printable(d)) {
+            if let Some(decoded) = base64_decode(run).and_then(printable) {
                 if !rule_spans(&decoded).is_empty() {
                     found.push((start, end, RULES.len()));
                 }
