@@ -327,6 +327,18 @@ fn tail_removed_record(like: &JournalRecord, reason: &str, head: Option<(u64, St
         hook_event: "JournalTailRemoved".into(),
         telemetry_enabled: true,
         metadata: like.metadata.clone(),
+        security: crate::record::Security {
+            risk: Some(crate::record::Severity::High),
+            findings: vec![crate::record::Finding {
+                rule: "telemetry_tampering.journal_tail_removed".into(),
+                category: "telemetry_tampering".into(),
+                severity: crate::record::Severity::High,
+                action: "alert".into(),
+                matched: String::new(),
+                description: "records were removed from the end of the journal before this append".into(),
+            }],
+            ..Default::default()
+        },
         raw_input: serde_json::json!({
             "reason": reason,
             "head_seq": head.as_ref().map(|h| h.0),

@@ -233,6 +233,7 @@ fn records_removed_then_appended_over_stay_evident() {
         records.iter().find(|r| r["event_type"] == "journal_tail_removed").expect("a journal_tail_removed record");
     assert!(note["raw_input"]["reason"].as_str().unwrap().contains("2 record(s) were removed"), "{note}");
     assert_eq!(note["seq"], 4, "the chain goes on from what is left");
+    assert_eq!(note["security"]["findings"][0]["rule"], "telemetry_tampering.journal_tail_removed");
     assert_broken(&sb, &seg, 5, "Deleted");
 }
 
