@@ -24,7 +24,8 @@ pub struct SecretRule {
     pub kind: &'static str,
     pub keywords: &'static [&'static str],
     pub pattern: &'static str,
-    /// Capture group holding the secret itself; the rest of the match is kept (0 = all).
+    /// Capture group holding the secret itself (or, if it did not take part, the first later
+    /// one that did); the rest of the match is kept (0 = all).
     pub secret_group: usize,
     /// Generic rules (a secret found by its key name, not its shape): placeholders such as
     /// `$VAR`, `true` or numbers are left alone.
@@ -262,21 +263,10 @@ pub const RULES: &[SecretRule] = &[
         // prefilter must let through everything the regex can match (the fuzzer found that
         // `access_key` alone missed `AccessKey`).
         PASSWORD_KEYWORDS,
-        r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*["']?)([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,})"#,
-        2,
-    ),
-    // The same, quoted: the value runs to its closing quote, spaces and `&;,` included
-    // (`export PGPASSWORD='p@ss w0rd;x'`, `"password": "correct horse battery"`).
-    generic(
-        "password_assignment",
-        PASSWORD_KEYWORDS,
-        r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*')([^'\n]{4,256})'"#,
-        2,
-    ),
-    generic(
-        "password_assignment",
-        PASSWORD_KEYWORDS,
-        r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*")([^"\n]{4,256})""#,
+        // Quoted, the value runs to its closing quote, spaces and `&;,` included (`export
+        // PGPASSWORD='p@ss w0rd;x'`, `"password": "correct horse battery"`): groups 2 and 3;
+        // unquoted, group 4 (one regex: the key part is compiled once).
+        r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*)(?:'([^'\n]{4,256})'|"([^"\n]{4,256})"|["']?([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,}))"#,
         2,
     ),
 ];
@@ -555,7 +545,9 @@ fn rule_spans(text: &str) -> Vec<(usize, usize, usize)> {
             continue;
         }
         for caps in re.captures_iter(text) {
-            let Some(m) = caps.get(rule.secret_group) else { continue };
+            // The secret is the first group at or after `secret_group` that took part (a rule
+            // with alternatives puts each in its own group).
+            let Some(m) = (rule.secret_group..caps.len()).find_map(|g| caps.get(g)) else { continue };
             if m.is_empty() || is_marker(m.as_str()) || (rule.generic && is_not_a_secret(m.as_str())) {
                 continue;
             }
