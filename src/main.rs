@@ -49,7 +49,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
         Command::Verify { file: Some(file), .. } => forensics::verify_file(&file),
         Command::Verify { file: None, remote, remote_filter } => {
             let config = Config::load();
-            let local = verify::run(&config)?;
+            let local = verify::run(&config, remote.is_some())?;
             match remote {
                 Some(url) => Ok(local.max(verify::run_remote(&config, &url, remote_filter.as_deref())?)),
                 None => Ok(local),

@@ -121,7 +121,9 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
-pub fn run(config: &Config) -> anyhow::Result<i32> {
+/// `remote`: whether `--remote` compares with a backend too (else `verify` says what the local
+/// checks cannot prove).
+pub fn run(config: &Config, remote: bool) -> anyhow::Result<i32> {
     let dir = config.journal_dir();
     let relay_dir = checkpoint::relay_dir(&config.data_dir);
     // The relay's checkpoint remembers the last record it exported: an anchor outside the chain.
@@ -146,18 +148,44 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
     let report = verify_with(&dir, anchor, &bar)
         .map_err(|e| anyhow::anyhow!("cannot read the journal at {}: {e}", dir.display()))?;
     drop(bar);
+    let unproven = |report: &crate::journal::verify::Report| {
+        if remote {
+            return;
+        }
+        println!("cannot prove without a remote anchor (verify --remote URL):");
+        println!("  - a journal rewritten and re-hashed as a whole (a forged chain) looks intact here: only the copy a backend holds shows it");
+        if report.head.is_none() && report.records > 0 {
+            println!("  - the journal has no head (.lock) yet: records removed from its end are not detectable locally until the next append writes one");
+        } else {
+            println!("  - records removed from the end together with a rewritten head (.lock) look intact here");
+        }
+        if anchor.is_none() {
+            println!("  - nothing has been exported (no relay checkpoint): no record is anchored outside this machine");
+        }
+    };
+    let unexpected = || {
+        for u in &report.unexpected {
+            println!("unexpected entry {u}");
+        }
+    };
     match &report.first_break {
         Some(b) => {
             println!("journal BROKEN after {} good record(s): {b}", report.records);
             for p in &problems {
                 println!("checkpoint: {p}");
             }
+            unexpected();
+            unproven(&report);
             Ok(1)
         }
         None => {
             println!(
                 "journal {}: {} record(s) in {} segment(s) at {}{}",
-                if problems.is_empty() { "OK" } else { "chain intact, anchor MISSING" },
+                match (problems.is_empty(), report.unexpected.is_empty()) {
+                    (true, true) => "OK",
+                    (false, _) => "chain intact, anchor MISSING",
+                    (true, false) => "chain intact, UNEXPECTED ENTRIES",
+                },
                 report.records,
                 report.segments,
                 dir.display(),
@@ -173,7 +201,9 @@ pub fn run(config: &Config) -> anyhow::Result<i32> {
             for p in &problems {
                 println!("checkpoint: {p}");
             }
-            Ok(if problems.is_empty() { 0 } else { 1 })
+            unexpected();
+            unproven(&report);
+            Ok(if problems.is_empty() && report.unexpected.is_empty() { 0 } else { 1 })
         }
     }
 }

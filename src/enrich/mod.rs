@@ -534,37 +534,26 @@ impl Enricher<'_> {
         r
     }
 
-    /// Fields that do not come from the payload (environment, config, files the hook read) are
-    /// stored too: each is redacted, and what is found counts as a redaction.
+    /// Every string of the record outside `raw_input` (sanitised already) is redacted too: the
+    /// fields that do not come from the payload (environment, config, files the hook read) and
+    /// any copy of payload text a later change might add (the event name is one). What is found
+    /// counts as a redaction. The findings are left out: their texts are the policy's own.
     fn redact_own_fields(&self, r: &mut JournalRecord, s: &mut Sanitizer) {
-        let m = &mut r.metadata;
-        let a = &mut r.agent_context;
-        let fields = [
-            &mut r.project_path,
-            &mut r.project_name,
-            &mut m.user_id,
-            &mut m.host_name,
-            &mut m.claude_version,
-            &mut m.entrypoint,
-            &mut m.config_error,
-            &mut a.fleet_agent_id,
-            &mut a.fleet_agent_type,
-            &mut a.agent_group,
-            &mut a.agent_role,
-            &mut a.instance_id,
-            &mut a.parent_tool_use_id,
-            &mut a.parent_agent_id,
-            &mut r.session_context.parent_session,
-            &mut r.session_context.workflow_id,
-            &mut r.session_context.branch,
-            &mut r.session_context.worktree,
-        ];
-        for f in fields.into_iter().flatten() {
-            s.field(f);
+        let raw = std::mem::take(&mut r.raw_input);
+        let findings = std::mem::take(&mut r.security.findings);
+        let started = r.started;
+        if let Ok(mut v) = serde_json::to_value(&*r) {
+            let before = s.redactor.count;
+            s.redactor.redact_value(&mut v);
+            if s.redactor.count != before {
+                if let Ok(back) = serde_json::from_value::<JournalRecord>(v) {
+                    *r = back;
+                    r.started = started;
+                }
+            }
         }
-        if let Some(model) = r.token_usage.as_mut().and_then(|u| u.model.as_mut()) {
-            s.field(model);
-        }
+        r.raw_input = raw;
+        r.security.findings = findings;
     }
 
     fn finish_security(&self, r: &mut JournalRecord, mut findings: Vec<Finding>, s: &Sanitizer) {
@@ -647,9 +636,13 @@ fn value_at(mut shadow: Value, pointer: &str) -> Value {
     shadow
 }
 
+/// A salvaged field, redacted and then capped (a secret straddling the cap is removed whole).
 fn s_text(v: String) -> String {
     let mut r = redact::Redactor::new();
-    r.redact(&v).unwrap_or(v)
+    match r.redact_capped(&v, 256) {
+        (Some(out), _) => out,
+        (None, _) => v,
+    }
 }
 
 /// Finds `"key": "value"` in text that is not valid JSON (a best effort for error records).
@@ -658,7 +651,8 @@ fn salvage_field(text: &str, key: &str) -> Option<String> {
     let at = text.find(&needle)? + needle.len();
     let rest = text[at..].trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
     let end = rest.find('"')?;
-    let v = privacy::cap_str(&rest[..end], 256);
+    // Bounded, but well past the 256 bytes kept: the redaction sees a secret the cap cuts.
+    let v = privacy::cap_str(&rest[..end], 64 * 1024);
     (!v.is_empty()).then(|| v.to_string())
 }
 

@@ -24,7 +24,8 @@ pub struct SecretRule {
     pub kind: &'static str,
     pub keywords: &'static [&'static str],
     pub pattern: &'static str,
-    /// Capture group holding the secret itself; the rest of the match is kept (0 = all).
+    /// Capture group holding the secret itself (or, if it did not take part, the first later
+    /// one that did); the rest of the match is kept (0 = all).
     pub secret_group: usize,
     /// Generic rules (a secret found by its key name, not its shape): placeholders such as
     /// `$VAR`, `true` or numbers are left alone.
@@ -45,6 +46,26 @@ const fn generic(
 ) -> SecretRule {
     SecretRule { kind, keywords, pattern, secret_group: group, generic: true }
 }
+
+/// The key names the generic assignment rules look for, spelled as the prefilter needs them
+/// (the regexes' alternatives, optional separators included: `AccessKey`).
+const PASSWORD_KEYWORDS: &[&str] = &[
+    "passw",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+    "privatekey",
+    "private_key",
+    "private-key",
+    "credential",
+    "auth",
+];
 
 /// The secrets we recognise. Order matters only for naming: where spans of two rules overlap,
 /// the earlier rule names the merged span (specific shapes first, generic key-name rules last).
@@ -162,12 +183,30 @@ pub const RULES: &[SecretRule] = &[
     // --- databases and connection strings -----------------------------------------------
     // `scheme://[user]:password@host`: the password runs to the *last* `@` before the host, so
     // a password containing `@` is removed whole (`redis://:PW@h`, `https://u:p@ss@h`).
-    g("url_password", &["://"], r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)([^\s/]+)(@[^\s@/?#]+)", 2),
+    // The user part may hold an `@` too (`https://me@corp.com:PW@host`).
+    g("url_password", &["://"], r"([A-Za-z][A-Za-z0-9+.-]*://[^/\s:]*:)([^\s/]+)(@[^\s@/?#]+)", 2),
+    // A signature or key carried in a URL's query string: presigned S3/GCS URLs
+    // (`X-Amz-Signature=`, `X-Goog-Signature=`), Azure SAS (`&sig=`), `?access_token=`, `?key=`.
+    generic(
+        "url_query_secret",
+        &["sig=", "signature=", "token=", "key=", "secret=", "password=", "passwd=", "pwd=", "credential=", "auth="],
+        r#"(?i)([?&](?:[A-Za-z0-9._-]*[_-])?(?:sig|signature|token|key|apikey|secret|password|passwd|pwd|credential|auth)=)([^&#\s"'<>]{6,})"#,
+        2,
+    ),
+    // `Cookie:` / `Set-Cookie:` headers (the whole value), and curl's `-b`/`--cookie NAME=VALUE`
+    // (a value without `=` is a cookie file's name, kept).
+    generic("cookie", &["cookie"], r#"(?i)(\b(?:set-)?cookie\s*:\s*)([^\r\n"'\\]{4,})"#, 2),
+    generic(
+        "cookie",
+        &["curl"],
+        r#"((?:^|\s)curl\b[^\n|;&]*?\s(?:-b|--cookie)(?:\s+|=)["']?)([^\s"'=;]+=[^\s"';]*(?:;\s*[^\s"'=;]+=[^\s"';]*)*)"#,
+        2,
+    ),
     // `mysql -pPW`, `mysql -p'PW'`, `mysqldump --password PW`, `sshpass -p PW`, `redis-cli -a PW`.
     g(
         "db_cli_password",
-        &["mysql", "mariadb", "sshpass", "redis-cli"],
-        r#"((?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mariadb|mariadb-dump)\b[^\n|;&]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n|;&]*?\s-a\s+))(["']?)([^\s"']+)"#,
+        &["mysql", "mariadb", "sshpass", "redis-cli", "mongo", "sqlcmd"],
+        r#"((?:\b(?:mysql|mysqldump|mysqladmin|mysqlimport|mariadb|mariadb-dump)\b[^\n|;&]*?\s-p|\bsshpass\s+-p\s*|\bredis-cli\b[^\n|;&]*?\s-a\s+|\b(?:mongo|mongosh|mongodump|mongorestore)\b[^\n|;&]*?\s-p\s+|\bsqlcmd\b[^\n|;&]*?\s-P\s*))(["']?)([^\s"']+)"#,
         3,
     ),
     // `curl -u admin:PW`, `--user admin:PW`, `--proxy-user u:PW`.
@@ -223,24 +262,11 @@ pub const RULES: &[SecretRule] = &[
         // The regex's alternatives spelled out, optional separators included (`AccessKey`): the
         // prefilter must let through everything the regex can match (the fuzzer found that
         // `access_key` alone missed `AccessKey`).
-        &[
-            "passw",
-            "pwd",
-            "secret",
-            "token",
-            "apikey",
-            "api_key",
-            "api-key",
-            "accesskey",
-            "access_key",
-            "access-key",
-            "privatekey",
-            "private_key",
-            "private-key",
-            "credential",
-            "auth",
-        ],
-        r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*["']?)([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,})"#,
+        PASSWORD_KEYWORDS,
+        // Quoted, the value runs to its closing quote, spaces and `&;,` included (`export
+        // PGPASSWORD='p@ss w0rd;x'`, `"password": "correct horse battery"`): groups 2 and 3;
+        // unquoted, group 4 (one regex: the key part is compiled once).
+        r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*)(?:'([^'\n]{4,256})'|"([^"\n]{4,256})"|["']?([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,}))"#,
         2,
     ),
 ];
@@ -252,11 +278,53 @@ fn is_marker(s: &str) -> bool {
         .is_some_and(|k| k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
 }
 
+/// The kind of a value removed because its JSON key names a secret (`"api_key": "…"`).
+pub const SECRET_FIELD_KIND: &str = "secret_field";
+
+/// Whether a JSON key names a secret, so that its string value is one whatever its shape
+/// (`{"api_key": "abc123"}` at any depth, an unknown top-level key included): the key ends with
+/// a secret's name (`_`/`-`/case ignored), or with it and `s`, `value` or `key`. Keys naming a
+/// kind, a count, a file or an id of a secret are not (`token_type`, `password_file`,
+/// `secret_id`, `signing`).
+pub fn secret_key(key: &str) -> bool {
+    if key.len() > 64 {
+        return false;
+    }
+    let k: String = key.bytes().filter(u8::is_ascii_alphanumeric).map(|b| b.to_ascii_lowercase() as char).collect();
+    const NAMES: &[&str] = &[
+        "password",
+        "passwd",
+        "passphrase",
+        "secret",
+        "token",
+        "apikey",
+        "accesskey",
+        "privatekey",
+        "credential",
+        "authorization",
+        "cookie",
+        "sig",
+        "signature",
+    ];
+    ["", "s", "value", "key"]
+        .iter()
+        .any(|tail| k.strip_suffix(tail).is_some_and(|head| NAMES.iter().any(|n| head.ends_with(n))))
+}
+
+/// Whether a string under a secret-named key is left alone (placeholders, booleans, numbers).
+pub fn not_a_secret_value(value: &str) -> bool {
+    value.chars().count() < 4 || is_not_a_secret(value) || is_marker(value)
+}
+
 /// Values the generic rules leave alone: they are not secrets.
 fn is_not_a_secret(value: &str) -> bool {
     value.starts_with("[REDACTED")
         || value.starts_with('$')
         || value.starts_with('<')
+        // A path (`password_file: /run/secrets/db`): where a secret is, not the secret.
+        || ((value.starts_with('/') || value.starts_with("~/") || value.starts_with("./"))
+            && value[1..].contains('/')
+            && !value.contains(char::is_whitespace))
         || value.bytes().all(|b| b.is_ascii_digit() || b == b'.')
         || value.bytes().all(|b| b == b'*' || b == b'x' || b == b'X')
         || matches!(
@@ -304,8 +372,164 @@ pub fn matches_unfiltered(i: usize, text: &str) -> bool {
     compiled().regexes[i].get_or_init(|| Regex::new(RULES[i].pattern).expect("static pattern")).is_match(text)
 }
 
-/// The secret spans in `text`: (start, end, kind), sorted, overlaps merged.
+/// The secret spans in `text`: (start, end, kind), sorted, overlaps merged. Besides the rules,
+/// encoded text is decoded and tested (see [`encoded_spans`]).
 pub(crate) fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
+    let mut found = rule_spans(text);
+    // `__` joins names (`mcp__server__tool`): a token after it has no word boundary before it,
+    // so each piece is also searched on its own.
+    if text.contains("__") {
+        let mut at = 0;
+        for piece in text.split("__") {
+            if !piece.is_empty() {
+                found.extend(rule_spans(piece).into_iter().map(|(s, e, i)| (at + s, at + e, i)));
+            }
+            at += piece.len() + 2;
+        }
+    }
+    encoded_spans(text, &mut found);
+    merge(text, found)
+}
+
+/// The kind of a run of encoded text (base64 or percent-encoding) that decodes to a secret.
+pub const ENCODED_KIND: &str = "encoded_secret";
+/// Runs shorter than this cannot hold a token worth decoding (the shortest rules' secrets
+/// encode to at least this).
+const ENCODED_MIN: usize = 20;
+/// Longer runs are content (an embedded file), not a token: not decoded.
+const ENCODED_MAX: usize = 16 * 1024;
+
+/// Runs of base64 (standard or URL-safe, padded or not) and of percent-encoded text that decode
+/// to something a rule recognises: the whole run is the secret (`echo Z2hwX…= | base64 -d`,
+/// `?aws_secret_access_key%3DwJal…%2F…`). One linear scan; a run is decoded only if it is long
+/// enough and base64 only when it decodes to printable text.
+fn encoded_spans(text: &str, found: &mut Vec<(usize, usize, usize)>) {
+    let b = text.as_bytes();
+    if b.len() < ENCODED_MIN {
+        return;
+    }
+    let b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_');
+    let mut i = 0;
+    while i < b.len() {
+        if !b64(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b64(b[i]) {
+            i += 1;
+        }
+        let mut end = i;
+        while end < b.len() && end - i < 2 && b[end] == b'=' {
+            end += 1;
+        }
+        let run = &b[start..i];
+        if (ENCODED_MIN..=ENCODED_MAX).contains(&run.len()) && !already_covered(found, start, end) {
+            if let Some(decoded) = base64_decode(run).and_then(printable) {
+                if !rule_spans(&decoded).is_empty() {
+                    found.push((start, end, RULES.len()));
+                }
+            }
+        }
+        i = end.max(i);
+    }
+    if !text.contains('%') {
+        return;
+    }
+    let pct = |c: u8| c.is_ascii_alphanumeric() || b"%+/=_.~-:@".contains(&c);
+    let mut i = 0;
+    while i < b.len() {
+        if !pct(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && pct(b[i]) {
+            i += 1;
+        }
+        let run = &b[start..i];
+        if (ENCODED_MIN..=ENCODED_MAX).contains(&run.len()) && run.contains(&b'%') && !already_covered(found, start, i)
+        {
+            if let Some(decoded) = percent_decode(run) {
+                // More found decoded than as it is (a URL whose password the rules already see
+                // is not redacted whole for it).
+                let n = rule_spans(&decoded).len();
+                if n > 0 && n > rule_spans(&text[start..i]).len() {
+                    found.push((start, i, RULES.len()));
+                }
+            }
+        }
+    }
+}
+
+fn already_covered(found: &[(usize, usize, usize)], s: usize, e: usize) -> bool {
+    found.iter().any(|(fs, fe, _)| *fs <= s && e <= *fe)
+}
+
+/// Decodes standard or URL-safe base64 (padding optional); `None` if it is not base64.
+fn base64_decode(run: &[u8]) -> Option<Vec<u8>> {
+    if run.len() % 4 == 1 {
+        return None;
+    }
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(run.len() * 3 / 4);
+    for chunk in run.chunks(4) {
+        let mut n = 0u32;
+        for (k, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * k);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+    }
+    Some(out)
+}
+
+/// `%XX` decoded (and `+` as a space); `None` if nothing was encoded or the result is not text.
+fn percent_decode(run: &[u8]) -> Option<String> {
+    let hex = |c: u8| (c as char).to_digit(16);
+    let mut out = Vec::with_capacity(run.len());
+    let mut i = 0;
+    let mut decoded = false;
+    while i < run.len() {
+        match (run[i], run.get(i + 1).and_then(|c| hex(*c)), run.get(i + 2).and_then(|c| hex(*c))) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                decoded = true;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    if !decoded {
+        return None;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Decoded bytes as text when they are printable (a token, a `KEY=value`), else `None`.
+fn printable(d: Vec<u8>) -> Option<String> {
+    let ok = d.iter().all(|c| (0x20..0x7f).contains(c) || matches!(c, b'\n' | b'\r' | b'\t'));
+    if ok {
+        String::from_utf8(d).ok()
+    } else {
+        None
+    }
+}
+
+/// The spans the rules find (rule index), unmerged.
+fn rule_spans(text: &str) -> Vec<(usize, usize, usize)> {
     let c = compiled();
     let cands = candidates(text);
     let mut found: Vec<(usize, usize, usize)> = Vec::new();
@@ -321,12 +545,23 @@ pub(crate) fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
             continue;
         }
         for caps in re.captures_iter(text) {
-            let Some(m) = caps.get(rule.secret_group) else { continue };
+            // The secret is the first group at or after `secret_group` that took part (a rule
+            // with alternatives puts each in its own group).
+            let Some(m) = (rule.secret_group..caps.len()).find_map(|g| caps.get(g)) else { continue };
             if m.is_empty() || is_marker(m.as_str()) || (rule.generic && is_not_a_secret(m.as_str())) {
                 continue;
             }
             found.push((m.start(), m.end(), i));
         }
+    }
+    found
+}
+
+/// Sorts and merges spans, dropping any that touch our own markers; names each merged span by
+/// its earliest rule (the encoded kind last).
+fn merge(text: &str, mut found: Vec<(usize, usize, usize)>) -> Vec<(usize, usize, &'static str)> {
+    if found.is_empty() {
+        return Vec::new();
     }
     // What we wrote before (`[REDACTED:kind]`) is never part of a secret: redacting twice
     // changes nothing (a URL whose user part is a marker is not a `user:password@`).
@@ -349,7 +584,7 @@ pub(crate) fn spans(text: &str) -> Vec<(usize, usize, &'static str)> {
             _ => merged.push((s, e, i)),
         }
     }
-    merged.into_iter().map(|(s, e, i)| (s, e, RULES[i].kind)).collect()
+    merged.into_iter().map(|(s, e, i)| (s, e, RULES.get(i).map_or(ENCODED_KIND, |r| r.kind))).collect()
 }
 
 /// How far past the cap a string is searched for secrets that start before it.
@@ -384,11 +619,14 @@ impl Redactor {
         if found.is_empty() && !cut {
             return (None, false);
         }
-        let keep = if cut { floor_boundary(text, cap) } else { text.len() };
-        let mut out = String::with_capacity(keep.min(text.len()) + 32);
+        // A secret that starts before the cap is replaced whole; the text kept after the last
+        // one ends before any token-like run the cap would cut through (see `safe_cut`).
+        let raw = if cut { floor_boundary(text, cap) } else { text.len() };
+        let keep = if cut { safe_cut(text, cap) } else { text.len() };
+        let mut out = String::with_capacity(raw.min(text.len()) + 32);
         let mut at = 0;
         for (s, e, kind) in found {
-            if s >= keep {
+            if s >= raw {
                 break;
             }
             out.push_str(&text[at..s]);
@@ -407,6 +645,40 @@ impl Redactor {
         (Some(out), cut)
     }
 
+    /// Redacts every string of a JSON value (keys included) in place: for what is stored outside
+    /// the payload's own walk (a status file, the record's other fields).
+    pub(crate) fn redact_value(&mut self, v: &mut serde_json::Value) {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => {
+                self.redact_in_place(s);
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| self.redact_value(i)),
+            Value::Object(map) => {
+                if map.keys().any(|k| !spans(k).is_empty()) {
+                    let old = std::mem::take(map);
+                    for (mut k, v) in old {
+                        self.redact_in_place(&mut k);
+                        while map.contains_key(&k) {
+                            k.push('\'');
+                        }
+                        map.insert(k, v);
+                    }
+                }
+                map.values_mut().for_each(|c| self.redact_value(c));
+            }
+            _ => {}
+        }
+    }
+
+    /// Records one secret removed by a rule outside this module (a field named like a secret).
+    pub(crate) fn note(&mut self, kind: &'static str) {
+        self.count += 1;
+        if !self.kinds.contains(&kind) {
+            self.kinds.push(kind);
+        }
+    }
+
     /// Redacts in place; returns whether anything changed.
     pub(crate) fn redact_in_place(&mut self, s: &mut String) -> bool {
         match self.redact(s) {
@@ -416,6 +688,35 @@ impl Redactor {
             }
             None => false,
         }
+    }
+}
+
+/// Token-like runs this long are not cut through: a cap never keeps a usable prefix of a token
+/// (even one no rule recognises).
+const TOKEN_RUN: usize = 16;
+
+fn token_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'+' | b'/' | b'=' | b'%' | b'~')
+}
+
+/// Where to cut `s` to keep at most `max` bytes: a char boundary, moved back to before a
+/// token-like run (letters, digits, `_-+/=%~`) that the cut would go through when that run is at
+/// least [`TOKEN_RUN`] bytes long.
+pub(crate) fn safe_cut(s: &str, max: usize) -> usize {
+    let cut = floor_boundary(s, max);
+    if cut == 0 || cut >= s.len() {
+        return cut;
+    }
+    let b = s.as_bytes();
+    if !(token_byte(b[cut - 1]) && token_byte(b[cut])) {
+        return cut;
+    }
+    let start = b[..cut].iter().rposition(|c| !token_byte(*c)).map_or(0, |p| p + 1);
+    let end = b[cut..].iter().position(|c| !token_byte(*c)).map_or(b.len(), |p| cut + p);
+    if end - start >= TOKEN_RUN {
+        start
+    } else {
+        cut
     }
 }
 

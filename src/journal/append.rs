@@ -78,6 +78,7 @@ impl Journal {
         let lock =
             dir.open_file(".lock", libc::O_RDWR | libc::O_CREAT, 0o600).map_err(|e| JournalError::io(&lock_path, e))?;
         lock.lock().map_err(|e| JournalError::io(&lock_path, e))?;
+        let head = super::head::read(&lock);
 
         // One listing answers every "is it there, what is it" below (no stat or failed open per
         // name); the opens themselves still refuse symlinks and non-regular files.
@@ -102,6 +103,18 @@ impl Journal {
         all.sort();
         let segments: Vec<SegmentName> = all.iter().filter(|(_, regular)| *regular).map(|(n, _)| n.clone()).collect();
         let (mut tail, mut open_newest) = read_chain_tail(&dir, &segments).map_err(io)?;
+        // Records cut from the end leave a shorter, valid chain: the head says how far it went.
+        // A torn last line one record behind the head is a crash cutting the record the head
+        // names (the repair record below keeps its bytes), not a removal.
+        let torn_head = |h: &(u64, String)| tail.torn.is_some() && tail.last.as_ref().map_or(0, |t| t.0 + 1) == h.0;
+        let removed = match &head {
+            Ok(Some(h)) if torn_head(h) => None,
+            Ok(Some(h)) => super::head::tail_removed(h, tail.last.as_ref()),
+            Ok(None) => None,
+            Err(why) => {
+                Some(format!("the journal's head was damaged ({why}): records may have been removed from the end"))
+            }
+        };
         let today = crate::timefmt::yyyymmdd(record.time_unix_nano.max(1));
         let current = segments.last();
         let newest_name = all.last().map(|(n, _)| n.clone());
@@ -170,8 +183,14 @@ impl Journal {
             let out = self.write(&dir, &name.file_name(), &mut note, &tail, reuse.as_deref_mut())?;
             tail.last = Some((out.0, out.1));
         }
+        if let Some(reason) = removed {
+            let mut note = tail_removed_record(record, &reason, head.ok().flatten());
+            let out = self.write(&dir, &name.file_name(), &mut note, &tail, reuse.as_deref_mut())?;
+            tail.last = Some((out.0, out.1));
+        }
         let file_name = name.file_name();
         let (seq, hash, _) = self.write(&dir, &file_name, record, &tail, reuse)?;
+        super::head::write(&lock, seq, &hash);
         if lost > 0 {
             write_lost(&dir, 0);
         }
@@ -254,9 +273,12 @@ fn write_lost(dir: &DirFd, n: u64) {
 /// the agent wrote them — so they are redacted again.
 fn repair_record(like: &JournalRecord, torn: &[u8]) -> JournalRecord {
     let text = String::from_utf8_lossy(torn);
-    let kept = crate::enrich::privacy::cap_str(&text, 256 * 1024);
     let mut redactor = crate::enrich::redact::Redactor::new();
-    let kept = redactor.redact(kept).unwrap_or_else(|| kept.to_string());
+    // Redacted before the cap: a secret the cap cuts is removed whole.
+    let kept = match redactor.redact_capped(&text, 256 * 1024) {
+        (Some(out), _) => out,
+        (None, _) => text.to_string(),
+    };
     JournalRecord {
         timestamp: like.timestamp.clone(),
         time_unix_nano: like.time_unix_nano,
@@ -290,6 +312,37 @@ fn recovery_record(like: &JournalRecord, bad: &[String], next: &str) -> JournalR
             "reason": format!("entries named like journal segments are not regular files and were not followed or used ({}); the journal goes on in {next}", bad.join("; ")),
             "bad_entries": bad,
             "next_segment": next,
+        }),
+        ..JournalRecord::default()
+    }
+}
+
+/// The record written when the journal is shorter than its head says (see `head`).
+fn tail_removed_record(like: &JournalRecord, reason: &str, head: Option<(u64, String)>) -> JournalRecord {
+    JournalRecord {
+        timestamp: like.timestamp.clone(),
+        time_unix_nano: like.time_unix_nano,
+        level: Level::Error,
+        event_type: super::head::TAIL_REMOVED.into(),
+        hook_event: "JournalTailRemoved".into(),
+        telemetry_enabled: true,
+        metadata: like.metadata.clone(),
+        security: crate::record::Security {
+            risk: Some(crate::record::Severity::High),
+            findings: vec![crate::record::Finding {
+                rule: "telemetry_tampering.journal_tail_removed".into(),
+                category: "telemetry_tampering".into(),
+                severity: crate::record::Severity::High,
+                action: "alert".into(),
+                matched: String::new(),
+                description: "records were removed from the end of the journal before this append".into(),
+            }],
+            ..Default::default()
+        },
+        raw_input: serde_json::json!({
+            "reason": reason,
+            "head_seq": head.as_ref().map(|h| h.0),
+            "head_hash": head.map(|h| h.1),
         }),
         ..JournalRecord::default()
     }

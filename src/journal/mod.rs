@@ -8,9 +8,12 @@
 //!   by others, and files are opened through it with `O_NOFOLLOW` ([`crate::safe_fs`]); an entry named
 //!   like a segment that is not a regular file is skipped with a `journal_recovery` record.
 //! - Each record carries `seq`, `prev_hash` and `hash` (see [`chain`]); [`verify`] walks them.
+//!   `.lock` also holds the head (the last record's `seq` and `hash`, see [`head`]), which shows
+//!   records removed from the end.
 
 pub(crate) mod append;
 pub mod chain;
+pub(crate) mod head;
 pub(crate) mod projects;
 pub(crate) mod read;
 pub(crate) mod remote;

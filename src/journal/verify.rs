@@ -4,13 +4,14 @@
 //! What each tamper looks like: an edited record fails its own hash; a deleted record leaves a
 //! `seq` gap; reordered records go backwards in `seq`; a record edited *and* re-hashed breaks the
 //! next record's `prev_hash`; a cut-off last line has no newline or no valid hash. Whole records
-//! removed from the very end leave no trace in the chain itself; the relay's checkpoint (which
-//! remembers the last exported `seq`) is the outside anchor that catches that.
+//! removed from the very end leave no trace in the chain itself: the journal's head (`.lock`, see
+//! `head`) and the relay's checkpoint (which remembers the last exported `seq`) catch that. Every
+//! entry of the directory is listed: one that is not a segment or a journal file is refused.
 
 use super::chain::{self, GENESIS};
 use super::segment;
 use crate::progress::{Progress, EVERY};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub(crate) enum BreakKind {
     Truncated,
     /// The line is not a record at all.
     Garbage,
+    /// An entry of the journal directory that is neither a segment nor one of the journal's own
+    /// files (a segment renamed out of the chain, a hidden copy, a planted file).
+    Unexpected,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +62,10 @@ pub(crate) struct Report {
     /// `seq` of `journal_repair` records (torn writes that were cut and kept).
     pub repairs: Vec<u64>,
     pub first_break: Option<Break>,
+    /// The head (`.lock`) the journal's end was checked against; `None`: no head was written.
+    pub head: Option<(u64, String)>,
+    /// Entries of the journal directory that are not journal files (each also fails `verify`).
+    pub unexpected: Vec<Break>,
 }
 
 /// Whether a record with `seq` stands after line `after_line` of `segment` (or in a later segment).
@@ -87,6 +95,51 @@ fn seq_appears_later(
     Ok(false)
 }
 
+/// Every entry of the journal directory that is neither named like a segment nor one of the
+/// journal's own files: a segment renamed to a hidden or other name is refused, not skipped.
+fn unexpected_entries(dir: &Path) -> std::io::Result<Vec<Break>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let known = name
+            .to_str()
+            .is_some_and(|n| segment::SegmentName::parse(n).is_some() || super::head::AUX_FILES.contains(&n));
+        if known {
+            continue;
+        }
+        // Regular files only (never a FIFO, never through a link).
+        let looks_like_records = Some(())
+            .filter(|_| entry.file_type().is_ok_and(|t| t.is_file()))
+            .and_then(|_| std::fs::File::open(entry.path()).ok())
+            .and_then(|f| {
+                let mut first = Vec::new();
+                BufReader::new(f).take(64 * 1024).read_until(b'\n', &mut first).ok()?;
+                Some(first.starts_with(br#"{"seq":"#))
+            })
+            .unwrap_or(false);
+        out.push(Break {
+            kind: BreakKind::Unexpected,
+            segment: entry.path(),
+            line: 0,
+            seq: None,
+            detail: if looks_like_records {
+                "holds journal records but is not named as a segment (a segment renamed or hidden out of the chain)"
+                    .into()
+            } else {
+                "not a journal file: nothing but segments and the journal's own files belongs here".into()
+            },
+        });
+    }
+    out.sort_by(|a, b| a.segment.cmp(&b.segment));
+    Ok(out)
+}
+
 /// Verifies the whole journal in `dir`. I/O errors are returned; chain problems are in the report.
 /// `anchor` is a `(seq, hash)` known from outside (the relay's last exported record): the
 /// journal must still hold that exact record, which catches records cut from the end.
@@ -101,6 +154,21 @@ pub(crate) fn verify_with(dir: &Path, anchor: Option<(u64, &str)>, progress: &dy
     let mut report = Report::default();
     let segments = segment::list(dir)?;
     report.segments = segments.len();
+    report.unexpected = unexpected_entries(dir)?;
+    let head = match super::head::load(dir) {
+        Ok(h) => h,
+        Err(why) => {
+            report.first_break = Some(Break {
+                kind: BreakKind::Truncated,
+                segment: dir.join(".lock"),
+                line: 0,
+                seq: None,
+                detail: format!("{why}: whether records were removed from the end cannot be told"),
+            });
+            return Ok(report);
+        }
+    };
+    report.head = head.clone();
     if progress.enabled() {
         progress.total(segments.iter().filter_map(|(_, p)| std::fs::metadata(p).ok()).map(|m| m.len()).sum());
     }
@@ -200,6 +268,34 @@ pub(crate) fn verify_with(dir: &Path, anchor: Option<(u64, &str)>, progress: &dy
                     return Ok(report);
                 }
             }
+            if let Some((hseq, hhash)) = &head {
+                if *hseq == link.seq && *hhash != hash {
+                    report.first_break = Some(brk(
+                        BreakKind::Edited,
+                        Some(link.seq),
+                        "this is not the record the journal's head (.lock) names at this seq: the end of the journal was rewritten".into(),
+                    ));
+                    return Ok(report);
+                }
+            }
+            if link.event_type == super::head::TAIL_REMOVED {
+                #[derive(serde::Deserialize)]
+                struct Note {
+                    raw_input: Reason,
+                }
+                #[derive(serde::Deserialize)]
+                struct Reason {
+                    #[serde(default)]
+                    reason: String,
+                }
+                let reason = serde_json::from_slice::<Note>(body).map(|n| n.raw_input.reason).unwrap_or_default();
+                report.first_break = Some(brk(
+                    BreakKind::Deleted,
+                    Some(link.seq),
+                    format!("an append found records removed from the end of the journal: {reason}"),
+                ));
+                return Ok(report);
+            }
             if link.event_type == "journal_repair" {
                 report.repairs.push(link.seq);
             }
@@ -213,6 +309,23 @@ pub(crate) fn verify_with(dir: &Path, anchor: Option<(u64, &str)>, progress: &dy
         }
     }
     report.last_hash = report.last_seq.map(|_| prev_hash);
+    if let Some((hseq, _)) = &head {
+        // A head lagging behind the journal is allowed (a crash between the line and the head).
+        if report.last_seq.is_none_or(|last| last < *hseq) {
+            let segment = segments.last().map(|(_, p)| p.clone()).unwrap_or_else(|| dir.to_path_buf());
+            report.first_break = Some(Break {
+                kind: BreakKind::Truncated,
+                segment,
+                line: 0,
+                seq: report.last_seq,
+                detail: format!(
+                    "the journal's head (.lock) says records up to seq {hseq} were written, but the journal ends at {}: records were removed from the end",
+                    report.last_seq.map(|s| s.to_string()).unwrap_or_else(|| "nothing".into())
+                ),
+            });
+            return Ok(report);
+        }
+    }
     if let Some((aseq, _)) = anchor {
         if report.last_seq.is_none_or(|last| last < aseq) {
             let (segment, line) = segments.last().map(|(_, p)| (p.clone(), 0)).unwrap_or((dir.to_path_buf(), 0));

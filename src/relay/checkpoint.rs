@@ -481,7 +481,11 @@ pub(crate) fn encode(cp: &Checkpoint) -> Result<Vec<u8>, SaveError> {
 }
 
 pub(crate) fn save_status(dir: &Path, s: &RelayStatus) {
-    if let Ok(bytes) = serde_json::to_vec_pretty(s) {
+    // Errors echo settings (an endpoint with a token in it, a bad header): every string of the
+    // status is redacted before it is written.
+    let Ok(mut v) = serde_json::to_value(s) else { return };
+    crate::enrich::redact::Redactor::new().redact_value(&mut v);
+    if let Ok(bytes) = serde_json::to_vec_pretty(&v) {
         let _ = std::fs::create_dir_all(dir);
         let _ = write_atomic(&dir.join("status.json"), &bytes);
     }
@@ -498,6 +502,23 @@ pub fn load_status(dir: &Path) -> Option<RelayStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_echoing_a_bad_setting_is_redacted() {
+        let d = tempfile::tempdir().unwrap();
+        let token = format!("glpat-{}", "Ab1Cd2Ef3Gh4Ij5Kl6Mn7");
+        let s = RelayStatus {
+            config_error: Some(format!("invalid header \"Authorization=Bearer {token}\"")),
+            last_error: Some("https://u:Pa55w0rdX@collector:4318 refused".into()),
+            destination: "http://collector:4318".into(),
+            ..RelayStatus::default()
+        };
+        save_status(d.path(), &s);
+        let text = std::fs::read_to_string(d.path().join("status.json")).unwrap();
+        assert!(!text.contains(&token) && !text.contains("Pa55w0rdX"), "{text}");
+        assert!(text.contains("http://collector:4318"), "the near miss is kept: {text}");
+        assert!(load_status(d.path()).is_some());
+    }
     use crate::assemble::model::AttrValue;
 
     #[test]

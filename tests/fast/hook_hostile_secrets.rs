@@ -104,3 +104,87 @@ fn strip_markers(s: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Secrets where no rule looks (a key that names a secret, the event and tool names, an unknown
+/// top-level key, an MCP tool's input) and secrets a cap cuts (the prompt, a captured output,
+/// the excerpt of a payload that is not JSON): none may reach the stored line. Each case has a
+/// near miss that must be stored unchanged.
+#[test]
+fn secrets_in_unexpected_places_and_across_caps_are_not_stored() {
+    use crate::harness::sandbox::Sandbox;
+    use serde_json::json;
+    let gh = format!("ghp_{}", "Zy8Xw7Vu6Ts5Rq4Po3Nm2Lk1Jh0Gf9EdCbA");
+    let opaque = "q8XzR2mN5vB1tY7uK3pL9wQ4sD6fG0hJ"; // a secret of no known shape
+    let mut sb = Sandbox::new();
+    sb.set("AGENT_TELEMETRY_CAPTURE_MAX_BYTES", "64");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("an unknown top-level key naming a secret", sb.payload("Notification", "s1", json!({"api_key": opaque})), opaque),
+        ("a nested MCP input key", sb.payload("PreToolUse", "s1", json!({"tool_name": "mcp__crm__login", "tool_use_id": "t1", "tool_input": {"auth": {"client_secret": opaque}}})), opaque),
+        ("the tool name", sb.payload("PreToolUse", "s1", json!({"tool_name": format!("mcp__x__{gh}"), "tool_use_id": "t2", "tool_input": {}})), &gh),
+        ("the event name", sb.payload(&gh, "s1", json!({})), &gh),
+        ("an unknown key's value", sb.payload("Stop", "s1", json!({"x_debug": format!("env GH={gh}")})), &gh),
+        // Caps at 64 bytes: the secret starts before the cap and runs past it.
+        ("the prompt across the cap", sb.payload("UserPromptSubmit", "s1", json!({"prompt": format!("{} {gh} tail", "w".repeat(50))})), &gh),
+        ("an unknown token across the cap", sb.payload("UserPromptSubmit", "s1", json!({"prompt": format!("{} {opaque}", "w ".repeat(25))})), &opaque[..12]),
+        ("a non-JSON payload's excerpt", format!("{{\"hook_event_name\": \"Stop\", {} {gh}", "x".repeat(1000)).into_bytes(), &gh),
+    ];
+    let mut failures = Vec::new();
+    for (what, payload, secret) in &cases {
+        sb.hook(payload).ok();
+        let line = sb.records().last().unwrap().to_string();
+        // Any 12 bytes of the secret is a usable piece.
+        let s = secret.as_bytes();
+        if s.windows(12.min(s.len())).any(|w| line.contains(std::str::from_utf8(w).unwrap())) {
+            failures.push(format!("{what}: {line}"));
+        }
+    }
+    // Near misses: stored as they are.
+    let near: Vec<(Vec<u8>, &str, &str)> = vec![
+        (
+            sb.payload("Notification", "s1", json!({"token_type": "bearer-ish-kind"})),
+            "/raw_input/token_type",
+            "bearer-ish-kind",
+        ),
+        (
+            sb.payload("Notification", "s1", json!({"password_file": "/run/secrets/db"})),
+            "/raw_input/password_file",
+            "/run/secrets/db",
+        ),
+        (
+            sb.payload(
+                "PreToolUse",
+                "s1",
+                json!({"tool_name": "mcp__github__get_issue", "tool_use_id": "t3", "tool_input": {"issue": "42"}}),
+            ),
+            "/tool_name",
+            "mcp__github__get_issue",
+        ),
+        (
+            sb.payload("UserPromptSubmit", "s1", json!({"prompt": "short prompt, nothing to cut"})),
+            "/raw_input/prompt",
+            "short prompt, nothing to cut",
+        ),
+    ];
+    for (payload, pointer, want) in &near {
+        sb.hook(payload).ok();
+        let r = sb.records().last().unwrap().clone();
+        if r.pointer(pointer).and_then(|v| v.as_str()) != Some(*want) {
+            failures.push(format!("near miss changed at {pointer}: {}", r));
+        }
+    }
+    println!("unexpected places and caps: {} cases, {} near misses", cases.len(), near.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_cap_never_keeps_a_prefix_of_a_token_like_run() {
+    // No rule knows this token; the cap at 20 bytes would keep 12 bytes of it.
+    let text = format!("id: {}", "Qw3Er5Ty7Ui9Op1As3Df5Gh7Jk9");
+    let mut r = Redactor::new();
+    let (out, cut) = r.redact_capped(&text, 20);
+    assert!(cut);
+    assert_eq!(out.unwrap(), "id: ", "cut back to before the run");
+    // Near miss: a cut between words keeps what it can.
+    let (out, _) = Redactor::new().redact_capped("a few short words here", 12);
+    assert_eq!(out.unwrap(), "a few short ");
+}

@@ -200,3 +200,114 @@ fn private_even_with_a_permissive_umask() {
         assert_eq!(mode(&s), 0o600);
     }
 }
+
+#[test]
+fn last_records_removed_before_export_are_caught_by_the_head() {
+    // Nothing was exported (no relay): the checkpoint anchors nothing; the head still does.
+    let (sb, seg) = journal(6);
+    let mut lines = lines_of(&seg);
+    lines.truncate(3);
+    write_lines(&seg, &lines);
+    assert_broken(&sb, &seg, 0, "Truncated");
+    let v = sb.verify();
+    assert!(v.stdout.contains("records up to seq 5") && v.stdout.contains("ends at 2"), "{}", v.stdout);
+}
+
+#[test]
+fn every_record_removed_is_caught_by_the_head() {
+    let (sb, seg) = journal(3);
+    std::fs::write(&seg, "").unwrap();
+    assert_broken(&sb, &seg, 0, "Truncated");
+}
+
+#[test]
+fn records_removed_then_appended_over_stay_evident() {
+    // The next event moves the head on: the append itself writes what it found into the chain.
+    let (sb, seg) = journal(6);
+    let mut lines = lines_of(&seg);
+    lines.truncate(4);
+    write_lines(&seg, &lines);
+    sb.hook(&sb.payload("Stop", "tamper", json!({}))).ok();
+    let records = sb.records();
+    let note =
+        records.iter().find(|r| r["event_type"] == "journal_tail_removed").expect("a journal_tail_removed record");
+    assert!(note["raw_input"]["reason"].as_str().unwrap().contains("2 record(s) were removed"), "{note}");
+    assert_eq!(note["seq"], 4, "the chain goes on from what is left");
+    assert_eq!(note["security"]["findings"][0]["rule"], "telemetry_tampering.journal_tail_removed");
+    assert_broken(&sb, &seg, 5, "Deleted");
+}
+
+#[test]
+fn last_segment_renamed_to_a_hidden_name_is_refused() {
+    let mut sb = Sandbox::new();
+    sb.set("AGENT_TELEMETRY_SEGMENT_MAX_BYTES", "2500");
+    for i in 0..9 {
+        sb.hook(&sb.payload("Notification", "hidden", json!({"message": format!("m{i}")}))).ok();
+    }
+    sb.assert_verified();
+    let segs = sb.segments();
+    assert!(segs.len() >= 3, "{segs:?}");
+    let last = segs.last().unwrap();
+    let hidden = last.with_file_name(format!(".{}", last.file_name().unwrap().to_str().unwrap()));
+    std::fs::rename(last, &hidden).unwrap();
+    let v = sb.verify();
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains(&format!("unexpected entry {}:0: Unexpected", hidden.display())), "{}", v.stdout);
+    assert!(v.stdout.contains("renamed or hidden"), "{}", v.stdout);
+    // The head also shows the chain's end is gone.
+    assert!(v.stdout.contains("Truncated"), "{}", v.stdout);
+}
+
+#[test]
+fn middle_segment_renamed_out_of_the_pattern_is_refused() {
+    let mut sb = Sandbox::new();
+    sb.set("AGENT_TELEMETRY_SEGMENT_MAX_BYTES", "2500");
+    for i in 0..9 {
+        sb.hook(&sb.payload("Notification", "renamed", json!({"message": format!("m{i}")}))).ok();
+    }
+    let segs = sb.segments();
+    let middle = &segs[segs.len() / 2];
+    let renamed = middle.with_extension("jsonl.bak");
+    std::fs::rename(middle, &renamed).unwrap();
+    let v = sb.verify();
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains(&format!("unexpected entry {}:0: Unexpected", renamed.display())), "{}", v.stdout);
+}
+
+#[test]
+fn a_planted_file_is_refused_and_the_journal_files_are_not() {
+    let (sb, _) = journal(2);
+    // The journal's own files (lock/head, project list) are expected.
+    assert!(sb.journal_dir().join(".lock").exists());
+    sb.assert_verified();
+    std::fs::write(sb.journal_dir().join("notes.txt"), "hello").unwrap();
+    let v = sb.verify();
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains("notes.txt:0: Unexpected: not a journal file"), "{}", v.stdout);
+}
+
+#[test]
+fn a_damaged_head_fails_verify() {
+    let (sb, _) = journal(3);
+    std::fs::write(sb.journal_dir().join(".lock"), "head garbage\n").unwrap();
+    let v = sb.verify();
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    assert!(v.stdout.contains("head (.lock) is damaged"), "{}", v.stdout);
+}
+
+#[test]
+fn without_a_remote_verify_says_what_it_cannot_prove() {
+    // A forger who truncates *and* rewrites the head leaves a consistent journal: locally this
+    // passes, and verify says that this (and a re-hashed chain) needs the backend's copy.
+    let (sb, seg) = journal(5);
+    let mut lines = lines_of(&seg);
+    lines.truncate(3);
+    write_lines(&seg, &lines);
+    let last: JournalRecord = serde_json::from_str(&lines[2]).unwrap();
+    std::fs::write(sb.journal_dir().join(".lock"), format!("head {:>20} {}\n", last.seq, last.hash)).unwrap();
+    let v = sb.verify();
+    assert_eq!(v.code, 0, "{}", v.stdout);
+    assert!(v.stdout.contains("cannot prove without a remote anchor"), "{}", v.stdout);
+    assert!(v.stdout.contains("re-hashed"), "{}", v.stdout);
+    assert!(v.stdout.contains("rewritten head"), "{}", v.stdout);
+}

@@ -122,6 +122,12 @@ fn a_journal_rewritten_and_rehashed_is_caught_by_the_backend() {
         json!({"version": 2, "last_seq": 2, "last_hash": sb.records()[2]["hash"]}).to_string(),
     )
     .unwrap();
+    // And the journal's head (`.lock`: the last record's seq and hash).
+    std::fs::write(
+        sb.journal_dir().join(".lock"),
+        format!("head {:>20} {}\n", 2, sb.records()[2]["hash"].as_str().unwrap()),
+    )
+    .unwrap();
     assert_eq!(sb.verify().code, 0, "the local chain alone cannot see a consistent rewrite");
     let out = sb.run(&["verify", "--remote", &url], &[], b"");
     assert_eq!(out.code, 1, "{}", out.stdout);

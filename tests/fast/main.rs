@@ -38,6 +38,7 @@ mod live_watch;
 mod model_calls;
 mod ocsf_export;
 mod relay_behaviour;
+mod privacy_fields;
 mod relay_fixtures;
 mod relay_gaps;
 mod relay_lifecycle;
