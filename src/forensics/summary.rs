@@ -369,7 +369,7 @@ pub(crate) fn fleet_id(conn: &Connection, agent: &str) -> rusqlite::Result<i64> 
 /// `moved` changed agent: the touches of the paths those sessions touched are recomputed
 /// whole; each other new touch is placed among its path's touches, lowering the gaps it is
 /// nearer to. A scan from a new touch stops once writes of two agents lie between: every touch
-/// beyond has a partner nearer than the new one.
+/// beyond has a partner (one of those writes) nearer than the new one.
 pub(crate) fn update_gaps(conn: &Connection, new: &[i64], moved: &[i64]) -> rusqlite::Result<()> {
     let mut redo: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
     if !moved.is_empty() {
@@ -397,7 +397,8 @@ pub(crate) fn update_gaps(conn: &Connection, new: &[i64], moved: &[i64]) -> rusq
         }
         let mut own: Option<i64> = None;
         for st in [&mut back, &mut fwd] {
-            let mut writers: Vec<i64> = if write { vec![who] } else { Vec::new() };
+            // Agents with a write between the new touch and the row (the new one not counted).
+            let mut writers: Vec<i64> = Vec::new();
             let mut found_own = false;
             let mut q = st.query(params![npath, time, seq])?;
             let mut lower: Vec<(i64, i64)> = Vec::new();
@@ -484,5 +485,199 @@ mod tests {
             back.insert(v, n);
         });
         assert_eq!(back, h);
+    }
+}
+
+/// The fleet summaries of an index against a full recomputation and a fresh build, with the
+/// index grown in pieces (and upgraded from the previous schema).
+#[cfg(test)]
+mod incremental {
+    use crate::forensics::index::Index;
+    use crate::journal::chain;
+    use crate::progress::Silent;
+    use crate::record::JournalRecord;
+    use rusqlite::Connection;
+    use std::io::Write;
+    use std::path::Path;
+
+    /// Every summary as text, ids replaced by what they name (two builds number things alike
+    /// only by chance).
+    fn dump(conn: &Connection) -> Vec<String> {
+        let queries = [
+            "SELECT t.seq, p.text, t.time, t.write, t.gap,
+               CASE WHEN t.who > 0 THEN (SELECT agent FROM fleet_ids WHERE id = t.who) ELSE 'session:' || (SELECT sid FROM sessions WHERE sess = -t.who) END,
+               s.sid
+             FROM touches t JOIN npaths p ON p.id = t.npath JOIN sessions s ON s.sess = t.sess ORDER BY t.seq",
+            "SELECT s.sid, t.tool, t.calls, t.failures FROM session_tools t JOIN sessions s ON s.sess = t.sess ORDER BY s.sid, t.tool",
+            "SELECT s.sid, h.hist FROM session_hook h JOIN sessions s ON s.sess = h.sess ORDER BY s.sid",
+            "SELECT s.sid, x.agent, x.first_seq, x.runs, x.tool_calls FROM session_subagents x JOIN sessions s ON s.sess = x.sess ORDER BY s.sid, x.agent",
+            "SELECT x.seq, s.sid, x.agent, x.agent_type, x.parent_agent_id, x.parent_tool_use_id FROM subagent_starts x JOIN sessions s ON s.sess = x.sess ORDER BY x.seq",
+            "SELECT sid, agent, host, fleet_type, role, instance, registry_entry, registry_match FROM sessions ORDER BY sid",
+        ];
+        let mut out = Vec::new();
+        for q in queries {
+            let mut st = conn.prepare(q).unwrap();
+            let n = st.column_count();
+            let mut rows = st.query([]).unwrap();
+            while let Some(r) = rows.next().unwrap() {
+                let cols: Vec<String> =
+                    (0..n).map(|i| format!("{:?}", r.get::<_, rusqlite::types::Value>(i).unwrap())).collect();
+                out.push(cols.join(" | "));
+            }
+        }
+        out
+    }
+
+    /// The first rows where two dumps differ (empty: equal).
+    fn differ(a: &[String], b: &[String]) -> Vec<String> {
+        let mut out: Vec<String> =
+            a.iter().zip(b).filter(|(x, y)| x != y).take(3).map(|(x, y)| format!("{x}\n  vs {y}")).collect();
+        if a.len() != b.len() {
+            out.push(format!("{} rows vs {}", a.len(), b.len()));
+        }
+        out
+    }
+
+    /// Hand-made records: a session that gets its fleet id only after touching a file, two
+    /// agents touching that file, a session with no fleet id, a record that takes an indexed
+    /// seq again.
+    fn extra(start_seq: u64, t0: u64) -> Vec<(u64, JournalRecord)> {
+        let mut out = Vec::new();
+        let rec =
+            |seq: u64, sid: &str, agent: Option<&str>, event: &str, tool: Option<&str>, path: Option<&str>, t: u64| {
+                let mut r = JournalRecord { seq, time_unix_nano: t0 + t * 1_000_000_000, ..Default::default() };
+                r.session_id = Some(sid.into());
+                r.hook_event = event.into();
+                r.project_path = Some("/x".into());
+                r.agent_context.fleet_agent_id = agent.map(Into::into);
+                r.tool_name = tool.map(Into::into);
+                r.action_details.file_path = path.map(Into::into);
+                if tool.is_some() {
+                    r.tool_context = Some(crate::record::ToolContext {
+                        tool_use_id: Some(format!("toolu_{seq}")),
+                        ..Default::default()
+                    });
+                }
+                r.metadata.hook_us = Some(100 + seq % 7);
+                r
+            };
+        let mut s = start_seq;
+        let mut push = |r: JournalRecord| {
+            out.push((r.seq, r));
+        };
+        for (sid, agent, event, tool, path, t) in [
+            ("late-1", None, "PostToolUse", Some("Edit"), Some("/x/./src//a.rs"), 0),
+            ("late-1", None, "PostToolUse", Some("Read"), Some("/x/src/b.rs"), 5),
+            ("other-1", Some("reviewer"), "PostToolUse", Some("Read"), Some("/x/src/a.rs"), 30),
+            ("late-1", Some("builder-1"), "SessionStart", None, None, 40),
+            ("anon-1", None, "PostToolUse", Some("Write"), Some("/x/src/b.rs"), 50),
+            ("other-1", Some("reviewer"), "PostToolUse", Some("Write"), Some("/x/src/a.rs"), 20),
+        ] {
+            s += 1;
+            push(rec(s, sid, agent, event, tool, path, t));
+        }
+        out
+    }
+
+    fn write_lines(dir: &Path, name: &str, lines: &[Vec<u8>]) {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(name)).unwrap();
+        for l in lines {
+            f.write_all(l).unwrap();
+            f.write_all(b"\n").unwrap();
+        }
+    }
+
+    #[test]
+    fn incremental_summaries_equal_a_full_recomputation_and_a_fresh_build() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        let t0 = 1_796_000_000_000_000_000u64;
+        let sum = crate::forensics::synth::generate(&src, 4_000, t0, 5).unwrap();
+        // The generated segments' lines, then the hand-made ones (the last takes an indexed seq).
+        let mut lines: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut names: Vec<_> = std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        for n in &names {
+            let text = std::fs::read(src.join(n)).unwrap();
+            for l in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                lines.push((n.to_string_lossy().into_owned(), l.to_vec()));
+            }
+        }
+        let seg = lines.last().unwrap().0.clone();
+        for (_, r) in extra(sum.records + 10, t0 + 3_600_000_000_000) {
+            lines.push((seg.clone(), chain::encode(&r).unwrap().0));
+        }
+        let mut dup = JournalRecord { seq: sum.records / 2, time_unix_nano: t0 + 7, ..Default::default() };
+        dup.session_id = Some("late-1".into());
+        dup.hook_event = "PostToolUse".into();
+        dup.tool_name = Some("Write".into());
+        dup.action_details.file_path = Some("/x/src/a.rs".into());
+        lines.push((seg.clone(), chain::encode(&dup).unwrap().0));
+
+        let journal = tmp.path().join("journal");
+        std::fs::create_dir_all(&journal).unwrap();
+        let idx = tmp.path().join("index");
+        let n = lines.len();
+        let mut at = 0;
+        // Grows the journal to `cut` lines and the index with it; the summaries after, checked
+        // against a recomputation over the same index.
+        let mut grow = |cut: usize| -> Vec<String> {
+            let mut by_seg: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
+            for (s, l) in &lines[at..cut] {
+                match by_seg.last_mut() {
+                    Some((name, v)) if name == s => v.push(l.clone()),
+                    _ => by_seg.push((s.clone(), vec![l.clone()])),
+                }
+            }
+            for (s, v) in by_seg {
+                write_lines(&journal, &s, &v);
+            }
+            let first = at == 0;
+            at = cut;
+            let index = Index::open_with(&journal, &idx, &Silent).unwrap();
+            assert!(first || index.refresh.rebuilt.is_none(), "grown, not rebuilt: {:?}", index.refresh.rebuilt);
+            let got = dump(&index.conn);
+            let tx = index.conn.unchecked_transaction().unwrap();
+            super::recompute_all(&tx).unwrap();
+            assert_eq!(differ(&got, &dump(&tx)), Vec::<String>::new(), "after {cut} lines: kept vs recomputed");
+            tx.rollback().unwrap();
+            got
+        };
+        let mut grown = Vec::new();
+        for cut in [1, 40, 900, 2_500, n - 4, n - 3, n - 1] {
+            grown = grow(cut);
+        }
+        assert!(
+            grown.iter().any(|r| r.contains("\"builder-1\"") && r.contains("/x/src/a.rs")),
+            "the late fleet id moved the touch"
+        );
+        let fresh_build = |name: &str| -> Vec<String> {
+            let fresh = Index::open_with(&journal, &tmp.path().join(name), &Silent).unwrap();
+            assert!(fresh.refresh.rebuilt.is_some());
+            dump(&fresh.conn)
+        };
+        assert_eq!(differ(&grown, &fresh_build("fresh")), Vec::<String>::new(), "grown vs a fresh build");
+
+        // An index of the previous schema (without the fleet tables and columns) upgrades itself.
+        let conn = Connection::open(idx.join("forensics.sqlite")).unwrap();
+        for t in
+            ["npaths", "fleet_ids", "touches", "session_tools", "session_hook", "subagent_starts", "session_subagents"]
+        {
+            conn.execute_batch(&format!("DROP TABLE {t}")).unwrap();
+        }
+        for c in super::SESSION_COLUMNS {
+            conn.execute_batch(&format!("ALTER TABLE sessions DROP COLUMN {c}")).unwrap();
+        }
+        conn.execute_batch("UPDATE meta SET value = '6' WHERE key = 'schema'").unwrap();
+        drop(conn);
+        let up = Index::open_with(&journal, &idx, &Silent).unwrap();
+        assert!(up.refresh.upgraded && up.refresh.rebuilt.is_none(), "{:?}", up.refresh);
+        assert_eq!(differ(&grown, &dump(&up.conn)), Vec::<String>::new(), "grown vs upgraded");
+        drop(up);
+
+        // A record taking an indexed seq: everything recomputed, as a fresh build has it.
+        let last = grow(n);
+        assert_ne!(last, grown);
+        assert_eq!(differ(&last, &fresh_build("fresh2")), Vec::<String>::new(), "after a seq taken again");
     }
 }
