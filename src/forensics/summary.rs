@@ -164,48 +164,98 @@ pub(crate) fn normalise_path(p: &str) -> String {
 }
 
 /// Recomputes the per-session summaries (tools, hook timings, subagents) of every session in
-/// the temp table `touched` (which the caller empties).
+/// the temp table `touched` (which the caller empties): one pass over their events in session
+/// order, one session in memory at a time.
 pub(crate) fn summarise_sessions(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "DELETE FROM session_tools WHERE sess IN (SELECT sess FROM touched);
-         INSERT INTO session_tools SELECT t.sess, t.tool, COUNT(*), SUM(t.failed) FROM (
-           SELECT e.sess, e.tool, e.tool_use, MAX(e.event = 'PostToolUseFailure') AS failed
-           FROM events e WHERE e.sess IN (SELECT sess FROM touched)
-             AND e.event IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure') AND e.tool_use IS NOT NULL
-           GROUP BY e.sess, e.tool_use) t
-         GROUP BY t.sess, t.tool;
-         DROP TABLE IF EXISTS temp.sub_calls;
-         CREATE TEMP TABLE sub_calls AS
-           SELECT e.sess, e.agent, COUNT(DISTINCT e.tool_use) AS n FROM events e
-           WHERE e.sess IN (SELECT sess FROM touched) AND e.agent IS NOT NULL
-             AND e.event IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure')
-           GROUP BY e.sess, e.agent;
-         CREATE INDEX temp.sub_calls_key ON sub_calls(sess, agent);
+         DELETE FROM session_hook WHERE sess IN (SELECT sess FROM touched);
          DELETE FROM session_subagents WHERE sess IN (SELECT sess FROM touched);
          INSERT INTO session_subagents
-           SELECT st.sess, st.agent, MIN(st.seq), COUNT(*),
-             COALESCE((SELECT c.n FROM sub_calls c WHERE c.sess = st.sess AND c.agent = st.agent), 0)
-           FROM subagent_starts st WHERE st.sess IN (SELECT sess FROM touched) GROUP BY st.sess, st.agent;
-         DROP TABLE temp.sub_calls;
-         DELETE FROM session_hook WHERE sess IN (SELECT sess FROM touched);",
+           SELECT st.sess, st.agent, MIN(st.seq), COUNT(*), 0
+           FROM subagent_starts st WHERE st.sess IN (SELECT sess FROM touched) GROUP BY st.sess, st.agent;",
     )?;
-    // The hook's timings, per session, as histograms.
-    let mut per: HashMap<i64, BTreeMap<u64, u64>> = HashMap::new();
-    {
-        let mut st = conn.prepare(
-            "SELECT e.sess, e.hook_us FROM events e WHERE e.sess IN (SELECT sess FROM touched) AND e.hook_us IS NOT NULL",
-        )?;
-        let mut q = st.query([])?;
-        while let Some(r) = q.next()? {
-            let us = r.get::<_, i64>(1)?.max(0) as u64;
-            *per.entry(r.get(0)?).or_default().entry(us).or_default() += 1;
+    let mut st = conn.prepare(
+        "SELECT e.sess, e.event, e.tool, e.tool_use, e.agent, e.hook_us FROM events e
+         WHERE e.sess IN (SELECT sess FROM touched) ORDER BY e.sess, e.seq",
+    )?;
+    let mut q = st.query([])?;
+    let mut one = SessionPass::default();
+    let mut cur: Option<i64> = None;
+    while let Some(r) = q.next()? {
+        let sess: i64 = r.get(0)?;
+        if cur != Some(sess) {
+            if let Some(c) = cur {
+                one.write(conn, c)?;
+            }
+            cur = Some(sess);
+        }
+        let event = r.get_ref(1)?.as_str().unwrap_or("");
+        if let Some(us) = r.get::<_, Option<i64>>(5)? {
+            *one.hook.entry(us.max(0) as u64).or_default() += 1;
+        }
+        if !matches!(event, "PreToolUse" | "PostToolUse" | "PostToolUseFailure") {
+            continue;
+        }
+        let failed = event == "PostToolUseFailure";
+        let tool_use: Option<String> = r.get(3)?;
+        let Some(tool_use) = tool_use else { continue };
+        if let Some(agent) = r.get::<_, Option<String>>(4)? {
+            one.sub_calls.entry(agent).or_default().insert(tool_use.clone());
+        }
+        // As `GROUP BY tool_use` with `MAX(failed)` names it: the tool of the first record
+        // with the highest `failed`.
+        match one.calls.get_mut(&tool_use) {
+            Some(c) => {
+                if failed && !c.1 {
+                    *c = (r.get(2)?, true);
+                }
+            }
+            None => {
+                one.calls.insert(tool_use, (r.get(2)?, failed));
+            }
         }
     }
-    let mut ins = conn.prepare_cached("INSERT INTO session_hook VALUES (?1, ?2)")?;
-    for (sess, hist) in per {
-        ins.execute(params![sess, encode_hist(&hist)])?;
+    if let Some(c) = cur {
+        one.write(conn, c)?;
     }
     Ok(())
+}
+
+/// One session's summaries while its events are read.
+#[derive(Default)]
+struct SessionPass {
+    /// tool_use id → (tool, failed).
+    calls: HashMap<String, (Option<String>, bool)>,
+    hook: BTreeMap<u64, u64>,
+    /// subagent → its distinct tool_use ids.
+    sub_calls: HashMap<String, std::collections::HashSet<String>>,
+}
+
+impl SessionPass {
+    fn write(&mut self, conn: &Connection, sess: i64) -> rusqlite::Result<()> {
+        let mut tools: BTreeMap<Option<String>, (i64, i64)> = BTreeMap::new();
+        for (_, (tool, failed)) in self.calls.drain() {
+            let t = tools.entry(tool).or_default();
+            t.0 += 1;
+            t.1 += i64::from(failed);
+        }
+        let mut ins = conn.prepare_cached("INSERT INTO session_tools VALUES (?1, ?2, ?3, ?4)")?;
+        for (tool, (calls, failures)) in tools {
+            ins.execute(params![sess, tool, calls, failures])?;
+        }
+        if !self.hook.is_empty() {
+            conn.prepare_cached("INSERT INTO session_hook VALUES (?1, ?2)")?
+                .execute(params![sess, encode_hist(&self.hook)])?;
+            self.hook.clear();
+        }
+        let mut up =
+            conn.prepare_cached("UPDATE session_subagents SET tool_calls = ?3 WHERE sess = ?1 AND agent = ?2")?;
+        for (agent, ids) in self.sub_calls.drain() {
+            up.execute(params![sess, agent, ids.len() as i64])?;
+        }
+        Ok(())
+    }
 }
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
