@@ -116,9 +116,12 @@ pub(crate) fn find(index: &Index, f: &ConflictFilters) -> super::Result<Vec<Conf
         let c = project_condition(p, &mut params);
         conds.push(c);
     }
+    // From the touches, by time when the question is bounded in time, else by gap.
+    let by = if f.since.is_some() || f.until.is_some() { "touches_time" } else { "touches_gap" };
     let q = format!(
         "SELECT t.seq, t.time, s.sid, s.agent, e.agent, e.tool, p.text
-         FROM touches t JOIN events e ON e.seq = t.seq JOIN sessions s ON s.sess = t.sess JOIN npaths p ON p.id = t.npath
+         FROM touches t INDEXED BY {by} CROSS JOIN events e ON e.seq = t.seq CROSS JOIN sessions s ON s.sess = t.sess
+           CROSS JOIN npaths p ON p.id = t.npath
          WHERE {}",
         conds.join(" AND ")
     );

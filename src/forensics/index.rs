@@ -295,6 +295,7 @@ impl Index {
         };
         if !fresh {
             sql(&path, conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS touched (sess INTEGER PRIMARY KEY);"))?;
+            sql(&path, conn.execute_batch(summary::TABLES))?;
         }
         let mut index = Index { conn, path, journal_dir: journal_dir.to_path_buf(), refresh };
         index.catch_up(fresh, progress)?;
@@ -601,6 +602,8 @@ fn upgrade(conn: &mut Connection, journal_dir: &Path) -> Result<(), Box<dyn std:
     summary::recompute_all(&tx)?;
     tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema'", [SCHEMA_VERSION])?;
     tx.commit()?;
+    // The new tables' statistics, sampled (as after a build).
+    conn.execute_batch("PRAGMA analysis_limit=1000; ANALYZE;")?;
     Ok(())
 }
 

@@ -28,7 +28,8 @@ pub(crate) const READ_TOOLS: &[&str] = &["Read", "NotebookRead"];
 /// Tools whose completed call writes its path.
 pub(crate) const WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
 
-/// The fleet tables (created with the rest of a new index, or added to one of schema 6).
+/// The fleet tables (created with the rest of a new index, added to one of schema 6; run on
+/// every open: each statement is a no-op when what it makes is there).
 pub(crate) const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS npaths (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS fleet_ids (id INTEGER PRIMARY KEY, agent TEXT NOT NULL UNIQUE);
@@ -38,6 +39,7 @@ CREATE TABLE IF NOT EXISTS touches (
 );
 CREATE INDEX IF NOT EXISTS touches_path ON touches(npath, time, seq);
 CREATE INDEX IF NOT EXISTS touches_gap ON touches(gap) WHERE gap IS NOT NULL;
+CREATE INDEX IF NOT EXISTS touches_time ON touches(time) WHERE gap IS NOT NULL;
 CREATE INDEX IF NOT EXISTS touches_sess ON touches(sess);
 CREATE TABLE IF NOT EXISTS session_tools (sess INTEGER NOT NULL, tool TEXT, calls INTEGER NOT NULL, failures INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS session_tools_sess ON session_tools(sess);
