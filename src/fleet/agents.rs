@@ -2,9 +2,8 @@
 //! (first and last seen), how active (sessions, open sessions, events) — and the registry entry
 //! it matched; then the registry's agents that were never seen.
 //!
-//! From the forensics index (one row per session) plus each session's first record, read back
-//! from the journal by its place (host, type, role, instance and registry match are on every
-//! record, not in the index): one short read per session, no schema of its own.
+//! From the forensics index: one row per session, with who ran it (host, type, role, instance,
+//! registry match) as its first record says, kept in the index when the record is indexed.
 
 use crate::config::registry::Registry;
 use crate::forensics::index::Index;
@@ -38,30 +37,6 @@ pub(crate) struct AgentRow {
     pub events: u64,
 }
 
-/// What a session's first record says about who ran it.
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct FirstRecord {
-    metadata: FirstMeta,
-    agent_context: FirstAgent,
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct FirstMeta {
-    host_name: Option<String>,
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct FirstAgent {
-    fleet_agent_type: Option<String>,
-    agent_role: Option<String>,
-    instance_id: Option<String>,
-    registry_entry: Option<String>,
-    registry_match: Option<String>,
-}
-
 #[derive(Default)]
 struct Acc {
     kinds: BTreeSet<String>,
@@ -90,9 +65,9 @@ pub(crate) fn list(
     open_for: u64,
 ) -> super::Result<Vec<AgentRow>> {
     let mut st = index.conn.prepare(
-        "SELECT s.agent, s.agent_group, s.project, s.project_name, s.worktree, s.start, s.last, s.ended, s.records, g.name, e.off, e.len
-         FROM sessions s LEFT JOIN events e ON e.seq = s.first_seq LEFT JOIN segments g ON g.id = e.seg
-         WHERE s.records > 0 AND s.last >= ?1",
+        "SELECT s.agent, s.agent_group, s.project, s.project_name, s.worktree, s.start, s.last, s.ended, s.records,
+           s.host, s.fleet_type, s.role, s.instance, s.registry_entry, s.registry_match
+         FROM sessions s WHERE s.records > 0 AND s.last >= ?1",
     )?;
     let mut acc: BTreeMap<Option<String>, Acc> = BTreeMap::new();
     let mut rows = st.query([since.unwrap_or(0) as i64])?;
@@ -118,24 +93,17 @@ pub(crate) fn list(
             a.open += 1;
         }
         a.events += n(r.get(8)?);
-        let place: (Option<String>, Option<i64>, Option<i64>) = (r.get(9)?, r.get(10)?, r.get(11)?);
-        if let (Some(seg), Some(off), Some(len)) = place {
-            let first: FirstRecord = index
-                .line(&seg, off as u64, len as u64)
-                .ok()
-                .and_then(|l| serde_json::from_slice(&l).ok())
-                .unwrap_or_default();
-            a.hosts.extend(first.metadata.host_name);
-            a.kinds.extend(first.agent_context.fleet_agent_type);
-            a.roles.extend(first.agent_context.agent_role);
-            a.instances.extend(first.agent_context.instance_id);
-            match (first.agent_context.registry_entry, first.agent_context.registry_match) {
-                (Some(e), m) => {
-                    a.entries.insert(e, m.unwrap_or_else(|| "agent_id".into()));
-                }
-                (None, Some(m)) if m == "none" => a.matched_none = true,
-                _ => {}
+        // Who ran it, from the session's first record (kept in the index when indexed).
+        a.hosts.extend(r.get::<_, Option<String>>(9)?);
+        a.kinds.extend(r.get::<_, Option<String>>(10)?);
+        a.roles.extend(r.get::<_, Option<String>>(11)?);
+        a.instances.extend(r.get::<_, Option<String>>(12)?);
+        match (r.get::<_, Option<String>>(13)?, r.get::<_, Option<String>>(14)?) {
+            (Some(e), m) => {
+                a.entries.insert(e, m.unwrap_or_else(|| "agent_id".into()));
             }
+            (None, Some(m)) if m == "none" => a.matched_none = true,
+            _ => {}
         }
     }
     let mut out: Vec<AgentRow> = acc

@@ -15,10 +15,11 @@
 use super::conflicts::project_condition;
 use crate::forensics::index::Index;
 use crate::forensics::sessions::{clip, count, Findings, Tokens};
+use crate::forensics::summary;
 use crate::forensics::Style;
 use crate::text::escape_terminal;
 use rusqlite::types::Value as SqlValue;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Tool calls of one tool.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -75,6 +76,7 @@ pub(crate) struct HookTiming {
 
 impl HookTiming {
     /// Nearest-rank percentiles of the timings (sorted here); `None` for none.
+    #[cfg(test)]
     pub(crate) fn of(mut us: Vec<u64>) -> Option<HookTiming> {
         if us.is_empty() {
             return None;
@@ -82,6 +84,26 @@ impl HookTiming {
         us.sort_unstable();
         let rank = |p: f64| us[((p * us.len() as f64).ceil() as usize).clamp(1, us.len()) - 1];
         Some(HookTiming { events: us.len() as u64, median_us: rank(0.5), p99_us: rank(0.99), max_us: us[us.len() - 1] })
+    }
+
+    /// Nearest-rank percentiles from (value, count) pairs sorted by value (counts above zero).
+    pub(crate) fn of_counts(counts: &[(u64, u64)]) -> Option<HookTiming> {
+        let n: u64 = counts.iter().map(|(_, c)| c).sum();
+        if n == 0 {
+            return None;
+        }
+        let rank = |p: f64| {
+            let k = ((p * n as f64).ceil() as u64).clamp(1, n);
+            let mut seen = 0;
+            for &(v, c) in counts {
+                seen += c;
+                if seen >= k {
+                    return v;
+                }
+            }
+            counts[counts.len() - 1].0
+        };
+        Some(HookTiming { events: n, median_us: rank(0.5), p99_us: rank(0.99), max_us: counts[counts.len() - 1].0 })
     }
 }
 
@@ -169,14 +191,11 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
     }
     {
         // Tool calls per agent and tool: distinct tool_use ids per session (as `sessions`
-        // counts them), and those that failed.
+        // counts them), and those that failed, from the per-session summary.
         let mut st = tx.prepare(
-            "SELECT s.agent, t.tool, COUNT(*), SUM(t.failed) FROM (
-               SELECT e.sess, e.tool, e.tool_use, MAX(e.event = 'PostToolUseFailure') AS failed
-               FROM events e JOIN fleet_selected x ON x.sess = e.sess
-               WHERE e.event IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure') AND e.tool_use IS NOT NULL
-               GROUP BY e.sess, e.tool_use) t
-             JOIN sessions s ON s.sess = t.sess GROUP BY s.agent, t.tool",
+            "SELECT s.agent, t.tool, SUM(t.calls), SUM(t.failures)
+             FROM session_tools t JOIN fleet_selected x ON x.sess = t.sess JOIN sessions s ON s.sess = t.sess
+             GROUP BY s.agent, t.tool",
         )?;
         let mut q = st.query([])?;
         while let Some(r) = q.next()? {
@@ -192,34 +211,26 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
         }
     }
     {
-        // The hook's timings per agent: one scan of the events, sessions mapped to agents here
-        // (no per-row join), each agent's timings sorted here (a sort in SQL would build a temp
-        // b-tree).
-        let agents: Vec<Option<String>> = rows.keys().cloned().collect();
-        let slot: std::collections::HashMap<&Option<String>, usize> =
-            agents.iter().enumerate().map(|(i, a)| (a, i)).collect();
-        let mut agent_of: std::collections::HashMap<i64, usize> = std::collections::HashMap::new();
-        {
-            let mut st =
-                tx.prepare("SELECT x.sess, s.agent FROM fleet_selected x JOIN sessions s ON s.sess = x.sess")?;
-            let mut q = st.query([])?;
-            while let Some(r) = q.next()? {
-                if let Some(&i) = slot.get(&r.get::<_, Option<String>>(1)?) {
-                    agent_of.insert(r.get(0)?, i);
-                }
-            }
-        }
-        let mut timings: Vec<Vec<u64>> = vec![Vec::new(); agents.len()];
-        let mut st = tx.prepare("SELECT e.sess, e.hook_us FROM events e JOIN fleet_selected x ON x.sess = e.sess WHERE e.hook_us IS NOT NULL")?;
+        // The hook's timings per agent: the sessions' histograms merged.
+        let mut hist: BTreeMap<Option<String>, HashMap<u64, u64>> = BTreeMap::new();
+        let mut st = tx.prepare(
+            "SELECT s.agent, h.hist FROM fleet_selected x JOIN sessions s ON s.sess = x.sess JOIN session_hook h ON h.sess = x.sess",
+        )?;
         let mut q = st.query([])?;
         while let Some(r) = q.next()? {
-            if let Some(&i) = agent_of.get(&r.get::<_, i64>(0)?) {
-                timings[i].push(r.get::<_, i64>(1)?.max(0) as u64);
+            let agent: Option<String> = r.get(0)?;
+            if !rows.contains_key(&agent) {
+                continue;
             }
+            let counts = hist.entry(agent).or_default();
+            let blob: Vec<u8> = r.get(1)?;
+            summary::decode_hist(&blob, |v, n| *counts.entry(v).or_default() += n);
         }
-        for (agent, us) in agents.iter().zip(timings) {
-            if let Some(row) = rows.get_mut(agent) {
-                row.hook = HookTiming::of(us);
+        for (agent, counts) in hist {
+            if let Some(row) = rows.get_mut(&agent) {
+                let mut sorted: Vec<(u64, u64)> = counts.into_iter().collect();
+                sorted.sort_unstable();
+                row.hook = HookTiming::of_counts(&sorted);
             }
         }
     }
@@ -327,5 +338,14 @@ mod tests {
         // p99 of 1,000: the 990th value, not the largest.
         let t = HookTiming::of((1..=1000).collect()).unwrap();
         assert_eq!((t.median_us, t.p99_us), (500, 990));
+        // From counts: the same as from the values.
+        for values in [vec![7u64], (1..=1000).collect(), vec![5, 5, 5, 9, 1, 1, 300, 5, 9, 9, 9]] {
+            let mut counts = std::collections::BTreeMap::new();
+            for v in &values {
+                *counts.entry(*v).or_insert(0u64) += 1;
+            }
+            let pairs: Vec<(u64, u64)> = counts.into_iter().collect();
+            assert_eq!(HookTiming::of_counts(&pairs), HookTiming::of(values));
+        }
     }
 }

@@ -26,10 +26,7 @@ use crate::text::escape_terminal;
 use rusqlite::types::Value as SqlValue;
 use std::collections::BTreeMap;
 
-/// Tools whose completed call reads its path.
-pub(crate) const READ_TOOLS: &[&str] = &["Read", "NotebookRead"];
-/// Tools whose completed call writes its path.
-pub(crate) const WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
+use crate::forensics::summary::WRITE_TOOLS;
 
 #[derive(Debug, Clone)]
 pub(crate) struct ConflictFilters {
@@ -99,33 +96,6 @@ pub(crate) fn parse_window(text: &str) -> super::Result<u64> {
     Ok(n.saturating_mul(secs).saturating_mul(1_000_000_000))
 }
 
-/// A path with `//`, `.` and `..` (lexically) resolved and no trailing `/`.
-pub(crate) fn normalise_path(p: &str) -> String {
-    let absolute = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !absolute {
-                    parts.push("..");
-                }
-            }
-            c => parts.push(c),
-        }
-    }
-    let joined = parts.join("/");
-    if absolute {
-        format!("/{joined}")
-    } else if joined.is_empty() {
-        ".".into()
-    } else {
-        joined
-    }
-}
-
 /// The SQL condition selecting sessions of a project (path, name or glob), as `sessions` does.
 pub(crate) fn project_condition(project: &str, params: &mut Vec<SqlValue>) -> String {
     params.push(SqlValue::Text(project.to_string()));
@@ -134,22 +104,24 @@ pub(crate) fn project_condition(project: &str, params: &mut Vec<SqlValue>) -> St
 }
 
 /// Every conflict in `f`, oldest first.
+///
+/// Reads only the touches whose nearest conflicting touch (over the whole index) is within the
+/// window (`touches.gap`, see [`crate::forensics::summary`]): every touch of a conflicting pair
+/// is among them, so pairing them gives the answer pairing every touch would.
 pub(crate) fn find(index: &Index, f: &ConflictFilters) -> super::Result<Vec<Conflict>> {
-    let tools: Vec<&str> = READ_TOOLS.iter().chain(WRITE_TOOLS).copied().collect();
-    let mut params: Vec<SqlValue> = tools.iter().map(|t| SqlValue::Text(t.to_string())).collect();
-    let mut conds = vec![
-        format!("e.tool IN ({})", (1..=tools.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")),
-        "e.event = 'PostToolUse'".to_string(),
-        "e.path IS NOT NULL".into(),
-    ];
-    super::window_conditions(f.since, f.until, "e.time", "e.time", &mut params, &mut conds);
+    let mut params: Vec<SqlValue> = vec![SqlValue::Integer(f.window.min(i64::MAX as u64) as i64)];
+    let mut conds = vec!["t.gap <= ?1".to_string()];
+    super::window_conditions(f.since, f.until, "t.time", "t.time", &mut params, &mut conds);
     if let Some(p) = &f.project {
         let c = project_condition(p, &mut params);
         conds.push(c);
     }
+    // From the touches, by time when the question is bounded in time, else by gap.
+    let by = if f.since.is_some() || f.until.is_some() { "touches_time" } else { "touches_gap" };
     let q = format!(
-        "SELECT e.seq, e.time, s.sid, s.agent, e.agent, e.tool, p.text
-         FROM events e JOIN sessions s ON s.sess = e.sess JOIN paths p ON p.id = e.path
+        "SELECT t.seq, t.time, s.sid, s.agent, e.agent, e.tool, p.text
+         FROM touches t INDEXED BY {by} CROSS JOIN events e ON e.seq = t.seq CROSS JOIN sessions s ON s.sess = t.sess
+           CROSS JOIN npaths p ON p.id = t.npath
          WHERE {}",
         conds.join(" AND ")
     );
@@ -163,7 +135,7 @@ pub(crate) fn find(index: &Index, f: &ConflictFilters) -> super::Result<Vec<Conf
         let tool: String = r.get(5)?;
         let path: String = r.get(6)?;
         let key = agent.clone().unwrap_or_else(|| format!("session:{sid}"));
-        by_path.entry(normalise_path(&path)).or_default().push(Touch {
+        by_path.entry(path).or_default().push(Touch {
             agent,
             session_id: sid,
             subagent_id: r.get(4)?,
@@ -308,6 +280,7 @@ pub(crate) fn render(conflicts: &[Conflict], window: u64, style: Style) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forensics::summary::normalise_path;
 
     fn touch(key: &str, secs: u64, access: &'static str, seq: u64) -> Touch {
         Touch {

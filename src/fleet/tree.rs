@@ -3,18 +3,16 @@
 //! session ran (nested ones under the subagent that spawned them), for one workflow
 //! (`session_context.workflow_id`), for the tree one session belongs to, or for everything.
 //!
-//! Sessions and their counts come from the index (`sessions`' own rows); a subagent's type and
-//! parent are read back from its SubagentStart record in the journal.
+//! Sessions and their counts come from the index (`sessions`' own rows); a subagent's type,
+//! parent, runs and tool calls from its summary there (kept from its SubagentStart records).
 //!
 //! Not for: spans and timings inside a session (`tree SESSION` shows the relay's trace tree).
 
 use crate::forensics::index::Index;
 use crate::forensics::sessions::{self, clip, SessionRow};
-use crate::forensics::Error as ForensicsError;
 use crate::forensics::Style;
 use crate::text::escape_terminal;
-use rusqlite::OptionalExtension;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 /// What to show.
 #[derive(Debug, Clone, Default)]
@@ -118,6 +116,8 @@ pub(crate) fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) ->
             roots
         }
     };
+    // Every session's subagents at once when the whole fleet is asked for, else per session.
+    let all = if sel.session.is_none() && sel.workflow.is_none() { Some(subagents(index, None)?) } else { None };
     let mut out = Vec::new();
     let mut done = BTreeSet::new();
     for root in roots {
@@ -144,7 +144,10 @@ pub(crate) fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) ->
                 tool_calls: r.tool_calls,
                 errors: r.errors,
                 child_sessions: r.child_sessions,
-                subagents: subagents(index, &sid)?,
+                subagents: match &all {
+                    Some(all) => all.get(&sid).cloned().unwrap_or_default(),
+                    None => subagents(index, Some(&sid))?.remove(&sid).unwrap_or_default(),
+                },
             });
             // Children oldest first: pushed in reverse.
             if let Some(ks) = kids.get(sid.as_str()) {
@@ -169,58 +172,27 @@ fn workflows(index: &Index) -> super::Result<Workflows> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// The subagents of a session, in the order they started, from their SubagentStart records.
-fn subagents(index: &Index, sid: &str) -> super::Result<Vec<Subagent>> {
-    #[derive(serde::Deserialize, Default)]
-    #[serde(default)]
-    struct Start {
-        seq: u64,
-        agent_context: crate::record::AgentContext,
-    }
-    let sess: Option<i64> =
-        index.conn.query_row("SELECT sess FROM sessions WHERE sid = ?1", [sid], |r| r.get(0)).optional()?;
-    let Some(sess) = sess else { return Ok(Vec::new()) };
-    let mut st = index.conn.prepare(
-        "SELECT e.seq, g.name, e.off, e.len, e.agent FROM events e JOIN segments g ON g.id = e.seg WHERE e.sess = ?1 AND e.event = 'SubagentStart' AND e.agent IS NOT NULL ORDER BY e.seq",
-    )?;
-    let starts: Vec<(u64, String, u64, u64, String)> = st
-        .query_map([sess], |r| {
-            Ok((
-                r.get::<_, i64>(0)? as u64,
-                r.get(1)?,
-                r.get::<_, i64>(2)? as u64,
-                r.get::<_, i64>(3)? as u64,
-                r.get(4)?,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut calls_st = index.conn.prepare("SELECT COUNT(DISTINCT tool_use) FROM events WHERE sess = ?1 AND agent = ?2 AND event IN ('PreToolUse', 'PostToolUse', 'PostToolUseFailure')")?;
-    let mut out: Vec<Subagent> = Vec::new();
-    let mut at: BTreeMap<String, usize> = BTreeMap::new();
-    for (seq, seg, off, len, agent) in starts {
-        if let Some(&i) = at.get(&agent) {
-            out[i].runs += 1;
-            continue;
-        }
-        let line =
-            index.line(&seg, off, len).map_err(|error| ForensicsError::Segment { segment: seg.clone(), error })?;
-        let rec: Start = serde_json::from_slice(&line).map_err(|error| ForensicsError::BadLine {
-            segment: seg.clone(),
-            offset: off,
-            error,
-        })?;
-        if rec.seq != seq {
-            return Err(ForensicsError::JournalChanged { segment: seg, offset: off, seq }.into());
-        }
-        let tool_calls: i64 = calls_st.query_row(rusqlite::params![sess, agent], |r| r.get(0))?;
-        at.insert(agent.clone(), out.len());
-        out.push(Subagent {
-            agent_id: agent,
-            agent_type: rec.agent_context.agent_type,
-            parent_agent_id: rec.agent_context.parent_agent_id,
-            parent_tool_use_id: rec.agent_context.parent_tool_use_id,
-            runs: 1,
-            tool_calls: tool_calls as u64,
+/// The subagents of one session (`Some(sid)`) or of every session, each session's in the order
+/// they started, from the index's subagent summary (each SubagentStart's type and parents, kept
+/// from its record when indexed).
+fn subagents(index: &Index, sid: Option<&str>) -> super::Result<HashMap<String, Vec<Subagent>>> {
+    let mut st = index.conn.prepare(&format!(
+        "SELECT s.sid, ss.agent, st.agent_type, st.parent_agent_id, st.parent_tool_use_id, ss.runs, ss.tool_calls
+         FROM session_subagents ss JOIN sessions s ON s.sess = ss.sess JOIN subagent_starts st ON st.seq = ss.first_seq
+         {} ORDER BY ss.sess, ss.first_seq",
+        if sid.is_some() { "WHERE s.sid = ?1" } else { "" }
+    ))?;
+    let params: Vec<&str> = sid.into_iter().collect();
+    let mut q = st.query(rusqlite::params_from_iter(params))?;
+    let mut out: HashMap<String, Vec<Subagent>> = HashMap::new();
+    while let Some(r) = q.next()? {
+        out.entry(r.get(0)?).or_default().push(Subagent {
+            agent_id: r.get(1)?,
+            agent_type: r.get(2)?,
+            parent_agent_id: r.get(3)?,
+            parent_tool_use_id: r.get(4)?,
+            runs: r.get::<_, i64>(5)? as u64,
+            tool_calls: r.get::<_, i64>(6)? as u64,
         });
     }
     Ok(out)

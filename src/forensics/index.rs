@@ -9,6 +9,7 @@
 //! on is no longer at its place with its hash (the journal was replaced, rotated away, or
 //! rewritten); a rebuild is always correct, so any doubt ends in one.
 
+use super::summary;
 use crate::journal::chain;
 use crate::journal::read::{Lines, Position};
 use crate::journal::segment;
@@ -20,7 +21,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Bump when the tables change: an index of another version is rebuilt.
-const SCHEMA_VERSION: &str = "6";
+const SCHEMA_VERSION: &str = "7";
+/// The schema before the fleet summaries: upgraded in place (the summaries computed from its
+/// tables and the records they name), not rebuilt.
+const PREVIOUS_VERSION: &str = "6";
 /// Records per transaction while indexing.
 const BATCH: usize = 50_000;
 
@@ -58,6 +62,8 @@ pub(crate) struct Index {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Refresh {
     pub rebuilt: Option<String>,
+    /// An index of the previous schema was upgraded in place.
+    pub upgraded: bool,
     pub records_added: u64,
 }
 
@@ -216,7 +222,9 @@ CREATE TABLE sessions (
   f_low INTEGER NOT NULL DEFAULT 0, f_medium INTEGER NOT NULL DEFAULT 0, f_high INTEGER NOT NULL DEFAULT 0, f_critical INTEGER NOT NULL DEFAULT 0,
   in_tok INTEGER, out_tok INTEGER, cache_read INTEGER, cache_create INTEGER,
   model_calls INTEGER NOT NULL DEFAULT 0, cost REAL, unpriced_calls INTEGER NOT NULL DEFAULT 0,
-  first_seq INTEGER, last_seq INTEGER
+  first_seq INTEGER, last_seq INTEGER,
+  -- Who ran it, from its first record (fleet summaries: `fleet agents`).
+  host TEXT, fleet_type TEXT, role TEXT, instance TEXT, registry_entry TEXT, registry_match TEXT
 );
 CREATE TEMP TABLE touched (sess INTEGER PRIMARY KEY);
 ";
@@ -257,7 +265,17 @@ impl Index {
         let mut conn = sql(&path, Connection::open(&path))?;
         sql(&path, conn.busy_timeout(std::time::Duration::from_secs(60)))?;
         sql(&path, conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=4294967296; PRAGMA temp_store=MEMORY;"))?;
-        let fresh = match Self::why_stale(&conn, journal_dir) {
+        let mut why = Self::why_stale(&conn, journal_dir);
+        if why.is_none() && schema_of(&conn).as_deref() == Some(PREVIOUS_VERSION) {
+            // An index of the previous schema: add the fleet summaries (a failure, e.g. a
+            // record it names no longer readable, ends in a rebuild).
+            progress.phase("upgrading the index");
+            match upgrade(&mut conn, journal_dir) {
+                Ok(()) => refresh.upgraded = true,
+                Err(e) => why = Some(format!("upgrading the index from schema {PREVIOUS_VERSION} failed: {e}")),
+            }
+        }
+        let fresh = match why {
             None => false,
             Some(why) => {
                 drop(conn);
@@ -269,6 +287,7 @@ impl Index {
                 sql(&path, conn.busy_timeout(std::time::Duration::from_secs(60)))?;
                 sql(&path, conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536; PRAGMA mmap_size=4294967296; PRAGMA temp_store=MEMORY;"))?;
                 sql(&path, conn.execute_batch(SCHEMA))?;
+                sql(&path, conn.execute_batch(summary::TABLES))?;
                 sql(&path, conn.execute("INSERT INTO meta VALUES ('schema', ?1)", [SCHEMA_VERSION]))?;
                 refresh.rebuilt = Some(why);
                 true
@@ -276,6 +295,7 @@ impl Index {
         };
         if !fresh {
             sql(&path, conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS touched (sess INTEGER PRIMARY KEY);"))?;
+            sql(&path, conn.execute_batch(summary::TABLES))?;
         }
         let mut index = Index { conn, path, journal_dir: journal_dir.to_path_buf(), refresh };
         index.catch_up(fresh, progress)?;
@@ -301,7 +321,7 @@ impl Index {
         };
         match meta("schema") {
             None => return Some("no index yet".into()),
-            Some(v) if v != SCHEMA_VERSION => {
+            Some(v) if v != SCHEMA_VERSION && v != PREVIOUS_VERSION => {
                 return Some(format!("index schema {v}, this version writes {SCHEMA_VERSION}"))
             }
             _ => {}
@@ -355,6 +375,7 @@ impl Index {
             progress.total(bytes_after(&jdir, position.as_ref()));
         }
         let mut bytes = 0u64;
+        let mut disorder = false;
         loop {
             let batch =
                 next_batch(&mut lines, BATCH).map_err(|source| IndexError::Journal { path: jdir.clone(), source })?;
@@ -366,6 +387,7 @@ impl Index {
                 let mut ins = sql(&path, tx.prepare_cached("INSERT OR REPLACE INTO events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)"))?;
                 let mut fins = sql(&path, tx.prepare_cached("INSERT INTO findings VALUES (?1,?2,?3,?4)"))?;
                 let mut touched = HashSet::new();
+                let mut new_touches: Vec<i64> = Vec::new();
                 let mut last_hash = None;
                 for (segment, off, raw) in &batch {
                     let Ok(l) = serde_json::from_slice::<Line>(raw) else { continue };
@@ -374,23 +396,48 @@ impl Index {
                         Some(s) => Some(ids.session(&tx, &path, s)?),
                         None => None,
                     };
+                    if ids.max_seq.is_some_and(|m| l.seq as i64 <= m) {
+                        // A record in place of an indexed one's seq: the summaries are redone.
+                        disorder = true;
+                    }
+                    ids.max_seq = Some(ids.max_seq.map_or(l.seq as i64, |m| m.max(l.seq as i64)));
                     if let Some(s) = sess {
+                        let first = ids.created.remove(&s);
+                        if first {
+                            sql(&path, summary::note_first_record(&tx, s, raw))?;
+                        }
                         if ids.info_seen.insert(s) || l.hook_event == "SessionStart" {
                             ids.note_info(&tx, &path, s, &l)?;
+                            ids.note_agent(s, l.agent_context.fleet_agent_id.as_deref(), first);
                         }
                         touched.insert(s);
+                        if l.hook_event == "SubagentStart" {
+                            if let Some(a) = &l.agent_context.agent_id {
+                                sql(&path, summary::note_subagent_start(&tx, l.seq as i64, s, a, raw))?;
+                            }
+                        }
                     }
                     let d = &l.action_details;
-                    let p = match d
-                        .resolved_path
-                        .as_ref()
-                        .or(d.file_path.as_ref())
-                        .or(d.search_path.as_ref())
-                        .or(d.url.as_ref())
-                    {
+                    let ptext =
+                        d.resolved_path.as_ref().or(d.file_path.as_ref()).or(d.search_path.as_ref()).or(d.url.as_ref());
+                    let p = match ptext {
                         Some(p) => Some(ids.text(&tx, &path, Dict::Path, p)?),
                         None => None,
                     };
+                    if let (Some(s), Some(write), Some(pt)) =
+                        (sess, summary::touch_kind(&l.hook_event, l.tool_name.as_deref()), ptext)
+                    {
+                        let np = ids.npath(&tx, &path, pt)?;
+                        let who = ids.who(&tx, &path, s)?;
+                        sql(
+                            &path,
+                            tx.prepare_cached("INSERT OR REPLACE INTO touches VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)")
+                                .and_then(|mut st| {
+                                    st.execute(params![l.seq as i64, np, l.time_unix_nano as i64, s, who, write])
+                                }),
+                        )?;
+                        new_touches.push(l.seq as i64);
+                    }
                     let command = match &d.command {
                         Some(c) => Some(ids.text(&tx, &path, Dict::Command, c)?),
                         None => None,
@@ -456,8 +503,10 @@ impl Index {
                 }
                 let p = serde_json::to_string(lines.position()).unwrap_or_default();
                 sql(&path, tx.execute("INSERT OR REPLACE INTO meta VALUES ('position', ?1)", [p]))?;
-                if !fresh {
+                if !fresh && !disorder {
                     summarise_touched(&tx, &path)?;
+                    let moved: Vec<i64> = ids.moved.drain().collect();
+                    sql(&path, summary::update_gaps(&tx, &new_touches, &moved))?;
                 }
             }
             sql(&path, tx.commit())?;
@@ -471,15 +520,91 @@ impl Index {
             sql(&path, self.conn.execute_batch("CREATE INDEX IF NOT EXISTS events_sess ON events(sess, seq); CREATE INDEX IF NOT EXISTS findings_sess ON findings(sess, severity);"))?;
             let tx = sql(&path, self.conn.transaction())?;
             summarise_touched(&tx, &path)?;
+            progress.phase("summarising file touches");
+            sql(&path, summary::recompute_touches(&tx))?;
+            sql(&path, tx.commit())?;
+        } else if disorder {
+            // Some record took an indexed one's seq: every session and summary again.
+            let tx = sql(&path, self.conn.transaction())?;
+            sql(&path, tx.execute_batch("DELETE FROM touched; INSERT INTO touched SELECT sess FROM sessions;"))?;
+            summarise_touched(&tx, &path)?;
+            sql(&path, summary::recompute_touches(&tx))?;
             sql(&path, tx.commit())?;
         }
         Ok(())
     }
+}
 
-    /// The journal line of an indexed record.
-    pub(crate) fn line(&self, seg: &str, off: u64, len: u64) -> std::io::Result<Vec<u8>> {
-        read_line(&self.journal_dir, seg, off, len)
+/// The schema version an index says it has.
+fn schema_of(conn: &Connection) -> Option<String> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| r.get::<_, String>(0))
+        .optional()
+        .ok()
+        .flatten()
+}
+
+/// Upgrades an index of the previous schema in one transaction: the fleet tables and columns
+/// added, filled from the index's own tables and from the records they name (each session's
+/// first record, each SubagentStart), read back from the journal.
+fn upgrade(conn: &mut Connection, journal_dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let tx = conn.transaction()?;
+    for c in summary::SESSION_COLUMNS {
+        tx.execute_batch(&format!("ALTER TABLE sessions ADD COLUMN {c} TEXT"))?;
     }
+    tx.execute_batch(summary::TABLES)?;
+    tx.execute_batch("CREATE TEMP TABLE IF NOT EXISTS touched (sess INTEGER PRIMARY KEY);")?;
+    {
+        let mut st = tx.prepare(
+            "SELECT s.sess, g.name, e.off, e.len FROM sessions s JOIN events e ON e.seq = s.first_seq JOIN segments g ON g.id = e.seg",
+        )?;
+        let rows: Vec<(i64, String, i64, i64)> =
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+        for (sess, seg, off, len) in rows {
+            summary::note_first_record(&tx, sess, &read_line(journal_dir, &seg, off as u64, len as u64)?)?;
+        }
+        let mut st = tx.prepare(
+            "SELECT e.seq, e.sess, e.agent, g.name, e.off, e.len FROM events e JOIN segments g ON g.id = e.seg
+             WHERE e.event = 'SubagentStart' AND e.agent IS NOT NULL AND e.sess IS NOT NULL",
+        )?;
+        let rows: Vec<(i64, i64, String, String, i64, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+            .collect::<Result<_, _>>()?;
+        for (seq, sess, agent, seg, off, len) in rows {
+            let line = read_line(journal_dir, &seg, off as u64, len as u64)?;
+            summary::note_subagent_start(&tx, seq, sess, &agent, &line)?;
+        }
+        let tools: Vec<String> =
+            summary::READ_TOOLS.iter().chain(summary::WRITE_TOOLS).map(|t| format!("'{t}'")).collect();
+        let mut st = tx.prepare(&format!(
+            "SELECT e.seq, e.sess, e.time, e.tool, p.text FROM events e JOIN paths p ON p.id = e.path
+             WHERE e.event = 'PostToolUse' AND e.sess IS NOT NULL AND e.tool IN ({})",
+            tools.join(", ")
+        ))?;
+        let mut q = st.query([])?;
+        let mut npaths: HashMap<String, i64> = HashMap::new();
+        let mut ins = tx.prepare("INSERT INTO touches VALUES (?1, ?2, ?3, ?4, 0, ?5, NULL)")?;
+        while let Some(r) = q.next()? {
+            let tool: String = r.get(3)?;
+            let np = summary::normalise_path(&r.get::<_, String>(4)?);
+            let id = match npaths.get(&np) {
+                Some(id) => *id,
+                None => {
+                    tx.execute("INSERT INTO npaths (text) VALUES (?1)", [&np])?;
+                    let id = tx.last_insert_rowid();
+                    npaths.insert(np, id);
+                    id
+                }
+            };
+            let write = summary::touch_kind("PostToolUse", Some(&tool)) == Some(true);
+            ins.execute(params![r.get::<_, i64>(0)?, id, r.get::<_, i64>(2)?, r.get::<_, i64>(1)?, write])?;
+        }
+    }
+    summary::recompute_all(&tx)?;
+    tx.execute("UPDATE meta SET value = ?1 WHERE key = 'schema'", [SCHEMA_VERSION])?;
+    tx.commit()?;
+    // The new tables' statistics, sampled (as after a build).
+    conn.execute_batch("PRAGMA analysis_limit=1000; ANALYZE;")?;
+    Ok(())
 }
 
 /// The journal's bytes after `from` (all of them without it): the size of a catch-up.
@@ -551,10 +676,11 @@ fn summarise_touched(tx: &rusqlite::Transaction, path: &Path) -> Result<(), Inde
                f_medium = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 2),
                f_high = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 3),
                f_critical = (SELECT COUNT(*) FROM findings f WHERE f.sess = sessions.sess AND severity = 4)
-             WHERE sess IN (SELECT sess FROM touched);
-             DELETE FROM touched;",
+             WHERE sess IN (SELECT sess FROM touched);",
         ),
-    )
+    )?;
+    sql(path, summary::summarise_sessions(tx))?;
+    sql(path, tx.execute_batch("DELETE FROM touched;"))
 }
 
 #[derive(Clone, Copy)]
@@ -573,6 +699,16 @@ struct Ids {
     /// Sessions whose who-and-where columns were taken in this run (from their first record,
     /// and again from each SessionStart).
     info_seen: HashSet<i64>,
+    /// Sessions created in this run whose first record is not yet noted.
+    created: HashSet<i64>,
+    /// Each session's fleet agent id as known so far.
+    agent_of: HashMap<i64, Option<String>>,
+    /// Sessions whose fleet agent id was set after they had records (their touches move).
+    moved: HashSet<i64>,
+    fleet_ids: HashMap<String, i64>,
+    npaths: HashMap<String, i64>,
+    /// The highest seq indexed.
+    max_seq: Option<i64>,
 }
 
 impl Ids {
@@ -589,7 +725,54 @@ impl Ids {
             paths: pairs("SELECT id, text FROM paths")?,
             commands: pairs("SELECT id, text FROM commands")?,
             info_seen: HashSet::new(),
+            created: HashSet::new(),
+            agent_of: {
+                let mut st = sql(path, conn.prepare("SELECT sess, agent FROM sessions"))?;
+                let rows = sql(path, st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))))?;
+                rows.collect::<Result<_, _>>().map_err(|source| IndexError::Sql { path: path.to_path_buf(), source })?
+            },
+            moved: HashSet::new(),
+            fleet_ids: pairs("SELECT id, agent FROM fleet_ids")?,
+            npaths: pairs("SELECT id, text FROM npaths")?,
+            max_seq: sql(path, conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0)))?,
         })
+    }
+
+    /// Notes the fleet agent id a record gives its session (kept only while it has none, as
+    /// the sessions table keeps it); `first`: the session's first record.
+    fn note_agent(&mut self, sess: i64, agent: Option<&str>, first: bool) {
+        let Some(a) = agent else { return };
+        let known = self.agent_of.entry(sess).or_insert(None);
+        if known.is_none() {
+            *known = Some(a.to_string());
+            if !first {
+                self.moved.insert(sess);
+            }
+        }
+    }
+
+    /// The number of the agent a session's touches are made by (the fleet agent's, or minus
+    /// the session's own for a session without one).
+    fn who(&mut self, tx: &Connection, path: &Path, sess: i64) -> Result<i64, IndexError> {
+        let Some(Some(agent)) = self.agent_of.get(&sess) else { return Ok(-sess) };
+        if let Some(id) = self.fleet_ids.get(agent) {
+            return Ok(*id);
+        }
+        let id = sql(path, summary::fleet_id(tx, agent))?;
+        self.fleet_ids.insert(agent.clone(), id);
+        Ok(id)
+    }
+
+    /// The number of a touched path, normalised.
+    fn npath(&mut self, tx: &Connection, path: &Path, text: &str) -> Result<i64, IndexError> {
+        let n = summary::normalise_path(text);
+        if let Some(id) = self.npaths.get(&n) {
+            return Ok(*id);
+        }
+        sql(path, tx.execute("INSERT INTO npaths (text) VALUES (?1)", [&n]))?;
+        let id = tx.last_insert_rowid();
+        self.npaths.insert(n, id);
+        Ok(id)
     }
 
     fn segment(&mut self, tx: &Connection, path: &Path, name: &str) -> Result<i64, IndexError> {
@@ -609,6 +792,8 @@ impl Ids {
         sql(path, tx.execute("INSERT INTO sessions (sid) VALUES (?1)", [sid]))?;
         let id = tx.last_insert_rowid();
         self.sessions.insert(sid.to_string(), id);
+        self.created.insert(id);
+        self.agent_of.insert(id, None);
         Ok(id)
     }
 

@@ -10,6 +10,7 @@
 //! - [`timeline`]: one session's records in order, and its span tree (the relay's assembler).
 //! - [`calls`]: the tree's model calls from `model_call` records when transcripts are absent.
 //! - [`report`]: one session as a self-contained HTML page.
+//! - [`summary`]: the fleet summaries kept in the index as it grows.
 //! - [`time`]: `--since`/`--until` parsing and the formats printed.
 //!
 //! Not for: anything the hook does. The hook never opens the index.
@@ -22,6 +23,7 @@ pub(crate) mod query;
 pub(crate) mod report;
 pub(crate) mod search;
 pub(crate) mod sessions;
+pub(crate) mod summary;
 pub mod synth;
 pub(crate) mod time;
 pub(crate) mod timeline;
@@ -69,9 +71,6 @@ pub(crate) enum Error {
     /// The line the index names is not the record it expects: the journal was rewritten.
     #[error("the journal changed under the index at {segment}:{offset} (seq {seq}); run the command again to rebuild the index")]
     JournalChanged { segment: String, offset: u64, seq: u64 },
-    /// The line the index names is not a record.
-    #[error("{segment}:{offset}: {error}")]
-    BadLine { segment: String, offset: u64, error: serde_json::Error },
     /// A file given on the command line cannot be opened.
     #[error("{}: {error}", .path.display())]
     File { path: PathBuf, error: std::io::Error },

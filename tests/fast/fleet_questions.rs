@@ -591,6 +591,59 @@ fn generated_fleet_journal_conflicts_and_compare() {
     check_compare(&data, &records);
 }
 
+/// The same answers when the index grew with the journal (its fleet summaries kept batch by
+/// batch) as a brute force over every record: the journal written in three pieces, a question
+/// asked after each.
+#[test]
+fn conflicts_and_compare_stay_right_as_the_index_grows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    agent_telemetry::forensics::synth::generate(&src.join("journal"), 5_000, 1_796_000_000_000_000_000, 23).unwrap();
+    let data = tmp.path().join("data");
+    let jdir = data.join("journal");
+    std::fs::create_dir_all(&jdir).unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(src.join("journal")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    let mut lines: Vec<(std::ffi::OsString, Vec<u8>)> = Vec::new();
+    for n in &names {
+        for l in std::fs::read(src.join("journal").join(n)).unwrap().split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            lines.push((n.clone(), l.to_vec()));
+        }
+    }
+    // Cut after a main agent's Stop: a session cut between a subagent's stop and its turn's Stop
+    // has no main-agent tokens yet, and `sessions` then shows none (the brute force would sum).
+    let after_stop = |near: usize| {
+        (near..lines.len())
+            .find(|&i| serde_json::from_slice::<Value>(&lines[i].1).unwrap()["hook_event"] == "Stop")
+            .unwrap()
+            + 1
+    };
+    let mut at = 0;
+    for cut in [after_stop(lines.len() / 3), after_stop(2 * lines.len() / 3), lines.len()] {
+        for (n, l) in &lines[at..cut] {
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(jdir.join(n)).unwrap();
+            f.write_all(l).unwrap();
+            f.write_all(b"\n").unwrap();
+        }
+        at = cut;
+        let records = journal(&data);
+        let got: BTreeSet<(String, String, u64, Vec<u64>)> =
+            json_lines(&ok(&data, &["fleet", "conflicts", "--json", "--window", "10m"]))
+                .iter()
+                .map(|c| {
+                    (
+                        c["path"].as_str().unwrap().to_string(),
+                        c["kind"].as_str().unwrap().to_string(),
+                        c["pairs"].as_u64().unwrap(),
+                        c["touches"].as_array().unwrap().iter().map(|t| t["seq"].as_u64().unwrap()).collect(),
+                    )
+                })
+                .collect();
+        assert_eq!(got, brute_force(&records, 600_000_000_000), "after {cut} of {} lines", lines.len());
+        check_compare(&data, &records);
+    }
+}
+
 /// A journal of `n` sessions spread over a day in three projects (six agents, some sessions
 /// with no fleet id): each a SessionStart, a tool call, then a SessionEnd (ended), nothing more
 /// (open), or a SessionEnd and a later prompt (resumed); plus two sessions of different agents
