@@ -71,6 +71,9 @@ pub(crate) enum Error {
     /// The line the index names is not the record it expects: the journal was rewritten.
     #[error("the journal changed under the index at {segment}:{offset} (seq {seq}); run the command again to rebuild the index")]
     JournalChanged { segment: String, offset: u64, seq: u64 },
+    /// The line the index names is not a record.
+    #[error("{segment}:{offset}: {error}")]
+    BadLine { segment: String, offset: u64, error: serde_json::Error },
     /// A file given on the command line cannot be opened.
     #[error("{}: {error}", .path.display())]
     File { path: PathBuf, error: std::io::Error },
