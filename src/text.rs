@@ -40,3 +40,34 @@ mod tests {
         assert_eq!(e, "copy \\u{1b}]52;c;ZXZpbA==\\u{7} done\\n├─ forged line\\u{202e}");
     }
 }
+
+/// Standard or URL-safe base64, trailing `=` optional; `None` if `run` is not base64 (a
+/// character outside both alphabets, or a length no encoding gives). The one decoder the
+/// analysis uses: tokens in records, names built at run time, `base64 -d` in commands.
+pub(crate) fn base64_decode(run: &[u8]) -> Option<Vec<u8>> {
+    let end = run.iter().rposition(|c| *c != b'=').map_or(0, |i| i + 1);
+    let run = &run[..end];
+    if run.len() % 4 == 1 {
+        return None;
+    }
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(run.len() * 3 / 4);
+    for chunk in run.chunks(4) {
+        let mut n = 0u32;
+        for (k, c) in chunk.iter().enumerate() {
+            n |= val(*c)? << (18 - 6 * k);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..chunk.len() - 1]);
+    }
+    Some(out)
+}

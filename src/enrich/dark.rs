@@ -229,28 +229,10 @@ fn unescape(s: &str) -> String {
 
 fn base64(tok: &str) -> Option<String> {
     let t = tok.trim_end_matches('=');
-    if t.len() < 8 || t.len() % 4 == 1 {
+    if t.len() < 8 {
         return None;
     }
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' | b'-' => Some(62),
-        b'/' | b'_' => Some(63),
-        _ => None,
-    };
-    let mut bits = 0u32;
-    let mut n = 0;
-    let mut out = Vec::with_capacity(t.len() * 3 / 4);
-    for c in t.bytes() {
-        bits = bits << 6 | val(c)? as u32;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
+    let out = crate::text::base64_decode(t.as_bytes())?;
     let s = String::from_utf8(out).ok()?;
     s.chars().all(|c| !c.is_control() || c == '\n').then_some(s)
 }

@@ -425,7 +425,7 @@ fn encoded_spans(text: &str, found: &mut Vec<(usize, usize, usize)>) {
         }
         let run = &b[start..i];
         if (ENCODED_MIN..=ENCODED_MAX).contains(&run.len()) && !already_covered(found, start, end) {
-            if let Some(decoded) = base64_decode(run).and_then(printable) {
+            if let Some(decoded) = crate::text::base64_decode(run).and_then(printable) {
                 if !rule_spans(&decoded).is_empty() {
                     found.push((start, end, RULES.len()));
                 }
@@ -464,33 +464,6 @@ fn encoded_spans(text: &str, found: &mut Vec<(usize, usize, usize)>) {
 
 fn already_covered(found: &[(usize, usize, usize)], s: usize, e: usize) -> bool {
     found.iter().any(|(fs, fe, _)| *fs <= s && e <= *fe)
-}
-
-/// Decodes standard or URL-safe base64 (padding optional); `None` if it is not base64.
-fn base64_decode(run: &[u8]) -> Option<Vec<u8>> {
-    if run.len() % 4 == 1 {
-        return None;
-    }
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let mut out = Vec::with_capacity(run.len() * 3 / 4);
-    for chunk in run.chunks(4) {
-        let mut n = 0u32;
-        for (k, c) in chunk.iter().enumerate() {
-            n |= val(*c)? << (18 - 6 * k);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..chunk.len() - 1]);
-    }
-    Some(out)
 }
 
 /// `%XX` decoded (and `+` as a space); `None` if nothing was encoded or the result is not text.

@@ -58,6 +58,23 @@ const fn kind(
 
 use Severity::{Critical, High, Medium};
 
+/// Shell start-up files: read (tokens exported there) and written (code every later shell runs)
+/// are two kinds with one pattern.
+const SHELL_STARTUP_KEYWORDS: &[&str] = &[
+    "bashrc",
+    "bash_profile",
+    "bash_login",
+    "profile",
+    "zshrc",
+    "zshenv",
+    "zprofile",
+    "zlogin",
+    "kshrc",
+    "cshrc",
+    "config.fish",
+];
+const SHELL_STARTUP: &str = r"(?i)(?:^|/)\.(?:bashrc|bash_profile|bash_login|profile|zshrc|zshenv|zprofile|zlogin|kshrc|cshrc|tcshrc)$|(?:^|/)\.config/fish/config\.fish$";
+
 /// Sensitive files, matched against resolved paths.
 pub(crate) const FILES: &[Kind] = &[
     kind(
@@ -245,20 +262,8 @@ pub(crate) const FILES: &[Kind] = &[
     kind(
         "sensitive_file.shell_startup",
         Medium,
-        &[
-            "bashrc",
-            "bash_profile",
-            "bash_login",
-            "profile",
-            "zshrc",
-            "zshenv",
-            "zprofile",
-            "zlogin",
-            "kshrc",
-            "cshrc",
-            "config.fish",
-        ],
-        r"(?i)(?:^|/)\.(?:bashrc|bash_profile|bash_login|profile|zshrc|zshenv|zprofile|zlogin|kshrc|cshrc|tcshrc)$|(?:^|/)\.config/fish/config\.fish$",
+        SHELL_STARTUP_KEYWORDS,
+        SHELL_STARTUP,
         "shell start-up file (exported tokens; code run in every shell)",
         &["/home/u/.bashrc", "/home/u/.zshrc", "/home/u/.profile", "/home/u/.config/fish/config.fish"],
         &["/p/docs/bashrc.md", "/p/.profile.d.md", "/p/src/profile.rs"],
@@ -268,20 +273,8 @@ pub(crate) const FILES: &[Kind] = &[
         ..kind(
             "sensitive_file.shell_startup_write",
             High,
-            &[
-                "bashrc",
-                "bash_profile",
-                "bash_login",
-                "profile",
-                "zshrc",
-                "zshenv",
-                "zprofile",
-                "zlogin",
-                "kshrc",
-                "cshrc",
-                "config.fish",
-            ],
-            r"(?i)(?:^|/)\.(?:bashrc|bash_profile|bash_login|profile|zshrc|zshenv|zprofile|zlogin|kshrc|cshrc|tcshrc)$|(?:^|/)\.config/fish/config\.fish$",
+            SHELL_STARTUP_KEYWORDS,
+            SHELL_STARTUP,
             "shell start-up file written (code run in every later shell)",
             &["/home/u/.bashrc", "/home/u/.zprofile"],
             &["/p/docs/bashrc.md"],
