@@ -28,19 +28,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     crate::ids::hex(&Sha256::digest(bytes))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::escape_terminal;
-
-    #[test]
-    fn control_characters_are_shown_not_sent() {
-        let osc52 = "copy \u{1b}]52;c;ZXZpbA==\u{7} done\n├─ forged line\u{202e}";
-        let e = escape_terminal(osc52);
-        assert!(!e.chars().any(|c| c.is_control() || c == '\u{202e}'), "{e:?}");
-        assert_eq!(e, "copy \\u{1b}]52;c;ZXZpbA==\\u{7} done\\n├─ forged line\\u{202e}");
-    }
-}
-
 /// Standard or URL-safe base64, trailing `=` optional; `None` if `run` is not base64 (a
 /// character outside both alphabets, or a length no encoding gives). The one decoder the
 /// analysis uses: tokens in records, names built at run time, `base64 -d` in commands.
@@ -70,4 +57,17 @@ pub(crate) fn base64_decode(run: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(&bytes[..chunk.len() - 1]);
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_terminal;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        let osc52 = "copy \u{1b}]52;c;ZXZpbA==\u{7} done\n├─ forged line\u{202e}";
+        let e = escape_terminal(osc52);
+        assert!(!e.chars().any(|c| c.is_control() || c == '\u{202e}'), "{e:?}");
+        assert_eq!(e, "copy \\u{1b}]52;c;ZXZpbA==\\u{7} done\\n├─ forged line\\u{202e}");
+    }
 }
