@@ -61,7 +61,7 @@ pub(crate) fn base64_decode(run: &[u8]) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_terminal;
+    use super::{base64_decode, escape_terminal};
 
     #[test]
     fn control_characters_are_shown_not_sent() {
@@ -69,5 +69,14 @@ mod tests {
         let e = escape_terminal(osc52);
         assert!(!e.chars().any(|c| c.is_control() || c == '\u{202e}'), "{e:?}");
         assert_eq!(e, "copy \\u{1b}]52;c;ZXZpbA==\\u{7} done\\n├─ forged line\\u{202e}");
+    }
+
+    #[test]
+    fn base64_in_both_alphabets_padded_or_not() {
+        assert_eq!(base64_decode(b"ZXZpbA==").as_deref(), Some(&b"evil"[..]));
+        assert_eq!(base64_decode(b"ZXZpbA").as_deref(), Some(&b"evil"[..]));
+        assert_eq!(base64_decode(b"-_-_").as_deref(), base64_decode(b"+/+/").as_deref());
+        assert_eq!(base64_decode(b"ZXZpb"), None, "a length no encoding gives");
+        assert_eq!(base64_decode(b"ZX*p"), None, "outside both alphabets");
     }
 }
