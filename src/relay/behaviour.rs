@@ -23,6 +23,7 @@
 //! pattern again, so at start the relay reads the journal after its checkpoint for `behaviour`
 //! records already written ([`BehaviourWatch::load_written`]) and never writes a key twice.
 
+use super::identity::Identity;
 use crate::config::BehaviourConfig;
 use crate::event::HookEvent;
 use crate::journal::read::{Lines, Position};
@@ -58,7 +59,7 @@ pub(crate) struct BehaviourWatch {
 struct SessionWatch {
     last_time: u64,
     /// The latest hook record of the session: who and where the relay's records are about.
-    identity: Identity,
+    identity: Origin,
     /// Per agent (`""`: the main agent): the run of failures of one call.
     streaks: BTreeMap<String, Streak>,
     /// The sensitive read or secret that makes an upload exfiltration: its seq and what it was.
@@ -83,19 +84,14 @@ struct Streak {
     reported: bool,
 }
 
+/// Who and where a session's latest hook record was: the resource of the relay's records about it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
-struct Identity {
+struct Origin {
+    #[serde(flatten)]
+    who: Identity,
     project_path: Option<String>,
-    project_name: Option<String>,
     cwd: Option<String>,
-    fleet_agent_id: Option<String>,
-    fleet_agent_type: Option<String>,
-    agent_group: Option<String>,
-    agent_role: Option<String>,
-    host_name: Option<String>,
-    user_id: Option<String>,
-    scope: String,
     workflow_id: Option<String>,
 }
 
@@ -146,17 +142,10 @@ impl BehaviourWatch {
         if ev == HookEvent::ModelCall {
             runaway(s, r, config, &mut found);
         } else {
-            s.identity = Identity {
+            s.identity = Origin {
+                who: Identity::of(r),
                 project_path: r.project_path.clone(),
-                project_name: r.project_name.clone(),
                 cwd: r.cwd.clone(),
-                fleet_agent_id: r.agent_context.fleet_agent_id.clone(),
-                fleet_agent_type: r.agent_context.fleet_agent_type.clone(),
-                agent_group: r.agent_context.agent_group.clone(),
-                agent_role: r.agent_context.agent_role.clone().filter(|role| role != "subagent"),
-                host_name: r.metadata.host_name.clone(),
-                user_id: r.metadata.user_id.clone(),
-                scope: r.metadata.scope.clone(),
                 workflow_id: r.session_context.workflow_id.clone(),
             };
             if ev.is_tool_event() {
@@ -529,7 +518,7 @@ fn description(pattern: &str) -> &'static str {
 }
 
 /// The `behaviour` record of a pattern completed by `r`.
-fn record(sid: &str, r: &JournalRecord, id: &Identity, key: String, f: Found) -> JournalRecord {
+fn record(sid: &str, r: &JournalRecord, id: &Origin, key: String, f: Found) -> JournalRecord {
     let mut redactor = crate::enrich::redact::Redactor::new();
     let detail = redactor.redact(&f.detail).unwrap_or(f.detail);
     let mut out = JournalRecord {
@@ -540,7 +529,6 @@ fn record(sid: &str, r: &JournalRecord, id: &Identity, key: String, f: Found) ->
         hook_event: HookEvent::Behaviour.as_str().into(),
         session_id: Some(sid.to_string()),
         project_path: id.project_path.clone(),
-        project_name: id.project_name.clone(),
         cwd: id.cwd.clone(),
         tool_name: r.tool_name.clone(),
         telemetry_enabled: true,
@@ -559,15 +547,9 @@ fn record(sid: &str, r: &JournalRecord, id: &Identity, key: String, f: Found) ->
         description: description(f.pattern).into(),
     });
     out.metadata.telemetry_version = crate::record::TELEMETRY_VERSION.to_string();
-    out.metadata.scope = id.scope.clone();
-    out.metadata.host_name = id.host_name.clone();
-    out.metadata.user_id = id.user_id.clone();
+    id.who.stamp(&mut out);
     out.agent_context.agent_id = r.agent_context.agent_id.clone();
     out.agent_context.agent_type = r.agent_context.agent_type.clone();
-    out.agent_context.fleet_agent_id = id.fleet_agent_id.clone();
-    out.agent_context.fleet_agent_type = id.fleet_agent_type.clone();
-    out.agent_context.agent_group = id.agent_group.clone();
-    out.agent_context.agent_role = id.agent_role.clone();
     out.session_context.session_id = Some(sid.to_string());
     out.session_context.prompt_id = r.session_context.prompt_id.clone();
     out.session_context.workflow_id = id.workflow_id.clone();

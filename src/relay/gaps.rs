@@ -27,6 +27,7 @@
 //! state lives in the relay's checkpoint; the relay's own records update it when read back, so a
 //! relay that restarts before its checkpoint moved does not report a transition twice.
 
+use super::identity::Identity;
 use crate::config::{Config, Scope};
 use crate::event::HookEvent;
 use crate::record::{Finding, Gap, JournalRecord, Level, Severity};
@@ -50,21 +51,6 @@ const FORGET_SILENT_NS: u64 = 7 * 24 * 3600 * 1_000_000_000;
 pub(crate) struct GapWatch {
     projects: BTreeMap<String, ProjectWatch>,
     sessions: BTreeMap<String, SessionWatch>,
-}
-
-/// Who the records of a project were about, copied onto the relay's records about it (so they
-/// carry the same resource: agent identity, host, project name).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct Identity {
-    project_name: Option<String>,
-    fleet_agent_id: Option<String>,
-    fleet_agent_type: Option<String>,
-    agent_group: Option<String>,
-    agent_role: Option<String>,
-    host_name: Option<String>,
-    user_id: Option<String>,
-    scope: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -167,16 +153,7 @@ impl GapWatch {
             let w = self.projects.entry(p.to_string()).or_default();
             w.last_seen = w.last_seen.max(r.time_unix_nano);
             w.last_session = r.session_id.clone().or(w.last_session.take());
-            w.identity = Identity {
-                project_name: r.project_name.clone(),
-                fleet_agent_id: r.agent_context.fleet_agent_id.clone(),
-                fleet_agent_type: r.agent_context.fleet_agent_type.clone(),
-                agent_group: r.agent_context.agent_group.clone(),
-                agent_role: r.agent_context.agent_role.clone().filter(|role| role != "subagent"),
-                host_name: r.metadata.host_name.clone(),
-                user_id: r.metadata.user_id.clone(),
-                scope: r.metadata.scope.clone(),
-            };
+            w.identity = Identity::of(r);
         }
         let Some(sid) = r.session_id.clone() else { return out };
         let project = r.project_path.clone();
@@ -424,19 +401,12 @@ fn base_record(
         hook_event: ev.to_string(),
         session_id: session.map(str::to_string),
         project_path: project.map(str::to_string),
-        project_name: identity.project_name.clone(),
         telemetry_enabled: true,
         ..JournalRecord::default()
     };
     r.session_context.session_id = r.session_id.clone();
     r.metadata.telemetry_version = crate::record::TELEMETRY_VERSION.to_string();
-    r.metadata.scope = identity.scope.clone();
-    r.metadata.host_name = identity.host_name.clone();
-    r.metadata.user_id = identity.user_id.clone();
-    r.agent_context.fleet_agent_id = identity.fleet_agent_id.clone();
-    r.agent_context.fleet_agent_type = identity.fleet_agent_type.clone();
-    r.agent_context.agent_group = identity.agent_group.clone();
-    r.agent_context.agent_role = identity.agent_role.clone();
+    identity.stamp(&mut r);
     r
 }
 

@@ -12,6 +12,7 @@ pub mod checkpoint;
 /// Starting, finding and stopping the relay process (the hook starts it, so it sits below the hook).
 pub use crate::relay_control as control;
 pub(crate) mod gaps;
+mod identity;
 pub(crate) mod listen;
 mod observe;
 mod run;
