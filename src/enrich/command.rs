@@ -1550,7 +1550,6 @@ impl Walker {
             "execv",
             "execvp",
         ];
-        let b = code.as_bytes();
         let writes = code.contains("write")
             || [
                 "'w'", "\"w\"", "'a'", "\"a\"", "'w+'", "unlink", "remove", "rename", "rmtree", "move(", "chmod",
@@ -1562,43 +1561,26 @@ impl Walker {
         let tree = ["rmtree", "move(", "rename", "rmSync", "rm_rf", "rm_r(", "removedirs", "chmod"]
             .iter()
             .any(|m| code.contains(m));
-        let mut i = 0;
-        while i < b.len() {
-            let q = b[i];
-            if q == b'\'' || q == b'"' || q == b'`' {
-                let start = i + 1;
-                let mut j = start;
-                while j < b.len() && b[j] != q {
-                    if b[j] == b'\\' {
-                        j += 1;
-                    }
-                    j += 1;
-                }
-                let lit = code.get(start..j.min(b.len())).unwrap_or("");
-                let before =
-                    code[..i].trim_end_matches(|c: char| c.is_whitespace() || c == '(' || c == '[' || c == ',');
-                let runner = q == b'`' || RUNNERS.iter().any(|r| before.ends_with(r));
-                if runner {
-                    self.script(lit, cwd, depth + 1);
-                }
-                let explicit = lit.starts_with('/') || lit.starts_with("~/") || lit.starts_with("../");
-                if !lit.is_empty()
-                    && lit.len() < 4096
-                    && (explicit || lit.contains('/') || lit.starts_with('.'))
-                    && !lit.contains(char::is_whitespace)
-                {
-                    let w = Word { parts: vec![Part::Lit(lit.to_string(), true)], ..Word::default() };
-                    let t = self.expand(&w, cwd);
-                    let before = self.out.paths.len();
-                    self.add_path(&t, cwd, writes, explicit, &w);
-                    if writes && tree {
-                        self.mark_tree(before, Tree::Move);
-                    }
-                }
-                i = j + 1;
-                continue;
+        for (i, q, lit) in code_literals(code) {
+            let before = code[..i].trim_end_matches(|c: char| c.is_whitespace() || c == '(' || c == '[' || c == ',');
+            let runner = q == b'`' || RUNNERS.iter().any(|r| before.ends_with(r));
+            if runner {
+                self.script(lit, cwd, depth + 1);
             }
-            i += 1;
+            let explicit = lit.starts_with('/') || lit.starts_with("~/") || lit.starts_with("../");
+            if !lit.is_empty()
+                && lit.len() < 4096
+                && (explicit || lit.contains('/') || lit.starts_with('.'))
+                && !lit.contains(char::is_whitespace)
+            {
+                let w = Word { parts: vec![Part::Lit(lit.to_string(), true)], ..Word::default() };
+                let t = self.expand(&w, cwd);
+                let before = self.out.paths.len();
+                self.add_path(&t, cwd, writes, explicit, &w);
+                if writes && tree {
+                    self.mark_tree(before, Tree::Move);
+                }
+            }
         }
         // Argument lists run as commands, recursive-delete APIs as `rm -rf TARGET`; base64
         // payloads decoded and read as code too (and decoded code that is run is obfuscated).
@@ -1688,6 +1670,33 @@ impl Walker {
 
 /// The unit that says "a downloaded file was run": matched by `risky_command.download_pipe_shell`
 /// like `curl URL | sh` (the same act, split over two commands or tool calls).
+/// The string literals of interpreter code (`'…'`, `"…"`, `` `…` ``), escapes kept as written:
+/// (where its opening quote is, the quote, the text between). An unclosed one runs to the end.
+pub(super) fn code_literals(code: &str) -> impl Iterator<Item = (usize, u8, &str)> {
+    let b = code.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let q = b[i];
+            if q == b'\'' || q == b'"' || q == b'`' {
+                let at = i;
+                let start = i + 1;
+                let mut j = start;
+                while j < b.len() && b[j] != q {
+                    if b[j] == b'\\' {
+                        j += 1;
+                    }
+                    j += 1;
+                }
+                i = j + 1;
+                return Some((at, q, code.get(start..j.min(b.len())).unwrap_or("")));
+            }
+            i += 1;
+        }
+        None
+    })
+}
+
 pub(crate) fn downloaded_run_unit(path: &str) -> String {
     format!("curl {path} | sh")
 }

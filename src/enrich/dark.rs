@@ -111,29 +111,9 @@ pub(crate) fn code_effect(code: &str) -> CodeEffect {
     CodeEffect { destructive, hints, unresolved }
 }
 
-/// String literals of code (`'…'`, `"…"`, `` `…` ``), escapes kept as written.
+/// String literals of code (at most 256), escapes kept as written.
 fn literals(code: &str) -> Vec<String> {
-    let b = code.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() && out.len() < 256 {
-        let q = b[i];
-        if q == b'\'' || q == b'"' || q == b'`' {
-            let start = i + 1;
-            let mut j = start;
-            while j < b.len() && b[j] != q {
-                if b[j] == b'\\' {
-                    j += 1;
-                }
-                j += 1;
-            }
-            out.push(code.get(start..j.min(b.len())).unwrap_or("").to_string());
-            i = j + 1;
-            continue;
-        }
-        i += 1;
-    }
-    out
+    super::command::code_literals(code).take(256).map(|(_, _, lit)| lit.to_string()).collect()
 }
 
 /// A hint and what it may stand for: escapes undone, base64 / hex decoded, char-code lists
