@@ -169,12 +169,7 @@ struct Doc {
 }
 
 fn k8s_docs() -> Vec<(String, Doc)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("deploy/k8s"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
+    let files = crate::harness::k8s_manifests();
     let mut out = Vec::new();
     for f in files {
         let name = f.file_name().unwrap().to_string_lossy().to_string();

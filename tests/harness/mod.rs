@@ -131,6 +131,18 @@ pub fn run_with_stdin(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Run 
     Run { code: if killed { -1 } else { status.code().unwrap_or(-1) }, stdout, stderr }
 }
 
+/// The repository's `deploy/k8s/*.yaml` manifests, sorted.
+pub fn k8s_manifests() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/k8s");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Journal segment files (`YYYYMMDD-NNNNNN.jsonl`) in the journal dir `dir`, oldest first:
 /// regular files only, as the journal itself reads them (a planted symlink, directory or FIFO is
 /// not a segment).

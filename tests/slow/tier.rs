@@ -287,12 +287,7 @@ fn the_tier_configs_validate_with_nothing_set() {
 #[test]
 #[ignore = "slow stage: kubernetes-validate (pip)"]
 fn the_k8s_manifests_pass_the_kubernetes_schemas() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("deploy/k8s"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
+    let files = crate::harness::k8s_manifests();
     assert!(files.len() >= 4, "{files:?}");
     let o = Command::new("kubernetes-validate")
         .args(["--strict", "--kubernetes-version", "1.33.0"])
