@@ -101,3 +101,41 @@ fn prints_no_content() {
 fn a_missing_directory_is_an_error() {
     assert!(measure(Path::new("/nonexistent/rate"), &all()).is_err());
 }
+
+/// The sizing model quotes the distribution of `tests/data/rate/public-sessions.csv`: the count,
+/// median and p90 in `docs/deployment.md` are the ones its rows give (nearest rank, as
+/// `bench-rate` takes them).
+#[test]
+fn the_sizing_model_quotes_the_measured_sessions() {
+    let csv = std::fs::read_to_string(data("rate/public-sessions.csv")).unwrap();
+    let mut lines = csv.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
+    let (rate, kept, repo, commit) =
+        (col("events_per_active_hour"), col("in_summary"), col("repository"), col("commit"));
+    let mut rates = Vec::new();
+    let mut repos = std::collections::BTreeSet::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), head.len(), "{line}");
+        assert!(f[repo].contains('/') && f[commit].len() == 40, "every row names its source: {line}");
+        if f[kept] == "yes" {
+            rates.push(f[rate].parse::<u64>().unwrap());
+            repos.insert(f[repo]);
+        }
+    }
+    rates.sort_unstable();
+    let at = |p: f64| rates[((p * rates.len() as f64).ceil() as usize).clamp(1, rates.len()) - 1];
+    let (n, median, p90) = (rates.len(), at(0.5), at(0.9));
+    assert!(n >= 20 && repos.len() >= 10, "{n} sessions from {} repositories", repos.len());
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/deployment.md")).unwrap();
+    let thousands = |v: u64| if v >= 1000 { format!("{},{:03}", v / 1000, v % 1000) } else { v.to_string() };
+    for needle in [
+        format!("Over **{n} real sessions**"),
+        format!("{} public repositories", repos.len()),
+        format!("| hook events | **{}** | **{}** |", thousands(median), thousands(p90)),
+        format!("the **p90, {} events per agent-hour**", thousands(p90)),
+    ] {
+        assert!(doc.contains(&needle), "docs/deployment.md does not say {needle:?}");
+    }
+}
