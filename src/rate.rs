@@ -4,7 +4,9 @@
 //! hook events the CLI fires for that work, derived entry by entry. `just bench-rate [DIR]`
 //! prints them with a fleet summary; `docs/deployment.md` sizes a deployment from it.
 //!
-//! Like [`crate::transcript`], only metadata is read: message content is skipped unread, except
+//! The relay's incremental reader ([`crate::transcript::Tail`]) keeps model calls only; this one
+//! reads whole files and counts what the hook events depend on (tool calls and their results,
+//! prompts, turns, subagents), with the same time parser. Like it, only metadata is read: message content is skipped unread, except
 //! the first characters of a text or a tool result, looked at to classify it (a prompt, an
 //! interruption, a local command, a call refused before it ran) and never kept.
 //!
@@ -213,16 +215,6 @@ pub fn measure(dir: &Path, opts: &Options) -> std::io::Result<Report> {
     files.sort();
     let mut acc = Acc::default();
     for f in &files {
-        acc.file(f)?;
-    }
-    Ok(acc.report(opts))
-}
-
-/// Measures transcripts already grouped: one session from these files (the main transcript
-/// and its subagents'), whatever their session ids say. For tests.
-pub fn measure_files(files: &[PathBuf], opts: &Options) -> std::io::Result<Report> {
-    let mut acc = Acc { one_session: true, ..Acc::default() };
-    for f in files {
         acc.file(f)?;
     }
     Ok(acc.report(opts))
@@ -496,7 +488,6 @@ struct Sess {
 
 #[derive(Default)]
 struct Acc {
-    one_session: bool,
     seen: HashSet<String>,
     sessions: BTreeMap<String, Sess>,
 }
@@ -511,8 +502,7 @@ impl Acc {
         for line in reader.split(b'\n') {
             let line = line?;
             let Ok(l) = serde_json::from_slice::<Line>(&line) else { continue };
-            let key =
-                if self.one_session { String::new() } else { l.session_id.clone().unwrap_or_else(|| name.clone()) };
+            let key = l.session_id.clone().unwrap_or_else(|| name.clone());
             let agent = match (&file_agent, l.is_sidechain.unwrap_or(false)) {
                 (Some(a), _) => a.clone(),
                 (None, true) => l.agent_id.clone().unwrap_or_else(|| "sidechain".into()),
