@@ -163,8 +163,8 @@ bench-sizing: stack-build
 # Extra flags after DIR: --json, --idle MIN (default 5), --min-active MIN (default 5).
 # Per session, and the fleet's median / p90 with what an agent sends per hour at that rate:
 # hook events per active agent-hour from Claude Code's transcripts (default ~/.claude/projects).
-bench-rate DIR="~/.claude/projects" *FLAGS="":
-    cargo bench --quiet --bench agent_rate -- "$(eval echo {{DIR}})" {{FLAGS}}
+bench-rate DIR="" *FLAGS="":
+    cargo bench --quiet --bench agent_rate -- {{ if DIR == "" { "" } else { quote(DIR) } }} {{FLAGS}}
 
 # ---- bench-forensics ------------------------------------------------------------------------
 # A generated journal of RECORDS records (many sessions, subagents, child sessions, findings),
