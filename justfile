@@ -159,6 +159,13 @@ bench-sizing: stack-build
     cargo build --release --bin agent-telemetry
     scripts/bench/sizing.sh
 
+# ---- bench-rate --------------------------------------------------------------------------------
+# Extra flags after DIR: --json, --idle MIN (default 5), --min-active MIN (default 5).
+# Per session, and the fleet's median / p90 with what an agent sends per hour at that rate:
+# hook events per active agent-hour from Claude Code's transcripts (default ~/.claude/projects).
+bench-rate DIR="" *FLAGS="":
+    cargo bench --quiet --bench agent_rate -- {{ if DIR == "" { "" } else { quote(DIR) } }} {{FLAGS}}
+
 # ---- bench-forensics ------------------------------------------------------------------------
 # A generated journal of RECORDS records (many sessions, subagents, child sessions, findings),
 # then the index build, its size and the forensics queries through the release binary.

@@ -40,6 +40,7 @@ pub mod journal;
 pub(crate) mod live;
 pub mod payload;
 pub(crate) mod progress;
+pub mod rate;
 pub mod record;
 pub mod relay;
 pub mod relay_control;

@@ -18,7 +18,10 @@ const LAYERS: &[(&[&str], &str)] = &[
         &["timefmt", "ids", "event", "text", "worktree", "safe_fs", "progress"],
         "time, ids, event names, text, safe file access, progress",
     ),
-    (&["config", "record", "payload", "transcript"], "settings, the journal record, a hook payload, a transcript"),
+    (
+        &["config", "record", "payload", "transcript", "rate"],
+        "settings, the journal record, a hook payload, a transcript, a session's rate",
+    ),
     (&["cost", "enrich"], "prices; a payload's meaning, findings, redaction, privacy"),
     (
         &["journal", "assemble", "claude_settings", "relay_control"],

@@ -5,6 +5,7 @@
 #[path = "../harness/mod.rs"]
 mod harness;
 
+mod agent_rate;
 mod checkpoint_migration;
 mod claude_cases;
 mod claude_smoke;
