@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS touches (
   who INTEGER NOT NULL, write INTEGER NOT NULL, gap INTEGER
 );
 CREATE INDEX IF NOT EXISTS touches_path ON touches(npath, time, seq);
-CREATE INDEX IF NOT EXISTS touches_gap ON touches(gap) WHERE gap IS NOT NULL;
+DROP INDEX IF EXISTS touches_gap;
+CREATE INDEX IF NOT EXISTS touches_conflict ON touches(gap, npath, time, who, write) WHERE gap IS NOT NULL;
 CREATE INDEX IF NOT EXISTS touches_time ON touches(time) WHERE gap IS NOT NULL;
 CREATE INDEX IF NOT EXISTS touches_sess ON touches(sess);
 CREATE TABLE IF NOT EXISTS session_tools (sess INTEGER NOT NULL, tool TEXT, calls INTEGER NOT NULL, failures INTEGER NOT NULL);
