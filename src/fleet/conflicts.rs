@@ -686,6 +686,46 @@ mod tests {
         assert!(checked > 1_000, "most cases have conflicts: {checked}");
     }
 
+    /// An index of schema 7 as it was before `touches_conflict` (with `touches_gap` instead) is
+    /// given the new index when opened, not rebuilt, and answers the same.
+    #[test]
+    fn an_index_without_the_covering_index_gets_it_in_place() {
+        use crate::forensics::index::Index;
+        use crate::progress::Silent;
+        let tmp = tempfile::tempdir().unwrap();
+        let (journal, idx) = (tmp.path().join("journal"), tmp.path().join("index"));
+        crate::forensics::synth::generate(&journal, 3_000, 1_796_000_000_000_000_000, 3).unwrap();
+        let f = ConflictFilters { since: None, until: None, project: None, window: 600_000_000_000 };
+        let ask = |index: &Index| {
+            let a = query(index, &f, Listing { limit: 0, by_file: false }).unwrap();
+            let seqs: Vec<Vec<u64>> = a.conflicts.iter().map(|c| c.touches.iter().map(|t| t.seq).collect()).collect();
+            (a.totals, seqs)
+        };
+        let before = ask(&Index::open_with(&journal, &idx, &Silent).unwrap());
+        assert!(before.0.conflicts > 0);
+        let conn = rusqlite::Connection::open(idx.join("forensics.sqlite")).unwrap();
+        conn.execute_batch(
+            "DROP INDEX touches_conflict; CREATE INDEX touches_gap ON touches(gap) WHERE gap IS NOT NULL;",
+        )
+        .unwrap();
+        drop(conn);
+        let index = Index::open_with(&journal, &idx, &Silent).unwrap();
+        assert!(index.refresh.rebuilt.is_none() && !index.refresh.upgraded, "{:?}", index.refresh);
+        let names: Vec<String> = index
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'touches' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            names.contains(&"touches_conflict".to_string()) && !names.contains(&"touches_gap".to_string()),
+            "{names:?}"
+        );
+        assert_eq!(ask(&index), before);
+    }
+
     #[test]
     fn paths_and_windows() {
         assert_eq!(normalise_path("/a//b/./c/../d/"), "/a/b/d");

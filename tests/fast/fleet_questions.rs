@@ -290,6 +290,9 @@ fn planted_conflicts_are_found_and_nothing_else() {
     check_compare(&data, &records);
     // --json is what docs/forensics-schema.json documents.
     check_schema("fleet_conflict", &default);
+    let (files, totals) = conflicts_json(&data, &["--by-file"]);
+    check_schema("fleet_conflict_file", &files);
+    check_schema("fleet_conflict_totals", &[totals]);
     check_schema("fleet_tree_node", &tree);
     check_schema("fleet_agent", &json_lines(&ok(&data, &["fleet", "compare", "--json"])));
     // Bad input: clear errors, exit 2.
