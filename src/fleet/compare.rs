@@ -107,6 +107,38 @@ impl HookTiming {
     }
 }
 
+/// Counts per value: an array for the usual values (under 65.536 ms), a map for the rest.
+#[derive(Default)]
+struct Counts {
+    small: Vec<u64>,
+    large: HashMap<u64, u64>,
+}
+
+impl Counts {
+    const SMALL: u64 = 1 << 16;
+
+    fn add(&mut self, v: u64, n: u64) {
+        if v < Self::SMALL {
+            if self.small.is_empty() {
+                self.small = vec![0; Self::SMALL as usize];
+            }
+            self.small[v as usize] += n;
+        } else {
+            *self.large.entry(v).or_default() += n;
+        }
+    }
+
+    /// (value, count) pairs with a count, by value.
+    fn sorted(&self) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> =
+            self.small.iter().enumerate().filter(|(_, n)| **n > 0).map(|(v, n)| (v as u64, *n)).collect();
+        let mut large: Vec<(u64, u64)> = self.large.iter().map(|(v, n)| (*v, *n)).collect();
+        large.sort_unstable();
+        out.extend(large);
+        out
+    }
+}
+
 /// One row per agent, most tool calls first.
 pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<AgentRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
@@ -211,8 +243,9 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
         }
     }
     {
-        // The hook's timings per agent: the sessions' histograms merged.
-        let mut hist: BTreeMap<Option<String>, HashMap<u64, u64>> = BTreeMap::new();
+        // The hook's timings per agent: the sessions' histograms merged (a record's value is one
+        // count: millions of them at fleet scale, merged into a table of their few values).
+        let mut hist: BTreeMap<Option<String>, Counts> = BTreeMap::new();
         let mut st = tx.prepare(
             "SELECT s.agent, h.hist FROM fleet_selected x JOIN sessions s ON s.sess = x.sess JOIN session_hook h ON h.sess = x.sess",
         )?;
@@ -223,14 +256,11 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
                 continue;
             }
             let counts = hist.entry(agent).or_default();
-            let blob: Vec<u8> = r.get(1)?;
-            summary::decode_hist(&blob, |v, n| *counts.entry(v).or_default() += n);
+            summary::decode_hist(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?, |v, n| counts.add(v, n));
         }
         for (agent, counts) in hist {
             if let Some(row) = rows.get_mut(&agent) {
-                let mut sorted: Vec<(u64, u64)> = counts.into_iter().collect();
-                sorted.sort_unstable();
-                row.hook = HookTiming::of_counts(&sorted);
+                row.hook = HookTiming::of_counts(&counts.sorted());
             }
         }
     }

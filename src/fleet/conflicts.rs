@@ -574,7 +574,7 @@ fn trailer(t: &Totals, window: u64, by_file: bool) -> String {
         super::human_duration(window)
     );
     if t.not_shown > 0 {
-        let what = if by_file { "file(s), most conflicts first" } else { "newest conflict(s)" };
+        let what = if by_file { "file(s) with the most conflicts" } else { "newest conflict(s)" };
         s.push_str(&format!("; the {} {what} shown, {} not (--limit 0 lists all", t.shown, t.not_shown));
         s.push_str(if by_file { ")" } else { ", --by-file one line per file)" });
     }
