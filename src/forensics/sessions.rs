@@ -172,21 +172,26 @@ pub(crate) fn risk_tallies(
     index: &Index,
     sql: &str,
 ) -> super::Result<std::collections::HashMap<Option<String>, crate::enrich::risk::Tally>> {
-    use crate::record::Severity;
     let mut out: std::collections::HashMap<Option<String>, crate::enrich::risk::Tally> = Default::default();
     let mut st = index.conn.prepare(sql)?;
     let mut q = st.query([])?;
     while let Some(r) = q.next()? {
-        let sev = match r.get::<_, i64>(2)? {
-            1 => Severity::Low,
-            2 => Severity::Medium,
-            3 => Severity::High,
-            _ => Severity::Critical,
-        };
+        let sev = severity_of(r.get::<_, i64>(2)?);
         let rule: String = r.get(1)?;
         out.entry(r.get(0)?).or_default().add(&rule, sev, r.get::<_, i64>(3)?.max(0) as u64);
     }
     Ok(out)
+}
+
+/// A finding's severity as the index numbers it.
+pub(crate) fn severity_of(n: i64) -> crate::record::Severity {
+    use crate::record::Severity;
+    match n {
+        1 => Severity::Low,
+        2 => Severity::Medium,
+        3 => Severity::High,
+        _ => Severity::Critical,
+    }
 }
 
 /// `12.3k`, `4.5M`.
