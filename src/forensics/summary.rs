@@ -10,7 +10,8 @@
 //!   session for a session without one) and `gap`: how far in time the nearest touch it would
 //!   conflict with is (same path, another agent, one of the two a write; null: none). A touch
 //!   takes part in a conflict within a window exactly when its gap is at most the window, so
-//!   `fleet conflicts --window W` reads the touches with `gap <= W` and pairs only those.
+//!   `fleet conflicts --window W` reads the touches with `gap <= W` (`touches_conflict`: an
+//!   index holding every column it reads) and links only those.
 //! - `session_tools`: per session and tool, the tool calls (distinct tool_use ids) and failed ones.
 //! - `session_hook`: per session, the hook's timings (`metadata.hook_us`) as a histogram
 //!   (sorted values with counts, varint-encoded): percentiles over any set of sessions without

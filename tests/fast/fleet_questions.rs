@@ -621,6 +621,9 @@ fn listed(lines: &[Value]) -> Vec<Listed> {
         .collect()
 }
 
+/// One `--by-file` row: conflicts, write/write, touches, agents, first and last touch.
+type FileRow = (u64, u64, u64, BTreeSet<String>, u64, u64);
+
 /// The totals `fleet conflicts` should print for the conflicts `want` (brute force).
 fn want_totals(want: &BTreeSet<Listed>) -> Value {
     let ww = want.iter().filter(|c| c.1 == "write/write").count();
@@ -710,7 +713,7 @@ fn generated_fleet_journal_conflicts_and_compare() {
         let (files, t) =
             conflicts_json(&data, &args.iter().copied().chain(["--by-file", "--limit", "0"]).collect::<Vec<_>>());
         assert_eq!(counts_of(&t), counts_of(&totals), "{what} --by-file");
-        let mut want_files: BTreeMap<String, (u64, u64, u64, BTreeSet<String>, u64, u64)> = BTreeMap::new();
+        let mut want_files: BTreeMap<String, FileRow> = BTreeMap::new();
         for (path, kind, _, seqs) in &want {
             let f = want_files.entry(path.clone()).or_insert((0, 0, 0, BTreeSet::new(), u64::MAX, 0));
             f.0 += 1;
@@ -722,7 +725,7 @@ fn generated_fleet_journal_conflicts_and_compare() {
                 f.5 = f.5.max(who[s].1);
             }
         }
-        let got_files: BTreeMap<String, (u64, u64, u64, BTreeSet<String>, u64, u64)> = files
+        let got_files: BTreeMap<String, FileRow> = files
             .iter()
             .map(|f| {
                 assert_eq!(
