@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS touches (
 );
 CREATE INDEX IF NOT EXISTS touches_path ON touches(npath, time, seq);
 DROP INDEX IF EXISTS touches_gap;
-CREATE INDEX IF NOT EXISTS touches_conflict ON touches(gap, npath, time, who, write) WHERE gap IS NOT NULL;
+CREATE INDEX IF NOT EXISTS touches_conflict ON touches(gap, npath, time, who, write, sess) WHERE gap IS NOT NULL;
 CREATE INDEX IF NOT EXISTS touches_time ON touches(time) WHERE gap IS NOT NULL;
 CREATE INDEX IF NOT EXISTS touches_sess ON touches(sess);
 CREATE TABLE IF NOT EXISTS session_tools (sess INTEGER NOT NULL, tool TEXT, calls INTEGER NOT NULL, failures INTEGER NOT NULL);
