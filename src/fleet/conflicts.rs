@@ -184,18 +184,19 @@ struct Group {
 pub(crate) fn query(index: &Index, f: &ConflictFilters, listing: Listing) -> super::Result<Answer> {
     let rows = lean_touches(index, f)?;
     let window = f.window.min(i64::MAX as u64) as i64;
-    let mut found: Vec<(usize, usize, Group)> = Vec::new(); // (start, end) of the path's rows
+    // Each conflict with where its path's rows start (its members count from there).
+    let mut found: Vec<(usize, Group)> = Vec::new();
     let mut at = 0;
     while at < rows.len() {
         let end = at + rows[at..].iter().take_while(|r| r.npath == rows[at].npath).count();
         for g in groups(&rows[at..end], window) {
-            found.push((at, end, g));
+            found.push((at, g));
         }
         at = end;
     }
     let mut totals = Totals { window_secs: f.window as f64 / 1e9, limit: listing.limit as u64, ..Default::default() };
     let mut files: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
-    for (i, (start, _, g)) in found.iter().enumerate() {
+    for (i, (start, g)) in found.iter().enumerate() {
         totals.conflicts += 1;
         if g.ww {
             totals.write_write += 1;
@@ -212,7 +213,7 @@ pub(crate) fn query(index: &Index, f: &ConflictFilters, listing: Listing) -> sup
     if listing.by_file {
         let mut names = AgentNames::default();
         for (npath, ids) in &files {
-            let gs: Vec<&Group> = ids.iter().map(|&i| &found[i].2).collect();
+            let gs: Vec<&Group> = ids.iter().map(|&i| &found[i].1).collect();
             let start = found[ids[0]].0;
             let abs = |g: &Group, k: usize| rows[start + g.members[k]];
             let first = gs.iter().map(|g| abs(g, 0).time).min().unwrap_or(0) as u64;
@@ -242,7 +243,7 @@ pub(crate) fn query(index: &Index, f: &ConflictFilters, listing: Listing) -> sup
         totals.not_shown = totals.files - totals.shown;
     } else {
         // Newest first: by the first touch's time, then its seq (unique), descending.
-        let key = |(start, _, g): &(usize, usize, Group)| {
+        let key = |(start, g): &(usize, Group)| {
             let r = rows[start + g.members[0]];
             (r.time, r.seq)
         };
@@ -256,7 +257,7 @@ pub(crate) fn query(index: &Index, f: &ConflictFilters, listing: Listing) -> sup
             "SELECT s.sid, s.agent, e.agent, e.tool FROM events e CROSS JOIN sessions s ON s.sess = e.sess WHERE e.seq = ?1",
         )?;
         for i in order {
-            let (start, _, g) = &found[i];
+            let (start, g) = &found[i];
             let path: String = path_text.query_row([rows[*start].npath], |r| r.get(0))?;
             let mut touches = Vec::with_capacity(g.members.len());
             for &m in &g.members {
