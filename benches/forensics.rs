@@ -2,7 +2,7 @@
 //! realistic journal of RECORDS records (default 1,000,000; a fleet's weeks are 10,000,000)
 //! with `forensics::synth`, then times the release binary as a user runs it: the first
 //! `sessions` (which builds the index), the index's size, and `sessions`, `search`, `timeline`
-//! `tree`, `export` and `report`, and `fleet conflicts|compare|overlaps|tree|agents`, on the built index (best of 3 runs each; export once). Set FORENSICS_BENCH_DIR to keep the data.
+//! `tree`, `export` and `report`, and `fleet conflicts [--by-file]|compare|overlaps|tree|agents`, on the built index (best of 3 runs each; export once). Set FORENSICS_BENCH_DIR to keep the data.
 
 use std::path::Path;
 use std::process::Command;
@@ -120,6 +120,7 @@ fn main() {
         ("tree S", vec!["tree", &sid]),
         ("fleet conflicts (10m window)", vec!["fleet", "conflicts"]),
         ("fleet conflicts --window 1h", vec!["fleet", "conflicts", "--window", "1h"]),
+        ("fleet conflicts --by-file", vec!["fleet", "conflicts", "--by-file"]),
         ("fleet compare", vec!["fleet", "compare"]),
         ("fleet compare --project billing", vec!["fleet", "compare", "--project", "billing"]),
         ("fleet agents", vec!["fleet", "agents"]),

@@ -37,7 +37,16 @@ pub struct ConflictsArgs {
     /// Only sessions of this project (its path, its name, or a glob of the path).
     #[arg(long, value_name = "P")]
     pub project: Option<String>,
-    /// One JSON object per conflict per line (docs/forensics-schema.json).
+    /// List at most N conflicts, the newest first (or N files with --by-file); 0: all. The
+    /// totals are always over all of them.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: usize,
+    /// One line per file: its conflicts (write/write, read/write), touches, agents, first and
+    /// last; the files with the most conflicts first.
+    #[arg(long)]
+    pub by_file: bool,
+    /// One JSON object per conflict (or file) per line, then one with the totals
+    /// (docs/forensics-schema.json).
     #[arg(long)]
     pub json: bool,
 }

@@ -22,11 +22,24 @@ pub(crate) fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32
             let window = conflicts::parse_window(&a.within)?;
             let (since, until) = a.window.resolve(now)?;
             let index = a.source.open(config)?;
-            let found = conflicts::find(
+            let answer = conflicts::query(
                 &index,
                 &conflicts::ConflictFilters { since, until, project: a.project.clone(), window },
+                conflicts::Listing { limit: a.limit, by_file: a.by_file },
             )?;
-            emit(&mut out, a.json, &found, || conflicts::render(&found, window, style))?;
+            if a.json {
+                if a.by_file {
+                    json_lines(&mut out, &answer.files)?;
+                } else {
+                    json_lines(&mut out, &answer.conflicts)?;
+                }
+                serde_json::to_writer(&mut out, &serde_json::json!({ "totals": answer.totals }))?;
+                out.write_all(b"\n")?;
+            } else if a.by_file {
+                out.write_all(conflicts::render_files(&answer, window, style).as_bytes())?;
+            } else {
+                out.write_all(conflicts::render(&answer, window, style).as_bytes())?;
+            }
         }
         FleetCommand::Overlaps(a) => {
             let (since, until) = a.window.resolve(now)?;

@@ -107,6 +107,38 @@ impl HookTiming {
     }
 }
 
+/// Counts per value: an array for the usual values (under 65.536 ms), a map for the rest.
+#[derive(Default)]
+struct Counts {
+    small: Vec<u64>,
+    large: HashMap<u64, u64>,
+}
+
+impl Counts {
+    const SMALL: u64 = 1 << 16;
+
+    fn add(&mut self, v: u64, n: u64) {
+        if v < Self::SMALL {
+            if self.small.is_empty() {
+                self.small = vec![0; Self::SMALL as usize];
+            }
+            self.small[v as usize] += n;
+        } else {
+            *self.large.entry(v).or_default() += n;
+        }
+    }
+
+    /// (value, count) pairs with a count, by value.
+    fn sorted(&self) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> =
+            self.small.iter().enumerate().filter(|(_, n)| **n > 0).map(|(v, n)| (v as u64, *n)).collect();
+        let mut large: Vec<(u64, u64)> = self.large.iter().map(|(v, n)| (*v, *n)).collect();
+        large.sort_unstable();
+        out.extend(large);
+        out
+    }
+}
+
 /// One row per agent, most tool calls first.
 pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result<Vec<AgentRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
@@ -189,30 +221,47 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
             }
         }
     }
+    // The selected sessions' agents, numbered (summed here: SQL's GROUP BY over the per-session
+    // rows sorts hundreds of thousands of texts at fleet scale).
+    let agents: Vec<Option<String>> = rows.keys().cloned().collect();
+    let agent_of: HashMap<i64, usize> = {
+        let number: HashMap<&Option<String>, usize> = agents.iter().enumerate().map(|(i, a)| (a, i)).collect();
+        let mut st = tx.prepare("SELECT x.sess, s.agent FROM fleet_selected x JOIN sessions s ON s.sess = x.sess")?;
+        let mut q = st.query([])?;
+        let mut out = HashMap::new();
+        while let Some(r) = q.next()? {
+            if let Some(&i) = number.get(&r.get::<_, Option<String>>(1)?) {
+                out.insert(r.get::<_, i64>(0)?, i);
+            }
+        }
+        out
+    };
     {
         // Tool calls per agent and tool: distinct tool_use ids per session (as `sessions`
         // counts them), and those that failed, from the per-session summary.
-        let mut st = tx.prepare(
-            "SELECT s.agent, t.tool, SUM(t.calls), SUM(t.failures)
-             FROM session_tools t JOIN fleet_selected x ON x.sess = t.sess JOIN sessions s ON s.sess = t.sess
-             GROUP BY s.agent, t.tool",
-        )?;
+        let mut tools: Vec<HashMap<Option<String>, (u64, u64)>> = vec![HashMap::new(); agents.len()];
+        let mut st = tx.prepare("SELECT t.sess, t.tool, t.calls, t.failures FROM session_tools t")?;
         let mut q = st.query([])?;
         while let Some(r) = q.next()? {
-            let agent: Option<String> = r.get(0)?;
-            let Some(row) = rows.get_mut(&agent) else { continue };
-            let failures = r.get::<_, Option<i64>>(3)?.unwrap_or(0) as u64;
-            row.tools.push(ToolCount {
-                tool: r.get::<_, Option<String>>(1)?.unwrap_or_else(|| "-".into()),
-                calls: r.get::<_, i64>(2)? as u64,
-                failures,
-            });
-            row.tool_failures += failures;
+            let Some(&a) = agent_of.get(&r.get::<_, i64>(0)?) else { continue };
+            let tool = r.get_ref(1)?.as_str_or_null().map_err(rusqlite::Error::from)?;
+            let (calls, failures) = (r.get::<_, i64>(2)?.max(0) as u64, r.get::<_, i64>(3)?.max(0) as u64);
+            let slot = tools[a].entry(tool.map(str::to_string)).or_default();
+            slot.0 += calls;
+            slot.1 += failures;
+        }
+        for (agent, tools) in agents.iter().zip(tools) {
+            let Some(row) = rows.get_mut(agent) else { continue };
+            for (tool, (calls, failures)) in tools {
+                row.tools.push(ToolCount { tool: tool.unwrap_or_else(|| "-".into()), calls, failures });
+                row.tool_failures += failures;
+            }
         }
     }
     {
-        // The hook's timings per agent: the sessions' histograms merged.
-        let mut hist: BTreeMap<Option<String>, HashMap<u64, u64>> = BTreeMap::new();
+        // The hook's timings per agent: the sessions' histograms merged (a record's value is one
+        // count: millions of them at fleet scale, merged into a table of their few values).
+        let mut hist: BTreeMap<Option<String>, Counts> = BTreeMap::new();
         let mut st = tx.prepare(
             "SELECT s.agent, h.hist FROM fleet_selected x JOIN sessions s ON s.sess = x.sess JOIN session_hook h ON h.sess = x.sess",
         )?;
@@ -223,25 +272,36 @@ pub(crate) fn compare(index: &Index, f: &super::SessionFilters) -> super::Result
                 continue;
             }
             let counts = hist.entry(agent).or_default();
-            let blob: Vec<u8> = r.get(1)?;
-            summary::decode_hist(&blob, |v, n| *counts.entry(v).or_default() += n);
+            summary::decode_hist(r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?, |v, n| counts.add(v, n));
         }
         for (agent, counts) in hist {
             if let Some(row) = rows.get_mut(&agent) {
-                let mut sorted: Vec<(u64, u64)> = counts.into_iter().collect();
-                sorted.sort_unstable();
-                row.hook = HookTiming::of_counts(&sorted);
+                row.hook = HookTiming::of_counts(&counts.sorted());
             }
         }
     }
     {
-        let tallies = crate::forensics::sessions::risk_tallies(
-            index,
-            "SELECT s.agent, r.rule, f.severity, COUNT(*) FROM findings f JOIN fleet_selected x ON x.sess = f.sess
-               JOIN sessions s ON s.sess = f.sess JOIN rules r ON r.id = f.rule GROUP BY s.agent, f.rule, f.severity",
-        )?;
-        for (agent, row) in rows.iter_mut() {
-            row.risk = tallies.get(agent).map(|t| t.score()).unwrap_or(0);
+        // Findings per agent, rule and severity, for the risk score.
+        let mut counts: HashMap<(usize, i64, i64), u64> = HashMap::new();
+        let mut st = tx.prepare("SELECT f.sess, f.rule, f.severity FROM findings f WHERE f.sess IS NOT NULL")?;
+        let mut q = st.query([])?;
+        while let Some(r) = q.next()? {
+            let Some(&a) = agent_of.get(&r.get::<_, i64>(0)?) else { continue };
+            *counts.entry((a, r.get(1)?, r.get(2)?)).or_default() += 1;
+        }
+        let rule_names: HashMap<i64, String> = tx
+            .prepare("SELECT id, rule FROM rules")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let mut tallies: Vec<crate::enrich::risk::Tally> = vec![Default::default(); agents.len()];
+        for ((a, rule, sev), n) in counts {
+            let Some(name) = rule_names.get(&rule) else { continue };
+            tallies[a].add(name, crate::forensics::sessions::severity_of(sev), n);
+        }
+        for (agent, tally) in agents.iter().zip(&tallies) {
+            if let Some(row) = rows.get_mut(agent) {
+                row.risk = tally.score();
+            }
         }
     }
     tx.execute_batch("DROP TABLE fleet_selected;")?;

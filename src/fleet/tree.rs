@@ -62,7 +62,8 @@ pub(crate) struct Node {
 
 /// The selected trees, roots oldest first, each depth first.
 pub(crate) fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) -> super::Result<Vec<Node>> {
-    let rows = sessions::list(index, &sessions::SessionFilters::default(), now, open_for)?;
+    // The sessions' own rows (their risk is not shown here: not computed).
+    let rows = sessions::list_with(index, &sessions::SessionFilters::default(), now, open_for, false)?;
     let by_id: HashMap<&str, &SessionRow> = rows.iter().map(|r| (r.session_id.as_str(), r)).collect();
     let mut kids: HashMap<&str, Vec<&str>> = HashMap::new();
     for r in &rows {
@@ -107,25 +108,37 @@ pub(crate) fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) ->
         }
         // Every session: those without a known parent first, then any left (a loop of parents).
         (None, None) => {
-            let mut roots: Vec<String> = rows
+            let roots: Vec<String> = rows
                 .iter()
                 .filter(|r| r.parent_session.as_deref().is_none_or(|p| !by_id.contains_key(p) || p == r.session_id))
                 .map(|r| r.session_id.clone())
                 .collect();
-            roots.extend(rows.iter().map(|r| top(&r.session_id)));
+            // Then the top of each session's tree (those left are in a loop of parents): taken
+            // below, when the session is not already in a tree.
             roots
         }
     };
+    let everything = sel.session.is_none() && sel.workflow.is_none();
     // Every session's subagents at once when the whole fleet is asked for, else per session.
-    let all = if sel.session.is_none() && sel.workflow.is_none() { Some(subagents(index, None)?) } else { None };
+    let mut all = if everything { Some(subagents(index, None)?) } else { None };
     let mut out = Vec::new();
-    let mut done = BTreeSet::new();
-    for root in roots {
+    let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut later = rows.iter().filter(|_| everything).map(|r| r.session_id.as_str());
+    let mut roots = roots.into_iter();
+    loop {
+        let root = match roots.next() {
+            Some(r) => r,
+            None => match later.by_ref().find(|sid| !done.contains(*sid)) {
+                Some(sid) => top(sid),
+                None => break,
+            },
+        };
         let mut stack = vec![(root.clone(), 0u32)];
         while let Some((sid, depth)) = stack.pop() {
-            if !done.insert(sid.clone()) {
+            if done.contains(&sid) {
                 continue;
             }
+            done.insert(sid.clone());
             let Some(r) = by_id.get(sid.as_str()) else { continue };
             out.push(Node {
                 session_id: sid.clone(),
@@ -144,8 +157,8 @@ pub(crate) fn trees(index: &Index, sel: &TreeSelect, now: u64, open_for: u64) ->
                 tool_calls: r.tool_calls,
                 errors: r.errors,
                 child_sessions: r.child_sessions,
-                subagents: match &all {
-                    Some(all) => all.get(&sid).cloned().unwrap_or_default(),
+                subagents: match &mut all {
+                    Some(all) => all.remove(&sid).unwrap_or_default(),
                     None => subagents(index, Some(&sid))?.remove(&sid).unwrap_or_default(),
                 },
             });

@@ -71,6 +71,17 @@ pub(crate) struct SessionRow {
 
 /// The sessions matching `f`, oldest first. `now` and `open_for` decide open vs incomplete.
 pub(crate) fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -> super::Result<Vec<SessionRow>> {
+    list_with(index, f, now, open_for, true)
+}
+
+/// As [`list`]; without `risk` every row's risk is 0 (not computed: it reads every finding).
+pub(crate) fn list_with(
+    index: &Index,
+    f: &SessionFilters,
+    now: u64,
+    open_for: u64,
+    risk: bool,
+) -> super::Result<Vec<SessionRow>> {
     let mut conds = vec!["s.records > 0".to_string()];
     let mut params: Vec<SqlValue> = Vec::new();
     let p = |v: SqlValue, params: &mut Vec<SqlValue>| {
@@ -154,7 +165,7 @@ pub(crate) fn list(index: &Index, f: &SessionFilters, now: u64, open_for: u64) -
         })
     })?;
     let mut rows: Vec<SessionRow> = rows.collect::<Result<_, _>>()?;
-    if rows.iter().any(|r| r.findings.critical + r.findings.high + r.findings.medium + r.findings.low > 0) {
+    if risk && rows.iter().any(|r| r.findings.critical + r.findings.high + r.findings.medium + r.findings.low > 0) {
         let tallies = risk_tallies(
             index,
             "SELECT s.sid, r.rule, f.severity, COUNT(*) FROM findings f JOIN rules r ON r.id = f.rule JOIN sessions s ON s.sess = f.sess GROUP BY f.sess, f.rule, f.severity",
@@ -172,21 +183,26 @@ pub(crate) fn risk_tallies(
     index: &Index,
     sql: &str,
 ) -> super::Result<std::collections::HashMap<Option<String>, crate::enrich::risk::Tally>> {
-    use crate::record::Severity;
     let mut out: std::collections::HashMap<Option<String>, crate::enrich::risk::Tally> = Default::default();
     let mut st = index.conn.prepare(sql)?;
     let mut q = st.query([])?;
     while let Some(r) = q.next()? {
-        let sev = match r.get::<_, i64>(2)? {
-            1 => Severity::Low,
-            2 => Severity::Medium,
-            3 => Severity::High,
-            _ => Severity::Critical,
-        };
+        let sev = severity_of(r.get::<_, i64>(2)?);
         let rule: String = r.get(1)?;
         out.entry(r.get(0)?).or_default().add(&rule, sev, r.get::<_, i64>(3)?.max(0) as u64);
     }
     Ok(out)
+}
+
+/// A finding's severity as the index numbers it.
+pub(crate) fn severity_of(n: i64) -> crate::record::Severity {
+    use crate::record::Severity;
+    match n {
+        1 => Severity::Low,
+        2 => Severity::Medium,
+        3 => Severity::High,
+        _ => Severity::Critical,
+    }
 }
 
 /// `12.3k`, `4.5M`.

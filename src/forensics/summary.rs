@@ -10,7 +10,8 @@
 //!   session for a session without one) and `gap`: how far in time the nearest touch it would
 //!   conflict with is (same path, another agent, one of the two a write; null: none). A touch
 //!   takes part in a conflict within a window exactly when its gap is at most the window, so
-//!   `fleet conflicts --window W` reads the touches with `gap <= W` and pairs only those.
+//!   `fleet conflicts --window W` reads the touches with `gap <= W` (`touches_conflict`: an
+//!   index holding every column it reads) and links only those.
 //! - `session_tools`: per session and tool, the tool calls (distinct tool_use ids) and failed ones.
 //! - `session_hook`: per session, the hook's timings (`metadata.hook_us`) as a histogram
 //!   (sorted values with counts, varint-encoded): percentiles over any set of sessions without
@@ -38,7 +39,8 @@ CREATE TABLE IF NOT EXISTS touches (
   who INTEGER NOT NULL, write INTEGER NOT NULL, gap INTEGER
 );
 CREATE INDEX IF NOT EXISTS touches_path ON touches(npath, time, seq);
-CREATE INDEX IF NOT EXISTS touches_gap ON touches(gap) WHERE gap IS NOT NULL;
+DROP INDEX IF EXISTS touches_gap;
+CREATE INDEX IF NOT EXISTS touches_conflict ON touches(gap, npath, time, who, write, sess) WHERE gap IS NOT NULL;
 CREATE INDEX IF NOT EXISTS touches_time ON touches(time) WHERE gap IS NOT NULL;
 CREATE INDEX IF NOT EXISTS touches_sess ON touches(sess);
 CREATE TABLE IF NOT EXISTS session_tools (sess INTEGER NOT NULL, tool TEXT, calls INTEGER NOT NULL, failures INTEGER NOT NULL);

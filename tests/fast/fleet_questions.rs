@@ -116,6 +116,16 @@ fn found(lines: &[Value]) -> BTreeSet<(String, String, Vec<String>)> {
         .collect()
 }
 
+/// `fleet conflicts --json …`: the conflicts (or files) listed, and the totals (the last line).
+fn conflicts_json(data: &Path, args: &[&str]) -> (Vec<Value>, Value) {
+    let mut all: Vec<&str> = vec!["fleet", "conflicts", "--json"];
+    all.extend_from_slice(args);
+    let mut lines = json_lines(&ok(data, &all));
+    let last = lines.pop().expect("the totals line");
+    assert!(lines.iter().all(|l| l.get("totals").is_none()), "{args:?}: one totals line, the last");
+    (lines, last["totals"].clone())
+}
+
 #[test]
 fn planted_conflicts_are_found_and_nothing_else() {
     let f = FleetSandbox::new();
@@ -148,7 +158,13 @@ fn planted_conflicts_are_found_and_nothing_else() {
     f.call("builder-2", "s-b1", None, "Write", "late.rs", true);
 
     let data = f.data();
-    let within_2s = json_lines(&ok(&data, &["fleet", "conflicts", "--json", "--window", "2s"]));
+    let (within_2s, totals) = conflicts_json(&data, &["--window", "2s"]);
+    assert_eq!(
+        (&totals["conflicts"], &totals["write_write"], &totals["read_write"], &totals["files"], &totals["touches"]),
+        (&json!(2), &json!(1), &json!(1), &json!(2), &json!(4)),
+        "{totals}"
+    );
+    assert_eq!((&totals["shown"], &totals["not_shown"], &totals["limit"]), (&json!(2), &json!(0), &json!(100)));
     let want: BTreeSet<(String, String, Vec<String>)> = [
         (p("src/shared.rs"), "write/write", vec!["builder-1", "builder-2"]),
         (p("notes.md"), "read/write", vec!["builder-1", "reviewer"]),
@@ -177,17 +193,37 @@ fn planted_conflicts_are_found_and_nothing_else() {
         assert_eq!(r["time_unix_nano"], t["time_unix_nano"]);
     }
     // The default window (10 minutes) also finds the late pair.
-    let default = json_lines(&ok(&data, &["fleet", "conflicts", "--json"]));
+    let (default, _) = conflicts_json(&data, &[]);
     let mut want10 = want.clone();
     want10.insert((p("late.rs"), "write/write".into(), vec!["builder-1".into(), "builder-2".into()]));
     assert_eq!(found(&default), want10);
+    // Newest first (by the first touch): late.rs began last.
+    assert_eq!(default[0]["path"], p("late.rs"));
+    // --limit 1: the newest; the totals still count all three.
+    let (one, totals) = conflicts_json(&data, &["--limit", "1"]);
+    assert_eq!((one.len(), &one[0]["path"]), (1, &json!(p("late.rs"))));
+    assert_eq!((&totals["conflicts"], &totals["shown"], &totals["not_shown"]), (&json!(3), &json!(1), &json!(2)));
     // --since after everything: none; --project of another project: none.
-    assert!(ok(&data, &["fleet", "conflicts", "--json", "--since", "2099-01-01"]).is_empty());
-    assert!(ok(&data, &["fleet", "conflicts", "--json", "--project", "no-such-project"]).is_empty());
-    assert_eq!(json_lines(&ok(&data, &["fleet", "conflicts", "--json", "--project", "project"])).len(), 3);
+    for args in [["--since", "2099-01-01"], ["--project", "no-such-project"]] {
+        let (none, totals) = conflicts_json(&data, &args);
+        assert!(none.is_empty() && totals["conflicts"] == 0 && totals["files"] == 0, "{args:?}: {totals}");
+    }
+    assert_eq!(conflicts_json(&data, &["--project", "project"]).0.len(), 3);
+    // One line per file: the three files, each one conflict.
+    let (files, totals) = conflicts_json(&data, &["--by-file"]);
+    assert_eq!(files.len(), 3);
+    assert!(files.iter().all(|f| f["conflicts"] == 1 && f["agents"].as_array().unwrap().len() == 2), "{files:?}");
+    assert_eq!((&totals["files"], &totals["shown"]), (&json!(3), &json!(3)));
     // Human output: one header per conflict, a line per touch, the count.
     let text = ok(&data, &["fleet", "conflicts", "--window", "2s"]);
-    assert!(text.ends_with("2 conflict(s): 1 write/write, 1 read/write, within a 2s window\n"), "{text}");
+    assert!(text.ends_with("2 conflict(s) in 2 file(s): 1 write/write, 1 read/write, within a 2s window\n"), "{text}");
+    let text = ok(&data, &["fleet", "conflicts", "--limit", "2"]);
+    assert!(
+        text.ends_with("3 conflict(s) in 3 file(s): 2 write/write, 1 read/write, within a 10m window; the 2 newest conflict(s) shown, 1 not (--limit 0 lists all, --by-file one line per file)\n"),
+        "{text}"
+    );
+    let text = ok(&data, &["fleet", "conflicts", "--by-file"]);
+    assert!(text.contains("late.rs") && text.contains("notes.md") && text.contains("shared.rs"), "{text}");
     assert!(text.contains("src/shared.rs") && !text.contains("own.rs") && !text.contains("README.md"), "{text}");
 
     // tree: the workflow's sessions; s-a2 under s-a1, sub-1 under s-a1.
@@ -254,6 +290,9 @@ fn planted_conflicts_are_found_and_nothing_else() {
     check_compare(&data, &records);
     // --json is what docs/forensics-schema.json documents.
     check_schema("fleet_conflict", &default);
+    let (files, totals) = conflicts_json(&data, &["--by-file"]);
+    check_schema("fleet_conflict_file", &files);
+    check_schema("fleet_conflict_totals", &[totals]);
     check_schema("fleet_tree_node", &tree);
     check_schema("fleet_agent", &json_lines(&ok(&data, &["fleet", "compare", "--json"])));
     // Bad input: clear errors, exit 2.
@@ -565,28 +604,153 @@ fn brute_force(records: &[Value], window: u64) -> BTreeSet<(String, String, u64,
     out
 }
 
+/// (path, kind, pairs, touches' seqs) of each conflict printed.
+type Listed = (String, String, u64, Vec<u64>);
+
+fn listed(lines: &[Value]) -> Vec<Listed> {
+    lines
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["kind"].as_str().unwrap().to_string(),
+                c["pairs"].as_u64().unwrap(),
+                c["touches"].as_array().unwrap().iter().map(|t| t["seq"].as_u64().unwrap()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// One `--by-file` row: conflicts, write/write, touches, agents, first and last touch.
+type FileRow = (u64, u64, u64, BTreeSet<String>, u64, u64);
+
+/// The totals `fleet conflicts` should print for the conflicts `want` (brute force).
+fn want_totals(want: &BTreeSet<Listed>) -> Value {
+    let ww = want.iter().filter(|c| c.1 == "write/write").count();
+    json!({
+        "conflicts": want.len(),
+        "write_write": ww,
+        "read_write": want.len() - ww,
+        "files": want.iter().map(|c| &c.0).collect::<BTreeSet<_>>().len(),
+        "touches": want.iter().map(|c| c.3.len()).sum::<usize>(),
+    })
+}
+
+fn counts_of(totals: &Value) -> Value {
+    let keys = ["conflicts", "write_write", "read_write", "files", "touches"];
+    Value::Object(keys.iter().map(|k| (k.to_string(), totals[*k].clone())).collect())
+}
+
+/// The whole answer (`--limit 0`) is the brute force's, newest first; a bounded one (the
+/// default, `--limit N`) is exactly its first N conflicts; the totals of each count the brute
+/// force's conflicts; `--by-file` sums them per file. Also within a time range.
 #[test]
 fn generated_fleet_journal_conflicts_and_compare() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     agent_telemetry::forensics::synth::generate(&data.join("journal"), 6_000, 1_796_000_000_000_000_000, 11).unwrap();
     let records = journal(&data);
-    for (flag, nanos) in [("30s", 30_000_000_000u64), ("10m", 600_000_000_000)] {
-        let got: BTreeSet<(String, String, u64, Vec<u64>)> =
-            json_lines(&ok(&data, &["fleet", "conflicts", "--json", "--window", flag]))
+    // seq → (agent, time) of every record, for the per-file view.
+    let who: BTreeMap<u64, (String, u64)> = records
+        .iter()
+        .map(|r| {
+            let agent = r["agent_context"]["fleet_agent_id"]
+                .as_str()
+                .map(String::from)
+                .unwrap_or_else(|| format!("session:{}", r["session_id"].as_str().unwrap_or("")));
+            (r["seq"].as_u64().unwrap(), (agent, r["time_unix_nano"].as_u64().unwrap()))
+        })
+        .collect();
+    let t0 = records.iter().map(|r| r["time_unix_nano"].as_u64().unwrap()).min().unwrap();
+    let t1 = records.iter().map(|r| r["time_unix_nano"].as_u64().unwrap()).max().unwrap();
+    let (since, until) = (t0 + (t1 - t0) / 4, t0 + (t1 - t0) / 2);
+    let (since_text, until_text) =
+        (agent_telemetry::timefmt::rfc3339_nanos(since), agent_telemetry::timefmt::rfc3339_nanos(until));
+    for (flag, nanos, range) in [
+        ("30s", 30_000_000_000u64, false),
+        ("10m", 600_000_000_000, false),
+        ("1h", 3_600_000_000_000, false),
+        ("10m", 600_000_000_000, true),
+    ] {
+        let mut args = vec!["--window", flag];
+        let want = if range {
+            args.extend(["--since", &since_text, "--until", &until_text]);
+            let inside: Vec<Value> = records
                 .iter()
-                .map(|c| {
-                    (
-                        c["path"].as_str().unwrap().to_string(),
-                        c["kind"].as_str().unwrap().to_string(),
-                        c["pairs"].as_u64().unwrap(),
-                        c["touches"].as_array().unwrap().iter().map(|t| t["seq"].as_u64().unwrap()).collect(),
-                    )
-                })
+                .filter(|r| (since..=until).contains(&r["time_unix_nano"].as_u64().unwrap()))
+                .cloned()
                 .collect();
-        let want = brute_force(&records, nanos);
-        assert!(!want.is_empty(), "the generated fleet has conflicts at {flag}");
-        assert_eq!(got, want, "--window {flag}");
+            brute_force(&inside, nanos)
+        } else {
+            brute_force(&records, nanos)
+        };
+        let what = format!("{args:?}");
+        assert!(want.len() > 8, "{what}: the generated fleet has conflicts ({})", want.len());
+        let all_args: Vec<&str> = args.iter().copied().chain(["--limit", "0"]).collect();
+        let (all, totals) = conflicts_json(&data, &all_args);
+        let got = listed(&all);
+        assert_eq!(got.iter().cloned().collect::<BTreeSet<_>>(), want, "{what}");
+        assert_eq!(got.len(), want.len(), "{what}: each conflict once");
+        // Newest first: by the first touch's time, then its seq.
+        let key = |c: &Value| (c["touches"][0]["time_unix_nano"].as_u64(), c["touches"][0]["seq"].as_u64());
+        assert!(all.windows(2).all(|w| key(&w[0]) > key(&w[1])), "{what}: newest first");
+        assert_eq!(counts_of(&totals), want_totals(&want), "{what}");
+        assert_eq!((&totals["shown"], &totals["not_shown"]), (&json!(want.len()), &json!(0)), "{what}");
+        // Bounded: exactly the first N of the whole answer, the same totals.
+        for limit in [None, Some(1), Some(7)] {
+            let mut a = args.clone();
+            let n = limit.map(|n| n.to_string());
+            if let Some(n) = &n {
+                a.extend(["--limit", n]);
+            }
+            let (some, t) = conflicts_json(&data, &a);
+            let n = limit.unwrap_or(100).min(want.len());
+            assert_eq!(some, all[..n], "{what} --limit {limit:?}: the newest of the whole answer");
+            assert_eq!(counts_of(&t), counts_of(&totals), "{what} --limit {limit:?}");
+            assert_eq!((&t["shown"], &t["not_shown"]), (&json!(n), &json!(want.len() - n)));
+        }
+        // One row per file: the brute force's conflicts summed per file.
+        let (files, t) =
+            conflicts_json(&data, &args.iter().copied().chain(["--by-file", "--limit", "0"]).collect::<Vec<_>>());
+        assert_eq!(counts_of(&t), counts_of(&totals), "{what} --by-file");
+        let mut want_files: BTreeMap<String, FileRow> = BTreeMap::new();
+        for (path, kind, _, seqs) in &want {
+            let f = want_files.entry(path.clone()).or_insert((0, 0, 0, BTreeSet::new(), u64::MAX, 0));
+            f.0 += 1;
+            f.1 += u64::from(kind == "write/write");
+            f.2 += seqs.len() as u64;
+            for s in seqs {
+                f.3.insert(who[s].0.clone());
+                f.4 = f.4.min(who[s].1);
+                f.5 = f.5.max(who[s].1);
+            }
+        }
+        let got_files: BTreeMap<String, FileRow> = files
+            .iter()
+            .map(|f| {
+                assert_eq!(
+                    f["conflicts"].as_u64().unwrap(),
+                    f["write_write"].as_u64().unwrap() + f["read_write"].as_u64().unwrap()
+                );
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    (
+                        f["conflicts"].as_u64().unwrap(),
+                        f["write_write"].as_u64().unwrap(),
+                        f["touches"].as_u64().unwrap(),
+                        f["agents"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+                        f["first_unix_nano"].as_u64().unwrap(),
+                        f["last_unix_nano"].as_u64().unwrap(),
+                    ),
+                )
+            })
+            .collect();
+        assert_eq!(got_files, want_files, "{what} --by-file");
+        assert!(files.windows(2).all(|w| w[0]["conflicts"].as_u64() >= w[1]["conflicts"].as_u64()), "most first");
+        let (top, t) =
+            conflicts_json(&data, &args.iter().copied().chain(["--by-file", "--limit", "3"]).collect::<Vec<_>>());
+        assert_eq!(top, files[..3], "{what} --by-file --limit 3");
+        assert_eq!((&t["shown"], &t["not_shown"]), (&json!(3), &json!(want_files.len() - 3)));
     }
     check_compare(&data, &records);
 }
@@ -627,19 +791,12 @@ fn conflicts_and_compare_stay_right_as_the_index_grows() {
         }
         at = cut;
         let records = journal(&data);
-        let got: BTreeSet<(String, String, u64, Vec<u64>)> =
-            json_lines(&ok(&data, &["fleet", "conflicts", "--json", "--window", "10m"]))
-                .iter()
-                .map(|c| {
-                    (
-                        c["path"].as_str().unwrap().to_string(),
-                        c["kind"].as_str().unwrap().to_string(),
-                        c["pairs"].as_u64().unwrap(),
-                        c["touches"].as_array().unwrap().iter().map(|t| t["seq"].as_u64().unwrap()).collect(),
-                    )
-                })
-                .collect();
-        assert_eq!(got, brute_force(&records, 600_000_000_000), "after {cut} of {} lines", lines.len());
+        let (all, totals) = conflicts_json(&data, &["--window", "10m", "--limit", "0"]);
+        let got: BTreeSet<Listed> = listed(&all).into_iter().collect();
+        let want = brute_force(&records, 600_000_000_000);
+        assert_eq!(got, want, "after {cut} of {} lines", lines.len());
+        assert_eq!(counts_of(&totals), want_totals(&want), "after {cut} lines");
+        assert_eq!(conflicts_json(&data, &["--window", "10m", "--limit", "5"]).0, all[..5.min(all.len())]);
         check_compare(&data, &records);
     }
 }
@@ -751,7 +908,7 @@ fn control_characters_from_records_are_escaped() {
     f.call(&agent, "s-evil-1", None, "Write", &file, true);
     f.call("plain", "s-evil-2", None, "Edit", &file, true);
     let data = f.data();
-    assert_eq!(json_lines(&ok(&data, &["fleet", "conflicts", "--json"])).len(), 1, "the conflict is found");
+    assert_eq!(conflicts_json(&data, &[]).0.len(), 1, "the conflict is found");
     for args in [
         vec!["fleet", "conflicts"],
         vec!["fleet", "overlaps"],
