@@ -45,8 +45,8 @@ pub struct ConflictsArgs {
     /// last; the files with the most conflicts first.
     #[arg(long)]
     pub by_file: bool,
-    /// One JSON object per conflict (or file) per line, then one with the totals
-    /// (docs/forensics-schema.json).
+    /// One JSON object per conflict (or file) per line on stdout; the totals as one JSON line
+    /// on stderr (docs/forensics-schema.json).
     #[arg(long)]
     pub json: bool,
 }

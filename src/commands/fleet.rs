@@ -33,8 +33,11 @@ pub(crate) fn run(config: &Config, command: &FleetCommand) -> anyhow::Result<i32
                 } else {
                     json_lines(&mut out, &answer.conflicts)?;
                 }
-                serde_json::to_writer(&mut out, &serde_json::json!({ "totals": answer.totals }))?;
-                out.write_all(b"\n")?;
+                // stdout stays one kind of object per line; the totals go to stderr as one JSON
+                // line, so a script reading every stdout line as a conflict keeps working.
+                let mut err = std::io::stderr().lock();
+                serde_json::to_writer(&mut err, &serde_json::json!({ "totals": answer.totals }))?;
+                err.write_all(b"\n")?;
             } else if a.by_file {
                 out.write_all(conflicts::render_files(&answer, window, style).as_bytes())?;
             } else {

@@ -116,14 +116,18 @@ fn found(lines: &[Value]) -> BTreeSet<(String, String, Vec<String>)> {
         .collect()
 }
 
-/// `fleet conflicts --json …`: the conflicts (or files) listed, and the totals (the last line).
+/// `fleet conflicts --json …`: the conflicts (or files) listed on stdout — nothing else there —
+/// and the totals (one JSON line on stderr).
 fn conflicts_json(data: &Path, args: &[&str]) -> (Vec<Value>, Value) {
     let mut all: Vec<&str> = vec!["fleet", "conflicts", "--json"];
     all.extend_from_slice(args);
-    let mut lines = json_lines(&ok(data, &all));
-    let last = lines.pop().expect("the totals line");
-    assert!(lines.iter().all(|l| l.get("totals").is_none()), "{args:?}: one totals line, the last");
-    (lines, last["totals"].clone())
+    let out = run(data, &all);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(std::str::from_utf8(&out.stdout).unwrap());
+    assert!(lines.iter().all(|l| l.get("totals").is_none()), "{args:?}: no totals line on stdout");
+    let err = json_lines(std::str::from_utf8(&out.stderr).unwrap());
+    assert_eq!(err.len(), 1, "{args:?}: one totals line on stderr: {err:?}");
+    (lines, err[0]["totals"].clone())
 }
 
 #[test]
