@@ -11,6 +11,7 @@ use super::keywords::KeywordSet;
 use crate::record::{Finding, Severity};
 use regex_lite::Regex;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -39,24 +40,26 @@ pub(crate) enum Access {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RuleSpec {
-    pub id: String,
+    // Text is borrowed from the built-in tables (built in every hook process: no copies) and
+    // owned when read from a policy file.
+    pub id: Cow<'static, str>,
     #[serde(default)]
-    pub category: Option<String>,
+    pub category: Option<Cow<'static, str>>,
     pub target: Target,
-    pub pattern: String,
+    pub pattern: Cow<'static, str>,
     /// Case-insensitive literals, one of which must occur for the pattern to be tried.
     #[serde(default)]
-    pub keywords: Vec<String>,
+    pub keywords: Vec<Cow<'static, str>>,
     /// A match of this pattern cancels the rule (e.g. `.env.example`).
     #[serde(default)]
-    pub unless: Option<String>,
+    pub unless: Option<Cow<'static, str>>,
     pub severity: Severity,
     #[serde(default)]
     pub action: Action,
     #[serde(default)]
     pub access: Access,
     #[serde(default)]
-    pub description: String,
+    pub description: Cow<'static, str>,
 }
 
 /// What a rule does when it fires.
@@ -212,7 +215,7 @@ impl RuleSet {
             let mut keyword_rule = Vec::new();
             for (i, r) in self.rules.iter().enumerate() {
                 for k in r.spec.keywords.iter().filter(|k| k.len() >= 2) {
-                    keywords.push(k.as_str());
+                    keywords.push(k.as_ref());
                     keyword_rule.push(i);
                 }
             }
@@ -239,16 +242,16 @@ impl RuleSet {
                 continue;
             }
             out.push(Finding {
-                rule: rule.spec.id.clone(),
+                rule: rule.spec.id.to_string(),
                 category: rule
                     .spec
                     .category
-                    .clone()
-                    .unwrap_or_else(|| rule.spec.id.split('.').next().unwrap_or("custom").to_string()),
+                    .as_deref()
+                    .map_or_else(|| rule.spec.id.split('.').next().unwrap_or("custom").to_string(), str::to_string),
                 severity: rule.spec.severity,
                 action: rule.spec.action.as_str().into(),
                 matched: excerpt(text, m.start(), m.end()),
-                description: rule.spec.description.clone(),
+                description: rule.spec.description.to_string(),
             });
         }
     }
@@ -295,13 +298,13 @@ impl Policy {
     /// Validates every pattern of the file (so a typo is reported, not silently skipped).
     pub(crate) fn from_file(file: PolicyFile) -> Result<Policy, BadPolicy> {
         for r in &file.rules {
-            Regex::new(&r.pattern).map_err(|error| BadPolicy::Pattern { rule: r.id.clone(), error })?;
+            Regex::new(&r.pattern).map_err(|error| BadPolicy::Pattern { rule: r.id.to_string(), error })?;
             if let Some(u) = &r.unless {
-                Regex::new(u).map_err(|error| BadPolicy::Unless { rule: r.id.clone(), error })?;
+                Regex::new(u).map_err(|error| BadPolicy::Unless { rule: r.id.to_string(), error })?;
             }
         }
         let mut specs: Vec<RuleSpec> = if file.builtin.unwrap_or(true) { builtin_rules() } else { Vec::new() };
-        specs.retain(|s| !file.disable.contains(&s.id) && !file.rules.iter().any(|r| r.id == s.id));
+        specs.retain(|s| !file.disable.iter().any(|d| *d == s.id) && !file.rules.iter().any(|r| r.id == s.id));
         specs.extend(file.rules);
         Ok(Policy::from_specs(specs, file.allow_paths))
     }
@@ -342,12 +345,16 @@ impl Policy {
             .flat_map(|s| s.rules.iter())
             .find(|r| r.spec.id == id)?;
         Some(Finding {
-            rule: r.spec.id.clone(),
-            category: r.spec.category.clone().unwrap_or_else(|| id.split('.').next().unwrap_or("custom").to_string()),
+            rule: r.spec.id.to_string(),
+            category: r
+                .spec
+                .category
+                .as_deref()
+                .map_or_else(|| id.split('.').next().unwrap_or("custom").to_string(), str::to_string),
             severity: r.spec.severity,
             action: r.spec.action.as_str().into(),
             matched: excerpt(matched, 0, matched.len().min(200)),
-            description: r.spec.description.clone(),
+            description: r.spec.description.to_string(),
         })
     }
 
@@ -401,26 +408,26 @@ impl Policy {
             .iter()
             .chain(&self.command_rules.rules)
             .chain(&self.content_rules.rules)
-            .map(|r| r.spec.id.as_str())
+            .map(|r| r.spec.id.as_ref())
             .collect()
     }
 }
 
 fn rule(
-    id: &str,
+    id: &'static str,
     target: Target,
     severity: Severity,
     action: Action,
-    keywords: &[&str],
-    pattern: &str,
-    description: &str,
+    keywords: &[&'static str],
+    pattern: &'static str,
+    description: &'static str,
 ) -> RuleSpec {
     RuleSpec {
         id: id.into(),
         category: None,
         target,
         pattern: pattern.into(),
-        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        keywords: keywords.iter().map(|k| Cow::Borrowed(*k)).collect(),
         unless: None,
         severity,
         action,
