@@ -361,8 +361,12 @@ fn compiled() -> &'static Compiled {
 /// Which rules the keyword prefilter lets through for `text` (exposed so tests can prove the
 /// prefilter is a superset of every rule's matches on its examples).
 pub fn candidates(text: &str) -> Vec<bool> {
+    candidate_rules(text).to_vec()
+}
+
+fn candidate_rules(text: &str) -> [bool; RULES.len()] {
     let c = compiled();
-    let mut out = vec![false; RULES.len()];
+    let mut out = [false; RULES.len()];
     c.prefilter.find(text, |k| out[c.keyword_rule[k]] = true);
     out
 }
@@ -504,7 +508,7 @@ fn printable(d: Vec<u8>) -> Option<String> {
 /// The spans the rules find (rule index), unmerged.
 fn rule_spans(text: &str) -> Vec<(usize, usize, usize)> {
     let c = compiled();
-    let cands = candidates(text);
+    let cands = candidate_rules(text);
     let mut found: Vec<(usize, usize, usize)> = Vec::new();
     for (i, rule) in RULES.iter().enumerate() {
         if !cands[i] {
@@ -568,6 +572,41 @@ const CAP_LOOKAHEAD: usize = 64 * 1024;
 pub struct Redactor {
     pub count: u32,
     pub kinds: Vec<&'static str>,
+    /// Strings this redactor searched whole and found no secret in: redacting one again changes
+    /// nothing (the search is a pure function of the text), so it is not searched again. A
+    /// record's strings are mostly copies of the sanitised payload's: the pass over the record's
+    /// own fields (defence in depth) finds them here.
+    clean: std::collections::HashSet<Box<str>, BuildFx>,
+}
+
+/// A fast, fixed-seed hasher for [`Redactor::clean`] (its keys are compared whole, so a
+/// collision costs a comparison, never a skipped search).
+#[derive(Debug, Default, Clone, Copy)]
+struct BuildFx;
+
+struct Fx(u64);
+
+impl std::hash::BuildHasher for BuildFx {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap_or_default())).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Redactor {
@@ -587,9 +626,13 @@ impl Redactor {
     /// whether it was cut.
     pub fn redact_capped(&mut self, text: &str, cap: usize) -> (Option<String>, bool) {
         let cut = text.len() > cap;
+        if !cut && self.clean.contains(text) {
+            return (None, false);
+        }
         let window = if cut { floor_boundary(text, cap.saturating_add(CAP_LOOKAHEAD)) } else { text.len() };
         let found = spans(&text[..window]);
         if found.is_empty() && !cut {
+            self.clean.insert(text.into());
             return (None, false);
         }
         // A secret that starts before the cap is replaced whole; the text kept after the last
@@ -628,7 +671,7 @@ impl Redactor {
             }
             Value::Array(items) => items.iter_mut().for_each(|i| self.redact_value(i)),
             Value::Object(map) => {
-                if map.keys().any(|k| !spans(k).is_empty()) {
+                if map.keys().any(|k| !self.is_clean(k)) {
                     let old = std::mem::take(map);
                     for (mut k, v) in old {
                         self.redact_in_place(&mut k);
@@ -642,6 +685,18 @@ impl Redactor {
             }
             _ => {}
         }
+    }
+
+    /// Whether `text` holds no secret (what [`spans`] says, remembered).
+    pub(crate) fn is_clean(&mut self, text: &str) -> bool {
+        if self.clean.contains(text) {
+            return true;
+        }
+        let clean = spans(text).is_empty();
+        if clean {
+            self.clean.insert(text.into());
+        }
+        clean
     }
 
     /// Records one secret removed by a rule outside this module (a field named like a secret).
