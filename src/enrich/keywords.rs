@@ -85,13 +85,18 @@ impl KeywordSet {
     /// A keyword that starts with `\n` also matches at the start of the text, as if a line
     /// ended before it (so `\n-u` stands for a regex's `(?:^|\s)-u`).
     pub(crate) fn find(&self, text: &str, mut found: impl FnMut(usize)) {
+        self.find_ends(text, |k, _| found(k));
+    }
+
+    /// As [`KeywordSet::find`], with where each occurrence ends in `text`.
+    pub(crate) fn find_ends(&self, text: &str, mut found: impl FnMut(usize, usize)) {
         let t = text.as_bytes();
         if let Some(&first) = t.first() {
             let p = pair(b'\n', first);
             for &(h, k) in self.bucket(p).unwrap_or_default() {
                 let rest = &self.keyword(k as usize)[1..];
                 if h == p && t.len() >= rest.len() && t[..rest.len()].eq_ignore_ascii_case(rest) {
-                    found(k as usize);
+                    found(k as usize, rest.len());
                 }
             }
         }
@@ -104,7 +109,7 @@ impl KeywordSet {
                 }
                 let kw = self.keyword(k as usize);
                 if t.len() - i >= kw.len() && t[i..i + kw.len()].eq_ignore_ascii_case(kw) {
-                    found(k as usize);
+                    found(k as usize, i + kw.len());
                 }
             }
         }

@@ -30,13 +30,17 @@ pub struct SecretRule {
     /// Generic rules (a secret found by its key name, not its shape): placeholders such as
     /// `$VAR`, `true` or numbers are left alone.
     pub generic: bool,
+    /// What every match has right after a keyword's occurrence, tested on the text after it:
+    /// the rule is tried only when some occurrence passes (its regex is costly to build, and
+    /// its keywords are common words).
+    pub after_keyword: Option<fn(&[u8]) -> bool>,
 }
 
 const fn r(kind: &'static str, keywords: &'static [&'static str], pattern: &'static str) -> SecretRule {
-    SecretRule { kind, keywords, pattern, secret_group: 0, generic: false }
+    SecretRule { kind, keywords, pattern, secret_group: 0, generic: false, after_keyword: None }
 }
 const fn g(kind: &'static str, keywords: &'static [&'static str], pattern: &'static str, group: usize) -> SecretRule {
-    SecretRule { kind, keywords, pattern, secret_group: group, generic: false }
+    SecretRule { kind, keywords, pattern, secret_group: group, generic: false, after_keyword: None }
 }
 const fn generic(
     kind: &'static str,
@@ -44,7 +48,20 @@ const fn generic(
     pattern: &'static str,
     group: usize,
 ) -> SecretRule {
-    SecretRule { kind, keywords, pattern, secret_group: group, generic: true }
+    SecretRule { kind, keywords, pattern, secret_group: group, generic: true, after_keyword: None }
+}
+
+/// A key name's rest (`[A-Za-z0-9_.-]*`), an optional quote, spaces, then `:` or `=`: what
+/// follows the name in every `password_assignment` match (`token_usage` and `author` are not
+/// assignments).
+fn assignment_follows(after: &[u8]) -> bool {
+    let mut i = after.iter().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')).count();
+    if matches!(after.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    // The regex's `\s`: ASCII whitespace, vertical tab included.
+    i += after[i..].iter().take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')).count();
+    matches!(after.get(i), Some(b':' | b'='))
 }
 
 /// The key names the generic assignment rules look for, spelled as the prefilter needs them
@@ -96,7 +113,7 @@ pub const RULES: &[SecretRule] = &[
     ),
     g(
         "aws_session_token",
-        &["token"],
+        &["session_token", "sessiontoken", "security_token", "securitytoken"],
         r#"(?i)((?:aws_?)?(?:session|security)_?token["']?(?:\s*[:=]\s*|\s+)["']?)([A-Za-z0-9/+=]{100,})"#,
         2,
     ),
@@ -151,7 +168,15 @@ pub const RULES: &[SecretRule] = &[
         r#"https://[A-Za-z0-9.-]*webhook\.office\.com/webhook[A-Za-z0-9]*/[^\s"'<>]+"#,
     ),
     r("telegram_bot_token", &[":aa"], r"\d{8,10}:AA[A-Za-z0-9_-]{33}\b"),
-    r("twilio_api_key", &["sk"], r"\bSK[0-9a-f]{32}\b"),
+    // `SK` and a hex digit (not `sk` alone: it is in every `task`, `disk` and `--skip`).
+    r(
+        "twilio_api_key",
+        &[
+            "sk0", "sk1", "sk2", "sk3", "sk4", "sk5", "sk6", "sk7", "sk8", "sk9", "ska", "skb", "skc", "skd", "ske",
+            "skf",
+        ],
+        r"\bSK[0-9a-f]{32}\b",
+    ),
     r("sendgrid_api_key", &["sg."], r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
     r("mailgun_api_key", &["key-"], r"\bkey-[0-9a-f]{32}\b"),
     // --- payment ------------------------------------------------------------------------
@@ -238,7 +263,27 @@ pub const RULES: &[SecretRule] = &[
         2,
     ),
     g("basic_auth_header", &["basic"], r"(?i)(\bbasic\s+)([A-Za-z0-9+/]{8,}={0,2})", 2),
-    g("bearer_token", &["bearer", "token"], r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})", 2),
+    // Keywords with the whitespace the regex requires after the word (`token` alone is in
+    // `token_usage`, `tokens`, `input_tokens`).
+    g(
+        "bearer_token",
+        &[
+            "bearer ",
+            "bearer\t",
+            "bearer\n",
+            "bearer\r",
+            "bearer\x0b",
+            "bearer\x0c",
+            "token ",
+            "token\t",
+            "token\n",
+            "token\r",
+            "token\x0b",
+            "token\x0c",
+        ],
+        r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})",
+        2,
+    ),
     generic(
         "cli_flag_secret",
         &[
@@ -257,18 +302,21 @@ pub const RULES: &[SecretRule] = &[
     ),
     // `KEY=v`, `key: v`, `"key": "v"` for key names that say secret. The value may not start
     // with `:` (`auth::tests`, `token::Kind` are Rust paths, not assignments).
-    generic(
-        "password_assignment",
-        // The regex's alternatives spelled out, optional separators included (`AccessKey`): the
-        // prefilter must let through everything the regex can match (the fuzzer found that
-        // `access_key` alone missed `AccessKey`).
-        PASSWORD_KEYWORDS,
-        // Quoted, the value runs to its closing quote, spaces and `&;,` included (`export
-        // PGPASSWORD='p@ss w0rd;x'`, `"password": "correct horse battery"`): groups 2 and 3;
-        // unquoted, group 4 (one regex: the key part is compiled once).
-        r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*)(?:'([^'\n]{4,256})'|"([^"\n]{4,256})"|["']?([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,}))"#,
-        2,
-    ),
+    SecretRule {
+        after_keyword: Some(assignment_follows),
+        ..generic(
+            "password_assignment",
+            // The regex's alternatives spelled out, optional separators included (`AccessKey`): the
+            // prefilter must let through everything the regex can match (the fuzzer found that
+            // `access_key` alone missed `AccessKey`).
+            PASSWORD_KEYWORDS,
+            // Quoted, the value runs to its closing quote, spaces and `&;,` included (`export
+            // PGPASSWORD='p@ss w0rd;x'`, `"password": "correct horse battery"`): groups 2 and 3;
+            // unquoted, group 4 (one regex: the key part is compiled once).
+            r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*)(?:'([^'\n]{4,256})'|"([^"\n]{4,256})"|["']?([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,}))"#,
+            2,
+        )
+    },
 ];
 
 /// `[REDACTED:kind]`: what we wrote, never a secret (redacting twice changes nothing).
@@ -367,7 +415,13 @@ pub fn candidates(text: &str) -> Vec<bool> {
 fn candidate_rules(text: &str) -> [bool; RULES.len()] {
     let c = compiled();
     let mut out = [false; RULES.len()];
-    c.prefilter.find(text, |k| out[c.keyword_rule[k]] = true);
+    let t = text.as_bytes();
+    c.prefilter.find_ends(text, |k, end| {
+        let r = c.keyword_rule[k];
+        if !out[r] && RULES[r].after_keyword.is_none_or(|f| f(&t[end..])) {
+            out[r] = true;
+        }
+    });
     out
 }
 
