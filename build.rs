@@ -19,7 +19,8 @@ fn main() {
     // x86_64 Linux links with LLD (rustc's default there).
     println!("cargo:rerun-if-changed=link/hook-order.txt");
     println!("cargo:rerun-if-env-changed=AGENT_TELEMETRY_NO_LINK_ORDER");
-    let order = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("link/hook-order.txt");
+    let order =
+        std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("link/hook-order.txt");
     if std::env::var("TARGET").as_deref() == Ok("x86_64-unknown-linux-gnu")
         && order.is_file()
         && std::env::var_os("AGENT_TELEMETRY_NO_LINK_ORDER").is_none()
