@@ -175,10 +175,28 @@ impl Rule {
 
 /// A loaded policy: rules grouped by target, each group behind one keyword prefilter.
 pub struct Policy {
+    /// The built-in policy's rules are made on first use: an event that checks nothing (most
+    /// events that are not tool calls) never builds them. A policy file's are made when it is read.
+    sets: OnceLock<Sets>,
+    pub allow_paths: Vec<PathBuf>,
+}
+
+struct Sets {
     path_rules: RuleSet,
     command_rules: RuleSet,
     content_rules: RuleSet,
-    pub allow_paths: Vec<PathBuf>,
+}
+
+impl Sets {
+    fn new(specs: Vec<RuleSpec>) -> Sets {
+        let (paths, rest): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.target == Target::Path);
+        let (commands, content): (Vec<_>, Vec<_>) = rest.into_iter().partition(|s| s.target == Target::Command);
+        Sets {
+            path_rules: RuleSet::new(paths),
+            command_rules: RuleSet::new(commands),
+            content_rules: RuleSet::new(content),
+        }
+    }
 }
 
 struct RuleSet {
@@ -292,7 +310,11 @@ impl Policy {
     }
 
     pub fn builtin() -> Policy {
-        Policy::from_specs(builtin_rules(), Vec::new())
+        Policy { sets: OnceLock::new(), allow_paths: Vec::new() }
+    }
+
+    fn sets(&self) -> &Sets {
+        self.sets.get_or_init(|| Sets::new(builtin_rules()))
     }
 
     /// Validates every pattern of the file (so a typo is reported, not silently skipped).
@@ -310,18 +332,11 @@ impl Policy {
     }
 
     fn from_specs(specs: Vec<RuleSpec>, allow_paths: Vec<PathBuf>) -> Policy {
-        let (paths, rest): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.target == Target::Path);
-        let (commands, content): (Vec<_>, Vec<_>) = rest.into_iter().partition(|s| s.target == Target::Command);
-        Policy {
-            path_rules: RuleSet::new(paths),
-            command_rules: RuleSet::new(commands),
-            content_rules: RuleSet::new(content),
-            allow_paths,
-        }
+        Policy { sets: OnceLock::from(Sets::new(specs)), allow_paths }
     }
 
     pub(crate) fn check_path(&self, resolved: &str, access: Access, out: &mut Vec<Finding>) {
-        self.path_rules.check(resolved, access, out);
+        self.sets().path_rules.check(resolved, access, out);
     }
 
     /// Checks what a tool returned (bounded: the first [`MAX_CONTENT_SCAN`] bytes).
@@ -332,7 +347,7 @@ impl Policy {
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        self.content_rules.check(&text[..end], Access::Any, out);
+        self.sets().content_rules.check(&text[..end], Access::Any, out);
     }
 
     /// A finding of rule `id` (as this policy has it: severity, action) on `matched`; `None`
@@ -340,7 +355,7 @@ impl Policy {
     /// than by a rule's pattern (a recursive delete resolved to `/`, a write that reaches our
     /// marker).
     pub(crate) fn finding(&self, id: &str, matched: &str) -> Option<Finding> {
-        let r = [&self.path_rules, &self.command_rules, &self.content_rules]
+        let r = [&self.sets().path_rules, &self.sets().command_rules, &self.sets().content_rules]
             .into_iter()
             .flat_map(|s| s.rules.iter())
             .find(|r| r.spec.id == id)?;
@@ -362,7 +377,7 @@ impl Policy {
     /// pipeline, and the synthetic `… | sh` lines.
     pub fn check_command_units(&self, units: &[String], out: &mut Vec<Finding>) {
         for u in units {
-            self.command_rules.check(u, Access::Any, out);
+            self.sets().command_rules.check(u, Access::Any, out);
         }
     }
 
@@ -376,7 +391,7 @@ impl Policy {
     /// Whether the keyword prefilter lets rule `id` be tried on `text` (tests prove the
     /// prefilter is a superset of what each built-in rule matches on its examples).
     pub fn prefilter_admits(&self, id: &str, text: &str) -> bool {
-        for set in [&self.path_rules, &self.command_rules, &self.content_rules] {
+        for set in [&self.sets().path_rules, &self.sets().command_rules, &self.sets().content_rules] {
             if let Some(i) = set.rules.iter().position(|r| r.spec.id == id) {
                 if set.unconditional.contains(&i) {
                     return true;
@@ -392,22 +407,24 @@ impl Policy {
 
     /// Whether rule `id`'s pattern (and not its `unless`) matches `text`, prefilter bypassed.
     pub fn rule_matches_unfiltered(&self, id: &str, text: &str) -> bool {
-        self.path_rules
+        self.sets()
+            .path_rules
             .rules
             .iter()
-            .chain(&self.command_rules.rules)
-            .chain(&self.content_rules.rules)
+            .chain(&self.sets().command_rules.rules)
+            .chain(&self.sets().content_rules.rules)
             .filter(|r| r.spec.id == id)
             .any(|r| r.regex().is_some_and(|re| re.is_match(text)) && !r.unless().is_some_and(|u| u.is_match(text)))
     }
 
     /// Ids of every rule.
     pub fn rule_ids(&self) -> Vec<&str> {
-        self.path_rules
+        self.sets()
+            .path_rules
             .rules
             .iter()
-            .chain(&self.command_rules.rules)
-            .chain(&self.content_rules.rules)
+            .chain(&self.sets().command_rules.rules)
+            .chain(&self.sets().content_rules.rules)
             .map(|r| r.spec.id.as_ref())
             .collect()
     }
