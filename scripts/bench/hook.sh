@@ -10,10 +10,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export AT_BENCH_N="${1:-${AT_BENCH_N:-2000}}"
-# Both binaries from the same (release) profile; their paths as cargo reports them (the build
-# names its target, see .cargo/config.toml: target/<host tuple>/release).
-exes=$(cargo build --release --quiet --bin agent-telemetry --example noop --message-format=json \
-  | python3 -c 'import json,sys; [print(m["target"]["name"], m["executable"]) for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m.get("executable")]')
-export AT_BENCH_HOOK_BIN="${AT_BENCH_HOOK_BIN:-$(awk '$1 == "agent-telemetry" {print $2}' <<<"$exes")}"
-export AT_BENCH_NOOP_BIN="${AT_BENCH_NOOP_BIN:-$(awk '$1 == "noop" {print $2}' <<<"$exes")}"
+# Both binaries from the same (release) profile, each built on its own and copied out of target/:
+# the hook exactly as `cargo build --release` ships it (an example or a bench also enables the
+# dev-dependencies' features, which rebuilds the dependencies under other symbol names and
+# the linker's hook function order, link/hook-order.txt, would no longer apply), and `cargo bench`
+# rebuilding target/.../agent-telemetry must not change what is measured.
+exe() {
+  cargo build --release --quiet "$@" --message-format=json \
+    | python3 -c 'import json,sys; [print(m["executable"]) for m in map(json.loads, sys.stdin) if m.get("reason") == "compiler-artifact" and m.get("executable")]' \
+    | tail -1
+}
+out="$PWD/target/bench-hook"
+mkdir -p "$out"
+if [ -z "${AT_BENCH_HOOK_BIN:-}" ]; then
+  cp "$(exe --bin agent-telemetry)" "$out/agent-telemetry"
+  export AT_BENCH_HOOK_BIN="$out/agent-telemetry"
+fi
+if [ -z "${AT_BENCH_NOOP_BIN:-}" ]; then
+  cp "$(exe --example noop)" "$out/noop"
+  export AT_BENCH_NOOP_BIN="$out/noop"
+fi
 exec cargo bench --quiet --bench hook_process

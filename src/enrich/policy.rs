@@ -11,6 +11,7 @@ use super::keywords::KeywordSet;
 use crate::record::{Finding, Severity};
 use regex_lite::Regex;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -39,24 +40,26 @@ pub(crate) enum Access {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RuleSpec {
-    pub id: String,
+    // Text is borrowed from the built-in tables (built in every hook process: no copies) and
+    // owned when read from a policy file.
+    pub id: Cow<'static, str>,
     #[serde(default)]
-    pub category: Option<String>,
+    pub category: Option<Cow<'static, str>>,
     pub target: Target,
-    pub pattern: String,
+    pub pattern: Cow<'static, str>,
     /// Case-insensitive literals, one of which must occur for the pattern to be tried.
     #[serde(default)]
-    pub keywords: Vec<String>,
+    pub keywords: Vec<Cow<'static, str>>,
     /// A match of this pattern cancels the rule (e.g. `.env.example`).
     #[serde(default)]
-    pub unless: Option<String>,
+    pub unless: Option<Cow<'static, str>>,
     pub severity: Severity,
     #[serde(default)]
     pub action: Action,
     #[serde(default)]
     pub access: Access,
     #[serde(default)]
-    pub description: String,
+    pub description: Cow<'static, str>,
 }
 
 /// What a rule does when it fires.
@@ -172,10 +175,28 @@ impl Rule {
 
 /// A loaded policy: rules grouped by target, each group behind one keyword prefilter.
 pub struct Policy {
+    /// The built-in policy's rules are made on first use: an event that checks nothing (most
+    /// events that are not tool calls) never builds them. A policy file's are made when it is read.
+    sets: OnceLock<Sets>,
+    pub allow_paths: Vec<PathBuf>,
+}
+
+struct Sets {
     path_rules: RuleSet,
     command_rules: RuleSet,
     content_rules: RuleSet,
-    pub allow_paths: Vec<PathBuf>,
+}
+
+impl Sets {
+    fn new(specs: Vec<RuleSpec>) -> Sets {
+        let (paths, rest): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.target == Target::Path);
+        let (commands, content): (Vec<_>, Vec<_>) = rest.into_iter().partition(|s| s.target == Target::Command);
+        Sets {
+            path_rules: RuleSet::new(paths),
+            command_rules: RuleSet::new(commands),
+            content_rules: RuleSet::new(content),
+        }
+    }
 }
 
 struct RuleSet {
@@ -212,7 +233,7 @@ impl RuleSet {
             let mut keyword_rule = Vec::new();
             for (i, r) in self.rules.iter().enumerate() {
                 for k in r.spec.keywords.iter().filter(|k| k.len() >= 2) {
-                    keywords.push(k.as_str());
+                    keywords.push(k.as_ref());
                     keyword_rule.push(i);
                 }
             }
@@ -239,16 +260,16 @@ impl RuleSet {
                 continue;
             }
             out.push(Finding {
-                rule: rule.spec.id.clone(),
+                rule: rule.spec.id.to_string(),
                 category: rule
                     .spec
                     .category
-                    .clone()
-                    .unwrap_or_else(|| rule.spec.id.split('.').next().unwrap_or("custom").to_string()),
+                    .as_deref()
+                    .map_or_else(|| rule.spec.id.split('.').next().unwrap_or("custom").to_string(), str::to_string),
                 severity: rule.spec.severity,
                 action: rule.spec.action.as_str().into(),
                 matched: excerpt(text, m.start(), m.end()),
-                description: rule.spec.description.clone(),
+                description: rule.spec.description.to_string(),
             });
         }
     }
@@ -289,36 +310,33 @@ impl Policy {
     }
 
     pub fn builtin() -> Policy {
-        Policy::from_specs(builtin_rules(), Vec::new())
+        Policy { sets: OnceLock::new(), allow_paths: Vec::new() }
+    }
+
+    fn sets(&self) -> &Sets {
+        self.sets.get_or_init(|| Sets::new(builtin_rules()))
     }
 
     /// Validates every pattern of the file (so a typo is reported, not silently skipped).
     pub(crate) fn from_file(file: PolicyFile) -> Result<Policy, BadPolicy> {
         for r in &file.rules {
-            Regex::new(&r.pattern).map_err(|error| BadPolicy::Pattern { rule: r.id.clone(), error })?;
+            Regex::new(&r.pattern).map_err(|error| BadPolicy::Pattern { rule: r.id.to_string(), error })?;
             if let Some(u) = &r.unless {
-                Regex::new(u).map_err(|error| BadPolicy::Unless { rule: r.id.clone(), error })?;
+                Regex::new(u).map_err(|error| BadPolicy::Unless { rule: r.id.to_string(), error })?;
             }
         }
         let mut specs: Vec<RuleSpec> = if file.builtin.unwrap_or(true) { builtin_rules() } else { Vec::new() };
-        specs.retain(|s| !file.disable.contains(&s.id) && !file.rules.iter().any(|r| r.id == s.id));
+        specs.retain(|s| !file.disable.iter().any(|d| *d == s.id) && !file.rules.iter().any(|r| r.id == s.id));
         specs.extend(file.rules);
         Ok(Policy::from_specs(specs, file.allow_paths))
     }
 
     fn from_specs(specs: Vec<RuleSpec>, allow_paths: Vec<PathBuf>) -> Policy {
-        let (paths, rest): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.target == Target::Path);
-        let (commands, content): (Vec<_>, Vec<_>) = rest.into_iter().partition(|s| s.target == Target::Command);
-        Policy {
-            path_rules: RuleSet::new(paths),
-            command_rules: RuleSet::new(commands),
-            content_rules: RuleSet::new(content),
-            allow_paths,
-        }
+        Policy { sets: OnceLock::from(Sets::new(specs)), allow_paths }
     }
 
     pub(crate) fn check_path(&self, resolved: &str, access: Access, out: &mut Vec<Finding>) {
-        self.path_rules.check(resolved, access, out);
+        self.sets().path_rules.check(resolved, access, out);
     }
 
     /// Checks what a tool returned (bounded: the first [`MAX_CONTENT_SCAN`] bytes).
@@ -329,7 +347,7 @@ impl Policy {
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        self.content_rules.check(&text[..end], Access::Any, out);
+        self.sets().content_rules.check(&text[..end], Access::Any, out);
     }
 
     /// A finding of rule `id` (as this policy has it: severity, action) on `matched`; `None`
@@ -337,17 +355,21 @@ impl Policy {
     /// than by a rule's pattern (a recursive delete resolved to `/`, a write that reaches our
     /// marker).
     pub(crate) fn finding(&self, id: &str, matched: &str) -> Option<Finding> {
-        let r = [&self.path_rules, &self.command_rules, &self.content_rules]
+        let r = [&self.sets().path_rules, &self.sets().command_rules, &self.sets().content_rules]
             .into_iter()
             .flat_map(|s| s.rules.iter())
             .find(|r| r.spec.id == id)?;
         Some(Finding {
-            rule: r.spec.id.clone(),
-            category: r.spec.category.clone().unwrap_or_else(|| id.split('.').next().unwrap_or("custom").to_string()),
+            rule: r.spec.id.to_string(),
+            category: r
+                .spec
+                .category
+                .as_deref()
+                .map_or_else(|| id.split('.').next().unwrap_or("custom").to_string(), str::to_string),
             severity: r.spec.severity,
             action: r.spec.action.as_str().into(),
             matched: excerpt(matched, 0, matched.len().min(200)),
-            description: r.spec.description.clone(),
+            description: r.spec.description.to_string(),
         })
     }
 
@@ -355,7 +377,7 @@ impl Policy {
     /// pipeline, and the synthetic `… | sh` lines.
     pub fn check_command_units(&self, units: &[String], out: &mut Vec<Finding>) {
         for u in units {
-            self.command_rules.check(u, Access::Any, out);
+            self.sets().command_rules.check(u, Access::Any, out);
         }
     }
 
@@ -369,7 +391,7 @@ impl Policy {
     /// Whether the keyword prefilter lets rule `id` be tried on `text` (tests prove the
     /// prefilter is a superset of what each built-in rule matches on its examples).
     pub fn prefilter_admits(&self, id: &str, text: &str) -> bool {
-        for set in [&self.path_rules, &self.command_rules, &self.content_rules] {
+        for set in [&self.sets().path_rules, &self.sets().command_rules, &self.sets().content_rules] {
             if let Some(i) = set.rules.iter().position(|r| r.spec.id == id) {
                 if set.unconditional.contains(&i) {
                     return true;
@@ -385,42 +407,44 @@ impl Policy {
 
     /// Whether rule `id`'s pattern (and not its `unless`) matches `text`, prefilter bypassed.
     pub fn rule_matches_unfiltered(&self, id: &str, text: &str) -> bool {
-        self.path_rules
+        self.sets()
+            .path_rules
             .rules
             .iter()
-            .chain(&self.command_rules.rules)
-            .chain(&self.content_rules.rules)
+            .chain(&self.sets().command_rules.rules)
+            .chain(&self.sets().content_rules.rules)
             .filter(|r| r.spec.id == id)
             .any(|r| r.regex().is_some_and(|re| re.is_match(text)) && !r.unless().is_some_and(|u| u.is_match(text)))
     }
 
     /// Ids of every rule.
     pub fn rule_ids(&self) -> Vec<&str> {
-        self.path_rules
+        self.sets()
+            .path_rules
             .rules
             .iter()
-            .chain(&self.command_rules.rules)
-            .chain(&self.content_rules.rules)
-            .map(|r| r.spec.id.as_str())
+            .chain(&self.sets().command_rules.rules)
+            .chain(&self.sets().content_rules.rules)
+            .map(|r| r.spec.id.as_ref())
             .collect()
     }
 }
 
 fn rule(
-    id: &str,
+    id: &'static str,
     target: Target,
     severity: Severity,
     action: Action,
-    keywords: &[&str],
-    pattern: &str,
-    description: &str,
+    keywords: &[&'static str],
+    pattern: &'static str,
+    description: &'static str,
 ) -> RuleSpec {
     RuleSpec {
         id: id.into(),
         category: None,
         target,
         pattern: pattern.into(),
-        keywords: keywords.iter().map(|k| k.to_string()).collect(),
+        keywords: keywords.iter().map(|k| Cow::Borrowed(*k)).collect(),
         unless: None,
         severity,
         action,

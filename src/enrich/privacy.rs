@@ -108,26 +108,33 @@ pub const FIELDS: &[FieldRule] = &[
     f("SessionEnd", "reason", Kept),
 ];
 
-/// The event part of a rule (`PreToolUse(Bash)` → `PreToolUse`).
-fn rule_event(r: &FieldRule) -> &'static str {
-    r.event.split('(').next().unwrap_or(r.event)
-}
-
 /// A top-level field of `event` whose whole value is content (any depth below it).
 fn top_level_content(event: &str, key: &str) -> bool {
+    // Only rules for the field itself or below it, not `tool_input`/`tool_response`.
+    if matches!(key, "tool_input" | "tool_response" | "error") || key.contains(['.', '[']) {
+        return false;
+    }
+    // Compared by prefix (this runs for every top-level key of every payload): the rule's
+    // event up to `(` is `event`, its field up to `.` or `[` is `key`.
     FIELDS.iter().any(|r| {
-        r.treatment == Digest && rule_event(r) == event && r.field.split(['.', '[']).next() == Some(key) && {
-            // Only rules for the field itself or below it, not `tool_input`/`tool_response`.
-            !matches!(key, "tool_input" | "tool_response" | "error")
-        }
+        r.treatment == Digest
+            && r.event.strip_prefix(event).is_some_and(|rest| rest.is_empty() || rest.starts_with('('))
+            && r.field.strip_prefix(key).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
     })
 }
 
 /// A `tool_input` key (at any depth, for every tool) whose value is content.
 fn input_content_key(key: &str) -> bool {
-    FIELDS.iter().any(|r| {
-        r.treatment == Digest && r.field.starts_with("tool_input.") && r.field.rsplit(['.', ']']).next() == Some(key)
-    }) || matches!(key, "content" | "old_string" | "new_string")
+    if matches!(key, "content" | "old_string" | "new_string") {
+        return true;
+    }
+    // The field's last name (after its last `.` or `]`) is `key`.
+    !key.contains(['.', ']'])
+        && FIELDS.iter().any(|r| {
+            r.treatment == Digest
+                && r.field.starts_with("tool_input.")
+                && r.field.strip_suffix(key).is_some_and(|head| head.ends_with(['.', ']']))
+        })
 }
 
 /// The table as markdown (docs/security.md, "Privacy: field by field").
@@ -355,7 +362,7 @@ impl<'c> Sanitizer<'c> {
 
     /// JSON keys are stored too: a key that holds a secret is redacted like a value.
     fn redact_keys(&mut self, map: &mut serde_json::Map<String, Value>) {
-        if !map.keys().any(|k| !super::redact::spans(k).is_empty()) {
+        if !map.keys().any(|k| !self.redactor.is_clean(k)) {
             return;
         }
         let old = std::mem::take(map);

@@ -30,13 +30,17 @@ pub struct SecretRule {
     /// Generic rules (a secret found by its key name, not its shape): placeholders such as
     /// `$VAR`, `true` or numbers are left alone.
     pub generic: bool,
+    /// What every match has right after a keyword's occurrence, tested on the text after it:
+    /// the rule is tried only when some occurrence passes (its regex is costly to build, and
+    /// its keywords are common words).
+    pub after_keyword: Option<fn(&[u8]) -> bool>,
 }
 
 const fn r(kind: &'static str, keywords: &'static [&'static str], pattern: &'static str) -> SecretRule {
-    SecretRule { kind, keywords, pattern, secret_group: 0, generic: false }
+    SecretRule { kind, keywords, pattern, secret_group: 0, generic: false, after_keyword: None }
 }
 const fn g(kind: &'static str, keywords: &'static [&'static str], pattern: &'static str, group: usize) -> SecretRule {
-    SecretRule { kind, keywords, pattern, secret_group: group, generic: false }
+    SecretRule { kind, keywords, pattern, secret_group: group, generic: false, after_keyword: None }
 }
 const fn generic(
     kind: &'static str,
@@ -44,7 +48,20 @@ const fn generic(
     pattern: &'static str,
     group: usize,
 ) -> SecretRule {
-    SecretRule { kind, keywords, pattern, secret_group: group, generic: true }
+    SecretRule { kind, keywords, pattern, secret_group: group, generic: true, after_keyword: None }
+}
+
+/// A key name's rest (`[A-Za-z0-9_.-]*`), an optional quote, spaces, then `:` or `=`: what
+/// follows the name in every `password_assignment` match (`token_usage` and `author` are not
+/// assignments).
+fn assignment_follows(after: &[u8]) -> bool {
+    let mut i = after.iter().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')).count();
+    if matches!(after.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    // The regex's `\s`: ASCII whitespace, vertical tab included.
+    i += after[i..].iter().take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')).count();
+    matches!(after.get(i), Some(b':' | b'='))
 }
 
 /// The key names the generic assignment rules look for, spelled as the prefilter needs them
@@ -96,7 +113,7 @@ pub const RULES: &[SecretRule] = &[
     ),
     g(
         "aws_session_token",
-        &["token"],
+        &["session_token", "sessiontoken", "security_token", "securitytoken"],
         r#"(?i)((?:aws_?)?(?:session|security)_?token["']?(?:\s*[:=]\s*|\s+)["']?)([A-Za-z0-9/+=]{100,})"#,
         2,
     ),
@@ -151,7 +168,15 @@ pub const RULES: &[SecretRule] = &[
         r#"https://[A-Za-z0-9.-]*webhook\.office\.com/webhook[A-Za-z0-9]*/[^\s"'<>]+"#,
     ),
     r("telegram_bot_token", &[":aa"], r"\d{8,10}:AA[A-Za-z0-9_-]{33}\b"),
-    r("twilio_api_key", &["sk"], r"\bSK[0-9a-f]{32}\b"),
+    // `SK` and a hex digit (not `sk` alone: it is in every `task`, `disk` and `--skip`).
+    r(
+        "twilio_api_key",
+        &[
+            "sk0", "sk1", "sk2", "sk3", "sk4", "sk5", "sk6", "sk7", "sk8", "sk9", "ska", "skb", "skc", "skd", "ske",
+            "skf",
+        ],
+        r"\bSK[0-9a-f]{32}\b",
+    ),
     r("sendgrid_api_key", &["sg."], r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b"),
     r("mailgun_api_key", &["key-"], r"\bkey-[0-9a-f]{32}\b"),
     // --- payment ------------------------------------------------------------------------
@@ -238,7 +263,27 @@ pub const RULES: &[SecretRule] = &[
         2,
     ),
     g("basic_auth_header", &["basic"], r"(?i)(\bbasic\s+)([A-Za-z0-9+/]{8,}={0,2})", 2),
-    g("bearer_token", &["bearer", "token"], r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})", 2),
+    // Keywords with the whitespace the regex requires after the word (`token` alone is in
+    // `token_usage`, `tokens`, `input_tokens`).
+    g(
+        "bearer_token",
+        &[
+            "bearer ",
+            "bearer\t",
+            "bearer\n",
+            "bearer\r",
+            "bearer\x0b",
+            "bearer\x0c",
+            "token ",
+            "token\t",
+            "token\n",
+            "token\r",
+            "token\x0b",
+            "token\x0c",
+        ],
+        r"(?i)((?:\bbearer|\btoken)\s+)([A-Za-z0-9._~+/=-]{16,})",
+        2,
+    ),
     generic(
         "cli_flag_secret",
         &[
@@ -257,18 +302,21 @@ pub const RULES: &[SecretRule] = &[
     ),
     // `KEY=v`, `key: v`, `"key": "v"` for key names that say secret. The value may not start
     // with `:` (`auth::tests`, `token::Kind` are Rust paths, not assignments).
-    generic(
-        "password_assignment",
-        // The regex's alternatives spelled out, optional separators included (`AccessKey`): the
-        // prefilter must let through everything the regex can match (the fuzzer found that
-        // `access_key` alone missed `AccessKey`).
-        PASSWORD_KEYWORDS,
-        // Quoted, the value runs to its closing quote, spaces and `&;,` included (`export
-        // PGPASSWORD='p@ss w0rd;x'`, `"password": "correct horse battery"`): groups 2 and 3;
-        // unquoted, group 4 (one regex: the key part is compiled once).
-        r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*)(?:'([^'\n]{4,256})'|"([^"\n]{4,256})"|["']?([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,}))"#,
-        2,
-    ),
+    SecretRule {
+        after_keyword: Some(assignment_follows),
+        ..generic(
+            "password_assignment",
+            // The regex's alternatives spelled out, optional separators included (`AccessKey`): the
+            // prefilter must let through everything the regex can match (the fuzzer found that
+            // `access_key` alone missed `AccessKey`).
+            PASSWORD_KEYWORDS,
+            // Quoted, the value runs to its closing quote, spaces and `&;,` included (`export
+            // PGPASSWORD='p@ss w0rd;x'`, `"password": "correct horse battery"`): groups 2 and 3;
+            // unquoted, group 4 (one regex: the key part is compiled once).
+            r#"(?i)(\b[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|auth)[A-Za-z0-9_.-]*["']?\s*(?::=|[=:])\s*)(?:'([^'\n]{4,256})'|"([^"\n]{4,256})"|["']?([^\s"'&;,)}\]:][^\s"'&;,)}\]]{3,}))"#,
+            2,
+        )
+    },
 ];
 
 /// `[REDACTED:kind]`: what we wrote, never a secret (redacting twice changes nothing).
@@ -361,9 +409,19 @@ fn compiled() -> &'static Compiled {
 /// Which rules the keyword prefilter lets through for `text` (exposed so tests can prove the
 /// prefilter is a superset of every rule's matches on its examples).
 pub fn candidates(text: &str) -> Vec<bool> {
+    candidate_rules(text).to_vec()
+}
+
+fn candidate_rules(text: &str) -> [bool; RULES.len()] {
     let c = compiled();
-    let mut out = vec![false; RULES.len()];
-    c.prefilter.find(text, |k| out[c.keyword_rule[k]] = true);
+    let mut out = [false; RULES.len()];
+    let t = text.as_bytes();
+    c.prefilter.find_ends(text, |k, end| {
+        let r = c.keyword_rule[k];
+        if !out[r] && RULES[r].after_keyword.is_none_or(|f| f(&t[end..])) {
+            out[r] = true;
+        }
+    });
     out
 }
 
@@ -504,7 +562,7 @@ fn printable(d: Vec<u8>) -> Option<String> {
 /// The spans the rules find (rule index), unmerged.
 fn rule_spans(text: &str) -> Vec<(usize, usize, usize)> {
     let c = compiled();
-    let cands = candidates(text);
+    let cands = candidate_rules(text);
     let mut found: Vec<(usize, usize, usize)> = Vec::new();
     for (i, rule) in RULES.iter().enumerate() {
         if !cands[i] {
@@ -560,6 +618,298 @@ fn merge(text: &str, mut found: Vec<(usize, usize, usize)>) -> Vec<(usize, usize
     merged.into_iter().map(|(s, e, i)| (s, e, RULES.get(i).map_or(ENCODED_KIND, |r| r.kind))).collect()
 }
 
+/// Names and values nearly every record holds (the record's and the payloads' field names, event
+/// and tool names, levels and modes): none holds a secret (a test searches each), so no process
+/// searches them again. Sorted.
+const KNOWN_CLEAN: &[&str] = &[
+    "Agent",
+    "Bash",
+    "Edit",
+    "Elicitation",
+    "ElicitationResult",
+    "ExitPlanMode",
+    "Glob",
+    "Grep",
+    "LS",
+    "MessageDisplay",
+    "MultiEdit",
+    "NotebookEdit",
+    "Notification",
+    "PermissionRequest",
+    "PostCompact",
+    "PostToolBatch",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "PreCompact",
+    "PreToolUse",
+    "Read",
+    "SessionEnd",
+    "SessionStart",
+    "Stop",
+    "StopFailure",
+    "SubagentStart",
+    "SubagentStop",
+    "Task",
+    "TaskCompleted",
+    "TaskCreated",
+    "TodoWrite",
+    "UserPromptExpansion",
+    "UserPromptSubmit",
+    "WebFetch",
+    "WebSearch",
+    "Write",
+    "acceptEdits",
+    "action",
+    "action_details",
+    "agentId",
+    "agentType",
+    "agent_context",
+    "agent_group",
+    "agent_id",
+    "agent_role",
+    "agent_transcript_path",
+    "agent_type",
+    "alert",
+    "arguments",
+    "async_launched",
+    "background_tasks",
+    "bashCount",
+    "behaviour",
+    "branch",
+    "bypassPermissions",
+    "bytes",
+    "cache_creation",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+    "canContinueAgent",
+    "canReadOutputFile",
+    "category",
+    "change",
+    "claude_pid",
+    "claude_version",
+    "clear",
+    "command",
+    "command_context",
+    "compact",
+    "completed",
+    "config_error",
+    "content",
+    "content_captured",
+    "content_sha256",
+    "context_tokens",
+    "cost_usd",
+    "count",
+    "cpu_percent",
+    "critical",
+    "cwd",
+    "decision",
+    "default",
+    "deny",
+    "description",
+    "detail",
+    "detected_by",
+    "diff",
+    "duplicates",
+    "duration_ms",
+    "editFileCount",
+    "effort",
+    "end_unix_nano",
+    "entrypoint",
+    "ephemeral_1h_input_tokens",
+    "ephemeral_5m_input_tokens",
+    "error",
+    "estimated_cache_write_usd",
+    "event_type",
+    "events",
+    "events_lost",
+    "excerpt",
+    "fallback_credit",
+    "fields",
+    "file",
+    "filePath",
+    "file_path",
+    "findings",
+    "fleet_agent_id",
+    "fleet_agent_type",
+    "gap",
+    "harnessNoteCount",
+    "harnessSectionHash",
+    "harnessTailCount",
+    "hash",
+    "high",
+    "hook_event",
+    "hook_event_name",
+    "hook_input_error",
+    "hook_us",
+    "host_name",
+    "hunks",
+    "id",
+    "inference_geo",
+    "info",
+    "input_error",
+    "input_tokens",
+    "instance_id",
+    "interrupted",
+    "isAsync",
+    "isImage",
+    "is_interrupt",
+    "iterations",
+    "key",
+    "kind",
+    "last_assistant_message",
+    "last_seen",
+    "level",
+    "lines",
+    "linesAdded",
+    "linesRemoved",
+    "lines_added",
+    "lines_removed",
+    "low",
+    "matched",
+    "mcp_server",
+    "mcp_tool",
+    "medium",
+    "memory_mb",
+    "message_id",
+    "messages",
+    "metadata",
+    "model",
+    "model_call",
+    "namespace",
+    "newLines",
+    "newStart",
+    "newString",
+    "new_string",
+    "noOutputExpected",
+    "none",
+    "numLines",
+    "oldLines",
+    "oldStart",
+    "oldString",
+    "old_string",
+    "originalFile",
+    "other",
+    "otherToolCount",
+    "outputFile",
+    "output_tokens",
+    "output_tokens_details",
+    "outside_paths",
+    "outside_project_scope",
+    "parent_agent_id",
+    "parent_session",
+    "parent_tool_use_id",
+    "path",
+    "pattern",
+    "permission_mode",
+    "plan",
+    "pointer",
+    "prev_hash",
+    "price_table",
+    "project",
+    "project_name",
+    "project_path",
+    "prompt",
+    "prompt_cache_likely_expired",
+    "prompt_id",
+    "query",
+    "raw_input",
+    "readCount",
+    "reason",
+    "redaction_kinds",
+    "redactions",
+    "registry_entry",
+    "registry_match",
+    "replaceAll",
+    "replace_all",
+    "request_id",
+    "resolvedModel",
+    "resolved_path",
+    "resource_usage",
+    "response_model",
+    "resume",
+    "risk",
+    "rule",
+    "run_in_background",
+    "scope",
+    "searchCount",
+    "search_path",
+    "search_pattern",
+    "seconds_since_last_response",
+    "security",
+    "sensitive_access",
+    "seq",
+    "seqs",
+    "server_tool_use",
+    "service_tier",
+    "session_context",
+    "session_crons",
+    "session_id",
+    "severity",
+    "sha256",
+    "silent_secs",
+    "size_bytes",
+    "slash_command",
+    "source",
+    "span_id",
+    "spawn_depth",
+    "spawned_agent_id",
+    "speed",
+    "startLine",
+    "start_unix_nano",
+    "started",
+    "startup",
+    "status",
+    "stderr",
+    "stdout",
+    "stop_hook_active",
+    "stop_reason",
+    "structuredPatch",
+    "subagent_type",
+    "success",
+    "telemetry_enabled",
+    "telemetry_version",
+    "text",
+    "thinking_tokens",
+    "threads",
+    "threshold",
+    "time_unix_nano",
+    "timestamp",
+    "token_usage",
+    "toolStats",
+    "tool_calls",
+    "tool_context",
+    "tool_input",
+    "tool_name",
+    "tool_response",
+    "tool_use_id",
+    "toolsUsed",
+    "totalDurationMs",
+    "totalLines",
+    "totalTokens",
+    "totalToolUseCount",
+    "trace_id",
+    "traceparent",
+    "transcript_path",
+    "transport",
+    "type",
+    "url",
+    "usage",
+    "user",
+    "userModified",
+    "user_id",
+    "value",
+    "waiting_for_user",
+    "warn",
+    "web_fetch_requests",
+    "web_search_requests",
+    "workflow_id",
+    "worktree",
+];
+
+fn known_clean(text: &str) -> bool {
+    text.len() <= 48 && KNOWN_CLEAN.binary_search(&text).is_ok()
+}
+
 /// How far past the cap a string is searched for secrets that start before it.
 const CAP_LOOKAHEAD: usize = 64 * 1024;
 
@@ -568,6 +918,41 @@ const CAP_LOOKAHEAD: usize = 64 * 1024;
 pub struct Redactor {
     pub count: u32,
     pub kinds: Vec<&'static str>,
+    /// Strings this redactor searched whole and found no secret in: redacting one again changes
+    /// nothing (the search is a pure function of the text), so it is not searched again. A
+    /// record's strings are mostly copies of the sanitised payload's: the pass over the record's
+    /// own fields (defence in depth) finds them here.
+    clean: std::collections::HashSet<Box<str>, BuildFx>,
+}
+
+/// A fast, fixed-seed hasher for [`Redactor::clean`] (its keys are compared whole, so a
+/// collision costs a comparison, never a skipped search).
+#[derive(Debug, Default, Clone, Copy)]
+struct BuildFx;
+
+struct Fx(u64);
+
+impl std::hash::BuildHasher for BuildFx {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap_or_default())).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Redactor {
@@ -587,9 +972,13 @@ impl Redactor {
     /// whether it was cut.
     pub fn redact_capped(&mut self, text: &str, cap: usize) -> (Option<String>, bool) {
         let cut = text.len() > cap;
+        if !cut && (known_clean(text) || self.clean.contains(text)) {
+            return (None, false);
+        }
         let window = if cut { floor_boundary(text, cap.saturating_add(CAP_LOOKAHEAD)) } else { text.len() };
         let found = spans(&text[..window]);
         if found.is_empty() && !cut {
+            self.clean.insert(text.into());
             return (None, false);
         }
         // A secret that starts before the cap is replaced whole; the text kept after the last
@@ -628,7 +1017,7 @@ impl Redactor {
             }
             Value::Array(items) => items.iter_mut().for_each(|i| self.redact_value(i)),
             Value::Object(map) => {
-                if map.keys().any(|k| !spans(k).is_empty()) {
+                if map.keys().any(|k| !self.is_clean(k)) {
                     let old = std::mem::take(map);
                     for (mut k, v) in old {
                         self.redact_in_place(&mut k);
@@ -642,6 +1031,18 @@ impl Redactor {
             }
             _ => {}
         }
+    }
+
+    /// Whether `text` holds no secret (what [`spans`] says, remembered).
+    pub(crate) fn is_clean(&mut self, text: &str) -> bool {
+        if known_clean(text) || self.clean.contains(text) {
+            return true;
+        }
+        let clean = spans(text).is_empty();
+        if clean {
+            self.clean.insert(text.into());
+        }
+        clean
     }
 
     /// Records one secret removed by a rule outside this module (a field named like a secret).
@@ -724,6 +1125,17 @@ mod tests {
         kinds.sort();
         kinds.dedup();
         assert!(kinds.len() >= 40, "{} kinds", kinds.len());
+    }
+
+    #[test]
+    fn the_known_clean_names_are_sorted_and_hold_no_secret() {
+        assert!(KNOWN_CLEAN.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+        for k in KNOWN_CLEAN {
+            assert!(k.len() <= 48, "{k}: longer than known_clean looks");
+            assert!(spans(k).is_empty(), "{k} holds a secret");
+            assert!(known_clean(k));
+        }
+        assert!(!known_clean("Bash2") && !known_clean(""));
     }
 
     #[test]

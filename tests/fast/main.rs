@@ -39,6 +39,7 @@ mod live_watch;
 mod model_calls;
 mod ocsf_export;
 mod privacy_fields;
+mod redaction_fixed_point;
 mod relay_behaviour;
 mod relay_fixtures;
 mod relay_gaps;
