@@ -120,7 +120,7 @@ stack-validate: (stack-build "collector")
 
 # ---- bench-hook (fuzzing: scripts/bench/fuzz.sh) -------------------------------------------
 # Time the whole hook process on the fixture payloads vs a do-nothing binary: median, p95,
-# p99, ratio (target <= 1.5x) and binary size. N = timed runs of each (default 2000).
+# p99, ratio (target <= 1.2x) and binary size. N = timed runs of each (default 2000).
 bench-hook N="2000":
     scripts/bench/hook.sh {{N}}
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `just bench-hook`: time the whole `agent-telemetry hook` process on the recorded fixture
 # payloads against a do-nothing binary (examples/noop.rs) started the same way, and print min,
-# median, mean, p95, p99, max, the median ratio (target <= 1.5x) and the binary size.
+# median, mean, p95, p99, max, the median ratio (target <= 1.2x) and the binary size.
 #
 #   scripts/bench/hook.sh [N]        N timed runs of each binary (default 2000)
 #
