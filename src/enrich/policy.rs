@@ -165,6 +165,23 @@ struct Rule {
 }
 
 impl Rule {
+    /// This rule's finding on `matched` (the excerpt shown); the category defaults to the id's
+    /// first part (`secrets.aws_key` → `secrets`).
+    fn finding(&self, matched: String) -> Finding {
+        let spec = &self.spec;
+        Finding {
+            rule: spec.id.to_string(),
+            category: spec
+                .category
+                .as_deref()
+                .map_or_else(|| spec.id.split('.').next().unwrap_or("custom").to_string(), str::to_string),
+            severity: spec.severity,
+            action: spec.action.as_str().into(),
+            matched,
+            description: spec.description.to_string(),
+        }
+    }
+
     fn regex(&self) -> Option<&Regex> {
         self.regex.get_or_init(|| Regex::new(&self.spec.pattern).ok()).as_ref()
     }
@@ -196,6 +213,11 @@ impl Sets {
             command_rules: RuleSet::new(commands),
             content_rules: RuleSet::new(content),
         }
+    }
+
+    /// The three groups, paths first.
+    fn all(&self) -> impl Iterator<Item = &RuleSet> {
+        [&self.path_rules, &self.command_rules, &self.content_rules].into_iter()
     }
 }
 
@@ -259,18 +281,7 @@ impl RuleSet {
             if out.iter().any(|f| f.rule == rule.spec.id) {
                 continue;
             }
-            out.push(Finding {
-                rule: rule.spec.id.to_string(),
-                category: rule
-                    .spec
-                    .category
-                    .as_deref()
-                    .map_or_else(|| rule.spec.id.split('.').next().unwrap_or("custom").to_string(), str::to_string),
-                severity: rule.spec.severity,
-                action: rule.spec.action.as_str().into(),
-                matched: excerpt(text, m.start(), m.end()),
-                description: rule.spec.description.to_string(),
-            });
+            out.push(rule.finding(excerpt(text, m.start(), m.end())));
         }
     }
 }
@@ -355,22 +366,8 @@ impl Policy {
     /// than by a rule's pattern (a recursive delete resolved to `/`, a write that reaches our
     /// marker).
     pub(crate) fn finding(&self, id: &str, matched: &str) -> Option<Finding> {
-        let r = [&self.sets().path_rules, &self.sets().command_rules, &self.sets().content_rules]
-            .into_iter()
-            .flat_map(|s| s.rules.iter())
-            .find(|r| r.spec.id == id)?;
-        Some(Finding {
-            rule: r.spec.id.to_string(),
-            category: r
-                .spec
-                .category
-                .as_deref()
-                .map_or_else(|| id.split('.').next().unwrap_or("custom").to_string(), str::to_string),
-            severity: r.spec.severity,
-            action: r.spec.action.as_str().into(),
-            matched: excerpt(matched, 0, matched.len().min(200)),
-            description: r.spec.description.to_string(),
-        })
+        let r = self.sets().all().flat_map(|s| s.rules.iter()).find(|r| r.spec.id == id)?;
+        Some(r.finding(excerpt(matched, 0, matched.len().min(200))))
     }
 
     /// Checks a command's normalised lines (see `enrich::command`): each simple command, each
@@ -391,7 +388,7 @@ impl Policy {
     /// Whether the keyword prefilter lets rule `id` be tried on `text` (tests prove the
     /// prefilter is a superset of what each built-in rule matches on its examples).
     pub fn prefilter_admits(&self, id: &str, text: &str) -> bool {
-        for set in [&self.sets().path_rules, &self.sets().command_rules, &self.sets().content_rules] {
+        for set in self.sets().all() {
             if let Some(i) = set.rules.iter().position(|r| r.spec.id == id) {
                 if set.unconditional.contains(&i) {
                     return true;
@@ -408,25 +405,15 @@ impl Policy {
     /// Whether rule `id`'s pattern (and not its `unless`) matches `text`, prefilter bypassed.
     pub fn rule_matches_unfiltered(&self, id: &str, text: &str) -> bool {
         self.sets()
-            .path_rules
-            .rules
-            .iter()
-            .chain(&self.sets().command_rules.rules)
-            .chain(&self.sets().content_rules.rules)
+            .all()
+            .flat_map(|s| s.rules.iter())
             .filter(|r| r.spec.id == id)
             .any(|r| r.regex().is_some_and(|re| re.is_match(text)) && !r.unless().is_some_and(|u| u.is_match(text)))
     }
 
     /// Ids of every rule.
     pub fn rule_ids(&self) -> Vec<&str> {
-        self.sets()
-            .path_rules
-            .rules
-            .iter()
-            .chain(&self.sets().command_rules.rules)
-            .chain(&self.sets().content_rules.rules)
-            .map(|r| r.spec.id.as_ref())
-            .collect()
+        self.sets().all().flat_map(|s| s.rules.iter()).map(|r| r.spec.id.as_ref()).collect()
     }
 }
 
