@@ -21,6 +21,17 @@ fn kv(v: &Value) -> BTreeMap<String, Value> {
         .unwrap_or_default()
 }
 
+/// The attributes of a span's `gen_ai.guardrail.security.finding` events.
+fn finding_events(span: &Value) -> Vec<BTreeMap<String, Value>> {
+    span["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["name"] == "gen_ai.guardrail.security.finding")
+        .map(|e| kv(&e["attributes"]))
+        .collect()
+}
+
 fn s(v: &Value) -> Option<&str> {
     v["stringValue"].as_str()
 }
@@ -130,14 +141,7 @@ fn findings_are_guardrail_finding_events_on_their_tool_span() {
             .iter()
             .map(|v| s(v).unwrap().to_string())
             .collect();
-        let finds: Vec<BTreeMap<String, Value>> = sp["events"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-            .iter()
-            .filter(|e| e["name"] == "gen_ai.guardrail.security.finding")
-            .map(|e| kv(&e["attributes"]))
-            .collect();
+        let finds = finding_events(sp);
         let mut fired: Vec<String> =
             finds.iter().map(|f| s(&f["gen_ai.guardrail.security.policy.rule.id"]).unwrap().to_string()).collect();
         fired.sort();
@@ -179,14 +183,7 @@ fn a_finding_on_a_prompt_is_a_guardrail_finding_event_on_its_turn() {
     );
     let (spans, _) = read(&env);
     let turn = spans.iter().find(|sp| sp["name"] == "turn").expect("the turn span");
-    let finds: Vec<BTreeMap<String, Value>> = turn["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .filter(|e| e["name"] == "gen_ai.guardrail.security.finding")
-        .map(|e| kv(&e["attributes"]))
-        .collect();
+    let finds = finding_events(turn);
     assert!(!finds.is_empty(), "the prompt's secret is a finding on the turn: {turn:#}");
     let prompt_id = kv(&turn["attributes"]).get("prompt.id").and_then(|v| s(v).map(str::to_string));
     for f in &finds {

@@ -313,12 +313,7 @@ fn behaviour_records_are_searchable_exported_scored_and_never_written_twice() {
     assert_eq!(s.stdout.lines().count(), 1, "{}", s.stdout);
 
     // Exported as log records of their own event.
-    let logs: String = std::fs::read_dir(sb.data.join("otlp"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains("logs-"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let logs = crate::harness::relay::otlp_lines(&sb.data).1.join("\n");
     assert!(logs.contains("agent_telemetry.behaviour") && logs.contains("behaviour.exfiltration"));
 
     // The session's risk: in `sessions --json` and on its span.
@@ -327,12 +322,7 @@ fn behaviour_records_are_searchable_exported_scored_and_never_written_twice() {
     let row: Value = serde_json::from_str(s.stdout.lines().next().unwrap()).unwrap();
     let risk = row["risk"].as_u64().expect("a risk number");
     assert!(risk >= 83, "a critical behaviour finding alone is 83: {row}");
-    let spans: String = std::fs::read_dir(sb.data.join("otlp"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains("traces-"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let spans = crate::harness::relay::otlp_lines(&sb.data).0.join("\n");
     assert!(
         spans.contains(&format!(r#""key":"agent_telemetry.risk.score","value":{{"intValue":"{risk}"}}"#)),
         "the session span carries the same score"

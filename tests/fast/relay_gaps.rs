@@ -88,12 +88,7 @@ fn a_removed_settings_entry_is_one_gap_and_its_return_one_restored() {
     assert_eq!(gaps(&sb).len(), 3, "the same gap: no new record");
     sb.assert_verified();
     // The records reached the exporter like every record (the file exporter's OTLP logs).
-    let logs: String = std::fs::read_dir(sb.data.join("otlp"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().contains("logs-"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let logs = crate::harness::relay::otlp_lines(&sb.data).1.join("\n");
     assert!(
         logs.contains("agent_telemetry.telemetry_gap") && logs.contains("agent_telemetry.telemetry_restored"),
         "gap records not exported"
