@@ -99,6 +99,8 @@ pub(crate) struct Tail {
     /// After the file was replaced (a rewrite, a compaction): answers written up to this time
     /// were read from the old file already and are not read again.
     skip_until: u64,
+    /// When this reader last read the file (the reader's clock, Unix nanoseconds; 0 before).
+    read_at: u64,
 }
 
 /// Lines longer than this are skipped unread (a huge tool result): they hold no metadata we use.
@@ -196,6 +198,7 @@ impl Tail {
             let seen = if self.inode == 0 { 0 } else { self.last_time };
             *self = Tail { inode: meta.ino(), skip_until: seen, last_time: seen, ..Tail::default() };
         }
+        self.read_at = crate::timefmt::now_unix_nanos();
         let mut reader = BufReader::new(file);
         reader.seek(SeekFrom::Start(self.offset))?;
         let mut reader = reader.take(max_bytes);
@@ -218,6 +221,13 @@ impl Tail {
     /// The time of the last line read (0 before any).
     pub(crate) fn last_time(&self) -> u64 {
         self.last_time
+    }
+
+    /// The later of the last line's time and when the file was last read: how recently this
+    /// transcript was of use. A session's old transcript read now (a backlog, a replay) is in use
+    /// now, whatever its lines' times say.
+    pub(crate) fn last_used(&self) -> u64 {
+        self.last_time.max(self.read_at)
     }
 
     /// The answer still open, as complete (at a turn's end, or when the file will not grow).

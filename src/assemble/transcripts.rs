@@ -175,12 +175,13 @@ fn read_for(
 
 /// Read positions are kept after a session or subagent ends — a resumed session and a revived
 /// agent append to the same transcript, which must not be read (and counted) again — and
-/// forgotten this long after the transcript's last line.
+/// forgotten this long after the transcript's last line and its last read, whichever is later
+/// (a session whose lines are older, read from a backlog, is still being read).
 const KEEP_TAILS: u64 = 7 * 24 * 3600 * 1_000_000_000;
 
-/// Forgets the read positions of transcripts silent for [`KEEP_TAILS`].
+/// Forgets the read positions of transcripts neither written nor read for [`KEEP_TAILS`].
 pub(crate) fn prune(tails: &mut Tails, now: u64) {
-    tails.retain(|_, t| t.last_time() + KEEP_TAILS > now);
+    tails.retain(|_, t| t.last_used() + KEEP_TAILS > now);
 }
 
 /// File names in `dir`, at most [`MAX_LISTED`] (an agent cannot make the relay list forever).
@@ -235,5 +236,31 @@ fn flush(
 ) {
     if let Some(c) = tails.get_mut(path).and_then(Tail::flush) {
         asm.process_model_call(sid, agent, &c, prices, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transcript_read_now_is_kept_whatever_its_lines_times() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("t.jsonl");
+        // Lines written long ago (a backlog read for the first time, a replayed recording).
+        std::fs::write(
+            &p,
+            "{\"type\":\"user\",\"timestamp\":\"2020-01-01T00:00:00Z\",\"message\":{\"content\":\"hi\"}}\n",
+        )
+        .unwrap();
+        let key = p.to_string_lossy().to_string();
+        let mut tails = Tails::new();
+        tails.entry(key.clone()).or_default().read(&p, 1 << 20).unwrap();
+        assert!(tails[&key].last_time() < crate::timefmt::now_unix_nanos() - KEEP_TAILS);
+        let now = crate::timefmt::now_unix_nanos();
+        prune(&mut tails, now);
+        assert!(tails.contains_key(&key), "read just now: its position is kept");
+        prune(&mut tails, now + KEEP_TAILS + 1);
+        assert!(!tails.contains_key(&key), "neither written nor read for the whole period: forgotten");
     }
 }
