@@ -14,6 +14,25 @@ fn main() {
         println!("cargo:rustc-link-arg=-no-pie");
         println!("cargo:rustc-link-arg=-Wl,-z,lazy");
     }
+    // glibc >= 2.33 keeps what `cpuid` said at start-up and gives it out
+    // (`__x86_get_cpuid_feature_leaf`): SHA-256 asks it instead of running `cpuid` again (see
+    // src/ids/sha256.rs). Read from the build machine's C library, so only where it is the
+    // target's (no cross build); elsewhere the `sha2` crate detects as usual.
+    println!("cargo:rustc-check-cfg=cfg(glibc_cpu_features)");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if target == std::env::var("HOST").unwrap_or_default() && target.ends_with("-linux-gnu") {
+        let version = std::process::Command::new("getconf")
+            .arg("GNU_LIBC_VERSION")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .unwrap_or_default();
+        // "glibc 2.36"
+        let minor = version.trim().strip_prefix("glibc 2.").and_then(|m| m.split('.').next()?.parse::<u32>().ok());
+        if minor.is_some_and(|m| m >= 33) {
+            println!("cargo:rustc-cfg=glibc_cpu_features");
+        }
+    }
     // The functions a hook run executes, placed together (link/hook-order.txt, made by
     // scripts/bench/hook-order.sh): fewer pages of code to fault in per run. An LLD option:
     // x86_64 Linux links with LLD (rustc's default there).

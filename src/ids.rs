@@ -5,7 +5,9 @@
 //! bytes make a trace id, the first 8 a span id, and an all-zero result (invalid in W3C trace
 //! context) is nudged to a fixed non-zero value.
 
-use sha2::{Digest, Sha256};
+pub mod sha256;
+
+use sha256::Sha256;
 
 const DOMAIN: &[u8] = b"agent-telemetry/ids/v1";
 
@@ -72,7 +74,7 @@ fn digest(parts: &[&[u8]]) -> [u8; 32] {
         h.update((p.len() as u64).to_be_bytes());
         h.update(p);
     }
-    h.finalize().into()
+    h.finalize()
 }
 
 /// The trace id of a root session (one not started by another agent).

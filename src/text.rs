@@ -24,8 +24,7 @@ pub(crate) fn escape_terminal(s: &str) -> String {
 
 /// The SHA-256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    crate::ids::hex(&Sha256::digest(bytes))
+    crate::ids::hex(&crate::ids::sha256::Sha256::digest(bytes))
 }
 
 /// Standard or URL-safe base64, trailing `=` optional; `None` if `run` is not base64 (a

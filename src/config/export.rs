@@ -5,8 +5,8 @@
 //! `x-api-key`): [`ExportConfig::describe`] and [`ExportConfig::display_headers`] are the only
 //! forms ever written to `status.json`, logs or records, and they never hold a credential in clear.
 
+use crate::ids::sha256::Sha256;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
