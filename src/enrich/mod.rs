@@ -17,6 +17,7 @@ pub(crate) mod indirect;
 pub(crate) mod keywords;
 pub mod policy;
 pub mod privacy;
+pub(crate) mod probe;
 pub mod redact;
 pub(crate) mod resources;
 pub mod risk;
@@ -54,7 +55,12 @@ pub struct HookEnv {
 
 impl HookEnv {
     pub(crate) fn from_process() -> HookEnv {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        HookEnv::from_environ(&crate::config::environ::Environ::capture())
+    }
+
+    /// [`HookEnv::from_process`] from an environment already read.
+    pub(crate) fn from_environ(env: &crate::config::environ::Environ) -> HookEnv {
+        let var = |k: &str| env.get(k);
         HookEnv {
             project_dir: var("CLAUDE_PROJECT_DIR").map(PathBuf::from),
             claude_pid: var("CLAUDE_PID").and_then(|p| p.parse().ok()),
@@ -542,15 +548,10 @@ impl Enricher<'_> {
         let raw = std::mem::take(&mut r.raw_input);
         let findings = std::mem::take(&mut r.security.findings);
         let started = r.started;
-        if let Ok(mut v) = serde_json::to_value(&*r) {
-            let before = s.redactor.count;
-            s.redactor.redact_value(&mut v);
-            if s.redactor.count != before {
-                if let Ok(back) = serde_json::from_value::<JournalRecord>(v) {
-                    *r = back;
-                    r.started = started;
-                }
-            }
+        // Nearly every record is clean: only one that holds something to redact is rebuilt.
+        if !probe::all_clean(&*r, &mut s.redactor) {
+            rebuild_redacted(r, s);
+            r.started = started;
         }
         r.raw_input = raw;
         r.security.findings = findings;
@@ -577,6 +578,22 @@ impl Enricher<'_> {
             r.level = r.level.max(risk.level());
         }
         sec.findings = findings;
+    }
+}
+
+/// The record rebuilt with every string redacted (a JSON round trip). Out of line: its frame
+/// (the whole record deserialised) is entered only by a record that holds a secret.
+#[inline(never)]
+#[cold]
+fn rebuild_redacted(r: &mut JournalRecord, s: &mut Sanitizer) {
+    if let Ok(mut v) = serde_json::to_value(&*r) {
+        let before = s.redactor.count;
+        s.redactor.redact_value(&mut v);
+        if s.redactor.count != before {
+            if let Ok(back) = serde_json::from_value::<JournalRecord>(v) {
+                *r = back;
+            }
+        }
     }
 }
 
