@@ -48,9 +48,14 @@ pub fn run() -> i32 {
 }
 
 fn read_stdin() -> (Vec<u8>, Option<String>) {
+    use std::os::fd::FromRawFd;
     let mut input = Vec::new();
-    let stdin = std::io::stdin();
-    let mut handle = stdin.lock().take(MAX_INPUT + 1);
+    // Descriptor 0 read directly: `std::io::stdin()` would allocate its 8 KiB buffer first (a
+    // page or two more to fault in, in a process that lives a millisecond). Not closed after.
+    // SAFETY: fd 0 is open for the whole process (or reading fails, which is reported); the
+    // ManuallyDrop keeps this File from closing it.
+    let stdin = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(0) });
+    let mut handle = (&*stdin).take(MAX_INPUT + 1);
     match handle.read_to_end(&mut input) {
         Ok(_) if input.len() as u64 > MAX_INPUT => {
             input.truncate(MAX_INPUT as usize);
@@ -63,8 +68,9 @@ fn read_stdin() -> (Vec<u8>, Option<String>) {
 
 /// The hook for given input; separated from `run` so tests and the panic path share it.
 pub(crate) fn run_with(input: &[u8], read_error: Option<&str>, now: u64, started: std::time::Instant) -> i32 {
-    let config = Config::load();
-    match handle(&config, &HookEnv::from_process(), input, read_error, now, started, Transport::Command) {
+    let env = crate::config::environ::Environ::capture();
+    let config = Config::load_from(&env);
+    match handle(&config, &HookEnv::from_environ(&env), input, read_error, now, started, Transport::Command) {
         Some(reason) => {
             let _ = writeln!(std::io::stderr(), "{reason}");
             2
@@ -140,12 +146,7 @@ pub(crate) fn handle(
         (Scope::Project, Some(root), true) => Some(root.to_path_buf()),
         _ => None,
     };
-    let appended = Journal::from_config(config).append_then(&mut record, |dir| {
-        if let Some(root) = &remember {
-            crate::journal::projects::remember(dir, root);
-        }
-    });
-    match appended {
+    match append(config, &mut record, remember.as_deref()) {
         Ok(_) if transport == Transport::Command => crate::relay_control::ensure_running(config),
         Ok(_) => {}
         // Nothing else can be done without risking Claude: say it where a person looks.
@@ -160,8 +161,27 @@ pub(crate) fn handle(
     deny
 }
 
+/// Appends the record; `remember`: the project to add to the journal's list of projects. Out of
+/// line: the append's stack frame and the analysis's are entered one after the other, not
+/// stacked (each page of a frame is touched on entry: a page fault each, in every hook).
+#[inline(never)]
+fn append(
+    config: &Config,
+    record: &mut JournalRecord,
+    remember: Option<&Path>,
+) -> Result<crate::journal::AppendOutcome, crate::journal::JournalError> {
+    Journal::from_config(config).append_then(record, |dir| {
+        if let Some(root) = remember {
+            crate::journal::projects::remember(dir, root);
+        }
+    })
+}
+
 /// Telemetry is off here: if this is a project whose marker was there before (it is gone now),
 /// say so once with a `telemetry_gap` record — the agent may have removed it to go dark.
+// Out of line: the hook's common path keeps its stack frame small (each page of a frame is
+// touched on entry, a page fault per process).
+#[inline(never)]
 fn record_gap(config: &Config, env: &HookEnv, input: &[u8], now: u64, started: std::time::Instant) {
     if config.scope.enabled != Scope::Project {
         return;
@@ -235,6 +255,7 @@ fn cwd_from_input(input: &[u8]) -> Option<PathBuf> {
 /// At SessionStart, Claude Code hands hooks `CLAUDE_ENV_FILE`; lines written there are exported to
 /// every later Bash command of the session. We put the session span's `traceparent` there, so a
 /// `claude -p` (or any OTel-instrumented program) started from the session joins its trace.
+#[inline(never)]
 fn hand_trace_context_to_children(record: &JournalRecord, env: &HookEnv) {
     let (Some(path), Some(session)) = (&env.env_file, &record.session_id) else { return };
     if !session.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
@@ -277,6 +298,7 @@ fn deny_reason(config: &Config, record: &JournalRecord) -> Option<String> {
 }
 
 /// After a panic: a minimal record that says so, with the input's size and hash.
+#[inline(never)]
 fn record_internal_error(input: &[u8], now: u64, msg: &str) {
     let config = Config::load();
     let env = HookEnv::default();

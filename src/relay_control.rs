@@ -132,6 +132,7 @@ pub(crate) fn clear_hold_off(data_dir: &Path) {
 
 /// Starts a detached `relay --foreground --autostarted` for this config, handing it the resolved
 /// data dir and config file explicitly, stdio to null and stderr to `relay/relay.log`.
+#[inline(never)]
 pub fn spawn(config: &Config) -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);

@@ -219,6 +219,7 @@ impl Tail {
     }
 
     /// The time of the last line read (0 before any).
+    #[cfg(test)]
     pub(crate) fn last_time(&self) -> u64 {
         self.last_time
     }

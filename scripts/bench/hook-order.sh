@@ -44,11 +44,11 @@ for f in sorted(glob.glob("tests/data/fixtures/*/*.jsonl")):
                 names.add(m.group(1))
         n += 1
 # Valgrind's CPU hides SHA-NI and AVX-512: the SHA-256 and libc string functions a real CPU
-# selects at run time are added by name (every variant of each libc function seen, and all of
-# sha2's SHA-256).
+# selects at run time are added by name (every variant of each libc function seen, all of
+# sha2's SHA-256 and our own, src/ids/sha256.rs).
 symbols = [l.split()[-1] for l in subprocess.run(["nm", binary], capture_output=True, text=True, check=True).stdout.splitlines() if len(l.split()) == 3]
 bases = {m.group(1) for n in names if (m := re.match(r"^(__[a-z]+)_(?:sse2|avx2|evex|avx512|avx)", n))}
-names |= {s for s in symbols if any(s.startswith(b + "_") for b in bases) or "sha26sha256" in s}
+names |= {s for s in symbols if any(s.startswith(b + "_") for b in bases) or "sha26sha256" in s or "3ids6sha256" in s}
 with open("link/hook-order.txt", "w") as o:
     o.write("".join(f"{s}\n" for s in sorted(names)))
 print(f"link/hook-order.txt: {len(names)} functions from {n} payloads")

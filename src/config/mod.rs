@@ -12,6 +12,7 @@
 //! A broken file never stops the hook: it runs on defaults and says so on every record
 //! (`metadata.config_error`); the relay refuses to start on it and `status` shows it.
 
+pub(crate) mod environ;
 pub(crate) mod export;
 mod file;
 pub(crate) mod registry;
@@ -22,7 +23,6 @@ use serde::Deserialize;
 pub use settings::{reference_markdown, table, Setting};
 use settings::{FileConfig, Values, CONFIG_VAR, HOME_VAR};
 use std::collections::BTreeMap;
-use std::env;
 use std::path::{Path, PathBuf};
 
 /// Where telemetry is on.
@@ -353,7 +353,12 @@ impl Config {
     /// Resolves the settings of this process (its environment, the config file it names).
     /// Never fails: problems end up in `error`.
     pub fn load() -> Config {
-        resolve(&|name| env::var(name).ok().filter(|v| !v.is_empty()))
+        Config::load_from(&environ::Environ::capture())
+    }
+
+    /// [`Config::load`] from an environment already read (the hook reads it once for all).
+    pub(crate) fn load_from(env: &environ::Environ) -> Config {
+        resolve(&|name| env.get(name))
     }
 
     pub(crate) fn journal_dir(&self) -> PathBuf {

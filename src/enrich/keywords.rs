@@ -30,15 +30,16 @@ fn slot(p: u16) -> usize {
 }
 
 impl KeywordSet {
-    pub(crate) fn new<'a>(keywords: impl IntoIterator<Item = &'a str>) -> KeywordSet {
+    pub(crate) fn new<'a>(keywords: impl IntoIterator<Item = &'a str, IntoIter: Clone>) -> KeywordSet {
         let keywords = keywords.into_iter();
-        let n = keywords.size_hint().0;
+        // Sized exactly first: no allocation grows while the set is built.
+        let (n, bytes) = keywords.clone().fold((0, 0), |(n, b), k| (n + 1, b + k.len()));
         let mut set = KeywordSet {
             filter: [0; 64],
             starts: [0; 257],
             heads: Vec::new(),
             keywords: Vec::with_capacity(n),
-            bytes: Vec::with_capacity(n * 8),
+            bytes: Vec::with_capacity(bytes),
         };
         for k in keywords {
             let k = k.as_bytes();

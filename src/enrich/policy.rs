@@ -251,8 +251,9 @@ impl RuleSet {
     /// Keywords of every rule, and the rule each belongs to.
     fn prefilter(&self) -> &(KeywordSet, Vec<usize>) {
         self.prefilter.get_or_init(|| {
-            let mut keywords = Vec::new();
-            let mut keyword_rule = Vec::new();
+            let n = self.rules.iter().map(|r| r.spec.keywords.len()).sum();
+            let mut keywords = Vec::with_capacity(n);
+            let mut keyword_rule = Vec::with_capacity(n);
             for (i, r) in self.rules.iter().enumerate() {
                 for k in r.spec.keywords.iter().filter(|k| k.len() >= 2) {
                     keywords.push(k.as_ref());
@@ -308,14 +309,21 @@ impl Policy {
     pub(crate) fn load(path: &Path) -> (Policy, Option<String>) {
         // A regular file, bounded: the path comes from the environment or the config.
         match super::files::read_bounded(path, MAX_POLICY_BYTES) {
-            Ok(bytes) => match PolicyFile::parse(&String::from_utf8_lossy(&bytes)) {
-                Ok(file) => match Policy::from_file(file) {
-                    Ok(p) => (p, None),
-                    Err(e) => (Policy::builtin(), Some(format!("{}: {e}", path.display()))),
-                },
+            Ok(bytes) => Policy::parse_file(path, &bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Policy::builtin(), None),
+            Err(e) => (Policy::builtin(), Some(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    /// A policy file's policy. Out of line: the TOML parser's stack frame is only entered where a
+    /// file exists (every page of a frame is touched on entry: a page fault each, in every hook).
+    #[inline(never)]
+    fn parse_file(path: &Path, bytes: &[u8]) -> (Policy, Option<String>) {
+        match PolicyFile::parse(&String::from_utf8_lossy(bytes)) {
+            Ok(file) => match Policy::from_file(file) {
+                Ok(p) => (p, None),
                 Err(e) => (Policy::builtin(), Some(format!("{}: {e}", path.display()))),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Policy::builtin(), None),
             Err(e) => (Policy::builtin(), Some(format!("{}: {e}", path.display()))),
         }
     }
