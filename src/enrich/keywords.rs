@@ -3,30 +3,104 @@
 //! built again in every short-lived process); this index is a bitset of the keywords' first two
 //! bytes plus a table grouped by them, built in microseconds, and a scan is one bit test per byte.
 
-/// Keywords (ASCII, matched case-insensitively), each at least two bytes long.
+/// Keywords (ASCII, matched case-insensitively), each at least two bytes long. Built at run
+/// time ([`KeywordSet::new`], the policy's rules, which a file may change) or at compile time
+/// ([`KeywordTable`], the fixed secret rules): a lookup table either way.
 pub(crate) struct KeywordSet {
     /// Bit [`slot`]`(b0 b1)` is set when some keyword starts with the (lowercase) bytes b0 b1
     /// (4,096 bits: a few pairs share a bit, the table below tells them apart).
-    filter: [u64; 64],
+    filter: Cow<'static, [u64; 64]>,
     /// Where each bucket (`slot & 255`) starts in `heads`; bucket `b` is
     /// `heads[starts[b]..starts[b + 1]]`.
-    starts: [u16; 257],
+    starts: Cow<'static, [u16; 257]>,
     /// (first two bytes, keyword index), grouped by bucket (counting sort: no comparison sort
     /// in a process that builds the set once and uses it a few times).
-    heads: Vec<(u16, u16)>,
+    heads: Cow<'static, [(u16, u16)]>,
     /// Each keyword's range in `bytes` (one allocation for all: the set is built in every process).
-    keywords: Vec<(u32, u32)>,
+    keywords: Cow<'static, [(u32, u32)]>,
     /// The keywords, lowercase, one after another.
-    bytes: Vec<u8>,
+    bytes: Cow<'static, [u8]>,
 }
 
-fn pair(a: u8, b: u8) -> u16 {
+use std::borrow::Cow;
+
+const fn pair(a: u8, b: u8) -> u16 {
     (a.to_ascii_lowercase() as u16) << 8 | b.to_ascii_lowercase() as u16
 }
 
 /// The filter bit of a pair (its low 8 bits are its bucket).
-fn slot(p: u16) -> usize {
+const fn slot(p: u16) -> usize {
     ((p as u32).wrapping_mul(0x9E37_79B1) >> 20) as usize & 4095
+}
+
+/// A [`KeywordSet`]'s tables made at compile time from `N` keywords of `B` bytes in all (the
+/// same layout [`KeywordSet::new`] builds, so the same search): a process that uses it builds
+/// nothing.
+pub(crate) struct KeywordTable<const N: usize, const B: usize> {
+    filter: [u64; 64],
+    starts: [u16; 257],
+    heads: [(u16, u16); N],
+    keywords: [(u32, u32); N],
+    bytes: [u8; B],
+}
+
+impl<const N: usize, const B: usize> KeywordTable<N, B> {
+    /// The table of `words` (`N` of them, `B` bytes in all, each at least two bytes long).
+    pub(crate) const fn build(words: &[&str; N]) -> Self {
+        let mut t = KeywordTable {
+            filter: [0; 64],
+            starts: [0; 257],
+            heads: [(0, 0); N],
+            keywords: [(0, 0); N],
+            bytes: [0; B],
+        };
+        assert!(N < u16::MAX as usize, "too many keywords");
+        let mut at = 0;
+        let mut i = 0;
+        while i < N {
+            let k = words[i].as_bytes();
+            assert!(k.len() >= 2, "keywords need two bytes");
+            let mut j = 0;
+            while j < k.len() {
+                t.bytes[at + j] = k[j].to_ascii_lowercase();
+                j += 1;
+            }
+            t.keywords[i] = (at as u32, (at + k.len()) as u32);
+            at += k.len();
+            let s = slot(pair(k[0], k[1]));
+            t.filter[s >> 6] |= 1 << (s & 63);
+            t.starts[(s & 255) + 1] += 1;
+            i += 1;
+        }
+        assert!(at == B, "B is not the keywords' total length");
+        let mut b = 0;
+        while b < 256 {
+            t.starts[b + 1] += t.starts[b];
+            b += 1;
+        }
+        let mut next = t.starts;
+        let mut i = 0;
+        while i < N {
+            let (start, _) = t.keywords[i];
+            let p = pair(t.bytes[start as usize], t.bytes[start as usize + 1]);
+            let b = slot(p) & 255;
+            t.heads[next[b] as usize] = (p, i as u16);
+            next[b] += 1;
+            i += 1;
+        }
+        t
+    }
+
+    /// The set, borrowing this table.
+    pub(crate) const fn set(&'static self) -> KeywordSet {
+        KeywordSet {
+            filter: Cow::Borrowed(&self.filter),
+            starts: Cow::Borrowed(&self.starts),
+            heads: Cow::Borrowed(&self.heads),
+            keywords: Cow::Borrowed(&self.keywords),
+            bytes: Cow::Borrowed(&self.bytes),
+        }
+    }
 }
 
 impl KeywordSet {
@@ -34,37 +108,40 @@ impl KeywordSet {
         let keywords = keywords.into_iter();
         // Sized exactly first: no allocation grows while the set is built.
         let (n, bytes) = keywords.clone().fold((0, 0), |(n, b), k| (n + 1, b + k.len()));
-        let mut set = KeywordSet {
-            filter: [0; 64],
-            starts: [0; 257],
-            heads: Vec::new(),
-            keywords: Vec::with_capacity(n),
-            bytes: Vec::with_capacity(bytes),
-        };
+        let mut filter = [0u64; 64];
+        let mut starts = [0u16; 257];
+        let mut list: Vec<(u32, u32)> = Vec::with_capacity(n);
+        let mut text: Vec<u8> = Vec::with_capacity(bytes);
         for k in keywords {
             let k = k.as_bytes();
             assert!(k.len() >= 2, "keywords need two bytes");
-            let start = set.bytes.len();
-            set.bytes.extend_from_slice(k);
-            set.bytes[start..].make_ascii_lowercase();
+            let start = text.len();
+            text.extend_from_slice(k);
+            text[start..].make_ascii_lowercase();
             let s = slot(pair(k[0], k[1]));
-            set.filter[s >> 6] |= 1 << (s & 63);
-            set.starts[(s & 255) + 1] += 1;
-            set.keywords.push((start as u32, set.bytes.len() as u32));
+            filter[s >> 6] |= 1 << (s & 63);
+            starts[(s & 255) + 1] += 1;
+            list.push((start as u32, text.len() as u32));
         }
-        assert!(set.keywords.len() < u16::MAX as usize, "too many keywords");
+        assert!(list.len() < u16::MAX as usize, "too many keywords");
         for b in 0..256 {
-            set.starts[b + 1] += set.starts[b];
+            starts[b + 1] += starts[b];
         }
-        let mut next = set.starts;
-        set.heads = vec![(0, 0); set.keywords.len()];
-        for (i, &(start, _)) in set.keywords.iter().enumerate() {
-            let p = pair(set.bytes[start as usize], set.bytes[start as usize + 1]);
+        let mut next = starts;
+        let mut heads = vec![(0, 0); list.len()];
+        for (i, &(start, _)) in list.iter().enumerate() {
+            let p = pair(text[start as usize], text[start as usize + 1]);
             let b = slot(p) & 255;
-            set.heads[next[b] as usize] = (p, i as u16);
+            heads[next[b] as usize] = (p, i as u16);
             next[b] += 1;
         }
-        set
+        KeywordSet {
+            filter: Cow::Owned(filter),
+            starts: Cow::Owned(starts),
+            heads: Cow::Owned(heads),
+            keywords: Cow::Owned(list),
+            bytes: Cow::Owned(text),
+        }
     }
 
     fn keyword(&self, k: usize) -> &[u8] {
@@ -133,6 +210,18 @@ mod tests {
         set.find("", |k| none.push(k));
         set.find("s", |k| none.push(k));
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn a_table_made_at_compile_time_is_the_set_made_at_run_time() {
+        const WORDS: [&str; 6] = ["akia", "rm ", "-----BEGIN", "sk-", "su", "\n-u"];
+        static TABLE: KeywordTable<6, 25> = KeywordTable::build(&WORDS);
+        let (built, made) = (TABLE.set(), KeywordSet::new(WORDS));
+        assert_eq!(built.filter, made.filter);
+        assert_eq!(built.starts, made.starts);
+        assert_eq!(built.heads, made.heads);
+        assert_eq!(built.keywords, made.keywords);
+        assert_eq!(built.bytes, made.bytes);
     }
 
     #[test]

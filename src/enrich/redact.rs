@@ -14,7 +14,7 @@
 //! Every pattern is bounded: it matches the secret's own alphabet and length, never "the rest of
 //! the input" (an unterminated PEM block redacts its header and base64 body lines only).
 
-use super::keywords::KeywordSet;
+use super::keywords::{KeywordSet, KeywordTable};
 use regex_lite::Regex;
 use std::sync::OnceLock;
 
@@ -383,29 +383,54 @@ fn is_not_a_secret(value: &str) -> bool {
         )
 }
 
-struct Compiled {
-    prefilter: KeywordSet,
-    /// For each keyword of the prefilter, the rule it belongs to.
-    keyword_rule: Vec<usize>,
-    regexes: Vec<OnceLock<Regex>>,
+/// Each rule's regex, compiled when a text first needs it.
+static REGEXES: [OnceLock<Regex>; RULES.len()] = [const { OnceLock::new() }; RULES.len()];
+
+fn regex(i: usize) -> &'static Regex {
+    REGEXES[i].get_or_init(|| Regex::new(RULES[i].pattern).expect("static pattern"))
 }
 
-fn compiled() -> &'static Compiled {
-    static C: OnceLock<Compiled> = OnceLock::new();
-    C.get_or_init(|| {
-        let n = RULES.iter().map(|r| r.keywords.len()).sum();
-        let mut keywords = Vec::with_capacity(n);
-        let mut keyword_rule = Vec::with_capacity(n);
-        for (i, r) in RULES.iter().enumerate() {
-            for k in r.keywords {
-                keywords.push(*k);
-                keyword_rule.push(i);
-            }
+/// Every rule's keywords, one after another, and their total length.
+const KEYWORD_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < RULES.len() {
+        n += RULES[i].keywords.len();
+        i += 1;
+    }
+    n
+};
+const KEYWORD_BYTES: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < KEYWORD_COUNT {
+        n += KEYWORDS[i].len();
+        i += 1;
+    }
+    n
+};
+const KEYWORDS: [&str; KEYWORD_COUNT] = flat_keywords().0;
+/// For each keyword of the prefilter, the rule it belongs to.
+const KEYWORD_RULE: [usize; KEYWORD_COUNT] = flat_keywords().1;
+
+const fn flat_keywords() -> ([&'static str; KEYWORD_COUNT], [usize; KEYWORD_COUNT]) {
+    let mut words = [""; KEYWORD_COUNT];
+    let mut rule = [0; KEYWORD_COUNT];
+    let (mut at, mut i) = (0, 0);
+    while i < RULES.len() {
+        let mut j = 0;
+        while j < RULES[i].keywords.len() {
+            words[at] = RULES[i].keywords[j];
+            rule[at] = i;
+            at += 1;
+            j += 1;
         }
-        let prefilter = KeywordSet::new(keywords);
-        Compiled { prefilter, keyword_rule, regexes: RULES.iter().map(|_| OnceLock::new()).collect() }
-    })
+        i += 1;
+    }
+    (words, rule)
 }
+
+/// The rules' keyword prefilter, made at compile time.
+static PREFILTER_TABLE: KeywordTable<KEYWORD_COUNT, KEYWORD_BYTES> = KeywordTable::build(&KEYWORDS);
+static PREFILTER: KeywordSet = PREFILTER_TABLE.set();
 
 /// Which rules the keyword prefilter lets through for `text` (exposed so tests can prove the
 /// prefilter is a superset of every rule's matches on its examples).
@@ -414,11 +439,10 @@ pub fn candidates(text: &str) -> Vec<bool> {
 }
 
 fn candidate_rules(text: &str) -> [bool; RULES.len()] {
-    let c = compiled();
     let mut out = [false; RULES.len()];
     let t = text.as_bytes();
-    c.prefilter.find_ends(text, |k, end| {
-        let r = c.keyword_rule[k];
+    PREFILTER.find_ends(text, |k, end| {
+        let r = KEYWORD_RULE[k];
         if !out[r] && RULES[r].after_keyword.is_none_or(|f| f(&t[end..])) {
             out[r] = true;
         }
@@ -428,7 +452,7 @@ fn candidate_rules(text: &str) -> [bool; RULES.len()] {
 
 /// Whether rule `i` matches `text` with the prefilter bypassed (for the superset tests).
 pub fn matches_unfiltered(i: usize, text: &str) -> bool {
-    compiled().regexes[i].get_or_init(|| Regex::new(RULES[i].pattern).expect("static pattern")).is_match(text)
+    regex(i).is_match(text)
 }
 
 /// The secret spans in `text`: (start, end, kind), sorted, overlaps merged. Besides the rules,
@@ -562,14 +586,13 @@ fn printable(d: Vec<u8>) -> Option<String> {
 
 /// The spans the rules find (rule index), unmerged.
 fn rule_spans(text: &str) -> Vec<(usize, usize, usize)> {
-    let c = compiled();
     let cands = candidate_rules(text);
     let mut found: Vec<(usize, usize, usize)> = Vec::new();
     for (i, rule) in RULES.iter().enumerate() {
         if !cands[i] {
             continue;
         }
-        let re = c.regexes[i].get_or_init(|| Regex::new(rule.pattern).expect("static pattern"));
+        let re = regex(i);
         if rule.secret_group == 0 {
             found.extend(
                 re.find_iter(text).filter(|m| !m.is_empty() && !is_marker(m.as_str())).map(|m| (m.start(), m.end(), i)),
