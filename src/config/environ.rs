@@ -1,8 +1,8 @@
-//! The process environment, read once: one pass over the C environment block into a sorted
-//! table, then every lookup is a binary search. `std::env::var` scans the whole block (glibc's
-//! `getenv`) and copies under a lock for each name, and a configuration asks for some sixty
-//! names; with the hundred-odd variables of a developer's shell that was most of the
-//! configuration's cost in every hook process.
+//! The process environment, read once: one pass over the C environment block into a hash
+//! table, then every lookup is one hash and, nearly always, one comparison. `std::env::var`
+//! scans the whole block (glibc's `getenv`) and copies under a lock for each name, and a
+//! configuration asks for some sixty names: with the hundred-odd variables of a developer's
+//! shell, most of the configuration's cost in every hook process.
 //!
 //! Sound because nothing in this product changes its own environment (no `set_var`,
 //! `remove_var`, `putenv`, `setenv`): the block is only read.
@@ -10,15 +10,22 @@
 use std::ffi::CStr;
 use std::os::raw::c_char;
 
-/// A copy of the environment's `NAME=value` entries (one allocation for all), sorted by name.
+/// A copy of the environment's `NAME=value` entries (one allocation for all), and a hash table
+/// of their names (open addressing; each slot an entry's index + 1, 0 empty).
 pub(crate) struct Environ {
     text: Vec<u8>,
-    /// (start of the name, its `=`, end of the value) in `text`.
+    /// (start of the name, its `=`, end of the value) in `text`, in the environment's order.
     entries: Vec<(u32, u32, u32)>,
+    slots: Vec<u32>,
 }
 
 extern "C" {
     static environ: *const *const c_char;
+}
+
+/// FNV-1a, 64 bits.
+fn hash(name: &[u8]) -> u64 {
+    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 impl Environ {
@@ -39,21 +46,42 @@ impl Environ {
                 p = p.add(1);
             }
         }
-        let mut env = Environ { text, entries };
-        // The first of two entries with one name wins, as with getenv (a stable sort keeps it first).
-        let Environ { text, entries } = &mut env;
-        entries.sort_by(|a, b| text[a.0 as usize..a.1 as usize].cmp(&text[b.0 as usize..b.1 as usize]));
-        env
-    }
-
-    fn name(&self, e: &(u32, u32, u32)) -> &[u8] {
-        &self.text[e.0 as usize..e.1 as usize]
+        let mask = (entries.len() * 2 + 1).next_power_of_two() - 1;
+        let mut slots = vec![0u32; mask + 1];
+        for (i, e) in entries.iter().enumerate() {
+            let name = &text[e.0 as usize..e.1 as usize];
+            let mut s = hash(name) as usize & mask;
+            loop {
+                match slots[s] {
+                    0 => {
+                        slots[s] = i as u32 + 1;
+                        break;
+                    }
+                    // The first of two entries with one name wins, as with getenv.
+                    j if text[entries[j as usize - 1].0 as usize..entries[j as usize - 1].1 as usize] == *name => break,
+                    _ => s = (s + 1) & mask,
+                }
+            }
+        }
+        Environ { text, entries, slots }
     }
 
     /// The value of `name` if it is set, not empty and UTF-8 (what the configuration reads).
     pub(crate) fn get(&self, name: &str) -> Option<String> {
-        let i = self.entries.partition_point(|e| self.name(e) < name.as_bytes());
-        let e = self.entries.get(i).filter(|e| self.name(e) == name.as_bytes())?;
+        let mask = self.slots.len() - 1;
+        let mut s = hash(name.as_bytes()) as usize & mask;
+        let e = loop {
+            match self.slots[s] {
+                0 => return None,
+                i => {
+                    let e = self.entries[i as usize - 1];
+                    if &self.text[e.0 as usize..e.1 as usize] == name.as_bytes() {
+                        break e;
+                    }
+                }
+            }
+            s = (s + 1) & mask;
+        };
         let value = std::str::from_utf8(&self.text[e.1 as usize + 1..e.2 as usize]).ok()?;
         (!value.is_empty()).then(|| value.to_string())
     }

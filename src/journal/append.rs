@@ -407,17 +407,21 @@ pub(crate) fn last_record_in(f: &File, len: u64) -> std::io::Result<(Option<(u64
             None if start == 0 && !buf.is_empty() => Some((0, buf.clone())),
             _ => None,
         };
-        let lines_end = complete_end.unwrap_or(0);
-        // Complete lines in the window; the first may be partial unless the window starts at 0.
-        let mut lines: Vec<&[u8]> = buf[..lines_end].split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
-        let first_partial = start > 0;
-        if first_partial && !lines.is_empty() {
-            lines.remove(0);
-        }
-        for line in lines.iter().rev() {
-            if let Some(found) = seq_and_hash(line) {
-                return Ok((Some(found), torn));
+        // Complete lines in the window, newest first (found from the end: the newest is nearly
+        // always the one); the first may be partial unless the window starts at 0.
+        let mut stop = complete_end.unwrap_or(0);
+        while stop > 0 {
+            let newline = stop - 1;
+            let line_start = buf[..newline].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            if line_start == 0 && start > 0 {
+                break;
             }
+            if line_start < newline {
+                if let Some(found) = seq_and_hash(&buf[line_start..newline]) {
+                    return Ok((Some(found), torn));
+                }
+            }
+            stop = line_start;
         }
         if start == 0 {
             return Ok((None, torn));
