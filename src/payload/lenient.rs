@@ -98,11 +98,30 @@ struct Parser<'a> {
     text: &'a str,
     i: usize,
     repairs: Repairs,
-    /// The current JSON pointer, as escaped segments.
-    path: Vec<String>,
+    /// Where the parser is (the JSON pointer of a duplicate key is made from it, only then).
+    path: Vec<Segment>,
+}
+
+/// A step of a JSON pointer: an object's key (unescaped) or an array's index.
+enum Segment {
+    Key(String),
+    Index(usize),
 }
 
 impl Parser<'_> {
+    /// The JSON pointer of where the parser is (RFC 6901: `~` as `~0`, `/` as `~1`).
+    fn pointer(&self) -> String {
+        let mut p = String::new();
+        for segment in &self.path {
+            p.push('/');
+            match segment {
+                Segment::Key(k) => p.push_str(&k.replace('~', "~0").replace('/', "~1")),
+                Segment::Index(i) => p.push_str(&i.to_string()),
+            }
+        }
+        p
+    }
+
     fn err(&self, problem: &'static str) -> NotJson {
         NotJson { problem, at: self.i }
     }
@@ -260,7 +279,7 @@ impl Parser<'_> {
         }
         loop {
             self.ws();
-            self.path.push(items.len().to_string());
+            self.path.push(Segment::Index(items.len()));
             let v = self.value(depth + 1);
             self.path.pop();
             items.push(v?);
@@ -296,13 +315,17 @@ impl Parser<'_> {
             }
             self.i += 1;
             self.ws();
-            self.path.push(key.replace('~', "~0").replace('/', "~1"));
+            self.path.push(Segment::Key(key));
             let v = self.value(depth + 1);
-            let pointer = format!("/{}", self.path.join("/"));
-            self.path.pop();
+            let duplicate = matches!(self.path.last(), Some(Segment::Key(k)) if map.contains_key(k));
+            let pointer = duplicate.then(|| self.pointer());
+            let key = match self.path.pop() {
+                Some(Segment::Key(k)) => k,
+                _ => String::new(), // pushed above: never
+            };
             let v = v?;
             if let Some(earlier) = map.insert(key, v) {
-                self.repairs.duplicates.push((pointer, earlier));
+                self.repairs.duplicates.push((pointer.unwrap_or_default(), earlier));
             }
             self.ws();
             match self.s.get(self.i) {
@@ -382,6 +405,10 @@ mod tests {
         let (v, r) = parse(r#"{"tool_input":{"command":"rm -rf /","command":"ls"}}"#).unwrap();
         assert_eq!(v["tool_input"]["command"], "ls");
         assert_eq!(r.duplicates, vec![("/tool_input/command".to_string(), json!("rm -rf /"))]);
+
+        // Pointers escape `~` and `/` and count array items.
+        let (_, r) = parse(r#"{"a/b":[0,{"c~d":1,"c~d":2}],"x":{"y":1}}"#).unwrap();
+        assert_eq!(r.duplicates, vec![("/a~1b/1/c~0d".to_string(), json!(1))]);
     }
 
     #[test]
