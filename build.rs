@@ -18,7 +18,7 @@ fn main() {
     // (`__x86_get_cpuid_feature_leaf`): SHA-256 asks it instead of running `cpuid` again (see
     // src/ids/sha256.rs). Read from the build machine's C library, so only where it is the
     // target's (no cross build); elsewhere the `sha2` crate detects as usual.
-    println!("cargo:rustc-check-cfg=cfg(glibc_cpu_features)");
+    println!("cargo::rustc-check-cfg=cfg(glibc_cpu_features)");
     let target = std::env::var("TARGET").unwrap_or_default();
     if target == std::env::var("HOST").unwrap_or_default() && target.ends_with("-linux-gnu") {
         let version = std::process::Command::new("getconf")
