@@ -23,7 +23,7 @@
 //! Not a full shell: arithmetic, functions, aliases and loops are read as words. Parsing is
 //! bounded (nesting of `sh -c`/`eval`/`$(…)` to [`MAX_NESTING`] levels, [`MAX_UNITS`] lines).
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const MAX_NESTING: usize = 8;
@@ -82,8 +82,8 @@ pub fn normalise(command: &str, cwd: &Path, home: Option<&Path>) -> Normalised {
         out: Normalised::default(),
         decoded: Vec::new(),
         home: home.map(Path::to_path_buf),
-        vars: HashMap::new(),
-        sub_vars: HashMap::new(),
+        vars: BTreeMap::new(),
+        sub_vars: BTreeMap::new(),
     };
     let mut cwd = cwd.to_path_buf();
     w.script(command, &mut cwd, 0);
@@ -548,9 +548,9 @@ struct Walker {
     /// Files a decoder wrote in this command (`base64 -d p > x.sh`).
     decoded: Vec<String>,
     home: Option<PathBuf>,
-    vars: HashMap<String, String>,
+    vars: BTreeMap<String, String>,
     /// Variables assigned from a command substitution: the substitution's body.
-    sub_vars: HashMap<String, String>,
+    sub_vars: BTreeMap<String, String>,
 }
 
 /// One simple command, expanded.

@@ -206,8 +206,19 @@ struct Sets {
 
 impl Sets {
     fn new(specs: Vec<RuleSpec>) -> Sets {
-        let (paths, rest): (Vec<_>, Vec<_>) = specs.into_iter().partition(|s| s.target == Target::Path);
-        let (commands, content): (Vec<_>, Vec<_>) = rest.into_iter().partition(|s| s.target == Target::Command);
+        // Each group sized first: no vector grows (and copies its rules) while they are sorted out.
+        let count = |t: Target| specs.iter().filter(|s| s.target == t).count();
+        let (n_paths, n_commands) = (count(Target::Path), count(Target::Command));
+        let mut paths = Vec::with_capacity(n_paths);
+        let mut commands = Vec::with_capacity(n_commands);
+        let mut content = Vec::with_capacity(specs.len() - n_paths - n_commands);
+        for s in specs {
+            match s.target {
+                Target::Path => paths.push(s),
+                Target::Command => commands.push(s),
+                _ => content.push(s),
+            }
+        }
         Sets {
             path_rules: RuleSet::new(paths),
             command_rules: RuleSet::new(commands),
@@ -475,7 +486,7 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
     );
     // A dry run or a help page changes nothing.
     force_push.unless = Some(r"^git (?:\S+ )*?push(?: \S+)*? (?:--dry-run|-n|--help|-h)(?: |$)".into());
-    rules.extend(vec![
+    let more = vec![
         tamper,
         // Command rules match the normalised lines of `enrich::command`: a simple command starts
         // with its program's basename, words are single-spaced, words with spaces are quoted,
@@ -614,7 +625,10 @@ pub(crate) fn builtin_rules() -> Vec<RuleSpec> {
             r"^setenforce 0|^ufw disable|^iptables (?:\S+ )*-F|^auditctl (?:\S+ )*-D|^systemctl (?:stop|disable|mask) (?:\S+ )*(?:auditd|apparmor|firewalld|ufw)",
             "host security controls switched off",
         ),
-    ]);
+    ];
+    // Grown once, to its size (doubling copied the rules and took pages in every hook process).
+    rules.reserve_exact(more.len());
+    rules.extend(more);
     rules
 }
 

@@ -14,7 +14,7 @@
 
 use crate::record::TokenUsage;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 
 /// The hook reads a transcript only up to this size: it starts from the beginning at every turn's
@@ -31,7 +31,7 @@ pub(crate) fn from_transcript(path: &str, prompt_id: Option<&str>) -> Option<Tok
         return None; // a partial sum would be wrong: leave it to the relay
     }
     let file = std::io::Read::take(file, MAX_TRANSCRIPT_BYTES);
-    let mut seen = HashSet::new();
+    let mut seen = BTreeSet::new();
     let mut usage = TokenUsage::default();
     let mut in_turn = prompt_id.is_none();
     for line in BufReader::new(file).lines() {
