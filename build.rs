@@ -40,7 +40,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=AGENT_TELEMETRY_NO_LINK_ORDER");
     let order =
         std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default()).join("link/hook-order.txt");
-    if std::env::var("TARGET").as_deref() == Ok("x86_64-unknown-linux-gnu")
+    if target == "x86_64-unknown-linux-gnu"
         && order.is_file()
         && std::env::var_os("AGENT_TELEMETRY_NO_LINK_ORDER").is_none()
     {

@@ -158,6 +158,20 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// FNV-1a, 64 bits: the hash of the small lookup tables (the known-clean names, made at compile
+/// time; the environment). Those compare the key itself: a collision costs a comparison, never
+/// a wrong answer.
+pub(crate) const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
 /// A parsed W3C `traceparent` (version 00).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TraceParent {

@@ -23,11 +23,6 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-/// FNV-1a, 64 bits.
-fn hash(name: &[u8]) -> u64 {
-    name.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
-}
-
 impl Environ {
     pub(crate) fn capture() -> Environ {
         let mut entries = Vec::new();
@@ -50,7 +45,7 @@ impl Environ {
         let mut slots = vec![0u32; mask + 1];
         for (i, e) in entries.iter().enumerate() {
             let name = &text[e.0 as usize..e.1 as usize];
-            let mut s = hash(name) as usize & mask;
+            let mut s = crate::ids::fnv1a(name) as usize & mask;
             loop {
                 match slots[s] {
                     0 => {
@@ -69,7 +64,7 @@ impl Environ {
     /// The value of `name` if it is set, not empty and UTF-8 (what the configuration reads).
     pub(crate) fn get(&self, name: &str) -> Option<String> {
         let mask = self.slots.len() - 1;
-        let mut s = hash(name.as_bytes()) as usize & mask;
+        let mut s = crate::ids::fnv1a(name.as_bytes()) as usize & mask;
         let e = loop {
             match self.slots[s] {
                 0 => return None,

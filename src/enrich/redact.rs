@@ -934,7 +934,7 @@ fn known_clean(text: &str) -> bool {
     if text.len() > 48 {
         return false;
     }
-    let mut slot = fnv1a(text.as_bytes()) as usize & (KNOWN_SLOTS - 1);
+    let mut slot = crate::ids::fnv1a(text.as_bytes()) as usize & (KNOWN_SLOTS - 1);
     loop {
         match KNOWN_TABLE[slot] {
             0 => return false,
@@ -953,7 +953,7 @@ static KNOWN_TABLE: [u16; KNOWN_SLOTS] = {
     let mut table = [0u16; KNOWN_SLOTS];
     let mut i = 0;
     while i < KNOWN_CLEAN.len() {
-        let mut slot = fnv1a(KNOWN_CLEAN[i].as_bytes()) as usize & (KNOWN_SLOTS - 1);
+        let mut slot = crate::ids::fnv1a(KNOWN_CLEAN[i].as_bytes()) as usize & (KNOWN_SLOTS - 1);
         while table[slot] != 0 {
             slot = (slot + 1) & (KNOWN_SLOTS - 1);
         }
@@ -962,18 +962,6 @@ static KNOWN_TABLE: [u16; KNOWN_SLOTS] = {
     }
     table
 };
-
-/// FNV-1a, 64 bits.
-const fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        h ^= bytes[i] as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-        i += 1;
-    }
-    h
-}
 
 /// How far past the cap a string is searched for secrets that start before it.
 const CAP_LOOKAHEAD: usize = 64 * 1024;
@@ -1037,7 +1025,7 @@ impl Redactor {
     /// whether it was cut.
     pub fn redact_capped(&mut self, text: &str, cap: usize) -> (Option<String>, bool) {
         let cut = text.len() > cap;
-        if !cut && (known_clean(text) || self.clean.contains(text)) {
+        if !cut && self.seen_clean(text) {
             return (None, false);
         }
         let window = if cut { floor_boundary(text, cap.saturating_add(CAP_LOOKAHEAD)) } else { text.len() };
@@ -1100,7 +1088,7 @@ impl Redactor {
 
     /// Whether `text` holds no secret (what [`spans`] says, remembered).
     pub(crate) fn is_clean(&mut self, text: &str) -> bool {
-        if known_clean(text) || self.clean.contains(text) {
+        if self.seen_clean(text) {
             return true;
         }
         let clean = spans(text).is_empty();
@@ -1108,6 +1096,12 @@ impl Redactor {
             self.clean.insert(text.into());
         }
         clean
+    }
+
+    /// Whether `text` is known to hold no secret without searching it: a name nearly every
+    /// record holds, or a string this redactor searched whole already.
+    fn seen_clean(&self, text: &str) -> bool {
+        known_clean(text) || self.clean.contains(text)
     }
 
     /// Records one secret removed by a rule outside this module (a field named like a secret).
